@@ -1,0 +1,38 @@
+# `make demo` sets up and runs the demo clinic CRM on SQLite; `make test` sets up and runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo
+
+.PHONY: demo test install browser clean bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright drives it via executable_path).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			|| echo "chromium could not be installed: browser tests will skip"; \
+		else echo "not root: install the 'chromium' package to run browser tests"; fi; \
+	fi
+
+demo: install
+	$(BIN)/crm demo $(DEMO_DIR)
+
+test: install browser
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs
+
+bench: install
+	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/api.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) *.egg-info

@@ -1,0 +1,1 @@
+"""The four engines that turn blueprint sections into a working CRM."""

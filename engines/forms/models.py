@@ -1,0 +1,132 @@
+"""The pydantic models of the `entities` and `forms` blueprint sections.
+
+Forms owns the entity models: workflows and reports read them, the builder turns
+them into tables and records. Every model forbids unknown keys, so a typo in a
+blueprint is an error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# A label in several locales ({en: Name, zh-CN: 姓名}) or one plain string for all.
+LocalizedText = Union[str, dict[str, str]]
+
+
+def localized(text: LocalizedText | None, locale: str, fallback: str = "") -> str:
+    """Pick `text` for `locale`, falling back to English, then to any locale."""
+    if text is None:
+        return fallback
+    if isinstance(text, str):
+        return text
+    for key in (locale, locale.split("-")[0], "en"):
+        if key in text:
+            return text[key]
+    return next(iter(text.values()), fallback)
+
+
+class Spec(BaseModel):
+    """Base of every blueprint model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FieldSpec(Spec):
+    """One field of an entity (or of a child table).
+
+    Options that only some types understand (options, to, fields, precision...) are
+    checked by the field type itself (see fieldtypes/), so the registry stays the one
+    place that knows a type.
+    """
+
+    type: str
+    label: LocalizedText | None = None
+    help: LocalizedText | None = None
+    required: bool = False
+    unique: bool = False
+    default: Any = None  # an expression string, or a literal value
+    min: Any = None  # number, or an expression string for dates ("today()")
+    max: Any = None
+    max_length: int | None = Field(default=None, gt=0)
+    compute: str | None = None
+    visible_if: str | None = None
+    sensitive: bool = False
+    phi: bool = False
+    encrypted: bool = False
+    searchable: bool = False
+    renamed_from: str | None = None
+    # type-specific options
+    options: list[str] | None = None
+    option_labels: dict[str, LocalizedText] | None = None
+    to: str | None = None
+    fields: dict[str, "FieldSpec"] | None = None
+    precision: int | None = Field(default=None, gt=0, le=38)
+    scale: int | None = Field(default=None, ge=0, le=18)
+    unit: str | None = None
+    workflow: str | None = None
+
+
+class ValidationSpec(Spec):
+    """A record-level rule: the record is invalid when `rule` is false."""
+
+    rule: str
+    message: LocalizedText
+    fields: list[str] | None = None  # which fields the message belongs beside
+    examples: list[dict[str, Any]] | None = None
+
+
+FieldList = Union[Literal["all"], list[str]]
+
+
+class PermissionSpec(Spec):
+    """What one role may do with one entity (least privilege: absent means no)."""
+
+    read: FieldList | None = None
+    write: FieldList | None = None
+    create: bool = False
+    delete: bool = False
+    export: bool = False
+    report: bool = False
+    where: str | None = None
+    full_access: bool | None = None  # sees sensitive values unmasked; default: admin only
+
+
+class EntitySpec(Spec):
+    """One kind of record: a table, its screens and its rules."""
+
+    title: LocalizedText | None = None
+    title_field: str | None = None
+    search: list[str] = Field(default_factory=list)
+    renamed_from: str | None = None
+    fields: dict[str, FieldSpec]
+    validations: list[ValidationSpec] = Field(default_factory=list)
+    permissions: dict[str, PermissionSpec] = Field(default_factory=dict)
+
+    @field_validator("fields")
+    @classmethod
+    def _not_empty(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:
+        if not value:
+            raise ValueError("an entity needs at least one field")
+        return value
+
+
+class SectionSpec(Spec):
+    """A titled group of fields on a form."""
+
+    section: LocalizedText
+    columns: int = Field(default=1, ge=1, le=4)
+    fields: list[str]
+    visible_if: str | None = None
+
+
+class FormSpec(Spec):
+    """A screen for editing one entity; entities without one get a default form."""
+
+    entity: str
+    title: LocalizedText | None = None
+    layout: list[SectionSpec]
+
+
+FieldSpec.model_rebuild()
