@@ -1,0 +1,68 @@
+"""The whole blueprint: each engine's section models composed into one.
+
+The builder owns only `app` and `roles`; entities and forms belong to the forms
+engine, decision tables to the rules engine, and so on. Sections whose engine has
+not arrived yet are refused with a clear "not supported yet" error, never ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from engines.forms.models import EntitySpec, FormSpec, LocalizedText, Spec
+
+UNSUPPORTED_SECTIONS = ("workflows", "automations", "notifications", "reports", "dashboards")
+
+
+class AppSpec(Spec):
+    """Who the CRM is for: its name, title, languages and clock."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: LocalizedText | None = None
+    locales: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    timezone: str = "UTC"
+
+    @field_validator("locales")
+    @classmethod
+    def _known_locales(cls, value: list[str]) -> list[str]:
+        unknown = [loc for loc in value if loc not in SUPPORTED_LOCALES]
+        if unknown:
+            raise ValueError(f"unsupported locale {unknown[0]!r}; supported: {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+
+SUPPORTED_LOCALES = ("zh-CN", "en")
+
+
+class RoleSpec(Spec):
+    """A role users are given; what it may do is declared per entity."""
+
+    title: LocalizedText | None = None
+    description: LocalizedText | None = None
+
+
+class Blueprint(Spec):
+    """A clinic's whole CRM description, as the engines' section models."""
+
+    app: AppSpec
+    roles: dict[str, RoleSpec] = Field(default_factory=dict)
+    entities: dict[str, EntitySpec] = Field(default_factory=dict)
+    forms: dict[str, FormSpec] = Field(default_factory=dict)
+    decision_tables: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def default_locale(self) -> str:
+        return self.app.locales[0]

@@ -1,0 +1,1 @@
+"""Storage: the database tables a blueprint implies, the engine, migrations and encryption."""

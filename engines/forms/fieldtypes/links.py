@@ -1,0 +1,100 @@
+"""Relation types: link (to another entity), user (a login account) and table (child rows)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from engines.rules import Problem
+
+from ..models import FieldSpec
+from .base import FieldType, FieldValueError, register_field_type
+
+
+def _record_id(value: Any) -> Any:
+    if value is None or value == "":
+        return None
+    if isinstance(value, dict):  # an expanded link {"id": 3, "title": ...}
+        value = value.get("id")
+    if isinstance(value, bool):
+        raise FieldValueError("invalid_link")
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise FieldValueError("invalid_link") from None
+    if number <= 0 or number > 2**53:
+        raise FieldValueError("invalid_link")
+    return number
+
+
+@register_field_type
+class Link(FieldType):
+    """A reference to a record of another entity (`to:`); existence is checked by the record service."""
+
+    name = "link"
+    widget = "link"
+    rule_type = "record"
+    options_allowed = frozenset({"to"})
+
+    def check(self, spec: FieldSpec) -> Iterable[Problem]:
+        if not spec.to:
+            yield Problem((), "field.link_target_missing", "a `link` field needs `to:` naming an entity")
+
+    @classmethod
+    def spec_schema(cls) -> dict[str, Any]:
+        return {"required": ["to"]}
+
+    def column_type(self, spec: FieldSpec) -> sa.types.TypeEngine:
+        return sa.Integer()
+
+    def coerce(self, value: Any, spec: FieldSpec) -> Any:
+        return _record_id(value)
+
+    def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
+        return {"type": "integer", "minimum": 1, "maximum": 2**53}
+
+
+@register_field_type
+class User(Link):
+    """A reference to a login account (a staff member's user)."""
+
+    name = "user"
+    widget = "user"
+    options_allowed = frozenset()
+
+    def check(self, spec: FieldSpec) -> Iterable[Problem]:
+        return ()
+
+    @classmethod
+    def spec_schema(cls) -> dict[str, Any]:
+        return {}
+
+
+@register_field_type
+class Table(FieldType):
+    """Child rows edited inside the parent (a visit's prescriptions); stored in their own table."""
+
+    name = "table"
+    widget = "table"
+    rule_type = "list"
+    stored = False
+    options_allowed = frozenset({"fields"})
+
+    def check(self, spec: FieldSpec) -> Iterable[Problem]:
+        if not spec.fields:
+            yield Problem((), "field.table_fields_missing", "a `table` field needs `fields:` for its columns")
+
+    @classmethod
+    def spec_schema(cls) -> dict[str, Any]:
+        return {"required": ["fields"]}
+
+    def coerce(self, value: Any, spec: FieldSpec) -> Any:
+        if value is None or value == "":
+            return []
+        if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+            raise FieldValueError("invalid_rows")
+        return value
+
+    def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "object"}}
