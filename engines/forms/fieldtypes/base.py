@@ -60,7 +60,7 @@ class FieldType:
         """Turn input (a form string or a JSON value) into the Python value, or raise FieldValueError."""
         return value
 
-    def validate(self, value: Any, spec: FieldSpec) -> None:
+    def validate(self, value: Any, spec: FieldSpec, minimum: Any = None, maximum: Any = None) -> None:
         """Check a coerced, non-empty value against the field's limits; raise FieldValueError."""
 
     def is_empty(self, value: Any) -> bool:

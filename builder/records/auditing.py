@@ -1,0 +1,52 @@
+"""Audit entries: who did what to which record, written in the same transaction.
+
+Ordinary fields keep their old and new values; PHI and encrypted fields keep only
+their names, so the audit trail never becomes a second copy of patient secrets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import json
+from typing import Any
+
+from .actor import Actor
+from .compiled import CompiledEntity
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def audit_changes(entity: CompiledEntity, before: dict[str, Any], after: dict[str, Any],
+                  given: dict[str, Any]) -> dict[str, Any]:
+    """{field: [old, new]} for changed ordinary fields, {field: "changed"} for secret ones."""
+    changes: dict[str, Any] = {}
+    for name, field in entity.fields.items():
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if field.spec.phi or field.spec.encrypted or field.spec.sensitive:
+            changes[name] = "changed"
+        else:
+            changes[name] = [_jsonable(old), _jsonable(new)]
+    return changes
+
+
+def audit_row(actor: Actor, action: str, entity: str | None, record_id: int | None, at: dt.datetime,
+              changes: dict[str, Any] | None = None, detail: str | None = None) -> dict[str, Any]:
+    """The column values of one audit entry."""
+    return {
+        "at": at, "actor": actor.name, "role": actor.role, "address": actor.address, "action": action,
+        "entity": entity, "record_id": record_id,
+        "changes": json.dumps(changes, ensure_ascii=False) if changes else None, "detail": detail,
+    }

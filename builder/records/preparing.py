@@ -1,0 +1,147 @@
+"""Turn input into a valid record: coerce, default, compute, then validate.
+
+One explicit function per step, called in this order by the record service for every
+writer, so a rule can never be skipped and every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from engines.forms import FieldValueError, localized, message
+from engines.rules import RuleError
+
+from .compiled import CompiledEntity, CompiledField
+from .errors import FieldError
+
+ContextFactory = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+
+def _error(path: str, code: str, locale: str, **params: Any) -> FieldError:
+    return FieldError(path, code, message(code, locale, **params), params or None)
+
+
+def coerce_input(fields: dict[str, CompiledField], values: Mapping[str, Any], locale: str,
+                 prefix: str = "") -> tuple[dict[str, Any], list[FieldError]]:
+    """Typed values for the given input; unknown and computed fields are errors."""
+    typed: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for name, raw in values.items():
+        field = fields.get(name) if isinstance(name, str) else None
+        path = f"{prefix}{name}"
+        if field is None:
+            errors.append(_error(path, "unknown_field", locale))
+            continue
+        if field.compute is not None:
+            errors.append(_error(path, "read_only", locale))
+            continue
+        try:
+            if field.children:
+                typed[name] = coerce_rows(field, raw, locale, errors, path)
+            else:
+                typed[name] = field.kind.coerce(raw, field.spec)
+        except FieldValueError as exc:
+            errors.append(_error(path, exc.code, locale, **exc.params))
+    return typed, errors
+
+
+def coerce_rows(field: CompiledField, raw: Any, locale: str, errors: list[FieldError], path: str) -> list[dict]:
+    """Child-table rows: each a dict of the child fields (an `id` keeps an existing row)."""
+    rows = field.kind.coerce(raw, field.spec)
+    typed_rows = []
+    for i, row in enumerate(rows):
+        row = {k: v for k, v in row.items() if k != "id"}
+        typed, row_errors = coerce_input(field.children, row, locale, prefix=f"{path}.{i}.")
+        errors.extend(row_errors)
+        typed_rows.append(typed)
+    return typed_rows
+
+
+def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, Any], context: ContextFactory,
+                   locale: str) -> list[FieldError]:
+    """Fill fields the writer left out (creation only)."""
+    errors = []
+    for name, field in entity_fields.items():
+        if name in record or field.compute is not None:
+            continue
+        try:
+            if field.default is not None:
+                record[name] = field.kind.coerce(field.default.evaluate(context(record)), field.spec)
+            elif field.default_value is not None:
+                record[name] = field.kind.coerce(field.default_value, field.spec)
+            elif field.children:
+                record[name] = []
+        except (RuleError, FieldValueError) as exc:
+            errors.append(_error(name, "rule_failed", locale, detail=str(exc)))
+    return errors
+
+
+def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, Any], context: ContextFactory,
+                   locale: str) -> list[FieldError]:
+    """Recompute every computed field from the record as it will be stored."""
+    errors = []
+    for name, field in entity_fields.items():
+        if field.compute is None:
+            continue
+        try:
+            value = field.compute.evaluate(context(record))
+            record[name] = None if value is None else field.kind.coerce(value, field.spec)
+        except (RuleError, FieldValueError) as exc:
+            errors.append(_error(name, "rule_failed", locale, detail=str(exc)))
+    return errors
+
+
+def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any], context: ContextFactory,
+                 locale: str, prefix: str = "") -> list[FieldError]:
+    """Required, limits and type rules of each field (children included)."""
+    errors: list[FieldError] = []
+    ctx = None
+    for name, field in entity_fields.items():
+        value = record.get(name)
+        path = f"{prefix}{name}"
+        if field.kind.is_empty(value):
+            if field.spec.required and field.compute is None and _visible(field, record, context):
+                errors.append(_error(path, "required", locale))
+            continue
+        if field.children:
+            for i, row in enumerate(value):
+                errors.extend(check_fields(field.children, row, lambda r: {**r, "user": None}, locale,
+                                           prefix=f"{path}.{i}."))
+            continue
+        try:
+            if field.minimum is not None or field.maximum is not None:
+                ctx = ctx or context(record)
+            field.kind.validate(value, field.spec, field.limit("min", ctx or {}), field.limit("max", ctx or {}))
+        except FieldValueError as exc:
+            errors.append(_error(path, exc.code, locale, **exc.params))
+        except RuleError as exc:
+            errors.append(_error(path, "rule_failed", locale, detail=str(exc)))
+    return errors
+
+
+def _visible(field: CompiledField, record: dict[str, Any], context: ContextFactory) -> bool:
+    """A field hidden by `visible_if` is not required."""
+    if field.visible_if is None:
+        return True
+    try:
+        return bool(field.visible_if.evaluate(context(record)))
+    except RuleError:
+        return True
+
+
+def check_rules(entity: CompiledEntity, record: dict[str, Any], context: ContextFactory,
+                locale: str) -> list[FieldError]:
+    """The entity's record-level validations; each failing rule's message goes beside its fields."""
+    errors: list[FieldError] = []
+    ctx = context(record)
+    for validation in entity.validations:
+        try:
+            ok = validation.rule.evaluate(ctx)
+        except RuleError as exc:
+            errors.append(_error("__all__", "rule_failed", locale, detail=str(exc)))
+            continue
+        if not ok:
+            text = localized(validation.message, locale, validation.rule.source)
+            for target in validation.fields or ["__all__"]:
+                errors.append(FieldError(target, "rule", text))
+    return errors

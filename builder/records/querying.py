@@ -1,0 +1,145 @@
+"""List queries: search, field filters, sorting and paging, within the actor's rights.
+
+Only fields the actor may read can be searched, filtered or sorted on; asking for
+another is the same error as asking for a field that does not exist, so a query can
+never probe hidden values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engines.forms import FieldValueError, message
+
+from .codec import search_value
+from .compiled import CompiledEntity
+from .errors import FieldError, ValidationFailed
+from .policy import Grant
+
+if TYPE_CHECKING:
+    from .service import RecordService
+
+OPERATORS = {
+    "eq": lambda c, v: c == v, "ne": lambda c, v: c != v, "gt": lambda c, v: c > v, "gte": lambda c, v: c >= v,
+    "lt": lambda c, v: c < v, "lte": lambda c, v: c <= v,
+}
+SYSTEM_SORTS = ("id", "created_at", "updated_at")
+MAX_LIMIT = 500
+TEXT_TYPES = ("text", "long_text", "phone", "email", "cn_resident_id", "select", "state")
+
+
+@dataclass
+class ListQuery:
+    q: str | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+    sort: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def _bad(name: str, code: str, locale: str, **params: Any) -> ValidationFailed:
+    return ValidationFailed([FieldError(name, code, message(code, locale, **params))])
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search(service: "RecordService", entity: CompiledEntity, grant: Grant, table: sa.Table, q: str):
+    clauses = []
+    pattern = f"%{_escape_like(q.lower())}%"
+    for name in entity.spec.search:
+        f = entity.fields.get(name)
+        if f is None or name not in grant.readable or not f.kind.stored:
+            continue
+        if f.spec.encrypted:
+            try:
+                column, value = search_value(f, f.kind.coerce(q, f.spec), service.cipher)
+            except FieldValueError:
+                continue
+            clauses.append(table.c[column] == value)
+        elif f.spec.type in TEXT_TYPES:
+            clauses.append(sa.func.lower(table.c[name]).like(pattern, escape="\\"))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, table: sa.Table, key: str, raw: Any,
+            locale: str):
+    name, _, op = key.partition("__")
+    op = op or "eq"
+    f = entity.fields.get(name)
+    if name == "id" and op in OPERATORS:
+        try:
+            return OPERATORS[op](table.c.id, int(raw))
+        except (TypeError, ValueError):
+            raise _bad(key, "invalid_integer", locale) from None
+    if f is None or name not in grant.readable or not f.kind.stored:
+        raise _bad(key, "unknown_field", locale)
+    if op not in OPERATORS and op not in ("in", "contains"):
+        raise _bad(key, "unknown_field", locale)
+    try:
+        if op == "in":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            values = [search_value(f, f.kind.coerce(v, f.spec), service.cipher) for v in items]
+            return table.c[values[0][0]].in_([v for _, v in values]) if values else sa.false()
+        if f.spec.type == "multi_select":
+            option = f.kind.coerce([raw] if isinstance(raw, str) else raw, f.spec)
+            return sa.and_(*[table.c[name].like(f'%"{_escape_like(o)}"%', escape="\\") for o in option])
+        if op == "contains":
+            return sa.func.lower(table.c[name]).like(f"%{_escape_like(str(raw).lower())}%", escape="\\")
+        value = f.kind.coerce(raw, f.spec)
+    except FieldValueError as exc:
+        raise _bad(key, exc.code, locale, **exc.params) from None
+    if f.spec.encrypted:
+        if op not in ("eq", "ne"):
+            raise _bad(key, "unknown_field", locale)
+        column, stored = search_value(f, value, service.cipher)
+        return OPERATORS[op](table.c[column], stored)
+    if value is None:
+        return table.c[name].is_(None) if op == "eq" else table.c[name].is_not(None)
+    return OPERATORS[op](table.c[name], f.kind.to_storage(value, f.spec))
+
+
+def _order(entity: CompiledEntity, grant: Grant, table: sa.Table, sort: str | None, locale: str) -> list:
+    order = []
+    for part in (sort or "-id").split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part.lstrip("-+")
+        f = entity.fields.get(name)
+        allowed = name in SYSTEM_SORTS or (f is not None and name in grant.readable and f.kind.stored
+                                           and not f.spec.encrypted and not f.spec.sensitive)
+        if not allowed:
+            raise _bad("sort", "unknown_field", locale)
+        column = table.c[name]
+        order.append(column.desc() if descending else column.asc())
+    if not any(str(o).startswith(f"{table.name}.id") for o in order):
+        order.append(table.c.id.desc())
+    return order
+
+
+def build_list_query(service: "RecordService", entity: CompiledEntity, grant: Grant, base: sa.Select,
+                     spec: ListQuery, locale: str) -> tuple[sa.Select, sa.Select]:
+    """The page query and the count query for `spec`."""
+    table = service.schema.table(entity.name)
+    conditions = []
+    if spec.q and spec.q.strip():
+        conditions.append(_search(service, entity, grant, table, spec.q.strip()))
+    for key, raw in spec.filters.items():
+        conditions.append(_filter(service, entity, grant, table, key, raw, locale))
+    query = base.where(*conditions) if conditions else base
+    try:
+        limit, offset = int(spec.limit), int(spec.offset)
+    except (TypeError, ValueError):
+        raise _bad("limit", "invalid_integer", locale) from None
+    if not 0 <= limit <= MAX_LIMIT:
+        raise _bad("limit", "max", locale, limit=MAX_LIMIT)
+    if offset < 0:
+        raise _bad("offset", "min", locale, limit=0)
+    spec.limit, spec.offset = limit, offset
+    count = sa.select(sa.func.count()).select_from(query.subquery())
+    page = query.order_by(*_order(entity, grant, table, spec.sort, locale)).limit(limit).offset(offset)
+    return page, count

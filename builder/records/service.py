@@ -1,0 +1,322 @@
+"""The record service: create, read, update, delete and list records *as* an actor.
+
+The lifecycle of a write is explicit and in one place (`_write`): check the grant,
+coerce the input, merge with what is stored, apply defaults and computed values,
+validate everything, then write the row, its child rows and the audit entry in
+one transaction. No flags, no way around it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+
+from engines.forms import EntitySpec, message
+
+from builder.storage.tables import Schema, build_schema
+from builder.system_tables import audit as audit_table
+
+from . import preparing
+from .actor import Actor
+from .auditing import audit_changes, audit_row
+from .codec import Cipher, decode, encode
+from .compiled import CompiledEntity, compile_entity
+from .errors import Conflict, FieldError, NotFound, ValidationFailed
+from .links import LinkLoader
+from .policy import Grant, Policy
+from .querying import ListQuery, build_list_query
+from .rowfilter import compile_row_filter
+
+
+@dataclass
+class Page:
+    """One page of a list: the records and how many match in all."""
+
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+class RecordService:
+    """Every read and write of blueprint records goes through here."""
+
+    def __init__(self, entities: dict[str, EntitySpec], engine: sa.Engine, cipher: Cipher | None = None,
+                 schema: Schema | None = None, clock=_now):
+        self.engine = engine
+        self.cipher = cipher
+        self.schema = schema or build_schema(entities)
+        self.entities: dict[str, CompiledEntity] = {n: compile_entity(n, s) for n, s in entities.items()}
+        self.policy = Policy.from_entities(entities)
+        self.clock = clock
+        self._links = {n: {f: s.to for f, s in e.fields.items() if s.type == "link" and s.to}
+                       for n, e in entities.items()}
+
+    # -- helpers ---------------------------------------------------------------------
+    def entity(self, name: str) -> CompiledEntity:
+        if name not in self.entities:
+            raise NotFound(f"there is no entity `{name}`")
+        return self.entities[name]
+
+    def link_targets(self, entity: str) -> dict[str, str]:
+        return self._links[entity]
+
+    def _loader(self, conn: sa.Connection) -> LinkLoader:
+        def fetch(entity: str, record_id: int) -> dict[str, Any] | None:
+            table = self.schema.table(entity)
+            row = conn.execute(sa.select(table).where(table.c.id == record_id)).first()
+            if row is None:
+                return None
+            values = decode(self.entities[entity].stored_fields, row, entity, self.cipher)
+            return {"id": row.id, **values}
+
+        return LinkLoader(fetch, self.link_targets)
+
+    def _context_factory(self, entity: str, actor: Actor, loader: LinkLoader):
+        user = actor.as_context()
+
+        def context(record: Mapping[str, Any]) -> dict[str, Any]:
+            ctx = loader.wrap(entity, record)
+            ctx["user"] = user
+            return ctx
+
+        return context
+
+    def row_filter(self, actor: Actor, entity: str, grant: Grant) -> sa.ColumnElement[bool] | None:
+        """The SQL form of the grant's `where`, for this actor."""
+        if not grant.where:
+            return None
+        return compile_row_filter(grant.where, entity, self.schema.table, lambda e, f: self._links[e].get(f),
+                                  actor.as_context())
+
+    def _select_visible(self, actor: Actor, entity: str, grant: Grant) -> sa.Select:
+        table = self.schema.table(entity)
+        query = sa.select(table)
+        condition = self.row_filter(actor, entity, grant)
+        return query.where(condition) if condition is not None else query
+
+    # -- reading ---------------------------------------------------------------------
+    def _children(self, conn: sa.Connection, entity: CompiledEntity, ids: list[int]) -> dict[tuple[str, int], list]:
+        found: dict[tuple[str, int], list] = {}
+        for field in entity.child_fields:
+            table = self.schema.child(entity.name, field.name)
+            rows = conn.execute(sa.select(table).where(table.c.parent_id.in_(ids))
+                                .order_by(table.c.parent_id, table.c.position, table.c.id)).all()
+            for row in rows:
+                values = decode(list(field.children.values()), row, table.name, self.cipher)
+                found.setdefault((field.name, row.parent_id), []).append({"id": row.id, **values})
+        return found
+
+    def _present(self, entity: CompiledEntity, row: Any, grant: Grant, children: dict) -> dict[str, Any]:
+        """What the actor may see of a stored row: readable fields only, sensitive ones masked."""
+        values = decode(entity.stored_fields, row, entity.name, self.cipher)
+        out: dict[str, Any] = {"id": row.id}
+        for name, field in entity.fields.items():
+            if name not in grant.readable:
+                continue
+            value = children.get((name, row.id), []) if field.children else values.get(name)
+            if field.spec.sensitive and not grant.full_access:
+                value = field.kind.mask(value, field.spec)
+            out[name] = value
+        out.update(version=row.version, created_at=row.created_at, created_by=row.created_by,
+                   updated_at=row.updated_at, updated_by=row.updated_by)
+        return out
+
+    def get(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
+        """One record as the actor may see it (NotFound outside its rows); views of PHI are audited."""
+        entity = self.entity(entity_name)
+        grant = self.policy.require(actor, entity_name, "read")
+        table = self.schema.table(entity_name)
+        with self.engine.begin() as conn:
+            row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
+            if row is None:
+                raise NotFound(f"{entity_name} {record_id} not found")
+            record = self._present(entity, row, grant, self._children(conn, entity, [row.id]))
+            if entity.has_phi and any(f in grant.readable for f, c in entity.fields.items() if c.spec.phi or c.spec.encrypted):
+                conn.execute(audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock())))
+        return record
+
+    def list(self, actor: Actor, entity_name: str, *, q: str | None = None, filters: Mapping[str, Any] | None = None,
+             sort: str | None = None, limit: int = 50, offset: int = 0) -> Page:
+        """A page of the records the actor may see, searched, filtered and sorted."""
+        entity = self.entity(entity_name)
+        grant = self.policy.require(actor, entity_name, "read")
+        spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort, limit=limit, offset=offset)
+        base = self._select_visible(actor, entity_name, grant)
+        query, count = build_list_query(self, entity, grant, base, spec, actor.locale)
+        with self.engine.connect() as conn:
+            total = conn.execute(count).scalar_one()
+            rows = conn.execute(query).all()
+            children = self._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
+        return Page([self._present(entity, r, grant, children) for r in rows], total, spec.limit, spec.offset)
+
+    # -- writing ---------------------------------------------------------------------
+    def create(self, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a record from the actor's input; ValidationFailed lists every problem."""
+        return self._write(actor, entity_name, None, values, None)
+
+    def update(self, actor: Actor, entity_name: str, record_id: int, values: Mapping[str, Any],
+               version: int | None) -> dict[str, Any]:
+        """Change the given fields; `version` must be the one the actor read (else Conflict)."""
+        return self._write(actor, entity_name, record_id, values, version)
+
+    def delete(self, actor: Actor, entity_name: str, record_id: int, version: int | None = None) -> None:
+        """Delete a record the actor may see and delete (child rows go with it)."""
+        self.entity(entity_name)
+        grant = self.policy.require(actor, entity_name, "delete")
+        table = self.schema.table(entity_name)
+        with self.engine.begin() as conn:
+            row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
+            if row is None:
+                raise NotFound(f"{entity_name} {record_id} not found")
+            if version is not None and row.version != version:
+                raise Conflict(message("conflict", actor.locale), row.version)
+            try:
+                conn.execute(table.delete().where(table.c.id == record_id))
+            except sa.exc.IntegrityError:
+                raise ValidationFailed([FieldError("__all__", "in_use", _in_use(actor.locale))]) from None
+            conn.execute(audit_table.insert().values(**audit_row(actor, "delete", entity_name, record_id, self.clock())))
+
+    def _write(self, actor: Actor, entity_name: str, record_id: int | None, values: Mapping[str, Any],
+               version: int | None) -> dict[str, Any]:
+        entity = self.entity(entity_name)
+        creating = record_id is None
+        grant = self.policy.require(actor, entity_name, "create" if creating else "write")
+        if not isinstance(values, Mapping):
+            raise ValidationFailed([FieldError("__all__", "invalid", "expected an object of field values")])
+        locale = actor.locale
+        table = self.schema.table(entity_name)
+        with self.engine.begin() as conn:
+            loader = self._loader(conn)
+            context = self._context_factory(entity_name, actor, loader)
+            stored: dict[str, Any] = {}
+            if not creating:
+                row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
+                if row is None:
+                    raise NotFound(f"{entity_name} {record_id} not found")
+                if version is None:
+                    raise ValidationFailed([FieldError("version", "required", message("required", locale))])
+                if row.version != version:
+                    raise Conflict(message("conflict", locale), row.version)
+                stored = decode(entity.stored_fields, row, entity_name, self.cipher)
+                for field in entity.child_fields:
+                    stored[field.name] = self._children(conn, entity, [record_id]).get((field.name, record_id), [])
+                values = _drop_unchanged_masks(entity, grant, values, stored)
+            typed, errors = preparing.coerce_input(entity.fields, values, locale)
+            errors += _not_writable(entity, grant, typed, locale)
+            record = {**stored, **typed}
+            if creating:
+                errors += preparing.apply_defaults(entity.fields, record, context, locale)
+            errors += preparing.apply_computed(entity.fields, record, context, locale)
+            errors += preparing.check_fields(entity.fields, record, context, locale)
+            errors += self._check_links(conn, entity, record, locale)
+            errors += self._check_unique(conn, entity, record, record_id, locale)
+            if not errors:
+                errors += preparing.check_rules(entity, record, context, locale)
+            if errors:
+                raise ValidationFailed(errors)
+            now = self.clock()
+            row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
+            try:
+                if creating:
+                    row_values.update(created_at=now, created_by=actor.name, updated_at=now,
+                                      updated_by=actor.name, version=1)
+                    record_id = conn.execute(table.insert().values(**row_values)).inserted_primary_key[0]
+                else:
+                    row_values.update(updated_at=now, updated_by=actor.name, version=version + 1)
+                    result = conn.execute(table.update().where(table.c.id == record_id, table.c.version == version)
+                                          .values(**row_values))
+                    if result.rowcount != 1:
+                        raise Conflict(message("conflict", locale))
+                self._write_children(conn, entity, record_id, record, typed, creating)
+            except sa.exc.IntegrityError as exc:
+                raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
+            changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
+            conn.execute(audit_table.insert().values(**audit_row(
+                actor, "create" if creating else "update", entity_name, record_id, now, changes)))
+            row = conn.execute(sa.select(table).where(table.c.id == record_id)).one()
+            return self._present(entity, row, self.policy.grant(actor, entity_name) if not creating or grant.readable
+                                 else grant, self._children(conn, entity, [record_id]))
+
+    def _write_children(self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict,
+                        given: dict, creating: bool) -> None:
+        """Replace the child rows of each table field the writer sent."""
+        for field in entity.child_fields:
+            if field.name not in given and not creating:
+                continue
+            table = self.schema.child(entity.name, field.name)
+            conn.execute(table.delete().where(table.c.parent_id == record_id))
+            rows = record.get(field.name) or []
+            for position, row in enumerate(rows):
+                data = encode(list(field.children.values()), row, table.name, self.cipher)
+                conn.execute(table.insert().values(parent_id=record_id, position=position, **data))
+
+    def _check_links(self, conn: sa.Connection, entity: CompiledEntity, record: dict, locale: str) -> list[FieldError]:
+        errors = []
+        for name, target in self._links[entity.name].items():
+            value = record.get(name)
+            if value is None:
+                continue
+            other = self.schema.table(target)
+            if conn.execute(sa.select(other.c.id).where(other.c.id == value)).first() is None:
+                errors.append(FieldError(name, "invalid_link", message("invalid_link", locale)))
+        return errors
+
+    def _check_unique(self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None,
+                      locale: str) -> list[FieldError]:
+        from .codec import search_value
+
+        errors = []
+        table = self.schema.table(entity.name)
+        for field in entity.stored_fields:
+            value = record.get(field.name)
+            if not field.spec.unique or field.kind.is_empty(value):
+                continue
+            column, stored = search_value(field, value, self.cipher)
+            query = sa.select(table.c.id).where(table.c[column] == stored)
+            if record_id is not None:
+                query = query.where(table.c.id != record_id)
+            if conn.execute(query.limit(1)).first() is not None:
+                errors.append(FieldError(field.name, "unique", message("unique", locale)))
+        return errors
+
+
+def _not_writable(entity: CompiledEntity, grant: Grant, typed: dict, locale: str) -> list[FieldError]:
+    return [FieldError(name, "not_writable", message("not_writable", locale))
+            for name in typed if name not in grant.writable]
+
+
+def _drop_unchanged_masks(entity: CompiledEntity, grant: Grant, values: Mapping[str, Any],
+                          stored: dict[str, Any]) -> dict[str, Any]:
+    """A masked value sent back unchanged (an edit form) means "keep the stored value"."""
+    if grant.full_access:
+        return dict(values)
+    kept = {}
+    for name, value in values.items():
+        field = entity.fields.get(name) if isinstance(name, str) else None
+        if field is not None and field.spec.sensitive and stored.get(name) is not None \
+                and value == field.kind.mask(stored[name], field.spec):
+            continue
+        kept[name] = value
+    return kept
+
+
+def _in_use(locale: str) -> str:
+    return "该记录被其他记录引用,无法删除。" if locale.startswith("zh") else \
+        "Other records still refer to this one; it cannot be deleted."
+
+
+def _integrity_errors(entity: CompiledEntity, exc: sa.exc.IntegrityError, locale: str) -> list[FieldError]:
+    """A constraint the checks could not see (a race): name the field where the message allows."""
+    text = str(exc.orig).lower()
+    for field in entity.stored_fields:
+        if field.spec.unique and field.name in text:
+            return [FieldError(field.name, "unique", message("unique", locale))]
+    return [FieldError("__all__", "conflict", message("conflict", locale))]

@@ -1,0 +1,51 @@
+"""The builder's own tables (prefixed `crm_`): accounts, API tokens and the audit trail.
+
+They live beside the blueprint's tables but are never touched by blueprint
+migrations; `create_system_tables` creates whatever is missing.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+SYSTEM_METADATA = sa.MetaData()
+
+users = sa.Table(
+    "crm_user", SYSTEM_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("locale", sa.String(16), nullable=True),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+tokens = sa.Table(
+    "crm_token", SYSTEM_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("token_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("revoked_at", sa.DateTime, nullable=True),
+)
+
+audit = sa.Table(
+    "crm_audit", SYSTEM_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(64), nullable=True, index=True),
+    sa.Column("role", sa.String(64), nullable=True),
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Column("action", sa.String(32), nullable=False, index=True),
+    sa.Column("entity", sa.String(64), nullable=True, index=True),
+    sa.Column("record_id", sa.Integer, nullable=True),
+    sa.Column("changes", sa.Text, nullable=True),  # JSON: {field: [old, new]} or [names] for PHI
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+
+def create_system_tables(engine: sa.Engine) -> None:
+    """Create the `crm_*` tables that do not exist yet (safe to call on every start)."""
+    SYSTEM_METADATA.create_all(engine, checkfirst=True)
