@@ -38,3 +38,34 @@ class Runtime:
     @property
     def blueprint(self):
         return self.loaded.blueprint
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_runtime(project: Project | Path | str = ".", database_url: str | None = None) -> Runtime:
+    """Load the project's blueprint, connect to its database and build the record service.
+
+    The database must already be migrated (`crm migrate`); system tables are created
+    if missing.
+    """
+    from .storage.crypto import Keyring
+    from .storage.database import make_engine
+    from .system_tables import create_system_tables
+
+    if not isinstance(project, Project):
+        project = Project.load(project)
+    loaded = load_checked(project.blueprint_path)
+    engine = make_engine(database_url or project.database_url)
+    create_system_tables(engine)
+    keyring = Keyring.load(project.key_file) if _has_encrypted(loaded) else None
+    records = RecordService(loaded.blueprint.entities, engine, keyring)
+    return Runtime(project, loaded, engine, records)
+
+
+def _has_encrypted(loaded: LoadedBlueprint) -> bool:
+    for entity in loaded.blueprint.entities.values():
+        for field in entity.fields.values():
+            if field.encrypted or any(child.encrypted for child in (field.fields or {}).values()):
+                return True
+    return False
