@@ -215,7 +215,9 @@ class RecordService:
             if creating:
                 errors += preparing.apply_defaults(entity.fields, record, context, locale)
             errors += preparing.apply_computed(entity.fields, record, context, locale)
-            errors += preparing.check_fields(entity.fields, record, context, locale)
+            failed = {e.field for e in errors}
+            errors += [e for e in preparing.check_fields(entity.fields, record, context, locale)
+                       if e.field not in failed]
             errors += self._check_links(conn, entity, record, locale)
             errors += self._check_unique(conn, entity, record, record_id, locale)
             if not errors:

@@ -1,0 +1,187 @@
+"""The record service applies every rule of the clinic blueprint, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from builder.records import Actor, Conflict, NotFound, PermissionDenied, SYSTEM, ValidationFailed
+from builder.system_tables import audit
+from engines.forms.fieldtypes import resident_id_check_digit
+
+FRONT_DESK_ZH = Actor(7, "desk", "front_desk", locale="zh-CN")
+FRONT_DESK_EN = Actor(7, "desk", "front_desk", locale="en")
+
+
+def resident_id(birth: str = "19800501", serial: str = "123") -> str:
+    first17 = "330106" + birth + serial
+    return first17 + resident_id_check_digit(first17)
+
+
+def errors_of(excinfo) -> dict[str, list[str]]:
+    return {e.field: e.code for e in excinfo.value.errors}
+
+
+def patient(service, **values):
+    base = {"name": "王芳", "phone": "13812345678", "gender": "female"}
+    return service.create(SYSTEM, "patient", {**base, **values})
+
+
+def test_required_fields_are_reported_together(service):
+    with pytest.raises(ValidationFailed) as excinfo:
+        service.create(SYSTEM, "patient", {"gender": "male"})
+    assert errors_of(excinfo) == {"name": "required", "phone": "required"}
+
+
+def test_messages_follow_the_actor_locale(service):
+    for actor, text in ((FRONT_DESK_ZH, "此项为必填项。"), (FRONT_DESK_EN, "This field is required.")):
+        with pytest.raises(ValidationFailed) as excinfo:
+            service.create(actor, "patient", {"phone": "13812345678"})
+        assert excinfo.value.by_field()["name"] == [text]
+
+
+def test_unique_phone(service):
+    patient(service)
+    with pytest.raises(ValidationFailed) as excinfo:
+        patient(service, name="李雷")
+    assert errors_of(excinfo) == {"phone": "unique"}
+
+
+def test_min_and_max(service, doctor_id):
+    p = patient(service)
+    with pytest.raises(ValidationFailed) as excinfo:
+        service.create(SYSTEM, "vital_reading", {"patient": p["id"], "systolic": 300, "diastolic": 10})
+    assert errors_of(excinfo) == {"systolic": "max", "diastolic": "min"}
+    with pytest.raises(ValidationFailed) as excinfo:
+        patient(service, phone="13900000000", birth_date=(dt.date.today() + dt.timedelta(days=1)).isoformat())
+    assert errors_of(excinfo) == {"birth_date": "max"}
+
+
+def test_resident_id_checksum(service):
+    good = resident_id()
+    bad = good[:-1] + ("0" if good[-1] != "0" else "1")
+    with pytest.raises(ValidationFailed) as excinfo:
+        patient(service, id_number=bad)
+    assert errors_of(excinfo) == {"id_number": "invalid_resident_id"}
+    assert patient(service, id_number=good)["id_number"] == good
+
+
+def test_computed_age_and_read_only(service):
+    born = dt.date.today().replace(year=dt.date.today().year - 40) - dt.timedelta(days=1)
+    p = patient(service, birth_date=born.isoformat())
+    assert p["age"] == 40
+    with pytest.raises(ValidationFailed) as excinfo:
+        patient(service, phone="13900000001", age=3)
+    assert errors_of(excinfo) == {"age": "read_only"}
+
+
+def test_defaults(service, doctor_id):
+    p = patient(service)
+    assert p["stage"] == "lead" and p["consent_sms"] is False
+    before = dt.datetime.now().replace(microsecond=0)
+    reading = service.create(SYSTEM, "vital_reading", {"patient": p["id"], "systolic": 150, "diastolic": 85})
+    assert before - dt.timedelta(seconds=1) <= reading["taken_at"] <= dt.datetime.now()
+    appt = service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id,
+                                                  "starts_at": "2026-12-01T09:00"})
+    assert appt["minutes"] == 20 and appt["status"] == "requested"
+
+
+def test_record_validation_message_per_locale(service):
+    with pytest.raises(ValidationFailed) as excinfo:
+        service.create(Actor(1, "doc", "doctor", locale="zh-CN"), "patient",
+                       {"name": "张伟", "phone": "13700000000", "gender": "male", "pregnancy": True})
+    assert excinfo.value.by_field() == {"pregnancy": ["仅女性患者可标记为怀孕"]}
+
+
+def test_dangling_link_is_refused(service):
+    with pytest.raises(ValidationFailed) as excinfo:
+        service.create(SYSTEM, "visit", {"patient": 999, "visited_at": "2026-01-01T10:00"})
+    assert errors_of(excinfo) == {"patient": "invalid_link"}
+
+
+def test_optimistic_lock_conflict(service):
+    p = patient(service)
+    service.update(SYSTEM, "patient", p["id"], {"stage": "active"}, version=1)
+    with pytest.raises(Conflict):
+        service.update(SYSTEM, "patient", p["id"], {"stage": "dormant"}, version=1)
+    assert service.get(SYSTEM, "patient", p["id"])["stage"] == "active"
+
+
+def test_failed_write_leaves_nothing(service):
+    p = patient(service)
+    with pytest.raises(ValidationFailed):
+        service.create(SYSTEM, "visit", {"patient": p["id"], "visited_at": "2026-01-01T10:00",
+                                         "prescriptions": [{"drug": "阿司匹林"}, {"dose": "no drug"}]})
+    assert service.list(SYSTEM, "visit").total == 0
+    with service.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(service.schema.child("visit", "prescriptions"))).scalar() == 0
+
+
+def test_child_rows_round_trip(service):
+    p = patient(service)
+    visit = service.create(SYSTEM, "visit", {"patient": p["id"], "visited_at": "2026-01-01T10:00",
+                                             "prescriptions": [{"drug": "二甲双胍", "days": 30}, {"drug": "阿司匹林"}]})
+    assert [r["drug"] for r in visit["prescriptions"]] == ["二甲双胍", "阿司匹林"]
+    changed = service.update(SYSTEM, "visit", visit["id"], {"prescriptions": [{"drug": "氨氯地平", "days": 7}]}, 1)
+    assert [(r["drug"], r["days"]) for r in changed["prescriptions"]] == [("氨氯地平", 7)]
+
+
+def test_encrypted_field_is_unreadable_in_the_database_yet_searchable(service, database_url):
+    number = resident_id("19751203", "456")
+    p = patient(service, id_number=number)
+    with service.engine.connect() as conn:
+        raw = conn.execute(sa.text("SELECT id_number, id_number__hash FROM patient")).one()
+    assert number not in raw[0] and number not in raw[1]
+    if database_url.startswith("sqlite"):
+        service.engine.dispose()
+        path = Path(database_url.removeprefix("sqlite:///"))
+        for file in [path, *path.parent.glob(path.name + "-*")]:
+            assert number.encode() not in file.read_bytes()
+    found = service.list(SYSTEM, "patient", filters={"id_number": number})
+    assert [r["id"] for r in found.items] == [p["id"]]
+    assert service.get(SYSTEM, "patient", p["id"])["id_number"] == number
+    with pytest.raises(ValidationFailed) as excinfo:
+        patient(service, phone="13600000000", id_number=number)
+    assert errors_of(excinfo) == {"id_number": "unique"}
+
+
+def test_permissions_masking_and_row_filters(service):
+    p = patient(service, id_number=resident_id(), allergies="青霉素")
+    seen = service.get(FRONT_DESK_EN, "patient", p["id"])
+    assert seen["phone"] == "138****5678"
+    assert "allergies" not in seen and "id_number" not in seen
+    marketing = Actor(9, "mkt", "marketing")
+    assert service.list(marketing, "patient").total == 0
+    with pytest.raises(NotFound):
+        service.get(marketing, "patient", p["id"])
+    service.update(SYSTEM, "patient", p["id"], {"consent_marketing": True}, version=1)
+    assert service.list(marketing, "patient").total == 1
+    with pytest.raises(PermissionDenied):
+        service.list(Actor(3, "ana", "analyst"), "patient")
+    with pytest.raises(ValidationFailed) as excinfo:
+        service.list(FRONT_DESK_EN, "patient", filters={"allergies": "青霉素"})
+    assert errors_of(excinfo) == {"allergies": "unknown_field"}
+
+
+def test_masked_value_sent_back_keeps_the_stored_one(service):
+    p = patient(service)
+    updated = service.update(FRONT_DESK_EN, "patient", p["id"], {"phone": "138****5678", "name": "王芳芳"}, 1)
+    assert updated["name"] == "王芳芳"
+    assert service.get(SYSTEM, "patient", p["id"])["phone"] == "13812345678"
+
+
+def test_audit_trail_is_written_with_the_change(service):
+    p = patient(service, allergies="花粉")
+    service.update(SYSTEM, "patient", p["id"], {"stage": "active", "allergies": "尘螨"}, version=1)
+    service.get(Actor(1, "doc", "doctor"), "patient", p["id"])
+    with service.engine.connect() as conn:
+        rows = conn.execute(sa.select(audit).order_by(audit.c.id)).all()
+    actions = [(r.action, r.entity, r.record_id) for r in rows]
+    assert actions == [("create", "patient", p["id"]), ("update", "patient", p["id"]), ("view", "patient", p["id"])]
+    update = rows[1]
+    assert '"stage": ["lead", "active"]' in update.changes
+    assert "尘螨" not in update.changes and '"allergies": "changed"' in update.changes
+    assert rows[2].actor == "doc"
