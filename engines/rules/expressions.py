@@ -1,141 +1,105 @@
 """Compile an expression once, evaluate it many times.
 
-Built on simpleeval: the source is parsed and checked when the blueprint loads
-(unknown names and functions are blueprint errors), and evaluation reuses the parsed
-tree, never the text.
+`compile_expression` parses the text, refuses unsafe constructs, checks names,
+functions and types (against a Scope when given), and compiles the checked tree
+to a Python function. `Expression.evaluate` only runs that function: no text is
+ever re-parsed, and every failure surfaces as RuleError.
 """
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping
+from typing import Any, Callable, Collection, Mapping
 
-from simpleeval import EvalWithCompoundTypes
+from .checker import Checker
+from .clock import DEFAULT_EVALUATION, Evaluation, evaluation
+from .codegen import compile_tree
+from .errors import ExpressionError, RuleError
+from .functions import FUNCTIONS, library_specs
+from .parsing import parse
+from .plain import plain
+from .runtime import attrs
+from .scope import Scope
 
-from .functions import FUNCTIONS
-
-
-class ExpressionError(Exception):
-    """An expression that cannot be accepted (a blueprint author's mistake)."""
-
-    def __init__(self, code: str, message: str, column: int = 0, hint: str | None = None):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.column = column
-        self.hint = hint
+__all__ = ["Expression", "ExpressionError", "RuleError", "compile_expression"]
 
 
-class RuleError(Exception):
-    """An expression that failed while running (bad data, a limit hit)."""
-
-
-_ALLOWED_NODES = (
-    ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Call,
-    ast.Constant, ast.Name, ast.Load, ast.Attribute, ast.List, ast.Tuple, ast.keyword,
-    ast.And, ast.Or, ast.Not, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.FloorDiv,
-    ast.USub, ast.UAdd, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
-    ast.Is, ast.IsNot,
-)
-
-
-def _dotted(node: ast.AST) -> tuple[str, ...] | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return tuple(reversed(parts))
-    return None
-
-
-@dataclass
 class Expression:
-    """A checked, parsed expression; `names` are the root names it reads."""
+    """A checked, compiled expression.
 
-    source: str
-    tree: ast.Expression
-    names: frozenset[str] = frozenset()
-    paths: frozenset[tuple[str, ...]] = frozenset()
-    functions: frozenset[str] = frozenset()
-    _functions: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    `names` are the root names it reads (not function names), `paths` the dotted
+    paths (('patient', 'primary_doctor', 'name')), `functions` the functions it
+    calls, `type` the rule type the checker inferred.
+    """
 
-    def evaluate(self, context: Mapping[str, Any]) -> Any:
-        """The value of the expression with `context` as its names."""
-        evaluator = EvalWithCompoundTypes(functions=dict(self._functions), names=_Names(context))
+    __slots__ = ("source", "tree", "type", "names", "paths", "functions", "tables", "python_source", "_run")
+
+    def __init__(self, source: str, tree: ast.Expression, type: str, names: frozenset[str],
+                 paths: frozenset[tuple[str, ...]], functions: frozenset[str], tables: frozenset[str],
+                 run: Callable[[Mapping[str, Any], Evaluation], Any], python_source: str):
+        self.source, self.tree, self.type = source, tree, type
+        self.names, self.paths, self.functions, self.tables = names, paths, functions, tables
+        self._run, self.python_source = run, python_source
+
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
+
+    def evaluate(self, context: Mapping[str, Any], *, related: Any = None, now: Any = None,
+                 timezone: Any = None) -> Any:
+        """The value with `context` as its names (missing names read as null).
+
+        `related` is the RelatedRecords port used by count/exists/last/overlaps;
+        `now`/`timezone` override the clock for this evaluation only.
+        """
+        env = DEFAULT_EVALUATION if related is None and now is None and timezone is None \
+            else evaluation(related, now, timezone)
         try:
-            return evaluator.eval(self.source, previously_parsed=self.tree.body)
+            return self._run(context, env)
         except RuleError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure of user logic is a rule error
-            raise RuleError(f"{self.source!r} failed: {exc}") from exc
+            raise RuleError(f"{self.source!r} failed: {type(exc).__name__}: {exc}") from None
+
+    def evaluate_in(self, context: Mapping[str, Any], env: Evaluation) -> Any:
+        """Evaluate with an Evaluation already built (decision tables, nested decide())."""
+        try:
+            return self._run(context, env)
+        except RuleError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise RuleError(f"{self.source!r} failed: {type(exc).__name__}: {exc}") from None
+
+    def explain(self, context: Mapping[str, Any], **options: Any) -> dict[str, Any]:
+        """Why the expression gives what it gives: the value and every path it read, as plain data."""
+        reads: dict[str, Any] = {}
+        for path in sorted(self.paths):
+            try:
+                reads[".".join(path)] = plain(attrs(context.get(path[0]), path[1:]))
+            except RuleError as exc:
+                reads[".".join(path)] = {"error": str(exc)}
+        result: dict[str, Any] = {"source": self.source, "reads": reads, "value": None, "error": None}
+        try:
+            result["value"] = plain(self.evaluate(context, **options))
+        except RuleError as exc:
+            result["error"] = str(exc)
+        return result
 
 
-class _Names(dict):
-    """Missing names read as None: a blank field never raises."""
+def compile_expression(source: str, names: Collection[str] | None = None,
+                       functions: Mapping[str, Callable[..., Any]] | None = None, *,
+                       scope: Scope | None = None, tables: Mapping[str, Any] | None = None) -> Expression:
+    """Parse, check and compile `source`; raise ExpressionError pointing at the fault.
 
-    def __init__(self, context: Mapping[str, Any]):
-        super().__init__()
-        self._context = context
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __getitem__(self, key: str) -> Any:
-        value = self._context.get(key) if hasattr(self._context, "get") else None
-        return value
-
-
-def compile_expression(
-    source: str,
-    names: Collection[str] | None = None,
-    functions: Mapping[str, Any] | None = None,
-) -> Expression:
-    """Parse and check `source`; raise ExpressionError pointing at the fault.
-
-    `names` is the set of root names the expression may read (None: any).
+    `names` is the set of root names the expression may read (None: any) and is
+    used when no `scope` is given; a `scope` also gives types, so type mistakes
+    are caught here. `functions` replaces the library (default FUNCTIONS);
+    `tables` maps decision-table names to DecisionTables for decide('name').
     """
-    library = dict(FUNCTIONS if functions is None else functions)
-    if not isinstance(source, str) or not source.strip():
-        raise ExpressionError("expression.empty", "the expression is empty")
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError("expression.syntax", f"invalid syntax: {exc.msg}", max((exc.offset or 1) - 1, 0)) from None
-    roots: set[str] = set()
-    paths: set[tuple[str, ...]] = set()
-    called: set[str] = set()
-    for node in ast.walk(tree):
-        column = getattr(node, "col_offset", 0)
-        if not isinstance(node, _ALLOWED_NODES):
-            raise ExpressionError("expression.unsafe", f"`{type(node).__name__}` is not allowed in expressions", column)
-        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
-            raise ExpressionError("expression.unsafe", f"private attribute `{node.attr}` is not allowed", column)
-        if isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name):
-                raise ExpressionError("expression.unsafe", "only library functions may be called", column)
-            if node.func.id not in library:
-                from .problems import did_you_mean
-
-                raise ExpressionError("expression.unknown_function", f"unknown function `{node.func.id}`", column,
-                                      did_you_mean(node.func.id, library))
-            called.add(node.func.id)
-        if isinstance(node, (ast.Attribute, ast.Name)):
-            path = _dotted(node)
-            if path:
-                paths.add(path)
-    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and id(node) not in callees and node.id not in ("True", "False", "None"):
-            if node.id.startswith("_"):
-                raise ExpressionError("expression.unsafe", f"private name `{node.id}` is not allowed", node.col_offset)
-            if names is not None and node.id not in names:
-                from .problems import did_you_mean
-
-                raise ExpressionError("expression.unknown_name", f"unknown name `{node.id}`", node.col_offset,
-                                      did_you_mean(node.id, names))
-            roots.add(node.id)
-    longest = {p for p in paths if not any(len(q) > len(p) and q[: len(p)] == p for q in paths)}
-    return Expression(source.strip(), tree, frozenset(roots), frozenset(longest), frozenset(called), library)
+    parsed = parse(source)
+    specs = library_specs(FUNCTIONS if functions is None else functions)
+    checker = Checker(parsed, scope if scope is not None else Scope.of_names(names), specs, tables)
+    result_type = checker.check()
+    run, python_source = compile_tree(parsed.tree, checker.types, specs, tables)
+    return Expression(parsed.text, parsed.tree, result_type.type, frozenset(checker.names),
+                      frozenset(checker.paths), frozenset(checker.functions), frozenset(checker.tables_used),
+                      run, python_source)
