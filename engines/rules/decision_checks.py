@@ -64,20 +64,21 @@ def column_candidates(cells: Iterable[Cell], whole: bool) -> list[Any]:
         elif cell.kind == "compare" and cell.op not in ("==", "!="):
             bounds.append(cell.value)
         bounds.extend(cell.points())
-    candidates: list[Any] = []
     numbers = sorted({b for b in bounds if isinstance(b, (int, float)) and not isinstance(b, bool)})
+    candidates: list[Any] = list(bounds)
     for low, high in zip(numbers, numbers[1:]):
         middle = (low + high) / 2
         if not whole or float(middle).is_integer():
             candidates.append(int(middle) if float(middle).is_integer() else middle)
     for value in bounds:
-        candidates.append(value)
         candidates.extend(_neighbours(value, whole))
+    numeric_only = bool(bounds) and len(numbers) == len(set(bounds))
     unique: list[Any] = []
-    for value in [*candidates, OTHER]:
-        if not any(value is seen or (type(value) is type(seen) and value == seen) for seen in unique):
+    for value in candidates + ([] if numeric_only else [OTHER]):
+        if value is not None and not any(value is seen or (type(value) is type(seen) and value == seen)
+                                         for seen in unique):
             unique.append(value)
-    return [v for v in unique if v is not None] or [OTHER]
+    return unique or [OTHER]
 
 
 def _is_whole(source: str, scope: Scope | None) -> bool:
