@@ -1,0 +1,91 @@
+"""The database engine: one place that knows how SQLite and PostgreSQL are set up.
+
+SQLite needs care to behave like a real database: foreign keys are off unless every
+connection turns them on, readers block writers unless the journal is WAL, and the
+Python driver does not open transactions before DDL (so a failed migration would
+be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from builder.errors import ProjectError
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def safe_url(url: str | sa.URL) -> str:
+    """The URL as it may be shown to a user: without its password."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "<unparsable database URL>"
+
+
+def normalise_url(url: str) -> sa.URL:
+    """Parse `url`, sending every PostgreSQL URL to the psycopg 3 driver."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise ProjectError(f"`{safe_url(url)}` is not a database URL "
+                           "(use sqlite:///path/to/file.sqlite3 or postgresql://user@host/db)") from None
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def is_sqlite(engine: sa.Engine | sa.Connection) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _configure_sqlite(engine: sa.Engine) -> None:
+    """Foreign keys, WAL and a busy timeout on every connection; real BEGIN for DDL."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy (not the driver) decide where transactions start, so that
+        # DDL is transactional too; the "begin" listener below emits BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.Engine:
+    """An engine for `url`, checked to be reachable (a clear ProjectError if not)."""
+    parsed = normalise_url(url)
+    options: dict[str, Any] = dict(engine_options)
+    if parsed.get_backend_name() == "postgresql":
+        options.setdefault("pool_pre_ping", True)
+        options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    try:
+        engine = sa.create_engine(parsed, **options)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise ProjectError(f"cannot use the database `{safe_url(parsed)}`: {exc}") from None
+    if is_sqlite(engine):
+        _configure_sqlite(engine)
+    if check:
+        check_reachable(engine)
+    return engine
+
+
+def check_reachable(engine: sa.Engine) -> None:
+    """Open and close one connection; ProjectError naming the URL (no password) if that fails."""
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise ProjectError(f"cannot reach the database at {safe_url(engine.url)}: {reason}") from None

@@ -1,0 +1,260 @@
+"""Column-level changes: types, drops, indexes, unique and foreign-key constraints.
+
+SQLite can change most of these only by copying the table (Alembic's batch mode), so
+all the alterations of one table run inside one `batch_alter_table` block, in the
+`order` below: constraints are dropped before columns change and added after.
+PostgreSQL runs the same block as plain ALTER statements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.operations.base import BatchOperations
+
+from .naming import sql_type
+from .operations import Phase, Step, quote
+from .types import TypeVerdict, _kind
+
+
+@dataclass
+class Alteration(Step):
+    """A change made inside the table's batch block."""
+
+    phase: ClassVar[Phase] = Phase.ALTER_TABLE
+    order: ClassVar[int] = 0
+
+    def prepare(self, ops: Operations) -> None:
+        """Work done before the batch block (e.g. cutting values that would not fit)."""
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        raise NotImplementedError
+
+    def apply(self, ops: Operations) -> None:
+        with ops.batch_alter_table(self.table) as batch:
+            self.apply_batch(batch)
+
+
+def _count(connection: sa.Connection, table: str, condition: sa.ColumnElement[bool]) -> int:
+    return connection.execute(sa.select(sa.func.count()).select_from(sa.table(table)).where(condition)).scalar_one()
+
+
+@dataclass
+class DropForeignKey(Alteration):
+    name: str = ""
+    columns: tuple[str, ...] = ()
+    order: ClassVar[int] = 0
+
+    def describe(self) -> str:
+        return f"remove the link constraint on {self.table}.{', '.join(self.columns)}"
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.drop_constraint(self.name, type_="foreignkey")
+
+
+@dataclass
+class DropUnique(Alteration):
+    name: str = ""
+    columns: tuple[str, ...] = ()
+    order: ClassVar[int] = 1
+
+    def describe(self) -> str:
+        return f"no longer require unique {self.table}.{', '.join(self.columns)}"
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.drop_constraint(self.name, type_="unique")
+
+
+@dataclass
+class DropIndex(Alteration):
+    name: str = ""
+    columns: tuple[str, ...] = ()
+    order: ClassVar[int] = 2
+
+    def describe(self) -> str:
+        return f"drop index {self.name} on {self.table}"
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.drop_index(self.name)
+
+
+@dataclass
+class ChangeType(Alteration):
+    """A column's type changes; narrowing loses data, some widenings still check the values."""
+
+    column: str = ""
+    old_type: Any = field(default=None, repr=False)
+    new_type: Any = field(default=None, repr=False)
+    verdict: TypeVerdict | None = None
+    order: ClassVar[int] = 3
+
+    def describe(self) -> str:
+        change = "widen" if self.verdict.safe else "narrow"
+        return (f"{change} field {self.names.column(self.table, self.column)}: "
+                f"{sql_type(self.old_type)} -> {sql_type(self.new_type)} ({self.verdict.reason})")
+
+    def examine(self, connection: sa.Connection) -> None:
+        column = sa.column(self.column)
+        self.loses_data = not self.verdict.safe
+        if self.verdict.cut_length is not None:
+            longer = _count(connection, self.table,
+                            sa.func.length(sa.cast(column, sa.Text)) > self.verdict.cut_length)
+            self.facts = f"{longer} values are longer and would be cut" if longer else "every value fits"
+        elif self.verdict.integer_digits is not None:
+            too_big = _count(connection, self.table, sa.func.abs(column) >= 10 ** self.verdict.integer_digits)
+            if too_big:
+                self.blocked = (f"{too_big} values have more than {self.verdict.integer_digits} digits before "
+                                "the decimal point; raise `precision`")
+            else:
+                self.facts = "every value fits"
+        elif self.loses_data:
+            stored = _count(connection, self.table, column.is_not(None))
+            self.facts = f"{stored} values stored"
+
+    def prepare(self, ops: Operations) -> None:
+        cut = self.verdict.cut_length
+        if cut is not None and _kind(self.old_type) in ("text", "long_text"):
+            col = quote(ops, self.column)
+            ops.execute(f"UPDATE {quote(ops, self.table)} SET {col} = substr({col}, 1, {cut}) "
+                        f"WHERE length({col}) > {cut}")
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        extra: dict[str, Any] = {}
+        if _kind(self.old_type) != _kind(self.new_type):
+            compiled = self.new_type.compile(dialect=batch.impl.dialect)
+            extra["postgresql_using"] = f"{quote(batch, self.column)}::{compiled}"
+        batch.alter_column(self.column, type_=self.new_type, existing_type=self.old_type,
+                           existing_nullable=True, **extra)
+
+
+@dataclass
+class ChangeNullable(Alteration):
+    column: str = ""
+    nullable: bool = True
+    existing_type: Any = field(default=None, repr=False)
+    order: ClassVar[int] = 3
+
+    def describe(self) -> str:
+        state = "optional" if self.nullable else "required (NOT NULL)"
+        return f"make {self.table}.{self.column} {state} in the database"
+
+    def examine(self, connection: sa.Connection) -> None:
+        if not self.nullable:
+            empty = _count(connection, self.table, sa.column(self.column).is_(None))
+            if empty:
+                self.blocked = f"{empty} rows have no value"
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.alter_column(self.column, nullable=self.nullable, existing_type=self.existing_type)
+
+
+@dataclass
+class DropColumn(Alteration):
+    """A field gone from the blueprint: its values are lost."""
+
+    column: str = ""
+    column_type: Any = field(default=None, repr=False)
+    order: ClassVar[int] = 4
+
+    def describe(self) -> str:
+        return f"drop field {self.names.column(self.table, self.column, self.column_type)}"
+
+    def examine(self, connection: sa.Connection) -> None:
+        stored = _count(connection, self.table, sa.column(self.column).is_not(None))
+        self.loses_data = True
+        self.facts = f"{stored} values would be lost" if stored else "no values stored"
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.drop_column(self.column)
+
+
+@dataclass
+class AddUnique(Alteration):
+    """A field becomes unique: refused while the current values have duplicates."""
+
+    name: str = ""
+    columns: tuple[str, ...] = ()
+    order: ClassVar[int] = 5
+
+    def describe(self) -> str:
+        return f"make {', '.join(self.names.column(self.table, c) for c in self.columns)} unique"
+
+    def examine(self, connection: sa.Connection) -> None:
+        cols = [sa.column(c) for c in self.columns]
+        groups = (sa.select(*cols, sa.func.count().label("n")).select_from(sa.table(self.table, *cols))
+                  .where(*[c.is_not(None) for c in cols]).group_by(*cols)
+                  .having(sa.func.count() > 1).subquery())
+        found = connection.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(groups.c.n), 0))
+                                   ).one()
+        if found[0]:
+            self.blocked = (f"{found[0]} values appear more than once ({found[1]} rows); "
+                            "remove the duplicates first")
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.create_unique_constraint(self.name, list(self.columns))
+
+
+@dataclass
+class AddIndex(Alteration):
+    name: str = ""
+    columns: tuple[str, ...] = ()
+    unique: bool = False
+    order: ClassVar[int] = 6
+
+    def describe(self) -> str:
+        return f"add {'unique ' if self.unique else ''}index on {self.table}.{', '.join(self.columns)}"
+
+    def examine(self, connection: sa.Connection) -> None:
+        if self.unique:
+            AddUnique.examine(self, connection)  # type: ignore[arg-type]
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.create_index(self.name, list(self.columns), unique=self.unique)
+
+
+@dataclass
+class AddForeignKey(Alteration):
+    """A link field now points at another table: every current value must exist there."""
+
+    name: str = ""
+    columns: tuple[str, ...] = ()
+    referred_table: str = ""
+    referred_columns: tuple[str, ...] = ()
+    ondelete: str | None = None
+    order: ClassVar[int] = 7
+
+    def describe(self) -> str:
+        return f"link {self.table}.{', '.join(self.columns)} to {self.referred_table}"
+
+    def examine(self, connection: sa.Connection) -> None:
+        if len(self.columns) != 1:
+            return
+        column, target = sa.column(self.columns[0]), sa.column(self.referred_columns[0])
+        missing = _count(connection, self.table, column.is_not(None) & column.not_in(
+            sa.select(target).select_from(sa.table(self.referred_table, target)).scalar_subquery()))
+        if missing:
+            self.blocked = f"{missing} values point at {self.referred_table} rows that do not exist"
+
+    def apply_batch(self, batch: BatchOperations) -> None:
+        batch.create_foreign_key(self.name, self.referred_table, list(self.columns),
+                                 list(self.referred_columns), ondelete=self.ondelete)
+
+
+@dataclass
+class Unsupported(Alteration):
+    """A difference `crm migrate` does not know how to make safely: always refused."""
+
+    detail: str = ""
+    order: ClassVar[int] = 8
+
+    def describe(self) -> str:
+        return f"change {self.table}: {self.detail}"
+
+    def examine(self, connection: sa.Connection) -> None:
+        self.blocked = "crm migrate cannot make this change; make it by hand"
+
+    def apply_batch(self, batch: BatchOperations) -> None:  # pragma: no cover - always blocked
+        raise NotImplementedError(self.detail)

@@ -1,0 +1,154 @@
+"""Apply a migration plan (all or nothing), or print the SQL it would run.
+
+Both databases run the whole plan in one transaction: PostgreSQL has transactional
+DDL, and our SQLite engine emits a real BEGIN (see database.py). SQLite copies a
+table to change a column (Alembic batch mode), which with foreign keys on would
+cascade-delete child rows when the old copy is dropped; so, as SQLite's own
+documentation prescribes, foreign keys are switched off for the migration and
+checked with `PRAGMA foreign_key_check` before committing.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from ..database import is_sqlite
+from . import history
+from .alterations import Alteration
+from .backup import write_backup
+from .errors import MigrationError
+from .operations import AddColumn, Reencrypt, Step
+from .planner import MigrationPlan, blueprint_hash as hash_of, blueprint_json as json_of
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What `apply_migration` did."""
+
+    applied: bool
+    summary: list[str]
+    backup: Path | None = None
+    history_id: int | None = None
+
+
+def run_steps(operations: Operations, steps: list[Step],
+              copy_from: Callable[[str], sa.Table | None] | None = None) -> None:
+    """Run `steps` in order; consecutive alterations of one table share one batch block."""
+    index = 0
+    while index < len(steps):
+        step = steps[index]
+        if not isinstance(step, Alteration):
+            step.apply(operations)
+            index += 1
+            continue
+        group = [step]
+        while index + len(group) < len(steps):
+            following = steps[index + len(group)]
+            if not isinstance(following, Alteration) or following.table != step.table:
+                break
+            group.append(following)
+        for alteration in group:
+            alteration.prepare(operations)
+        with operations.batch_alter_table(step.table, copy_from=copy_from(step.table) if copy_from else None) as batch:
+            for alteration in group:
+                alteration.apply_batch(batch)
+        index += len(group)
+
+
+def _sqlite_foreign_keys(connection: sa.Connection, on: bool) -> None:
+    # Must run outside a transaction, where SQLite honours it: straight on the driver.
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _check_sqlite_foreign_keys(connection: sa.Connection) -> None:
+    problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if problems:
+        tables = sorted({row[0] for row in problems})
+        raise MigrationError(f"the migration would leave {len(problems)} broken links in {', '.join(tables)}; "
+                             "nothing was changed")
+
+
+def apply_migration(engine: sa.Engine, plan: MigrationPlan, *, allow_data_loss: bool = False,
+                    backup_dir: Path | str | None = None, applied_by: str = "cli",
+                    blueprint_hash: str | None = None, blueprint_json: str | None = None,
+                    keyring: Any = None) -> MigrationResult:
+    """Apply `plan` in one transaction and record it in the history.
+
+    Refuses (MigrationRefused) steps that lose data unless `allow_data_loss`, and then
+    writes a backup first (SQLite: whole file into `backup_dir`, default `backups/`
+    beside it; PostgreSQL: affected tables as JSON lines). A no-op plan records nothing.
+    `keyring` is needed only when renames touch encrypted fields.
+    """
+    plan.check(allow_data_loss=allow_data_loss)
+    if plan.is_empty:
+        return MigrationResult(False, [])
+    for step in plan.steps:
+        if isinstance(step, Reencrypt):
+            if keyring is None:
+                raise MigrationError(f"{step.describe()}: the encryption keys are needed "
+                                     "(set CRM_ENCRYPTION_KEYS or the key file); nothing was changed")
+            step.keyring = keyring
+    summary = [line.strip() for line in plan.describe()]
+    losing_tables = sorted({s.table for s in plan.data_losing})
+    sqlite = is_sqlite(engine)
+    backup = write_backup(engine, None, losing_tables, backup_dir) if losing_tables and sqlite else None
+    try:
+        with engine.connect() as connection:
+            if sqlite:
+                _sqlite_foreign_keys(connection, False)
+            try:
+                with connection.begin():
+                    if losing_tables and not sqlite:
+                        backup = write_backup(engine, connection, losing_tables, backup_dir)
+                    run_steps(Operations(MigrationContext.configure(connection)), plan.steps)
+                    if sqlite:
+                        _check_sqlite_foreign_keys(connection)
+                    history_id = history.record(
+                        connection, applied_by=applied_by, summary=summary, tables=plan.blueprint_tables,
+                        blueprint_hash=blueprint_hash or hash_of(plan.entities),
+                        blueprint_json=blueprint_json if blueprint_json is not None else json_of(plan.entities))
+            finally:
+                if sqlite:
+                    _sqlite_foreign_keys(connection, True)
+    except sa.exc.DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise MigrationError(f"the migration failed and was rolled back (nothing changed): {reason}") from None
+    return MigrationResult(True, summary, backup, history_id)
+
+
+def _copy_source(plan: MigrationPlan) -> Callable[[str], sa.Table | None]:
+    """For SQLite dry runs: each table as the alterations will find it (renamed, columns added)."""
+
+    def source(table: str) -> sa.Table | None:
+        live = plan.live_tables.get(table)
+        if live is None:
+            return None
+        copy = live.to_metadata(sa.MetaData())
+        for step in plan.steps:
+            if isinstance(step, AddColumn) and step.table == table and step.column.name not in copy.c:
+                copy.append_column(step.plain_column())
+        return copy
+
+    return source
+
+
+def migration_sql(engine: sa.Engine, plan: MigrationPlan) -> str:
+    """The SQL `plan` would run, without touching the database (`crm migrate --dry-run`)."""
+    buffer = io.StringIO()
+    for line in plan.describe():
+        buffer.write(f"-- {line.strip()}\n")
+    if plan.is_empty:
+        buffer.write("-- nothing to do: the database matches the blueprint\n")
+        return buffer.getvalue()
+    buffer.write("\n")
+    context = MigrationContext.configure(dialect_name=engine.dialect.name,
+                                         opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True})
+    run_steps(Operations(context), plan.steps, copy_from=_copy_source(plan))
+    return buffer.getvalue()

@@ -1,0 +1,162 @@
+"""Plan a migration: what must change for the database to match the blueprint.
+
+Renames (from `renamed_from`) are tried first inside a transaction that is rolled
+back; Alembic's `compare_metadata` then compares the renamed database with the
+blueprint's tables, so the rest of the plan is exactly what will run. Only the
+blueprint's own tables are compared: those it declares and those an earlier
+migration recorded in the history (never `crm_*` tables or tables made by hand).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from engines.forms import EntitySpec
+
+from ..tables import build_schema
+from .diffs import steps_from_diffs
+from .errors import MigrationError, MigrationRefused
+from .history import recorded_tables
+from .naming import BlueprintNames
+from .alterations import Alteration
+from .operations import DropTable, Phase, Step
+from .renames import plan_renames
+
+SYSTEM_PREFIX = "crm_"
+
+
+def blueprint_json(entities: dict[str, EntitySpec]) -> str:
+    """The entities as canonical JSON (what the history keeps and the hash is taken of)."""
+    data = {name: spec.model_dump(mode="json", exclude_defaults=True) for name, spec in sorted(entities.items())}
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def blueprint_hash(entities: dict[str, EntitySpec]) -> str:
+    return hashlib.sha256(blueprint_json(entities).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class MigrationPlan:
+    """The steps that bring the database to the blueprint, in the order they run."""
+
+    steps: list[Step]
+    entities: dict[str, EntitySpec] = field(repr=False)
+    target: sa.MetaData = field(repr=False)
+    dialect: str = ""
+    live_tables: dict[str, sa.Table] = field(default_factory=dict, repr=False)  # after renames, for --dry-run
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.steps
+
+    @property
+    def blueprint_tables(self) -> list[str]:
+        """The blueprint's table names once this plan is applied."""
+        return sorted(self.target.tables)
+
+    @property
+    def data_losing(self) -> list[Step]:
+        return [s for s in self.steps if s.loses_data and not s.blocked]
+
+    @property
+    def blocked(self) -> list[Step]:
+        return [s for s in self.steps if s.blocked]
+
+    def describe(self) -> list[str]:
+        """One line per step, flagged when it loses data or cannot apply."""
+        lines = []
+        for step in self.steps:
+            if step.blocked:
+                lines.append(f"BLOCKED    {step.describe()}: {step.blocked}")
+            elif step.loses_data:
+                lines.append(f"LOSES DATA {step.summary()}")
+            else:
+                lines.append(f"           {step.summary()}")
+        return lines
+
+    def check(self, *, allow_data_loss: bool = False) -> None:
+        """Raise MigrationRefused if the plan cannot, or may not, be applied."""
+        if self.blocked:
+            raise MigrationRefused(self.blocked, overridable=False)
+        if self.data_losing and not allow_data_loss:
+            raise MigrationRefused(self.data_losing, overridable=True)
+
+
+def _owned_tables(entities_tables: set[str], recorded: set[str]) -> set[str]:
+    return {t for t in entities_tables | recorded if not t.startswith(SYSTEM_PREFIX)}
+
+
+def plan_migration(engine: sa.Engine, entities: dict[str, EntitySpec]) -> MigrationPlan:
+    """Compare the blueprint's tables with the live database (nothing is changed)."""
+    target = build_schema(entities).metadata
+    names = BlueprintNames(entities)
+    try:
+        with engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                steps = _plan_in_transaction(connection, entities, target, names)
+                live = _reflect(connection, {s.table for s in steps})
+            finally:
+                transaction.rollback()
+    except sa.exc.DBAPIError as exc:
+        raise MigrationError(f"could not plan the migration: {str(exc.orig).strip()}") from None
+    return MigrationPlan(steps, entities, target, engine.dialect.name, live)
+
+
+def _plan_in_transaction(connection: sa.Connection, entities: dict[str, EntitySpec], target: sa.MetaData,
+                         names: BlueprintNames) -> list[Step]:
+    renames = plan_renames(entities, connection, names)
+    operations = Operations(MigrationContext.configure(connection))
+    for step in renames:
+        if step.phase in (Phase.RENAME_TABLE, Phase.RENAME_COLUMN):  # re-encryption waits for the real run
+            step.apply(operations)
+    owned = _owned_tables(set(target.tables), recorded_tables(connection))
+
+    def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+        return name in owned if type_ == "table" else True
+
+    context = MigrationContext.configure(connection, opts={
+        "compare_type": True, "include_name": include_name, "target_metadata": target})
+    diffs = compare_metadata(context, target)
+    steps = renames + steps_from_diffs(diffs, target, names, connection.dialect.name)
+    for step in steps:  # new tables and columns too, so every step examines the data it will meet
+        if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
+            step.apply(operations)
+    for step in steps:
+        step.examine(connection)
+    return sorted(steps, key=lambda s: _order(s, steps))
+
+
+def _order(step: Step, steps: list[Step]) -> tuple[int, int, str, int]:
+    """Phase first; tables are dropped children first; a table's alterations stay together."""
+    depth = 0
+    if isinstance(step, DropTable):
+        dropped = [s for s in steps if isinstance(s, DropTable)]
+        seen: set[str] = set()
+        todo = [step.table]
+        while todo:  # dropped tables pointing (transitively) at this one go before it
+            current = todo.pop()
+            for other in dropped:
+                if current in other.references() and other.table not in seen:
+                    seen.add(other.table)
+                    todo.append(other.table)
+        depth = len(seen)
+    group = step.table if isinstance(step, Alteration) else ""
+    return step.phase, depth, group, getattr(step, "order", 0)
+
+
+def _reflect(connection: sa.Connection, tables: set[str]) -> dict[str, sa.Table]:
+    """The tables as they are after the renames (what `--dry-run` on SQLite copies from)."""
+    if connection.dialect.name != "sqlite":
+        return {}
+    metadata = sa.MetaData()
+    inspector = sa.inspect(connection)
+    return {name: sa.Table(name, metadata, autoload_with=connection)
+            for name in sorted(tables) if inspector.has_table(name)}

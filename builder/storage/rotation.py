@@ -1,0 +1,122 @@
+"""Key rotation: a new active key, every encrypted value re-encrypted with it.
+
+The key file is saved with the new key *before* any value changes, so a crash half
+way leaves values under old and new keys, both of which the saved file holds; running
+the rotation again finishes the job. Old keys stay until `prune_keys` (`--prune`)
+confirms no value needs them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+import sqlalchemy as sa
+
+from builder.errors import ProjectError
+from engines.forms import EntitySpec, field_type
+
+from .crypto import Keyring, field_context, key_id_of
+from .tables import Schema
+
+BATCH_SIZE = 500
+
+
+def encrypted_columns(schema: Schema, entities: dict[str, EntitySpec]) -> Iterator[tuple[sa.Table, str]]:
+    """(table, column) of every encrypted field, child tables included."""
+    for entity, spec in entities.items():
+        for name, field in spec.fields.items():
+            if field.type == "table":
+                child = schema.children.get((entity, name))
+                for child_field, child_spec in (field.fields or {}).items():
+                    if child is not None and child_spec.encrypted and field_type(child_spec.type).stored:
+                        yield child, child_field
+            elif field.encrypted and field_type(field.type).stored:
+                yield schema.table(entity), name
+
+
+def _batches(connection: sa.Connection, table: sa.Table | sa.TableClause, column: str,
+             after: int) -> list[sa.Row]:
+    id_column, value = table.c["id"], table.c[column]
+    return list(connection.execute(sa.select(id_column, value).where(value.is_not(None), id_column > after)
+                                   .order_by(id_column).limit(BATCH_SIZE)))
+
+
+def _reencrypt_rows(connection: sa.Connection, table: sa.Table | sa.TableClause, column: str,
+                    rows: list[sa.Row], keyring: Keyring, old_context: str, new_context: str,
+                    only_old_keys: bool) -> int:
+    updates = []
+    for row_id, token in rows:
+        if only_old_keys and key_id_of(token) == keyring.active_key_id:
+            continue
+        new_token = keyring.encrypt(keyring.decrypt(token, old_context), new_context)
+        updates.append({"crm_row_id": row_id, "crm_old_token": token, "crm_new_token": new_token})
+    if updates:
+        value = table.c[column]
+        # Only where the value is still the one read: a concurrent edit is not overwritten.
+        statement = (sa.update(table)
+                     .where(table.c["id"] == sa.bindparam("crm_row_id"), value == sa.bindparam("crm_old_token"))
+                     .values({column: sa.bindparam("crm_new_token")}))
+        connection.execute(statement, updates)
+    return len(updates)
+
+
+def reencrypt_column(connection: sa.Connection, table: str, column: str, keyring: Keyring, *,
+                     old_context: str, new_context: str) -> int:
+    """Re-encrypt one column inside the caller's transaction (a migration after a rename)."""
+    clause = sa.table(table, sa.column("id"), sa.column(column))
+    count, last = 0, 0
+    while rows := _batches(connection, clause, column, last):
+        count += _reencrypt_rows(connection, clause, column, rows, keyring, old_context, new_context, False)
+        last = rows[-1][0]
+    return count
+
+
+def rotate_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec], keyring: Keyring,
+                key_path: os.PathLike | str, *, prune: bool = False) -> int:
+    """Add a new active key, re-encrypt every value in batches, save the key file; returns the count.
+
+    Values already under the active key are skipped, so an interrupted rotation is
+    finished by running it again (with the saved key file) — pass `keyring` loaded from it.
+    """
+    keyring.add_key()
+    keyring.save(key_path)
+    count = 0
+    for table, column in encrypted_columns(schema, entities):
+        context = field_context(table.name, column)
+        last = 0
+        while True:
+            with engine.begin() as connection:
+                rows = _batches(connection, table, column, last)
+                if not rows:
+                    break
+                count += _reencrypt_rows(connection, table, column, rows, keyring, context, context, True)
+            last = rows[-1][0]
+    if prune:
+        prune_keys(engine, schema, entities, keyring, key_path)
+    return count
+
+
+def values_by_key(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec]) -> dict[str, int]:
+    """How many stored values each key encrypted (to know whether old keys are still needed)."""
+    counts: dict[str, int] = {}
+    with engine.connect() as connection:
+        for table, column in encrypted_columns(schema, entities):
+            for (token,) in connection.execute(sa.select(table.c[column]).where(table.c[column].is_not(None))):
+                key_id = key_id_of(token)
+                counts[key_id] = counts.get(key_id, 0) + 1
+    return counts
+
+
+def prune_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec], keyring: Keyring,
+               key_path: os.PathLike | str) -> list[str]:
+    """Remove every non-active key no value uses any more; refuses while values still need one."""
+    in_use = {k: n for k, n in values_by_key(engine, schema, entities).items() if k != keyring.active_key_id}
+    if in_use:
+        detail = ", ".join(f"{k}: {n} values" for k, n in sorted(in_use.items()))
+        raise ProjectError(f"old keys are still in use ({detail}); run `crm keys rotate` to finish first")
+    removed = [k for k in keyring.key_ids if k != keyring.active_key_id]
+    keyring.remove_keys(removed)
+    keyring.save(key_path)
+    return removed
+
