@@ -85,6 +85,12 @@ class Evaluation:
     def zone(self) -> dt.tzinfo:
         return self.timezone or _timezone
 
+    def today(self) -> dt.date:
+        """Today's date in the evaluation's timezone."""
+        if self.now is None and _pinned_now is None:
+            return dt.datetime.now(self.timezone or _timezone).date()
+        return self.current_time().date()
+
     def current_time(self) -> dt.datetime:
         """Now, aware, in the evaluation's timezone."""
         zone = self.zone

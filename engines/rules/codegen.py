@@ -16,6 +16,8 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from . import runtime
+from .clock import DEFAULT_EVALUATION, evaluation
+from .errors import RuleError
 from .functions import FunctionSpec
 from .scope import NUMERIC, FieldType
 
@@ -196,16 +198,33 @@ def _is_number_literal(node: ast.AST) -> bool:
 
 
 def compile_tree(tree: ast.Expression, types: Mapping[int, FieldType], specs: Mapping[str, FunctionSpec],
-                 tables: Mapping[str, Any] | None) -> tuple[Callable[[Mapping[str, Any], Any], Any], str]:
-    """The function `(context, evaluation) -> value` for a checked tree, and its generated source."""
+                 tables: Mapping[str, Any] | None, on_error: Callable[[Exception], Exception],
+                 ) -> tuple[Callable[..., Any], Callable[..., Any], str]:
+    """Two functions for a checked tree, and their generated source.
+
+    `run(context, evaluation)` is the bare compiled body (tables and decide() call it);
+    `evaluate(context, *, related=None, now=None, timezone=None)` is the public entry:
+    it builds the Evaluation and turns any failure into `on_error(exc)` (a RuleError),
+    all in one Python frame because evaluation speed matters.
+    """
     generator = Codegen(types, specs, tables)
     body = generator.emit(tree.body)
-    params = "".join(f", {name}={name}" for name in generator.bindings)
-    lines = [f"def _rule(_c, _e{params}):"]
-    if generator.uses_context:
-        lines.append("    _g = _c.get")
-    lines.append(f"    return {body}")
-    source = "\n".join(lines)
-    namespace: dict[str, Any] = {"__builtins__": {}, **generator.bindings}
+    bindings = {**generator.bindings, "_D": DEFAULT_EVALUATION, "_mk": evaluation, "_RuleError": RuleError,
+                "_Exception": Exception, "_wrap": on_error}
+    read = "    _g = _c.get\n" if generator.uses_context else ""
+    inner = (
+        f"def _run(_c, _e):\n{read}    return {body}\n"
+        f"def _evaluate(_c, related=None, now=None, timezone=None):\n"
+        f"    _e = _D if related is None and now is None and timezone is None else _mk(related, now, timezone)\n"
+        f"    try:\n"
+        f"    {read}        return {body}\n"
+        f"    except _RuleError:\n        raise\n"
+        f"    except _Exception as _x:\n        raise _wrap(_x) from None\n"
+        f"return _run, _evaluate\n"
+    )
+    # Bindings become closure cells of a factory: cheaper per call than default arguments.
+    source = f"def _make({', '.join(bindings)}):\n" + "".join(f"    {line}\n" for line in inner.splitlines())
+    namespace: dict[str, Any] = {"__builtins__": {}}
     exec(compile(source, "<rule>", "exec"), namespace)  # noqa: S102 - generated from a checked tree, see module doc
-    return namespace["_rule"], source
+    run, evaluate = namespace["_make"](**bindings)
+    return run, evaluate, source

@@ -32,14 +32,15 @@ class Expression:
     calls, `type` the rule type the checker inferred.
     """
 
-    __slots__ = ("source", "tree", "type", "names", "paths", "functions", "tables", "python_source", "_run")
-
     def __init__(self, source: str, tree: ast.Expression, type: str, names: frozenset[str],
                  paths: frozenset[tuple[str, ...]], functions: frozenset[str], tables: frozenset[str],
-                 run: Callable[[Mapping[str, Any], Evaluation], Any], python_source: str):
+                 run: Callable[[Mapping[str, Any], Evaluation], Any], python_source: str,
+                 evaluate: Callable[..., Any] | None = None):
         self.source, self.tree, self.type = source, tree, type
         self.names, self.paths, self.functions, self.tables = names, paths, functions, tables
         self._run, self.python_source = run, python_source
+        if evaluate is not None:
+            self.evaluate = evaluate  # type: ignore[method-assign] # the generated one-frame entry, same contract
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
@@ -99,7 +100,12 @@ def compile_expression(source: str, names: Collection[str] | None = None,
     specs = library_specs(FUNCTIONS if functions is None else functions)
     checker = Checker(parsed, scope if scope is not None else Scope.of_names(names), specs, tables)
     result_type = checker.check()
-    run, python_source = compile_tree(parsed.tree, checker.types, specs, tables)
-    return Expression(parsed.text, parsed.tree, result_type.type, frozenset(checker.names),
+    text = parsed.text
+
+    def failure(exc: Exception) -> RuleError:
+        return RuleError(f"{text!r} failed: {type(exc).__name__}: {exc}")
+
+    run, evaluate, python_source = compile_tree(parsed.tree, checker.types, specs, tables, failure)
+    return Expression(text, parsed.tree, result_type.type, frozenset(checker.names),
                       frozenset(checker.paths), frozenset(checker.functions), frozenset(checker.tables_used),
-                      run, python_source)
+                      run, python_source, evaluate)

@@ -63,7 +63,7 @@ def as_date(value: Any) -> dt.date:
 @register_function(needs_env=True, returns="date", example="birth_date < today()")
 def today(env: Evaluation) -> dt.date:
     """Today's date in the app timezone."""
-    return env.current_time().date()
+    return env.today()
 
 
 @register_function(needs_env=True, returns="datetime", example="starts_at > now()")
@@ -116,7 +116,8 @@ def months(n: int) -> Months:
 @register_function(params=(_DATES, _DATES), returns="integer", example="years_between(birth_date, today())")
 def years_between(start: Any, end: Any) -> int:
     """Whole years from `start` to `end` (an age, from a birth date and today)."""
-    a, b = as_date(start), as_date(end)
+    a = start if type(start) is dt.date else as_date(start)
+    b = end if type(end) is dt.date else as_date(end)
     return b.year - a.year - ((b.month, b.day) < (a.month, a.day))
 
 
@@ -129,7 +130,7 @@ def days_between(start: Any, end: Any) -> int:
 @register_function(params=(_DATES,), needs_env=True, returns="integer", example="days_since(last_visit) > 365")
 def days_since(env: Evaluation, value: Any) -> int:
     """Whole days from `value` to today."""
-    return (env.current_time().date() - as_date(value)).days
+    return (env.today() - as_date(value)).days
 
 
 @register_function(params=(_DATES,), returns="date", example="start_of_month(today())")
