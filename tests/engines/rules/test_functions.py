@@ -147,3 +147,12 @@ def test_related_helpers_through_the_port(source, expected):
 def test_related_helpers_without_a_port_are_rule_errors():
     with pytest.raises(RuleError, match="related records"):
         run("count('appointments')")
+
+
+def test_every_function_is_in_the_docs():
+    import pathlib
+
+    docs = (pathlib.Path(__file__).resolve().parents[3] / "docs" / "rules.md").read_text()
+    for name, fn in REGISTRY.items():
+        assert f"`{name}(" in docs, name
+        assert fn.rules_spec.example in docs, name
