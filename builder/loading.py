@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from engines.rules import Problem, did_you_mean
 
-from .blueprint import UNSUPPORTED_SECTIONS, Blueprint
+from .blueprint import SUPPORTED_LOCALES, UNSUPPORTED_SECTIONS, Blueprint
 from .errors import BlueprintError, LocatedProblem
 from .source import Source, load_source
 
@@ -34,7 +34,8 @@ def locate(source: Source, problems: Iterable[Problem]) -> list[LocatedProblem]:
     """Resolve each problem's blueprint path to its file, line and column."""
     located = []
     for p in problems:
-        pos = source.value_position(p.loc, p.column_offset) if p.column_offset else source.position(p.loc)
+        inside_value = p.column_offset or p.code.startswith("expression.")  # a column inside the text
+        pos = source.value_position(p.loc, p.column_offset) if inside_value else source.position(p.loc)
         located.append(LocatedProblem(pos, p.code, p.message, p.hint, ".".join(str(x) for x in p.loc)))
     return located
 
@@ -110,7 +111,8 @@ def check_meaning(blueprint: Blueprint) -> list[Problem]:
     from engines.forms import check_entities_and_forms
 
     return list(check_entities_and_forms(blueprint.entities, blueprint.forms, set(blueprint.roles),
-                                         decision_tables=set(blueprint.decision_tables)))
+                                         decision_tables=set(blueprint.decision_tables),
+                                         locales=SUPPORTED_LOCALES))
 
 
 def load_blueprint(path: Path | str) -> LoadedBlueprint:

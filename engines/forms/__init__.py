@@ -4,6 +4,7 @@ from .checks import check_entities_and_forms
 from .fieldtypes import FIELD_TYPES, FieldType, FieldValueError, field_type, register_field_type
 from .messages import message
 from .models import EntitySpec, FieldSpec, FormSpec, LocalizedText, PermissionSpec, SectionSpec, ValidationSpec, localized
+from .scope import child_scope, default_is_expression, entity_names, entity_scope
 
 __all__ = [
     "EntitySpec",
@@ -17,6 +18,10 @@ __all__ = [
     "SectionSpec",
     "ValidationSpec",
     "check_entities_and_forms",
+    "child_scope",
+    "default_is_expression",
+    "entity_names",
+    "entity_scope",
     "field_type",
     "localized",
     "message",

@@ -61,6 +61,7 @@ class User(Link):
 
     name = "user"
     widget = "user"
+    rule_type = "integer"  # the account's id: `doctor.user == user.id` (accounts are not entity records)
     options_allowed = frozenset()
 
     def check(self, spec: FieldSpec) -> Iterable[Problem]:
