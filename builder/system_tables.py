@@ -1,4 +1,4 @@
-"""The builder's own tables (prefixed `crm_`): accounts, API tokens and the audit trail.
+"""The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, the audit trail.
 
 They live beside the blueprint's tables but are never touched by blueprint
 migrations; `create_system_tables` creates whatever is missing.
@@ -43,6 +43,17 @@ audit = sa.Table(
     sa.Column("record_id", sa.Integer, nullable=True),
     sa.Column("changes", sa.Text, nullable=True),  # JSON: {field: [old, new]} or [names] for PHI
     sa.Column("detail", sa.Text, nullable=True),
+)
+
+
+login_attempts = sa.Table(
+    # Failed sign-ins, counted per account and per address so throttling holds across
+    # every process sharing the database; rows older than the window are pruned.
+    "crm_login_attempt", SYSTEM_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("account", sa.String(64), nullable=False, index=True),
+    sa.Column("address", sa.String(64), nullable=False, index=True),
 )
 
 

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from .base import main
 from . import project_commands  # noqa: F401  (registers init, validate, schema, migrate, seed, keys, demo)
+from . import account_commands  # noqa: F401  (registers user and token)
 
 __all__ = ["main"]

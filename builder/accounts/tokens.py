@@ -1,0 +1,105 @@
+"""API tokens: long random secrets for programs, shown once and stored only hashed.
+
+A token has a name (to revoke it by) and one blueprint role. Only its SHA-256 hash
+is kept: a stolen database backup does not hand out working tokens. A fast hash is
+enough because the secret has 256 bits of randomness, unlike a password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Collection
+
+import sqlalchemy as sa
+
+from builder.records import Actor
+from builder.system_tables import tokens as tokens_table
+
+from .errors import AccountError
+from .naming import check_name, check_role
+
+TOKEN_PREFIX = "crm_"  # lets secret scanners recognise a leaked token
+MAX_TOKEN_LENGTH = 200
+MAX_TOKEN_NAME_LENGTH = 48  # "token:" + name must fit the audit trail's 64-character actor column
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token's public facts (never the secret)."""
+
+    name: str
+    role: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def create_token(engine: sa.Engine, name: str, role: str, *, roles: Collection[str]) -> str:
+    """Make a token and return its secret: the only time anyone sees it.
+
+    A revoked token's name may be reused; an active one must be revoked first.
+    """
+    check_name(name, "token", MAX_TOKEN_NAME_LENGTH)
+    check_role(role, roles)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    values = {"name": name, "role": role, "token_hash": token_hash(secret), "created_at": _now(), "revoked_at": None}
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(tokens_table).where(tokens_table.c.name == name)).first()
+        if row is not None and row.revoked_at is None:
+            raise AccountError(f"the token `{name}` already exists; revoke it first (crm token revoke {name})")
+        if row is not None:
+            conn.execute(tokens_table.update().where(tokens_table.c.id == row.id).values(**values))
+        else:
+            try:
+                conn.execute(tokens_table.insert().values(**values))
+            except sa.exc.IntegrityError:
+                raise AccountError(f"the token `{name}` already exists") from None
+    return secret
+
+
+def revoke_token(engine: sa.Engine, name: str) -> Token:
+    """Stop a token working from its next request on."""
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(tokens_table).where(tokens_table.c.name == name)).first()
+        if row is None:
+            raise AccountError(f"there is no token `{name}`")
+        if row.revoked_at is not None:
+            raise AccountError(f"the token `{name}` is already revoked")
+        now = _now()
+        conn.execute(tokens_table.update().where(tokens_table.c.id == row.id).values(revoked_at=now))
+    return Token(row.name, row.role, row.created_at, now)
+
+
+def list_tokens(engine: sa.Engine) -> list[Token]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(tokens_table).order_by(tokens_table.c.name)).all()
+    return [Token(r.name, r.role, r.created_at, r.revoked_at) for r in rows]
+
+
+def actor_for_token(engine: sa.Engine, token: str, *, address: str | None = None,
+                    locale: str = "en") -> Actor | None:
+    """The actor an active token acts as (named `token:NAME` in the audit trail), else None."""
+    if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(tokens_table).where(tokens_table.c.token_hash == token_hash(token))
+                           .where(tokens_table.c.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    return Actor(id=None, name=f"token:{row.name}", role=row.role, locale=locale, address=address,
+                 extra={"token": row.name})
+
