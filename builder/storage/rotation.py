@@ -17,7 +17,7 @@ from builder.errors import ProjectError
 from engines.forms import EntitySpec, field_type
 
 from .crypto import Keyring, field_context, key_id_of
-from .tables import Schema
+from .tables import Schema, hash_column
 
 BATCH_SIZE = 500
 
@@ -68,6 +68,22 @@ def reencrypt_column(connection: sa.Connection, table: str, column: str, keyring
     count, last = 0, 0
     while rows := _batches(connection, clause, column, last):
         count += _reencrypt_rows(connection, clause, column, rows, keyring, old_context, new_context, False)
+        last = rows[-1][0]
+    return count
+
+
+def encrypt_plaintext_column(connection: sa.Connection, table: str, column: str, keyring: Keyring) -> int:
+    """Encrypt a column's plaintext values and fill their search hashes (caller's transaction)."""
+    index = hash_column(column)
+    clause = sa.table(table, sa.column("id"), sa.column(column), sa.column(index))
+    context = field_context(table, column)
+    count, last = 0, 0
+    while rows := _batches(connection, clause, column, last):
+        updates = [{"crm_row_id": row_id, "crm_value": keyring.encrypt(str(value), context),
+                    "crm_index": keyring.blind_index(str(value))} for row_id, value in rows]
+        connection.execute(sa.update(clause).where(clause.c["id"] == sa.bindparam("crm_row_id"))
+                           .values({column: sa.bindparam("crm_value"), index: sa.bindparam("crm_index")}), updates)
+        count += len(updates)
         last = rows[-1][0]
     return count
 

@@ -17,7 +17,7 @@ from alembic.operations.base import BatchOperations
 
 from .naming import sql_type
 from .operations import Phase, Step, quote
-from .types import TypeVerdict, _kind
+from .types import TypeVerdict, kind_of
 
 
 @dataclass
@@ -116,14 +116,14 @@ class ChangeType(Alteration):
 
     def prepare(self, ops: Operations) -> None:
         cut = self.verdict.cut_length
-        if cut is not None and _kind(self.old_type) in ("text", "long_text"):
+        if cut is not None and kind_of(self.old_type) in ("text", "long_text"):
             col = quote(ops, self.column)
             ops.execute(f"UPDATE {quote(ops, self.table)} SET {col} = substr({col}, 1, {cut}) "
                         f"WHERE length({col}) > {cut}")
 
     def apply_batch(self, batch: BatchOperations) -> None:
         extra: dict[str, Any] = {}
-        if _kind(self.old_type) != _kind(self.new_type):
+        if kind_of(self.old_type) != kind_of(self.new_type):
             compiled = self.new_type.compile(dialect=batch.impl.dialect)
             extra["postgresql_using"] = f"{quote(batch, self.column)}::{compiled}"
         batch.alter_column(self.column, type_=self.new_type, existing_type=self.old_type,

@@ -24,7 +24,8 @@ from . import history
 from .alterations import Alteration
 from .backup import write_backup
 from .errors import MigrationError
-from .operations import AddColumn, Reencrypt, Step
+from .encryption import KeyringStep
+from .operations import AddColumn, Step
 from .planner import MigrationPlan, blueprint_hash as hash_of, blueprint_json as json_of
 
 
@@ -84,13 +85,13 @@ def apply_migration(engine: sa.Engine, plan: MigrationPlan, *, allow_data_loss: 
     Refuses (MigrationRefused) steps that lose data unless `allow_data_loss`, and then
     writes a backup first (SQLite: whole file into `backup_dir`, default `backups/`
     beside it; PostgreSQL: affected tables as JSON lines). A no-op plan records nothing.
-    `keyring` is needed only when renames touch encrypted fields.
+    `keyring` is needed only when encrypted values must change (renames, newly encrypted fields).
     """
     plan.check(allow_data_loss=allow_data_loss)
     if plan.is_empty:
         return MigrationResult(False, [])
     for step in plan.steps:
-        if isinstance(step, Reencrypt):
+        if isinstance(step, KeyringStep):
             if keyring is None:
                 raise MigrationError(f"{step.describe()}: the encryption keys are needed "
                                      "(set CRM_ENCRYPTION_KEYS or the key file); nothing was changed")

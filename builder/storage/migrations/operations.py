@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import sqlalchemy as sa
 from alembic.operations import Operations
@@ -26,7 +26,8 @@ class Phase(IntEnum):
     CREATE_TABLE = 3
     ADD_COLUMN = 4
     ALTER_TABLE = 5  # column-level changes, one batch per table (see alterations.py)
-    DROP_TABLE = 6
+    ENCRYPT = 6  # existing values of a newly encrypted field (the column is TEXT by now)
+    DROP_TABLE = 7
 
 
 def quote(ops: Operations, name: str) -> str:
@@ -87,44 +88,6 @@ class RenameColumn(Step):
         # Native on PostgreSQL and on SQLite >= 3.25; no table copy needed.
         ops.execute(f"ALTER TABLE {quote(ops, self.table)} RENAME COLUMN {quote(ops, self.old)} "
                     f"TO {quote(ops, self.new)}")
-
-
-@dataclass
-class Reencrypt(Step):
-    """Encrypted values of a renamed field or entity, re-encrypted for their new name.
-
-    The table and field name are the ciphertext's associated data, so after a rename
-    the old ciphertexts would no longer decrypt. Needs the keyring when applied.
-    """
-
-    column: str = ""
-    old_context: str = ""
-    new_context: str = ""
-    phase: ClassVar[Phase] = Phase.REENCRYPT
-    keyring: Any = field(default=None, repr=False, compare=False)
-
-    def describe(self) -> str:
-        return f"re-encrypt {self.names.column(self.table, self.column)} for its new name"
-
-    def examine(self, connection: sa.Connection) -> None:
-        column = sa.column(self.column)
-        count = connection.execute(sa.select(sa.func.count()).select_from(sa.table(self.table, column))
-                                   .where(column.is_not(None))).scalar_one()
-        self.facts = f"{count} values"
-
-    def apply(self, ops: Operations) -> None:
-        if ops.impl.as_sql:
-            ops.execute(f"-- re-encrypt {self.table}.{self.column}: done row by row with the keyring")
-            return
-        if self.keyring is None:
-            from .errors import MigrationError
-
-            raise MigrationError(f"{self.describe()}: the encryption keys are needed (set CRM_ENCRYPTION_KEYS "
-                                 "or the key file) to re-encrypt values after a rename")
-        from ..rotation import reencrypt_column
-
-        reencrypt_column(ops.get_bind(), self.table, self.column, self.keyring,
-                         old_context=self.old_context, new_context=self.new_context)
 
 
 @dataclass

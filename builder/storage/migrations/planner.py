@@ -22,6 +22,7 @@ from engines.forms import EntitySpec
 
 from ..tables import build_schema
 from .diffs import steps_from_diffs
+from .encryption import plan_encryption_changes
 from .errors import MigrationError, MigrationRefused
 from .history import recorded_tables
 from .naming import BlueprintNames
@@ -125,7 +126,8 @@ def _plan_in_transaction(connection: sa.Connection, entities: dict[str, EntitySp
     context = MigrationContext.configure(connection, opts={
         "compare_type": True, "include_name": include_name, "target_metadata": target})
     diffs = compare_metadata(context, target)
-    steps = renames + steps_from_diffs(diffs, target, names, connection.dialect.name)
+    steps = renames + plan_encryption_changes(entities, connection, names)
+    steps += steps_from_diffs(diffs, target, names, connection.dialect.name)
     for step in steps:  # new tables and columns too, so every step examines the data it will meet
         if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
             step.apply(operations)

@@ -14,7 +14,8 @@ from engines.forms import EntitySpec, FieldSpec
 
 from ..tables import child_table_name, hash_column
 from .naming import BlueprintNames
-from .operations import Reencrypt, RenameColumn, RenameTable, Step
+from .encryption import Reencrypt
+from .operations import RenameColumn, RenameTable, Step
 
 
 def _context(table: str, field: str) -> str:

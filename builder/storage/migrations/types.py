@@ -46,7 +46,8 @@ def _integer_size(column_type: sa.types.TypeEngine) -> str:
     return "integer"
 
 
-def _kind(column_type: sa.types.TypeEngine) -> str:
+def kind_of(column_type: sa.types.TypeEngine) -> str:
+    """The family of a type: text, long_text, integer, decimal, boolean, date, datetime..."""
     if isinstance(column_type, sa.Text) or (isinstance(column_type, sa.String) and column_type.length is None):
         return "long_text"
     if isinstance(column_type, (sa.Enum, sa.String)):
@@ -68,7 +69,7 @@ def _kind(column_type: sa.types.TypeEngine) -> str:
 
 def _text_length(column_type: sa.types.TypeEngine) -> int | None:
     """None means unlimited."""
-    return None if _kind(column_type) == "long_text" else column_type.length  # type: ignore[attr-defined]
+    return None if kind_of(column_type) == "long_text" else column_type.length  # type: ignore[attr-defined]
 
 
 def _digits(column_type: sa.types.TypeEngine) -> tuple[int, int]:
@@ -80,7 +81,7 @@ def _digits(column_type: sa.types.TypeEngine) -> tuple[int, int]:
 
 def classify(old: sa.types.TypeEngine, new: sa.types.TypeEngine) -> TypeVerdict:
     """Whether changing a column from `old` to `new` can lose a stored value, and why."""
-    old_kind, new_kind = _kind(old), _kind(new)
+    old_kind, new_kind = kind_of(old), kind_of(new)
     if old_kind in ("text", "long_text") and new_kind in ("text", "long_text"):
         old_len, new_len = _text_length(old), _text_length(new)
         if new_len is None or (old_len is not None and new_len >= old_len):

@@ -234,3 +234,21 @@ def test_renaming_an_encrypted_field_reencrypts_for_the_new_name(engine, entitie
     [(stored, index)] = rows(engine, "person", "resident_id", "resident_id__hash")
     assert keyring.decrypt(stored, "person.resident_id") == "110105194912310025"
     assert index == keyring.blind_index("110105194912310025")
+
+
+def test_a_field_becoming_encrypted_has_its_values_encrypted(base, entities_from, keyring):
+    encrypted = entities_from(BASE.replace("notes: {type: long_text}", "notes: {type: long_text, encrypted: true}"))
+    plan = plan_migration(base, encrypted)
+    assert "encrypt the existing values of patient.notes (long_text, encrypted) (1 values)" in [
+        line.strip() for line in plan.describe()]
+    with pytest.raises(MigrationError, match="encryption keys are needed"):
+        apply_migration(base, plan)
+    apply_migration(base, plan, keyring=keyring)
+    [(token, index), (empty, no_index)] = rows(base, "patient", "notes", "notes__hash")
+    assert keyring.decrypt(token, "patient.notes") == "penicillin" and index == keyring.blind_index("penicillin")
+    assert empty is None and no_index is None
+    assert plan_migration(base, encrypted).is_empty
+
+    plain_again = plan_migration(base, entities_from(BASE))
+    with pytest.raises(MigrationRefused, match="1 encrypted values would have to be decrypted"):
+        apply_migration(base, plain_again, allow_data_loss=True)
