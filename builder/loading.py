@@ -6,7 +6,7 @@ once, so an author fixes a whole blueprint in one pass.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -21,10 +21,11 @@ from .source import Source, load_source
 
 @dataclass
 class LoadedBlueprint:
-    """A checked blueprint and the source it came from (for later error positions)."""
+    """A checked blueprint, its compiled decision tables, and the source (for error positions)."""
 
     blueprint: Blueprint
     source: Source
+    decision_tables: dict[str, Any] = field(default_factory=dict)
 
     def locate(self, problems: Iterable[Problem]) -> list[LocatedProblem]:
         return locate(self.source, problems)
@@ -40,10 +41,46 @@ def locate(source: Source, problems: Iterable[Problem]) -> list[LocatedProblem]:
     return located
 
 
+_UNION_TAGS = {"str": "a text", "dict[str,str]": "a mapping of locale to text", "list[str]": "a list of names",
+               "literal['all']": "`all`", "int": "a whole number", "bool": "true or false"}
+
+
+def _is_tag(part: Any) -> bool:
+    """pydantic's union-member and validator tags in an error loc (never a blueprint key: keys are names)."""
+    return isinstance(part, str) and (part in _UNION_TAGS or ("[" in part and "]" in part))
+
+
 def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     """Drop pydantic's union-member and type tags from an error location."""
-    tags = {"str", "dict[str,str]", "list[str]", "literal['all']", "function-after[_not_empty(), dict[str,FieldSpec]]"}
-    return tuple(part for part in loc if not (isinstance(part, str) and (part in tags or "[" in part and "]" in part)))
+    return tuple(part for part in loc if not _is_tag(part))
+
+
+_PHRASES = {"bool_type": "must be true or false", "bool_parsing": "must be true or false",
+            "string_type": "must be a text", "int_type": "must be a whole number",
+            "int_parsing": "must be a whole number", "list_type": "must be a list", "dict_type": "must be a mapping",
+            "model_type": "must be a mapping of keys", "float_type": "must be a number",
+            "float_parsing": "must be a number"}
+
+
+def _merge_unions(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One error per union field: the branch that got deeper if any, else "must be a text or a mapping ..."."""
+    groups: dict[tuple[Any, ...], list[tuple[int, dict[str, Any]]]] = {}
+    plain: list[dict[str, Any]] = []
+    for err in errors:
+        tags = [i for i, part in enumerate(err["loc"]) if _is_tag(part)]
+        if not tags or err["loc"][tags[0]] not in _UNION_TAGS:
+            plain.append(err)
+            continue
+        groups.setdefault(err["loc"][: tags[0]], []).append((tags[0], err))
+    merged = list(plain)
+    for prefix, members in groups.items():
+        deeper = [err for at, err in members if len(err["loc"]) > at + 1]
+        if deeper:
+            merged.extend(deeper)
+            continue
+        kinds = " or ".join(dict.fromkeys(_UNION_TAGS[err["loc"][at]] for at, err in members))
+        merged.append({"loc": prefix, "type": "wrong_type", "msg": f"must be {kinds}"})
+    return merged
 
 
 _KNOWN_KEYS_CACHE: dict[type, list[str]] = {}
@@ -71,7 +108,7 @@ def _model_at(loc: tuple[Any, ...]) -> type | None:
 
 def _pydantic_problems(error: ValidationError) -> list[Problem]:
     problems = []
-    for err in error.errors():
+    for err in _merge_unions(error.errors()):
         loc = _clean_loc(err["loc"])
         kind = err["type"]
         if kind == "extra_forbidden":
@@ -81,6 +118,10 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
                                     did_you_mean(str(loc[-1]), known)))
         elif kind == "missing":
             problems.append(Problem(loc[:-1], "blueprint.missing_key", f"`{loc[-1]}` is required here"))
+        elif kind == "wrong_type" or kind in _PHRASES:
+            what = f"`{loc[-1]}`" if loc and isinstance(loc[-1], str) else "this value"
+            phrase = err["msg"] if kind == "wrong_type" else _PHRASES[kind]
+            problems.append(Problem(loc, "blueprint.wrong_type", f"{what} {phrase}"))
         else:
             msg = err["msg"].removeprefix("Value error, ")
             problems.append(Problem(loc, f"blueprint.{kind}", msg))
@@ -106,13 +147,20 @@ def _section_problems(data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def check_meaning(blueprint: Blueprint) -> list[Problem]:
-    """Cross-references and expressions, checked by the engine that owns each section."""
-    from engines.forms import check_entities_and_forms
+def check_meaning(blueprint: Blueprint) -> tuple[list[Problem], dict[str, Any]]:
+    """Cross-references and expressions, checked by the engine that owns each section.
 
-    return list(check_entities_and_forms(blueprint.entities, blueprint.forms, set(blueprint.roles),
+    Returns the problems and the compiled decision tables (those that compiled).
+    """
+    from engines.forms import check_entities_and_forms
+    from engines.rules import build_decision_tables
+
+    tables, table_problems = build_decision_tables(blueprint.decision_tables)
+    problems = [p.at("decision_tables") for p in table_problems]
+    problems += check_entities_and_forms(blueprint.entities, blueprint.forms, set(blueprint.roles),
                                          decision_tables=set(blueprint.decision_tables),
-                                         locales=SUPPORTED_LOCALES))
+                                         locales=SUPPORTED_LOCALES)
+    return problems, tables
 
 
 def load_blueprint(path: Path | str) -> LoadedBlueprint:
@@ -124,7 +172,8 @@ def load_blueprint(path: Path | str) -> LoadedBlueprint:
         blueprint = Blueprint.model_validate(data)
     except ValidationError as exc:
         raise BlueprintError(locate(source, problems + _pydantic_problems(exc))) from None
-    problems += check_meaning(blueprint)
+    meaning, tables = check_meaning(blueprint)
+    problems += meaning
     if problems:
         raise BlueprintError(locate(source, problems))
-    return LoadedBlueprint(blueprint, source)
+    return LoadedBlueprint(blueprint, source, tables)

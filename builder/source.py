@@ -50,9 +50,31 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses duplicate keys instead of silently keeping the last."""
 
 
-def _fail(file: str, mark: Any, code: str, message: str) -> BlueprintError:
+def _fail(file: str, mark: Any, code: str, message: str, hint: str | None = None) -> BlueprintError:
     pos = Position(file, (mark.line + 1) if mark else 1, (mark.column + 1) if mark else 1)
-    return BlueprintError([LocatedProblem(pos, code, message)])
+    return BlueprintError([LocatedProblem(pos, code, message, hint)])
+
+
+def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> BlueprintError:
+    """Where the parser gave up, and (as the hint) what it was reading, e.g. where an unclosed `{` opened."""
+    mark = exc.problem_mark or exc.context_mark
+    language = "JSON" if file.endswith(".json") else "YAML"
+    problem = (exc.problem or exc.context or "cannot be read").replace("'<stream end>'", "the end of the file")
+    if "expected <block end>" in problem:
+        problem = "bad indentation: this line is not lined up with the keys around it"
+    elif "'\\t'" in problem:
+        problem = "a tab cannot indent YAML; use spaces"
+    hint = None
+    if exc.context and exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+        where = f"line {exc.context_mark.line + 1}, column {exc.context_mark.column + 1}"
+        bracket = "{" if "flow mapping" in exc.context else "[" if "flow sequence" in exc.context else None
+        if bracket:
+            hint = f"the `{bracket}` at {where} is not closed"
+        elif "block mapping" in exc.context:
+            hint = f"the mapping it belongs to starts at {where}"
+        else:
+            hint = f"{exc.context} at {where}"
+    return _fail(file, mark, "yaml.syntax", f"invalid {language}: {problem}", hint)
 
 
 def _build(node: yaml.Node, loader: _Loader, file: str, path: Path_, source: "Source",
@@ -93,8 +115,7 @@ def parse_file(path: Path) -> Source:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise _fail(file, mark, "yaml.syntax", f"invalid YAML: {exc.problem or exc.context}") from None
+        raise _syntax_error(file, exc) from None
     except yaml.YAMLError as exc:
         raise _fail(file, None, "yaml.syntax", f"invalid YAML: {exc}") from None
     finally:

@@ -14,6 +14,7 @@ from .checks_expressions import compile_checked, fits
 from .fieldtypes import FIELD_TYPES, FieldValueError
 from .messages import message
 from .models import FieldSpec
+from .schema import TYPE_OPTIONS
 from .scope import default_is_expression, rule_type
 
 TEXT_LIKE = frozenset({"text", "long_text", "phone", "email", "cn_resident_id"})
@@ -22,8 +23,6 @@ NOT_UNIQUE = frozenset({"table", "multi_select", "long_text", "boolean"})
 MAX_LENGTH_TYPES = frozenset({"text", "long_text", "phone", "email"})
 NUMBER_TYPES = frozenset({"integer", "decimal"})
 DATE_TYPES = frozenset({"date", "datetime"})
-# Options only some types take; which ones is each type's `options_allowed`.
-TYPE_OPTIONS = ("options", "option_labels", "to", "fields", "precision", "scale", "unit", "workflow")
 
 
 @dataclass(frozen=True)

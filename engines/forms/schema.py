@@ -51,6 +51,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "scale": "Decimal: digits after the point (default 2).",
         "unit": "Decimal: the unit shown after the value (mmol/L).",
         "workflow": "State: the workflow driving this field (give options too until workflows are supported).",
+        "examples": "Values the computed expression is tested against when the blueprint loads.",
     },
     "ValidationSpec": {
         "rule": "An expression that must be true for the record to be saved.",
