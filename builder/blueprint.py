@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from engines.forms.models import EntitySpec, FormSpec, LocalizedText, Spec
+from engines.rules import DecisionTableSpec
 
 UNSUPPORTED_SECTIONS = ("workflows", "automations", "notifications", "reports", "dashboards")
 
@@ -61,7 +62,7 @@ class Blueprint(Spec):
     roles: dict[str, RoleSpec] = Field(default_factory=dict)
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     forms: dict[str, FormSpec] = Field(default_factory=dict)
-    decision_tables: dict[str, Any] = Field(default_factory=dict)
+    decision_tables: dict[str, DecisionTableSpec] = Field(default_factory=dict)
 
     @property
     def default_locale(self) -> str:

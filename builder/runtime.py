@@ -18,12 +18,21 @@ from .records import RecordService
 
 def load_checked(path: Path | str, run_examples: bool = True) -> LoadedBlueprint:
     """Load a blueprint and (by default) run its examples; BlueprintError lists every problem."""
-    return load_blueprint(path)
+    loaded = load_blueprint(path)
+    if run_examples:
+        run_blueprint_examples(loaded)
+    return loaded
 
 
 def run_blueprint_examples(loaded: LoadedBlueprint) -> int:
     """Run every `examples:` entry; raise BlueprintError naming the failing ones; return the count."""
-    return 0
+    from .errors import BlueprintError
+    from .examples import blueprint_examples
+
+    count, problems = blueprint_examples(loaded)
+    if problems:
+        raise BlueprintError(loaded.locate(problems))
+    return count
 
 
 @dataclass
@@ -52,6 +61,7 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
     from .storage.crypto import Keyring
     from .storage.database import make_engine
     from .system_tables import create_system_tables
+    from engines.rules import set_timezone
 
     if not isinstance(project, Project):
         project = Project.load(project)
@@ -59,7 +69,9 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
     engine = make_engine(database_url or project.database_url)
     create_system_tables(engine)
     keyring = Keyring.load(project.key_file) if _has_encrypted(loaded) else None
-    records = RecordService(loaded.blueprint.entities, engine, keyring)
+    set_timezone(loaded.blueprint.app.timezone)
+    records = RecordService(loaded.blueprint.entities, engine, keyring, decision_tables=loaded.decision_tables,
+                            timezone=loaded.blueprint.app.timezone)
     return Runtime(project, loaded, engine, records)
 
 

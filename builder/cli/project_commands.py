@@ -58,3 +58,130 @@ def schema() -> None:
     from ..json_schema import blueprint_json_schema
 
     click.echo(json.dumps(blueprint_json_schema(), ensure_ascii=False, indent=2))
+
+
+@main.command()
+@project_option
+@click.option("--patients", "-n", default=2000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="How many patients (other records scale with them).")
+@click.option("--seed", "seed_value", default=2026, show_default=True, help="Random seed, for repeatable data.")
+def seed(project_dir: Path, patients: int, seed_value: int) -> None:
+    """Fill the database with realistic demo data (Faker zh_CN), through the record service."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..runtime import open_runtime
+    from ..seeding import planned_total, seed as run_seed
+
+    runtime = open_runtime(project_dir)
+    entities = runtime.blueprint.entities
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=out, transient=True) as progress:
+            task = progress.add_task("seeding", total=planned_total(entities, patients))
+
+            def advance(entity: str, count: int) -> None:
+                progress.update(task, advance=count, description=f"seeding {entity}")
+
+            made = run_seed(runtime.records, entities, patients=patients, seed_value=seed_value, progress=advance)
+    finally:
+        runtime.close()
+    for name, count in made.items():
+        out.print(f"  {name:<16} {count:>7}")
+    out.print(f"[green]Seeded[/green] {sum(made.values())} records.")
+
+
+def _keyring_for(project, loaded, create: bool):
+    """The project's keyring when its blueprint encrypts anything (created on first use if `create`)."""
+    import os
+
+    from ..runtime import _has_encrypted
+    from ..storage.crypto import Keyring
+
+    if not _has_encrypted(loaded):
+        return None
+    if os.environ.get("CRM_ENCRYPTION_KEYS") or project.key_file.exists() or not create:
+        return Keyring.load(project.key_file)
+    keyring = Keyring.generate(project.key_file)
+    out.print(f"Created encryption key file {project.key_file} (mode 0600). "
+              "Back it up apart from the database: without it encrypted fields cannot be read.")
+    return keyring
+
+
+@main.command()
+@project_option
+@click.option("--dry-run", is_flag=True, help="Print the plan and its SQL; change nothing.")
+@click.option("--allow-data-loss", is_flag=True, help="Apply steps that drop or narrow data (a backup is written first).")
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
+@click.option("--backup-dir", type=click.Path(path_type=Path), default=None,
+              help="Where backups go (default: backups/ beside the database).")
+def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, backup_dir: Path | None) -> None:
+    """Bring the database in line with the blueprint: print the plan, then apply it."""
+    import getpass
+    import sys
+
+    from ..project import Project
+    from ..runtime import load_checked
+    from ..storage.database import make_engine
+    from ..storage.migrations import apply_migration, migration_sql, plan_migration
+    from ..system_tables import create_system_tables
+
+    project = Project.load(project_dir)
+    loaded = load_checked(project.blueprint_path)
+    engine = make_engine(project.database_url)
+    try:
+        plan = plan_migration(engine, loaded.blueprint.entities)
+        if plan.is_empty:
+            create_system_tables(engine) if not dry_run else None
+            out.print("[green]The database already matches the blueprint.[/green]")
+            return
+        out.print("Migration plan:")
+        for line in plan.describe():
+            out.print(f"  {line}")
+        if dry_run:
+            out.print("\n-- SQL (dry run: nothing was changed)")
+            click.echo(migration_sql(engine, plan))
+            return
+        plan.check(allow_data_loss=allow_data_loss)
+        if not yes and sys.stdin.isatty() and not click.confirm("Apply this plan?", default=True):
+            out.print("Nothing was changed.")
+            return
+        keyring = _keyring_for(project, loaded, create=True)
+        result = apply_migration(engine, plan, allow_data_loss=allow_data_loss, backup_dir=backup_dir,
+                                 applied_by=getpass.getuser(), keyring=keyring)
+        create_system_tables(engine)
+        if result.backup:
+            out.print(f"Backup written to {result.backup}")
+        out.print(f"[green]Applied[/green] {len(result.summary)} step(s).")
+    finally:
+        engine.dispose()
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys of fields marked `encrypted: true`."""
+
+
+@keys.command("rotate")
+@project_option
+@click.option("--prune", is_flag=True, help="Also remove old keys once no value uses them.")
+def keys_rotate(project_dir: Path, prune: bool) -> None:
+    """Make a new active key and re-encrypt every encrypted value with it."""
+    from ..project import Project
+    from ..runtime import load_checked
+    from ..storage.database import make_engine
+    from ..storage.rotation import rotate_keys
+    from ..storage.tables import build_schema
+
+    project = Project.load(project_dir)
+    loaded = load_checked(project.blueprint_path, run_examples=False)
+    keyring = _keyring_for(project, loaded, create=False)
+    if keyring is None:
+        out.print("The blueprint encrypts no field; there is nothing to rotate.")
+        return
+    engine = make_engine(project.database_url)
+    try:
+        entities = loaded.blueprint.entities
+        count = rotate_keys(engine, build_schema(entities), entities, keyring, project.key_file, prune=prune)
+    finally:
+        engine.dispose()
+    out.print(f"[green]Rotated[/green]: new key {keyring.active_key_id}; {count} value(s) re-encrypted.")

@@ -9,14 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.forms import EntitySpec, FieldSpec, FieldType, field_type
+from typing import Callable, Mapping
+
+from engines.forms import EntitySpec, FieldSpec, FieldType, child_scope, default_is_expression, entity_scope, field_type
 from engines.rules import Expression, compile_expression
 
-
-def _maybe_expression(value: Any, names: set[str]) -> Expression | None:
-    if isinstance(value, str):
-        return compile_expression(value, names=names)
-    return None
+Compile = Callable[[str], Expression]
 
 
 @dataclass
@@ -34,10 +32,11 @@ class CompiledField:
     visible_if: Expression | None = None
     children: dict[str, "CompiledField"] = field(default_factory=dict)
 
-    def limit(self, which: str, context: dict[str, Any]) -> Any:
+    def limit(self, which: str, record: dict[str, Any], evaluate: Callable[[Expression, dict], Any]) -> Any:
+        """The field's min or max: a literal, or an expression (`today()`) evaluated for `record`."""
         expression = self.minimum if which == "min" else self.maximum
         if expression is not None:
-            return self.kind.coerce(expression.evaluate(context), self.spec)
+            return self.kind.coerce(evaluate(expression, record), self.spec)
         return self.spec.min if which == "min" else self.spec.max
 
 
@@ -70,34 +69,37 @@ class CompiledEntity:
         return any(f.spec.phi or f.spec.encrypted for f in self.fields.values())
 
 
-def _compile_field(name: str, spec: FieldSpec, names: set[str]) -> CompiledField:
+def _compile_field(name: str, spec: FieldSpec, compile_: Compile, child_compile: Callable[[str], Compile]
+                   ) -> CompiledField:
     kind = field_type(spec.type)
     compiled = CompiledField(name, spec, kind)
-    if isinstance(spec.default, str) and spec.type not in ("text", "long_text", "select", "state", "phone", "email"):
-        compiled.default = compile_expression(spec.default, names=names)
-    elif isinstance(spec.default, str) and _looks_like_expression(spec.default):
-        compiled.default = compile_expression(spec.default, names=names)
+    if default_is_expression(spec):
+        compiled.default = compile_(spec.default)
     else:
         compiled.default_value = spec.default
-    compiled.compute = compile_expression(spec.compute, names=names) if spec.compute else None
-    compiled.minimum = _maybe_expression(spec.min, names)
-    compiled.maximum = _maybe_expression(spec.max, names)
-    compiled.visible_if = compile_expression(spec.visible_if, names=names) if spec.visible_if else None
+    compiled.compute = compile_(spec.compute) if spec.compute else None
+    compiled.minimum = compile_(spec.min) if isinstance(spec.min, str) else None
+    compiled.maximum = compile_(spec.max) if isinstance(spec.max, str) else None
+    compiled.visible_if = compile_(spec.visible_if) if spec.visible_if else None
     if spec.fields:
-        child_names = set(spec.fields) | {"user", "parent"}
-        compiled.children = {n: _compile_field(n, s, child_names) for n, s in spec.fields.items()}
+        inner = child_compile(name)
+        compiled.children = {n: _compile_field(n, s, inner, child_compile) for n, s in spec.fields.items()}
     return compiled
 
 
-def _looks_like_expression(text: str) -> bool:
-    """A text default like "'lead'" or "today()" is an expression; a bare word like lead is a literal."""
-    stripped = text.strip()
-    return stripped[:1] in ("'", '"') or "(" in stripped
+def compile_entity(name: str, entities: Mapping[str, EntitySpec], tables: Mapping[str, object] | None = None
+                   ) -> CompiledEntity:
+    """Compile every expression of entity `name` in the same scope the blueprint checks used."""
+    spec = entities[name]
+    scope = entity_scope(entities, name, user=True)
 
+    def compile_(source: str) -> Expression:
+        return compile_expression(source, scope=scope, tables=tables)
 
-def compile_entity(name: str, spec: EntitySpec) -> CompiledEntity:
-    names = set(spec.fields) | {"user", "id"}
-    fields = {n: _compile_field(n, s, names) for n, s in spec.fields.items()}
-    validations = [CompiledValidation(compile_expression(v.rule, names=names), v.message, v.fields or [])
-                   for v in spec.validations]
+    def child_compile(table_field: str) -> Compile:
+        inner = child_scope(entities, name, table_field, user=True)
+        return lambda source: compile_expression(source, scope=inner, tables=tables)
+
+    fields = {n: _compile_field(n, s, compile_, child_compile) for n, s in spec.fields.items()}
+    validations = [CompiledValidation(compile_(v.rule), v.message, v.fields or []) for v in spec.validations]
     return CompiledEntity(name, spec, fields, validations)

@@ -14,7 +14,7 @@ from engines.rules import RuleError
 from .compiled import CompiledEntity, CompiledField
 from .errors import FieldError
 
-ContextFactory = Callable[[dict[str, Any]], Mapping[str, Any]]
+Evaluate = Callable[[Any, dict[str, Any]], Any]  # (expression, record) -> value, with links, user and helpers
 
 
 def _error(path: str, code: str, locale: str, **params: Any) -> FieldError:
@@ -57,7 +57,7 @@ def coerce_rows(field: CompiledField, raw: Any, locale: str, errors: list[FieldE
     return typed_rows
 
 
-def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, Any], context: ContextFactory,
+def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
                    locale: str) -> list[FieldError]:
     """Fill fields the writer left out (creation only)."""
     errors = []
@@ -66,7 +66,7 @@ def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, An
             continue
         try:
             if field.default is not None:
-                record[name] = field.kind.coerce(field.default.evaluate(context(record)), field.spec)
+                record[name] = field.kind.coerce(evaluate(field.default, record), field.spec)
             elif field.default_value is not None:
                 record[name] = field.kind.coerce(field.default_value, field.spec)
             elif field.children:
@@ -76,7 +76,7 @@ def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, An
     return errors
 
 
-def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, Any], context: ContextFactory,
+def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
                    locale: str) -> list[FieldError]:
     """Recompute every computed field from the record as it will be stored."""
     errors = []
@@ -84,34 +84,31 @@ def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, An
         if field.compute is None:
             continue
         try:
-            value = field.compute.evaluate(context(record))
+            value = evaluate(field.compute, record)
             record[name] = None if value is None else field.kind.coerce(value, field.spec)
         except (RuleError, FieldValueError) as exc:
             errors.append(_error(name, "rule_failed", locale, detail=str(exc)))
     return errors
 
 
-def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any], context: ContextFactory,
+def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
                  locale: str, prefix: str = "") -> list[FieldError]:
     """Required, limits and type rules of each field (children included)."""
     errors: list[FieldError] = []
-    ctx = None
     for name, field in entity_fields.items():
         value = record.get(name)
         path = f"{prefix}{name}"
         if field.kind.is_empty(value):
-            if field.spec.required and field.compute is None and _visible(field, record, context):
+            if field.spec.required and field.compute is None and _visible(field, record, evaluate):
                 errors.append(_error(path, "required", locale))
             continue
         if field.children:
             for i, row in enumerate(value):
-                errors.extend(check_fields(field.children, row, lambda r: {**r, "user": None}, locale,
-                                           prefix=f"{path}.{i}."))
+                errors.extend(check_fields(field.children, row, evaluate, locale, prefix=f"{path}.{i}."))
             continue
         try:
-            if field.minimum is not None or field.maximum is not None:
-                ctx = ctx or context(record)
-            field.kind.validate(value, field.spec, field.limit("min", ctx or {}), field.limit("max", ctx or {}))
+            field.kind.validate(value, field.spec, field.limit("min", record, evaluate),
+                                field.limit("max", record, evaluate))
         except FieldValueError as exc:
             errors.append(_error(path, exc.code, locale, **exc.params))
         except RuleError as exc:
@@ -119,24 +116,23 @@ def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any]
     return errors
 
 
-def _visible(field: CompiledField, record: dict[str, Any], context: ContextFactory) -> bool:
+def _visible(field: CompiledField, record: dict[str, Any], evaluate: Evaluate) -> bool:
     """A field hidden by `visible_if` is not required."""
     if field.visible_if is None:
         return True
     try:
-        return bool(field.visible_if.evaluate(context(record)))
+        return bool(evaluate(field.visible_if, record))
     except RuleError:
         return True
 
 
-def check_rules(entity: CompiledEntity, record: dict[str, Any], context: ContextFactory,
+def check_rules(entity: CompiledEntity, record: dict[str, Any], evaluate: Evaluate,
                 locale: str) -> list[FieldError]:
     """The entity's record-level validations; each failing rule's message goes beside its fields."""
     errors: list[FieldError] = []
-    ctx = context(record)
     for validation in entity.validations:
         try:
-            ok = validation.rule.evaluate(ctx)
+            ok = evaluate(validation.rule, record)
         except RuleError as exc:
             errors.append(_error("__all__", "rule_failed", locale, detail=str(exc)))
             continue

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 
 from engines.forms import EntitySpec, message
+from engines.rules import get_timezone
 
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
@@ -28,6 +29,7 @@ from .errors import Conflict, FieldError, NotFound, ValidationFailed
 from .links import LinkLoader
 from .policy import Grant, Policy
 from .querying import ListQuery, build_list_query
+from .related import SqlRelated
 from .rowfilter import compile_row_filter
 
 
@@ -42,18 +44,23 @@ class Page:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now().replace(microsecond=0)
+    """Now in the app's timezone, stored naive like every datetime field."""
+    return dt.datetime.now(get_timezone()).replace(tzinfo=None, microsecond=0)
 
 
 class RecordService:
     """Every read and write of blueprint records goes through here."""
 
     def __init__(self, entities: dict[str, EntitySpec], engine: sa.Engine, cipher: Cipher | None = None,
-                 schema: Schema | None = None, clock=_now):
+                 schema: Schema | None = None, clock=_now, decision_tables: Mapping[str, Any] | None = None,
+                 timezone: str | None = None):
         self.engine = engine
         self.cipher = cipher
         self.schema = schema or build_schema(entities)
-        self.entities: dict[str, CompiledEntity] = {n: compile_entity(n, s) for n, s in entities.items()}
+        self.decision_tables = dict(decision_tables or {})
+        self.timezone = timezone
+        self.entities: dict[str, CompiledEntity] = {n: compile_entity(n, entities, self.decision_tables)
+                                                    for n in entities}
         self.policy = Policy.from_entities(entities)
         self.clock = clock
         self._links = {n: {f: s.to for f, s in e.fields.items() if s.type == "link" and s.to}
@@ -79,15 +86,19 @@ class RecordService:
 
         return LinkLoader(fetch, self.link_targets)
 
-    def _context_factory(self, entity: str, actor: Actor, loader: LinkLoader):
+    def _evaluator(self, entity: str, actor: Actor, conn: sa.Connection, record_id: int | None):
+        """Evaluate an expression for a record: links load lazily, `user` is the actor, helpers query `conn`."""
+        loader = self._loader(conn)
         user = actor.as_context()
+        related = SqlRelated(self, conn, (entity, record_id))
 
-        def context(record: Mapping[str, Any]) -> dict[str, Any]:
-            ctx = loader.wrap(entity, record)
-            ctx["user"] = user
-            return ctx
+        def evaluate(expression: Any, record: Mapping[str, Any]) -> Any:
+            context = loader.wrap(entity, record)
+            context["user"] = user
+            context.setdefault("id", record_id)
+            return expression.evaluate(context, related=related, timezone=self.timezone)
 
-        return context
+        return evaluate
 
     def row_filter(self, actor: Actor, entity: str, grant: Grant) -> sa.ColumnElement[bool] | None:
         """The SQL form of the grant's `where`, for this actor."""
@@ -194,8 +205,7 @@ class RecordService:
         locale = actor.locale
         table = self.schema.table(entity_name)
         with self.engine.begin() as conn:
-            loader = self._loader(conn)
-            context = self._context_factory(entity_name, actor, loader)
+            evaluate = self._evaluator(entity_name, actor, conn, record_id)
             stored: dict[str, Any] = {}
             if not creating:
                 row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
@@ -213,15 +223,15 @@ class RecordService:
             errors += _not_writable(entity, grant, typed, locale)
             record = {**stored, **typed}
             if creating:
-                errors += preparing.apply_defaults(entity.fields, record, context, locale)
-            errors += preparing.apply_computed(entity.fields, record, context, locale)
+                errors += preparing.apply_defaults(entity.fields, record, evaluate, locale)
+            errors += preparing.apply_computed(entity.fields, record, evaluate, locale)
             failed = {e.field for e in errors}
-            errors += [e for e in preparing.check_fields(entity.fields, record, context, locale)
+            errors += [e for e in preparing.check_fields(entity.fields, record, evaluate, locale)
                        if e.field not in failed]
             errors += self._check_links(conn, entity, record, locale)
             errors += self._check_unique(conn, entity, record, record_id, locale)
             if not errors:
-                errors += preparing.check_rules(entity, record, context, locale)
+                errors += preparing.check_rules(entity, record, evaluate, locale)
             if errors:
                 raise ValidationFailed(errors)
             now = self.clock()

@@ -11,6 +11,8 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from engines.rules import ExampleSpec
+
 # A label in several locales ({en: Name, zh-CN: 姓名}) or one plain string for all.
 LocalizedText = Union[str, dict[str, str]]
 
@@ -66,6 +68,7 @@ class FieldSpec(Spec):
     scale: int | None = Field(default=None, ge=0, le=18)
     unit: str | None = None
     workflow: str | None = None
+    examples: list[ExampleSpec] = Field(default_factory=list)  # for `compute`: given values -> expected value
 
 
 class ValidationSpec(Spec):
@@ -74,7 +77,7 @@ class ValidationSpec(Spec):
     rule: str
     message: LocalizedText
     fields: list[str] | None = None  # which fields the message belongs beside
-    examples: list[dict[str, Any]] | None = None
+    examples: list[ExampleSpec] = Field(default_factory=list)  # given values -> expect pass/fail
 
 
 FieldList = Union[Literal["all"], list[str]]

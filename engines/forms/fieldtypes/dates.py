@@ -7,6 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engines.rules import get_timezone
+
 from ..models import FieldSpec
 from .base import FieldType, FieldValueError, register_field_type
 from .numbers import _check_range
@@ -77,12 +79,10 @@ class DateTime(FieldType):
         else:
             raise FieldValueError("invalid_datetime")
         if moment.tzinfo is not None:  # stored as naive local time of the app's zone
-            moment = moment.astimezone(self.zone).replace(tzinfo=None)
+            moment = moment.astimezone(get_timezone()).replace(tzinfo=None)
         if not 1 <= moment.year <= 9999:
             raise FieldValueError("invalid_datetime")
         return moment.replace(microsecond=0)
-
-    zone: dt.tzinfo | None = None  # set by the builder from app.timezone
 
     def validate(self, value: Any, spec: FieldSpec, minimum: Any = None, maximum: Any = None) -> None:
         _check_range(value, minimum, maximum)

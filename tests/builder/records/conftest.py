@@ -10,7 +10,8 @@ from builder.storage.crypto import Keyring
 from builder.storage.database import make_engine
 from builder.system_tables import create_system_tables
 
-CLINIC = load_blueprint("blueprints/clinic").blueprint
+LOADED = load_blueprint("blueprints/clinic")
+CLINIC = LOADED.blueprint
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def keyring(tmp_path):
 @pytest.fixture
 def service(database_url, keyring):
     engine = make_engine(database_url)
-    records = RecordService(CLINIC.entities, engine, keyring)
+    records = RecordService(CLINIC.entities, engine, keyring, decision_tables=LOADED.decision_tables)
     records.schema.metadata.create_all(engine)
     create_system_tables(engine)
     yield records

@@ -185,3 +185,31 @@ def test_audit_trail_is_written_with_the_change(service):
     assert '"stage": ["lead", "active"]' in update.changes
     assert "尘螨" not in update.changes and '"allergies": "changed"' in update.changes
     assert rows[2].actor == "doc"
+
+
+def test_decision_tables_compute_risk(service):
+    p = patient(service)
+    readings = [(118, 76, None, None), (150, 85, "6.5", "fasting"), (185, 100, "12.0", "random"), (None, None, "3.5", "random")]
+    risks = []
+    for systolic, diastolic, glucose, context in readings:
+        values = {"patient": p["id"], "systolic": systolic, "diastolic": diastolic, "glucose": glucose,
+                  "glucose_context": context}
+        record = service.create(SYSTEM, "vital_reading", {k: v for k, v in values.items() if v is not None})
+        risks.append((record["risk"], record["glucose_risk"]))
+    assert risks == [("normal", None), ("elevated", "elevated"), ("high", "high"), (None, "low")]
+
+
+def test_double_booking_is_refused_in_sql(service, doctor_id):
+    p = patient(service)
+    other_doctor = service.create(SYSTEM, "staff", {"name": "张医生"})["id"]
+    first = service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id,
+                                                   "starts_at": "2026-12-01T09:00", "minutes": 30})
+    with pytest.raises(ValidationFailed) as excinfo:
+        service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:20"})
+    assert errors_of(excinfo) == {"starts_at": "rule"}
+    service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": other_doctor, "starts_at": "2026-12-01T09:20"})
+    service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:30"})
+    # moving the first appointment does not collide with itself
+    service.update(SYSTEM, "appointment", first["id"], {"starts_at": "2026-12-01T08:55"}, version=1)
+    service.update(SYSTEM, "appointment", first["id"], {"status": "cancelled"}, version=2)
+    service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:05"})
