@@ -37,3 +37,10 @@ register_texts({
     "app.language": {"en": "Language", "zh-CN": "语言"},
     "app.large_text": {"en": "Large text", "zh-CN": "大字体"},
 })
+
+register_texts({
+    "app.skip": {"en": "Skip to content", "zh-CN": "跳到正文"},
+    "app.normal_text": {"en": "Normal text", "zh-CN": "标准字体"},
+    "app.menu": {"en": "Main menu", "zh-CN": "主菜单"},
+    "app.switch_to": {"en": "中文", "zh-CN": "English"},
+})

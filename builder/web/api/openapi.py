@@ -1,0 +1,144 @@
+"""The OpenAPI 3.1 document of the API, generated from the blueprint.
+
+Per entity: a read, a create and a patch schema (from each field type's
+`value_schema`), the list parameters, and every error each operation can answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engines.forms import localized
+
+from builder.records import RecordService
+from builder.records.compiled import CompiledEntity
+from builder.records.querying import MAX_LIMIT
+
+from .params import MAX_OFFSET
+from .schemas import ERROR_SCHEMA, MAX_ID, create_schema, filter_keys, patch_schema, read_schema
+
+ERROR_TEXT = {
+    "400": "Malformed JSON or query parameters (including filters or sorts on fields you may not read).",
+    "401": "Not signed in: send `Authorization: Bearer <token>`.",
+    "403": "Your role may not do this.",
+    "404": "No such record, or none you may see.",
+    "409": "The record changed since you read it (stale `version`).",
+    "413": "The request body is too large.",
+    "422": "The values break the blueprint's rules; each error names its field.",
+}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: {"description": ERROR_TEXT[code],
+                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
+            for code in codes}
+
+
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def _list_parameters(entity: CompiledEntity) -> list[dict[str, Any]]:
+    params: list[dict[str, Any]] = [
+        {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 1000},
+         "description": "Search text, matched against: " + (", ".join(entity.spec.search) or "(no search fields)")},
+        {"name": "sort", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 1000},
+         "description": "Comma-separated field names; `-` first for descending (`-starts_at,name`)."},
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": 50}},
+        {"name": "offset", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+    ]
+    for key, field in filter_keys(entity):
+        op = key.partition("__")[2]
+        what = {"gte": "at least", "lte": "at most"}.get(op, "equal to")
+        params.append({"name": key, "in": "query", "required": False,
+                       "schema": {"type": "string", "maxLength": 1000},
+                       "description": f"Only records whose `{field.name}` is {what} this value."})
+    return params
+
+
+def _record_id_parameter() -> dict[str, Any]:
+    return {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+
+
+def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The paths and component schemas of one entity."""
+    name, camel = entity.name, _camel(entity.name)
+    title = localized(entity.spec.title, "en", name)
+    ref = f"#/components/schemas/{camel}"
+    components = {
+        camel: read_schema(entity),
+        f"{camel}Create": create_schema(entity),
+        f"{camel}Patch": patch_schema(entity),
+        f"{camel}Page": {"type": "object", "required": ["items", "total", "limit", "offset"],
+                         "additionalProperties": False,
+                         "properties": {"items": {"type": "array", "items": {"$ref": ref}},
+                                        "total": {"type": "integer"}, "limit": {"type": "integer"},
+                                        "offset": {"type": "integer"}}},
+    }
+    body = lambda suffix: {"required": True, "content": {"application/json": {  # noqa: E731
+        "schema": {"$ref": f"#/components/schemas/{camel}{suffix}"}}}}
+    tags = [title]
+    paths = {
+        f"/api/{name}": {
+            "get": {"operationId": f"list_{name}", "tags": tags, "summary": f"List {title} records you may see",
+                    "parameters": _list_parameters(entity),
+                    "responses": {"200": _json(f"{ref}Page", "A page of records."), **_errors("400", "401", "403")}},
+            "post": {"operationId": f"create_{name}", "tags": tags, "summary": f"Create a {title} record",
+                     "requestBody": body("Create"),
+                     "responses": {"201": _json(ref, "The created record."),
+                                   **_errors("400", "401", "403", "409", "413", "422")}},
+        },
+        f"/api/{name}/{{id}}": {
+            "parameters": [_record_id_parameter()],
+            "get": {"operationId": f"get_{name}", "tags": tags, "summary": f"Read one {title} record",
+                    "responses": {"200": _json(ref, "The record."), **_errors("401", "403", "404")}},
+            "patch": {"operationId": f"update_{name}", "tags": tags,
+                      "summary": f"Change fields of a {title} record (send the `version` you read)",
+                      "requestBody": body("Patch"),
+                      "responses": {"200": _json(ref, "The changed record."),
+                                    **_errors("400", "401", "403", "404", "409", "413", "422")}},
+            "delete": {"operationId": f"delete_{name}", "tags": tags, "summary": f"Delete a {title} record",
+                       "parameters": [{"name": "version", "in": "query", "required": False,
+                                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                                       "description": "If given, refuse (409) when the record changed."}],
+                       "responses": {"204": {"description": "Deleted."},
+                                     **_errors("400", "401", "403", "404", "409", "422")}},
+        },
+        f"/api/{name}/export.csv": {
+            "get": {"operationId": f"export_{name}", "tags": tags,
+                    "summary": f"Export {title} records as CSV (roles with `export: true`; audited)",
+                    "parameters": [p for p in _list_parameters(entity) if p["name"] not in ("limit", "offset")],
+                    "responses": {"200": {"description": "UTF-8 CSV with a header row.",
+                                          "content": {"text/csv": {"schema": {"type": "string"}}}},
+                                  **_errors("400", "401", "403")}},
+        },
+    }
+    return paths, components
+
+
+def openapi_document(service: RecordService, title: str, version: str = "1") -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document for every entity of the blueprint."""
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA}
+    for entity in service.entities.values():
+        entity_paths_, components = entity_paths(entity)
+        paths.update(entity_paths_)
+        schemas.update(components)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"{title} API", "version": version,
+                 "description": "Generated from the blueprint. Every call runs as the token's role: fields it may "
+                                "not read are absent, sensitive ones masked, rows outside its `where` invisible."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                                          "description": "An API token (`crm token create`)."}}},
+    }

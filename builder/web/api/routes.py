@@ -1,0 +1,148 @@
+"""The REST endpoints: list, create, read, change and delete records of any entity.
+
+Handlers only translate HTTP to record-service calls and back; every rule,
+permission and mask is applied by the service, so the API and the pages agree.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engines.forms import message
+
+from builder.records import Actor, FieldError, RecordService, ValidationFailed
+from builder.records.compiled import CompiledEntity
+
+from ..context import locale_of, require_actor
+from ..inputs import coercion_crashes, unstorable_errors
+from .errors import ApiError, one
+from .export import export_csv
+from .params import BadParameters, parse_list_params
+from .schemas import MAX_ID
+from .serializing import record_json
+from .validating import BodyValidator
+
+MAX_BODY_BYTES = 1_000_000
+
+
+class RecordsApi:
+    """The record endpoints of one running blueprint."""
+
+    def __init__(self, service: RecordService):
+        self.service = service
+        self.validators = {name: BodyValidator(entity) for name, entity in service.entities.items()}
+
+    # -- helpers ---------------------------------------------------------------------
+    def _entity(self, request: Request) -> CompiledEntity:
+        name = request.path_params["entity"]
+        entity = self.service.entities.get(name)
+        if entity is None:
+            raise one(404, "not_found", f"there is no entity `{name}`")
+        return entity
+
+    @staticmethod
+    def _record_id(request: Request) -> int:
+        record_id = request.path_params["record_id"]
+        if not 1 <= record_id <= MAX_ID:
+            raise one(404, "not_found", "no such record")
+        return record_id
+
+    async def _body(self, request: Request, entity: CompiledEntity, actor: Actor, patching: bool) -> dict[str, Any]:
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            raise one(413, "too_large", "the request body is too large")
+        try:
+            body = json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            raise one(400, "malformed_json", "the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise one(400, "malformed_json", "the request body must be a JSON object")
+        errors = unstorable_errors(body, actor.locale)
+        errors = errors or self.validators[entity.name].errors(body, patching, actor.locale)
+        errors = errors or coercion_crashes(entity.fields, body, actor.locale)
+        if errors:
+            raise ApiError(422, errors)
+        return body
+
+    # -- endpoints -------------------------------------------------------------------
+    async def list(self, request: Request) -> Response:
+        actor = require_actor(request)
+        entity = self._entity(request)
+        try:
+            params = parse_list_params(entity, request.query_params, actor.locale)
+            page = await run_in_threadpool(self.service.list, actor, entity.name, **params.as_kwargs())
+        except (BadParameters, ValidationFailed) as exc:
+            raise ApiError(400, exc.errors) from None
+        return JSONResponse({"items": [record_json(entity, r) for r in page.items], "total": page.total,
+                             "limit": page.limit, "offset": page.offset})
+
+    async def create(self, request: Request) -> Response:
+        actor = require_actor(request)
+        entity = self._entity(request)
+        self.service.policy.require(actor, entity.name, "create")
+        body = await self._body(request, entity, actor, patching=False)
+        record = await run_in_threadpool(self.service.create, actor, entity.name, body)
+        location = str(request.url_for("api_record", entity=entity.name, record_id=record["id"]))
+        return JSONResponse(record_json(entity, record), status_code=201, headers={"Location": location})
+
+    async def get(self, request: Request) -> Response:
+        actor = require_actor(request)
+        entity = self._entity(request)
+        record = await run_in_threadpool(self.service.get, actor, entity.name, self._record_id(request))
+        return JSONResponse(record_json(entity, record))
+
+    async def patch(self, request: Request) -> Response:
+        actor = require_actor(request)
+        entity = self._entity(request)
+        record_id = self._record_id(request)
+        self.service.policy.require(actor, entity.name, "write")
+        body = await self._body(request, entity, actor, patching=True)
+        version = body.pop("version")
+        record = await run_in_threadpool(self.service.update, actor, entity.name, record_id, body, version)
+        return JSONResponse(record_json(entity, record))
+
+    async def delete(self, request: Request) -> Response:
+        actor = require_actor(request)
+        entity = self._entity(request)
+        record_id = self._record_id(request)
+        version = _optional_version(request, actor.locale)
+        await run_in_threadpool(self.service.delete, actor, entity.name, record_id, version)
+        return Response(status_code=204)
+
+    async def export(self, request: Request) -> Response:
+        actor = require_actor(request)
+        entity = self._entity(request)
+        return await export_csv(self.service, actor, entity, request)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/{entity}/export.csv", self.export, methods=["GET"], name="api_export"),
+            Route("/{entity}", self.list, methods=["GET"], name="api_list"),
+            Route("/{entity}", self.create, methods=["POST"], name="api_create"),
+            Route("/{entity}/{record_id:int}", self.get, methods=["GET"], name="api_record"),
+            Route("/{entity}/{record_id:int}", self.patch, methods=["PATCH"], name="api_patch"),
+            Route("/{entity}/{record_id:int}", self.delete, methods=["DELETE"], name="api_delete"),
+        ]
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _optional_version(request: Request, locale: str) -> int | None:
+    raw = request.query_params.get("version")
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, [FieldError("version", "invalid_integer", message("invalid_integer", locale))]) from None
+    if not 1 <= value <= MAX_ID:
+        raise ApiError(400, [FieldError("version", "invalid_integer", message("invalid_integer", locale))])
+    return value

@@ -1,0 +1,44 @@
+"""Records as JSON: each field type's `to_json`, child rows nested, system fields as ISO text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+from builder.records.compiled import CompiledEntity, CompiledField
+
+
+def system_json(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
+
+
+def field_json(field: CompiledField, value: Any) -> Any:
+    """One value as JSON; masked text passes through unchanged."""
+    if value is None:
+        return None
+    if field.children:
+        return [rows_json(field.children, row) for row in value or []]
+    if field.spec.sensitive and isinstance(value, str):
+        return value
+    try:
+        return field.kind.to_json(value, field.spec)
+    except Exception:  # noqa: BLE001 - a value the type cannot render is still shown, as text
+        return str(value)
+
+
+def rows_json(fields: dict[str, CompiledField], row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        field = fields.get(key)
+        out[key] = field_json(field, value) if field is not None else system_json(value)
+    return out
+
+
+def record_json(entity: CompiledEntity, record: dict[str, Any]) -> dict[str, Any]:
+    """A record from the record service (readable fields only) as a JSON object."""
+    return rows_json(entity.fields, record)

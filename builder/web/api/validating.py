@@ -1,0 +1,77 @@
+"""Request bodies checked against the published schemas, with field errors the pages also use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from engines.forms import message
+
+from builder.records import FieldError
+from builder.records.compiled import CompiledEntity, CompiledField
+
+from .schemas import create_schema, patch_schema
+
+TYPE_CODES = {
+    "integer": "invalid_integer", "decimal": "invalid_number", "boolean": "invalid_boolean", "date": "invalid_date",
+    "datetime": "invalid_datetime", "select": "invalid_option", "state": "invalid_option",
+    "multi_select": "invalid_option", "link": "invalid_link", "user": "invalid_link", "table": "invalid_rows",
+    "phone": "invalid_phone", "email": "invalid_email", "cn_resident_id": "invalid_resident_id",
+}
+MAX_ERRORS = 50
+
+
+class BodyValidator:
+    """The create and patch validators of one entity."""
+
+    def __init__(self, entity: CompiledEntity):
+        self.entity = entity
+        self.create = Draft202012Validator(create_schema(entity))
+        self.patch = Draft202012Validator(patch_schema(entity))
+
+    def errors(self, body: Any, patching: bool, locale: str) -> list[FieldError]:
+        validator = self.patch if patching else self.create
+        found: list[FieldError] = []
+        for error in sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
+            found += self._describe(error, locale)
+            if len(found) >= MAX_ERRORS:
+                break
+        unique = {(e.field, e.code): e for e in found}
+        return list(unique.values())
+
+    def _field(self, path: list[Any]) -> CompiledField | None:
+        fields, field = self.entity.fields, None
+        for part in path:
+            if isinstance(part, str):
+                field = fields.get(part)
+                if field is None:
+                    return None
+                fields = field.children
+        return field
+
+    def _describe(self, error: Any, locale: str) -> list[FieldError]:
+        path = list(error.absolute_path)
+        prefix = ".".join(str(p) for p in path)
+        join = (lambda name: f"{prefix}.{name}") if prefix else (lambda name: name)
+        if error.validator == "required":
+            instance = error.instance if isinstance(error.instance, dict) else {}
+            return [FieldError(join(name), "required", message("required", locale))
+                    for name in error.validator_value if name not in instance]
+        if error.validator == "additionalProperties":
+            allowed = set(error.schema.get("properties", {}))
+            extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
+            return [FieldError(join(str(k)), "unknown_field", message("unknown_field", locale)) for k in extra]
+        field = self._field(path)
+        if error.validator in ("maximum", "minimum") and path and isinstance(path[-1], str):
+            code = "max" if error.validator == "maximum" else "min"
+            return [FieldError(prefix, code, message(code, locale, limit=error.validator_value))]
+        if error.validator == "maxLength":
+            return [FieldError(prefix, "max_length", message("max_length", locale, limit=error.validator_value))]
+        if field is None and not path:
+            return [FieldError("__all__", "invalid", "Expected a JSON object of field values.")]
+        if path and path[-1] == "version":
+            return [FieldError("version", "invalid_integer", message("invalid_integer", locale))]
+        code = TYPE_CODES.get(field.spec.type, "invalid_text") if field is not None else "invalid"
+        choices = ", ".join(field.spec.options or []) if field is not None else ""
+        return [FieldError(prefix or "__all__", code, message(code, locale, choices=choices))]

@@ -1,0 +1,67 @@
+"""The web application of a running blueprint: pages, API, static files, security, audit.
+
+`create_app` only assembles; each concept lives in its own module.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from builder.runtime import Runtime
+
+from .api.docs import docs_routes
+from .api.routes import RecordsApi
+from .errors import ErrorBoundary, exception_handlers
+from .pages import page_routes
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+logger = logging.getLogger("builder.web")
+
+
+@dataclass
+class AuthLayer:
+    """What signs people in: middleware that sets `request.state.actor` and its own routes."""
+
+    middleware: list[Middleware] = field(default_factory=list)
+    routes: list[BaseRoute] = field(default_factory=list)
+
+
+def security_layer(runtime: Runtime, settings: Any = None) -> AuthLayer:
+    """The real security layer (builder.web.security)."""
+    from .security import SecuritySettings, auth_routes, security_middleware  # type: ignore[attr-defined]
+
+    settings = settings or SecuritySettings.from_project(runtime.project)
+    return AuthLayer(list(security_middleware(runtime, settings)), list(auth_routes(runtime, settings)))
+
+
+def audit_layer(runtime: Runtime) -> list[BaseRoute]:
+    try:
+        from .audit_pages import audit_routes  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    return list(audit_routes(runtime))
+
+
+def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None = None) -> Starlette:
+    """The Starlette app for `runtime`; `auth` replaces the security layer (tests only)."""
+    layer = auth if auth is not None else security_layer(runtime, settings)
+    api = RecordsApi(runtime.records)
+    routes: list[BaseRoute] = [
+        Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+        *layer.routes,
+        *audit_layer(runtime),
+        Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
+        *page_routes(runtime),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(ErrorBoundary), *layer.middleware],
+                    exception_handlers=exception_handlers())
+    app.state.runtime = runtime
+    return app

@@ -1,0 +1,177 @@
+"""Every failure as a page or a JSON body, never a traceback.
+
+Expected failures (404, 403, 401, 405, record errors) are rendered by exception
+handlers; anything else is caught by `ErrorBoundary`, logged with a request id and
+answered with a generic 500 that quotes the id (so support can find the log line).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import uuid
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engines.forms import message
+
+from builder.records import Conflict, FieldError, NotFound, PermissionDenied, RecordError, ValidationFailed
+
+from .api.errors import ApiError, error_response
+from .context import locale_of
+from .i18n import register_texts, translate
+from .rendering import render
+
+logger = logging.getLogger("builder.web")
+
+register_texts({
+    "error.400": {"en": "The request could not be understood.", "zh-CN": "无法理解该请求。"},
+    "error.401": {"en": "Please sign in first.", "zh-CN": "请先登录。"},
+    "error.403": {"en": "Your role may not do this.", "zh-CN": "您的角色无权执行此操作。"},
+    "error.404": {"en": "This page or record does not exist, or you may not see it.",
+                  "zh-CN": "该页面或记录不存在,或您无权查看。"},
+    "error.405": {"en": "This action is not available here.", "zh-CN": "此处不支持该操作。"},
+    "error.409": {"en": "The record was changed by someone else.", "zh-CN": "该记录已被他人修改。"},
+    "error.422": {"en": "Some values are not valid.", "zh-CN": "部分内容无效。"},
+    "error.500": {"en": "Something went wrong on our side. Please try again; if it keeps happening, "
+                        "tell your administrator this code:",
+                  "zh-CN": "系统出现问题,请重试;如果问题持续,请把以下编号告诉管理员:"},
+    "error.title": {"en": "Error {status}", "zh-CN": "错误 {status}"},
+    "error.back_home": {"en": "Back to the home page", "zh-CN": "返回首页"},
+})
+
+CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+         405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid"}
+
+
+def is_api(scope_or_request: Any) -> bool:
+    path = scope_or_request.url.path if isinstance(scope_or_request, Request) else scope_or_request.get("path", "")
+    return path == "/api" or path.startswith("/api/")
+
+
+def error_page(request: Request, status: int, detail: str | None = None,
+               headers: dict[str, str] | None = None) -> Response:
+    """The HTML error page (or the JSON error under /api) for `status`."""
+    locale = locale_of(request)
+    text = detail or translate(f"error.{status}", locale)
+    if is_api(request):
+        return error_response(status, [FieldError("__all__", CODES.get(status, "error"), text)], headers)
+    return render(request, "error.html", {"status": status, "message": text}, status_code=status, headers=headers)
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code if exc.status_code in CODES or exc.status_code >= 500 else 400
+    detail = None if exc.detail in (None, "") or exc.detail == _default_phrase(exc.status_code) else str(exc.detail)
+    return error_page(request, status, detail if is_api(request) else None, exc.headers)
+
+
+def _default_phrase(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+async def api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    if not is_api(request):
+        return error_page(request, exc.status if exc.status in CODES else 400)
+    return error_response(exc.status, exc.errors, exc.headers)
+
+
+async def record_error(request: Request, exc: Exception) -> Response:
+    """A record-service error that the route did not handle itself."""
+    locale = locale_of(request)
+    if isinstance(exc, ValidationFailed):
+        errors, status = exc.errors, 422
+    elif isinstance(exc, Conflict):
+        errors, status = [FieldError("version", "conflict", message("conflict", locale))], 409
+    elif isinstance(exc, (NotFound, PermissionDenied)):
+        status = exc.status
+        errors = [FieldError("__all__", CODES[status], translate(f"error.{status}", locale))]
+    else:
+        status = exc.status if isinstance(exc, RecordError) else 400
+        errors = [FieldError("__all__", CODES.get(status, "error"), str(exc))]
+    if is_api(request):
+        return error_response(status, errors)
+    return error_page(request, status)
+
+
+async def not_signed_in(request: Request, exc: Exception) -> Response:
+    if is_api(request) or request.method not in ("GET", "HEAD"):
+        return error_page(request, 401, headers={"WWW-Authenticate": "Bearer"} if is_api(request) else None)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    login = "/login"
+    try:
+        login = str(request.url_for("login"))
+    except Exception:  # noqa: BLE001 - the security layer names its route; fall back to the path
+        pass
+    from urllib.parse import urlencode
+
+    return RedirectResponse(f"{login}?{urlencode({'next': target})}", status_code=303)
+
+
+class ErrorBoundary:
+    """Outermost middleware: an unexpected exception becomes a logged, generic 500."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message_: Message) -> None:
+            nonlocal started
+            if message_["type"] == "http.response.start":
+                started = True
+            await send(message_)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:  # noqa: BLE001 - this is the boundary
+            request_id = uuid.uuid4().hex[:12]
+            logger.exception("unhandled error in %s %s (request id %s)", scope.get("method"), scope.get("path"),
+                             request_id)
+            if started:
+                return
+            response = server_error(scope, request_id)
+            await response(scope, receive, send)
+
+
+def server_error(scope: Scope, request_id: str) -> Response:
+    headers = {"X-Request-ID": request_id}
+    if is_api(scope):
+        return JSONResponse({"errors": [{"field": "__all__", "code": "server_error",
+                                         "message": f"internal error; request id {request_id}"}]},
+                            status_code=500, headers=headers)
+    request = Request(scope)
+    try:
+        return render(request, "error.html", {"status": 500, "message": translate("error.500", locale_of(request)),
+                                              "request_id": request_id}, status_code=500, headers=headers)
+    except Exception:  # noqa: BLE001 - even the error page failed: plain text it is
+        return HTMLResponse(f"<!doctype html><title>500</title><p>Internal error. Request id "
+                            f"{html.escape(request_id)}</p>", status_code=500, headers=headers)
+
+
+def exception_handlers() -> dict[Any, Any]:
+    handlers: dict[Any, Any] = {HTTPException: http_exception, ApiError: api_error, RecordError: record_error}
+    from .context import NotSignedIn
+
+    handlers[NotSignedIn] = not_signed_in
+    try:
+        from .security import security_exception_handlers  # type: ignore[attr-defined]
+
+        handlers.update(security_exception_handlers())
+    except ImportError:
+        pass
+    return handlers

@@ -1,0 +1,13 @@
+"""Server-rendered pages: home, lists, record details, forms and delete confirmations."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from builder.runtime import Runtime
+
+from . import forms, home, lists, records
+
+
+def page_routes(runtime: Runtime) -> list[BaseRoute]:
+    return [*home.routes(runtime), *lists.routes(runtime), *forms.routes(runtime), *records.routes(runtime)]

@@ -1,0 +1,56 @@
+"""Options for link and user fields: records the actor may see, or a type-ahead when there are many."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from builder.records import Actor, PermissionDenied, RecordService
+from builder.system_tables import users as users_table
+
+from ..presenting import record_title, titles_for
+
+SELECT_LIMIT = 100  # more records than this: a search box refreshes the options (static/forms.js)
+TYPEAHEAD_FIRST = 30
+
+
+@dataclass
+class Choices:
+    """The options of one link field as (value, label); `search_url` set when type-ahead is needed."""
+
+    options: list[tuple[str, str]] = field(default_factory=list)
+    search_url: str | None = None
+    readable: bool = True
+
+
+def link_choices(service: RecordService, actor: Actor, target: str, current: int | None) -> Choices:
+    """Records of `target` the actor may see (the current value always included)."""
+    try:
+        page = service.list(actor, target, limit=SELECT_LIMIT + 1)
+    except PermissionDenied:
+        return Choices(readable=False)
+    entity = service.entities[target]
+    items = page.items if page.total <= SELECT_LIMIT else page.items[:TYPEAHEAD_FIRST]
+    options = [(str(item["id"]), record_title(entity, item)) for item in items]
+    if current is not None and str(current) not in {v for v, _ in options}:
+        title = titles_for(service, actor, target, {current}).get((target, current), f"#{current}")
+        options.insert(0, (str(current), title))
+    url = f"/api/{target}?limit={TYPEAHEAD_FIRST}&q=" if page.total > SELECT_LIMIT else None
+    return Choices(options, url)
+
+
+def user_choices(service: RecordService) -> Choices:
+    """Login accounts (for `user` fields); names only."""
+    with service.engine.connect() as conn:
+        rows = conn.execute(sa.select(users_table.c.id, users_table.c.name).order_by(users_table.c.name)
+                            .limit(500)).all()
+    return Choices([(str(r.id), r.name) for r in rows])
+
+
+def user_names(service: RecordService, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    with service.engine.connect() as conn:
+        rows = conn.execute(sa.select(users_table.c.id, users_table.c.name).where(users_table.c.id.in_(ids))).all()
+    return {r.id: r.name for r in rows}

@@ -1,0 +1,202 @@
+"""The create/edit form of an entity: the blueprint's form (or a default one) for one actor.
+
+Only writable fields become inputs; readable ones are shown as text; computed
+fields are never inputs; sections whose `visible_if` is false for this user are
+left out entirely (and their fields are not read back from the submission).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from engines.forms import FormSpec, localized
+
+from builder.records import Actor, RecordService
+from builder.records.compiled import CompiledEntity, CompiledField
+from builder.records.policy import Grant
+
+from ..i18n import register_texts, translate
+from ..presenting import display, field_label, link_titles
+from .choices import Choices, link_choices, user_choices
+from .visibility import browser_condition, evaluate
+
+register_texts({
+    "form.details": {"en": "Details", "zh-CN": "详细信息"},
+    "form.other": {"en": "Other", "zh-CN": "其他"},
+})
+
+BLANK_ROWS = 2  # empty child rows offered without JavaScript
+
+
+@dataclass
+class FormField:
+    """One field as the template needs it; `value` is what goes into the input."""
+
+    name: str
+    label: str
+    widget: str
+    editable: bool
+    required: bool = False
+    value: Any = ""
+    text: str = ""  # the display text of a read-only field
+    help: str = ""
+    errors: list[str] = field(default_factory=list)
+    visible: bool = True
+    condition: str | None = None
+    choices: Choices | None = None
+    columns: list["FormField"] = field(default_factory=list)  # child-table columns
+    rows: list[dict[str, Any]] = field(default_factory=list)  # child rows: {col: value, "_errors": {col: [..]}}
+    unit: str = ""
+
+
+@dataclass
+class FormSection:
+    title: str
+    columns: int
+    fields: list[FormField]
+
+
+@dataclass
+class FormView:
+    title: str
+    sections: list[FormSection]
+    errors: list[str] = field(default_factory=list)  # errors not beside any field
+
+    @property
+    def editable_names(self) -> list[str]:
+        return [f.name for s in self.sections for f in s.fields if f.editable]
+
+    def field(self, name: str) -> FormField | None:
+        return next((f for s in self.sections for f in s.fields if f.name == name), None)
+
+
+def form_spec(forms: Mapping[str, FormSpec], entity: str) -> FormSpec | None:
+    return next((spec for spec in forms.values() if spec.entity == entity), None)
+
+
+def input_value(field: CompiledField, value: Any) -> Any:
+    """A stored value as an input shows it (a date as YYYY-MM-DD, a moment as YYYY-MM-DDTHH:MM)."""
+    if value is None:
+        return [] if field.spec.type == "multi_select" else ""
+    if field.spec.type == "boolean":
+        return bool(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return str(value)
+
+
+def _options(field: CompiledField, locale: str) -> Choices:
+    kind = field.kind
+    return Choices([(o, kind.option_label(o, field.spec, locale)) for o in field.spec.options or []])
+
+
+def _widget(field: CompiledField) -> str:
+    return field.kind.widget if field.spec.type not in ("state",) else "select"
+
+
+class FormBuilder:
+    """Builds the FormView of one entity for one actor."""
+
+    def __init__(self, service: RecordService, forms: Mapping[str, FormSpec], actor: Actor, entity: CompiledEntity):
+        self.service, self.actor, self.entity = service, actor, entity
+        self.grant: Grant = service.policy.grant(actor, entity.name)
+        self.spec = form_spec(forms, entity.name)
+        self.locale = actor.locale
+
+    def _layout(self) -> list[tuple[str, int, list[str], str | None]]:
+        if self.spec is None:
+            return [(translate("form.details", self.locale), 2, list(self.entity.fields), None)]
+        sections = [(localized(s.section, self.locale), s.columns, list(s.fields), s.visible_if)
+                    for s in self.spec.layout]
+        placed = {name for _, _, names, _ in sections for name in names}
+        rest = [n for n in self.entity.fields if n not in placed and n in self.grant.writable]
+        if rest:
+            sections.append((translate("form.other", self.locale), 1, rest, None))
+        return sections
+
+    def title(self) -> str:
+        return localized(self.spec.title, self.locale, "") if self.spec is not None else ""
+
+    def build(self, record: Mapping[str, Any], submitted: Mapping[str, Any] | None, creating: bool,
+              errors: Mapping[str, list[str]] | None = None) -> FormView:
+        """The form for `record` (typed values), showing `submitted` (raw input) when re-displayed."""
+        errors = dict(errors or {})
+        values_for_conditions = {**record, **(submitted or {})}
+        titles = link_titles(self.service, self.actor, self.entity, [record])
+        sections = []
+        for title, columns, names, condition in self._layout():
+            if not evaluate(condition, self.entity, values_for_conditions, self.actor):
+                continue
+            fields = [f for f in (self._field(n, record, submitted, creating, errors, titles,
+                                              values_for_conditions) for n in names) if f is not None]
+            if fields:
+                sections.append(FormSection(title, columns, fields))
+        shown = {f.name for s in sections for f in s.fields}
+        leftover = [msg for name, msgs in errors.items() if name.split(".")[0] not in shown for msg in msgs]
+        return FormView(self.title(), sections, leftover)
+
+    def _field(self, name: str, record: Mapping[str, Any], submitted: Mapping[str, Any] | None, creating: bool,
+               errors: Mapping[str, list[str]], titles: dict, values: Mapping[str, Any]) -> FormField | None:
+        field = self.entity.fields.get(name)
+        if field is None:
+            return None
+        editable = name in self.grant.writable and field.compute is None
+        if not editable and (name not in self.grant.readable or creating):
+            return None
+        out = FormField(name, field_label(field, self.locale), _widget(field), editable,
+                        required=field.spec.required and field.compute is None,
+                        help=localized(field.spec.help, self.locale, ""), errors=list(errors.get(name, [])),
+                        unit=field.spec.unit or "")
+        if field.visible_if is not None:
+            out.visible = evaluate(None, self.entity, values, self.actor, compiled=field.visible_if)
+            out.condition = browser_condition(field.spec.visible_if, set(self.entity.fields))
+        if not editable:
+            out.text = display(field, record.get(name), self.locale, titles) if not field.children else ""
+            if field.children:
+                out.columns = self._columns(field)
+                out.rows = [{c.name: display(field.children[c.name], row.get(c.name), self.locale)
+                             for c in out.columns} for row in record.get(name) or []]
+            return out
+        if field.children:
+            out.columns = self._columns(field)
+            out.rows = self._rows(field, record.get(name) or [], submitted, errors)
+            return out
+        if submitted is not None:
+            out.value = submitted.get(name, [] if field.spec.type == "multi_select" else "")
+        else:
+            out.value = input_value(field, record.get(name))
+        if field.spec.type in ("select", "state", "multi_select"):
+            out.choices = _options(field, self.locale)
+        elif field.spec.type == "link" and field.spec.to:
+            current = record.get(name) if isinstance(record.get(name), int) else None
+            out.choices = link_choices(self.service, self.actor, field.spec.to, current)
+        elif field.spec.type == "user":
+            out.choices = user_choices(self.service)
+        return out
+
+    def _columns(self, field: CompiledField) -> list[FormField]:
+        return [FormField(n, field_label(c, self.locale), _widget(c), c.compute is None,
+                          required=c.spec.required, unit=c.spec.unit or "",
+                          choices=_options(c, self.locale) if c.spec.options else None)
+                for n, c in field.children.items()]
+
+    def _rows(self, field: CompiledField, stored: list[dict], submitted: Mapping[str, Any] | None,
+              errors: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+        if submitted is not None:
+            rows = [dict(r) for r in submitted.get(field.name) or []]
+        else:
+            rows = [{n: input_value(c, row.get(n)) for n, c in field.children.items()} for row in stored]
+        for i, row in enumerate(rows):
+            row["_errors"] = {n: errors.get(f"{field.name}.{i}.{n}", []) for n in field.children}
+        blank = {n: "" for n in field.children}
+        rows += [{**blank, "_errors": {}} for _ in range(BLANK_ROWS)]
+        return rows

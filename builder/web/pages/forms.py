@@ -1,0 +1,132 @@
+"""Create and edit pages: the blueprint's form, submitted through the record service.
+
+A failed save re-displays the form with what the user typed and each error beside
+its field; a stale version (someone else saved first) says so plainly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from builder.records import Actor, Conflict, FieldError, ValidationFailed
+from builder.records.compiled import CompiledEntity
+from builder.runtime import Runtime
+
+from ..context import require_actor
+from ..i18n import register_texts
+from ..inputs import coercion_crashes, unstorable_errors
+from ..presenting import entity_title, record_title
+from ..rendering import render
+from .common import entity_of, record_id_of
+from .form_input import raw_submission, values_to_save
+from .form_layout import FormBuilder
+
+register_texts({
+    "form.new_title": {"en": "New {entity}", "zh-CN": "新建{entity}"},
+    "form.edit_title": {"en": "Edit {title}", "zh-CN": "编辑{title}"},
+    "form.save": {"en": "Save", "zh-CN": "保存"},
+    "form.cancel": {"en": "Cancel", "zh-CN": "取消"},
+    "form.required": {"en": "required", "zh-CN": "必填"},
+    "form.fix_errors": {"en": "Please correct the marked fields.", "zh-CN": "请修改标出的内容。"},
+    "form.conflict": {"en": "Someone else changed this record while you were editing. Your changes are "
+                            "shown below but were not saved.",
+                      "zh-CN": "您编辑期间该记录已被他人修改。您的修改显示在下方,但尚未保存。"},
+    "form.open_current": {"en": "Open the current version", "zh-CN": "查看最新版本"},
+    "form.add_row": {"en": "Add a row", "zh-CN": "添加一行"},
+    "form.remove_row": {"en": "Remove", "zh-CN": "删除"},
+    "form.choose": {"en": "— choose —", "zh-CN": "— 请选择 —"},
+    "form.search_records": {"en": "Type to search", "zh-CN": "输入以搜索"},
+    "form.computed": {"en": "calculated automatically", "zh-CN": "自动计算"},
+    "form.record_id": {"en": "Record number", "zh-CN": "记录编号"},
+})
+
+
+def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for error in errors:
+        grouped.setdefault(error.field, []).append(error.message)
+    return grouped
+
+
+def _without_blanks(values: dict[str, Any]) -> dict[str, Any]:
+    """On creation a blank input means "not given", so the field's default applies."""
+    return {k: v for k, v in values.items() if isinstance(v, bool) or v not in ("", None, [])}
+
+
+def routes(runtime: Runtime) -> list[BaseRoute]:
+    service = runtime.records
+    forms = runtime.blueprint.forms
+
+    def builder(actor: Actor, entity: CompiledEntity) -> FormBuilder:
+        return FormBuilder(service, forms, actor, entity)
+
+    def page(request: Request, actor: Actor, entity: CompiledEntity, view: Any, *, record: dict | None,
+             status: int = 200, conflict: bool = False) -> Response:
+        title = entity_title(entity, actor.locale)
+        return render(request, "form.html", {
+            "entity": entity, "entity_title": title, "form": view, "record": record,
+            "record_title": record_title(entity, record) if record else "", "conflict": conflict,
+            "action": f"/records/{entity.name}/{record['id']}/edit" if record else f"/records/{entity.name}/new",
+            "cancel_url": f"/records/{entity.name}/{record['id']}" if record else f"/records/{entity.name}",
+        }, status_code=status)
+
+    async def create(request: Request) -> Response:
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        service.policy.require(actor, entity.name, "create")
+        defaults = {n: f.default_value for n, f in entity.fields.items() if f.default_value is not None}
+        form_builder = builder(actor, entity)
+        view = await run_in_threadpool(form_builder.build, defaults, None, True)
+        if request.method == "GET":
+            return page(request, actor, entity, view, record=None)
+        raw = raw_submission(await request.form(), view, entity)
+        errors = unstorable_errors(raw, actor.locale) or coercion_crashes(entity.fields, raw, actor.locale)
+        if not errors:
+            values = _without_blanks(values_to_save(raw, entity, actor, {}))
+            try:
+                record = await run_in_threadpool(service.create, actor, entity.name, values)
+                return RedirectResponse(f"/records/{entity.name}/{record['id']}?saved=1", status_code=303)
+            except ValidationFailed as exc:
+                errors = exc.errors
+        view = await run_in_threadpool(form_builder.build, defaults, raw, True, _errors_by_field(errors))
+        return page(request, actor, entity, view, record=None, status=422)
+
+    async def edit(request: Request) -> Response:
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        record_id = record_id_of(request)
+        record = await run_in_threadpool(service.get, actor, entity.name, record_id)
+        service.policy.require(actor, entity.name, "write")
+        form_builder = builder(actor, entity)
+        view = await run_in_threadpool(form_builder.build, record, None, False)
+        if request.method == "GET":
+            return page(request, actor, entity, view, record=record)
+        form = await request.form()
+        raw = raw_submission(form, view, entity)
+        version_text = form.get("version")
+        version = int(version_text) if isinstance(version_text, str) and version_text.isdigit() else None
+        errors = unstorable_errors(raw, actor.locale) or coercion_crashes(entity.fields, raw, actor.locale)
+        conflict = False
+        if not errors:
+            values = values_to_save(raw, entity, actor, record)
+            try:
+                await run_in_threadpool(service.update, actor, entity.name, record_id, values, version)
+                return RedirectResponse(f"/records/{entity.name}/{record_id}?saved=1", status_code=303)
+            except ValidationFailed as exc:
+                errors = exc.errors
+            except Conflict:
+                conflict = True
+        shown = {**record, "version": version if version is not None else record["version"]}
+        view = await run_in_threadpool(form_builder.build, record, raw, False, _errors_by_field(errors))
+        return page(request, actor, entity, view, record=shown, status=409 if conflict else 422,
+                    conflict=conflict)
+
+    return [
+        Route("/records/{entity}/new", create, methods=["GET", "POST"], name="create"),
+        Route("/records/{entity}/{record_id:int}/edit", edit, methods=["GET", "POST"], name="edit"),
+    ]

@@ -1,0 +1,125 @@
+"""A record's detail page and its delete confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from engines.forms import localized
+
+from builder.records import Actor, Conflict, NotFound, RecordService, ValidationFailed
+from builder.records.compiled import CompiledEntity
+from builder.runtime import Runtime
+
+from ..context import require_actor
+from ..i18n import register_texts, translate
+from ..presenting import display, entity_title, field_label, link_titles, record_title
+from ..rendering import render
+from .choices import user_names
+from .common import entity_of, record_id_of
+from .form_layout import form_spec
+
+register_texts({
+    "record.edit": {"en": "Edit", "zh-CN": "编辑"},
+    "record.delete": {"en": "Delete", "zh-CN": "删除"},
+    "record.back": {"en": "Back to the list", "zh-CN": "返回列表"},
+    "record.updated": {"en": "Last changed {at} by {by} (version {version})",
+                       "zh-CN": "最后修改:{at},{by}(版本 {version})"},
+    "record.saved": {"en": "Saved.", "zh-CN": "已保存。"},
+    "record.empty": {"en": "—", "zh-CN": "—"},
+    "record.no_rows": {"en": "No rows.", "zh-CN": "无记录。"},
+    "delete.title": {"en": "Delete {title}?", "zh-CN": "删除{title}?"},
+    "delete.warning": {"en": "This cannot be undone.", "zh-CN": "删除后无法恢复。"},
+    "delete.confirm": {"en": "Yes, delete", "zh-CN": "确认删除"},
+    "delete.cancel": {"en": "Cancel", "zh-CN": "取消"},
+})
+
+
+def detail_sections(service: RecordService, actor: Actor, entity: CompiledEntity, record: dict[str, Any],
+                    forms: Any) -> list[dict[str, Any]]:
+    """Readable fields grouped like the entity's form, each as label + text (child tables as rows)."""
+    titles = link_titles(service, actor, entity, [record])
+    users = user_names(service, {record[n] for n, f in entity.fields.items()
+                                 if f.spec.type == "user" and isinstance(record.get(n), int)})
+    spec = form_spec(forms, entity.name)
+    layout = [(localized(s.section, actor.locale), s.fields) for s in spec.layout] if spec else []
+    placed = {n for _, names in layout for n in names}
+    rest = [n for n in entity.fields if n not in placed]
+    if rest:
+        layout.append((translate("form.details" if not layout else "form.other", actor.locale), rest))
+    sections = []
+    for title, names in layout:
+        items = []
+        for name in names:
+            field = entity.fields.get(name)
+            if field is None or name not in record:
+                continue
+            item: dict[str, Any] = {"name": name, "label": field_label(field, actor.locale)}
+            if field.children:
+                item["columns"] = [field_label(c, actor.locale) for c in field.children.values()]
+                item["rows"] = [[display(c, row.get(n), actor.locale) for n, c in field.children.items()]
+                                for row in record.get(name) or []]
+            elif field.spec.type == "user" and isinstance(record.get(name), int):
+                item["text"] = users.get(record[name], f"#{record[name]}")
+            else:
+                item["text"] = display(field, record.get(name), actor.locale, titles)
+                target = field.spec.to if field.spec.type == "link" else None
+                if target and isinstance(record.get(name), int) and (target, record[name]) in titles:
+                    item["href"] = f"/records/{target}/{record[name]}"
+            items.append(item)
+        if items:
+            sections.append({"title": title, "items": items})
+    return sections
+
+
+def routes(runtime: Runtime) -> list[BaseRoute]:
+    service = runtime.records
+    forms = runtime.blueprint.forms
+
+    async def detail(request: Request) -> Response:
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        record = await run_in_threadpool(service.get, actor, entity.name, record_id_of(request))
+        grant = service.policy.grant(actor, entity.name)
+        sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
+        return render(request, "detail.html", {
+            "entity": entity, "entity_title": entity_title(entity, actor.locale), "record": record,
+            "title": record_title(entity, record), "sections": sections, "grant": grant,
+            "can_edit": bool(grant.writable), "can_delete": grant.delete,
+            "saved": request.query_params.get("saved") == "1",
+        })
+
+    async def delete(request: Request) -> Response:
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        record_id = record_id_of(request)
+        record = await run_in_threadpool(service.get, actor, entity.name, record_id)
+        service.policy.require(actor, entity.name, "delete")
+        errors: list[str] = []
+        if request.method == "POST":
+            form = await request.form()
+            version_text = form.get("version")
+            version = int(version_text) if isinstance(version_text, str) and version_text.isdigit() else None
+            try:
+                await run_in_threadpool(service.delete, actor, entity.name, record_id, version)
+            except Conflict as exc:
+                errors = [str(exc)]
+            except ValidationFailed as exc:
+                errors = [e.message for e in exc.errors]
+            except NotFound:
+                pass  # already gone: the list is where the user wanted to be
+            if not errors:
+                return RedirectResponse(f"/records/{entity.name}?deleted=1", status_code=303)
+        return render(request, "delete.html", {
+            "entity": entity, "entity_title": entity_title(entity, actor.locale), "record": record,
+            "title": record_title(entity, record), "errors": errors,
+        }, status_code=409 if errors else 200)
+
+    return [
+        Route("/records/{entity}/{record_id:int}", detail, methods=["GET"], name="detail"),
+        Route("/records/{entity}/{record_id:int}/delete", delete, methods=["GET", "POST"], name="delete"),
+    ]

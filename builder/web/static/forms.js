@@ -1,0 +1,94 @@
+// Progressive enhancement of record forms; everything works without it.
+// - fields with data-show-if appear/disappear as the user answers (server re-checks on save)
+// - child tables get an "add a row" button
+// - link fields with many records get a type-ahead over the API (the user's own rights apply)
+(function () {
+  "use strict";
+
+  function fieldValue(form, name) {
+    var inputs = form.querySelectorAll('[name="' + name + '"]');
+    if (!inputs.length) return null;
+    var first = inputs[0];
+    if (first.type === "checkbox" && inputs.length === 1) return first.checked ? "true" : "false";
+    if (first.type === "checkbox") {
+      return Array.prototype.filter.call(inputs, function (i) { return i.checked; }).map(function (i) { return i.value; });
+    }
+    return first.value;
+  }
+
+  function applyConditions(form) {
+    form.querySelectorAll("[data-show-if]").forEach(function (box) {
+      var rule;
+      try { rule = JSON.parse(box.getAttribute("data-show-if")); } catch (e) { return; }
+      var value = fieldValue(form, rule.field);
+      if (value === null) return; // the field is not on this form: the server decided
+      var show;
+      if (rule.op === "truthy") show = value === "true" || (value !== "" && value !== "false" && value.length !== 0);
+      else {
+        var hit = Array.isArray(value) ? value.some(function (v) { return rule.values.indexOf(v) >= 0; })
+                                       : rule.values.indexOf(value) >= 0;
+        show = rule.op === "in" ? hit : !hit;
+      }
+      box.hidden = !show;
+    });
+  }
+
+  function enableAddRow(form) {
+    form.querySelectorAll("button.add-row").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        var tbody = form.querySelector('[data-table="' + button.dataset.table + '"] tbody');
+        var rows = tbody.querySelectorAll("tr.row");
+        var template = rows[rows.length - 1];
+        var clone = template.cloneNode(true);
+        var next = rows.length;
+        clone.querySelectorAll("input, select").forEach(function (input) {
+          input.name = input.name.replace(/-\d+-/, "-" + next + "-");
+          if (input.type === "checkbox") input.checked = false; else input.value = "";
+          input.removeAttribute("aria-invalid");
+        });
+        clone.querySelectorAll(".field-error").forEach(function (p) { p.remove(); });
+        tbody.appendChild(clone);
+        var firstInput = clone.querySelector("input, select");
+        if (firstInput) firstInput.focus();
+      });
+    });
+  }
+
+  function enableTypeahead(form) {
+    form.querySelectorAll("input.typeahead").forEach(function (box) {
+      var select = document.getElementById(box.dataset.target);
+      var timer = null;
+      box.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(function () {
+          fetch(box.dataset.url + encodeURIComponent(box.value), { credentials: "same-origin", headers: { Accept: "application/json" } })
+            .then(function (r) { return r.ok ? r.json() : { items: [] }; })
+            .then(function (page) {
+              var chosen = select.value;
+              var keep = Array.prototype.filter.call(select.options, function (o) { return o.value === "" || o.value === chosen; });
+              select.innerHTML = "";
+              keep.forEach(function (o) { select.appendChild(o); });
+              page.items.forEach(function (item) {
+                if (String(item.id) === chosen) return;
+                var option = document.createElement("option");
+                option.value = item.id;
+                option.textContent = item.name || item.title || ("#" + item.id);
+                select.appendChild(option);
+              });
+            })
+            .catch(function () { /* offline: the first records stay available */ });
+        }, 250);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form.record-form").forEach(function (form) {
+      applyConditions(form);
+      form.addEventListener("change", function () { applyConditions(form); });
+      enableAddRow(form);
+      enableTypeahead(form);
+    });
+  });
+})();
