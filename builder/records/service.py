@@ -9,6 +9,7 @@ one transaction. No flags, no way around it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -153,6 +154,39 @@ class RecordService:
             if entity.has_phi and any(f in grant.readable for f, c in entity.fields.items() if c.spec.phi or c.spec.encrypted):
                 conn.execute(audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock())))
         return record
+
+    def explain(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
+        """Why each computed value the actor can see is what it is: values read, decision rows matched.
+
+        Inputs the actor may not read are left out, so "why?" never reveals a hidden field.
+        """
+        entity = self.entity(entity_name)
+        grant = self.policy.require(actor, entity_name, "read")
+        table = self.schema.table(entity_name)
+        explained: dict[str, Any] = {}
+        with self.engine.connect() as conn:
+            row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
+            if row is None:
+                raise NotFound(f"{entity_name} {record_id} not found")
+            record = decode(entity.stored_fields, row, entity_name, self.cipher)
+            context = self._loader(conn).wrap(entity_name, record)
+            context.update(user=actor.as_context(), id=record_id)
+            options = {"related": SqlRelated(self, conn, (entity_name, record_id)), "timezone": self.timezone}
+            for name, field in entity.fields.items():
+                if field.compute is None or name not in grant.readable:
+                    continue
+                why = field.compute.explain(context, **options)
+                why["reads"] = {path: value for path, value in why["reads"].items()
+                                if path.split(".")[0] in grant.readable}
+                why["decisions"] = [self.decision_tables[t].explain(context, **options)
+                                    for t in sorted(getattr(field.compute, "tables", None) or ())
+                                    if t in self.decision_tables]
+                hidden = set(entity.fields) - grant.readable
+                for decision in why["decisions"]:
+                    decision["inputs"] = [i for i in decision.get("inputs", [])
+                                          if not hidden & set(re.findall(r"[A-Za-z_]\w*", str(i.get("input", ""))))]
+                explained[name] = why
+        return explained
 
     def list(self, actor: Actor, entity_name: str, *, q: str | None = None, filters: Mapping[str, Any] | None = None,
              sort: str | None = None, limit: int = 50, offset: int = 0) -> Page:

@@ -213,3 +213,40 @@ def test_double_booking_is_refused_in_sql(service, doctor_id):
     service.update(SYSTEM, "appointment", first["id"], {"starts_at": "2026-12-01T08:55"}, version=1)
     service.update(SYSTEM, "appointment", first["id"], {"status": "cancelled"}, version=2)
     service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:05"})
+
+
+def test_explain_says_which_row_matched_and_hides_unreadable_inputs(service):
+    p = patient(service)
+    reading = service.create(SYSTEM, "vital_reading", {"patient": p["id"], "systolic": 150, "diastolic": 80})
+    why = service.explain(Actor(1, "nurse", "nurse"), "vital_reading", reading["id"])["risk"]
+    assert why["value"] == "elevated" and why["reads"] == {"systolic": 150, "diastolic": 80}
+    decision = why["decisions"][0]
+    assert decision["table"] == "bp_risk" and decision["chosen"] == 3
+    assert {i["input"]: i["value"] for i in decision["inputs"]} == {"systolic": 150, "diastolic": 80}
+    with pytest.raises(PermissionDenied):
+        service.explain(FRONT_DESK_EN, "vital_reading", reading["id"])
+
+
+def test_a_rule_that_fails_at_run_time_writes_nothing(tmp_path, sqlite_url):
+    from builder.loading import load_blueprint
+    from builder.records import RecordService
+    from builder.storage.database import make_engine
+
+    (tmp_path / "bp.yaml").write_text(
+        "app: {name: t}\n"
+        "entities:\n"
+        "  score:\n"
+        "    fields:\n"
+        "      n: {type: integer}\n"
+        "      big: {type: decimal, compute: '10 ** n'}\n", encoding="utf-8")
+    loaded = load_blueprint(tmp_path / "bp.yaml")
+    engine = make_engine(sqlite_url)
+    records = RecordService(loaded.blueprint.entities, engine)
+    records.schema.metadata.create_all(engine)
+    from builder.system_tables import create_system_tables
+    create_system_tables(engine)
+    with pytest.raises(ValidationFailed) as excinfo:
+        records.create(SYSTEM, "score", {"n": 100000})
+    assert errors_of(excinfo) == {"big": "rule_failed"}
+    assert records.list(SYSTEM, "score").total == 0
+    assert records.create(SYSTEM, "score", {"n": 3})["big"] == 1000
