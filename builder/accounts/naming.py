@@ -13,11 +13,11 @@ from builder.web.i18n import LOCALES
 
 from .errors import AccountError
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 
 def check_name(name: str, what: str = "user", max_length: int = 64) -> str:
-    if not isinstance(name, str) or len(name) > max_length or not NAME_PATTERN.match(name):
+    if not isinstance(name, str) or len(name) > max_length or not NAME_PATTERN.fullmatch(name):
         raise AccountError(f"invalid {what} name {name!r}: use 1-{max_length} letters, digits, `_`, `.`, `@` or `-`, "
                            "starting with a letter or digit")
     return name

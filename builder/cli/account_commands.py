@@ -54,7 +54,7 @@ def project_database(project_dir: Path) -> Iterator[tuple[sa.Engine, list[str]]]
 
 def read_password(prompt: str = "Password") -> str:
     """From stdin when piped (scripts), else typed twice without echo."""
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     if not stdin.isatty():
         return stdin.readline().rstrip("\r\n")
     return click.prompt(f"{prompt} (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,

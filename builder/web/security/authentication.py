@@ -19,6 +19,7 @@ from builder.accounts import actor_for_token, get_user
 from builder.records import Actor
 from builder.web.i18n import translate
 
+from .bearer import bearer_token
 from .locales import choose_locale, supported_locales
 from .refusals import refusal
 from .sessions import Session
@@ -30,15 +31,6 @@ def client_address(scope: Scope) -> str | None:
     """The peer's address (run uvicorn with --proxy-headers behind a trusted proxy)."""
     client = scope.get("client")
     return str(client[0])[:64] if client else None
-
-
-def bearer_token(connection: HTTPConnection) -> str | None:
-    """The token of an `Authorization: Bearer` header, "" for another or empty scheme, None without one."""
-    header = connection.headers.get("authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 class AuthenticationMiddleware:
@@ -64,7 +56,7 @@ class AuthenticationMiddleware:
         state: dict[str, Any] = dict(scope.get("state") or {})
         state.update(locale=locale, actor=None, auth=None, csrf_token="", large_text=False)
         scope["state"] = state  # a fresh dict: nothing leaks between requests
-        token = bearer_token(connection)
+        token = bearer_token(connection.headers)
         if token is not None:
             actor = None
             if token:  # database work runs in a worker thread: a slow query must not stall the server

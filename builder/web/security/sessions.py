@@ -17,6 +17,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .bearer import bearer_token
+
 COOKIE_NAME = "crm_session"
 PREFERENCES = ("locale", "large_text")  # kept when a session is renewed or expires
 SEEN = "seen"
@@ -44,8 +46,8 @@ class Session(dict):
 class SessionMiddleware:
     """Load the session into `scope["session"]`; write it back, refreshed, on every response.
 
-    Requests with an `Authorization` header (API tokens) get an empty session and no
-    cookie: programs have no use for one.
+    Requests with a bearer token (programs) get an empty session and no cookie: they
+    have no use for one.
     """
 
     def __init__(self, app: ASGIApp, secret_key: str, idle_minutes: int = 30, https_only: bool = False,
@@ -67,7 +69,7 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
-        if "authorization" in connection.headers:
+        if bearer_token(connection.headers) is not None:
             scope["session"] = Session()
             await self.app(scope, receive, send)
             return
