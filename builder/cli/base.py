@@ -6,13 +6,14 @@ it never shows a traceback.
 
 from __future__ import annotations
 
-import functools
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from ..errors import BlueprintError, ProjectError
 
@@ -28,15 +29,24 @@ class CrmGroup(click.Group):
             return super().invoke(ctx)
         except BlueprintError as exc:
             for problem in exc.problems:
-                console.print(f"[red]{problem.position}:[/red] {problem.message}"
-                              + (f" [dim]({problem.hint})[/dim]" if problem.hint else "")
+                console.print(f"[red]{escape(str(problem.position))}:[/red] {escape(problem.message)}"
+                              + (f" [dim]({escape(problem.hint)})[/dim]" if problem.hint else "")
                               + f" [dim]\\[{problem.code}][/dim]", markup=True)
             count = len(exc.problems)
             console.print(f"[red]{count} problem{'s' if count != 1 else ''} found.[/red]")
             sys.exit(1)
         except ProjectError as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True)
             sys.exit(1)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary: our bug, but never a traceback for a user
+            if os.environ.get("CRM_DEBUG"):
+                raise
+            console.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
+                          "Nothing more was done. Run again with CRM_DEBUG=1 to see the details, "
+                          "and please report it.", markup=True)
+            sys.exit(2)
 
 
 @click.group(cls=CrmGroup, context_settings={"help_option_names": ["-h", "--help"]})
