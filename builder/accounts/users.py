@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from builder.system_tables import users as users_table
 
 from .errors import AccountError
-from .naming import check_locale, check_name, check_role
+from .naming import NAME_PATTERN, check_locale, check_name, check_role
 from .passwords import DEFAULT_HASHER, MIN_PASSWORD_LENGTH, hash_password, verify_password
 
 __all__ = ["MIN_PASSWORD_LENGTH", "User", "add_user", "authenticate", "disable_user", "enable_user", "get_user",
@@ -111,8 +111,10 @@ def authenticate(engine: sa.Engine, name: str, password: str, hasher: PasswordHa
     """The enabled account with this name and password, else None (same work either way)."""
     if not isinstance(name, str) or not isinstance(password, str):
         return None
-    with engine.connect() as conn:
-        row = _row_by_name(conn, name) if len(name) <= 64 else None
+    row = None
+    if NAME_PATTERN.fullmatch(name):  # anything else cannot be an account (and may upset the database)
+        with engine.connect() as conn:
+            row = _row_by_name(conn, name)
     verdict = verify_password(row.password_hash if row is not None else None, password, hasher)
     if row is None or not verdict.ok or row.disabled:
         return None

@@ -69,7 +69,9 @@ def parse_filters(params: Mapping[str, str], locale: str) -> tuple[AuditFilters,
 
     for name in TEXT_FILTERS:
         text = (params.get(name) or "").strip()
-        if text:
+        if text and not text.isprintable():
+            error(name, "invalid", "audit.bad_text")
+        elif text:
             values[name] = text[:64]
     for name, low, high in (("record_id", 0, 2**31 - 1), ("page", 1, MAX_PAGE), ("per_page", 1, MAX_PER_PAGE)):
         text = (params.get(name) or "").strip()

@@ -6,6 +6,7 @@ already checked the token, including on `POST /login` (login CSRF).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import anyio
@@ -26,7 +27,13 @@ from .sessions import Session
 from .settings import SecuritySettings
 from .throttling import LoginThrottle
 
+MAX_NAME = 64
 TRUE_WORDS, FALSE_WORDS = ("on", "1", "true", "yes"), ("off", "0", "false", "no")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters replaced: it is counted, stored and shown (and PostgreSQL refuses NUL)."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def _text(form: Any, name: str) -> str:
@@ -67,7 +74,7 @@ class SignIn:
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
-        name, password = _text(form, "username").strip(), _text(form, "password")
+        name, password = printable(_text(form, "username").strip())[:MAX_NAME], _text(form, "password")
         next_path = safe_next(_text(form, "next"))
         locale = request.state.locale
         if not name or not password:
@@ -93,11 +100,11 @@ class SignIn:
             session["locale"] = user.locale
         return RedirectResponse(next_path, status_code=303)
 
-    def _failed(self, name: str, address: str, now) -> None:
+    def _failed(self, name: str, address: str, now: dt.datetime) -> None:
         self.throttle.record_failure(name, address)
         record_sign_in_event(self.engine, "login_failed", name, None, address, now)
 
-    def _succeeded(self, name: str, role: str, address: str, now) -> None:
+    def _succeeded(self, name: str, role: str, address: str, now: dt.datetime) -> None:
         self.throttle.clear_account(name)
         record_sign_in_event(self.engine, "login", name, role, address, now)
 

@@ -47,6 +47,7 @@ register_texts({
     "audit.next": {"en": "Next", "zh-CN": "下一页"},
     "audit.bad_date": {"en": "Use a date like 2026-03-01.", "zh-CN": "请使用 2026-03-01 这样的日期。"},
     "audit.bad_number": {"en": "Use a whole number.", "zh-CN": "请输入整数。"},
+    "audit.bad_text": {"en": "Use printable characters only.", "zh-CN": "请只输入可打印字符。"},
     "audit.bad_range": {"en": "The start date is after the end date.", "zh-CN": "起始日期晚于截止日期。"},
     "audit.read_only": {
         "en": "Audit entries cannot be changed or deleted.",

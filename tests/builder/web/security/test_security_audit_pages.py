@@ -103,3 +103,9 @@ def test_no_route_changes_the_audit_trail(runtime, client, entries):
                 assert response.status_code == 405
     with runtime.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(audit)).scalar_one() == 31
+
+
+def test_control_characters_in_filters_are_refused(client, entries):
+    login(client, "alice")
+    response = client.get("/api/audit", params={"actor": "dr\x00wang"})
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "actor"

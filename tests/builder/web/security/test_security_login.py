@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from builder.accounts import disable_user
+from starlette.testclient import TestClient
 
-from security_helpers import PASSWORD, SESSION_COOKIE, audit_rows, csrf_from_login_page, login
+from builder.accounts import add_user, disable_user
+
+from security_helpers import PASSWORD, ROLES, SESSION_COOKIE, audit_rows, csrf_from_login_page, login, session_csrf
 
 
 def test_login_page_is_localized_and_carries_a_csrf_token(client):
@@ -61,13 +63,10 @@ def test_login_gives_a_new_session_and_csrf_token(client, users):
     assert response.status_code == 303
     after = client.cookies.get(SESSION_COOKIE)
     assert after and after != before
-    from security_helpers import session_csrf
     assert session_csrf(client) != anonymous_token
 
 
 def test_planted_anonymous_cookie_does_not_become_the_signed_in_session(app, users):
-    from starlette.testclient import TestClient
-
     with TestClient(app, follow_redirects=False) as attacker, TestClient(app, follow_redirects=False) as victim:
         csrf_from_login_page(attacker)
         planted = attacker.cookies.get(SESSION_COOKIE)
@@ -99,7 +98,7 @@ def test_login_page_ignores_absolute_next(client):
 
 def test_logout_clears_the_session(client, runtime, users):
     login(client, "alice")
-    token = __import__("security_helpers").session_csrf(client)
+    token = session_csrf(client)
     response = client.post("/logout", data={"csrf_token": token})
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert client.get("/").status_code == 303
@@ -155,9 +154,17 @@ def test_large_text_toggle(client):
 
 
 def test_locale_of_the_user_is_used_after_login(client, runtime, users):
-    from builder.accounts import add_user
-    from security_helpers import ROLES
-
     add_user(runtime.engine, "zhang", "nurse", PASSWORD, "zh-CN", roles=ROLES)
     login(client, "zhang")
     assert client.get("/api/ping", headers={"Accept-Language": "en"}).json()["locale"] == "zh-CN"
+
+
+def test_control_characters_in_the_name_are_a_plain_failure(client, runtime, users):
+    response = login(client, "ali\x00ce\n")
+    assert response.status_code == 400
+    [entry] = audit_rows(runtime, action="login_failed")
+    assert entry.actor == "ali?ce"
+
+
+def test_overlong_fields_are_a_plain_failure(client, users):
+    assert login(client, "a" * 5000, "p" * 5000).status_code == 400
