@@ -51,6 +51,11 @@ class BodyValidator:
         return field
 
     def _describe(self, error: Any, locale: str) -> list[FieldError]:
+        if error.validator in ("anyOf", "oneOf") and error.context:
+            # a nullable field: the value failed the non-null branch; report that branch's reason
+            reasons = [e for e in error.context if e.schema.get("type") != "null"]
+            if reasons:
+                return self._describe(reasons[0], locale)
         path = list(error.absolute_path)
         prefix = ".".join(str(p) for p in path)
         join = (lambda name: f"{prefix}.{name}") if prefix else (lambda name: name)

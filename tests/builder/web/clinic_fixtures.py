@@ -61,12 +61,15 @@ PASSWORD = "correct-horse-battery-staple"
 
 def create_users(runtime: Runtime) -> dict[str, Actor]:
     """One login per role (plus a second doctor), password PASSWORD; actors keyed by user name."""
+    from argon2 import PasswordHasher
+
     from builder.accounts import add_user
 
+    quick = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # tests only: hashing is not under test
     actors: dict[str, Actor] = {}
     roles = list(runtime.blueprint.roles)
     for name, role in [(r, r) for r in ROLES] + [("doctor2", "doctor")]:
-        user = add_user(runtime.engine, name, role, PASSWORD, "en", roles=roles)
+        user = add_user(runtime.engine, name, role, PASSWORD, "en", roles=roles, hasher=quick)
         actors[name] = Actor(id=user.id, name=name, role=role, locale="en")
     return actors
 
@@ -105,5 +108,7 @@ def seed_clinic(runtime: Runtime, actors: dict[str, Actor]) -> dict[str, Any]:
         "prescriptions": [{"drug": "Amlodipine", "dose": "5 mg", "days": 30}, {"drug": "Aspirin", "days": 7}]})
     follow_up = service.create(SYSTEM, "follow_up", {"patient": patients[0]["id"], "assignee": staff[0]["id"],
                                                      "due_on": "2026-03-10", "reason": "Check BP"})
-    return {"staff": staff, "patients": patients, "appointments": appointments, "visit": visit,
+    vital = service.create(SYSTEM, "vital_reading", {"patient": patients[0]["id"], "taken_at": "2026-03-01T08:00",
+                                                     "systolic": 150, "diastolic": 95})
+    return {"vital": vital, "staff": staff, "patients": patients, "appointments": appointments, "visit": visit,
             "follow_up": follow_up}

@@ -1,0 +1,118 @@
+"""A front-desk clerk in a real browser: sign in, register a patient, find them, open their record.
+
+Runs the app with uvicorn in a subprocess on a free port (stopped at the end, and
+bounded by a timeout), once on a desktop window and once on a 375x667 phone.
+Screenshots go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "docs" / "screenshots"
+SERVER_SECONDS = 240
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    sys.path.insert(0, str(REPO / "tests" / "builder" / "web"))
+    from clinic_fixtures import build_runtime, create_users, seed_clinic
+
+    url = f"sqlite:///{tmp_path / 'project' / 'crm.sqlite3'}"
+    runtime = build_runtime(tmp_path / "project", url)
+    seed_clinic(runtime, create_users(runtime))
+    config = runtime.project.config
+    (tmp_path / "project" / "crm.toml").write_text(
+        f'[project]\nblueprint = "{config["project"]["blueprint"]}"\n[database]\nurl = "{url}"\n'
+        f'[security]\nkey_file = "{config["security"]["key_file"]}"\n', encoding="utf-8")
+    runtime.close()
+    port = _free_port()
+    env = {**os.environ, "CRM_SECRET_KEY": "browser-test-secret-key-0123456789abcdef"}
+    process = subprocess.Popen(
+        ["timeout", str(SERVER_SECONDS), sys.executable, "-c", "from builder.cli import main; main()", "serve",
+         "--project", str(tmp_path / "project"), "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the server did not start: " + process.stderr.read(4000).decode(errors="replace"))
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _front_desk_journey(browser, base: str, viewport: dict, suffix: str, phone: str, name: str) -> None:
+    context = browser.new_context(viewport=viewport, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{base}/login")
+    page.fill("#username", "front_desk")
+    page.fill("#password", "correct-horse-battery-staple")
+    page.click(".login-form button")
+    page.wait_for_url(f"{base}/")
+    page.click('a[href="/records/patient/new"]')
+    page.fill("#f-name", name)
+    page.fill("#f-phone", phone)
+    page.select_option("#f-gender", "female")
+    page.fill("#f-birth_date", "1956-08-15")
+    page.screenshot(path=str(SHOTS / f"form-{suffix}.png"), full_page=True)
+    page.click("button.primary[type=submit]")
+    page.wait_for_selector(".notice")
+    assert name in page.inner_text("h1")
+    page.goto(f"{base}/records/patient")
+    page.fill("#q", name)
+    page.click(".search-row button")
+    page.wait_for_selector(f"text={name}")
+    page.screenshot(path=str(SHOTS / f"list-{suffix}.png"), full_page=True)
+    page.click(f"text={name}")
+    page.wait_for_selector("#value-phone")
+    masked = page.inner_text("#value-phone")
+    assert masked == phone[:3] + "****" + phone[-4:], masked  # the front desk sees the phone masked
+    page.screenshot(path=str(SHOTS / f"patient-{suffix}.png"), full_page=True)
+    context.close()
+
+
+def test_front_desk_registers_and_finds_a_patient(server):
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            _front_desk_journey(browser, server, {"width": 1280, "height": 800}, "desktop", "13912345678",
+                                "Huang Mei")
+            _front_desk_journey(browser, server, {"width": 375, "height": 667}, "phone", "13987654321",
+                                "Zhou Lan")
+        finally:
+            browser.close()
