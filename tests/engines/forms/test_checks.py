@@ -289,3 +289,18 @@ def test_renamed_from():
 def test_all_problems_are_reported_not_just_the_first():
     found = problems(a={"type": "txt"}, b={"type": "link", "to": "x"}, c={"type": "text", "compute": "nope"})
     assert [p.code for p in found] == ["field.unknown_type", "field.unknown_entity", "expression.unknown_name"]
+
+
+def test_a_user_field_may_default_to_the_signed_in_account():
+    assert problems(owner={"type": "user", "default": "user.id"}) == []
+
+
+def test_entity_scope_is_what_the_record_service_evaluates_in():
+    from engines.forms import entity_names, entity_scope
+    from engines.rules import compile_expression
+
+    specs = entities(**BASE)
+    assert entity_names(specs, "patient", user=True) >= {"name", "age", "id", "user", "primary_doctor"}
+    assert "user" not in entity_names(specs, "staff")  # at the root `user` is the account, never the field
+    expression = compile_expression("primary_doctor.user == user.id", scope=entity_scope(specs, "patient", user=True))
+    assert expression.evaluate({"primary_doctor": {"user": 7}, "user": {"id": 7}}) is True
