@@ -38,7 +38,11 @@ def require_actor(request: Request) -> Actor:
     """The signed-in actor, speaking the request's language (service messages follow it)."""
     actor = actor_of(request)
     if actor is None:
-        raise NotSignedIn()
+        try:
+            from .security import NotAuthenticated
+        except ImportError:
+            raise NotSignedIn() from None
+        raise NotAuthenticated(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     locale = locale_of(request)
     address = actor.address or (request.client.host if request.client else None)
     if actor.locale != locale or actor.address != address:

@@ -107,15 +107,10 @@ async def record_error(request: Request, exc: Exception) -> Response:
 async def not_signed_in(request: Request, exc: Exception) -> Response:
     if is_api(request) or request.method not in ("GET", "HEAD"):
         return error_page(request, 401, headers={"WWW-Authenticate": "Bearer"} if is_api(request) else None)
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    login = "/login"
-    try:
-        login = str(request.url_for("login"))
-    except Exception:  # noqa: BLE001 - the security layer names its route; fall back to the path
-        pass
     from urllib.parse import urlencode
 
-    return RedirectResponse(f"{login}?{urlencode({'next': target})}", status_code=303)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
 
 
 class ErrorBoundary:

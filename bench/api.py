@@ -1,0 +1,287 @@
+"""API benchmark: the generated API against a hand-written Starlette + SQLAlchemy Core baseline.
+
+On N seeded patients (inserted in bulk), both servers answer the same two requests
+with the same uvicorn settings, each in its own subprocess on 127.0.0.1:
+
+  (a) list: 50 patients, filtered (stage=active) and sorted (name), as the `marketing`
+      role: its row filter (consent_marketing) and phone masking applied;
+  (b) create: one patient, as `admin` (validated, written with its audit entry).
+
+The baseline checks the same bearer token, runs the same SQL and writes the same
+audit row, by hand. Prints requests per second for both, the ratios, and each
+server's resident memory.
+
+    python bench/api.py            # 10,000 patients, 1,000 list + 300 create requests
+    python bench/api.py --smoke    # small and quick (used by the tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
+CONCURRENCY = 8
+WRITERS = 1  # SQLite: one writer at a time (concurrent deferred transactions fail with "database is locked")
+
+
+# -- setup ---------------------------------------------------------------------------
+def setup_project(directory: Path, patients: int) -> dict[str, str]:
+    """A clinic project on SQLite with `patients` rows inserted in bulk; returns API tokens."""
+    import sqlalchemy as sa
+
+    from builder.accounts import create_token
+    from builder.project import init_project
+    from builder.runtime import open_runtime
+    from builder.storage.crypto import Keyring
+
+    init_project(directory, "clinic")
+    text = (directory / "crm.toml").read_text(encoding="utf-8")
+    (directory / "crm.toml").write_text(text.replace(
+        text[text.index("key_file"):].splitlines()[0], 'key_file = "keys.json"'), encoding="utf-8")
+    Keyring.generate(directory / "keys.json")
+    runtime = open_runtime(directory)
+    try:
+        runtime.records.schema.metadata.create_all(runtime.engine)
+        table = runtime.records.schema.table("patient")
+        rng = random.Random(2026)
+        now = dt.datetime(2026, 1, 1)
+        rows = [{"name": f"患者{i:05d}", "phone": f"13{rng.randrange(10**9):09d}"[:11] + f"{i}"[-0:0],
+                 "gender": rng.choice(["female", "male"]), "stage": rng.choice(["lead", "new", "active", "dormant"]),
+                 "tags": "[]", "consent_marketing": rng.random() < 0.5, "consent_sms": False,
+                 "created_at": now, "updated_at": now, "created_by": "bench", "updated_by": "bench", "version": 1}
+                for i in range(patients)]
+        for i, row in enumerate(rows):
+            row["phone"] = f"13{i:09d}"
+        with runtime.engine.begin() as conn:
+            for start in range(0, len(rows), 2000):
+                conn.execute(table.insert(), rows[start:start + 2000])
+        roles = list(runtime.blueprint.roles)
+        return {role: create_token(runtime.engine, f"bench-{role}", role, roles=roles) for role in ("admin", "marketing")}
+    finally:
+        runtime.close()
+
+
+# -- servers -------------------------------------------------------------------------
+def generated_app(directory: Path):
+    from builder.runtime import open_runtime
+    from builder.web.app import create_app
+    from builder.web.security import SecuritySettings
+
+    runtime = open_runtime(directory)
+    return create_app(runtime, SecuritySettings(secret_key=SECRET))
+
+
+def baseline_app(directory: Path):
+    """The same two endpoints written by hand with Starlette and SQLAlchemy Core."""
+    import sqlalchemy as sa
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from builder.project import Project
+    from builder.storage.database import make_engine
+    from builder.system_tables import audit, tokens
+
+    engine = make_engine(Project.load(directory).database_url)
+    meta = sa.MetaData()
+    patient = sa.Table("patient", meta, autoload_with=engine)
+
+    def role_of(request: Request) -> str | None:
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with engine.connect() as conn:
+            row = conn.execute(sa.select(tokens.c.role).where(tokens.c.token_hash == digest,
+                                                              tokens.c.revoked_at.is_(None))).first()
+        return row.role if row else None
+
+    def mask(phone: str | None) -> str | None:
+        return None if phone is None else phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+    def listing(request: Request):
+        if role_of(request) != "marketing":
+            return JSONResponse({"errors": []}, status_code=403)
+        stage = request.query_params.get("stage")
+        limit = int(request.query_params.get("limit", "50"))
+        query = sa.select(patient.c.id, patient.c.name, patient.c.stage, patient.c.tags, patient.c.phone,
+                          patient.c.version, patient.c.created_at, patient.c.created_by, patient.c.updated_at,
+                          patient.c.updated_by).where(patient.c.consent_marketing == sa.true(), patient.c.stage == stage)
+        with engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+            rows = conn.execute(query.order_by(patient.c.name, patient.c.id.desc()).limit(limit)).all()
+        items = [{"id": r.id, "name": r.name, "stage": r.stage, "tags": json.loads(r.tags or "[]"),
+                  "phone": mask(r.phone), "version": r.version, "created_at": r.created_at.isoformat(),
+                  "created_by": r.created_by, "updated_at": r.updated_at.isoformat(), "updated_by": r.updated_by}
+                 for r in rows]
+        return JSONResponse({"items": items, "total": total, "limit": limit, "offset": 0})
+
+    async def create(request: Request):
+        body = await request.json()
+        return await _create(request, body)
+
+    async def _create(request, body):
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(_insert, request, body)
+
+    def _insert(request: Request, body: dict):
+        if role_of(request) != "admin":
+            return JSONResponse({"errors": []}, status_code=403)
+        now = dt.datetime.now().replace(microsecond=0)
+        values = {"name": str(body["name"]), "phone": str(body["phone"]), "stage": "lead", "tags": "[]",
+                  "consent_sms": False, "consent_marketing": False, "created_at": now, "updated_at": now,
+                  "created_by": "admin", "updated_by": "admin", "version": 1}
+        with engine.begin() as conn:
+            if conn.execute(sa.select(patient.c.id).where(patient.c.phone == values["phone"])).first():
+                return JSONResponse({"errors": []}, status_code=422)
+            new_id = conn.execute(patient.insert().values(**values)).inserted_primary_key[0]
+            conn.execute(audit.insert().values(at=now, actor="admin", role="admin", action="create",
+                                               entity="patient", record_id=new_id,
+                                               changes=json.dumps({"name": [None, values["name"]]})))
+        return JSONResponse({"id": new_id, **{k: v for k, v in values.items() if not isinstance(v, dt.datetime)}},
+                            status_code=201)
+
+    return Starlette(routes=[Route("/api/patient", listing, methods=["GET"]),
+                             Route("/api/patient", create, methods=["POST"])])
+
+
+def serve(kind: str, directory: Path, port: int) -> None:
+    import uvicorn
+
+    app = generated_app(directory) if kind == "generated" else baseline_app(directory)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, server_header=False)
+
+
+# -- load ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server process (and its children: `timeout` wraps it)."""
+    total = 0
+    for candidate in [pid] + _children(pid):
+        try:
+            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    found = [int(k) for k in kids]
+    return found + [g for k in found for g in _children(k)]
+
+
+def start(kind: str, directory: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(["timeout", "900", sys.executable, __file__, "--serve", kind, "--project",
+                                str(directory), "--port", str(port)], stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    for _ in range(300):
+        try:
+            httpx.get(base + "/api/patient", timeout=1)
+            return process, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"the {kind} server did not start")
+
+
+def load(base: str, requests: list[tuple[str, dict]], token_for: dict[str, str], concurrency: int = 0) -> float:
+    """Send every request (`concurrency` at a time); requests per second. Any non-2xx is an error."""
+    concurrency = concurrency or CONCURRENCY
+    import httpx
+
+    def worker(chunk: list[tuple[str, dict]]) -> None:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for kind, payload in chunk:
+                if kind == "list":
+                    r = client.get("/api/patient", params={"stage": "active", "sort": "name", "limit": 50},
+                                   headers={"Authorization": f"Bearer {token_for['marketing']}"})
+                else:
+                    r = client.post("/api/patient", json=payload,
+                                    headers={"Authorization": f"Bearer {token_for['admin']}"})
+                if r.status_code >= 300:
+                    raise SystemExit(f"{kind}: {r.status_code} {r.text[:200]}")
+
+    chunks = [requests[i::concurrency] for i in range(concurrency)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, chunks))
+    return len(requests) / (time.perf_counter() - started)
+
+
+def run(patients: int, list_requests: int, create_requests: int) -> dict[str, dict[str, float]]:
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, offset in (("baseline", 0), ("generated", 1)):
+            directory = Path(tmp) / kind
+            tokens = setup_project(directory, patients)  # identical data for both
+            process, base = start(kind, directory)
+            try:
+                load(base, [("list", {})] * min(20, list_requests), tokens)  # warm up
+                list_rps = load(base, [("list", {})] * list_requests, tokens)
+                creates = [("create", {"name": f"新患者{i}", "phone": f"15{offset}{i:08d}"}) for i in range(create_requests)]
+                create_rps = load(base, creates, tokens, WRITERS)
+                results[kind] = {"list": list_rps, "create": create_rps, "rss": rss_mb(process.pid)}
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="small counts, for the test suite")
+    parser.add_argument("--patients", type=int, default=None)
+    parser.add_argument("--serve", choices=["generated", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.project, args.port)
+        return 0
+    os.environ.setdefault("CRM_SECRET_KEY", SECRET)
+    patients = args.patients or (300 if args.smoke else 10_000)
+    lists, creates = (40, 20) if args.smoke else (1000, 300)
+    results = run(patients, lists, creates)
+    base, gen = results["baseline"], results["generated"]
+    print(f"API benchmark: {patients} patients, {lists} list + {creates} create requests, concurrency {CONCURRENCY} (creates: {WRITERS})")
+    print(f"{'':<12}{'list req/s':>12}{'create req/s':>14}{'RSS MB':>10}")
+    for kind in ("baseline", "generated"):
+        r = results[kind]
+        print(f"{kind:<12}{r['list']:>12.1f}{r['create']:>14.1f}{r['rss']:>10.1f}")
+    list_ratio, create_ratio = gen["list"] / base["list"], gen["create"] / base["create"]
+    print(f"ratio generated/baseline: list {list_ratio:.2f}, create {create_ratio:.2f}  (aim >= 0.70)")
+    print(f"generated server memory: {gen['rss']:.1f} MB  (aim < 150 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
