@@ -36,7 +36,7 @@ sys.path.insert(0, str(REPO))
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
 CONCURRENCY = 8
-WRITERS = 1  # SQLite: one writer at a time (concurrent deferred transactions fail with "database is locked")
+WRITERS = int(os.environ.get("BENCH_WRITERS", "1"))  # SQLite: one writer at a time (concurrent deferred transactions fail with "database is locked")
 
 
 # -- setup ---------------------------------------------------------------------------

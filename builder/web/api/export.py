@@ -23,6 +23,7 @@ from builder.system_tables import audit as audit_table
 from .errors import ApiError
 from .params import BadParameters, parse_list_params
 from .serializing import field_json
+from ..writes import run_write
 
 BATCH = 500
 MAX_ROWS = 100_000
@@ -87,7 +88,7 @@ async def export_csv(service: RecordService, actor: Actor, entity: CompiledEntit
         writer.writerow([safe_cell(record.get("id"))] +
                         [safe_cell(field_json(entity.fields[n], record.get(n))) for n in columns[1:]])
     detail = {"rows": len(records), "q": params.q, "filters": params.filters, "sort": params.sort}
-    await run_in_threadpool(_write_audit, service, actor, entity.name, detail)
+    await run_write(service, _write_audit, service, actor, entity.name, detail)
     filename = f"{entity.name}.csv"
     return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

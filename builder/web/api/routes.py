@@ -27,6 +27,7 @@ from .params import BadParameters, parse_list_params
 from .schemas import MAX_ID
 from .serializing import record_json
 from .validating import BodyValidator
+from ..writes import run_write
 
 MAX_BODY_BYTES = 1_000_000
 
@@ -87,14 +88,14 @@ class RecordsApi:
         entity = self._entity(request)
         self.service.policy.require(actor, entity.name, "create")
         body = await self._body(request, entity, actor, patching=False)
-        record = await run_in_threadpool(self.service.create, actor, entity.name, body)
+        record = await run_write(self.service, self.service.create, actor, entity.name, body)
         location = str(request.url_for("api_record", entity=entity.name, record_id=record["id"]))
         return JSONResponse(record_json(entity, record), status_code=201, headers={"Location": location})
 
     async def get(self, request: Request) -> Response:
         actor = require_actor(request)
         entity = self._entity(request)
-        record = await run_in_threadpool(self.service.get, actor, entity.name, self._record_id(request))
+        record = await run_write(self.service, self.service.get, actor, entity.name, self._record_id(request))
         return JSONResponse(record_json(entity, record))
 
     async def patch(self, request: Request) -> Response:
@@ -104,7 +105,7 @@ class RecordsApi:
         self.service.policy.require(actor, entity.name, "write")
         body = await self._body(request, entity, actor, patching=True)
         version = body.pop("version")
-        record = await run_in_threadpool(self.service.update, actor, entity.name, record_id, body, version)
+        record = await run_write(self.service, self.service.update, actor, entity.name, record_id, body, version)
         return JSONResponse(record_json(entity, record))
 
     async def delete(self, request: Request) -> Response:
@@ -112,7 +113,7 @@ class RecordsApi:
         entity = self._entity(request)
         record_id = self._record_id(request)
         version = _optional_version(request, actor.locale)
-        await run_in_threadpool(self.service.delete, actor, entity.name, record_id, version)
+        await run_write(self.service, self.service.delete, actor, entity.name, record_id, version)
         return Response(status_code=204)
 
     async def export(self, request: Request) -> Response:

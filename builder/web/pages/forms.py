@@ -22,6 +22,7 @@ from ..i18n import register_texts
 from ..inputs import coercion_crashes, unstorable_errors
 from ..presenting import entity_title, record_title
 from ..rendering import render
+from ..writes import run_write
 from .common import entity_of, record_id_of
 from .form_input import raw_submission, values_to_save
 from .form_layout import FormBuilder
@@ -89,7 +90,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         if not errors:
             values = _without_blanks(values_to_save(raw, entity, actor, {}))
             try:
-                record = await run_in_threadpool(service.create, actor, entity.name, values)
+                record = await run_write(service, service.create, actor, entity.name, values)
                 return RedirectResponse(f"/records/{entity.name}/{record['id']}?saved=1", status_code=303)
             except ValidationFailed as exc:
                 errors = exc.errors
@@ -100,7 +101,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         actor = require_actor(request)
         entity = entity_of(service, request)
         record_id = record_id_of(request)
-        record = await run_in_threadpool(service.get, actor, entity.name, record_id)
+        record = await run_write(service, service.get, actor, entity.name, record_id)
         service.policy.require(actor, entity.name, "write")
         form_builder = builder(actor, entity)
         view = await run_in_threadpool(form_builder.build, record, None, False)
@@ -115,7 +116,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         if not errors:
             values = values_to_save(raw, entity, actor, record)
             try:
-                await run_in_threadpool(service.update, actor, entity.name, record_id, values, version)
+                await run_write(service, service.update, actor, entity.name, record_id, values, version)
                 return RedirectResponse(f"/records/{entity.name}/{record_id}?saved=1", status_code=303)
             except ValidationFailed as exc:
                 errors = exc.errors

@@ -20,6 +20,7 @@ from ..i18n import register_texts, translate
 from ..presenting import display, entity_title, field_label, link_titles, record_title
 from ..rendering import render
 from .choices import user_names
+from ..writes import run_write
 from .common import entity_of, record_id_of
 from .form_layout import form_spec
 
@@ -83,7 +84,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
     async def detail(request: Request) -> Response:
         actor = require_actor(request)
         entity = entity_of(service, request)
-        record = await run_in_threadpool(service.get, actor, entity.name, record_id_of(request))
+        record = await run_write(service, service.get, actor, entity.name, record_id_of(request))
         grant = service.policy.grant(actor, entity.name)
         sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
         return render(request, "detail.html", {
@@ -97,7 +98,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         actor = require_actor(request)
         entity = entity_of(service, request)
         record_id = record_id_of(request)
-        record = await run_in_threadpool(service.get, actor, entity.name, record_id)
+        record = await run_write(service, service.get, actor, entity.name, record_id)
         service.policy.require(actor, entity.name, "delete")
         errors: list[str] = []
         if request.method == "POST":
@@ -105,7 +106,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             version_text = form.get("version")
             version = int(version_text) if isinstance(version_text, str) and version_text.isdigit() else None
             try:
-                await run_in_threadpool(service.delete, actor, entity.name, record_id, version)
+                await run_write(service, service.delete, actor, entity.name, record_id, version)
             except Conflict as exc:
                 errors = [str(exc)]
             except ValidationFailed as exc:
