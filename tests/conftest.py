@@ -76,3 +76,13 @@ def engine(database_url) -> Iterator[sa.Engine]:
         yield created
     finally:
         created.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _restore_rules_clock():
+    """Commands set the app's timezone for the whole process; each test starts from UTC again."""
+    from engines.rules import set_now, set_timezone
+
+    yield
+    set_timezone("UTC")
+    set_now(None)

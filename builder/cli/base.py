@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from ..errors import BlueprintError, ProjectError
 
-console = Console(stderr=True, highlight=False)
+console = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem a line, for editors
 out = Console(highlight=False, soft_wrap=True)
 
 

@@ -55,7 +55,9 @@ def _search(service: "RecordService", entity: CompiledEntity, grant: Grant, tabl
         f = entity.fields.get(name)
         if f is None or name not in grant.readable or not f.kind.stored:
             continue
-        if f.spec.encrypted:
+        if f.spec.encrypted or (f.spec.sensitive and not grant.full_access):
+            # exact match only: a role that sees a masked value may find a record by the whole
+            # value it already knows, never probe the hidden digits with partial searches
             try:
                 column, value = search_value(f, f.kind.coerce(q, f.spec), service.cipher)
             except FieldValueError:
@@ -71,8 +73,11 @@ def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, tabl
     name, _, op = key.partition("__")
     op = op or "eq"
     f = entity.fields.get(name)
-    if name == "id" and op in OPERATORS:
+    if name == "id" and (op in OPERATORS or op == "in"):
         try:
+            if op == "in":
+                items = raw if isinstance(raw, list) else str(raw).split(",")
+                return table.c.id.in_([int(item) for item in items][:MAX_LIMIT])
             return OPERATORS[op](table.c.id, int(raw))
         except (TypeError, ValueError):
             raise _bad(key, "invalid_integer", locale) from None
@@ -80,6 +85,8 @@ def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, tabl
         raise _bad(key, "unknown_field", locale)
     if op not in OPERATORS and op not in ("in", "contains"):
         raise _bad(key, "unknown_field", locale)
+    if f.spec.sensitive and not grant.full_access and op not in ("eq", "in"):
+        raise _bad(key, "unknown_field", locale)  # ranges and substrings would reveal masked digits
     try:
         if op == "in":
             items = raw if isinstance(raw, list) else str(raw).split(",")

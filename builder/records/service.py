@@ -165,6 +165,7 @@ class RecordService:
         table = self.schema.table(entity_name)
         explained: dict[str, Any] = {}
         with self.engine.connect() as conn:
+            conn.execution_options(read_only=True)
             row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
             if row is None:
                 raise NotFound(f"{entity_name} {record_id} not found")
@@ -197,6 +198,7 @@ class RecordService:
         base = self._select_visible(actor, entity_name, grant)
         query, count = build_list_query(self, entity, grant, base, spec, actor.locale)
         with self.engine.connect() as conn:
+            conn.execution_options(read_only=True)
             total = conn.execute(count).scalar_one()
             rows = conn.execute(query).all()
             children = self._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}

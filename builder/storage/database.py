@@ -59,7 +59,11 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # A transaction that may write takes the write lock up front: two deferred
+        # transactions that read then write would deadlock and one fail at once.
+        # Readers say so (`read_only=True`) and never wait for writers under WAL.
+        read_only = connection.get_execution_options().get("read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.Engine:

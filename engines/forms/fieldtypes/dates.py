@@ -79,13 +79,17 @@ class DateTime(FieldType):
         else:
             raise FieldValueError("invalid_datetime")
         if moment.tzinfo is not None:  # stored as naive local time of the app's zone
-            moment = moment.astimezone(get_timezone()).replace(tzinfo=None)
+            try:
+                moment = moment.astimezone(get_timezone()).replace(tzinfo=None)
+            except (OverflowError, ValueError):
+                raise FieldValueError("invalid_datetime") from None
         if not 1 <= moment.year <= 9999:
             raise FieldValueError("invalid_datetime")
         return moment.replace(microsecond=0)
 
     def validate(self, value: Any, spec: FieldSpec, minimum: Any = None, maximum: Any = None) -> None:
-        _check_range(value, minimum, maximum)
+        bound = lambda limit: None if limit is None else self.coerce(limit, spec)  # noqa: E731 - a date means its midnight
+        _check_range(value, bound(minimum), bound(maximum))
 
     def to_json(self, value: Any, spec: FieldSpec) -> Any:
         return None if value is None else value.isoformat()

@@ -11,6 +11,10 @@ from ..models import FieldSpec
 from .base import FieldType, FieldValueError, register_field_type
 
 
+# NUL, other C0 controls but tab and newlines, and lone surrogates: no database stores them.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
 @register_field_type
 class Text(FieldType):
     """A single line of text."""
@@ -30,6 +34,8 @@ class Text(FieldType):
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise FieldValueError("invalid_text")
         text = str(value).strip()
+        if _UNSTORABLE.search(text):
+            raise FieldValueError("invalid_text")
         return text or None
 
     def validate(self, value: Any, spec: FieldSpec, minimum: Any = None, maximum: Any = None) -> None:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from builder.records import Actor, Conflict, NotFound, PermissionDenied, SYSTEM, ValidationFailed
 from builder.system_tables import audit
 from engines.forms.fieldtypes import resident_id_check_digit
+from engines.rules import get_timezone
 
 FRONT_DESK_ZH = Actor(7, "desk", "front_desk", locale="zh-CN")
 FRONT_DESK_EN = Actor(7, "desk", "front_desk", locale="en")
@@ -81,9 +82,9 @@ def test_computed_age_and_read_only(service):
 def test_defaults(service, doctor_id):
     p = patient(service)
     assert p["stage"] == "lead" and p["consent_sms"] is False
-    before = dt.datetime.now().replace(microsecond=0)
+    before = dt.datetime.now(get_timezone()).replace(tzinfo=None, microsecond=0)
     reading = service.create(SYSTEM, "vital_reading", {"patient": p["id"], "systolic": 150, "diastolic": 85})
-    assert before - dt.timedelta(seconds=1) <= reading["taken_at"] <= dt.datetime.now()
+    assert before - dt.timedelta(seconds=1) <= reading["taken_at"] <= dt.datetime.now(get_timezone()).replace(tzinfo=None)
     appt = service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id,
                                                   "starts_at": "2026-12-01T09:00"})
     assert appt["minutes"] == 20 and appt["status"] == "requested"
@@ -250,3 +251,19 @@ def test_a_rule_that_fails_at_run_time_writes_nothing(tmp_path, sqlite_url):
     assert errors_of(excinfo) == {"big": "rule_failed"}
     assert records.list(SYSTEM, "score").total == 0
     assert records.create(SYSTEM, "score", {"n": 3})["big"] == 1000
+
+
+def test_masked_values_are_found_only_by_the_whole_value(service):
+    p = patient(service)
+    assert [r["id"] for r in service.list(FRONT_DESK_EN, "patient", q="13812345678").items] == [p["id"]]
+    assert service.list(FRONT_DESK_EN, "patient", q="1234").total == 0
+    assert service.list(SYSTEM, "patient", q="1234").total == 1
+    with pytest.raises(ValidationFailed):
+        service.list(FRONT_DESK_EN, "patient", filters={"phone__gte": "13812000000"})
+    assert service.list(FRONT_DESK_EN, "patient", filters={"phone": "13812345678"}).total == 1
+
+
+def test_filter_by_several_ids(service):
+    ids = [patient(service, phone=f"1391234567{i}")["id"] for i in range(3)]
+    found = service.list(SYSTEM, "patient", filters={"id__in": f"{ids[0]},{ids[2]}"})
+    assert sorted(r["id"] for r in found.items) == [ids[0], ids[2]]
