@@ -112,3 +112,13 @@ def seed_clinic(runtime: Runtime, actors: dict[str, Actor]) -> dict[str, Any]:
                                                      "systolic": 150, "diastolic": 95})
     return {"vital": vital, "staff": staff, "patients": patients, "appointments": appointments, "visit": visit,
             "follow_up": follow_up}
+
+
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    match = CSRF_FIELD.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)

@@ -18,16 +18,11 @@ from starlette.testclient import TestClient
 from builder.records import Actor
 from builder.runtime import Runtime
 
-from clinic_fixtures import PASSWORD, build_runtime, create_tokens, create_users, seed_clinic
+from clinic_fixtures import PASSWORD, csrf_of, build_runtime, create_tokens, create_users, seed_clinic
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 SECRET = "web-tests-secret-key-that-is-long-enough-0123456789"
 
 
-def csrf_of(html: str) -> str:
-    match = CSRF.search(html)
-    assert match, "the page has no CSRF token"
-    return match.group(1)
 
 
 @dataclass

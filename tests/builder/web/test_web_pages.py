@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from builder.records import SYSTEM
 
-from conftest import csrf_of
+from clinic_fixtures import csrf_of
 
 
 def test_create_form_keeps_input_and_shows_errors_beside_fields(clinic):

@@ -234,6 +234,6 @@ def test_marketing_search_cannot_probe_hidden_fields(clinic):
 
 
 def _csrf(client) -> str:
-    from conftest import csrf_of
+    from clinic_fixtures import csrf_of
 
     return csrf_of(client.get("/").text)
