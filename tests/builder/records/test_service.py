@@ -267,3 +267,19 @@ def test_filter_by_several_ids(service):
     ids = [patient(service, phone=f"1391234567{i}")["id"] for i in range(3)]
     found = service.list(SYSTEM, "patient", filters={"id__in": f"{ids[0]},{ids[2]}"})
     assert sorted(r["id"] for r in found.items) == [ids[0], ids[2]]
+
+
+def test_concurrent_writers_all_succeed(service):
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = patient(service)
+
+    def write(i: int) -> int:
+        reading = service.create(SYSTEM, "vital_reading", {"patient": p["id"], "systolic": 120 + i, "diastolic": 80})
+        service.get(Actor(1, "doc", "doctor"), "patient", p["id"])  # a PHI view writes an audit entry
+        return reading["id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(write, range(24)))
+    assert len(set(ids)) == 24
+    assert service.list(SYSTEM, "vital_reading").total == 24
