@@ -184,8 +184,10 @@ class RecordService:
                                     if t in self.decision_tables]
                 hidden = set(entity.fields) - grant.readable
                 for decision in why["decisions"]:
-                    decision["inputs"] = [i for i in decision.get("inputs", [])
-                                          if not hidden & set(re.findall(r"[A-Za-z_]\w*", str(i.get("input", ""))))]
+                    names = set(re.findall(r"[A-Za-z_]\w*", " ".join(str(i.get("input", ""))
+                                                                     for i in decision.get("inputs", []))))
+                    if hidden & names:  # an input the actor may not read: say the outcome, not the why
+                        decision.update(inputs=[], rows=[], matched=[], hidden_inputs=True)
                 explained[name] = why
         return explained
 

@@ -25,7 +25,7 @@ from .errors import ApiError, one
 from .export import export_csv
 from .params import BadParameters, parse_list_params
 from .schemas import MAX_ID
-from .serializing import record_json
+from .serializing import jsonable, record_json
 from .validating import BodyValidator
 from ..writes import run_write
 
@@ -95,8 +95,13 @@ class RecordsApi:
     async def get(self, request: Request) -> Response:
         actor = require_actor(request)
         entity = self._entity(request)
-        record = await run_write(self.service, self.service.get, actor, entity.name, self._record_id(request))
-        return JSONResponse(record_json(entity, record))
+        record_id = self._record_id(request)
+        record = await run_write(self.service, self.service.get, actor, entity.name, record_id)
+        body = record_json(entity, record)
+        if request.query_params.get("explain") == "1" and any(f.compute for f in entity.fields.values()):
+            why = await run_in_threadpool(self.service.explain, actor, entity.name, record_id)
+            body["_explain"] = jsonable(why)
+        return JSONResponse(body)
 
     async def patch(self, request: Request) -> Response:
         actor = require_actor(request)

@@ -109,6 +109,11 @@ def read_schema(entity: CompiledEntity) -> dict[str, Any]:
         "updated_at": {"type": "string"},
         "updated_by": nullable({"type": "string"}),
     })
+    if any(f.compute is not None for f in entity.fields.values()):
+        properties["_explain"] = {
+            "type": "object", "additionalProperties": {"type": "object"},
+            "description": "With `?explain=1`: for each computed field you may read, the values it read "
+                           "and, for decision tables, every row and which one matched."}
     return {"type": "object", "properties": properties, "required": ["id", "version"],
             "additionalProperties": False,
             "description": "Only the fields your role may read are present; sensitive ones may be masked."}

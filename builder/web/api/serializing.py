@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import datetime as dt
 import decimal
 from typing import Any
@@ -42,3 +44,8 @@ def rows_json(fields: dict[str, CompiledField], row: dict[str, Any]) -> dict[str
 def record_json(entity: CompiledEntity, record: dict[str, Any]) -> dict[str, Any]:
     """A record from the record service (readable fields only) as a JSON object."""
     return rows_json(entity.fields, record)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain data (an explanation) with dates, decimals and the like as text."""
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False))

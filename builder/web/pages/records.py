@@ -77,6 +77,14 @@ def detail_sections(service: RecordService, actor: Actor, entity: CompiledEntity
     return sections
 
 
+register_texts({
+    "why.summary": {"en": "Why?", "zh-CN": "为什么?"},
+    "why.reads": {"en": "Values read:", "zh-CN": "读取的值:"},
+    "why.table": {"en": "Decision table {table}", "zh-CN": "决策表 {table}"},
+    "why.then": {"en": "Result", "zh-CN": "结果"},
+})
+
+
 def routes(runtime: Runtime) -> list[BaseRoute]:
     service = runtime.records
     forms = runtime.blueprint.forms
@@ -87,7 +95,10 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         record = await run_write(service, service.get, actor, entity.name, record_id_of(request))
         grant = service.policy.grant(actor, entity.name)
         sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
+        explained = await run_in_threadpool(service.explain, actor, entity.name, record["id"]) \
+            if any(f.compute is not None for f in entity.fields.values()) else {}
         return render(request, "detail.html", {
+            "explained": explained,
             "entity": entity, "entity_title": entity_title(entity, actor.locale), "record": record,
             "title": record_title(entity, record), "sections": sections, "grant": grant,
             "can_edit": bool(grant.writable), "can_delete": grant.delete,

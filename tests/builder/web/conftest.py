@@ -7,7 +7,6 @@ one login and one API token per role, a little seed data, and helpers for client
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
