@@ -15,13 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's Chromium for the browser tests (Playwright drives it via executable_path).
+# Debian's Chromium for the browser tests (Playwright drives it via executable_path),
+# and a CJK font so screenshots of the Chinese interface show characters, not boxes.
+BROWSER_PACKAGES := chromium fonts-wqy-zenhei
 browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi wqy; then \
 		if [ "$$(id -u)" = "0" ]; then \
-			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null) \
 			|| echo "chromium could not be installed: browser tests will skip"; \
-		else echo "not root: install the 'chromium' package to run browser tests"; fi; \
+		else echo "not root: install the packages $(BROWSER_PACKAGES) to run browser tests"; fi; \
 	fi
 
 demo: install
