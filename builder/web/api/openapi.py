@@ -100,7 +100,7 @@ def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]
                     "parameters": [{"name": "explain", "in": "query", "required": False,
                                     "description": "1: add `_explain`, why each computed value is what it is.",
                                     "schema": {"type": "string", "enum": ["0", "1"]}}],
-                    "responses": {"200": _json(ref, "The record."), **_errors("401", "403", "404")}},
+                    "responses": {"200": _json(ref, "The record."), **_errors("400", "401", "403", "404")}},
             "patch": {"operationId": f"update_{name}", "tags": tags,
                       "summary": f"Change fields of a {title} record (send the `version` you read)",
                       "requestBody": body("Patch"),

@@ -96,9 +96,12 @@ class RecordsApi:
         actor = require_actor(request)
         entity = self._entity(request)
         record_id = self._record_id(request)
+        explain = request.query_params.get("explain", "0")
+        if explain not in ("0", "1"):
+            raise ApiError(400, [FieldError("explain", "invalid", "explain must be 0 or 1")])
         record = await run_write(self.service, self.service.get, actor, entity.name, record_id)
         body = record_json(entity, record)
-        if request.query_params.get("explain") == "1" and any(f.compute for f in entity.fields.values()):
+        if explain == "1" and any(f.compute for f in entity.fields.values()):
             why = await run_in_threadpool(self.service.explain, actor, entity.name, record_id)
             body["_explain"] = jsonable(why)
         return JSONResponse(body)

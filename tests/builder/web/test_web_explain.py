@@ -33,3 +33,9 @@ def test_record_page_has_a_why_section(clinic):
 def test_explain_is_refused_where_reading_is(clinic):
     vital = clinic.data["vital"]
     assert clinic.api("front_desk").get(f"/api/vital_reading/{vital['id']}?explain=1").status_code == 403
+
+
+def test_a_bad_explain_value_is_a_400(clinic):
+    vital = clinic.data["vital"]
+    response = clinic.api("nurse").get(f"/api/vital_reading/{vital['id']}?explain=yes")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "explain"
