@@ -7,8 +7,6 @@ not arrived yet are refused with a clear "not supported yet" error, never ignore
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, field_validator
 
 from engines.forms.models import EntitySpec, FormSpec, LocalizedText, Spec

@@ -114,6 +114,14 @@ class RecordService:
         condition = self.row_filter(actor, entity, grant)
         return query.where(condition) if condition is not None else query
 
+    def _visible_row(self, conn: sa.Connection, actor: Actor, entity: str, grant: Grant, record_id: int) -> Any:
+        """The stored row if the actor may see it; NotFound otherwise (absent and hidden look alike)."""
+        table = self.schema.table(entity)
+        row = conn.execute(self._select_visible(actor, entity, grant).where(table.c.id == record_id)).first()
+        if row is None:
+            raise NotFound(f"{entity} {record_id} not found")
+        return row
+
     # -- reading ---------------------------------------------------------------------
     def _children(self, conn: sa.Connection, entity: CompiledEntity, ids: list[int]) -> dict[tuple[str, int], list]:
         found: dict[tuple[str, int], list] = {}
@@ -145,11 +153,8 @@ class RecordService:
         """One record as the actor may see it (NotFound outside its rows); views of PHI are audited."""
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
-        table = self.schema.table(entity_name)
         with self.engine.begin() as conn:
-            row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
-            if row is None:
-                raise NotFound(f"{entity_name} {record_id} not found")
+            row = self._visible_row(conn, actor, entity_name, grant, record_id)
             record = self._present(entity, row, grant, self._children(conn, entity, [row.id]))
             if entity.has_phi and any(f in grant.readable for f, c in entity.fields.items() if c.spec.phi or c.spec.encrypted):
                 conn.execute(audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock())))
@@ -162,13 +167,10 @@ class RecordService:
         """
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
-        table = self.schema.table(entity_name)
         explained: dict[str, Any] = {}
         with self.engine.connect() as conn:
             conn.execution_options(read_only=True)
-            row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
-            if row is None:
-                raise NotFound(f"{entity_name} {record_id} not found")
+            row = self._visible_row(conn, actor, entity_name, grant, record_id)
             record = decode(entity.stored_fields, row, entity_name, self.cipher)
             context = self._loader(conn).wrap(entity_name, record)
             context.update(user=actor.as_context(), id=record_id)
@@ -222,9 +224,7 @@ class RecordService:
         grant = self.policy.require(actor, entity_name, "delete")
         table = self.schema.table(entity_name)
         with self.engine.begin() as conn:
-            row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
-            if row is None:
-                raise NotFound(f"{entity_name} {record_id} not found")
+            row = self._visible_row(conn, actor, entity_name, grant, record_id)
             if version is not None and row.version != version:
                 raise Conflict(message("conflict", actor.locale), row.version)
             try:
@@ -246,9 +246,7 @@ class RecordService:
             evaluate = self._evaluator(entity_name, actor, conn, record_id)
             stored: dict[str, Any] = {}
             if not creating:
-                row = conn.execute(self._select_visible(actor, entity_name, grant).where(table.c.id == record_id)).first()
-                if row is None:
-                    raise NotFound(f"{entity_name} {record_id} not found")
+                row = self._visible_row(conn, actor, entity_name, grant, record_id)
                 if version is None:
                     raise ValidationFailed([FieldError("version", "required", message("required", locale))])
                 if row.version != version:

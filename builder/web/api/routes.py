@@ -19,7 +19,7 @@ from engines.forms import message
 from builder.records import Actor, FieldError, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity
 
-from ..context import locale_of, require_actor
+from ..context import require_actor
 from ..inputs import coercion_crashes, unstorable_errors
 from .errors import ApiError, one
 from .export import export_csv
