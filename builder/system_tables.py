@@ -57,6 +57,15 @@ login_attempts = sa.Table(
 )
 
 
+sessions = sa.Table(
+    "crm_session", SYSTEM_METADATA,
+    sa.Column("sid_hash", sa.String(64), primary_key=True),  # SHA-256 of the session id in the signed cookie
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime, nullable=True),
+)
+
+
 def create_system_tables(engine: sa.Engine) -> None:
     """Create the `crm_*` tables that do not exist yet (safe to call on every start)."""
     SYSTEM_METADATA.create_all(engine, checkfirst=True)

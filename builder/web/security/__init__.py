@@ -52,6 +52,7 @@ def security_middleware(runtime: Any, settings: SecuritySettings) -> list[Middle
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
         Middleware(SessionMiddleware, secret_key=settings.secret_key, idle_minutes=settings.session_idle_minutes,
                    https_only=settings.https_only, clock=settings.clock),
-        Middleware(AuthenticationMiddleware, engine=runtime.engine, blueprint=runtime.blueprint),
+        Middleware(AuthenticationMiddleware, engine=runtime.engine, blueprint=runtime.blueprint,
+                   clock=settings.clock, session_max_age=settings.session_max_age),
         Middleware(CSRFMiddleware, max_body_bytes=settings.max_form_bytes),
     ]

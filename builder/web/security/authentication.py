@@ -8,7 +8,8 @@ answered with 401 straight away rather than treated as anonymous.
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Any, Callable
 
 import anyio
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from builder.web.i18n import translate
 from .bearer import bearer_token
 from .locales import choose_locale, supported_locales
 from .refusals import refusal
+from .session_registry import session_is_live
 from .sessions import Session
 
 USER_ID, STAMP = "uid", "stamp"
@@ -36,11 +38,15 @@ def client_address(scope: Scope) -> str | None:
 class AuthenticationMiddleware:
     """Find the actor of each request (or None) and the request's language and preferences."""
 
-    def __init__(self, app: ASGIApp, engine: sa.Engine, blueprint: Any) -> None:
+    def __init__(self, app: ASGIApp, engine: sa.Engine, blueprint: Any,
+                 clock: Callable[[], dt.datetime] = dt.datetime.now,
+                 session_max_age: dt.timedelta = dt.timedelta(hours=12)) -> None:
         if not isinstance(engine, sa.Engine):
             raise TypeError("engine must be an SQLAlchemy Engine")
         self.app = app
         self.engine = engine
+        self.clock = clock
+        self.session_max_age = session_max_age
         self.locales = supported_locales(blueprint.app.locales)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -79,8 +85,10 @@ class AuthenticationMiddleware:
         if not isinstance(user_id, int):
             return None
         user = get_user(self.engine, user_id)
-        if user is None or user.disabled or user.credential_stamp != session.get(STAMP):
+        live = user is not None and session_is_live(self.engine, str(session.get("sid", "")), user.id,
+                                                     self.clock(), self.session_max_age)
+        if user is None or not live or user.disabled or user.credential_stamp != session.get(STAMP):
             if isinstance(session, Session):
-                session.renew()  # the account is gone, disabled or has a new password: signed out
+                session.renew()  # signed out, expired, or the account is gone, disabled or has a new password
             return None
         return Actor(id=user.id, name=user.name, role=user.role, locale=locale, address=address)

@@ -23,6 +23,7 @@ from .locales import supported_locales
 from .redirects import safe_next
 from .refusals import refusal
 from .rendering import render
+from .session_registry import end_session, open_session
 from .sessions import Session
 from .settings import SecuritySettings
 from .throttling import LoginThrottle
@@ -96,6 +97,7 @@ class SignIn:
         session: Session = request.scope["session"]
         session.renew()  # a new session id and CSRF token: no fixation
         session[USER_ID], session[STAMP] = user.id, user.credential_stamp
+        await anyio.to_thread.run_sync(open_session, self.engine, session["sid"], user.id, self.settings.clock())
         if user.locale in self.locales and "locale" not in session:
             session["locale"] = user.locale
         return RedirectResponse(next_path, status_code=303)
@@ -115,6 +117,8 @@ class SignIn:
                                            actor.address, self.settings.clock())
         session = request.scope.get("session")
         if isinstance(session, Session):
+            if session.get("sid"):  # the cookie's sign-in ends on the server too: a copy of it is useless
+                await anyio.to_thread.run_sync(end_session, self.engine, session["sid"], self.settings.clock())
             session.renew()  # signed out; only the language and text size stay
         return RedirectResponse("/login", status_code=303)
 

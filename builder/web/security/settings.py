@@ -3,6 +3,7 @@
     [security]
     secret_key = "..."              # CRM_SECRET_KEY overrides it; else a generated key file
     session_idle_minutes = 30
+    session_max_hours = 12          # a sign-in ends after this, however active
     https_only = false              # true behind TLS: cookies get `Secure`, responses HSTS
     login_max_failures = 5          # per account within login_window_minutes
     login_max_failures_per_address = 20
@@ -40,6 +41,7 @@ class SecuritySettings:
 
     secret_key: str
     session_idle_minutes: int = 30
+    session_max_hours: int = 12
     https_only: bool = False
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
@@ -51,7 +53,7 @@ class SecuritySettings:
         if not isinstance(self.secret_key, str) or len(self.secret_key) < MIN_SECRET_LENGTH:
             raise ProjectError(f"the security secret key must have at least {MIN_SECRET_LENGTH} characters "
                                f"(set {SECRET_ENV} or [security] secret_key, or remove it to use a generated one)")
-        for name in ("session_idle_minutes", "login_max_failures", "login_max_failures_per_address",
+        for name in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_max_failures_per_address",
                      "login_window_minutes", "max_form_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -70,6 +72,10 @@ class SecuritySettings:
         return dt.timedelta(minutes=self.session_idle_minutes)
 
     @property
+    def session_max_age(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.session_max_hours)
+
+    @property
     def login_window(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.login_window_minutes)
 
@@ -82,7 +88,7 @@ class SecuritySettings:
         if not isinstance(section, dict):
             raise ProjectError("crm.toml: [security] must be a table")
         options: dict[str, Any] = {key: section[key] for key in (
-            "session_idle_minutes", "https_only", "login_max_failures", "login_max_failures_per_address",
+            "session_idle_minutes", "session_max_hours", "https_only", "login_max_failures", "login_max_failures_per_address",
             "login_window_minutes", "max_form_bytes") if key in section}
         secret = environ.get(SECRET_ENV) or section.get("secret_key") or load_or_create_secret(secret_file(project))
         options.update(overrides)

@@ -117,3 +117,29 @@ def test_bearer_header_overrides_a_session_cookie(client, users):
     assert client.get("/api/ping", headers={"Authorization": "Bearer crm_wrong"}).status_code == 401
     assert client.get("/api/ping", headers={"Authorization": "Bearer "}).status_code == 401
     assert client.get("/api/ping").json()["actor"] == "alice"  # the session itself is untouched
+
+
+def test_a_copied_cookie_is_useless_after_sign_out(client, runtime, settings, users):
+    from starlette.testclient import TestClient
+
+    from security_helpers import build_app
+
+    from security_helpers import session_csrf
+
+    login(client, "alice")
+    stolen = client.cookies.get(SESSION_COOKIE)
+    assert client.post("/logout", data={"csrf_token": session_csrf(client)}).status_code == 303
+    with TestClient(build_app(runtime, settings), follow_redirects=False) as thief:
+        thief.cookies.set(SESSION_COOKIE, stolen)
+        response = thief.get("/")
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_a_session_ends_after_its_maximum_age_however_active(client, clock, settings, users):
+    login(client, "alice")
+    step = settings.session_idle_minutes - 1
+    for _ in range(settings.session_max_hours * 60 // step):
+        clock.advance(minutes=step)
+        assert client.get("/").status_code == 200
+    clock.advance(minutes=step)
+    assert client.get("/").status_code == 303
