@@ -87,7 +87,20 @@ def parse(source: str) -> Parsed:
         raise ExpressionError("expression.syntax", f"the expression cannot be read: {type(exc).__name__}", lead) from None
     parsed = Parsed(text, tree, lead, one_line.encode("utf-8"))
     _refuse_unsafe(parsed)
+    _LiteralWords().visit(tree)  # in place, once the depth is known to be bounded
     return parsed
+
+
+LITERAL_WORDS = {"true": True, "false": False, "null": None}
+
+
+class _LiteralWords(ast.NodeTransformer):
+    """`true`, `false` and `null` as YAML writes them mean True, False and None."""
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in LITERAL_WORDS:
+            return ast.copy_location(ast.Constant(LITERAL_WORDS[node.id]), node)
+        return node
 
 
 def _refuse_unsafe(parsed: Parsed) -> None:

@@ -175,3 +175,13 @@ def test_evaluation_does_not_reparse():
     expression = compile_expression("x + 1")
     expression.source = "syntax error ("  # the text is informative only
     assert expression.evaluate({"x": 1}) == 2
+
+
+def test_yaml_literal_words_are_constants():
+    from engines.rules import compile_expression
+
+    expression = compile_expression("consent == true and not (flag == false) and note == null",
+                                    names={"consent", "flag", "note"})
+    assert expression.evaluate({"consent": True, "flag": True}) is True
+    assert expression.evaluate({"consent": False, "flag": True}) is False
+    assert expression.names == {"consent", "flag", "note"}
