@@ -9,6 +9,7 @@ hop allowed) with literals or `user.*`, combined with and/or/not.
 from __future__ import annotations
 
 import ast
+import functools
 from typing import Any, Callable
 
 import sqlalchemy as sa
@@ -30,10 +31,16 @@ TableLookup = Callable[[str], sa.Table]
 LinkTarget = Callable[[str, str], str | None]  # (entity, field) -> linked entity or None
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(source: str) -> ast.AST:
+    """Parse a filter once; only the user's values differ between requests."""
+    return ast.parse(source.strip(), mode="eval").body
+
+
 def compile_row_filter(source: str, entity: str, tables: TableLookup, link_target: LinkTarget,
                        user: dict[str, Any]) -> sa.ColumnElement[bool]:
     """A SQL clause true for exactly the rows the expression admits for `user`."""
-    tree = ast.parse(source.strip(), mode="eval").body
+    tree = _parsed(source)
 
     def operand(node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from engines.forms import EntitySpec, message
 from engines.rules import get_timezone
 
+from builder.storage.database import write_transaction
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
 
@@ -153,7 +154,7 @@ class RecordService:
         """One record as the actor may see it (NotFound outside its rows); views of PHI are audited."""
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             row = self._visible_row(conn, actor, entity_name, grant, record_id)
             record = self._present(entity, row, grant, self._children(conn, entity, [row.id]))
             if entity.has_phi and any(f in grant.readable for f, c in entity.fields.items() if c.spec.phi or c.spec.encrypted):
@@ -169,7 +170,6 @@ class RecordService:
         grant = self.policy.require(actor, entity_name, "read")
         explained: dict[str, Any] = {}
         with self.engine.connect() as conn:
-            conn.execution_options(read_only=True)
             row = self._visible_row(conn, actor, entity_name, grant, record_id)
             record = decode(entity.stored_fields, row, entity_name, self.cipher)
             context = self._loader(conn).wrap(entity_name, record)
@@ -202,7 +202,6 @@ class RecordService:
         base = self._select_visible(actor, entity_name, grant)
         query, count = build_list_query(self, entity, grant, base, spec, actor.locale)
         with self.engine.connect() as conn:
-            conn.execution_options(read_only=True)
             total = conn.execute(count).scalar_one()
             rows = conn.execute(query).all()
             children = self._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
@@ -223,7 +222,7 @@ class RecordService:
         self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "delete")
         table = self.schema.table(entity_name)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             row = self._visible_row(conn, actor, entity_name, grant, record_id)
             if version is not None and row.version != version:
                 raise Conflict(message("conflict", actor.locale), row.version)
@@ -242,7 +241,7 @@ class RecordService:
             raise ValidationFailed([FieldError("__all__", "invalid", "expected an object of field values")])
         locale = actor.locale
         table = self.schema.table(entity_name)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             evaluate = self._evaluator(entity_name, actor, conn, record_id)
             stored: dict[str, Any] = {}
             if not creating:
@@ -289,9 +288,9 @@ class RecordService:
             changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
             conn.execute(audit_table.insert().values(**audit_row(
                 actor, "create" if creating else "update", entity_name, record_id, now, changes)))
-            row = conn.execute(sa.select(table).where(table.c.id == record_id)).one()
-            return self._present(entity, row, self.policy.grant(actor, entity_name) if not creating or grant.readable
-                                 else grant, self._children(conn, entity, [record_id]))
+            written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
+            children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
+            return self._present(entity, written, grant, children)
 
     def _write_children(self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict,
                         given: dict, creating: bool) -> None:
@@ -334,6 +333,20 @@ class RecordService:
             if conn.execute(query.limit(1)).first() is not None:
                 errors.append(FieldError(field.name, "unique", message("unique", locale)))
         return errors
+
+
+class _WrittenRow(dict):
+    """The row just written, as the columns it now holds: no need to read it back."""
+
+    @property
+    def _mapping(self) -> "_WrittenRow":
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
 
 def _not_writable(entity: CompiledEntity, grant: Grant, typed: dict, locale: str) -> list[FieldError]:

@@ -8,7 +8,9 @@ be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL name
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -59,11 +61,21 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        # A transaction that may write takes the write lock up front: two deferred
-        # transactions that read then write would deadlock and one fail at once.
-        # Readers say so (`read_only=True`) and never wait for writers under WAL.
-        read_only = connection.get_execution_options().get("read_only", False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # A transaction that reads and then writes says so (`writes=True`, see
+        # `write_transaction`) and takes the write lock up front: two deferred ones
+        # would deadlock and one fail at once. Others stay deferred, and readers
+        # never wait for writers under WAL.
+        writes = connection.get_execution_options().get("writes", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+
+
+@contextlib.contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that may read before it writes, safe with concurrent writers on every database."""
+    with engine.connect() as conn:
+        conn.execution_options(writes=True)
+        with conn.begin():
+            yield conn
 
 
 def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.Engine:

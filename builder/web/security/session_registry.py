@@ -36,7 +36,6 @@ def end_session(engine: sa.Engine, sid: str, now: dt.datetime) -> None:
 def session_is_live(engine: sa.Engine, sid: str, user_id: int, now: dt.datetime, max_age: dt.timedelta) -> bool:
     """True while the sign-in exists for this user, has not ended and is younger than `max_age`."""
     with engine.connect() as conn:
-        conn.execution_options(read_only=True)
         row = conn.execute(sa.select(sessions.c.user_id, sessions.c.created_at, sessions.c.ended_at)
                            .where(sessions.c.sid_hash == _hash(sid))).first()
     return row is not None and row.user_id == user_id and row.ended_at is None and now - row.created_at < max_age
