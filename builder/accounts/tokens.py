@@ -15,6 +15,8 @@ from typing import Collection
 
 import sqlalchemy as sa
 
+from builder.storage.database import write_transaction
+
 from builder.records import Actor
 from builder.system_tables import tokens as tokens_table
 
@@ -57,7 +59,7 @@ def create_token(engine: sa.Engine, name: str, role: str, *, roles: Collection[s
     check_role(role, roles)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     values = {"name": name, "role": role, "token_hash": token_hash(secret), "created_at": _now(), "revoked_at": None}
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         row = conn.execute(sa.select(tokens_table).where(tokens_table.c.name == name)).first()
         if row is not None and row.revoked_at is None:
             raise AccountError(f"the token `{name}` already exists; revoke it first (crm token revoke {name})")
@@ -73,7 +75,7 @@ def create_token(engine: sa.Engine, name: str, role: str, *, roles: Collection[s
 
 def revoke_token(engine: sa.Engine, name: str) -> Token:
     """Stop a token working from its next request on."""
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         row = conn.execute(sa.select(tokens_table).where(tokens_table.c.name == name)).first()
         if row is None:
             raise AccountError(f"there is no token `{name}`")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Collection
 
 import sqlalchemy as sa
+
+from builder.storage.database import write_transaction
 from argon2 import PasswordHasher
 
 from builder.system_tables import users as users_table
@@ -64,7 +66,7 @@ def add_user(engine: sa.Engine, name: str, role: str, password: str, locale: str
     check_role(role, roles)
     check_locale(locale)
     password_hash = hash_password(password, hasher)
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         if _row_by_name(conn, name) is not None:
             raise AccountError(f"the user `{name}` already exists")
         try:
@@ -88,7 +90,7 @@ def get_user(engine: sa.Engine, user_id: int) -> User | None:
 
 
 def _set(engine: sa.Engine, name: str, **values) -> User:
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         row = _require(conn, name)
         conn.execute(users_table.update().where(users_table.c.id == row.id).values(**values))
         return User.from_row(_require(conn, name))
@@ -119,7 +121,7 @@ def authenticate(engine: sa.Engine, name: str, password: str, hasher: PasswordHa
     if row is None or not verdict.ok or row.disabled:
         return None
     if verdict.new_hash is not None:
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             conn.execute(users_table.update().where(users_table.c.id == row.id)
                          .where(users_table.c.password_hash == row.password_hash)
                          .values(password_hash=verdict.new_hash))
