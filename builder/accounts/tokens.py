@@ -15,9 +15,8 @@ from typing import Collection
 
 import sqlalchemy as sa
 
-from builder.storage.database import write_transaction
-
 from builder.records import Actor
+from builder.storage.database import write_transaction
 from builder.system_tables import tokens as tokens_table
 
 from .errors import AccountError

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from typing import Collection
 
 import sqlalchemy as sa
-
-from builder.storage.database import write_transaction
 from argon2 import PasswordHasher
 
+from builder.storage.database import write_transaction
 from builder.system_tables import users as users_table
 
 from .errors import AccountError
