@@ -263,7 +263,7 @@ class RecordService:
             failed = {e.field for e in errors}
             errors += [e for e in preparing.check_fields(entity.fields, record, evaluate, locale)
                        if e.field not in failed]
-            errors += self._check_links(conn, entity, record, locale)
+            errors += self._check_links(conn, actor, entity, record, set(typed), locale)
             errors += self._check_unique(conn, entity, record, record_id, locale)
             if not errors:
                 errors += preparing.check_rules(entity, record, evaluate, locale)
@@ -305,14 +305,20 @@ class RecordService:
                 data = encode(list(field.children.values()), row, table.name, self.cipher)
                 conn.execute(table.insert().values(parent_id=record_id, position=position, **data))
 
-    def _check_links(self, conn: sa.Connection, entity: CompiledEntity, record: dict, locale: str) -> list[FieldError]:
+    def _check_links(self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict,
+                     given: set[str], locale: str) -> list[FieldError]:
+        """Each link points at an existing record; a link the actor sets, at one the actor may see."""
         errors = []
         for name, target in self._links[entity.name].items():
             value = record.get(name)
             if value is None:
                 continue
-            other = self.schema.table(target)
-            if conn.execute(sa.select(other.c.id).where(other.c.id == value)).first() is None:
+            query = sa.select(self.schema.table(target).c.id).where(self.schema.table(target).c.id == value)
+            if name in given and not actor.system:
+                grant = self.policy.grant(actor, target)
+                visible = self.row_filter(actor, target, grant) if grant.readable else sa.false()
+                query = query.where(visible) if visible is not None else query
+            if conn.execute(query).first() is None:
                 errors.append(FieldError(name, "invalid_link", message("invalid_link", locale)))
         return errors
 

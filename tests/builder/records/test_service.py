@@ -283,3 +283,38 @@ def test_concurrent_writers_all_succeed(service):
         ids = list(pool.map(write, range(24)))
     assert len(set(ids)) == 24
     assert service.list(SYSTEM, "vital_reading").total == 24
+
+
+def test_a_link_must_point_at_a_record_the_actor_may_see(tmp_path, sqlite_url):
+    from builder.loading import load_blueprint
+    from builder.records import RecordService
+    from builder.storage.database import make_engine
+    from builder.system_tables import create_system_tables
+
+    (tmp_path / "bp.yaml").write_text(
+        "app: {name: t}\n"
+        "roles: {caller: {}, clerk: {}}\n"
+        "entities:\n"
+        "  person:\n"
+        "    fields: {name: {type: text}, consent: {type: boolean, default: false}}\n"
+        "    permissions: {caller: {read: all, where: 'consent == true'}}\n"
+        "  call:\n"
+        "    fields: {person: {type: link, to: person}}\n"
+        "    permissions: {caller: {read: all, write: all, create: true}, clerk: {read: all, write: all, create: true}}\n",
+        encoding="utf-8")
+    loaded = load_blueprint(tmp_path / "bp.yaml")
+    engine = make_engine(sqlite_url)
+    records = RecordService(loaded.blueprint.entities, engine)
+    records.schema.metadata.create_all(engine)
+    create_system_tables(engine)
+    hidden = records.create(SYSTEM, "person", {"name": "a"})["id"]
+    shown = records.create(SYSTEM, "person", {"name": "b", "consent": True})["id"]
+    caller, clerk = Actor(1, "c", "caller"), Actor(2, "k", "clerk")
+    assert records.create(caller, "call", {"person": shown})["person"] == shown
+    for actor in (caller, clerk):  # outside the caller's rows; the clerk may not read persons at all
+        with pytest.raises(ValidationFailed) as excinfo:
+            records.create(actor, "call", {"person": hidden})
+        assert errors_of(excinfo) == {"person": "invalid_link"}
+    made = records.create(SYSTEM, "call", {"person": hidden})
+    # an unchanged link set by someone else does not stop the caller from editing the record
+    records.update(caller, "call", made["id"], {}, version=1)
