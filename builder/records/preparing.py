@@ -12,6 +12,7 @@ from engines.forms import FieldValueError, localized, message
 from engines.rules import RuleError
 
 from .compiled import CompiledEntity, CompiledField
+from .policy import Grant
 from .errors import FieldError
 
 Evaluate = Callable[[Any, dict[str, Any]], Any]  # (expression, record) -> value, with links, user and helpers
@@ -141,3 +142,24 @@ def check_rules(entity: CompiledEntity, record: dict[str, Any], evaluate: Evalua
             for target in validation.fields or ["__all__"]:
                 errors.append(FieldError(target, "rule", text))
     return errors
+
+
+def not_writable(entity: CompiledEntity, grant: Grant, typed: dict, locale: str) -> list[FieldError]:
+    """Input for fields the role may not write (checked after coercion, so unknown fields come first)."""
+    return [FieldError(name, "not_writable", message("not_writable", locale))
+            for name in typed if name not in grant.writable]
+
+
+def drop_unchanged_masks(entity: CompiledEntity, grant: Grant, values: Mapping[str, Any],
+                          stored: dict[str, Any]) -> dict[str, Any]:
+    """A masked value sent back unchanged (an edit form) means "keep the stored value"."""
+    if grant.full_access:
+        return dict(values)
+    kept = {}
+    for name, value in values.items():
+        field = entity.fields.get(name) if isinstance(name, str) else None
+        if field is not None and field.spec.sensitive and stored.get(name) is not None \
+                and value == field.kind.mask(stored[name], field.spec):
+            continue
+        kept[name] = value
+    return kept

@@ -9,7 +9,6 @@ one transaction. No flags, no way around it.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -162,36 +161,10 @@ class RecordService:
         return record
 
     def explain(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
-        """Why each computed value the actor can see is what it is: values read, decision rows matched.
+        """Why each computed value the actor can see is what it is (see explaining.py)."""
+        from .explaining import explain_record
 
-        Inputs the actor may not read are left out, so "why?" never reveals a hidden field.
-        """
-        entity = self.entity(entity_name)
-        grant = self.policy.require(actor, entity_name, "read")
-        explained: dict[str, Any] = {}
-        with self.engine.connect() as conn:
-            row = self._visible_row(conn, actor, entity_name, grant, record_id)
-            record = decode(entity.stored_fields, row, entity_name, self.cipher)
-            context = self._loader(conn).wrap(entity_name, record)
-            context.update(user=actor.as_context(), id=record_id)
-            options = {"related": SqlRelated(self, conn, (entity_name, record_id)), "timezone": self.timezone}
-            for name, field in entity.fields.items():
-                if field.compute is None or name not in grant.readable:
-                    continue
-                why = field.compute.explain(context, **options)
-                why["reads"] = {path: value for path, value in why["reads"].items()
-                                if path.split(".")[0] in grant.readable}
-                why["decisions"] = [self.decision_tables[t].explain(context, **options)
-                                    for t in sorted(getattr(field.compute, "tables", None) or ())
-                                    if t in self.decision_tables]
-                hidden = set(entity.fields) - grant.readable
-                for decision in why["decisions"]:
-                    names = set(re.findall(r"[A-Za-z_]\w*", " ".join(str(i.get("input", ""))
-                                                                     for i in decision.get("inputs", []))))
-                    if hidden & names:  # an input the actor may not read: say the outcome, not the why
-                        decision.update(inputs=[], rows=[], matched=[], hidden_inputs=True)
-                explained[name] = why
-        return explained
+        return explain_record(self, actor, entity_name, record_id)
 
     def list(self, actor: Actor, entity_name: str, *, q: str | None = None, filters: Mapping[str, Any] | None = None,
              sort: str | None = None, limit: int = 50, offset: int = 0) -> Page:
@@ -251,11 +224,12 @@ class RecordService:
                 if row.version != version:
                     raise Conflict(message("conflict", locale), row.version)
                 stored = decode(entity.stored_fields, row, entity_name, self.cipher)
+                children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
                 for field in entity.child_fields:
-                    stored[field.name] = self._children(conn, entity, [record_id]).get((field.name, record_id), [])
-                values = _drop_unchanged_masks(entity, grant, values, stored)
+                    stored[field.name] = children.get((field.name, record_id), [])
+                values = preparing.drop_unchanged_masks(entity, grant, values, stored)
             typed, errors = preparing.coerce_input(entity.fields, values, locale)
-            errors += _not_writable(entity, grant, typed, locale)
+            errors += preparing.not_writable(entity, grant, typed, locale)
             record = {**stored, **typed}
             if creating:
                 errors += preparing.apply_defaults(entity.fields, record, evaluate, locale)
@@ -353,26 +327,6 @@ class _WrittenRow(dict):
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
-
-
-def _not_writable(entity: CompiledEntity, grant: Grant, typed: dict, locale: str) -> list[FieldError]:
-    return [FieldError(name, "not_writable", message("not_writable", locale))
-            for name in typed if name not in grant.writable]
-
-
-def _drop_unchanged_masks(entity: CompiledEntity, grant: Grant, values: Mapping[str, Any],
-                          stored: dict[str, Any]) -> dict[str, Any]:
-    """A masked value sent back unchanged (an edit form) means "keep the stored value"."""
-    if grant.full_access:
-        return dict(values)
-    kept = {}
-    for name, value in values.items():
-        field = entity.fields.get(name) if isinstance(name, str) else None
-        if field is not None and field.spec.sensitive and stored.get(name) is not None \
-                and value == field.kind.mask(stored[name], field.spec):
-            continue
-        kept[name] = value
-    return kept
 
 
 def _in_use(locale: str) -> str:
