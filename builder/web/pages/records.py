@@ -97,6 +97,12 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
         explained = await run_in_threadpool(service.explain, actor, entity.name, record["id"]) \
             if any(f.compute is not None for f in entity.fields.values()) else {}
+        for name, why in explained.items():  # decision outputs as the field shows them (高危, not high)
+            field = entity.fields[name]
+            for decision in why["decisions"]:
+                for row in decision["rows"]:
+                    if isinstance(row["then"], str) and field.spec.options:
+                        row["then"] = field.kind.display(row["then"], field.spec, actor.locale)
         return render(request, "detail.html", {
             "explained": explained,
             "entity": entity, "entity_title": entity_title(entity, actor.locale), "record": record,

@@ -27,7 +27,7 @@ def test_record_page_has_a_why_section(clinic):
     page = clinic.login("nurse").get(f"/records/vital_reading/{vital['id']}")
     assert page.status_code == 200
     assert '<details class="why">' in page.text and "bp_risk" in page.text
-    assert "systolic &gt;= 140" in page.text
+    assert "systolic &gt;= 140" in page.text and "<td>High</td>" in page.text  # option labels, not codes
 
 
 def test_explain_is_refused_where_reading_is(clinic):
