@@ -36,6 +36,7 @@ register_texts({
     "app.home": {"en": "Home", "zh-CN": "首页"},
     "app.language": {"en": "Language", "zh-CN": "语言"},
     "app.large_text": {"en": "Large text", "zh-CN": "大字体"},
+    "app.audit": {"en": "Audit log", "zh-CN": "审计日志"},
 })
 
 register_texts({

@@ -123,3 +123,8 @@ def test_chinese_interface_and_large_text(clinic):
     assert "患者" in page and "搜索" in page and 'lang="zh-CN"' in page
     client.post("/large-text", data={"csrf_token": csrf_of(page), "large_text": "on", "next": "/"})
     assert 'class="large-text"' in client.get("/").text
+
+
+def test_only_admins_see_the_audit_link(clinic):
+    assert 'href="/audit"' in clinic.login("admin").get("/").text
+    assert 'href="/audit"' not in clinic.login("nurse").get("/").text
