@@ -2,7 +2,8 @@
 
 Runs the app with uvicorn in a subprocess on a free port (stopped at the end, and
 bounded by a timeout), once on a desktop window and once on a 375x667 phone.
-Screenshots go to docs/screenshots/.
+Screenshots go to the test's own folder; with CRM_UPDATE_SCREENSHOTS=1 they replace
+the ones in docs/screenshots/ that the README shows.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
+DOC_SHOTS = REPO / "docs" / "screenshots"
 SERVER_SECONDS = 240
 
 pytestmark = [pytest.mark.browser,
@@ -72,7 +73,7 @@ def server(tmp_path):
             process.kill()
 
 
-def _front_desk_journey(browser, base: str, viewport: dict, suffix: str, phone: str, name: str) -> None:
+def _front_desk_journey(browser, base: str, viewport: dict, suffix: str, phone: str, name: str, shots: Path) -> None:
     context = browser.new_context(viewport=viewport, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -86,7 +87,7 @@ def _front_desk_journey(browser, base: str, viewport: dict, suffix: str, phone: 
     page.fill("#f-phone", phone)
     page.select_option("#f-gender", "female")
     page.fill("#f-birth_date", "1956-08-15")
-    page.screenshot(path=str(SHOTS / f"form-{suffix}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"form-{suffix}.png"), full_page=True)
     page.click("button.primary[type=submit]")
     page.wait_for_selector(".notice")
     assert name in page.inner_text("h1")
@@ -94,25 +95,26 @@ def _front_desk_journey(browser, base: str, viewport: dict, suffix: str, phone: 
     page.fill("#q", name)
     page.click(".search-row button")
     page.wait_for_selector(f"text={name}")
-    page.screenshot(path=str(SHOTS / f"list-{suffix}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"list-{suffix}.png"), full_page=True)
     page.click(f"text={name}")
     page.wait_for_selector("#value-phone")
     masked = page.inner_text("#value-phone")
     assert masked == phone[:3] + "****" + phone[-4:], masked  # the front desk sees the phone masked
-    page.screenshot(path=str(SHOTS / f"patient-{suffix}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"patient-{suffix}.png"), full_page=True)
     context.close()
 
 
-def test_front_desk_registers_and_finds_a_patient(server):
+def test_front_desk_registers_and_finds_a_patient(server, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    shots = DOC_SHOTS if os.environ.get("CRM_UPDATE_SCREENSHOTS") == "1" else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             _front_desk_journey(browser, server, {"width": 1280, "height": 800}, "desktop", "13912345678",
-                                "Huang Mei")
+                                "Huang Mei", shots)
             _front_desk_journey(browser, server, {"width": 375, "height": 667}, "phone", "13987654321",
-                                "Zhou Lan")
+                                "Zhou Lan", shots)
         finally:
             browser.close()
