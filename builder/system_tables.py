@@ -27,6 +27,7 @@ tokens = sa.Table(
     sa.Column("name", sa.String(64), nullable=False, unique=True),
     sa.Column("role", sa.String(64), nullable=False),
     sa.Column("token_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("user_id", sa.Integer, nullable=True),  # a token may act as one account (its id in row filters)
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime, nullable=True),
 )

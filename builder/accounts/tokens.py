@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from builder.records import Actor
 from builder.storage.database import write_transaction
 from builder.system_tables import tokens as tokens_table
+from builder.system_tables import users as users_table
 
 from .errors import AccountError
 from .naming import check_name, check_role
@@ -49,15 +50,30 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
-def create_token(engine: sa.Engine, name: str, role: str, *, roles: Collection[str]) -> str:
+def create_token(engine: sa.Engine, name: str, role: str | None, *, roles: Collection[str],
+                 user: str | None = None) -> str:
     """Make a token and return its secret: the only time anyone sees it.
 
+    With `user`, the token acts as that account (its role, and its id where row
+    filters such as `doctor.user == user.id` need one) and stops when it is disabled.
     A revoked token's name may be reused; an active one must be revoked first.
     """
     check_name(name, "token", MAX_TOKEN_NAME_LENGTH)
+    user_id = None
+    if user is not None:
+        with engine.connect() as conn:
+            account = conn.execute(sa.select(users_table).where(users_table.c.name == user)).first()
+        if account is None or account.disabled:
+            raise AccountError(f"there is no active user `{user}`")
+        if role is not None and role != account.role:
+            raise AccountError(f"user `{user}` has the role `{account.role}`, not `{role}`")
+        role, user_id = account.role, account.id
+    if role is None:
+        raise AccountError("a token needs a role (--role) or a user to act as (--user)")
     check_role(role, roles)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    values = {"name": name, "role": role, "token_hash": token_hash(secret), "created_at": _now(), "revoked_at": None}
+    values = {"name": name, "role": role, "token_hash": token_hash(secret), "user_id": user_id,
+              "created_at": _now(), "revoked_at": None}
     with write_transaction(engine) as conn:
         row = conn.execute(sa.select(tokens_table).where(tokens_table.c.name == name)).first()
         if row is not None and row.revoked_at is None:
@@ -96,11 +112,13 @@ def actor_for_token(engine: sa.Engine, token: str, *, address: str | None = None
     """The actor an active token acts as (named `token:NAME` in the audit trail), else None."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
         return None
+    query = (sa.select(tokens_table.c.name, tokens_table.c.role, tokens_table.c.user_id, users_table.c.disabled)
+             .select_from(tokens_table.outerjoin(users_table, users_table.c.id == tokens_table.c.user_id))
+             .where(tokens_table.c.token_hash == token_hash(token), tokens_table.c.revoked_at.is_(None)))
     with engine.connect() as conn:
-        row = conn.execute(sa.select(tokens_table).where(tokens_table.c.token_hash == token_hash(token))
-                           .where(tokens_table.c.revoked_at.is_(None))).first()
-    if row is None:
-        return None
-    return Actor(id=None, name=f"token:{row.name}", role=row.role, locale=locale, address=address,
+        row = conn.execute(query).first()
+    if row is None or (row.user_id is not None and row.disabled is not False):
+        return None  # unknown, revoked, or acting as an account that is gone or disabled
+    return Actor(id=row.user_id, name=f"token:{row.name}", role=row.role, locale=locale, address=address,
                  extra={"token": row.name})
 

@@ -129,14 +129,16 @@ def token() -> None:
 
 @token.command("create")
 @click.argument("name")
-@click.option("--role", "-r", required=True, help="One of the blueprint's roles.")
+@click.option("--role", "-r", default=None, help="One of the blueprint's roles (or take the --user's).")
+@click.option("--user", "-u", default=None, help="Act as this account: its role, and its id in row filters.")
 @project_option
-def token_create(name: str, role: str, project_dir: Path) -> None:
+def token_create(name: str, role: str | None, user: str | None, project_dir: Path) -> None:
     """Create the API token NAME and print it once (store it now: it cannot be shown again)."""
     with project_database(project_dir) as (engine, roles):
-        secret = create_token(engine, name, role, roles=roles)
+        secret = create_token(engine, name, role, roles=roles, user=user)
     click.echo(secret)
-    console.print(f"Token {name} ({role}) created. Send it as `Authorization: Bearer <token>`; "
+    acting = f" acting as {user}" if user else f" ({role})"
+    console.print(f"Token {name}{acting} created. Send it as `Authorization: Bearer <token>`; "
                   "it will not be shown again.", markup=False)
 
 

@@ -107,3 +107,20 @@ def test_tokens_are_random_hashed_and_revocable(db):
     renewed = create_token(db, "lab", "doctor", roles=ROLES)  # a revoked name may be reused
     assert actor_for_token(db, renewed).role == "doctor" and actor_for_token(db, secret) is None
     assert [t.name for t in list_tokens(db)] == ["lab", "lab2"]
+
+
+def test_a_token_can_act_as_a_user_and_stops_with_them(db):
+    doctor = add_user(db, "dr_li", "doctor", PASSWORD, roles=ROLES)
+    secret = create_token(db, "li-phone", None, roles=ROLES, user="dr_li")
+    actor = actor_for_token(db, secret)
+    assert (actor.id, actor.role, actor.name) == (doctor.id, "doctor", "token:li-phone")
+    with pytest.raises(AccountError, match="has the role `doctor`, not `nurse`"):
+        create_token(db, "x", "nurse", roles=ROLES, user="dr_li")
+    with pytest.raises(AccountError, match="no active user"):
+        create_token(db, "y", None, roles=ROLES, user="nobody")
+    with pytest.raises(AccountError, match="needs a role"):
+        create_token(db, "z", None, roles=ROLES)
+    disable_user(db, "dr_li")
+    assert actor_for_token(db, secret) is None
+    enable_user(db, "dr_li")
+    assert actor_for_token(db, secret).id == doctor.id

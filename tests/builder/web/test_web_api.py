@@ -176,3 +176,16 @@ def test_openapi_and_docs_are_served(clinic):
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     docs = clinic.anonymous().get("/api/docs")
     assert docs.status_code == 200 and "/api/patient/{id}" in docs.text
+
+
+def test_a_token_acting_as_a_doctor_sees_that_doctors_appointments(clinic):
+    from builder.accounts import create_token
+
+    roles = clinic.runtime.blueprint.roles
+    anonymous_role_token = clinic.api("doctor").get("/api/appointment").json()
+    assert anonymous_role_token["total"] == 0  # a role-only token has no account: `user.id` matches nothing
+    secret = create_token(clinic.runtime.engine, "li-phone", None, roles=roles, user="doctor")
+    client = clinic._client({"Authorization": f"Bearer {secret}"})
+    mine = client.get("/api/appointment").json()
+    doctor_staff = clinic.data["staff"][0]["id"]
+    assert mine["total"] == 2 and {a["doctor"] for a in mine["items"]} == {doctor_staff}
