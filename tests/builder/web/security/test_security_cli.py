@@ -86,3 +86,15 @@ def test_token_create_and_revoke(crm, engine):
 def test_missing_project_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["user", "list", "--project", str(tmp_path / "nowhere")])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+def test_token_acting_as_a_user(crm, engine):
+    assert crm("user", "add", "dr_li", "--role", "doctor", input="a long password\n").exit_code == 0
+    created = crm("token", "create", "li-phone", "--user", "dr_li")
+    assert created.exit_code == 0 and "acting as dr_li" in created.output
+    secret = created.output.splitlines()[0].strip()
+    actor = actor_for_token(engine, secret)
+    assert actor.role == "doctor" and actor.id is not None
+    refused = crm("token", "create", "other", "--user", "dr_li", "--role", "nurse")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert crm("token", "create", "none").exit_code == 1
