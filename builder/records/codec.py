@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from builder.storage.tables import hash_column
 
-from .compiled import CompiledEntity, CompiledField
+from .compiled import CompiledField
 
 
 class Cipher(Protocol):
@@ -26,6 +26,9 @@ class Cipher(Protocol):
 
 class MissingKeys(RuntimeError):
     """An encrypted field was used but no encryption key is configured."""
+
+    def __init__(self) -> None:
+        super().__init__("an encrypted field needs an encryption key (see docs/security.md)")
 
 
 def _context(table: str, field: CompiledField) -> str:
@@ -44,7 +47,7 @@ def encode(fields: list[CompiledField], values: dict[str, Any], table: str, ciph
                 row[field.name] = row[hash_column(field.name)] = None
                 continue
             if cipher is None:
-                raise MissingKeys("an encrypted field needs an encryption key (see docs/security.md)")
+                raise MissingKeys()
             row[field.name] = cipher.encrypt(str(value), _context(table, field))
             row[hash_column(field.name)] = cipher.blind_index(str(value))
         else:
@@ -60,7 +63,7 @@ def decode(fields: list[CompiledField], row: Any, table: str, cipher: Cipher | N
         raw = mapping.get(field.name)
         if field.spec.encrypted and raw is not None:
             if cipher is None:
-                raise MissingKeys("an encrypted field needs an encryption key (see docs/security.md)")
+                raise MissingKeys()
             raw = cipher.decrypt(raw, _context(table, field))
         values[field.name] = field.kind.from_storage(raw, field.spec)
     return values
@@ -70,11 +73,7 @@ def search_value(field: CompiledField, value: Any, cipher: Cipher | None) -> tup
     """The column and value to compare for an exact-match search on `field`."""
     if field.spec.encrypted:
         if cipher is None:
-            raise MissingKeys("an encrypted field needs an encryption key (see docs/security.md)")
+            raise MissingKeys()
         stored = field.kind.to_storage(value, field.spec)
         return hash_column(field.name), cipher.blind_index(str(stored))
     return field.name, field.kind.to_storage(value, field.spec)
-
-
-def stored_entity_fields(entity: CompiledEntity) -> list[CompiledField]:
-    return entity.stored_fields
