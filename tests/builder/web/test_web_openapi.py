@@ -16,7 +16,8 @@ MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGAT
 # CRM_FUZZ_RANDOM=1 with more CRM_FUZZ_EXAMPLES hunts for new ones.
 DERANDOMIZE = os.environ.get("CRM_FUZZ_RANDOM") != "1"
 EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "30"))  # per operation and mode: bounded, the whole test stays well under a minute
-OPERATIONS = ("/api/patient", "/api/patient/{id}", "/api/appointment", "/api/appointment/{id}")
+OPERATIONS = tuple(os.environ["CRM_FUZZ_OPERATIONS"].split(",")) if os.environ.get("CRM_FUZZ_OPERATIONS") else (
+    "/api/patient", "/api/patient/{id}", "/api/appointment", "/api/appointment/{id}")
 
 
 @pytest.fixture(params=["sqlite"])
