@@ -59,8 +59,8 @@ def coerce_rows(field: CompiledField, raw: Any, locale: str, errors: list[FieldE
 
 
 def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
-                   locale: str) -> list[FieldError]:
-    """Fill fields the writer left out (creation only)."""
+                   locale: str, prefix: str = "") -> list[FieldError]:
+    """Fill fields the writer left out (a new record, or a child row sent anew)."""
     errors = []
     for name, field in entity_fields.items():
         if name in record or field.compute is not None:
@@ -73,12 +73,27 @@ def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, An
             elif field.children:
                 record[name] = []
         except (RuleError, FieldValueError) as exc:
-            errors.append(_error(name, "rule_failed", locale, detail=str(exc)))
+            errors.append(_error(f"{prefix}{name}", "rule_failed", locale, detail=str(exc)))
+    return errors
+
+
+def prepare_rows(entity: CompiledEntity, record: dict[str, Any], evaluate: Any, locale: str,
+                 given: set[str] | None) -> list[FieldError]:
+    """Defaults and computed values of the child rows being written (all on creation, else those sent)."""
+    errors: list[FieldError] = []
+    for table in entity.child_fields:
+        if given is not None and table.name not in given:
+            continue  # stored rows are kept as they are
+        rows_evaluate = evaluate.for_rows(table.name, record)
+        for i, row in enumerate(record.get(table.name) or []):
+            prefix = f"{table.name}.{i}."
+            errors += apply_defaults(table.children, row, rows_evaluate, locale, prefix)
+            errors += apply_computed(table.children, row, rows_evaluate, locale, prefix)
     return errors
 
 
 def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
-                   locale: str) -> list[FieldError]:
+                   locale: str, prefix: str = "") -> list[FieldError]:
     """Recompute every computed field from the record as it will be stored."""
     errors = []
     for name, field in entity_fields.items():
@@ -88,7 +103,7 @@ def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, An
             value = evaluate(field.compute, record)
             record[name] = None if value is None else field.kind.coerce(value, field.spec)
         except (RuleError, FieldValueError) as exc:
-            errors.append(_error(name, "rule_failed", locale, detail=str(exc)))
+            errors.append(_error(f"{prefix}{name}", "rule_failed", locale, detail=str(exc)))
     return errors
 
 
@@ -104,8 +119,9 @@ def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any]
                 errors.append(_error(path, "required", locale))
             continue
         if field.children:
+            rows_evaluate = evaluate.for_rows(name, record)
             for i, row in enumerate(value):
-                errors.extend(check_fields(field.children, row, evaluate, locale, prefix=f"{path}.{i}."))
+                errors.extend(check_fields(field.children, row, rows_evaluate, locale, prefix=f"{path}.{i}."))
             continue
         try:
             field.kind.validate(value, field.spec, field.limit("min", record, evaluate),

@@ -30,6 +30,7 @@ from .errors import Conflict, FieldError, NotFound, ValidationFailed
 from .links import LinkLoader
 from .policy import Grant, Policy
 from .querying import ListQuery, build_list_query
+from .evaluating import RecordEvaluator, child_key
 from .related import SqlRelated
 from .rowfilter import compile_row_filter
 
@@ -64,8 +65,9 @@ class RecordService:
                                                     for n in entities}
         self.policy = Policy.from_entities(entities)
         self.clock = clock
-        self._links = {n: {f: s.to for f, s in e.fields.items() if s.type == "link" and s.to}
-                       for n, e in entities.items()}
+        self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
+        self._links.update({child_key(n, f): _link_fields(s.fields or {})  # child rows' links, for expressions
+                            for n, e in entities.items() for f, s in e.fields.items() if s.type == "table"})
 
     # -- helpers ---------------------------------------------------------------------
     def entity(self, name: str) -> CompiledEntity:
@@ -87,19 +89,10 @@ class RecordService:
 
         return LinkLoader(fetch, self.link_targets)
 
-    def _evaluator(self, entity: str, actor: Actor, conn: sa.Connection, record_id: int | None):
-        """Evaluate an expression for a record: links load lazily, `user` is the actor, helpers query `conn`."""
-        loader = self._loader(conn)
-        user = actor.as_context()
-        related = SqlRelated(self, conn, (entity, record_id))
-
-        def evaluate(expression: Any, record: Mapping[str, Any]) -> Any:
-            context = loader.wrap(entity, record)
-            context["user"] = user
-            context.setdefault("id", record_id)
-            return expression.evaluate(context, related=related, timezone=self.timezone)
-
-        return evaluate
+    def _evaluator(self, entity: str, actor: Actor, conn: sa.Connection, record_id: int | None) -> RecordEvaluator:
+        """Evaluates the entity's expressions for one record within this operation's connection."""
+        return RecordEvaluator(self._loader(conn), entity, actor.as_context(),
+                               SqlRelated(self, conn, (entity, record_id)), self.timezone, record_id)
 
     def row_filter(self, actor: Actor, entity: str, grant: Grant) -> sa.ColumnElement[bool] | None:
         """The SQL form of the grant's `where`, for this actor."""
@@ -233,6 +226,7 @@ class RecordService:
             record = {**stored, **typed}
             if creating:
                 errors += preparing.apply_defaults(entity.fields, record, evaluate, locale)
+            errors += preparing.prepare_rows(entity, record, evaluate, locale, set(typed) if not creating else None)
             errors += preparing.apply_computed(entity.fields, record, evaluate, locale)
             failed = {e.field for e in errors}
             errors += [e for e in preparing.check_fields(entity.fields, record, evaluate, locale)
@@ -294,6 +288,14 @@ class RecordService:
                 query = query.where(visible) if visible is not None else query
             if conn.execute(query).first() is None:
                 errors.append(FieldError(name, "invalid_link", message("invalid_link", locale)))
+        for table in entity.child_fields:
+            for i, row in enumerate(record.get(table.name) or [] if table.name in given else []):
+                for name, target in self._links[child_key(entity.name, table.name)].items():
+                    other = self.schema.table(target)
+                    if row.get(name) is not None and \
+                            conn.execute(sa.select(other.c.id).where(other.c.id == row[name])).first() is None:
+                        errors.append(FieldError(f"{table.name}.{i}.{name}", "invalid_link",
+                                                 message("invalid_link", locale)))
         return errors
 
     def _check_unique(self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None,
@@ -313,6 +315,10 @@ class RecordService:
             if conn.execute(query.limit(1)).first() is not None:
                 errors.append(FieldError(field.name, "unique", message("unique", locale)))
         return errors
+
+
+def _link_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {name: spec.to for name, spec in fields.items() if spec.type == "link" and spec.to}
 
 
 class _WrittenRow(dict):

@@ -318,3 +318,43 @@ def test_a_link_must_point_at_a_record_the_actor_may_see(tmp_path, sqlite_url):
     made = records.create(SYSTEM, "call", {"person": hidden})
     # an unchanged link set by someone else does not stop the caller from editing the record
     records.update(caller, "call", made["id"], {}, version=1)
+
+
+def test_child_rows_get_defaults_computed_values_and_checked_links(tmp_path, sqlite_url):
+    from builder.loading import load_blueprint
+    from builder.records import RecordService
+    from builder.storage.database import make_engine
+    from builder.system_tables import create_system_tables
+
+    (tmp_path / "bp.yaml").write_text(
+        "app: {name: t}\n"
+        "entities:\n"
+        "  drug:\n"
+        "    fields: {name: {type: text}}\n"
+        "  order:\n"
+        "    fields:\n"
+        "      discount: {type: decimal, default: 0}\n"
+        "      lines:\n"
+        "        type: table\n"
+        "        fields:\n"
+        "          drug: {type: link, to: drug}\n"
+        "          qty: {type: integer, default: 1}\n"
+        "          price: {type: decimal}\n"
+        "          total: {type: decimal, compute: 'qty * price - parent.discount'}\n", encoding="utf-8")
+    loaded = load_blueprint(tmp_path / "bp.yaml")
+    engine = make_engine(sqlite_url)
+    records = RecordService(loaded.blueprint.entities, engine)
+    records.schema.metadata.create_all(engine)
+    create_system_tables(engine)
+    drug = records.create(SYSTEM, "drug", {"name": "阿司匹林"})["id"]
+    order = records.create(SYSTEM, "order", {"discount": "1", "lines": [{"drug": drug, "price": "2.5"},
+                                                                         {"qty": 4, "price": "3"}]})
+    assert [(r["qty"], float(r["total"])) for r in order["lines"]] == [(1, 1.5), (4, 11.0)]
+    changed = records.update(SYSTEM, "order", order["id"], {"lines": [{"price": "10"}]}, version=1)
+    assert [(r["qty"], float(r["total"])) for r in changed["lines"]] == [(1, 9.0)]
+    with pytest.raises(ValidationFailed) as excinfo:
+        records.create(SYSTEM, "order", {"lines": [{"drug": 999, "price": "1"}]})
+    assert errors_of(excinfo) == {"lines.0.drug": "invalid_link"}
+    with pytest.raises(ValidationFailed) as excinfo:
+        records.create(SYSTEM, "order", {"lines": [{"price": "1", "total": "5"}]})
+    assert errors_of(excinfo) == {"lines.0.total": "read_only"}
