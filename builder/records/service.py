@@ -24,7 +24,7 @@ from builder.system_tables import audit as audit_table
 from . import preparing
 from .actor import Actor
 from .auditing import audit_changes, audit_row
-from .codec import Cipher, decode, encode
+from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
 from .errors import Conflict, FieldError, NotFound, ValidationFailed
 from .links import LinkLoader
@@ -300,7 +300,6 @@ class RecordService:
 
     def _check_unique(self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None,
                       locale: str) -> list[FieldError]:
-        from .codec import search_value
 
         errors = []
         table = self.schema.table(entity.name)
