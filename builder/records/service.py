@@ -300,7 +300,6 @@ class RecordService:
 
     def _check_unique(self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None,
                       locale: str) -> list[FieldError]:
-
         errors = []
         table = self.schema.table(entity.name)
         for field in entity.stored_fields:
