@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from ..project import Project, init_project
 from .base import main, out, project_option
@@ -62,32 +63,49 @@ def schema() -> None:
 
 @main.command()
 @project_option
-@click.option("--patients", "-n", default=2000, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="How many patients (other records scale with them).")
-@click.option("--seed", "seed_value", default=2026, show_default=True, help="Random seed, for repeatable data.")
-def seed(project_dir: Path, patients: int, seed_value: int) -> None:
-    """Fill the database with realistic demo data (Faker zh_CN), through the record service."""
+@click.option("--rows", "-r", "rows", multiple=True, metavar="N|ENTITY=N",
+              help="Rows per entity: N for every entity, ENTITY=N for one (repeatable). "
+                   "Default: 200 of the main entity, a few staff-like records, twice as many of the rest.")
+@click.option("--patients", "-n", default=None, type=click.IntRange(0, 1_000_000),
+              help="Rows of the main entity (`patient` in the clinic template); the rest scale with it.")
+@click.option("--seed", "--random-seed", "seed_value", default=2026, show_default=True,
+              help="Random seed: the same seed on the same empty database makes the same data.")
+def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_value: int) -> None:
+    """Fill the database with realistic demo data for any blueprint, through the record service.
+
+    Values follow each field's type, limits and meaning, in the app's first locale
+    (Faker); links point at existing records; rows a rule refuses are retried, then skipped.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..runtime import open_runtime
-    from ..seeding import planned_total, seed as run_seed
+    from ..seeding import parse_rows, plan_rows, seed as run_seed
 
+    request = parse_rows(rows, main=patients)
     runtime = open_runtime(project_dir)
-    entities = runtime.blueprint.entities
     try:
+        entities = runtime.blueprint.entities
+        counts = plan_rows(entities, request)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=out, transient=True) as progress:
-            task = progress.add_task("seeding", total=planned_total(entities, patients))
+            task = progress.add_task("seeding", total=sum(counts.values()))
 
             def advance(entity: str, count: int) -> None:
                 progress.update(task, advance=count, description=f"seeding {entity}")
 
-            made = run_seed(runtime.records, entities, patients=patients, seed_value=seed_value, progress=advance)
+            report = run_seed(runtime.records, entities, counts, locale=runtime.blueprint.default_locale,
+                              seed_value=seed_value, progress=advance)
     finally:
         runtime.close()
-    for name, count in made.items():
-        out.print(f"  {name:<16} {count:>7}")
-    out.print(f"[green]Seeded[/green] {sum(made.values())} records.")
+    out.print(f"  {'entity':<20} {'made':>7} {'skipped':>8}")
+    for name in counts:
+        out.print(f"  {name:<20} {report.made[name]:>7} {report.skipped[name]:>8}")
+    for name, reason in report.reasons.items():
+        if report.skipped[name]:
+            out.print(f"  [dim]{name}: last refusal: {escape(reason)}[/dim]")
+    out.print(f"[green]Seeded[/green] {report.total} records"
+              + (f", skipped {sum(report.skipped.values())} that the blueprint's rules refused."
+                 if any(report.skipped.values()) else "."))
 
 
 def _keyring_for(project, loaded, create: bool):
