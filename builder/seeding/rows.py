@@ -45,7 +45,7 @@ class RowBuilder:
 
     def _values(self, fields: Mapping[str, FieldSpec]) -> dict[str, Any]:
         row: dict[str, Any] = {}
-        for name in sorted(fields, key=lambda n: _depends_on_others(fields[n])):  # stable: declared order kept
+        for name in sorted(fields, key=lambda n: _making_order(fields[n])):  # stable: declared order kept
             spec = fields[name]
             if spec.compute or spec.type == "user" or not self._wanted(spec):
                 continue
@@ -73,9 +73,11 @@ class RowBuilder:
         return None
 
 
-def _depends_on_others(spec: FieldSpec) -> bool:
-    """Made last: values that follow others of the record (an ID from the birth date, a date after another)."""
-    if spec.type == "cn_resident_id":
-        return True
-    return spec.type in ("date", "datetime") and any(
-        isinstance(limit, str) and limit.strip().isidentifier() for limit in (spec.min, spec.max))
+def _making_order(spec: FieldSpec) -> int:
+    """Choices first (a name fits the sex), values that follow others last (an ID from the birth date)."""
+    if spec.type in ("select", "state", "boolean"):
+        return 0
+    if spec.type == "cn_resident_id" or spec.type in ("date", "datetime") and any(
+            isinstance(limit, str) and limit.strip().isidentifier() for limit in (spec.min, spec.max)):
+        return 2
+    return 1

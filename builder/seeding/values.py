@@ -61,15 +61,25 @@ class ValueMaker:
     def _text(self, name: str, spec: FieldSpec, row: Row) -> str:
         limit = spec.max_length or 255
         fake = self.fake
-        made = {Meaning.PERSON_NAME: fake.name, Meaning.GIVEN_NAME: fake.first_name,
-                Meaning.FAMILY_NAME: fake.last_name, Meaning.ADDRESS: fake.address, Meaning.CITY: fake.city,
-                Meaning.COMPANY: fake.company}.get(meaning_of(name, spec))
+        meaning = meaning_of(name, spec)
+        if meaning is Meaning.PERSON_NAME:
+            text = self._person_name(row)
+            return _fit(text if len(text) <= limit else fake.last_name(), limit)
+        made = {Meaning.GIVEN_NAME: lambda: self._given_name(row), Meaning.FAMILY_NAME: fake.last_name,
+                Meaning.ADDRESS: fake.address, Meaning.CITY: fake.city, Meaning.COMPANY: fake.company}.get(meaning)
         if made is not None:
-            text = made().replace("\n", ", ")
-            if len(text) > limit and made is fake.name:
-                text = fake.last_name()
-            return _fit(text, limit)
+            return _fit(made().replace("\n", ", "), limit)
         return _fit(fake.sentence(nb_words=self.rng.randint(2, 5)).rstrip(".。"), limit)
+
+    def _given_name(self, row: Row) -> str:
+        sex = next((v for v in row.values() if v in ("female", "male")), None)
+        return {"female": self.fake.first_name_female, "male": self.fake.first_name_male}.get(
+            str(sex), self.fake.first_name)()
+
+    def _person_name(self, row: Row) -> str:
+        """Given and family name in the locale's order, fitting the record's sex when it has one."""
+        given, family = self._given_name(row), self.fake.last_name()
+        return f"{family}{given}" if self.fake.locales[0].startswith(("zh", "ja", "ko")) else f"{given} {family}"
 
     def _long_text(self, name: str, spec: FieldSpec, row: Row) -> str:
         limit = min(spec.max_length or LONG_TEXT_CAP, LONG_TEXT_CAP)
