@@ -79,7 +79,8 @@ def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_va
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..runtime import open_runtime
-    from ..seeding import parse_rows, plan_rows, seed as run_seed
+    from ..seeding import parse_rows, plan_rows
+    from ..seeding import seed as run_seed
 
     request = parse_rows(rows, main=patients)
     runtime = open_runtime(project_dir)

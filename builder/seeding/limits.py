@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engines.forms import FieldSpec
 

@@ -8,8 +8,8 @@ must be, and rows that cannot find a target are skipped and counted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from engines.forms import EntitySpec
 

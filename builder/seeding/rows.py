@@ -9,7 +9,8 @@ accounts own them.
 from __future__ import annotations
 
 import random
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from engines.forms import EntitySpec, FieldSpec
 

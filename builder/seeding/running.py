@@ -9,8 +9,8 @@ values a few times, then skipped and counted, never forced in.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 import sqlalchemy as sa
 from faker import Faker

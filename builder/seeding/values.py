@@ -8,9 +8,11 @@ belongs, a birth date in the past, a phone number that dials).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import random
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from faker import Faker
 
@@ -144,8 +146,9 @@ class ValueMaker:
 
     def _integer(self, name: str, spec: FieldSpec, row: Row) -> int:
         low, high = number_bounds(spec)
-        value = int(round(self._number(name, spec)))
-        return min(max(value, int(low) if low is not None else value), int(high) if high is not None else value)
+        value = round(self._number(name, spec))
+        return min(max(value, math.ceil(low) if low is not None else value),
+                   math.floor(high) if high is not None else value)
 
     def _decimal(self, name: str, spec: FieldSpec, row: Row) -> float:
         scale = spec.scale if spec.scale is not None else 2

@@ -13,7 +13,6 @@ import re
 
 import pytest
 import sqlalchemy as sa
-
 from physio import ENTITIES, PHYSIO, crm, init_physio_project, serve_physio
 
 TUESDAY_9 = "2027-03-02T09:00:00"

@@ -7,6 +7,7 @@ Issue 8, item 19: on a blueprint other than the clinic template, `--patients 200
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ from builder.runtime import open_runtime
 from engines.forms.fieldtypes import is_valid_resident_id
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "verticals"))
-from physio import ENTITIES, crm, init_physio_project  # noqa: E402
+physio_project = importlib.import_module("physio")  # the shared physio project (tests/verticals/physio.py)
+ENTITIES, crm, init_physio_project = physio_project.ENTITIES, physio_project.crm, physio_project.init_physio_project
 
 CHINESE_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
 ENGLISH_NAME = re.compile(r"[A-Z][a-z'-]+ [A-Z][a-zA-Z'-]+")
