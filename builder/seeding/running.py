@@ -49,12 +49,18 @@ def faker_locale(locale: str) -> str:
 
 def seed(records: RecordService, entities: Mapping[str, EntitySpec], counts: Mapping[str, int], *,
          locale: str = "zh-CN", seed_value: int = 2026, progress: Progress | None = None) -> SeedReport:
-    """Make `counts[entity]` rows of each entity, in the order given; return what was made and skipped."""
-    rng = random.Random(seed_value)
+    """Make `counts[entity]` rows of each entity, in the order given; return what was made and skipped.
+
+    The same `seed_value` on the same data makes the same records.
+    """
+    existing = {name: _existing_ids(records, name) for name in entities}
+    # A second run on the same data must not repeat the first one's unique values (phones...).
+    state = seed_value if not any(existing.values()) else f"{seed_value}+{sum(map(len, existing.values()))}"
+    rng = random.Random(state)
     fake = Faker(faker_locale(locale))
-    fake.seed_instance(seed_value)
+    fake.seed_instance(state)
     maker = ValueMaker(rng, fake, records.clock())
-    pool = LinkPool(rng, {name: _existing_ids(records, name) for name in entities})
+    pool = LinkPool(rng, existing)
     builder = RowBuilder(maker, pool)
     report = SeedReport()
     made_versions: dict[str, dict[int, int]] = {}

@@ -136,9 +136,16 @@ def test_physio_every_entity_gets_rows_that_link_to_existing_rows(physio):
 
 
 def test_patients_means_the_main_entity_elsewhere(physio):
+    """The report of item 19, on the physio vertical: the main entity is `client`, names are `full_name`."""
     project, url = physio
-    ok("seed", "-p", project, "--patients", "9", "--rows", "session=2")
-    assert counts(url, ["client", "session"]) == {"client": 9, "session": 2}
+    ok("seed", "-p", project, "--patients", "20")
+    assert counts(url, ["client"]) == {"client": 20}
+    clients = all_records(project, "client")
+    assert all(ENGLISH_NAME.fullmatch(c["full_name"]) for c in clients), [c["full_name"] for c in clients]
+    assert all(c["born_on"] is None or c["born_on"] < dt.date.today() for c in clients)
+    assert all(valid_phone(c["mobile"]) for c in clients)
+    ok("seed", "-p", project, "--patients", "3", "--rows", "session=2")
+    assert counts(url, ["client", "session"]) == {"client": 23, "session": 42}
 
 
 def test_the_same_seed_makes_the_same_data(tmp_path, sqlite_url):
