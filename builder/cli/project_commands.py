@@ -69,7 +69,7 @@ def schema() -> None:
 @click.option("--patients", "-n", default=None, type=click.IntRange(0, 1_000_000),
               help="Rows of the main entity (`patient` in the clinic template); the rest scale with it.")
 @click.option("--seed", "--random-seed", "seed_value", default=2026, show_default=True,
-              help="Random seed: the same seed on the same empty database makes the same data.")
+              help="Random seed: the same seed on the same data makes the same records.")
 def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_value: int) -> None:
     """Fill the database with realistic demo data for any blueprint, through the record service.
 
@@ -101,6 +101,8 @@ def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_va
     out.print(f"  {'entity':<20} {'made':>7} {'skipped':>8}")
     for name in counts:
         out.print(f"  {name:<20} {report.made[name]:>7} {report.skipped[name]:>8}")
+    for name, count in report.linked_afterwards.items():
+        out.print(f"  [dim]{name}: {count} linked afterwards (links in a cycle)[/dim]")
     for name, reason in report.reasons.items():
         if report.skipped[name]:
             out.print(f"  [dim]{name}: last refusal: {escape(reason)}[/dim]")

@@ -197,6 +197,7 @@ entities:
 """)
     output = ok("seed", "-p", project, "--rows", "10")
     assert re.search(r"ward\s+10\s+0", output) and re.search(r"nurse\s+10\s+0", output), output
+    assert "ward: " in output and "linked afterwards" in output
     engine = sa.create_engine(f"sqlite:///{project / 'crm.sqlite3'}")
     try:
         with engine.connect() as conn:
