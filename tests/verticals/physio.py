@@ -3,12 +3,13 @@
 `init_physio_project(dir, url)` makes a project folder like `crm init` does (the
 blueprint copied in, a crm.toml naming the database and a key file outside the
 folder); `crm` commands then run on it as on any project. `serve_physio(dir)` opens it
-like `crm serve` and gives API clients per account: `admin`, `reception`, and two
+like `crm serve` and gives API clients (`api`) and signed-in browsers (`login`) per account: `admin`, `reception`, and two
 therapists, `ther_a` and `ther_b`, whose therapist records carry their accounts.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,18 @@ class PhysioApp:
         client = TestClient(self.app, raise_server_exceptions=False, follow_redirects=False,
                             headers={"Authorization": f"Bearer {self.tokens[account]}"})
         self.clients.append(client)
+        return client
+
+    def login(self, account: str) -> TestClient:
+        """A browser session signed in as `account` through the sign-in page."""
+        client = TestClient(self.app, raise_server_exceptions=False, follow_redirects=False)
+        self.clients.append(client)
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
+        assert token, "the sign-in page has no CSRF token"
+        response = client.post("/login", data={"username": account, "password": PASSWORD, "next": "/",
+                                               "csrf_token": token.group(1)})
+        assert response.status_code == 303, response.text
         return client
 
     def close(self) -> None:

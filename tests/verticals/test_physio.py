@@ -152,3 +152,29 @@ def test_create_read_and_list_every_entity_with_permissions(served):
     assert ther_b.get("/api/pain_reading").json()["total"] == 0
     assert reception.get("/api/pain_reading").status_code == 403
     assert admin.get("/api/pain_reading").json()["total"] == 1
+
+
+def test_pages_show_each_role_what_the_api_shows(served):
+    admin = served.api("admin")
+    therapist = admin.post("/api/therapist", json={"display_name": "Li Na", "account": served.user_ids["ther_a"]})
+    client = admin.post("/api/client", json={"full_name": "Wang Fang", "mobile": "13912345678",
+                                             "condition": "Frozen shoulder", "therapist": therapist.json()["id"]})
+    plan = admin.post("/api/exercise_plan", json={"client": client.json()["id"], "therapist": therapist.json()["id"],
+                                                  "goal": "Reach overhead", "exercises": [{"exercise": "Wall walk"}]})
+    assert plan.status_code == 201, plan.text
+
+    reception = served.login("reception")
+    listed = reception.get("/records/client")
+    assert listed.status_code == 200 and "Wang Fang" in listed.text
+    assert "13912345678" not in listed.text and "5678" in listed.text and "Frozen shoulder" not in listed.text
+    detail = reception.get(f"/records/client/{client.json()['id']}")
+    assert detail.status_code == 200 and "13912345678" not in detail.text and "Frozen shoulder" not in detail.text
+    assert reception.get("/records/client/new").status_code == 200
+    assert reception.get("/records/session/new").status_code == 200
+    assert reception.get(f"/records/exercise_plan/{plan.json()['id']}").status_code in (403, 404)
+
+    mine = served.login("ther_a")
+    page = mine.get(f"/records/exercise_plan/{plan.json()['id']}")
+    assert page.status_code == 200 and "Wall walk" in page.text
+    assert "Frozen shoulder" in mine.get(f"/records/client/{client.json()['id']}").text
+    assert served.login("ther_b").get(f"/records/client/{client.json()['id']}").status_code == 404
