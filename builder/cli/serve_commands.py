@@ -17,13 +17,15 @@ def run_server(project_dir: Path, host: str, port: int) -> None:
     import uvicorn
 
     from ..runtime import open_runtime
+    from ..web.access_log import uvicorn_log_config
     from ..web.app import create_app
 
     runtime = open_runtime(project_dir)
     try:
         app = create_app(runtime)
         out.print(f"Serving {project_dir.resolve()} on http://{host}:{port}/  (Ctrl+C stops)")
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config(),
+                    proxy_headers=False, server_header=False)
     finally:
         runtime.close()
 
