@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 from click.testing import CliRunner
@@ -91,7 +91,7 @@ class LiveServer:
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}",
                                    headers={"Authorization": f"Bearer {project.token}"}, timeout=60)
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> Self:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("CRM_DATABASE_URL", None)
         with self.log.open("ab") as out:

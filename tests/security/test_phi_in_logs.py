@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from live_server import LiveServer, clinic_project
 
 from builder.storage.database import make_engine
-from live_server import LiveServer, clinic_project
 
 
 def _phi_values(project) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from live_server import resident_id
 
 from builder.loading import load_blueprint
 from builder.records import SYSTEM, RecordService
@@ -18,7 +19,6 @@ from builder.storage.crypto import Keyring
 from builder.storage.database import make_engine
 from builder.storage.migrations import apply_migration, plan_migration
 from builder.system_tables import create_system_tables
-from live_server import resident_id
 
 BLUEPRINT = """
 patient:
