@@ -12,8 +12,8 @@ from builder.errors import ProjectError
 from builder.records import SYSTEM, RecordService
 from builder.storage.crypto import Keyring, KeyringError, key_id_of
 from builder.storage.keys import ENV_VARIABLE
-from builder.storage.keysync import SharedKeyring
 from builder.storage.keystate import utcnow
+from builder.storage.keysync import SharedKeyring
 from builder.storage.migrations import apply_migration, plan_migration
 from builder.storage.rotation import prune_keys, rotate_keys
 from builder.storage.tables import build_schema
