@@ -11,8 +11,9 @@ from test_storage_crypto import _entities
 from builder.errors import ProjectError
 from builder.records import SYSTEM, RecordService
 from builder.storage.crypto import Keyring, KeyringError, key_id_of
+from builder.storage.database import make_engine, write_transaction
 from builder.storage.keys import ENV_VARIABLE
-from builder.storage.keystate import utcnow
+from builder.storage.keystate import set_active_key, utcnow
 from builder.storage.keysync import SharedKeyring
 from builder.storage.migrations import apply_migration, plan_migration
 from builder.storage.rotation import prune_keys, rotate_keys
@@ -93,3 +94,23 @@ def test_a_process_refuses_to_write_under_a_key_its_file_lacks(setup):
     with pytest.raises(KeyringError, match="`k2`, which the key file lacks"):
         service.create(SYSTEM, "patient", {"name": "a", "id_number": SECRET})
     assert _stored(engine) == []
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_rotation_waits_for_writes_under_way(postgres_url, tmp_path):
+    engine = make_engine(postgres_url)
+    other = make_engine(postgres_url)
+    create_system_tables(engine)
+    Keyring.generate(tmp_path / "keys.json")
+    shared = SharedKeyring.open(engine, tmp_path / "keys.json")
+    try:
+        with write_transaction(engine), other.connect() as rotation:  # a write under way has read k1
+            with pytest.raises(sa.exc.OperationalError, match="lock"), rotation.begin():
+                rotation.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+                set_active_key(rotation, "k2")
+        with other.begin() as rotation:  # once it is done, the rotation goes through
+            set_active_key(rotation, "k2")
+    finally:
+        shared.close()
+        other.dispose()
+        engine.dispose()
