@@ -104,10 +104,11 @@ def test_on_postgresql_a_rotation_waits_for_writes_under_way(postgres_url, tmp_p
     Keyring.generate(tmp_path / "keys.json")
     shared = SharedKeyring.open(engine, tmp_path / "keys.json")
     try:
-        with write_transaction(engine), other.connect() as rotation:  # a write under way has read k1
-            with pytest.raises(sa.exc.OperationalError, match="lock"), rotation.begin():
-                rotation.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
-                set_active_key(rotation, "k2")
+        # A write under way has read k1: the rotation's change must wait for it.
+        with (write_transaction(engine), other.connect() as rotation,
+              pytest.raises(sa.exc.OperationalError, match="lock"), rotation.begin()):
+            rotation.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
+            set_active_key(rotation, "k2")
         with other.begin() as rotation:  # once it is done, the rotation goes through
             set_active_key(rotation, "k2")
     finally:
