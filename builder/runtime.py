@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from .loading import LoadedBlueprint, load_blueprint
 from .project import Project
 from .records import RecordService
+
+if TYPE_CHECKING:
+    from .storage.keysync import SharedKeyring
 
 
 def load_checked(path: Path | str, run_examples: bool = True) -> LoadedBlueprint:
@@ -35,6 +39,9 @@ def run_blueprint_examples(loaded: LoadedBlueprint) -> int:
     return count
 
 
+DEFAULT_KEY_CHECK_SECONDS = 30
+
+
 @dataclass
 class Runtime:
     """Everything a command or the web app needs, built once from a project."""
@@ -43,12 +50,21 @@ class Runtime:
     loaded: LoadedBlueprint
     engine: sa.Engine
     records: RecordService
+    keys: SharedKeyring | None = None
 
     @property
     def blueprint(self):
         return self.loaded.blueprint
 
+    def keep_keys_in_step(self) -> None:
+        """For long-running processes: a heartbeat thread that also follows key rotations when idle."""
+        if self.keys is not None:
+            seconds = float(self.project.setting("security", "key_check_seconds", DEFAULT_KEY_CHECK_SECONDS))
+            self.keys.start_heartbeat(seconds)
+
     def close(self) -> None:
+        if self.keys is not None:
+            self.keys.close()
         self.engine.dispose()
 
 
@@ -58,8 +74,8 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
     The database must already be migrated (`crm migrate`); system tables are created
     if missing.
     """
-    from .storage.crypto import Keyring
     from .storage.database import make_engine
+    from .storage.keysync import SharedKeyring
     from .system_tables import create_system_tables
     from engines.rules import set_timezone
 
@@ -68,11 +84,11 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
     loaded = load_checked(project.blueprint_path)
     engine = make_engine(database_url or project.database_url)
     create_system_tables(engine)
-    keyring = Keyring.load(project.key_file) if _has_encrypted(loaded) else None
+    keyring = SharedKeyring.open(engine, project.key_file) if _has_encrypted(loaded) else None
     set_timezone(loaded.blueprint.app.timezone)
     records = RecordService(loaded.blueprint.entities, engine, keyring, decision_tables=loaded.decision_tables,
                             timezone=loaded.blueprint.app.timezone)
-    return Runtime(project, loaded, engine, records)
+    return Runtime(project, loaded, engine, records, keyring)
 
 
 def _has_encrypted(loaded: LoadedBlueprint) -> bool:

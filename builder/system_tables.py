@@ -67,6 +67,27 @@ sessions = sa.Table(
 )
 
 
+key_state = sa.Table(
+    # The encryption key that every process encrypts with (one row, id 1). `crm keys rotate`
+    # changes it; processes read it in each write transaction, so none keeps an old one.
+    "crm_key_state", SYSTEM_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("active_key", sa.String(32), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+)
+
+
+key_users = sa.Table(
+    # A heartbeat per running process: the key it encrypts with, so `crm keys prune`
+    # refuses while a live process could still write under an old key.
+    "crm_key_user", SYSTEM_METADATA,
+    sa.Column("process", sa.String(128), primary_key=True),
+    sa.Column("active_key", sa.String(32), nullable=False),
+    sa.Column("key_ids", sa.String(1000), nullable=False),
+    sa.Column("seen_at", sa.DateTime, nullable=False, index=True),
+)
+
+
 def create_system_tables(engine: sa.Engine) -> None:
     """Create the `crm_*` tables that do not exist yet (safe to call on every start)."""
     SYSTEM_METADATA.create_all(engine, checkfirst=True)

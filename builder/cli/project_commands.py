@@ -182,27 +182,57 @@ def keys() -> None:
     """Encryption keys of fields marked `encrypted: true`."""
 
 
-@keys.command("rotate")
-@project_option
-@click.option("--prune", is_flag=True, help="Also remove old keys once no value uses them.")
-def keys_rotate(project_dir: Path, prune: bool) -> None:
-    """Make a new active key and re-encrypt every encrypted value with it."""
+def _key_command(project_dir: Path, action) -> None:
+    """Run `action(engine, schema, entities, keyring, key_file)` on the project (nothing if nothing is encrypted)."""
     from ..project import Project
     from ..runtime import load_checked
     from ..storage.database import make_engine
-    from ..storage.rotation import rotate_keys
     from ..storage.tables import build_schema
+    from ..system_tables import create_system_tables
 
     project = Project.load(project_dir)
     loaded = load_checked(project.blueprint_path, run_examples=False)
     keyring = _keyring_for(project, loaded, create=False)
     if keyring is None:
-        out.print("The blueprint encrypts no field; there is nothing to rotate.")
+        out.print("The blueprint encrypts no field; there are no keys to change.")
         return
     engine = make_engine(project.database_url)
     try:
+        create_system_tables(engine)
         entities = loaded.blueprint.entities
-        count = rotate_keys(engine, build_schema(entities), entities, keyring, project.key_file, prune=prune)
+        action(engine, build_schema(entities), entities, keyring, project.key_file)
     finally:
         engine.dispose()
-    out.print(f"[green]Rotated[/green]: new key {keyring.active_key_id}; {count} value(s) re-encrypted.")
+
+
+@keys.command("rotate")
+@project_option
+@click.option("--prune", is_flag=True, help="Also remove old keys once no value and no running server uses them.")
+def keys_rotate(project_dir: Path, prune: bool) -> None:
+    """Make a new active key and re-encrypt every encrypted value with it (servers may keep running)."""
+    from ..storage.rotation import prune_keys, rotate_keys
+
+    def rotate(engine, schema, entities, keyring, key_file) -> None:
+        count = rotate_keys(engine, schema, entities, keyring, key_file)
+        out.print(f"[green]Rotated[/green]: new key {keyring.active_key_id}; {count} value(s) re-encrypted.")
+        if prune:
+            _print_pruned(prune_keys(engine, schema, entities, keyring, key_file))
+
+    _key_command(project_dir, rotate)
+
+
+@keys.command("prune")
+@project_option
+def keys_prune(project_dir: Path) -> None:
+    """Remove old keys from the key file; refuses while a stored value or a running server still needs one."""
+    from ..storage.rotation import prune_keys
+
+    _key_command(project_dir, lambda engine, schema, entities, keyring, key_file: _print_pruned(
+        prune_keys(engine, schema, entities, keyring, key_file)))
+
+
+def _print_pruned(removed: list[str]) -> None:
+    if removed:
+        out.print(f"[green]Pruned[/green] key(s) {', '.join(removed)} from the key file.")
+    else:
+        out.print("No old keys to prune.")

@@ -12,18 +12,30 @@ DEMO_PATIENTS = 300
 DEMO_PASSWORD = "demo-{role}-2026"  # well known on purpose: the demo holds made-up patients only
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def run_server(project_dir: Path, host: str, port: int) -> None:
     """Open the project and serve it with uvicorn until interrupted."""
+    import signal
+
     import uvicorn
 
     from ..runtime import open_runtime
+    from ..web.access_log import uvicorn_log_config
     from ..web.app import create_app
 
     runtime = open_runtime(project_dir)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit through `finally` so that
+    # the runtime is closed (its key heartbeat removed) instead of dying on the spot.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        runtime.keep_keys_in_step()
         app = create_app(runtime)
         out.print(f"Serving {project_dir.resolve()} on http://{host}:{port}/  (Ctrl+C stops)")
-        uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config(),
+                    proxy_headers=False, server_header=False)
     finally:
         runtime.close()
 

@@ -113,6 +113,10 @@ class Keyring:
     def key_ids(self) -> list[str]:
         return sorted(self._file.keys)
 
+    def using(self, key_id: str) -> "Keyring":
+        """A copy of this keyring that encrypts with `key_id` (KeyringError if it lacks that key)."""
+        return Keyring(self._file.keys, key_id, self._file.index_key)
+
     def add_key(self) -> str:
         """Add a fresh key and make it the active one; returns its id."""
         key_id = next_key_id(self._file.keys)

@@ -9,6 +9,7 @@ be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL name
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 from typing import Any, Iterator
 
@@ -16,6 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 
 from builder.errors import ProjectError
+
+from .private_files import create_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_SECONDS = 5
@@ -78,13 +81,32 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             yield conn
 
 
+def create_private_sqlite_file(database: str | None) -> None:
+    """Create a missing SQLite file with mode 0600 before SQLite does (it would use the umask, often 0644).
+
+    SQLite gives its -wal and -shm files the database file's permissions, so they follow.
+    """
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return
+    try:
+        create_private_file(path)
+    except OSError as exc:
+        raise ProjectError(f"cannot create the database file {path}: {exc.strerror}") from None
+
+
 def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.Engine:
     """An engine for `url`, checked to be reachable (a clear ProjectError if not)."""
     parsed = normalise_url(url)
-    options: dict[str, Any] = dict(engine_options)
+    # Never SQL parameters in errors or logs: they are patient data (a phone, a resident ID).
+    options: dict[str, Any] = {**engine_options, "hide_parameters": True}
     if parsed.get_backend_name() == "postgresql":
         options.setdefault("pool_pre_ping", True)
         options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    if parsed.get_backend_name() == "sqlite":
+        create_private_sqlite_file(parsed.database)
     try:
         engine = sa.create_engine(parsed, **options)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:

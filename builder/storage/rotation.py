@@ -2,12 +2,15 @@
 
 The key file is saved with the new key *before* any value changes, so a crash half
 way leaves values under old and new keys, both of which the saved file holds; running
-the rotation again finishes the job. Old keys stay until `prune_keys` (`--prune`)
-confirms no value needs them.
+the rotation again finishes the job. Then the database records the new key as the
+active one (`crm_key_state`): running servers encrypt with it from their next write
+and reload the key file to read it. Old keys stay until `prune_keys` confirms that
+no stored value and no running process needs them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Iterator
 
@@ -16,7 +19,9 @@ import sqlalchemy as sa
 from builder.errors import ProjectError
 from engines.forms import EntitySpec, field_type
 
+from . import keystate
 from .crypto import Keyring, field_context, key_id_of
+from .database import write_transaction
 from .tables import Schema, hash_column
 
 BATCH_SIZE = 500
@@ -95,8 +100,11 @@ def rotate_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpe
     Values already under the active key are skipped, so an interrupted rotation is
     finished by running it again (with the saved key file) — pass `keyring` loaded from it.
     """
+    _check_file_matches_database(engine, keyring)
     keyring.add_key()
     keyring.save(key_path)
+    with write_transaction(engine) as connection:  # waits for writes under the old key to finish
+        keystate.set_active_key(connection, keyring.active_key_id)
     count = 0
     for table, column in encrypted_columns(schema, entities):
         context = field_context(table.name, column)
@@ -113,26 +121,51 @@ def rotate_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpe
     return count
 
 
-def values_by_key(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec]) -> dict[str, int]:
-    """How many stored values each key encrypted (to know whether old keys are still needed)."""
-    counts: dict[str, int] = {}
+def _check_file_matches_database(engine: sa.Engine, keyring: Keyring) -> str:
+    """The database's active key id, which the key file must hold (ProjectError if it does not)."""
+    keystate.ensure_tables(engine)
     with engine.connect() as connection:
-        for table, column in encrypted_columns(schema, entities):
-            for (token,) in connection.execute(sa.select(table.c[column]).where(table.c[column].is_not(None))):
-                key_id = key_id_of(token)
-                counts[key_id] = counts.get(key_id, 0) + 1
-    return counts
+        recorded = keystate.read_active_key(connection)
+    if recorded is not None and recorded not in keyring.key_ids:
+        raise ProjectError(f"the database says values are encrypted with key `{recorded}`, which this key file "
+                           f"lacks (it has {', '.join(keyring.key_ids)}); use the key file the last rotation wrote")
+    return recorded or keyring.active_key_id
+
+
+def values_by_key(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec],
+                  key_ids: list[str]) -> dict[str, int]:
+    """How many stored values each of `key_ids` encrypted (counted in SQL); keys with none are left out."""
+    with engine.connect() as connection:
+        return keystate.count_values(connection, encrypted_columns(schema, entities), key_ids)
 
 
 def prune_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec], keyring: Keyring,
-               key_path: os.PathLike | str) -> list[str]:
-    """Remove every non-active key no value uses any more; refuses while values still need one."""
-    in_use = {k: n for k, n in values_by_key(engine, schema, entities).items() if k != keyring.active_key_id}
+               key_path: os.PathLike | str, *, stale_after: dt.timedelta = keystate.STALE_AFTER) -> list[str]:
+    """Remove every non-active key from the key file; returns the ids removed.
+
+    Refuses (ProjectError, nothing changed) while the key file and the database disagree
+    on the active key, while a running process still encrypts with an old key, or while
+    stored values are still under one.
+    """
+    active = _check_file_matches_database(engine, keyring)
+    if active != keyring.active_key_id:
+        raise ProjectError(f"the database's active key is `{active}` but the key file's is "
+                           f"`{keyring.active_key_id}`; run `crm keys rotate` to bring them together")
+    old = [k for k in keyring.key_ids if k != active]
+    if not old:
+        return []
+    with engine.connect() as connection:
+        behind = [u for u in keystate.live_users(connection, stale_after) if u.active_key != active]
+    if behind:
+        detail = ", ".join(f"{u.process} uses {u.active_key}" for u in behind)
+        raise ProjectError(f"running processes still encrypt with an old key ({detail}); they move to `{active}` "
+                           "on their next write or heartbeat (see [security] key_check_seconds), or restart them; "
+                           "nothing was pruned")
+    in_use = values_by_key(engine, schema, entities, old)
     if in_use:
         detail = ", ".join(f"{k}: {n} values" for k, n in sorted(in_use.items()))
-        raise ProjectError(f"old keys are still in use ({detail}); run `crm keys rotate` to finish first")
-    removed = [k for k in keyring.key_ids if k != keyring.active_key_id]
-    keyring.remove_keys(removed)
+        raise ProjectError(f"old keys are still in use ({detail}); run `crm keys rotate` to finish first; "
+                           "nothing was pruned")
+    keyring.remove_keys(old)
     keyring.save(key_path)
-    return removed
-
+    return old

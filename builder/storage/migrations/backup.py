@@ -3,6 +3,8 @@
 SQLite: a consistent copy of the whole database file (sqlite3's online backup API).
 PostgreSQL: the rows of each affected table as JSON lines, one file per table, which
 is enough to restore dropped values by hand; a full `pg_dump` stays the operator's job.
+Both hold encrypted fields as their ciphertext, never decrypted, and are readable by
+their owner only (files 0600, folders 0700).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..private_files import create_private_file, open_private, private_folder
 from .errors import MigrationError
 
 
@@ -32,10 +35,11 @@ def default_backup_dir(engine: sa.Engine) -> Path:
 
 
 def backup_sqlite(engine: sa.Engine, backup_dir: Path) -> Path:
-    """Copy the whole database into `backup_dir`; returns the file written."""
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    """Copy the whole database, values as stored (ciphertext stays ciphertext), into `backup_dir`."""
+    private_folder(backup_dir)
     stem = Path(engine.url.database or "memory").stem or "database"
     target = backup_dir / f"{stem}-{_stamp()}.sqlite3"
+    create_private_file(target)
     raw = engine.raw_connection()
     try:
         destination = sqlite3.connect(target)
@@ -59,13 +63,12 @@ def _jsonable(value: Any) -> Any:
 
 
 def backup_tables(connection: sa.Connection, tables: list[str], backup_dir: Path) -> Path:
-    """Dump every row of `tables` as JSON lines into a fresh folder in `backup_dir`."""
-    folder = backup_dir / f"migration-{_stamp()}"
-    folder.mkdir(parents=True, exist_ok=True)
+    """Dump every row of `tables`, values as stored, as JSON lines into a fresh folder in `backup_dir`."""
+    folder = private_folder(backup_dir / f"migration-{_stamp()}")
     for name in sorted(set(tables)):
         table = sa.Table(name, sa.MetaData(), autoload_with=connection)
         order = list(table.primary_key.columns) or list(table.columns)[:1]
-        with (folder / f"{name}.jsonl").open("w", encoding="utf-8") as out:
+        with open_private(folder / f"{name}.jsonl") as out:
             for row in connection.execute(sa.select(table).order_by(*order)):
                 out.write(json.dumps({k: _jsonable(v) for k, v in row._mapping.items()}, ensure_ascii=False))
                 out.write("\n")

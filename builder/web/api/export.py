@@ -87,7 +87,9 @@ async def export_csv(service: RecordService, actor: Actor, entity: CompiledEntit
     for record in records:
         writer.writerow([safe_cell(record.get("id"))] +
                         [safe_cell(field_json(entity.fields[n], record.get(n))) for n in columns[1:]])
-    detail = {"rows": len(records), "q": params.q, "filters": params.filters, "sort": params.sort}
+    # Names, never values: a filter value is often the patient data itself (a resident ID).
+    detail = {"rows": len(records), "search": params.q is not None, "filters": sorted(params.filters),
+              "sort": params.sort}
     await run_write(service, _write_audit, service, actor, entity.name, detail)
     filename = f"{entity.name}.csv"
     return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
