@@ -99,7 +99,7 @@ def test_own_unreadable_inputs_are_hidden_and_decisions_say_only_their_outcome(t
         assert risk["value"] == "elevated" and risk["reads"] == {"diastolic": HIDDEN, "systolic": HIDDEN}
         decision = risk["decisions"][0]
         assert decision["hidden_inputs"] is True and decision["rows"] == decision["inputs"] == []
-        assert decision["chosen"] is None 
+        assert decision["chosen"] is None
         shown = json.dumps(reading.json()["_explain"])
         assert "150" not in shown and "95" not in shown
     finally:
