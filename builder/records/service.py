@@ -9,8 +9,8 @@ one transaction. No flags, no way around it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Collection, Mapping
 
 import sqlalchemy as sa
 
@@ -164,13 +164,17 @@ class RecordService:
         return explain_record(self, actor, entity_name, record_id)
 
     def list(self, actor: Actor, entity_name: str, *, q: str | None = None, filters: Mapping[str, Any] | None = None,
-             sort: str | None = None, limit: int = 50, offset: int = 0) -> Page:
-        """A page of the records the actor may see, searched, filtered and sorted; audited if it shows PHI."""
+             sort: str | None = None, limit: int = 50, offset: int = 0, fields: Collection[str] | None = None) -> Page:
+        """A page of the records the actor may see, searched, filtered and sorted; audited if it shows PHI.
+
+        `fields` narrows what each record carries (a picker needs titles only), and so what is audited.
+        """
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
         spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort, limit=limit, offset=offset)
-        page, masked = self._first_page(actor, entity, grant, spec)
-        self._audit_read(actor, "list", entity, grant, page.items, spec, masked)
+        shown = grant if fields is None else replace(grant, readable=grant.readable & frozenset(fields))
+        page, masked = self._first_page(actor, entity, grant, spec, shown)
+        self._audit_read(actor, "list", entity, shown, page.items, spec, masked)
         return page
 
     def export(self, actor: Actor, entity_name: str, *, q: str | None = None,
@@ -191,8 +195,8 @@ class RecordService:
         self._audit_read(actor, "export", entity, grant, records[:max_rows], spec, masked, always=True)
         return records[:max_rows]
 
-    def _first_page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery
-                    ) -> tuple[Page, dict[str, Any] | None]:
+    def _first_page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery,
+                    shown: Grant | None = None) -> tuple[Page, dict[str, Any] | None]:
         """The first page, after refusing probes of masked fields and counting a masked look-up."""
         lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
         query, count = build_list_query(self, entity, grant, self._select_visible(actor, entity.name, grant),
@@ -201,7 +205,7 @@ class RecordService:
         if lookup is not None:  # counted only once the whole query is known to be valid
             self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
             masked = {"fields": list(lookup.fields), "hash": self.masked_lookups.keyed_hash(lookup, self.cipher)}
-        return self._run_page(entity, grant, spec, query, count), masked
+        return self._run_page(entity, shown or grant, spec, query, count), masked
 
     def _page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery) -> Page:
         base = self._select_visible(actor, entity.name, grant)
