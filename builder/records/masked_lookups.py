@@ -120,6 +120,18 @@ def find_masked_lookup(entity: CompiledEntity, grant: Grant, q: str | None, filt
     return MaskedLookup(entity.name, tuple(sorted({name for name, _ in terms})), terms[0][1])
 
 
+def unique_probe(entity: CompiledEntity, grant: Grant, values: Mapping[str, Any],
+                 errors: list[FieldError]) -> MaskedLookup | None:
+    """A write refused as `unique` on a field the actor sees masked told it the value exists: a look-up."""
+    for error in errors:
+        field = entity.fields.get(error.field)
+        if error.code == "unique" and field is not None and is_masked(field, grant) and error.field in values:
+            value = _whole_value(field, values[error.field])
+            if value is not None:
+                return MaskedLookup(entity.name, (field.name,), value)
+    return None
+
+
 class MaskedLookupGuard:
     """The per-actor limit on masked look-ups and the keyed hash that stands for their values."""
 

@@ -28,7 +28,7 @@ from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .links import LinkLoader
-from .masked_lookups import MaskedLookupGuard, find_masked_lookup
+from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
 from .querying import MAX_LIMIT, ListQuery, build_list_query
 from .read_audit import protected_fields, read_detail, write_read_audit
@@ -229,12 +229,31 @@ class RecordService:
     # -- writing ---------------------------------------------------------------------
     def create(self, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """Create a record from the actor's input; ValidationFailed lists every problem."""
-        return self._write(actor, entity_name, None, values, None)
+        try:
+            return self._write(actor, entity_name, None, values, None)
+        except ValidationFailed as exc:
+            self._count_unique_probe(actor, entity_name, values, exc)
+            raise
 
     def update(self, actor: Actor, entity_name: str, record_id: int, values: Mapping[str, Any],
                version: int | None) -> dict[str, Any]:
         """Change the given fields; `version` must be the one the actor read (else Conflict)."""
-        return self._write(actor, entity_name, record_id, values, version)
+        try:
+            return self._write(actor, entity_name, record_id, values, version)
+        except ValidationFailed as exc:
+            self._count_unique_probe(actor, entity_name, values, exc)
+            raise
+
+    def _count_unique_probe(self, actor: Actor, entity_name: str, values: Any, exc: ValidationFailed) -> None:
+        """"Already used" for a value the actor sees masked answers a look-up: counted and audited as one."""
+        entity = self.entity(entity_name)
+        grant = self.policy.grant(actor, entity_name)
+        lookup = unique_probe(entity, grant, values, exc.errors) if isinstance(values, Mapping) else None
+        if lookup is not None:
+            self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
+            detail = {"masked_lookup": {"fields": list(lookup.fields),
+                                        "hash": self.masked_lookups.keyed_hash(lookup, self.cipher)}, "via": "unique"}
+            write_read_audit(self.engine, actor, "masked_lookup", entity, self.clock(), detail)
 
     def delete(self, actor: Actor, entity_name: str, record_id: int, version: int | None = None) -> None:
         """Delete a record the actor may see and delete (child rows go with it)."""

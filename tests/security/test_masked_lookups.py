@@ -187,3 +187,21 @@ def test_the_limit_comes_from_crm_toml(tmp_path, database_url):
         assert "at most 3 in 5 minutes" in pages[3].text
     finally:
         clinic.close()
+
+
+def test_already_used_answers_to_masked_values_count_as_lookups(tmp_path, database_url):
+    """Creating patients with candidate phones and watching for `unique` is a look-up too."""
+    clinic = open_clinic(tmp_path, database_url, masked_lookup_limit=3)
+    try:
+        api = clinic.api("front_desk")
+        answers = [api.post("/api/patient", json={"name": "Probe", "phone": PHONE}) for _ in range(4)]
+        assert [a.status_code for a in answers] == [422, 422, 422, 429]
+        assert answers[0].json()["errors"][0]["code"] == "unique" and PHONE not in answers[3].text
+        rows = clinic.audit("masked_lookup")
+        assert len(rows) == 3 and detail_of(rows[0])["masked_lookup"]["fields"] == ["phone"]
+        assert all(PHONE not in r.detail for r in rows) and len(clinic.audit(ALERT_ACTION)) == 1
+        # a doctor sees phones whole: "already used" tells it nothing new and is not counted
+        assert clinic.api("doctor").post("/api/patient", json={"name": "P", "phone": PHONE}).status_code == 422
+        assert len(clinic.audit("masked_lookup")) == 3
+    finally:
+        clinic.close()
