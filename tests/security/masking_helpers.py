@@ -12,9 +12,8 @@ import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
@@ -119,9 +118,9 @@ def detail_of(row: Any) -> dict[str, Any]:
     return json.loads(row.detail) if row.detail else {}
 
 
-@pytest.fixture
-def clinic(tmp_path, database_url):
-    made = open_clinic(tmp_path, database_url)
+def served_clinic(tmp_path: Path, url: str, **options: Any) -> Iterator[Clinic]:
+    """Body of a `clinic` fixture: `yield from served_clinic(tmp_path, database_url)`."""
+    made = open_clinic(tmp_path, url, **options)
     try:
         yield made
     finally:

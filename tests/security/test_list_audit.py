@@ -7,9 +7,16 @@ Lists of entities without protected fields write nothing.
 
 from __future__ import annotations
 
+import pytest
+
 from builder.records import SYSTEM
 
-from masking_helpers import clinic, detail_of  # noqa: F401 (fixture)
+from masking_helpers import detail_of, served_clinic
+
+
+@pytest.fixture
+def clinic(tmp_path, database_url):
+    yield from served_clinic(tmp_path, database_url)
 
 
 def _ids(response) -> list[int]:

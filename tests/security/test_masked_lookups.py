@@ -17,7 +17,12 @@ from builder.records import TooManyLookups
 from builder.records.masked_lookups import ALERT_ACTION
 from builder.web.security import SecuritySettings
 
-from masking_helpers import SECRET, clinic, detail_of, open_clinic, second_app  # noqa: F401 (fixture)
+from masking_helpers import SECRET, detail_of, open_clinic, second_app, served_clinic
+
+
+@pytest.fixture
+def clinic(tmp_path, database_url):
+    yield from served_clinic(tmp_path, database_url)
 
 PHONE = "13800130001"  # Zhang Wei's, seeded by clinic_fixtures
 
@@ -140,6 +145,34 @@ def test_the_limit_is_counted_in_the_database_across_processes(clinic, tmp_path,
         assert second.get("/api/patient", params={"phone": PHONE}).status_code == 429
     finally:
         other.close()
+
+
+LOOKUPS_IN_ANOTHER_PROCESS = """
+import sys
+from pathlib import Path
+sys.path[:0] = [sys.argv[3], sys.argv[4]]
+from clinic_fixtures import build_runtime
+from builder.records import Actor
+runtime = build_runtime(Path(sys.argv[1]), sys.argv[2])
+actor = Actor(id=None, name="token:test-front_desk", role="front_desk")
+for n in range(20):
+    runtime.records.list(actor, "patient", filters={"phone": f"1380013{n + 300:04d}"})
+runtime.close()
+"""
+
+
+def test_lookups_made_by_another_process_count(clinic, tmp_path, database_url):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    repo = tests.parent
+    done = subprocess.run([sys.executable, "-c", LOOKUPS_IN_ANOTHER_PROCESS, str(tmp_path / "other"), database_url,
+                           str(repo), str(tests / "builder" / "web")], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    api = clinic.api("front_desk")
+    assert [api.get("/api/patient", params={"phone": PHONE}).status_code for _ in range(11)] == [200] * 10 + [429]
 
 
 def test_a_parallel_burst_gets_exactly_the_limit(tmp_path, database_url):
