@@ -1,4 +1,5 @@
-"""The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, the audit trail.
+"""The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, masked-field
+lookups, the audit trail.
 
 They live beside the blueprint's tables but are never touched by blueprint
 migrations; `create_system_tables` creates whatever is missing.
@@ -55,6 +56,18 @@ login_attempts = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False, index=True),
     sa.Column("account", sa.String(64), nullable=False, index=True),
     sa.Column("address", sa.String(64), nullable=False, index=True),
+)
+
+
+masked_lookups = sa.Table(
+    # Lookups by a field the actor sees masked, counted per actor so the limit holds across
+    # every process sharing the database; rows older than the window are pruned. No values.
+    "crm_masked_lookup", SYSTEM_METADATA,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("actor", sa.String(64), nullable=False, index=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("field", sa.String(64), nullable=False),
 )
 
 

@@ -5,7 +5,9 @@ values, validations, permissions, masking and the audit trail can never be skipp
 """
 
 from .actor import Actor, SYSTEM
-from .errors import Conflict, FieldError, NotFound, PermissionDenied, RecordError, ValidationFailed
+from .errors import (
+    Conflict, FieldError, NotFound, PermissionDenied, RecordError, TooManyLookups, ValidationFailed,
+)
 from .service import Page, RecordService
 
 __all__ = [
@@ -18,5 +20,6 @@ __all__ = [
     "RecordError",
     "RecordService",
     "SYSTEM",
+    "TooManyLookups",
     "ValidationFailed",
 ]

@@ -34,6 +34,16 @@ class Conflict(RecordError):
         self.current_version = current_version
 
 
+class TooManyLookups(RecordError):
+    """The actor looked records up by masked fields too often; the admins have been alerted."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One field-level problem: `field` is a dotted path (`prescriptions.0.drug`) or `__all__`."""

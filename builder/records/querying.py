@@ -85,8 +85,8 @@ def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, tabl
         raise _bad(key, "unknown_field", locale)
     if op not in OPERATORS and op not in ("in", "contains"):
         raise _bad(key, "unknown_field", locale)
-    if f.spec.sensitive and not grant.full_access and op not in ("eq", "in"):
-        raise _bad(key, "unknown_field", locale)  # ranges and substrings would reveal masked digits
+    if f.spec.sensitive and not grant.full_access and op != "eq":
+        raise _bad(key, "unknown_field", locale)  # lists, ranges, substrings would reveal masked digits
     try:
         if op == "in":
             items = raw if isinstance(raw, list) else str(raw).split(",")

@@ -9,8 +9,8 @@ one transaction. No flags, no way around it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Collection, Mapping
 
 import sqlalchemy as sa
 
@@ -26,10 +26,12 @@ from .actor import Actor
 from .auditing import audit_changes, audit_row
 from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
-from .errors import Conflict, FieldError, NotFound, ValidationFailed
+from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .links import LinkLoader
+from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
-from .querying import ListQuery, build_list_query
+from .querying import MAX_LIMIT, ListQuery, build_list_query
+from .read_audit import protected_fields, read_detail, write_read_audit
 from .evaluating import RecordEvaluator, child_key
 from .related import SqlRelated
 from .rowfilter import compile_row_filter
@@ -55,8 +57,9 @@ class RecordService:
 
     def __init__(self, entities: dict[str, EntitySpec], engine: sa.Engine, cipher: Cipher | None = None,
                  schema: Schema | None = None, clock=_now, decision_tables: Mapping[str, Any] | None = None,
-                 timezone: str | None = None):
+                 timezone: str | None = None, masked_lookups: MaskedLookupGuard | None = None):
         self.engine = engine
+        self.masked_lookups = masked_lookups or MaskedLookupGuard()
         self.cipher = cipher
         self.schema = schema or build_schema(entities)
         self.decision_tables = dict(decision_tables or {})
@@ -78,7 +81,8 @@ class RecordService:
     def link_targets(self, entity: str) -> dict[str, str]:
         return self._links[entity]
 
-    def _loader(self, conn: sa.Connection) -> LinkLoader:
+    def link_loader(self, conn: sa.Connection) -> LinkLoader:
+        """Linked records as stored (unfiltered), for evaluating expressions within `conn`'s transaction."""
         def fetch(entity: str, record_id: int) -> dict[str, Any] | None:
             table = self.schema.table(entity)
             row = conn.execute(sa.select(table).where(table.c.id == record_id)).first()
@@ -91,7 +95,7 @@ class RecordService:
 
     def _evaluator(self, entity: str, actor: Actor, conn: sa.Connection, record_id: int | None) -> RecordEvaluator:
         """Evaluates the entity's expressions for one record within this operation's connection."""
-        return RecordEvaluator(self._loader(conn), entity, actor.as_context(),
+        return RecordEvaluator(self.link_loader(conn), entity, actor.as_context(),
                                SqlRelated(self, conn, (entity, record_id)), self.timezone, record_id)
 
     def row_filter(self, actor: Actor, entity: str, grant: Grant) -> sa.ColumnElement[bool] | None:
@@ -107,7 +111,7 @@ class RecordService:
         condition = self.row_filter(actor, entity, grant)
         return query.where(condition) if condition is not None else query
 
-    def _visible_row(self, conn: sa.Connection, actor: Actor, entity: str, grant: Grant, record_id: int) -> Any:
+    def visible_row(self, conn: sa.Connection, actor: Actor, entity: str, grant: Grant, record_id: int) -> Any:
         """The stored row if the actor may see it; NotFound otherwise (absent and hidden look alike)."""
         table = self.schema.table(entity)
         row = conn.execute(self._select_visible(actor, entity, grant).where(table.c.id == record_id)).first()
@@ -147,9 +151,9 @@ class RecordService:
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
         with write_transaction(self.engine) as conn:
-            row = self._visible_row(conn, actor, entity_name, grant, record_id)
+            row = self.visible_row(conn, actor, entity_name, grant, record_id)
             record = self._present(entity, row, grant, self._children(conn, entity, [row.id]))
-            if entity.has_phi and any(f in grant.readable for f, c in entity.fields.items() if c.spec.phi or c.spec.encrypted):
+            if protected_fields(entity, grant):  # PHI, encrypted or sensitive (masked views count too)
                 conn.execute(audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock())))
         return record
 
@@ -160,28 +164,96 @@ class RecordService:
         return explain_record(self, actor, entity_name, record_id)
 
     def list(self, actor: Actor, entity_name: str, *, q: str | None = None, filters: Mapping[str, Any] | None = None,
-             sort: str | None = None, limit: int = 50, offset: int = 0) -> Page:
-        """A page of the records the actor may see, searched, filtered and sorted."""
+             sort: str | None = None, limit: int = 50, offset: int = 0, fields: Collection[str] | None = None) -> Page:
+        """A page of the records the actor may see, searched, filtered and sorted; audited if it shows PHI.
+
+        `fields` narrows what each record carries (a picker needs titles only), and so what is audited.
+        """
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
         spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort, limit=limit, offset=offset)
-        base = self._select_visible(actor, entity_name, grant)
-        query, count = build_list_query(self, entity, grant, base, spec, actor.locale)
+        shown = grant if fields is None else replace(grant, readable=grant.readable & frozenset(fields))
+        page, masked = self._first_page(actor, entity, grant, spec, shown)
+        self._audit_read(actor, "list", entity, shown, page.items, spec, masked)
+        return page
+
+    def export(self, actor: Actor, entity_name: str, *, q: str | None = None,
+               filters: Mapping[str, Any] | None = None, sort: str | None = None,
+               max_rows: int = 100_000) -> list[dict[str, Any]]:
+        """Every matching record the actor may export, as list() shows them; one audit entry for all."""
+        entity = self.entity(entity_name)
+        grant = self.policy.require(actor, entity_name, "export")
+        if not grant.readable:
+            raise PermissionDenied(f"role `{actor.role}` may not export {entity_name} records")
+        spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort, limit=MAX_LIMIT, offset=0)
+        page, masked = self._first_page(actor, entity, grant, spec)
+        records = list(page.items)
+        while page.items and spec.offset + spec.limit < page.total and len(records) < max_rows:
+            spec.offset += spec.limit
+            page = self._page(actor, entity, grant, spec)
+            records += page.items
+        self._audit_read(actor, "export", entity, grant, records[:max_rows], spec, masked, always=True)
+        return records[:max_rows]
+
+    def _first_page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery,
+                    shown: Grant | None = None) -> tuple[Page, dict[str, Any] | None]:
+        """The first page, after refusing probes of masked fields and counting a masked look-up."""
+        lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
+        query, count = build_list_query(self, entity, grant, self._select_visible(actor, entity.name, grant),
+                                        spec, actor.locale)
+        masked = None
+        if lookup is not None:  # counted only once the whole query is known to be valid
+            self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
+            masked = {"fields": list(lookup.fields), "hash": self.masked_lookups.keyed_hash(lookup, self.cipher)}
+        return self._run_page(entity, shown or grant, spec, query, count), masked
+
+    def _page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery) -> Page:
+        base = self._select_visible(actor, entity.name, grant)
+        return self._run_page(entity, grant, spec, *build_list_query(self, entity, grant, base, spec, actor.locale))
+
+    def _run_page(self, entity: CompiledEntity, grant: Grant, spec: ListQuery, query: sa.Select,
+                  count: sa.Select) -> Page:
         with self.engine.connect() as conn:
             total = conn.execute(count).scalar_one()
             rows = conn.execute(query).all()
             children = self._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
         return Page([self._present(entity, r, grant, children) for r in rows], total, spec.limit, spec.offset)
 
+    def _audit_read(self, actor: Actor, action: str, entity: CompiledEntity, grant: Grant, items: list[dict],
+                    spec: ListQuery, masked: dict[str, Any] | None, always: bool = False) -> None:
+        """One entry per request that returned protected fields or looked a record up by a masked one."""
+        if always or masked is not None or (items and protected_fields(entity, grant)):
+            write_read_audit(self.engine, actor, action, entity, self.clock(),
+                             read_detail(entity, grant, items, spec, masked))
+
     # -- writing ---------------------------------------------------------------------
     def create(self, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """Create a record from the actor's input; ValidationFailed lists every problem."""
-        return self._write(actor, entity_name, None, values, None)
+        try:
+            return self._write(actor, entity_name, None, values, None)
+        except ValidationFailed as exc:
+            self._count_unique_probe(actor, entity_name, values, exc)
+            raise
 
     def update(self, actor: Actor, entity_name: str, record_id: int, values: Mapping[str, Any],
                version: int | None) -> dict[str, Any]:
         """Change the given fields; `version` must be the one the actor read (else Conflict)."""
-        return self._write(actor, entity_name, record_id, values, version)
+        try:
+            return self._write(actor, entity_name, record_id, values, version)
+        except ValidationFailed as exc:
+            self._count_unique_probe(actor, entity_name, values, exc)
+            raise
+
+    def _count_unique_probe(self, actor: Actor, entity_name: str, values: Any, exc: ValidationFailed) -> None:
+        """"Already used" for a value the actor sees masked answers a look-up: counted and audited as one."""
+        entity = self.entity(entity_name)
+        grant = self.policy.grant(actor, entity_name)
+        lookup = unique_probe(entity, grant, values, exc.errors) if isinstance(values, Mapping) else None
+        if lookup is not None:
+            self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
+            detail = {"masked_lookup": {"fields": list(lookup.fields),
+                                        "hash": self.masked_lookups.keyed_hash(lookup, self.cipher)}, "via": "unique"}
+            write_read_audit(self.engine, actor, "masked_lookup", entity, self.clock(), detail)
 
     def delete(self, actor: Actor, entity_name: str, record_id: int, version: int | None = None) -> None:
         """Delete a record the actor may see and delete (child rows go with it)."""
@@ -189,7 +261,7 @@ class RecordService:
         grant = self.policy.require(actor, entity_name, "delete")
         table = self.schema.table(entity_name)
         with write_transaction(self.engine) as conn:
-            row = self._visible_row(conn, actor, entity_name, grant, record_id)
+            row = self.visible_row(conn, actor, entity_name, grant, record_id)
             if version is not None and row.version != version:
                 raise Conflict(message("conflict", actor.locale), row.version)
             try:
@@ -211,7 +283,7 @@ class RecordService:
             evaluate = self._evaluator(entity_name, actor, conn, record_id)
             stored: dict[str, Any] = {}
             if not creating:
-                row = self._visible_row(conn, actor, entity_name, grant, record_id)
+                row = self.visible_row(conn, actor, entity_name, grant, record_id)
                 if version is None:
                     raise ValidationFailed([FieldError("version", "required", message("required", locale))])
                 if row.version != version:

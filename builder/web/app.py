@@ -39,7 +39,16 @@ def security_layer(runtime: Runtime, settings: Any = None) -> AuthLayer:
     from .security import SecuritySettings, auth_routes, security_middleware  # type: ignore[attr-defined]
 
     settings = settings or SecuritySettings.from_project(runtime.project)
+    limit_masked_lookups(runtime, settings)
     return AuthLayer(list(security_middleware(runtime, settings)), list(auth_routes(runtime, settings)))
+
+
+def limit_masked_lookups(runtime: Runtime, settings: Any) -> None:
+    """The record service counts masked look-ups as `[security]` says, hashing values with the app's secret."""
+    from builder.records.masked_lookups import MaskedLookupGuard
+
+    runtime.records.masked_lookups = MaskedLookupGuard(settings.masked_lookup_limit,
+                                                       settings.masked_lookup_window_minutes, settings.secret_key)
 
 
 def audit_layer(runtime: Runtime) -> list[BaseRoute]:

@@ -19,7 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engines.forms import message
 
-from builder.records import Conflict, FieldError, NotFound, PermissionDenied, RecordError, ValidationFailed
+from builder.records import (
+    Conflict, FieldError, NotFound, PermissionDenied, RecordError, TooManyLookups, ValidationFailed,
+)
 
 from .api.errors import ApiError, error_response
 from .context import locale_of
@@ -37,6 +39,8 @@ register_texts({
     "error.405": {"en": "This action is not available here.", "zh-CN": "此处不支持该操作。"},
     "error.409": {"en": "The record was changed by someone else.", "zh-CN": "该记录已被他人修改。"},
     "error.422": {"en": "Some values are not valid.", "zh-CN": "部分内容无效。"},
+    "error.429": {"en": "Too many requests of this kind. Please wait and try again later.",
+                  "zh-CN": "此类请求过于频繁,请稍后再试。"},
     "error.500": {"en": "Something went wrong on our side. Please try again; if it keeps happening, "
                         "tell your administrator this code:",
                   "zh-CN": "系统出现问题,请重试;如果问题持续,请把以下编号告诉管理员:"},
@@ -45,7 +49,8 @@ register_texts({
 })
 
 CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid"}
+         405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
+         429: "too_many_requests"}
 
 
 def is_api(scope_or_request: Any) -> bool:
@@ -99,9 +104,10 @@ async def record_error(request: Request, exc: Exception) -> Response:
     else:
         status = exc.status if isinstance(exc, RecordError) else 400
         errors = [FieldError("__all__", CODES.get(status, "error"), str(exc))]
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyLookups) else None
     if is_api(request):
-        return error_response(status, errors)
-    return error_page(request, status)
+        return error_response(status, errors, headers)
+    return error_page(request, status, str(exc) if isinstance(exc, TooManyLookups) else None, headers)
 
 
 async def not_signed_in(request: Request, exc: Exception) -> Response:

@@ -27,10 +27,11 @@ class Choices:
 def link_choices(service: RecordService, actor: Actor, target: str, current: int | None) -> Choices:
     """Records of `target` the actor may see (the current value always included)."""
     try:
-        page = service.list(actor, target, limit=SELECT_LIMIT + 1)
+        entity = service.entities[target]
+        title = [entity.spec.title_field] if entity.spec.title_field else []
+        page = service.list(actor, target, limit=SELECT_LIMIT + 1, fields=title)  # titles only: nothing to audit
     except PermissionDenied:
         return Choices(readable=False)
-    entity = service.entities[target]
     items = page.items if page.total <= SELECT_LIMIT else page.items[:TYPEAHEAD_FIRST]
     options = [(str(item["id"]), record_title(entity, item)) for item in items]
     if current is not None and str(current) not in {v for v, _ in options}:

@@ -82,6 +82,9 @@ register_texts({
     "why.reads": {"en": "Values read:", "zh-CN": "读取的值:"},
     "why.table": {"en": "Decision table {table}", "zh-CN": "决策表 {table}"},
     "why.then": {"en": "Result", "zh-CN": "结果"},
+    "why.hidden": {"en": "(hidden)", "zh-CN": "(已隐藏)"},
+    "why.hidden_inputs": {"en": "Decision table {table} read values you may not see; only its result is shown.",
+                          "zh-CN": "决策表 {table} 读取了您无权查看的值,仅显示结果。"},
 })
 
 

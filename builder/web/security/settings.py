@@ -8,6 +8,8 @@
     login_max_failures = 5          # per account within login_window_minutes
     login_max_failures_per_address = 20
     login_window_minutes = 15
+    masked_lookup_limit = 30        # look-ups by a field the actor sees masked, per actor
+    masked_lookup_window_minutes = 10
 
 Without a configured secret the first start writes a random one (mode 0600) beside
 the encryption key file, so every process of one project signs cookies alike and
@@ -46,6 +48,8 @@ class SecuritySettings:
     login_max_failures: int = 5
     login_max_failures_per_address: int = 20
     login_window_minutes: int = 15
+    masked_lookup_limit: int = 30
+    masked_lookup_window_minutes: int = 10
     max_form_bytes: int = 50 * 1024 * 1024  # bodies buffered for the CSRF check; larger ones get 413
     clock: Callable[[], dt.datetime] = field(default=local_now, repr=False)
 
@@ -54,7 +58,7 @@ class SecuritySettings:
             raise ProjectError(f"the security secret key must have at least {MIN_SECRET_LENGTH} characters "
                                f"(set {SECRET_ENV} or [security] secret_key, or remove it to use a generated one)")
         for name in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_max_failures_per_address",
-                     "login_window_minutes", "max_form_bytes"):
+                     "login_window_minutes", "max_form_bytes", "masked_lookup_limit", "masked_lookup_window_minutes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProjectError(f"[security] {name} must be a whole number of at least 1, not {value!r}")
@@ -65,7 +69,8 @@ class SecuritySettings:
         return (f"SecuritySettings(session_idle_minutes={self.session_idle_minutes}, https_only={self.https_only}, "
                 f"login_max_failures={self.login_max_failures}, "
                 f"login_max_failures_per_address={self.login_max_failures_per_address}, "
-                f"login_window_minutes={self.login_window_minutes})")
+                f"login_window_minutes={self.login_window_minutes}, masked_lookup_limit={self.masked_lookup_limit}, "
+                f"masked_lookup_window_minutes={self.masked_lookup_window_minutes})")
 
     @property
     def session_idle(self) -> dt.timedelta:
@@ -89,7 +94,8 @@ class SecuritySettings:
             raise ProjectError("crm.toml: [security] must be a table")
         options: dict[str, Any] = {key: section[key] for key in (
             "session_idle_minutes", "session_max_hours", "https_only", "login_max_failures", "login_max_failures_per_address",
-            "login_window_minutes", "max_form_bytes") if key in section}
+            "login_window_minutes", "max_form_bytes", "masked_lookup_limit", "masked_lookup_window_minutes")
+            if key in section}
         secret = environ.get(SECRET_ENV) or section.get("secret_key") or load_or_create_secret(secret_file(project))
         options.update(overrides)
         return cls(secret_key=secret, **options)
