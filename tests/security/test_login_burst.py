@@ -107,3 +107,36 @@ def test_a_burst_over_many_names_from_one_address_is_throttled_too(runtime, cloc
     per_address = 7
     statuses = _burst(_app(runtime, clock, per_address), [(f"user{i}", "guess") for i in range(BURST)])
     assert sorted(statuses) == [400] * per_address + [429] * (BURST - per_address)
+
+
+@pytest.mark.timeout(280)
+def test_a_burst_against_two_crm_serve_processes_gets_only_the_limit_checked(tmp_path, database_url):
+    """Real servers sharing one database, default limits (5 per account in 15 minutes)."""
+    import httpx
+
+    from clinic_fixtures import PASSWORD as CLINIC_PASSWORD
+    from race_helpers import clinic_runtime, crm_servers, write_config
+
+    runtime, _ids = clinic_runtime(tmp_path / "project", database_url)
+    project = write_config(runtime, database_url)
+    runtime.close()
+    with crm_servers(project, 2) as bases:
+        clients = [httpx.Client(base_url=bases[w % 2], timeout=60, follow_redirects=False) for w in range(BURST)]
+        try:
+            tokens = [CSRF.search(client.get("/login").text).group(1) for client in clients]
+
+            def attempt(worker: int, _round: int) -> int:
+                password = CLINIC_PASSWORD if worker == BURST - 1 else f"guess-{worker}"
+                return clients[worker].post("/login", data={"username": "admin", "password": password,
+                                                            "csrf_token": tokens[worker]}).status_code
+
+            (statuses,) = in_lockstep(BURST, 1, attempt)
+            checked = [s for s in statuses if s != 429]
+            assert len(checked) <= LIMIT and set(statuses) <= {303, 400, 429}, statuses
+            if 303 not in statuses:
+                late = clients[0].post("/login", data={"username": "admin", "password": CLINIC_PASSWORD,
+                                                       "csrf_token": tokens[0]})
+                assert late.status_code == 429
+        finally:
+            for client in clients:
+                client.close()
