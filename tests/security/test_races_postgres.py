@@ -9,7 +9,6 @@ whose writers take the write lock up front, must keep holding too.
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
