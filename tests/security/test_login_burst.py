@@ -92,14 +92,23 @@ def test_a_burst_of_wrong_guesses_gets_only_the_limit_checked(sign_in_app, clock
     assert _sign_in(sign_in_app) == 303
 
 
+def _judge_mixed_burst(statuses: list[int]) -> None:
+    """29 wrong guesses and the right password: at most LIMIT guesses checked per count.
+
+    A sign-in resets the account's count (docs/security.md), so when the right password
+    was among the first LIMIT checked, up to LIMIT more guesses may be checked after it.
+    """
+    assert set(statuses) <= {303, 400, 429} and statuses.count(303) <= 1, statuses
+    assert statuses.count(400) <= LIMIT * (1 + statuses.count(303)), statuses
+    assert statuses.count(429) >= BURST - 2 * LIMIT - 1, statuses
+
+
 @pytest.mark.timeout(180)
 def test_the_right_password_last_in_a_burst_is_one_of_at_most_limit_tries(sign_in_app):
     statuses = _burst(sign_in_app, [("alice", f"guess-{i}") for i in range(BURST - 1)] + [("alice", PASSWORD)])
-    checked = [s for s in statuses if s != 429]
-    assert len(checked) <= LIMIT, statuses
-    assert set(statuses) <= {303, 400, 429} and statuses.count(303) <= 1, statuses
+    _judge_mixed_burst(statuses)
     if 303 not in statuses:
-        assert len(checked) == LIMIT and _sign_in(sign_in_app) == 429
+        assert statuses.count(400) == LIMIT and _sign_in(sign_in_app) == 429
 
 
 @pytest.mark.timeout(180)
@@ -131,8 +140,7 @@ def test_a_burst_against_two_crm_serve_processes_gets_only_the_limit_checked(tmp
                                                             "csrf_token": tokens[worker]}).status_code
 
             (statuses,) = in_lockstep(BURST, 1, attempt)
-            checked = [s for s in statuses if s != 429]
-            assert len(checked) <= LIMIT and set(statuses) <= {303, 400, 429}, statuses
+            _judge_mixed_burst(statuses)
             if 303 not in statuses:
                 late = clients[0].post("/login", data={"username": "admin", "password": CLINIC_PASSWORD,
                                                        "csrf_token": tokens[0]})
