@@ -115,3 +115,52 @@ def test_parallel_bookings_through_two_crm_serve_processes(tmp_path, database_ur
         statuses = sorted(o[0] if isinstance(o, tuple) else repr(o) for o in outcomes)
         assert statuses == [201] + [422] * (PARALLEL - 1), f"slot {_slot(round_)}: {summary(outcomes)}"
         assert all(body in refusals for status, body in outcomes if status == 422), summary(outcomes)
+
+
+CAPACITY_BLUEPRINT = """\
+app: {name: races}
+entities:
+  booking:
+    fields:
+      day:  {type: date, required: true}
+      seat: {type: integer, required: true}
+    validations:
+      - rule: "count('booking', day=day) < 3"
+        message: {en: The day is full}
+      - rule: "not exists('booking', day=day, seat=seat)"
+        fields: [seat]
+        message: {en: The seat is taken}
+"""
+
+
+@pytest.mark.timeout(240)
+def test_parallel_creates_respect_a_counted_capacity(tmp_path, database_url):
+    """`count` and `exists` hold like `overlaps`: three bookings a day, never a fourth, one per seat."""
+    from builder.loading import load_blueprint
+    from builder.records import RecordService
+    from builder.storage.database import make_engine
+    from builder.system_tables import create_system_tables
+
+    (tmp_path / "bp.yaml").write_text(CAPACITY_BLUEPRINT, encoding="utf-8")
+    entities = load_blueprint(tmp_path / "bp.yaml").blueprint.entities
+    services = [RecordService(entities, make_engine(database_url)) for _ in range(PARALLEL)]
+    services[0].schema.metadata.create_all(services[0].engine)
+    create_system_tables(services[0].engine)
+    days = 5
+    try:
+        def book(worker: int, round_: int):
+            return services[worker].create(SYSTEM, "booking", {"day": f"2026-12-0{round_ + 1}", "seat": worker % 4})
+
+        for round_, outcomes in enumerate(in_lockstep(PARALLEL, days, book)):
+            made = [o for o in outcomes if isinstance(o, dict)]
+            refused = [o for o in outcomes if isinstance(o, ValidationFailed) and
+                       {e.message for e in o.errors} <= {"The day is full", "The seat is taken"}]
+            assert len(made) == 3 and len({m["seat"] for m in made}) == 3, summary(outcomes)
+            assert len(refused) == PARALLEL - 3, summary(outcomes)
+        table = services[0].schema.table("booking")
+        with services[0].engine.connect() as conn:
+            per_day = conn.execute(sa.select(table.c.day, sa.func.count()).group_by(table.c.day)).all()
+        assert sorted(n for _, n in per_day) == [3] * days
+    finally:
+        for service in services:
+            service.engine.dispose()
