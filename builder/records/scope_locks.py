@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from engines.rules import RuleError
 
-from builder.storage.locks import ScopeBusy, lock_scope_without_deadlock, scope_key, takes_locks
+from builder.storage.locks import ScopeBusy, lock_scope_without_deadlock, scope_key
 
 
 class RuleScopes:
@@ -29,9 +29,10 @@ class RuleScopes:
 
     def hold(self, entity: str, equalities: Mapping[str, Sequence[Any]]) -> None:
         """Take the lock of `entity` restricted to `equalities` (column -> stored values) before reading it."""
-        if not self.active or not takes_locks(self.conn):
+        if not self.active:
             return
-        key = scope_key("rows", entity, sorted((name, sorted(map(str, values))) for name, values in equalities.items()))
+        key = scope_key("rows", entity, sorted((name, sorted(map(str, values)))
+                                               for name, values in equalities.items()))
         if key in self.held:
             return
         try:
