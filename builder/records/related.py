@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from engines.rules import RuleError
 
 from .codec import search_value
+from .scope_locks import RuleScopes
 
 if TYPE_CHECKING:
     from .service import RecordService
@@ -24,10 +25,15 @@ DEFAULT_LONGEST_MINUTES = 24 * 60
 
 
 class SqlRelated:
-    """RelatedRecords over the live database, within one connection (one transaction)."""
+    """RelatedRecords over the live database, within one connection (one transaction).
+
+    In a write transaction each query first locks its scope (see scope_locks.py), so
+    what a rule reads cannot change before the write commits.
+    """
 
     def __init__(self, service: "RecordService", conn: sa.Connection, current: tuple[str, int | None] | None = None):
         self.service, self.conn, self.current = service, conn, current
+        self.scopes = RuleScopes(conn)
 
     def _table(self, entity: str) -> sa.Table:
         if entity not in self.service.entities:
@@ -40,11 +46,12 @@ class SqlRelated:
         where = dict(where)
         if not where and self.current:  # `last('visit', 'visited_at')` on a patient: that patient's visits
             where = self._implicit_parent(entity)
-        conditions = []
+        conditions, equalities = [], {}
         for name, wanted in where.items():
             value = getattr(wanted, "id", wanted)  # a linked record compares by its id
             if name == "id":
                 conditions.append(table.c.id.in_(value) if isinstance(value, (list, tuple)) else table.c.id == value)
+                equalities["id"] = list(value) if isinstance(value, (list, tuple)) else [value]
                 continue
             field = compiled.fields.get(name)
             if field is None or not field.kind.stored:
@@ -53,6 +60,8 @@ class SqlRelated:
             pairs = [search_value(field, getattr(v, "id", v), self.service.cipher) for v in values]
             column = table.c[pairs[0][0]] if pairs else table.c[name]
             conditions.append(column.in_([v for _, v in pairs]) if pairs else sa.false())
+            equalities[column.name] = [v for _, v in pairs]
+        self.scopes.hold(entity, equalities)
         return conditions
 
     def _implicit_parent(self, entity: str) -> dict[str, Any]:

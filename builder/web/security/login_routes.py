@@ -82,7 +82,7 @@ class SignIn:
             return self._page(request, 400, translate("security.login_missing", locale), name, next_path)
         address = client_address(request.scope) or "unknown"
         now = self.settings.clock()
-        if await anyio.to_thread.run_sync(self.throttle.is_blocked, name, address):
+        if not await anyio.to_thread.run_sync(self.throttle.reserve, name, address):  # counted before checked
             await anyio.to_thread.run_sync(record_sign_in_event, self.engine, "login_failed", name, None, address,
                                            now, "throttled")
             message = translate("security.throttled", locale, minutes=self.settings.login_window_minutes)
@@ -103,7 +103,7 @@ class SignIn:
         return RedirectResponse(next_path, status_code=303)
 
     def _failed(self, name: str, address: str, now: dt.datetime) -> None:
-        self.throttle.record_failure(name, address)
+        # The attempt reserved before the check stays counted: it is the failure.
         record_sign_in_event(self.engine, "login_failed", name, None, address, now)
 
     def _succeeded(self, name: str, role: str, address: str, now: dt.datetime) -> None:

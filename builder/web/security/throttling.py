@@ -1,8 +1,13 @@
-"""Sign-in throttling: too many recent failures for an account or an address, and we refuse.
+"""Sign-in throttling: too many recent attempts for an account or an address, and we refuse.
 
-Failures are rows in `crm_login_attempt`, so every process of a project on one
-PostgreSQL database counts the same. While throttled even the right password is
-refused (otherwise an attacker would learn when a guess was right).
+Attempts are rows in `crm_login_attempt`, so every process of a project on one
+PostgreSQL database counts the same. An attempt is counted *before* its password is
+checked, in one step with the check of the count (`reserve`): the scope locks of the
+account and the address (PostgreSQL) or the write lock (SQLite) make a burst of
+parallel sign-ins take turns, so at most the limit of them is ever checked. A sign-in
+that succeeds removes the account's rows; a failed one leaves its row as the failure.
+While throttled even the right password is refused (otherwise an attacker would
+learn when a guess was right).
 """
 
 from __future__ import annotations
@@ -12,16 +17,26 @@ from typing import Callable
 
 import sqlalchemy as sa
 
+from builder.storage.database import write_transaction
+from builder.storage.locks import lock_scopes, scope_key
 from builder.system_tables import login_attempts
 
 
 def account_key(name: str) -> str:
-    """Failures count per name as typed, case-folded, so unknown names are throttled too."""
+    """Attempts count per name as typed, case-folded, so unknown names are throttled too."""
     return name.strip().casefold()[:64]
 
 
+def _account_lock(account: str) -> int:
+    return scope_key("login", "account", account)
+
+
+def _address_lock(address: str) -> int:
+    return scope_key("login", "address", address)
+
+
 class LoginThrottle:
-    """Counts failures in a sliding window; the window length is the lock-out time."""
+    """Counts attempts in a sliding window; the window length is the lock-out time."""
 
     def __init__(self, engine: sa.Engine, max_per_account: int, max_per_address: int, window: dt.timedelta,
                  clock: Callable[[], dt.datetime]) -> None:
@@ -33,22 +48,27 @@ class LoginThrottle:
         self.window = window
         self.clock = clock
 
-    def is_blocked(self, name: str, address: str) -> bool:
-        since = self.clock() - self.window
-        table = login_attempts
-        recent = sa.select(sa.func.count()).select_from(table).where(table.c.at > since)
-        with self.engine.connect() as conn:
-            by_account = conn.execute(recent.where(table.c.account == account_key(name))).scalar_one()
-            by_address = conn.execute(recent.where(table.c.address == address[:64])).scalar_one()
-        return by_account >= self.max_per_account or by_address >= self.max_per_address
-
-    def record_failure(self, name: str, address: str) -> None:
+    def reserve(self, name: str, address: str) -> bool:
+        """Count one attempt before its password is checked; False (nothing counted) when throttled."""
         now = self.clock()
-        with self.engine.begin() as conn:
-            conn.execute(login_attempts.delete().where(login_attempts.c.at <= now - self.window))
-            conn.execute(login_attempts.insert().values(at=now, account=account_key(name), address=address[:64]))
+        account, address = account_key(name), address[:64]
+        table = login_attempts
+        recent = sa.select(sa.func.count()).select_from(table).where(table.c.at > now - self.window)
+        with write_transaction(self.engine) as conn:
+            lock_scopes(conn, [_account_lock(account), _address_lock(address)])
+            by_account = conn.execute(recent.where(table.c.account == account)).scalar_one()
+            by_address = conn.execute(recent.where(table.c.address == address)).scalar_one()
+            if by_account >= self.max_per_account or by_address >= self.max_per_address:
+                return False
+            conn.execute(table.insert().values(at=now, account=account, address=address))
+            # Prune rows past the window, skipping any another pruner holds: pruners never wait on each other.
+            stale = sa.select(table.c.id).where(table.c.at <= now - self.window).with_for_update(skip_locked=True)
+            conn.execute(table.delete().where(table.c.id.in_(stale.scalar_subquery())))
+        return True
 
     def clear_account(self, name: str) -> None:
         """After a successful sign-in the account's count starts again (the address's does not)."""
-        with self.engine.begin() as conn:
-            conn.execute(login_attempts.delete().where(login_attempts.c.account == account_key(name)))
+        account = account_key(name)
+        with write_transaction(self.engine) as conn:
+            lock_scopes(conn, [_account_lock(account)])
+            conn.execute(login_attempts.delete().where(login_attempts.c.account == account))
