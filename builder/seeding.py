@@ -21,6 +21,10 @@ from .records import SYSTEM, RecordService, ValidationFailed
 
 Progress = Callable[[str, int], None]
 
+# Prefixes of real CN mobile networks, so seeded phones pass the phone type's checks.
+CN_MOBILE_PREFIXES = tuple(str(p) for p in (*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159, 166, 177,
+                                             *range(180, 190), 199))
+
 
 @dataclass
 class SeedPlan:
@@ -104,7 +108,7 @@ class ValueMaker:
                 return rng.choice(["", "青霉素过敏", "无", "高血压随访", "Type 2 diabetes, on metformin", "术后复查"])
             return fake.sentence(nb_words=4)[: spec.max_length or 60]
         if kind == "phone":
-            return "1" + rng.choice("3456789") + "".join(rng.choice("0123456789") for _ in range(9))
+            return rng.choice(CN_MOBILE_PREFIXES) + "".join(rng.choice("0123456789") for _ in range(8))
         if kind == "email":
             return fake.unique.email() if rng.random() < 0.5 else None
         if kind == "cn_resident_id":
