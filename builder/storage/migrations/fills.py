@@ -22,9 +22,16 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from alembic.operations import Operations
 
-from engines.forms import EntitySpec, FieldSpec, FieldValueError, default_is_expression, field_type
+from engines.forms import (
+    EntitySpec,
+    FieldSpec,
+    FieldValueError,
+    default_is_expression,
+    field_type,
+)
 from engines.rules import ExpressionError, RuleError, compile_expression
 
+from ..tables import hash_column
 from .encryption import KeyringStep, fields_by_table
 from .naming import BlueprintNames
 from .operations import Phase, Step
@@ -40,7 +47,7 @@ def field_label(table: str, column: str) -> str:
 
 
 def _empty_rows(connection: sa.Connection, table: str, column: str) -> int:
-    value = sa.column(column)
+    value: sa.ColumnClause[Any] = sa.column(column)
     return connection.execute(sa.select(sa.func.count()).select_from(sa.table(table, value))
                               .where(value.is_(None))).scalar_one()
 
@@ -69,65 +76,77 @@ def fill_value(spec: FieldSpec, timezone: str | None = None) -> Any:
     return value
 
 
-@dataclass
-class FillRequired(Step):
-    """Empty rows of a required field get its default (plain columns: one UPDATE)."""
+@dataclass(frozen=True)
+class Fill:
+    """What goes into the empty rows of one required field."""
 
-    column: str = ""
-    spec: FieldSpec | None = field(default=None, repr=False)
-    value: Any = None
-    empty: int = 0
-    column_type: Any = field(default=None, repr=False)
-    phase: ClassVar[Phase] = Phase.FILL
+    column: str
+    spec: FieldSpec
+    value: Any
+    empty: int
 
-    def describe(self) -> str:
-        return f"fill {self.empty} rows of {field_label(self.table, self.column)} with {self._shown()}"
+    def describe(self, table: str) -> str:
+        text = field_type(self.spec.type).to_json(self.value, self.spec)
+        shown = repr(text) if isinstance(text, str) else str(text)
+        return f"fill {self.empty} rows of {field_label(table, self.column)} with {shown}"
 
-    def _shown(self) -> str:
-        kind = field_type(self.spec.type)
-        text = kind.to_json(self.value, self.spec)
-        return repr(text) if isinstance(text, str) else str(text)
-
-    def _stored(self, cipher: Any = None) -> dict[str, Any]:
+    def stored(self, table: str, cipher: Any = None) -> dict[str, Any]:
+        """The column values, through the record codec (ciphertext and hash when encrypted)."""
         from builder.records.codec import encode
         from builder.records.compiled import CompiledField
 
         compiled = CompiledField(self.column, self.spec, field_type(self.spec.type))
-        return encode([compiled], {self.column: self.value}, self.table, cipher)
+        return encode([compiled], {self.column: self.value}, table, cipher)
+
+
+@dataclass
+class FillRequired(Step):
+    """Empty rows of a required field get its default (a plain column: one UPDATE)."""
+
+    fill: Fill | None = None
+    column_type: Any = field(default=None, repr=False)
+    phase: ClassVar[Phase] = Phase.FILL
+
+    def _fill(self) -> Fill:
+        assert self.fill is not None
+        return self.fill
+
+    def describe(self) -> str:
+        return self._fill().describe(self.table)
 
     def apply(self, ops: Operations) -> None:
-        stored = self._stored()
-        target = sa.table(self.table, sa.column(self.column, self.column_type))
-        ops.execute(sa.update(target).where(target.c[self.column].is_(None)).values(stored))
+        column = self._fill().column
+        target = sa.table(self.table, sa.column(column, self.column_type))
+        ops.execute(sa.update(target).where(target.c[column].is_(None)).values(self._fill().stored(self.table)))
 
 
 @dataclass
 class FillEncrypted(KeyringStep):
     """Empty rows of a required encrypted field: ciphertext and search hash, row by row."""
 
-    spec: FieldSpec | None = field(default=None, repr=False)
-    value: Any = None
-    empty: int = 0
+    fill: Fill | None = None
     phase: ClassVar[Phase] = Phase.FILL
 
-    describe = FillRequired.describe
-    _shown = FillRequired._shown
-    _stored = FillRequired._stored
+    def _fill(self) -> Fill:
+        assert self.fill is not None
+        return self.fill
+
+    def describe(self) -> str:
+        return self._fill().describe(self.table)
 
     def apply(self, ops: Operations) -> None:
-        if ops.impl.as_sql:
+        if ops.get_context().as_sql:
             ops.execute(f"-- fill {self.table}.{self.column} (and its search hash) where it is empty, "
                         "row by row with the keyring")
             return
-        from ..tables import hash_column
-
         connection = ops.get_bind()
         index = hash_column(self.column)
         target = sa.table(self.table, sa.column("id"), sa.column(self.column), sa.column(index))
-        ids = [row.id for row in connection.execute(sa.select(target.c.id).where(target.c[self.column].is_(None)))]
-        if ids:
-            updates = [{"crm_row_id": row_id, **{f"crm_{k}": v for k, v in self._stored(self._require_keyring()).items()}}
-                       for row_id in ids]
+        empty = connection.execute(sa.select(target.c.id).where(target.c[self.column].is_(None))).scalars().all()
+        keyring = self._require_keyring()
+        updates = [{"crm_row_id": row_id, **{f"crm_{k}": v for k, v in self._fill().stored(self.table, keyring).items()}}
+                   for row_id in empty]
+        if updates:
             connection.execute(sa.update(target).where(target.c.id == sa.bindparam("crm_row_id"))
                                .values({self.column: sa.bindparam(f"crm_{self.column}"),
                                         index: sa.bindparam(f"crm_{index}")}), updates)
@@ -182,9 +201,9 @@ def plan_fills(entities: dict[str, EntitySpec], connection: sa.Connection, names
             except NoFillValue as exc:
                 steps.append(RequiredButEmpty(table, names, column=name, empty=empty, reason=str(exc)))
                 continue
+            fill = Fill(name, spec, value, empty)
             if spec.encrypted:
-                steps.append(FillEncrypted(table, names, column=name, spec=spec, value=value, empty=empty))
+                steps.append(FillEncrypted(table, names, column=name, fill=fill))
             else:
-                steps.append(FillRequired(table, names, column=name, spec=spec, value=value, empty=empty,
-                                          column_type=target.tables[table].c[name].type))
+                steps.append(FillRequired(table, names, fill=fill, column_type=target.tables[table].c[name].type))
     return steps

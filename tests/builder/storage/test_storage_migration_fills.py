@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from storage_helpers import insert, rows
 
 from builder.cli import main
+from builder.loading import load_blueprint
 from builder.records import Actor, RecordService, ValidationFailed
 from builder.storage.crypto import Keyring
 from builder.storage.database import make_engine
-from builder.loading import load_blueprint
-from storage_helpers import insert, rows
 
 BASE = """\
 app: {name: test_clinic, timezone: Asia/Shanghai}
