@@ -196,6 +196,10 @@ def plan_fills(entities: dict[str, EntitySpec], connection: sa.Connection, names
                 reason = "give it a default or fill them first"
                 steps.append(RequiredButEmpty(table, names, column=name, empty=empty, reason=reason))
                 continue
+            if spec.unique and empty > 1:
+                reason = "it is unique, so one default cannot fill them; fill them first"
+                steps.append(RequiredButEmpty(table, names, column=name, empty=empty, reason=reason))
+                continue
             try:
                 value = fill_value(spec, timezone)
             except NoFillValue as exc:

@@ -197,3 +197,9 @@ def test_a_record_missing_a_field_the_role_cannot_write_can_still_be_saved(proje
         assert [(e.field, e.code) for e in refused.value.errors] == [("channel", "required")]
     finally:
         engine.dispose()
+
+
+def test_a_unique_required_field_is_not_filled_with_one_value(project):
+    project.write("      code: {type: text, required: true, unique: true, default: none}\n")
+    output = project.migrate(ok=False)
+    assert "patient.code is required but 78 rows are empty: it is unique, so one default cannot fill them" in output
