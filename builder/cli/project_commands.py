@@ -150,7 +150,7 @@ def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, 
     loaded = load_checked(project.blueprint_path)
     engine = make_engine(project.database_url)
     try:
-        plan = plan_migration(engine, loaded.blueprint.entities)
+        plan = plan_migration(engine, loaded.blueprint.entities, loaded.blueprint.app.timezone)
         if plan.is_empty:
             create_system_tables(engine) if not dry_run else None
             out.print("[green]The database already matches the blueprint.[/green]")

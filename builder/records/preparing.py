@@ -133,6 +133,16 @@ def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any]
     return errors
 
 
+def drop_required_unwritable(errors: list[FieldError], grant: Grant) -> list[FieldError]:
+    """On an update, `required` binds only the fields the actor may write.
+
+    A stored record can lack a required value (the field was added or made required
+    later, or is kept by another role); refusing every save of it to a role that could
+    never fill the field would lock that role out of the record.
+    """
+    return [e for e in errors if e.code != "required" or e.field.split(".")[0] in grant.writable]
+
+
 def _visible(field: CompiledField, record: dict[str, Any], evaluate: Evaluate) -> bool:
     """A field hidden by `visible_if` is not required."""
     if field.visible_if is None:

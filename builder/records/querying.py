@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from engines.forms import FieldValueError, message
 
 from .codec import search_value
-from .compiled import CompiledEntity
+from .compiled import CompiledEntity, CompiledField
 from .errors import FieldError, ValidationFailed
 from .policy import Grant
 
@@ -65,7 +65,19 @@ def _search(service: "RecordService", entity: CompiledEntity, grant: Grant, tabl
             clauses.append(table.c[column] == value)
         elif f.spec.type in TEXT_TYPES:
             clauses.append(sa.func.lower(table.c[name]).like(pattern, escape="\\"))
+            spelled = _as_stored(f, q)
+            if spelled is not None:
+                clauses.append(table.c[name] == spelled)
     return sa.or_(*clauses) if clauses else sa.false()
+
+
+def _as_stored(field: CompiledField, q: str) -> Any:
+    """`q` spelled as the field stores it, when that differs (`139 1234 5678` -> `+8613912345678`)."""
+    try:
+        value = field.kind.to_storage(field.kind.coerce(q, field.spec), field.spec)
+    except FieldValueError:
+        return None
+    return value if isinstance(value, str) and value != q.strip() else None
 
 
 def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, table: sa.Table, key: str, raw: Any,

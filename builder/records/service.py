@@ -301,8 +301,10 @@ class RecordService:
             errors += preparing.prepare_rows(entity, record, evaluate, locale, set(typed) if not creating else None)
             errors += preparing.apply_computed(entity.fields, record, evaluate, locale)
             failed = {e.field for e in errors}
-            errors += [e for e in preparing.check_fields(entity.fields, record, evaluate, locale)
-                       if e.field not in failed]
+            checked = preparing.check_fields(entity.fields, record, evaluate, locale)
+            if not creating:
+                checked = preparing.drop_required_unwritable(checked, grant)
+            errors += [e for e in checked if e.field not in failed]
             errors += self._check_links(conn, actor, entity, record, set(typed), locale)
             errors += self._check_unique(conn, entity, record, record_id, locale)
             if not errors:

@@ -36,7 +36,7 @@ def display(field: CompiledField, value: Any, locale: str, link_titles: dict[tup
         if field.spec.to and link_titles is not None:
             return link_titles.get((field.spec.to, value), f"#{value}")
         return f"#{value}"
-    if field.spec.sensitive and isinstance(value, str):
+    if field.spec.sensitive and isinstance(value, str) and not field.kind.displays_masked:
         return value  # masked text: shown exactly as the service returned it
     try:
         return field.kind.display(value, field.spec, locale)

@@ -68,6 +68,7 @@ class FieldSpec(Spec):
     scale: int | None = Field(default=None, ge=0, le=18)
     unit: str | None = None
     workflow: str | None = None
+    region: str | None = None  # phone: ISO 3166 region whose numbers are accepted (default CN)
     examples: list[ExampleSpec] = Field(default_factory=list)  # for `compute`: given values -> expected value
 
 

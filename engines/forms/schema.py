@@ -14,7 +14,7 @@ from .fieldtypes import FIELD_TYPES
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 # Options only some field types take (see FieldType.options_allowed).
-TYPE_OPTIONS = ("options", "option_labels", "to", "fields", "precision", "scale", "unit", "workflow")
+TYPE_OPTIONS = ("options", "option_labels", "to", "fields", "precision", "scale", "unit", "workflow", "region")
 
 DESCRIPTIONS: dict[str, dict[str, str]] = {
     "EntitySpec": {
@@ -51,6 +51,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "scale": "Decimal: digits after the point (default 2).",
         "unit": "Decimal: the unit shown after the value (mmol/L).",
         "workflow": "State: the workflow driving this field (give options too until workflows are supported).",
+        "region": "Phone: the ISO 3166 region whose mobile and landline numbers are accepted (default CN).",
         "examples": "Values the computed expression is tested against when the blueprint loads.",
     },
     "ValidationSpec": {

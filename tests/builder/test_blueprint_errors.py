@@ -209,3 +209,11 @@ def test_the_clinic_template_loads_without_problems(at_root):
     loaded = load_blueprint("blueprints/clinic")
     assert set(loaded.blueprint.entities) == {"patient", "staff", "appointment", "visit", "follow_up",
                                               "vital_reading"}
+
+
+def test_unknown_phone_region_and_region_on_another_type(write):
+    path = write(HEAD + "entities:\n  patient:\n    fields:\n      phone: {type: phone, region: XX}\n"
+                        "      hk: {type: phone, region: HK}\n      name: {type: text, region: CN}\n")
+    assert problems_of(path) == [
+        "bp.yaml:8:28: unknown phone region `XX` (an ISO 3166 code such as CN or HK) [field.unknown_region]",
+        "bp.yaml:10:26: `region` does not apply to a `text` field (it applies to: phone) [field.option_not_allowed]"]

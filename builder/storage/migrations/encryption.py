@@ -109,7 +109,8 @@ class StopEncrypting(Step):
         """Nothing to do for an empty field: the column changes are steps of their own."""
 
 
-def _fields_by_table(entities: dict[str, EntitySpec]) -> dict[str, dict[str, FieldSpec]]:
+def fields_by_table(entities: dict[str, EntitySpec]) -> dict[str, dict[str, FieldSpec]]:
+    """Each table's fields: entities, and the child tables of their `table` fields."""
     tables: dict[str, dict[str, FieldSpec]] = {}
     for entity, spec in entities.items():
         tables[entity] = spec.fields
@@ -125,7 +126,7 @@ def plan_encryption_changes(entities: dict[str, EntitySpec], connection: sa.Conn
     inspector = sa.inspect(connection)
     existing = set(inspector.get_table_names())
     steps: list[Step] = []
-    for table, fields in _fields_by_table(entities).items():
+    for table, fields in fields_by_table(entities).items():
         if table not in existing:
             continue
         columns = {c["name"] for c in inspector.get_columns(table)}

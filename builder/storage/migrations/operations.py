@@ -27,7 +27,8 @@ class Phase(IntEnum):
     ADD_COLUMN = 4
     ALTER_TABLE = 5  # column-level changes, one batch per table (see alterations.py)
     ENCRYPT = 6  # existing values of a newly encrypted field (the column is TEXT by now)
-    DROP_TABLE = 7
+    FILL = 7  # empty rows of required fields get their default (see fills.py)
+    DROP_TABLE = 8
 
 
 def quote(ops: Operations, name: str) -> str:

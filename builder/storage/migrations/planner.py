@@ -24,6 +24,7 @@ from ..tables import build_schema
 from .diffs import steps_from_diffs
 from .encryption import plan_encryption_changes
 from .errors import MigrationError, MigrationRefused
+from .fills import plan_fills
 from .history import recorded_tables
 from .naming import BlueprintNames
 from .alterations import Alteration
@@ -94,15 +95,19 @@ def _owned_tables(entities_tables: set[str], recorded: set[str]) -> set[str]:
     return {t for t in entities_tables | recorded if not t.startswith(SYSTEM_PREFIX)}
 
 
-def plan_migration(engine: sa.Engine, entities: dict[str, EntitySpec]) -> MigrationPlan:
-    """Compare the blueprint's tables with the live database (nothing is changed)."""
+def plan_migration(engine: sa.Engine, entities: dict[str, EntitySpec], timezone: str | None = None) -> MigrationPlan:
+    """Compare the blueprint's tables with the live database (nothing is changed).
+
+    `timezone` (the app's) is the one a default such as `today()` is evaluated in when
+    empty rows of a required field are filled.
+    """
     target = build_schema(entities).metadata
     names = BlueprintNames(entities)
     try:
         with engine.connect() as connection:
             transaction = connection.begin()
             try:
-                steps = _plan_in_transaction(connection, entities, target, names)
+                steps = _plan_in_transaction(connection, entities, target, names, timezone)
                 live = _reflect(connection, {s.table for s in steps})
             finally:
                 transaction.rollback()
@@ -112,7 +117,7 @@ def plan_migration(engine: sa.Engine, entities: dict[str, EntitySpec]) -> Migrat
 
 
 def _plan_in_transaction(connection: sa.Connection, entities: dict[str, EntitySpec], target: sa.MetaData,
-                         names: BlueprintNames) -> list[Step]:
+                         names: BlueprintNames, timezone: str | None) -> list[Step]:
     renames = plan_renames(entities, connection, names)
     operations = Operations(MigrationContext.configure(connection))
     for step in renames:
@@ -131,6 +136,7 @@ def _plan_in_transaction(connection: sa.Connection, entities: dict[str, EntitySp
     for step in steps:  # new tables and columns too, so every step examines the data it will meet
         if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
             step.apply(operations)
+    steps += plan_fills(entities, connection, names, target, timezone)
     for step in steps:
         step.examine(connection)
     return sorted(steps, key=lambda s: _order(s, steps))

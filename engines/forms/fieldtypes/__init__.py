@@ -1,6 +1,6 @@
 """Every built-in field type registers itself on import; see base.py for the contract."""
 
-from . import choices, dates, identity, links, numbers, text  # noqa: F401  (registration)
+from . import choices, dates, identity, links, numbers, phones, text  # noqa: F401  (registration)
 from .base import FIELD_TYPES, FieldType, FieldValueError, field_type, register_field_type
 from .identity import is_valid_resident_id, resident_id_check_digit
 

@@ -34,6 +34,7 @@ class FieldType:
     options_allowed: ClassVar[frozenset[str]] = frozenset()  # type-specific FieldSpec options
     stored: ClassVar[bool] = True  # False for types kept outside the entity's table (table)
     searchable_by_default: ClassVar[bool] = False
+    displays_masked: ClassVar[bool] = False  # display() also takes its own masked form (139****5678)
 
     # -- blueprint -------------------------------------------------------------------
     def check(self, spec: FieldSpec) -> Iterable[Problem]:

@@ -1,4 +1,4 @@
-"""Text-like types: text, long_text, phone, email."""
+"""Text-like types: text, long_text, email (phone has a module of its own: phones.py)."""
 
 from __future__ import annotations
 
@@ -62,37 +62,6 @@ class LongText(Text):
     def coerce(self, value: Any, spec: FieldSpec) -> Any:
         text = super().coerce(value, spec)
         return text.replace("\r\n", "\n") if text else text
-
-
-_PHONE = re.compile(r"^\+?[0-9][0-9 \-]{4,19}$")
-
-
-@register_field_type
-class Phone(Text):
-    """A phone number; masked as 138****5678 for roles without full access."""
-
-    name = "phone"
-    widget = "tel"
-    default_length = 20
-
-    def coerce(self, value: Any, spec: FieldSpec) -> Any:
-        text = super().coerce(value, spec)
-        if text is None:
-            return None
-        if not _PHONE.match(text):
-            raise FieldValueError("invalid_phone")
-        return re.sub(r"[ \-]", "", text)
-
-    def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
-        return {"type": "string", "maxLength": 20}
-
-    def mask(self, value: Any, spec: FieldSpec) -> Any:
-        if value is None:
-            return None
-        text = str(value)
-        if len(text) <= 7:
-            return text[:1] + "*" * (len(text) - 1)
-        return text[:3] + "*" * (len(text) - 7) + text[-4:]
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -171,7 +171,7 @@ def test_masked_value_sent_back_keeps_the_stored_one(service):
     p = patient(service)
     updated = service.update(FRONT_DESK_EN, "patient", p["id"], {"phone": "138****5678", "name": "王芳芳"}, 1)
     assert updated["name"] == "王芳芳"
-    assert service.get(SYSTEM, "patient", p["id"])["phone"] == "13812345678"
+    assert service.get(SYSTEM, "patient", p["id"])["phone"] == "+8613812345678"  # stored E.164
 
 
 def test_audit_trail_is_written_with_the_change(service):

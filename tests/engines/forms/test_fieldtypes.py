@@ -56,22 +56,64 @@ def test_long_text_normalises_line_ends():
     assert coerce("long_text", "a\r\nb") == "a\nb"
 
 
-@pytest.mark.parametrize("value, expected", [("138 1234 5678", "13812345678"), ("+86-138-1234-5678", "+8613812345678"),
-                                             ("13812345678", "13812345678")])
-def test_phone_coercion(value, expected):
+@pytest.mark.parametrize("value, expected", [
+    ("138 1234 5678", "+8613812345678"), ("+86-138-1234-5678", "+8613812345678"), ("13812345678", "+8613812345678"),
+    ("+86 (138) 1234 5678", "+8613812345678"), ("１３８１２３４５６７８", "+8613812345678"),  # full-width digits
+    ("＋８６ １３８ １２３４ ５６７８", "+8613812345678"), ("010-12345678", "+861012345678"),  # Beijing landline
+    ("(0755) 8888 6666", "+8675588886666"), (" 13812345678 ", "+8613812345678")])
+def test_phone_coercion_stores_e164(value, expected):
     assert coerce("phone", value) == expected
 
 
-@pytest.mark.parametrize("value", ["abc", "12", "138-abcd-5678"])
-def test_phone_refuses(value):
+@pytest.mark.parametrize("value", ["abc", "12", "12345", "138-abcd-5678", "1381234567", "23812345678",
+                                   "4008123123",  # a service number, not mobile or landline
+                                   "+85291234567", "+1 650 253 0000",  # numbers of other regions
+                                   "9" * 40, "13812345678" * 3])
+def test_phone_refuses_what_is_not_a_number_of_its_region(value):
     assert refused("phone", value) == "invalid_phone"
+
+
+def test_phone_region_option():
+    assert coerce("phone", "9123 4567", region="HK") == "+85291234567"
+    assert coerce("phone", "+852 9123 4567", region="hk") == "+85291234567"
+    assert refused("phone", "13812345678", region="HK") == "invalid_phone"
+    kind = field_type("phone")
+    [problem] = kind.check(spec("phone", region="XX"))
+    assert (problem.loc, problem.code) == (("region",), "field.unknown_region")
+    assert list(kind.check(spec("phone", region="HK"))) == []
+
+
+def test_phone_displays_the_national_form():
+    kind, field = field_type("phone"), spec("phone")
+    assert kind.display("+8613812345678", field, "en") == "138 1234 5678"
+    assert kind.display("+861012345678", field, "zh-CN") == "010 1234 5678"
+    assert kind.display("+85291234567", field, "en") == "+852 9123 4567"  # another country: international
+    assert kind.display("+85291234567", spec("phone", region="HK"), "en") == "9123 4567"
+    assert kind.display("13812345678", field, "en") == "138 1234 5678"  # stored before E.164
+    assert kind.display("138-1234", field, "en") == "138-1234"  # not a number: shown as stored
+    assert kind.display("138****5678", field, "en") == "138****5678"  # its own masked form
 
 
 def test_phone_masking():
     kind = field_type("phone")
-    assert kind.mask("13812345678", spec("phone")) == "138****5678"
+    assert kind.mask("+8613812345678", spec("phone")) == "138****5678"
+    assert kind.mask("+861012345678", spec("phone")) == "010****5678"
+    assert kind.mask("+85291234567", spec("phone", region="HK")) == "912*4567"
+    assert kind.mask("13812345678", spec("phone")) == "138****5678"  # stored before E.164
     assert kind.mask("12345", spec("phone")) == "1****"
     assert kind.mask(None, spec("phone")) is None
+
+
+def test_phone_value_schema_has_a_loose_pattern():
+    import jsonschema
+
+    schema = field_type("phone").value_schema(spec("phone"))
+    assert schema["pattern"] and (schema["minLength"], schema["maxLength"]) == (5, 20)
+    for accepted in ("13812345678", "+86 138-1234-5678", "(010) 1234 5678", "１３８１２３４５６７８", "138****5678"):
+        jsonschema.validate(accepted, schema)
+    for refused_value in ("1234", "call me", "138" * 10, "13812345678; drop"):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(refused_value, schema)
 
 
 def test_email():

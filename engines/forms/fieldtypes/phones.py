@@ -1,0 +1,126 @@
+"""phone: a real phone number of one region, checked with `phonenumbers`, stored as E.164.
+
+Input may come as people type it (`139 1234 5678`, `(010) 1234-5678`, `+86 139...`,
+full-width digits); it is stored in one spelling, E.164 (`+8613912345678`), so that
+exact search, keyed hashes and `unique` see one value per number. Pages show the
+national form of the field's region (`139 1234 5678`); a number stored before this
+rule (`13912345678`) still displays. `region:` (ISO 3166 code, default CN) says which
+numbers are accepted: mobile and landline numbers of that region.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+import phonenumbers
+import sqlalchemy as sa
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+
+from engines.rules import Problem, did_you_mean
+
+from ..models import FieldSpec
+from .base import FieldValueError, register_field_type
+from .text import Text
+
+DEFAULT_REGION = "CN"
+ACCEPTED_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE,
+                            PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_TYPED = re.compile(r"^\+?[0-9\s().\-]{3,30}$")  # what people type, after NFKC (no letters: no vanity numbers)
+# The OpenAPI pattern: loose on purpose (the server decides), full-width forms and a
+# masked value sent back unchanged (`139****5678`) included.
+API_PATTERN = r"^[0-9０-９+＋ ()（）.\-*]{5,20}$"
+
+
+def region_of(spec: FieldSpec) -> str:
+    return (spec.region or DEFAULT_REGION).upper()
+
+
+def parse_phone(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """The number a person typed (or stored), or None if it cannot be one."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if not _TYPED.match(text):
+        return None
+    try:
+        return phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+
+
+def normalise_phone(text: str, region: str) -> str | None:
+    """E.164 for a valid mobile or landline number of `region`, else None."""
+    number = parse_phone(text, region)
+    if number is None or not phonenumbers.is_valid_number_for_region(number, region):
+        return None
+    if phonenumbers.number_type(number) not in ACCEPTED_TYPES:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+@register_field_type
+class Phone(Text):
+    """A phone number: validated for its region, stored E.164, shown and masked in national form."""
+
+    name = "phone"
+    widget = "tel"
+    default_length = 20
+    options_allowed = frozenset({"region"})
+    displays_masked = True
+
+    def check(self, spec: FieldSpec) -> Iterable[Problem]:
+        if spec.region is not None and spec.region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            hint = did_you_mean(spec.region.upper(), phonenumbers.SUPPORTED_REGIONS)
+            yield Problem(("region",), "field.unknown_region",
+                          f"unknown phone region `{spec.region}` (an ISO 3166 code such as CN or HK)", hint)
+
+    @classmethod
+    def spec_schema(cls) -> dict[str, Any]:
+        return {}
+
+    def column_type(self, spec: FieldSpec) -> sa.types.TypeEngine:
+        return sa.String(max(spec.max_length or self.default_length, self.default_length))
+
+    def coerce(self, value: Any, spec: FieldSpec) -> Any:
+        text = super().coerce(value, spec)
+        if text is None:
+            return None
+        normalised = normalise_phone(text, region_of(spec))
+        if normalised is None:
+            raise FieldValueError("invalid_phone")
+        return normalised
+
+    def validate(self, value: Any, spec: FieldSpec, minimum: Any = None, maximum: Any = None) -> None:
+        """A coerced number is valid E.164 (at most 16 characters): nothing more to check."""
+
+    def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
+        return {"type": "string", "minLength": 5, "maxLength": 20, "pattern": API_PATTERN}
+
+    def _national(self, value: Any, spec: FieldSpec) -> tuple[str, str] | None:
+        """(international prefix or "", national form) of a stored number, None if it is not one."""
+        region = region_of(spec)
+        number = parse_phone(str(value), region)
+        if number is None or not phonenumbers.is_valid_number(number):
+            return None
+        if phonenumbers.region_code_for_number(number) == region:
+            return "", phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        international = phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+        prefix = f"+{number.country_code} "
+        return prefix, international.removeprefix(prefix)
+
+    def display(self, value: Any, spec: FieldSpec, locale: str) -> str:
+        if value is None:
+            return ""
+        shown = self._national(value, spec)
+        return str(value) if shown is None else shown[0] + shown[1]
+
+    def mask(self, value: Any, spec: FieldSpec) -> Any:
+        """`139****5678`: the national digits with all but the first three and last four hidden."""
+        if value is None:
+            return None
+        shown = self._national(value, spec)
+        prefix, text = ("", str(value)) if shown is None else (shown[0], re.sub(r"\D", "", shown[1]))
+        if len(text) <= 7:
+            return prefix + text[:1] + "*" * (len(text) - 1)
+        return prefix + text[:3] + "*" * (len(text) - 7) + text[-4:]
