@@ -11,6 +11,21 @@ from engines.rules import Problem
 from ..models import FieldSpec
 from .base import FieldType, FieldValueError, register_field_type
 
+ID_MAX = 2**63 - 1  # ids, links and child rows' parent keys are 64-bit (BIGINT) on every database
+
+
+def id_column_type() -> sa.types.TypeEngine:
+    """BIGINT for ids and the columns that hold them; SQLite's INTEGER is already 64-bit.
+
+    SQLite keeps plain INTEGER so that `INTEGER PRIMARY KEY` still numbers new rows.
+    """
+    return sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def id_schema() -> dict[str, Any]:
+    """The JSON Schema of a record id in the API: a positive 64-bit integer."""
+    return {"type": "integer", "format": "int64", "minimum": 1, "maximum": ID_MAX}
+
 
 def _record_id(value: Any) -> Any:
     if value is None or value == "":
@@ -23,7 +38,7 @@ def _record_id(value: Any) -> Any:
         number = int(value)
     except (TypeError, ValueError):
         raise FieldValueError("invalid_link") from None
-    if number <= 0 or number > 2**53:
+    if number <= 0 or number > ID_MAX:
         raise FieldValueError("invalid_link")
     return number
 
@@ -46,13 +61,13 @@ class Link(FieldType):
         return {"required": ["to"]}
 
     def column_type(self, spec: FieldSpec) -> sa.types.TypeEngine:
-        return sa.Integer()
+        return id_column_type()
 
     def coerce(self, value: Any, spec: FieldSpec) -> Any:
         return _record_id(value)
 
     def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
-        return {"type": "integer", "minimum": 1, "maximum": 2**53}
+        return id_schema()
 
 
 @register_field_type
