@@ -18,7 +18,7 @@ NULL = {"type": "null"}
 MAX_ID = ID_MAX  # ids are 64-bit (BIGINT) on every database
 MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
 RANGE_TYPES = ("integer", "decimal", "date", "datetime")
-LOOSE_DROP = ("minimum", "maximum", "maxLength", "minLength", "pattern", "uniqueItems")
+LOOSE_DROP = ("minimum", "maximum", "maxLength", "minLength", "pattern", "uniqueItems", "maxItems")
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +37,8 @@ def writable_fields(entity: CompiledEntity) -> dict[str, CompiledField]:
 def input_value_schema(field: CompiledField) -> dict[str, Any]:
     """What a writer may send for `field` (null clears an optional field)."""
     if field.children:
-        return {"type": "array", "items": row_input_schema(field.children)}
+        return {"type": "array", "items": row_input_schema(field.children),
+                "maxItems": field.kind.value_schema(field.spec)["maxItems"]}
     schema = copy.deepcopy(field.kind.value_schema(field.spec)) or {}
     return schema if field.spec.required else nullable(schema)
 

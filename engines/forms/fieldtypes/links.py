@@ -12,6 +12,7 @@ from ..models import FieldSpec
 from .base import FieldType, FieldValueError, register_field_type
 
 ID_MAX = 2**63 - 1  # ids, links and child rows' parent keys are 64-bit (BIGINT) on every database
+DEFAULT_MAX_ROWS = 500  # child rows of one record when the table field gives no `max_rows`
 
 
 def id_column_type() -> sa.types.TypeEngine:
@@ -89,13 +90,21 @@ class User(Link):
 
 @register_field_type
 class Table(FieldType):
-    """Child rows edited inside the parent (a visit's prescriptions); stored in their own table."""
+    """Child rows edited inside the parent (a visit's prescriptions); stored in their own table.
+
+    At most `max_rows` rows (default DEFAULT_MAX_ROWS): a record with tens of thousands
+    of rows would hold the database's write lock for seconds.
+    """
 
     name = "table"
     widget = "table"
     rule_type = "list"
     stored = False
-    options_allowed = frozenset({"fields"})
+    options_allowed = frozenset({"fields", "max_rows"})
+
+    @staticmethod
+    def max_rows(spec: FieldSpec) -> int:
+        return spec.max_rows or DEFAULT_MAX_ROWS
 
     def check(self, spec: FieldSpec) -> Iterable[Problem]:
         if not spec.fields:
@@ -108,9 +117,13 @@ class Table(FieldType):
     def coerce(self, value: Any, spec: FieldSpec) -> Any:
         if value is None or value == "":
             return []
-        if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        if not isinstance(value, list):
+            raise FieldValueError("invalid_rows")
+        if len(value) > self.max_rows(spec):
+            raise FieldValueError("too_many_rows", limit=self.max_rows(spec))
+        if not all(isinstance(row, dict) for row in value):
             raise FieldValueError("invalid_rows")
         return value
 
     def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
-        return {"type": "array", "items": {"type": "object"}}
+        return {"type": "array", "items": {"type": "object"}, "maxItems": self.max_rows(spec)}

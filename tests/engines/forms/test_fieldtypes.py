@@ -267,6 +267,15 @@ def test_table_rows():
     assert refused("table", ["x"], fields={"drug": {"type": "text"}}) == "invalid_rows"
 
 
+def test_table_rows_are_capped():
+    fields = {"drug": {"type": "text"}}
+    assert len(coerce("table", [{}] * 500, fields=fields)) == 500
+    assert refused("table", [{}] * 501, fields=fields) == "too_many_rows"
+    assert len(coerce("table", [{}] * 3, fields=fields, max_rows=3)) == 3
+    assert refused("table", [{}] * 4, fields=fields, max_rows=3) == "too_many_rows"
+    assert field_type("table").value_schema(spec("table", fields=fields, max_rows=3))["maxItems"] == 3
+
+
 # -- registry and messages ------------------------------------------------------------
 
 def test_every_type_has_a_value_schema_and_a_column():
