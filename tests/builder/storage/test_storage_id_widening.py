@@ -82,3 +82,59 @@ def test_after_widening_ids_past_32_bits_are_stored(old_database):
             connection.execute(sa.text("SELECT setval(pg_get_serial_sequence('visit', 'id'), :n)"), {"n": big})
     insert(engine, "visit", {"patient": big})
     assert rows(engine, "visit", "patient")[-2:] == [(big,), (big,)]
+
+
+def _narrow_to_old_ids(url: str) -> int:
+    """Turn the clinic's BIGINT id/link columns and sequences back into INTEGER; how many columns changed."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as connection:
+            found = connection.execute(sa.text(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND data_type = 'bigint' AND table_name NOT LIKE 'crm%'")).all()
+            for table, column in found:
+                connection.execute(sa.text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE INTEGER'))
+            for (sequence,) in connection.execute(sa.text(
+                    "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public' "
+                    "AND sequence_name NOT LIKE 'crm%'")).all():
+                connection.execute(sa.text(f'ALTER SEQUENCE "{sequence}" AS INTEGER'))
+        return len(found)
+    finally:
+        engine.dispose()
+
+
+def test_crm_migrate_widens_an_old_clinic_database(tmp_path, postgres_url, monkeypatch):
+    from click.testing import CliRunner
+
+    from builder.cli import main
+
+    monkeypatch.setenv("CRM_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("CRM_KEY_FILE", str(tmp_path / "keys" / "crm-keys.json"))
+    monkeypatch.delenv("CRM_ENCRYPTION_KEYS", raising=False)
+    runner = CliRunner()
+    project = tmp_path / "clinic"
+
+    def crm(*args: str) -> str:
+        result = runner.invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    crm("init", str(project))
+    crm("migrate", "-p", str(project), "--yes")
+    crm("seed", "-p", str(project), "--patients", "5")
+    narrowed = _narrow_to_old_ids(postgres_url)
+    assert narrowed >= 10
+    output = crm("migrate", "-p", str(project), "--yes")
+    assert output.count("INTEGER -> BIGINT") == narrowed, output
+    assert "LOSES DATA" not in output and "Applied" in output
+    assert "already matches" in crm("migrate", "-p", str(project))
+    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as connection:
+            kinds = connection.execute(sa.text(
+                "SELECT DISTINCT data_type FROM information_schema.sequences WHERE sequence_schema = 'public' "
+                "AND sequence_name NOT LIKE 'crm%'")).scalars().all()
+            patients = connection.execute(sa.text("SELECT count(*) FROM patient")).scalar_one()
+    finally:
+        engine.dispose()
+    assert kinds == ["bigint"] and patients == 5
