@@ -66,28 +66,39 @@ def _count(value: Any, name: str) -> int:
     return value
 
 
-def check_printf(template: Any) -> None:
-    """Refuse `%` formats whose widths and precisions add up past MAX_SIZE, or take them from `*`."""
-    total = len(str(template))
-    for width, precision in _PRINTF_SPEC.findall(str(template)):
+def _spec_number(digits: str) -> int:
+    return int(digits) if len(digits) < 10 else MAX_SIZE + 1
+
+
+def check_printf(template: Any, arguments: Any = ()) -> None:
+    """Refuse `%` formats whose widths, precisions and arguments add up past MAX_SIZE, or use `*`.
+
+    Each directive may print any argument, so the arguments count once per directive.
+    """
+    text = str(template)
+    specs = _PRINTF_SPEC.findall(text)
+    total = len(text) + len(specs) * weight(arguments)
+    for width, precision in specs:
         if "*" in (width, precision):
             raise RuleError("`*` widths are not allowed in templates")
-        total += int(width or 0) + int(precision or 0)
+        total += _spec_number(width or "0") + _spec_number(precision or "0")
     _check_total(total, "the formatted text")
 
 
-def check_brace_format(template: str) -> None:
-    """Refuse `str.format` specs whose numbers add up past MAX_SIZE, or that nest fields."""
-    total = len(template)
+def check_brace_format(template: str, arguments: Any = ()) -> None:
+    """Refuse `str.format` texts whose spec numbers and arguments add up past MAX_SIZE, or nest fields.
+
+    A field may name the same argument again (`{0}{0}`), so the arguments count once per field.
+    """
     try:
-        parts = list(string.Formatter().parse(template))
+        parts = [part for part in string.Formatter().parse(template) if part[1] is not None]
     except ValueError as exc:
         raise RuleError(f"bad format text: {exc}") from None
+    total = len(template) + len(parts) * weight(arguments)
     for _, _, spec, _ in parts:
         if spec and "{" in spec:
             raise RuleError("nested format fields are not allowed in templates")
-        total += sum(int(n) for n in _NUMBER.findall(spec or "") if len(n) < 10) \
-            + sum(MAX_SIZE + 1 for n in _NUMBER.findall(spec or "") if len(n) >= 10)
+        total += sum(_spec_number(n) for n in _NUMBER.findall(spec or ""))
     _check_total(total, "the formatted text")
 
 
@@ -107,7 +118,7 @@ def _indent(a: Mapping[str, Any]) -> None:
 
 
 def _format(a: Mapping[str, Any]) -> None:
-    check_printf(a["value"])
+    check_printf(a["value"], [list(a["args"]), dict(a["kwargs"])])
 
 
 def _wordwrap(a: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
@@ -97,9 +97,17 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def wrap_str_format(self, value: Any) -> Any:
         wrapper = super().wrap_str_format(value)
-        if wrapper is not None:
-            check_brace_format(value.__self__)
-        return wrapper
+        if wrapper is None:
+            return None
+        template = value.__self__
+        check_brace_format(template)
+
+        @wraps(wrapper)
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            check_brace_format(template, [list(args), dict(kwargs)])
+            return wrapper(*args, **kwargs)
+
+        return bounded
 
     @staticmethod
     def checked_text(text: Any) -> Any:
