@@ -139,3 +139,16 @@ def test_openapi_publishes_the_row_cap(any_clinic):
     document = any_clinic.api("admin").get("/api/openapi.json").json()
     rows = document["components"]["schemas"]["VisitCreate"]["properties"]["prescriptions"]
     assert rows["maxItems"] == 500
+
+
+def test_caps_come_from_crm_toml_and_are_checked(tmp_path):
+    from builder.errors import ProjectError
+    from builder.project import Project
+    from builder.web.security import SecuritySettings
+
+    project = Project(tmp_path, {"security": {"max_body_bytes": 2048, "max_form_bytes": 4096}})
+    settings = SecuritySettings.from_project(project, environ={"CRM_SECRET_KEY": "k" * 40})
+    assert (settings.max_body_bytes, settings.max_form_bytes) == (2048, 4096)
+    assert SecuritySettings(secret_key="k" * 40).max_body_bytes == 1_000_000
+    with pytest.raises(ProjectError, match="max_body_bytes"):
+        SecuritySettings(secret_key="k" * 40, max_body_bytes=0)
