@@ -42,7 +42,7 @@ audit = sa.Table(
     sa.Column("address", sa.String(64), nullable=True),
     sa.Column("action", sa.String(32), nullable=False, index=True),
     sa.Column("entity", sa.String(64), nullable=True, index=True),
-    sa.Column("record_id", sa.Integer, nullable=True),
+    sa.Column("record_id", sa.BigInteger, nullable=True),  # ids are 64-bit
     sa.Column("changes", sa.Text, nullable=True),  # JSON: {field: [old, new]} or [names] for PHI
     sa.Column("detail", sa.Text, nullable=True),
 )

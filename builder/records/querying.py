@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engines.forms import FieldValueError, message
+from engines.forms import ID_MAX, FieldValueError, message
 
 from .codec import search_value
 from .compiled import CompiledEntity, CompiledField
@@ -80,6 +80,16 @@ def _as_stored(field: CompiledField, q: str) -> Any:
     return value if isinstance(value, str) and value != q.strip() else None
 
 
+def _id_value(key: str, raw: Any, locale: str) -> int:
+    """An id to compare with: a whole number the 64-bit id column can hold (the driver refuses others)."""
+    value = int(raw)
+    if value > ID_MAX:
+        raise _bad(key, "max", locale, limit=ID_MAX)
+    if value < -ID_MAX:
+        raise _bad(key, "min", locale, limit=-ID_MAX)
+    return value
+
+
 def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, table: sa.Table, key: str, raw: Any,
             locale: str):
     name, _, op = key.partition("__")
@@ -89,8 +99,8 @@ def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, tabl
         try:
             if op == "in":
                 items = raw if isinstance(raw, list) else str(raw).split(",")
-                return table.c.id.in_([int(item) for item in items][:MAX_LIMIT])
-            return OPERATORS[op](table.c.id, int(raw))
+                return table.c.id.in_([_id_value(key, item, locale) for item in items][:MAX_LIMIT])
+            return OPERATORS[op](table.c.id, _id_value(key, raw, locale))
         except (TypeError, ValueError):
             raise _bad(key, "invalid_integer", locale) from None
     if f is None or name not in grant.readable or not f.kind.stored:

@@ -1,7 +1,8 @@
 """SQLAlchemy Core tables generated from the blueprint's entities.
 
 Every entity gets one table with the same system columns (id, who and when, a
-version for optimistic locking); a `table` field gets a child table with a foreign
+version for optimistic locking); ids and every column holding one (links, a
+child row's parent) are 64-bit; a `table` field gets a child table with a foreign
 key to its parent; an encrypted field gets a keyed-hash column beside its
 ciphertext so exact-match search and `unique` keep working.
 """
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from engines.forms import EntitySpec, FieldSpec, field_type
+from engines.forms import EntitySpec, FieldSpec, field_type, id_column_type
 
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
 CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "position")
@@ -77,7 +78,7 @@ def build_schema(entities: dict[str, EntitySpec], metadata: sa.MetaData | None =
         searchable = set(spec.search) | {n for n, f in spec.fields.items() if f.searchable}
         table = sa.Table(
             entity, metadata,
-            sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+            sa.Column("id", id_column_type(), primary_key=True, autoincrement=True),
             *_value_columns(spec.fields, entity, searchable),
             sa.Column("created_at", sa.DateTime, nullable=False),
             sa.Column("created_by", sa.String(64), nullable=True),
@@ -92,8 +93,8 @@ def build_schema(entities: dict[str, EntitySpec], metadata: sa.MetaData | None =
             child_name = child_table_name(entity, name)
             schema.children[(entity, name)] = sa.Table(
                 child_name, metadata,
-                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-                sa.Column("parent_id", sa.Integer, sa.ForeignKey(f"{entity}.id", ondelete="CASCADE"),
+                sa.Column("id", id_column_type(), primary_key=True, autoincrement=True),
+                sa.Column("parent_id", id_column_type(), sa.ForeignKey(f"{entity}.id", ondelete="CASCADE"),
                           nullable=False, index=True),
                 sa.Column("position", sa.Integer, nullable=False, server_default="0"),
                 *_value_columns(fspec.fields or {}, child_name, set()),

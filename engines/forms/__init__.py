@@ -1,7 +1,17 @@
 """The forms engine: entities, field types, forms and their checks."""
 
 from .checks import check_entities_and_forms
-from .fieldtypes import FIELD_TYPES, FieldType, FieldValueError, field_type, register_field_type
+from .fieldtypes import (
+    FIELD_TYPES,
+    ID_MAX,
+    INT_LIMIT,
+    FieldType,
+    FieldValueError,
+    field_type,
+    id_column_type,
+    id_schema,
+    register_field_type,
+)
 from .messages import message
 from .models import EntitySpec, FieldSpec, FormSpec, LocalizedText, PermissionSpec, SectionSpec, ValidationSpec, localized
 from .scope import child_scope, default_is_expression, entity_names, entity_scope
@@ -10,6 +20,8 @@ __all__ = [
     "EntitySpec",
     "FIELD_TYPES",
     "FieldSpec",
+    "ID_MAX",
+    "INT_LIMIT",
     "FieldType",
     "FieldValueError",
     "FormSpec",
@@ -23,6 +35,8 @@ __all__ = [
     "entity_names",
     "entity_scope",
     "field_type",
+    "id_column_type",
+    "id_schema",
     "localized",
     "message",
     "register_field_type",

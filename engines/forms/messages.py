@@ -29,6 +29,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                             "zh-CN": "请输入有效的18位居民身份证号码(校验位不正确)。"},
     "invalid_link": {"en": "Choose an existing record.", "zh-CN": "请选择已存在的记录。"},
     "invalid_rows": {"en": "Enter a list of rows.", "zh-CN": "请输入行列表。"},
+    "too_many_rows": {"en": "At most {limit} rows.", "zh-CN": "最多 {limit} 行。"},
     "read_only": {"en": "This field is computed and cannot be set.", "zh-CN": "此项为自动计算,不能修改。"},
     "not_writable": {"en": "You may not change this field.", "zh-CN": "您无权修改此项。"},
     "unknown_field": {"en": "There is no such field.", "zh-CN": "没有这个字段。"},

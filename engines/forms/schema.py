@@ -14,7 +14,8 @@ from .fieldtypes import FIELD_TYPES
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 # Options only some field types take (see FieldType.options_allowed).
-TYPE_OPTIONS = ("options", "option_labels", "to", "fields", "precision", "scale", "unit", "workflow", "region")
+TYPE_OPTIONS = ("options", "option_labels", "to", "fields", "max_rows", "precision", "scale", "unit", "workflow",
+                "region")
 
 DESCRIPTIONS: dict[str, dict[str, str]] = {
     "EntitySpec": {
@@ -47,6 +48,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "option_labels": "How each option is shown, per locale.",
         "to": "The entity a link points at.",
         "fields": "The columns of a child table (a table field cannot hold another table).",
+        "max_rows": "Table: the most child rows one record may have (default 500).",
         "precision": "Decimal: total number of digits (default 12).",
         "scale": "Decimal: digits after the point (default 2).",
         "unit": "Decimal: the unit shown after the value (mmol/L).",

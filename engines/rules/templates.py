@@ -4,22 +4,33 @@ Templates are compiled once (`compile_template`, which raises ExpressionError wi
 code template.* for syntax errors and refused constructs) and rendered with
 `render_template`, which raises only RuleError. The sandbox is Jinja's
 ImmutableSandboxedEnvironment, plus: no macros, includes, imports or nested loops;
-bounded `*`, `+`, `**` and `%`; output capped at MAX_TEMPLATE_OUTPUT characters;
+bounded `*`, `+`, `~`, `**` and `%`; filters and text methods that can grow a text
+checked before they run (template_bounds); no `lipsum`; output capped at
+MAX_TEMPLATE_OUTPUT characters (or the caller's `max_output`), counted while rendering;
 missing values render as empty text. Autoescaping is on for html, off for sms/text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
-from typing import Any, Mapping
+from collections.abc import Mapping
+from functools import lru_cache, wraps
+from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateSyntaxError, nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .clock import get_timezone
 from .errors import ExpressionError, RuleError
-from .limits import MAX_SIZE, MAX_TEMPLATE_OUTPUT, check_power
+from .limits import MAX_SIZE, MAX_TEMPLATE_OUTPUT, check_power, check_size
+from .template_bounds import (
+    FILTER_GUARDS,
+    bounded_filter,
+    check_brace_format,
+    check_str_method,
+    check_weight,
+)
 
 DATE_FORMATS = {"en": "%d %b %Y", "de": "%d.%m.%Y", "fr": "%d/%m/%Y", "es": "%d/%m/%Y", "it": "%d/%m/%Y",
                 "nl": "%d-%m-%Y", "us": "%m/%d/%Y"}
@@ -44,9 +55,19 @@ def _as_datetime(value: Any) -> dt.datetime | None:
     return None
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox with bounded arithmetic."""
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator, with every `~` result checked against MAX_SIZE."""
 
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.checked_text(")
+        super().visit_Concat(node, frame)
+        self.write(")")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox with bounded arithmetic, concatenation, filters and text methods."""
+
+    code_generator_class = _CodeGenerator
     intercepted_binops = frozenset(["*", "**", "+", "%", "//", "/", "-"])
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
@@ -68,10 +89,38 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             raise RuleError("the text would be too long")
         return super().call_binop(context, operator, left, right)
 
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        method_of = getattr(obj, "__self__", None)
+        if isinstance(method_of, str):
+            check_str_method(method_of, getattr(obj, "__name__", ""), args, kwargs)
+        return super().call(context, obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapper = super().wrap_str_format(value)
+        if wrapper is None:
+            return None
+        template = value.__self__
+        check_brace_format(template)
+
+        @wraps(wrapper)
+        def bounded(*args: Any, **kwargs: Any) -> Any:
+            check_brace_format(template, [list(args), dict(kwargs)])
+            return wrapper(*args, **kwargs)
+
+        return bounded
+
+    @staticmethod
+    def checked_text(text: Any) -> Any:
+        return check_size(text)
+
 
 @lru_cache(maxsize=4)
 def _environment(html: bool, locale: str) -> _Sandbox:
-    env = _Sandbox(autoescape=html, undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = _Sandbox(autoescape=html, undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
+                   finalize=check_weight)
+    env.globals.pop("lipsum", None)
+    for name, guard in FILTER_GUARDS.items():
+        env.filters[name] = bounded_filter(env.filters[name], guard)
 
     def date_filter(value: Any, format: str | None = None) -> str:
         moment = _as_datetime(value)
@@ -97,15 +146,18 @@ class CompiledTemplate:
         self.source, self.html, self.locale = source, html, locale
         self._template = _environment(html, locale).from_string(source)
 
-    def render(self, context: Mapping[str, Any]) -> str:
-        """The rendered text, or RuleError (attacks and limits included)."""
+    def render(self, context: Mapping[str, Any], *, max_output: int = MAX_TEMPLATE_OUTPUT) -> str:
+        """The rendered text, or RuleError (attacks and limits included).
+
+        Rendering stops as soon as the text passes `max_output` characters.
+        """
         pieces: list[str] = []
         total = 0
         try:
             for piece in self._template.generate(dict(context)):
                 total += len(piece)
-                if total > MAX_TEMPLATE_OUTPUT:
-                    raise RuleError(f"the message would be longer than {MAX_TEMPLATE_OUTPUT:,} characters")
+                if total > max_output:
+                    raise RuleError(f"the message would be longer than {max_output:,} characters")
                 pieces.append(piece)
         except RuleError:
             raise
@@ -152,9 +204,12 @@ def compile_template(source: str, *, html: bool = False, locale: str | None = No
 
 
 def render_template(source: str | CompiledTemplate, context: Mapping[str, Any], locale: str | None = None,
-                    *, html: bool = False) -> str:
-    """Render a template (text, or one compiled already) with `context`; RuleError on failure."""
+                    *, html: bool = False, max_output: int = MAX_TEMPLATE_OUTPUT) -> str:
+    """Render a template (text, or one compiled already) with `context`; RuleError on failure.
+
+    `max_output` caps the rendered text (characters); the default is MAX_TEMPLATE_OUTPUT.
+    """
     template = source if isinstance(source, CompiledTemplate) else compile_template(source, html=html, locale=locale)
-    return template.render(context)
+    return template.render(context, max_output=max_output)
 
 

@@ -120,6 +120,18 @@ class ChangeType(Alteration):
             col = quote(ops, self.column)
             ops.execute(f"UPDATE {quote(ops, self.table)} SET {col} = substr({col}, 1, {cut}) "
                         f"WHERE length({col}) > {cut}")
+        self._widen_sequence(ops)
+
+    def _widen_sequence(self, ops: Operations) -> None:
+        """A PostgreSQL serial column keeps an INTEGER sequence when widened: widen it too."""
+        bind = ops.get_bind()
+        if bind.dialect.name != "postgresql" or (kind_of(self.old_type), kind_of(self.new_type)) != \
+                ("integer", "integer") or not self.verdict.safe:
+            return
+        sequence = bind.execute(sa.text("SELECT pg_get_serial_sequence(:table, :column)"),
+                                {"table": quote(ops, self.table), "column": self.column}).scalar()
+        if sequence:
+            ops.execute(f"ALTER SEQUENCE {sequence} AS {self.new_type.compile(dialect=bind.dialect)}")
 
     def apply_batch(self, batch: BatchOperations) -> None:
         extra: dict[str, Any] = {}

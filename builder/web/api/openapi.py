@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engines.forms import localized
+from engines.forms import id_schema, localized
 
 from builder.records import RecordService
 from builder.records.compiled import CompiledEntity
 from builder.records.querying import MAX_LIMIT
 
 from .params import MAX_OFFSET
-from .schemas import ERROR_SCHEMA, MAX_ID, create_schema, filter_keys, patch_schema, read_schema
+from .schemas import ERROR_SCHEMA, MAX_VERSION, create_schema, filter_keys, patch_schema, read_schema
 
 ERROR_TEXT = {
     "400": "Malformed JSON or query parameters (including filters or sorts on fields you may not read).",
@@ -63,7 +63,8 @@ def _list_parameters(entity: CompiledEntity) -> list[dict[str, Any]]:
 
 
 def _record_id_parameter() -> dict[str, Any]:
-    return {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+    return {"name": "id", "in": "path", "required": True, "schema": id_schema(),
+            "description": "The record's id; one outside 1 to 2^63-1 is a 400."}
 
 
 def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -108,7 +109,8 @@ def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]
                                     **_errors("400", "401", "403", "404", "409", "413", "422")}},
             "delete": {"operationId": f"delete_{name}", "tags": tags, "summary": f"Delete a {title} record",
                        "parameters": [{"name": "version", "in": "query", "required": False,
-                                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                                       "schema": {"type": "integer", "format": "int32", "minimum": 1,
+                                                  "maximum": MAX_VERSION},
                                        "description": "If given, refuse (409) when the record changed."}],
                        "responses": {"204": {"description": "Deleted."},
                                      **_errors("400", "401", "403", "404", "409", "422")}},

@@ -10,12 +10,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from engines.forms import ID_MAX, id_schema
+
 from builder.records.compiled import CompiledEntity, CompiledField
 
 NULL = {"type": "null"}
-MAX_ID = 2**31 - 1  # the id columns are 32-bit integers on every database
+MAX_ID = ID_MAX  # ids are 64-bit (BIGINT) on every database
+MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
 RANGE_TYPES = ("integer", "decimal", "date", "datetime")
-LOOSE_DROP = ("minimum", "maximum", "maxLength", "minLength", "pattern", "uniqueItems")
+LOOSE_DROP = ("minimum", "maximum", "maxLength", "minLength", "pattern", "uniqueItems", "maxItems")
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -34,14 +37,15 @@ def writable_fields(entity: CompiledEntity) -> dict[str, CompiledField]:
 def input_value_schema(field: CompiledField) -> dict[str, Any]:
     """What a writer may send for `field` (null clears an optional field)."""
     if field.children:
-        return {"type": "array", "items": row_input_schema(field.children)}
+        return {"type": "array", "items": row_input_schema(field.children),
+                "maxItems": field.kind.value_schema(field.spec)["maxItems"]}
     schema = copy.deepcopy(field.kind.value_schema(field.spec)) or {}
     return schema if field.spec.required else nullable(schema)
 
 
 def row_input_schema(children: dict[str, CompiledField]) -> dict[str, Any]:
     properties = {name: input_value_schema(f) for name, f in children.items() if f.compute is None}
-    properties["id"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    properties["id"] = id_schema()
     required = [name for name, f in children.items() if f.spec.required and not has_default(f) and f.compute is None]
     schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -62,7 +66,7 @@ def create_schema(entity: CompiledEntity) -> dict[str, Any]:
 
 def patch_schema(entity: CompiledEntity) -> dict[str, Any]:
     properties = {n: input_value_schema(f) for n, f in writable_fields(entity).items()}
-    properties["version"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID,
+    properties["version"] = {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_VERSION,
                              "description": "The version you read; a stale one is refused with 409."}
     return {"type": "object", "properties": properties, "required": ["version"], "additionalProperties": False}
 
@@ -94,12 +98,12 @@ def read_value_schema(field: CompiledField) -> dict[str, Any]:
 
 def row_read_schema(children: dict[str, CompiledField]) -> dict[str, Any]:
     properties = {name: read_value_schema(f) for name, f in children.items()}
-    properties["id"] = {"type": "integer"}
+    properties["id"] = {"type": "integer", "format": "int64"}
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
 def read_schema(entity: CompiledEntity) -> dict[str, Any]:
-    properties: dict[str, Any] = {"id": {"type": "integer"}}
+    properties: dict[str, Any] = {"id": {"type": "integer", "format": "int64"}}
     for name, field in entity.fields.items():
         properties[name] = read_value_schema(field)
     properties.update({

@@ -71,6 +71,8 @@ class BodyValidator:
         if error.validator in ("maximum", "minimum") and path and isinstance(path[-1], str):
             code = "max" if error.validator == "maximum" else "min"
             return [FieldError(prefix, code, message(code, locale, limit=error.validator_value))]
+        if error.validator == "maxItems" and field is not None and field.children:
+            return [FieldError(prefix, "too_many_rows", message("too_many_rows", locale, limit=error.validator_value))]
         if error.validator == "maxLength":
             return [FieldError(prefix, "max_length", message("max_length", locale, limit=error.validator_value))]
         if field is None and not path:

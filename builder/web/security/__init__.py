@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 
 from . import texts  # noqa: F401  (registers the package's words)
 from .authentication import AuthenticationMiddleware
+from .body_limit import BodyLimitMiddleware
 from .csrf import CSRFMiddleware
 from .guards import (
     Forbidden, NotAuthenticated, current_actor, forbidden_response, not_authenticated_response, require_role,
@@ -47,9 +48,11 @@ __all__ = [
 
 
 def security_middleware(runtime: Any, settings: SecuritySettings) -> list[Middleware]:
-    """The middleware stack, outermost first: headers, session, authentication, CSRF."""
+    """The middleware stack, outermost first: headers, body cap, session, authentication, CSRF."""
     return [
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
+        Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
+                   max_form_bytes=settings.max_form_bytes),
         Middleware(SessionMiddleware, secret_key=settings.secret_key, idle_minutes=settings.session_idle_minutes,
                    https_only=settings.https_only, clock=settings.clock),
         Middleware(AuthenticationMiddleware, engine=runtime.engine, blueprint=runtime.blueprint,

@@ -10,6 +10,8 @@
     login_window_minutes = 15
     masked_lookup_limit = 30        # look-ups by a field the actor sees masked, per actor
     masked_lookup_window_minutes = 10
+    max_body_bytes = 1000000        # JSON (and any non-form) request bodies; larger ones get 413
+    max_form_bytes = 52428800       # form posts; counted while they stream in, like the above
 
 Without a configured secret the first start writes a random one (mode 0600) beside
 the encryption key file, so every process of one project signs cookies alike and
@@ -50,7 +52,8 @@ class SecuritySettings:
     login_window_minutes: int = 15
     masked_lookup_limit: int = 30
     masked_lookup_window_minutes: int = 10
-    max_form_bytes: int = 50 * 1024 * 1024  # bodies buffered for the CSRF check; larger ones get 413
+    max_body_bytes: int = 1_000_000  # JSON and other non-form bodies; counted while streaming, 413 past it
+    max_form_bytes: int = 50 * 1024 * 1024  # form bodies (also buffered for the CSRF check); 413 past it
     clock: Callable[[], dt.datetime] = field(default=local_now, repr=False)
 
     def __post_init__(self) -> None:
@@ -58,7 +61,8 @@ class SecuritySettings:
             raise ProjectError(f"the security secret key must have at least {MIN_SECRET_LENGTH} characters "
                                f"(set {SECRET_ENV} or [security] secret_key, or remove it to use a generated one)")
         for name in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_max_failures_per_address",
-                     "login_window_minutes", "max_form_bytes", "masked_lookup_limit", "masked_lookup_window_minutes"):
+                     "login_window_minutes", "max_body_bytes", "max_form_bytes", "masked_lookup_limit",
+                     "masked_lookup_window_minutes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProjectError(f"[security] {name} must be a whole number of at least 1, not {value!r}")
@@ -94,8 +98,8 @@ class SecuritySettings:
             raise ProjectError("crm.toml: [security] must be a table")
         options: dict[str, Any] = {key: section[key] for key in (
             "session_idle_minutes", "session_max_hours", "https_only", "login_max_failures", "login_max_failures_per_address",
-            "login_window_minutes", "max_form_bytes", "masked_lookup_limit", "masked_lookup_window_minutes")
-            if key in section}
+            "login_window_minutes", "max_body_bytes", "max_form_bytes", "masked_lookup_limit",
+            "masked_lookup_window_minutes") if key in section}
         secret = environ.get(SECRET_ENV) or section.get("secret_key") or load_or_create_secret(secret_file(project))
         options.update(overrides)
         return cls(secret_key=secret, **options)

@@ -53,7 +53,7 @@ class Integer(FieldType):
         _check_range(value, minimum, maximum)
 
     def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
-        schema: dict[str, Any] = {"type": "integer", "minimum": -INT_LIMIT, "maximum": INT_LIMIT}
+        schema: dict[str, Any] = {"type": "integer", "format": "int64", "minimum": -INT_LIMIT, "maximum": INT_LIMIT}
         if isinstance(spec.min, (int, float)) and not isinstance(spec.min, bool):
             schema["minimum"] = spec.min
         if isinstance(spec.max, (int, float)) and not isinstance(spec.max, bool):

@@ -299,7 +299,7 @@ def test_link_coercion(value, expected):
     assert coerce("link", value, to="patient") == expected
 
 
-@pytest.mark.parametrize("value", [0, -1, "x", True, 2**54])
+@pytest.mark.parametrize("value", [0, -1, "x", True, 2**63])
 def test_link_refuses(value):
     assert refused("link", value, to="patient") == "invalid_link"
 
@@ -307,6 +307,15 @@ def test_link_refuses(value):
 def test_table_rows():
     assert coerce("table", [{"drug": "x"}], fields={"drug": {"type": "text"}}) == [{"drug": "x"}]
     assert refused("table", ["x"], fields={"drug": {"type": "text"}}) == "invalid_rows"
+
+
+def test_table_rows_are_capped():
+    fields = {"drug": {"type": "text"}}
+    assert len(coerce("table", [{}] * 500, fields=fields)) == 500
+    assert refused("table", [{}] * 501, fields=fields) == "too_many_rows"
+    assert len(coerce("table", [{}] * 3, fields=fields, max_rows=3)) == 3
+    assert refused("table", [{}] * 4, fields=fields, max_rows=3) == "too_many_rows"
+    assert field_type("table").value_schema(spec("table", fields=fields, max_rows=3))["maxItems"] == 3
 
 
 # -- registry and messages ------------------------------------------------------------
