@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
+from .methods import ExclusiveRoute
 from .security.audit_log import parse_filters, search_audit
 from .security.guards import (
     Forbidden, NotAuthenticated, forbidden_response, not_authenticated_response, require_role,
@@ -66,5 +67,5 @@ class AuditLog:
 def audit_routes(runtime: Any) -> list[BaseRoute]:
     """`GET /audit` and `GET /api/audit`, admin only (other methods: 405)."""
     log = AuditLog(runtime)
-    return [Route("/audit", log.page, methods=["GET"], name="audit"),
-            Route("/api/audit", log.api, methods=["GET"], name="api_audit")]
+    return [ExclusiveRoute("/audit", log.page, methods=["GET"], name="audit"),
+            ExclusiveRoute("/api/audit", log.api, methods=["GET"], name="api_audit")]

@@ -4,7 +4,9 @@ A browser request must prove it comes from one of our pages by carrying the
 session's CSRF token: in the `X-CSRF-Token` header or the `csrf_token` form field.
 The body is read here and replayed to the endpoint unchanged, so endpoints still
 read their form. Requests signed in with a bearer token carry no cookie a forger
-could ride on, so they need no token.
+could ride on, so they need no token; nor do API requests from nobody at all (no
+signed-in session, no token): there is no session to ride, and the endpoint answers
+them 401 "sign in first" rather than a puzzling "form expired".
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from builder.web.i18n import translate
 
-from .refusals import refusal, scope_locale
+from .refusals import is_api, refusal, scope_locale
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -45,7 +47,7 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         state = scope.get("state", {})
-        if state.get("auth") == "bearer":
+        if state.get("auth") == "bearer" or (state.get("actor") is None and is_api(scope)):
             await self.app(scope, receive, send)
             return
         expected = state.get("csrf_token") or ""
