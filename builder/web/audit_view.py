@@ -43,9 +43,9 @@ def app_zone(blueprint: Any) -> dt.tzinfo:
     """The blueprint's timezone (UTC when it names none or an unknown one)."""
     name = getattr(getattr(blueprint, "app", None), "timezone", None)
     try:
-        return ZoneInfo(name) if name else dt.timezone.utc
+        return ZoneInfo(name) if name else dt.UTC
     except (ZoneInfoNotFoundError, ValueError):
-        return dt.timezone.utc
+        return dt.UTC
 
 
 def _words(code: str) -> str:
@@ -74,7 +74,7 @@ def local_time(at: str | None, zone: dt.tzinfo) -> str:
         return ""
     moment = dt.datetime.fromisoformat(at)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.timezone.utc)
+        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 

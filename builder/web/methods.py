@@ -9,7 +9,8 @@ is a 405 from it, not a record create for an entity called `audit`.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import Scope

@@ -8,7 +8,6 @@ import logging
 import pytest
 from starlette.requests import Request
 from starlette.routing import Route
-
 from web_hardening_helpers import serve
 
 BLUEPRINT = """

@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "builder" / "web"))
 
-from clinic_fixtures import PASSWORD, build_runtime, csrf_of  # noqa: E402
+from clinic_fixtures import PASSWORD, build_runtime, csrf_of
 
 SECRET = "hardening-tests-secret-key-long-enough-0123456789"
 

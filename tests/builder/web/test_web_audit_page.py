@@ -6,11 +6,9 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import sqlalchemy as sa
+from clinic_fixtures import csrf_of
 
 from builder.system_tables import audit
-
-from clinic_fixtures import csrf_of
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 CSS = Path(__file__).resolve().parents[3] / "builder" / "web" / "static" / "app.css"
@@ -35,7 +33,7 @@ def test_record_events_and_sign_ins_share_one_utc_clock_and_sort_together(clinic
     items = admin.get("/api/audit?per_page=5").json()["items"]
     assert [i["action"] for i in items[:2]] == ["login", "update"]
     assert items[1]["record_id"] == patient["id"]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for item in items[:2]:
         at = dt.datetime.fromisoformat(item["at"])
         assert at.utcoffset() == dt.timedelta(0)
@@ -62,7 +60,7 @@ def test_the_page_shows_app_time_labels_and_empty_not_python_values(clinic):
 
 def test_the_page_speaks_chinese_and_names_unknown_actions_in_words(clinic):
     with clinic.runtime.engine.begin() as conn:
-        conn.execute(audit.insert().values(at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), actor="system",
+        conn.execute(audit.insert().values(at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor="system",
                                            role="admin", action="masked_lookup_alert", entity="patient"))
     admin = clinic.login("admin")
     english = _table(admin.get("/audit").text)

@@ -11,7 +11,7 @@ NOTE = "过敏" * 60_000  # 120,000 characters: over 1 MB once URL-encoded
 
 
 def _textarea(page: str, name: str) -> str:
-    match = re.search(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>', page, re.S)
+    match = re.search(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>', page, re.DOTALL)
     assert match, f"no textarea {name}"
     return html.unescape(match.group(1))
 
@@ -26,7 +26,7 @@ def test_a_120000_character_note_comes_back_kept_with_its_error(clinic):
     assert 'rel="stylesheet"' in page  # the app's own form page, not a bare refusal
     assert _textarea(page, "allergies") == NOTE
     assert 'value="Wang Xiaoming"' in page
-    error = re.search(r'<p class="field-error" id="err-allergies">(.*?)</p>', page, re.S)
+    error = re.search(r'<p class="field-error" id="err-allergies">(.*?)</p>', page, re.DOTALL)
     assert error and "20000" in error.group(1)
     assert clinic.api("admin").get("/api/patient?name=Wang%20Xiaoming").json()["total"] == 0
 
@@ -45,12 +45,12 @@ def test_a_long_note_on_an_existing_record_is_kept_too(clinic):
 def test_maxlength_follows_the_blueprint(clinic):
     browser = clinic.login("admin")
     patient_form = browser.get("/records/patient/new").text
-    assert re.search(r'<input[^>]*name="name"[^>]*maxlength="50"', patient_form, re.S)
-    assert re.search(r'<textarea[^>]*name="allergies"[^>]*maxlength="20000"', patient_form, re.S)
+    assert re.search(r'<input[^>]*name="name"[^>]*maxlength="50"', patient_form, re.DOTALL)
+    assert re.search(r'<textarea[^>]*name="allergies"[^>]*maxlength="20000"', patient_form, re.DOTALL)
     visit_form = browser.get("/records/visit/new").text
-    assert re.search(r'<input[^>]*name="prescriptions-0-drug"[^>]*maxlength="100"', visit_form, re.S)
+    assert re.search(r'<input[^>]*name="prescriptions-0-drug"[^>]*maxlength="100"', visit_form, re.DOTALL)
     follow_up_form = browser.get("/records/follow_up/new").text
-    assert re.search(r'<input[^>]*name="reason"[^>]*maxlength="200"', follow_up_form, re.S)
+    assert re.search(r'<input[^>]*name="reason"[^>]*maxlength="200"', follow_up_form, re.DOTALL)
 
 
 def test_a_form_over_the_hard_cap_gets_a_styled_page_that_says_so(clinic):
