@@ -4,10 +4,9 @@ only rows and fields the actor may read, masked values masked."""
 from __future__ import annotations
 
 import pytest
+from web_hardening_helpers import serve
 
 from builder.records import SYSTEM
-
-from web_hardening_helpers import serve
 
 BLUEPRINT = """
 app: {name: t, locales: [en, zh-CN], timezone: Asia/Shanghai}

@@ -13,11 +13,10 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from engines.forms import message
-
 from builder.records import FieldError
 from builder.records.compiled import CompiledEntity, CompiledField
 from builder.records.querying import SYSTEM_SORTS
+from engines.forms import message
 
 from .schemas import loose
 
