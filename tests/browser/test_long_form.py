@@ -4,7 +4,6 @@ textarea carries the blueprint's limit, and the header's audit link can be read 
 from __future__ import annotations
 
 import pytest
-
 from test_front_desk import ARGS, CHROMIUM, server  # noqa: F401  (the uvicorn server fixture)
 
 pytestmark = [pytest.mark.browser]
