@@ -59,8 +59,10 @@ def action_label(action: str, locale: str) -> str:
 
 
 def role_label(blueprint: Any, role: str | None, locale: str) -> str:
-    spec = blueprint.roles.get(role) if role else None
-    return localized(spec.title, locale, role) if spec is not None and spec.title else (role or "")
+    if not role:
+        return ""
+    spec = blueprint.roles.get(role)
+    return localized(spec.title, locale, role) if spec is not None and spec.title else role
 
 
 def entity_label(blueprint: Any, entity: str | None, locale: str) -> str:
