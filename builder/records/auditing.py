@@ -2,6 +2,8 @@
 
 Ordinary fields keep their old and new values; PHI and encrypted fields keep only
 their names, so the audit trail never becomes a second copy of patient secrets.
+Every entry is stamped in UTC, whoever writes it, so sign-ins and record events sort
+together; pages show them in the app's timezone.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import datetime as dt
 import decimal
 import json
 from typing import Any
+
+from engines.rules import get_timezone
 
 from .actor import Actor
 from .compiled import CompiledEntity
@@ -42,11 +46,21 @@ def audit_changes(entity: CompiledEntity, before: dict[str, Any], after: dict[st
     return changes
 
 
+def utc_stamp(at: dt.datetime) -> dt.datetime:
+    """`at` as naive UTC, how `crm_audit.at` is stored.
+
+    An aware time is converted; a naive one is app-timezone time, the record
+    service's convention (its clock and every datetime field).
+    """
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=get_timezone())
+    return aware.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
 def audit_row(actor: Actor, action: str, entity: str | None, record_id: int | None, at: dt.datetime,
               changes: dict[str, Any] | None = None, detail: str | None = None) -> dict[str, Any]:
-    """The column values of one audit entry."""
+    """The column values of one audit entry (`at`: see `utc_stamp`)."""
     return {
-        "at": at, "actor": actor.name, "role": actor.role, "address": actor.address, "action": action,
+        "at": utc_stamp(at), "actor": actor.name, "role": actor.role, "address": actor.address, "action": action,
         "entity": entity, "record_id": record_id,
         "changes": json.dumps(changes, ensure_ascii=False) if changes else None, "detail": detail,
     }

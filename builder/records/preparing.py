@@ -6,20 +6,35 @@ writer, so a rule can never be skipped and every problem is reported at once.
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Mapping
 
 from engines.forms import FieldValueError, localized, message
 from engines.rules import RuleError
 
+from builder.request_ids import current_request_id
+
 from .compiled import CompiledEntity, CompiledField
 from .policy import Grant
 from .errors import FieldError
+
+logger = logging.getLogger("builder.records")
 
 Evaluate = Callable[[Any, dict[str, Any]], Any]  # (expression, record) -> value, with links, user and helpers
 
 
 def _error(path: str, code: str, locale: str, **params: Any) -> FieldError:
     return FieldError(path, code, message(code, locale, **params), params or None)
+
+
+def _rule_failed(path: str, field: CompiledField, locale: str, exc: Exception) -> FieldError:
+    """A rule that could not run: the reason goes to the log with the request id, never to the reader."""
+    _log_rule_failure(path, exc)
+    return _error(path, "rule_failed", locale, label=localized(field.spec.label, locale, field.name))
+
+
+def _log_rule_failure(path: str, exc: Exception) -> None:
+    logger.warning("rule failed for %s (request id %s): %s", path, current_request_id(), exc)
 
 
 def coerce_input(fields: dict[str, CompiledField], values: Mapping[str, Any], locale: str,
@@ -73,7 +88,7 @@ def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, An
             elif field.children:
                 record[name] = []
         except (RuleError, FieldValueError) as exc:
-            errors.append(_error(f"{prefix}{name}", "rule_failed", locale, detail=str(exc)))
+            errors.append(_rule_failed(f"{prefix}{name}", field, locale, exc))
     return errors
 
 
@@ -103,7 +118,7 @@ def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, An
             value = evaluate(field.compute, record)
             record[name] = None if value is None else field.kind.coerce(value, field.spec)
         except (RuleError, FieldValueError) as exc:
-            errors.append(_error(f"{prefix}{name}", "rule_failed", locale, detail=str(exc)))
+            errors.append(_rule_failed(f"{prefix}{name}", field, locale, exc))
     return errors
 
 
@@ -129,7 +144,7 @@ def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any]
         except FieldValueError as exc:
             errors.append(_error(path, exc.code, locale, **exc.params))
         except RuleError as exc:
-            errors.append(_error(path, "rule_failed", locale, detail=str(exc)))
+            errors.append(_rule_failed(path, field, locale, exc))
     return errors
 
 
@@ -161,7 +176,9 @@ def check_rules(entity: CompiledEntity, record: dict[str, Any], evaluate: Evalua
         try:
             ok = evaluate(validation.rule, record)
         except RuleError as exc:
-            errors.append(_error("__all__", "rule_failed", locale, detail=str(exc)))
+            _log_rule_failure(f"{entity.name} validation {validation.rule.source!r}", exc)
+            text = localized(validation.message, locale, validation.rule.source)
+            errors += [FieldError(target, "rule_failed", text) for target in validation.fields or ["__all__"]]
             continue
         if not ok:
             text = localized(validation.message, locale, validation.rule.source)

@@ -28,19 +28,28 @@ logger = logging.getLogger("builder.web")
 
 @dataclass
 class AuthLayer:
-    """What signs people in: middleware that sets `request.state.actor` and its own routes."""
+    """What signs people in: middleware that sets `request.state.actor` and its own routes.
+
+    `outer` middleware wraps even the error boundary, so what it adds to responses
+    (the security headers) is on the generic 500 page too.
+    """
 
     middleware: list[Middleware] = field(default_factory=list)
     routes: list[BaseRoute] = field(default_factory=list)
+    outer: list[Middleware] = field(default_factory=list)
 
 
 def security_layer(runtime: Runtime, settings: Any = None) -> AuthLayer:
     """The real security layer (builder.web.security)."""
     from .security import SecuritySettings, auth_routes, security_middleware  # type: ignore[attr-defined]
+    from .security.headers import SecurityHeadersMiddleware
 
     settings = settings or SecuritySettings.from_project(runtime.project)
     limit_masked_lookups(runtime, settings)
-    return AuthLayer(list(security_middleware(runtime, settings)), list(auth_routes(runtime, settings)))
+    stack = list(security_middleware(runtime, settings))
+    outer = [m for m in stack if m.cls is SecurityHeadersMiddleware]
+    inner = [m for m in stack if m.cls is not SecurityHeadersMiddleware]
+    return AuthLayer(inner, list(auth_routes(runtime, settings)), outer)
 
 
 def limit_masked_lookups(runtime: Runtime, settings: Any) -> None:
@@ -70,7 +79,7 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
         *page_routes(runtime),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(ErrorBoundary), *layer.middleware],
+    app = Starlette(routes=routes, middleware=[*layer.outer, Middleware(ErrorBoundary), *layer.middleware],
                     exception_handlers=exception_handlers())
     app.state.runtime = runtime
     return app

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import html
 import logging
-import uuid
 from typing import Any
 
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -22,10 +22,12 @@ from engines.forms import message
 from builder.records import (
     Conflict, FieldError, NotFound, PermissionDenied, RecordError, TooManyLookups, ValidationFailed,
 )
+from builder.request_ids import new_request_id, reset_request_id, set_request_id
 
 from .api.errors import ApiError, error_response
 from .context import locale_of
 from .i18n import register_texts, translate
+from .methods import allow_header
 from .rendering import render
 
 logger = logging.getLogger("builder.web")
@@ -72,7 +74,10 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code if exc.status_code in CODES or exc.status_code >= 500 else 400
     detail = None if exc.detail in (None, "") or exc.detail == _default_phrase(exc.status_code) else str(exc.detail)
-    return error_page(request, status, detail if is_api(request) else None, exc.headers)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = allow_header(request.scope.get("app"), request.scope, headers.get("Allow", ""))
+    return error_page(request, status, detail if is_api(request) else None, headers or None)
 
 
 def _default_phrase(status: int) -> str:
@@ -120,7 +125,11 @@ async def not_signed_in(request: Request, exc: Exception) -> Response:
 
 
 class ErrorBoundary:
-    """Outermost middleware: an unexpected exception becomes a logged, generic 500."""
+    """An unexpected exception becomes a logged, generic 500.
+
+    Every request gets an id (`X-Request-ID` on the answer, and on log lines written
+    while serving it, see `builder.request_ids`), so support can match a report to the log.
+    """
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -130,23 +139,29 @@ class ErrorBoundary:
             await self.app(scope, receive, send)
             return
         started = False
+        request_id = new_request_id()
+        token = set_request_id(request_id)
 
         async def tracking_send(message_: Message) -> None:
             nonlocal started
             if message_["type"] == "http.response.start":
                 started = True
+                headers = MutableHeaders(scope=message_)
+                if "x-request-id" not in headers:
+                    headers["X-Request-ID"] = request_id
             await send(message_)
 
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:  # noqa: BLE001 - this is the boundary
-            request_id = uuid.uuid4().hex[:12]
             logger.exception("unhandled error in %s %s (request id %s)", scope.get("method"), scope.get("path"),
                              request_id)
             if started:
                 return
             response = server_error(scope, request_id)
             await response(scope, receive, send)
+        finally:
+            reset_request_id(token)
 
 
 def server_error(scope: Scope, request_id: str) -> Response:

@@ -83,6 +83,9 @@ def _check_title_and_search(name: str, spec: EntitySpec) -> Iterator[Problem]:
                                                           f"`{field.type}` fields are not text",
                           "search works on text, phone, e-mail, ID number, select and state fields")
         seen.add(field_name)
+    for index, field_name in enumerate(spec.subtitle or []):
+        if field_name not in spec.fields:
+            yield unknown("field", field_name, spec.fields, loc + ("subtitle", index), "entity.unknown_field")
 
 
 def _check_validations(ctx: CheckContext, name: str, spec: EntitySpec, scopes: FieldScopes) -> Iterator[Problem]:

@@ -35,7 +35,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unknown_field": {"en": "There is no such field.", "zh-CN": "没有这个字段。"},
     "conflict": {"en": "This record was changed by someone else; reload and try again.",
                  "zh-CN": "该记录已被他人修改,请刷新后重试。"},
-    "rule_failed": {"en": "This value could not be checked: {detail}", "zh-CN": "无法校验此值:{detail}"},
+    "rule_failed": {"en": "{label} could not be worked out or checked; please tell your administrator.",
+                    "zh-CN": "无法计算或校验「{label}」,请告知管理员。"},
 }
 
 

@@ -104,6 +104,7 @@ class EntitySpec(Spec):
     title: LocalizedText | None = None
     title_field: str | None = None
     search: list[str] = Field(default_factory=list)
+    subtitle: list[str] | None = None  # a link picker's second line; None: chosen from the fields
     renamed_from: str | None = None
     fields: dict[str, FieldSpec]
     validations: list[ValidationSpec] = Field(default_factory=list)

@@ -14,8 +14,9 @@ from builder.records import RecordService
 from builder.records.compiled import CompiledEntity
 from builder.records.querying import MAX_LIMIT
 
+from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
-from .schemas import ERROR_SCHEMA, MAX_VERSION, create_schema, filter_keys, patch_schema, read_schema
+from .schemas import ERROR_SCHEMA, MAX_VERSION, create_schema, patch_schema, read_schema
 
 ERROR_TEXT = {
     "400": "Malformed JSON or query parameters (including filters or sorts on fields you may not read).",
@@ -43,22 +44,22 @@ def _camel(name: str) -> str:
 
 
 def _list_parameters(entity: CompiledEntity) -> list[dict[str, Any]]:
+    comma_list = {"style": "form", "explode": False}
     params: list[dict[str, Any]] = [
-        {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 1000},
+        {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": MAX_PARAM_LENGTH},
          "description": "Search text, matched against: " + (", ".join(entity.spec.search) or "(no search fields)")},
-        {"name": "sort", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 1000},
+        {"name": "sort", "in": "query", "required": False, **comma_list,
+         "schema": {"type": "array", "items": {"type": "string", "enum": sort_keys(entity)}},
          "description": "Comma-separated field names; `-` first for descending (`-starts_at,name`)."},
         {"name": "limit", "in": "query", "required": False,
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": 50}},
         {"name": "offset", "in": "query", "required": False,
          "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
     ]
-    for key, field in filter_keys(entity):
-        op = key.partition("__")[2]
-        what = {"gte": "at least", "lte": "at most"}.get(op, "equal to")
-        params.append({"name": key, "in": "query", "required": False,
-                       "schema": {"type": "string", "maxLength": 1000},
-                       "description": f"Only records whose `{field.name}` is {what} this value."})
+    for key in filter_keys(entity):
+        param = {"name": key.key, "in": "query", "required": False, "schema": key.schema,
+                 "allowEmptyValue": True, "description": key.description + " Empty: no filter."}
+        params.append({**param, **comma_list} if key.op == "in" else param)
     return params
 
 

@@ -1,9 +1,10 @@
 """List parameters (search, filters, sort, paging) read from a query string.
 
 `?q=wang&stage=active&starts_at__gte=2026-01-01&sort=-starts_at,name&limit=50&offset=0`.
-Only the shape is checked here (numbers are numbers, text is storable); which
-fields may be filtered or sorted is the record service's decision, made with the
-actor's rights, so a hidden field is refused exactly like a missing one.
+Only the shape is checked here (numbers are numbers, text is storable, the filter
+key is one the API documents, see `filters.py`); which fields may be filtered or
+sorted is the record service's decision, made with the actor's rights, so a
+hidden field is refused exactly like a missing one.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from builder.records.compiled import CompiledEntity
 from builder.records.querying import MAX_LIMIT
 
 from ..inputs import coercion_crash, unstorable_text
+from .filters import MAX_PARAM_LENGTH, accepted_keys, id_filter_error
 
 RESERVED = ("q", "sort", "limit", "offset")
 MAX_OFFSET = 10**9
-MAX_PARAM_LENGTH = 1000
 
 
 class BadParameters(Exception):
@@ -62,6 +63,7 @@ def parse_list_params(entity: CompiledEntity, query: Mapping[str, str] | Any, lo
     """ListParams from a query string; BadParameters lists every malformed parameter."""
     params = ListParams(limit=default_limit)
     errors: list[FieldError] = []
+    known = accepted_keys(entity)
     items = query.multi_items() if hasattr(query, "multi_items") else list(query.items())
     for key, raw in items:
         if key in ignore:
@@ -80,6 +82,10 @@ def parse_list_params(entity: CompiledEntity, query: Mapping[str, str] | Any, lo
         elif key == "offset":
             value = _integer("offset", raw, 0, MAX_OFFSET, locale, errors)
             params.offset = value if value is not None else params.offset
+        elif key not in known:
+            errors.append(FieldError(key, "unknown_field", message("unknown_field", locale)))
+        elif raw != "" and (bad_id := id_filter_error(known[key], raw, locale)) is not None:
+            errors.append(bad_id)
         elif raw != "":  # an empty filter box means "any"
             params.filters[key] = raw
             name = key.partition("__")[0]

@@ -19,6 +19,7 @@ MAX_ID = ID_MAX  # ids are 64-bit (BIGINT) on every database
 MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
 RANGE_TYPES = ("integer", "decimal", "date", "datetime")
 LOOSE_DROP = ("minimum", "maximum", "maxLength", "minLength", "pattern", "uniqueItems", "maxItems")
+NOT_BLANK = r"\S"  # text is trimmed before it is stored: only spaces is no text at all
 
 
 def nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -40,7 +41,12 @@ def input_value_schema(field: CompiledField) -> dict[str, Any]:
         return {"type": "array", "items": row_input_schema(field.children),
                 "maxItems": field.kind.value_schema(field.spec)["maxItems"]}
     schema = copy.deepcopy(field.kind.value_schema(field.spec)) or {}
-    return schema if field.spec.required else nullable(schema)
+    if not field.spec.required:
+        return nullable(schema)
+    if schema.get("type") == "string" and "enum" not in schema:
+        schema["minLength"] = 1
+        schema.setdefault("pattern", NOT_BLANK)
+    return schema
 
 
 def row_input_schema(children: dict[str, CompiledField]) -> dict[str, Any]:
@@ -121,18 +127,6 @@ def read_schema(entity: CompiledEntity) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": ["id", "version"],
             "additionalProperties": False,
             "description": "Only the fields your role may read are present; sensitive ones may be masked."}
-
-
-def filter_keys(entity: CompiledEntity) -> list[tuple[str, CompiledField]]:
-    """Query parameters that filter a list: `field` (equals) and `field__gte`/`__lte` for ordered types."""
-    keys: list[tuple[str, CompiledField]] = []
-    for name, field in entity.fields.items():
-        if not field.kind.stored:
-            continue
-        keys.append((name, field))
-        if field.spec.type in RANGE_TYPES and not field.spec.encrypted:
-            keys += [(f"{name}__gte", field), (f"{name}__lte", field)]
-    return keys
 
 
 ERROR_SCHEMA = {

@@ -11,7 +11,7 @@ from engines.forms import message
 from builder.records import FieldError
 from builder.records.compiled import CompiledEntity, CompiledField
 
-from .schemas import create_schema, patch_schema
+from .schemas import NOT_BLANK, create_schema, patch_schema
 
 TYPE_CODES = {
     "integer": "invalid_integer", "decimal": "invalid_number", "boolean": "invalid_boolean", "date": "invalid_date",
@@ -68,6 +68,8 @@ class BodyValidator:
             extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []
             return [FieldError(join(str(k)), "unknown_field", message("unknown_field", locale)) for k in extra]
         field = self._field(path)
+        if error.validator == "minLength" or (error.validator == "pattern" and error.validator_value == NOT_BLANK):
+            return [FieldError(prefix, "required", message("required", locale))]
         if error.validator in ("maximum", "minimum") and path and isinstance(path[-1], str):
             code = "max" if error.validator == "maximum" else "min"
             return [FieldError(prefix, code, message(code, locale, limit=error.validator_value))]

@@ -6,8 +6,9 @@ from starlette.routing import BaseRoute
 
 from builder.runtime import Runtime
 
-from . import forms, home, lists, records
+from . import forms, home, lists, pickers, records
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
-    return [*home.routes(runtime), *lists.routes(runtime), *forms.routes(runtime), *records.routes(runtime)]
+    return [*home.routes(runtime), *lists.routes(runtime), *forms.routes(runtime), *pickers.routes(runtime),
+            *records.routes(runtime)]

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from builder.records import Actor, PermissionDenied, RecordService
 from builder.system_tables import users as users_table
 
-from ..presenting import record_title, titles_for
+from ..presenting import titles_for
+from .pickers import PICK_LIMIT, option_label, picker_url
 
 SELECT_LIMIT = 100  # more records than this: a search box refreshes the options (static/forms.js)
-TYPEAHEAD_FIRST = 30
+TYPEAHEAD_FIRST = PICK_LIMIT
 
 
 @dataclass
@@ -33,11 +34,11 @@ def link_choices(service: RecordService, actor: Actor, target: str, current: int
     except PermissionDenied:
         return Choices(readable=False)
     items = page.items if page.total <= SELECT_LIMIT else page.items[:TYPEAHEAD_FIRST]
-    options = [(str(item["id"]), record_title(entity, item)) for item in items]
+    options = [(str(item["id"]), option_label(entity, item, actor.locale)) for item in items]
     if current is not None and str(current) not in {v for v, _ in options}:
         title = titles_for(service, actor, target, {current}).get((target, current), f"#{current}")
         options.insert(0, (str(current), title))
-    url = f"/api/{target}?limit={TYPEAHEAD_FIRST}&q=" if page.total > SELECT_LIMIT else None
+    url = picker_url(target) if page.total > SELECT_LIMIT else None
     return Choices(options, url)
 
 

@@ -50,6 +50,7 @@ class FormField:
     columns: list["FormField"] = field(default_factory=list)  # child-table columns
     rows: list[dict[str, Any]] = field(default_factory=list)  # child rows: {col: value, "_errors": {col: [..]}}
     unit: str = ""
+    max_length: int | None = None  # the blueprint's text limit, as the input's `maxlength`
 
 
 @dataclass
@@ -101,6 +102,17 @@ def _options(field: CompiledField, locale: str) -> Choices:
 
 def _widget(field: CompiledField) -> str:
     return field.kind.widget if field.spec.type not in ("state",) else "select"
+
+
+TEXT_WIDGETS = ("text", "textarea", "tel", "email")
+
+
+def _max_length(field: CompiledField) -> int | None:
+    """The text limit the server checks (the type's value schema), so the browser stops at it too."""
+    if _widget(field) not in TEXT_WIDGETS:
+        return None
+    limit = field.kind.value_schema(field.spec).get("maxLength")
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
 
 
 class FormBuilder:
@@ -155,7 +167,7 @@ class FormBuilder:
         out = FormField(name, field_label(field, self.locale), _widget(field), editable,
                         required=field.spec.required and field.compute is None,
                         help=localized(field.spec.help, self.locale, ""), errors=list(errors.get(name, [])),
-                        unit=field.spec.unit or "")
+                        unit=field.spec.unit or "", max_length=_max_length(field))
         if field.visible_if is not None:
             out.visible = evaluate(None, self.entity, values, self.actor, compiled=field.visible_if)
             out.condition = browser_condition(field.spec.visible_if, set(self.entity.fields))
@@ -185,7 +197,7 @@ class FormBuilder:
 
     def _columns(self, field: CompiledField) -> list[FormField]:
         return [FormField(n, field_label(c, self.locale), _widget(c), c.compute is None,
-                          required=c.spec.required, unit=c.spec.unit or "",
+                          required=c.spec.required, unit=c.spec.unit or "", max_length=_max_length(c),
                           choices=_options(c, self.locale) if c.spec.options else None)
                 for n, c in field.children.items()]
 

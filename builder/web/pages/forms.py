@@ -23,7 +23,7 @@ from ..inputs import coercion_crashes, unstorable_errors
 from ..presenting import entity_title, record_title
 from ..rendering import render
 from ..writes import run_write
-from .common import entity_of, record_id_of
+from .common import entity_of, record_id_of, submitted_form
 from .form_input import raw_submission, values_to_save
 from .form_layout import FormBuilder
 
@@ -85,7 +85,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         view = await run_in_threadpool(form_builder.build, defaults, None, True)
         if request.method == "GET":
             return page(request, actor, entity, view, record=None)
-        raw = raw_submission(await request.form(), view, entity)
+        raw = raw_submission(await submitted_form(request), view, entity)
         errors = unstorable_errors(raw, actor.locale) or coercion_crashes(entity.fields, raw, actor.locale)
         if not errors:
             values = _without_blanks(values_to_save(raw, entity, actor, {}))
@@ -107,7 +107,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         view = await run_in_threadpool(form_builder.build, record, None, False)
         if request.method == "GET":
             return page(request, actor, entity, view, record=record)
-        form = await request.form()
+        form = await submitted_form(request)
         raw = raw_submission(form, view, entity)
         version_text = form.get("version")
         version = int(version_text) if isinstance(version_text, str) and version_text.isdigit() else None

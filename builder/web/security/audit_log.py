@@ -1,7 +1,8 @@
 """Reading the audit trail: filters from a query string, one page of entries, newest first.
 
 Read-only by design: this module only selects. Nothing in the app updates or
-deletes `crm_audit` rows.
+deletes `crm_audit` rows. Entries are stored in UTC; the date filters name days of
+the app's timezone, and the JSON gives each time with its UTC offset.
 """
 
 from __future__ import annotations
@@ -94,13 +95,18 @@ def parse_filters(params: Mapping[str, str], locale: str) -> tuple[AuditFilters,
     return AuditFilters(**values), errors
 
 
-def _conditions(filters: AuditFilters) -> list[sa.ColumnElement[bool]]:
+def _day_start_utc(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
+    """Midnight starting `day` in `zone`, as the naive UTC time the table stores."""
+    return dt.datetime.combine(day, dt.time.min, zone).astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _conditions(filters: AuditFilters, zone: dt.tzinfo) -> list[sa.ColumnElement[bool]]:
     conditions = [getattr(audit.c, name) == getattr(filters, name)
                   for name in (*TEXT_FILTERS, "record_id") if getattr(filters, name) is not None]
     if filters.date_from:
-        conditions.append(audit.c.at >= dt.datetime.combine(filters.date_from, dt.time.min))
+        conditions.append(audit.c.at >= _day_start_utc(filters.date_from, zone))
     if filters.date_to:  # the whole day `date_to` is included
-        conditions.append(audit.c.at < dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min))
+        conditions.append(audit.c.at < _day_start_utc(filters.date_to + dt.timedelta(days=1), zone))
     return conditions
 
 
@@ -109,13 +115,15 @@ def _entry(row: sa.Row) -> dict[str, Any]:
         changes = json.loads(row.changes) if row.changes else None
     except ValueError:
         changes = row.changes
-    return {"id": row.id, "at": row.at.isoformat() if row.at else None, "actor": row.actor, "role": row.role,
+    at = row.at.replace(tzinfo=dt.timezone.utc).isoformat() if row.at else None
+    return {"id": row.id, "at": at, "actor": row.actor, "role": row.role,
             "address": row.address, "action": row.action, "entity": row.entity, "record_id": row.record_id,
             "changes": changes, "detail": row.detail}
 
 
-def search_audit(engine: sa.Engine, filters: AuditFilters) -> AuditPage:
-    conditions = _conditions(filters)
+def search_audit(engine: sa.Engine, filters: AuditFilters, zone: dt.tzinfo = dt.timezone.utc) -> AuditPage:
+    """One page of entries, newest first; `zone` is the app's timezone (for the date filters)."""
+    conditions = _conditions(filters, zone)
     offset = (filters.page - 1) * filters.per_page
     query = (sa.select(audit).where(*conditions).order_by(audit.c.at.desc(), audit.c.id.desc())
              .limit(filters.per_page).offset(offset))

@@ -4,7 +4,9 @@ A browser request must prove it comes from one of our pages by carrying the
 session's CSRF token: in the `X-CSRF-Token` header or the `csrf_token` form field.
 The body is read here and replayed to the endpoint unchanged, so endpoints still
 read their form. Requests signed in with a bearer token carry no cookie a forger
-could ride on, so they need no token.
+could ride on, so they need no token; nor do API requests from nobody at all (no
+signed-in session, no token): there is no session to ride, and the endpoint answers
+them 401 "sign in first" rather than a puzzling "form expired".
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from builder.web.i18n import translate
 
-from .refusals import refusal, scope_locale
+from .refusals import is_api, refusal, scope_locale
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -44,8 +46,9 @@ class CSRFMiddleware:
         if scope["type"] != "http" or scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
-        state = scope.get("state", {})
-        if state.get("auth") == "bearer":
+        state = scope.setdefault("state", {})
+        state["max_form_bytes"] = self.max_body_bytes  # pages parse forms up to this (see pages.common)
+        if state.get("auth") == "bearer" or (state.get("actor") is None and is_api(scope)):
             await self.app(scope, receive, send)
             return
         expected = state.get("csrf_token") or ""
@@ -60,13 +63,13 @@ class CSRFMiddleware:
         try:
             body = await self._read_body(receive)
         except BodyTooLarge:
-            await refusal(scope, 413, "too_large", translate("security.too_large", scope_locale(scope)))(
-                scope, receive, send)
+            text = "security.too_large" if is_api(scope) else "security.form_too_large"
+            await refusal(scope, 413, "too_large", translate(text, scope_locale(scope)))(scope, receive, send)
             return
         except ClientDisconnect:
             return
         replay = _replaying(body, receive)
-        if _matches(await _form_token(scope, body), expected):
+        if _matches(await _form_token(scope, body, self.max_body_bytes), expected):
             await self.app(scope, replay, send)
         else:
             await self._refuse(scope, receive, send)
@@ -111,11 +114,16 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _form_token(scope: Scope, body: bytes) -> str | None:
-    """The `csrf_token` field of a buffered form body (None if it does not parse)."""
+async def _form_token(scope: Scope, body: bytes, max_bytes: int) -> str | None:
+    """The `csrf_token` field of a buffered form body (None if it does not parse).
+
+    The body is already within `max_bytes`, so no field or field count is refused
+    here: Starlette's defaults (1 MB a field, 1000 fields) made a long note or a big
+    child table look like a forged form.
+    """
     request = Request({**scope, "app": None}, receive=_replaying(body, _no_more))
     try:
-        form = await request.form()
+        form = await request.form(max_part_size=max_bytes, max_fields=max_bytes)
     except (MultiPartException, HTTPException, ValueError, UnicodeDecodeError):
         return None
     try:

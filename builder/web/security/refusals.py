@@ -1,14 +1,17 @@
 """Refusals shaped for whoever asked: JSON errors under `/api/`, a small page elsewhere.
 
 The JSON shape is the API's usual `{"errors": [{"field", "code", "message"}]}`, so
-clients handle a CSRF or sign-in refusal like any other error.
+clients handle a CSRF or sign-in refusal like any other error. A page is the app's
+own error page (styled, with its header) when the app can render it, else a plain one.
 """
 
 from __future__ import annotations
 
 import html
+import logging
 from typing import Mapping
 
+from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Scope
 
@@ -17,6 +20,7 @@ from builder.web.i18n import translate
 from . import texts  # noqa: F401  (registers the words used below)
 
 API_PREFIX = "/api/"
+logger = logging.getLogger("builder.web")
 
 
 def is_api(scope: Scope) -> bool:
@@ -34,9 +38,27 @@ def refusal(scope: Scope, status: int, code: str, message: str,
     if is_api(scope):
         return JSONResponse({"errors": [{"field": "__all__", "code": code, "message": message}]},
                             status_code=status, headers=dict(headers or {}))
+    page = _app_page(scope, status, message, headers)
+    if page is not None:
+        return page
     locale = scope_locale(scope)
     title = html.escape(translate("security.error_title", locale))
     body = (f'<!doctype html>\n<html lang="{html.escape(locale)}"><head><meta charset="utf-8">'
             f"<title>{title}</title></head><body><main><h1>{title}</h1><p>{html.escape(message)}</p>"
             f'<p><a href="/">{html.escape(translate("security.back", locale))}</a></p></main></body></html>\n')
     return HTMLResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def _app_page(scope: Scope, status: int, message: str, headers: Mapping[str, str] | None) -> Response | None:
+    """The app's styled error page, or None where there is no app to render it (bare security tests)."""
+    app = scope.get("app")
+    if getattr(getattr(app, "state", None), "runtime", None) is None:
+        return None
+    try:
+        from builder.web.rendering import render
+
+        return render(Request(scope), "error.html", {"status": status, "message": message}, status_code=status,
+                      headers=dict(headers or {}))
+    except Exception:  # noqa: BLE001 - a refusal must always be answered
+        logger.exception("the error page could not be rendered; answering with a plain one")
+        return None

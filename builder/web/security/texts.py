@@ -21,6 +21,11 @@ register_texts({
     "security.not_authenticated": {"en": "Please sign in.", "zh-CN": "请先登录。"},
     "security.invalid_token": {"en": "The API token is invalid or revoked.", "zh-CN": "API 令牌无效或已被撤销。"},
     "security.too_large": {"en": "The request is too large.", "zh-CN": "请求内容过大。"},
+    "security.form_too_large": {
+        "en": "This form is too large to be sent. Use your browser's Back button (what you typed is usually "
+              "still there), shorten the longest text and save again.",
+        "zh-CN": "表单内容过大，无法提交。请点击浏览器的“返回”按钮（已填写的内容通常仍在），缩短最长的文字后再保存。",
+    },
     "security.bad_request": {"en": "The request could not be understood.", "zh-CN": "无法理解该请求。"},
     "security.error_title": {"en": "Request refused", "zh-CN": "请求被拒绝"},
     "security.back": {"en": "Back to the start page", "zh-CN": "返回首页"},

@@ -73,7 +73,7 @@
                 if (String(item.id) === chosen) return;
                 var option = document.createElement("option");
                 option.value = item.id;
-                option.textContent = item.name || item.title || ("#" + item.id);
+                option.textContent = item.label || item.title || ("#" + item.id);
                 select.appendChild(option);
               });
             })

@@ -1,0 +1,122 @@
+"""Which filter parameters a list accepts, and what each one's value looks like.
+
+One table drives both the server and its OpenAPI document: `parse_list_params`
+refuses a key that is not here (400 `unknown_field`, like a field that does not
+exist), and the document lists exactly these keys, typed from each field's own
+value schema. Which of them a given role may use is still the record service's
+decision (hidden fields, masked values).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from builder.records import FieldError
+from builder.records.compiled import CompiledEntity, CompiledField
+from builder.records.querying import SYSTEM_SORTS
+from engines.forms import message
+
+from .schemas import loose
+
+TEXT_TYPES = ("text", "long_text", "phone", "email", "cn_resident_id")
+ORDERED_TYPES = ("integer", "decimal", "date", "datetime", *TEXT_TYPES)
+MAX_PARAM_LENGTH = 1000
+ID_SCHEMA = {"type": "integer", "format": "int64"}
+
+
+@dataclass(frozen=True)
+class FilterKey:
+    key: str
+    field: str  # the field's name, or `id`
+    op: str  # eq, ne, gt, gte, lt, lte, in, contains
+    schema: dict[str, Any]
+    description: str
+
+
+def operators(field: CompiledField) -> tuple[str, ...]:
+    """The operators a field may be filtered with (by its type)."""
+    kind = field.spec.type
+    if kind == "multi_select":
+        return ("eq",)  # has this option
+    if kind == "boolean":
+        return ("eq", "ne")
+    ops: tuple[str, ...] = ("eq", "ne", "in")
+    if field.spec.encrypted:
+        return ops  # exact matches only, through the keyed hash
+    if kind in ORDERED_TYPES:
+        ops += ("gt", "gte", "lt", "lte")
+    if kind in TEXT_TYPES:
+        ops += ("contains",)
+    return ops
+
+
+def _value_schema(field: CompiledField) -> dict[str, Any]:
+    schema = copy.deepcopy(loose(field.kind.value_schema(field.spec) or {}))
+    if field.spec.type == "multi_select":
+        schema = copy.deepcopy(schema.get("items") or {"type": "string"})
+    if schema.get("type") == "string" and "enum" not in schema:
+        schema["maxLength"] = MAX_PARAM_LENGTH
+    if schema.get("type") == "integer":
+        schema.setdefault("format", "int64")
+    return schema
+
+
+WORDS = {"eq": "equal to", "ne": "not equal to", "gt": "greater than", "gte": "at least", "lt": "less than",
+         "lte": "at most", "in": "one of these (comma-separated)", "contains": "containing this text (any case)"}
+
+
+def _key(name: str, op: str, value: dict[str, Any], multi: bool = False) -> FilterKey:
+    key = name if op == "eq" else f"{name}__{op}"
+    schema = {"type": "array", "items": value} if op == "in" else (
+        {"type": "string", "maxLength": MAX_PARAM_LENGTH} if op == "contains" else value)
+    text = f"Only records whose `{name}` has this option." if multi else \
+        f"Only records whose `{name}` is {WORDS[op]} this value."
+    return FilterKey(key, name, op, schema, text)
+
+
+def filter_keys(entity: CompiledEntity) -> list[FilterKey]:
+    """Every filter parameter of `entity`'s list, in field order (`id` first)."""
+    keys = [_key("id", op, dict(ID_SCHEMA)) for op in ("eq", "ne", "in", "gt", "gte", "lt", "lte")]
+    for name, field in entity.fields.items():
+        if not field.kind.stored or field.children:
+            continue
+        value = _value_schema(field)
+        keys += [_key(name, op, value, field.spec.type == "multi_select") for op in operators(field)]
+    return keys
+
+
+def accepted_keys(entity: CompiledEntity) -> dict[str, FilterKey]:
+    return {k.key: k for k in filter_keys(entity)}
+
+
+ID_MAX = 2**63 - 1  # ids are 64-bit on every database
+
+
+def id_filter_error(key: FilterKey, raw: str, locale: str) -> FieldError | None:
+    """An `id` filter whose value (each one, for `__in`) is not an id the column could hold.
+
+    Such a value matches nothing and the database driver fails on it; the field
+    filters get the same check from the record service, where the actor's rights
+    are known (a hidden field must be refused like a missing one).
+    """
+    if key.field != "id":
+        return None
+    for part in raw.split(",") if key.op == "in" else [raw]:
+        try:
+            value = int(part.strip())
+        except ValueError:
+            return FieldError(key.key, "invalid_integer", message("invalid_integer", locale))
+        if value > ID_MAX:
+            return FieldError(key.key, "max", message("max", locale, limit=ID_MAX))
+        if value < -ID_MAX:
+            return FieldError(key.key, "min", message("min", locale, limit=-ID_MAX))
+    return None
+
+
+def sort_keys(entity: CompiledEntity) -> list[str]:
+    """What `sort` may name, both ways (`name`, `-name`): stored fields that are neither secret nor masked."""
+    names = [*SYSTEM_SORTS, *(n for n, f in entity.fields.items() if f.kind.stored and not f.children
+                              and not f.spec.encrypted and not f.spec.sensitive)]
+    return [key for name in names for key in (name, f"-{name}")]
