@@ -116,7 +116,7 @@ class ValueMaker:
         if kind == "datetime":
             return self._moment(name).isoformat()
         if kind == "integer":
-            return int(round(self._number(name, spec)))
+            return round(self._number(name, spec))
         if kind == "decimal":
             return round(self._number(name, spec), spec.scale if spec.scale is not None else 2)
         if kind == "boolean":
@@ -197,6 +197,6 @@ def planned_total(entities: dict[str, EntitySpec], patients: int) -> int:
     """A rough count of records `seed` will make, for a progress bar."""
     plan = default_plan(entities, patients)
     total = sum(plan.root_counts.values())
-    for name, per in plan.per_parent.items():
+    for per in plan.per_parent.values():
         total += int(patients * per)
     return total

@@ -8,6 +8,7 @@ also let the compiler pick faster code paths.
 from __future__ import annotations
 
 import ast
+from itertools import pairwise
 from typing import Any, Mapping
 
 from .errors import ExpressionError
@@ -108,7 +109,7 @@ class Checker:
     def _Compare(self, node: ast.Compare) -> FieldType:
         operands = [node.left, *node.comparators]
         types = [self.infer(operand) for operand in operands]
-        for op, (a, b), (na, nb) in zip(node.ops, zip(types, types[1:]), zip(operands, operands[1:])):
+        for op, (a, b), (na, nb) in zip(node.ops, pairwise(types), pairwise(operands)):
             self._check_comparison(op, a, b, na, nb, node)
         return FieldType("boolean")
 

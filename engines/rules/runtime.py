@@ -196,7 +196,7 @@ power = _arith(_pow, "**")
 def neg(a: Any) -> Any:
     if a is None:
         return None
-    if isinstance(a, bool) or isinstance(a, (str, list, tuple)):
+    if isinstance(a, (bool, str, list, tuple)):
         raise RuleError(f"cannot negate a {describe(a)}")
     try:
         return -a
