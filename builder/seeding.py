@@ -138,7 +138,7 @@ def _values(entity: EntitySpec, maker: ValueMaker, parents: dict[str, list[int]]
         if spec.type == "link":
             if name in own_links:
                 values[name] = own_links[name]
-            elif parents.get(spec.to) and (spec.required or maker.rng.random() < 0.8):
+            elif spec.to is not None and parents.get(spec.to) and (spec.required or maker.rng.random() < 0.8):
                 values[name] = maker.rng.choice(parents[spec.to])
             continue
         if spec.type == "table":
@@ -168,7 +168,7 @@ def seed(records: RecordService, entities: dict[str, EntitySpec], patients: int 
         entity = entities[name]
         parents = _required_links(entity)
         if name in plan.root_counts:
-            jobs = [dict() for _ in range(plan.root_counts[name])]
+            jobs: list[dict[str, Any]] = [{} for _ in range(plan.root_counts[name])]
         else:
             anchor = parents[0]
             jobs = []

@@ -78,6 +78,14 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
             yield conn
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The id an INSERT of one row gave it (SQLAlchemy types the key as optional, for bulk inserts)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])
+
+
 def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.Engine:
     """An engine for `url`, checked to be reachable (a clear ProjectError if not)."""
     parsed = normalise_url(url)

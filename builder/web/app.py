@@ -36,7 +36,7 @@ class AuthLayer:
 
 def security_layer(runtime: Runtime, settings: Any = None) -> AuthLayer:
     """The real security layer (builder.web.security)."""
-    from .security import SecuritySettings, auth_routes, security_middleware  # type: ignore[attr-defined]
+    from .security import SecuritySettings, auth_routes, security_middleware
 
     settings = settings or SecuritySettings.from_project(runtime.project)
     return AuthLayer(list(security_middleware(runtime, settings)), list(auth_routes(runtime, settings)))
@@ -44,7 +44,7 @@ def security_layer(runtime: Runtime, settings: Any = None) -> AuthLayer:
 
 def audit_layer(runtime: Runtime) -> list[BaseRoute]:
     try:
-        from .audit_pages import audit_routes  # type: ignore[attr-defined]
+        from .audit_pages import audit_routes
     except ImportError:
         return []
     return list(audit_routes(runtime))

@@ -67,7 +67,8 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code if exc.status_code in CODES or exc.status_code >= 500 else 400
     detail = None if exc.detail in (None, "") or exc.detail == _default_phrase(exc.status_code) else str(exc.detail)
-    return error_page(request, status, detail if is_api(request) else None, exc.headers)
+    headers = None if exc.headers is None else dict(exc.headers)
+    return error_page(request, status, detail if is_api(request) else None, headers)
 
 
 def _default_phrase(status: int) -> str:
@@ -164,7 +165,7 @@ def exception_handlers() -> dict[Any, Any]:
 
     handlers[NotSignedIn] = not_signed_in
     try:
-        from .security import security_exception_handlers  # type: ignore[attr-defined]
+        from .security import security_exception_handlers
 
         handlers.update(security_exception_handlers())
     except ImportError:

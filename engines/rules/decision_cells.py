@@ -68,7 +68,7 @@ class Cell:
 
     kind: str
     text: str
-    op: str | None = None
+    op: str = ""  # compare cells only
     value: Any = None
     low: Any = None
     high: Any = None
