@@ -15,6 +15,7 @@ from .compiled import CompiledEntity, CompiledField
 from .policy import Grant
 from .errors import FieldError
 
+
 class Evaluate(Protocol):
     """(expression, record) -> value, with links, user and helpers; `for_rows` gives a child table's."""
 
