@@ -1,11 +1,13 @@
-# `make demo` sets up and runs the demo clinic CRM on SQLite; `make test` sets up and runs every test.
+# `make demo` sets up and runs the demo clinic CRM on SQLite; `make test` sets up, lints and runs every test.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
+# ruff lints and checks the formatting of all our Python; mypy (configured in pyproject.toml) types builder and engines.
+LINT_PATHS := builder engines tests bench
 
-.PHONY: demo test install browser clean bench
+.PHONY: demo test lint install browser clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +31,12 @@ browser:
 demo: install
 	$(BIN)/crm demo $(DEMO_DIR)
 
-test: install browser
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
+
+test: install browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs
 
 bench: install

@@ -272,7 +272,8 @@ def main() -> int:
     lists, creates = (40, 20) if args.smoke else (1000, 300)
     results = run(patients, lists, creates)
     base, gen = results["baseline"], results["generated"]
-    print(f"API benchmark: {patients} patients, {lists} list + {creates} create requests, concurrency {CONCURRENCY} (creates: {WRITERS})")
+    print(f"API benchmark: {patients} patients, {lists} list + {creates} create requests,"
+          f" concurrency {CONCURRENCY} (creates: {WRITERS})")
     print(f"{'':<12}{'list req/s':>12}{'create req/s':>14}{'RSS MB':>10}")
     for kind in ("baseline", "generated"):
         r = results[kind]

@@ -12,6 +12,8 @@ from pydantic import Field, field_validator
 from engines.forms.models import EntitySpec, FormSpec, LocalizedText, Spec
 from engines.rules import DecisionTableSpec
 
+from .locales import LOCALES
+
 UNSUPPORTED_SECTIONS = ("workflows", "automations", "notifications", "reports", "dashboards")
 
 
@@ -43,7 +45,7 @@ class AppSpec(Spec):
         return value
 
 
-SUPPORTED_LOCALES = ("zh-CN", "en")
+SUPPORTED_LOCALES = LOCALES
 
 
 class RoleSpec(Spec):

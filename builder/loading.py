@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from pydantic import ValidationError
 
@@ -62,10 +62,10 @@ _PHRASES = {"bool_type": "must be true or false", "bool_parsing": "must be true 
             "float_parsing": "must be a number"}
 
 
-def _merge_unions(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _merge_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """One error per union field: the branch that got deeper if any, else "must be a text or a mapping ..."."""
-    groups: dict[tuple[Any, ...], list[tuple[int, dict[str, Any]]]] = {}
-    plain: list[dict[str, Any]] = []
+    groups: dict[tuple[Any, ...], list[tuple[int, Mapping[str, Any]]]] = {}
+    plain: list[Mapping[str, Any]] = []
     for err in errors:
         tags = [i for i, part in enumerate(err["loc"]) if _is_tag(part)]
         if not tags or err["loc"][tags[0]] not in _UNION_TAGS:

@@ -110,7 +110,9 @@ def parse_file(path: Path) -> Source:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise BlueprintError([LocatedProblem(Position(file, 1, 1), "file.unreadable", f"cannot read file: {exc}")])
+        raise BlueprintError(
+            [LocatedProblem(Position(file, 1, 1), "file.unreadable", f"cannot read file: {exc}")]
+        ) from None
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

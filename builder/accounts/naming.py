@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Collection
 
-from builder.web.i18n import LOCALES
+from builder.locales import LOCALES
 
 from .errors import AccountError
 

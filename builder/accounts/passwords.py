@@ -7,6 +7,7 @@ full verification, so response times do not reveal which names exist.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher, Type
@@ -61,7 +62,5 @@ def _burn_time(hasher: PasswordHasher, password: str) -> None:
     key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
     if key not in _DUMMY_HASHES:
         _DUMMY_HASHES[key] = hasher.hash("not-a-real-password")
-    try:
+    with contextlib.suppress(VerificationError):
         hasher.verify(_DUMMY_HASHES[key], password)
-    except VerificationError:
-        pass

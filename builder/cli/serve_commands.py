@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -57,10 +58,8 @@ def _demo_users(runtime) -> list[tuple[str, str, str]]:
     roles = list(runtime.blueprint.roles)
     for role in roles:
         name, password = f"demo_{role}", DEMO_PASSWORD.format(role=role.replace("_", "-"))
-        try:
+        with contextlib.suppress(AccountError):  # already there from an earlier run
             add_user(runtime.engine, name, role, password, runtime.blueprint.default_locale, roles=roles)
-        except AccountError:
-            pass  # already there from an earlier run
         rows.append((name, role, password))
     return rows
 

@@ -7,7 +7,7 @@ writer, so a rule can never be skipped and every problem is reported at once.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Protocol
 
 from engines.forms import FieldValueError, localized, message
 from engines.rules import RuleError
@@ -20,7 +20,12 @@ from .errors import FieldError
 
 logger = logging.getLogger("builder.records")
 
-Evaluate = Callable[[Any, dict[str, Any]], Any]  # (expression, record) -> value, with links, user and helpers
+class Evaluate(Protocol):
+    """(expression, record) -> value, with links, user and helpers; `for_rows` gives a child table's."""
+
+    def __call__(self, expression: Any, record: Mapping[str, Any]) -> Any: ...
+
+    def for_rows(self, table_field: str, parent_record: Mapping[str, Any]) -> Evaluate: ...
 
 
 def _error(path: str, code: str, locale: str, **params: Any) -> FieldError:
@@ -127,7 +132,7 @@ def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any]
     """Required, limits and type rules of each field (children included)."""
     errors: list[FieldError] = []
     for name, field in entity_fields.items():
-        value = record.get(name)
+        value: Any = record.get(name)
         path = f"{prefix}{name}"
         if field.kind.is_empty(value):
             if field.spec.required and field.compute is None and _visible(field, record, evaluate):

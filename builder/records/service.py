@@ -8,6 +8,7 @@ one transaction. No flags, no way around it.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Any, Collection, Mapping
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from engines.forms import EntitySpec, message
 from engines.rules import get_timezone
 
-from builder.storage.database import write_transaction
+from builder.storage.database import inserted_id, write_transaction
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
 
@@ -282,7 +283,7 @@ class RecordService:
         with write_transaction(self.engine) as conn:
             evaluate = self._evaluator(entity_name, actor, conn, record_id)
             stored: dict[str, Any] = {}
-            if not creating:
+            if record_id is not None:
                 row = self.visible_row(conn, actor, entity_name, grant, record_id)
                 if version is None:
                     raise ValidationFailed([FieldError("version", "required", message("required", locale))])
@@ -314,12 +315,12 @@ class RecordService:
             now = self.clock()
             row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
             try:
-                if creating:
+                if record_id is None:
                     row_values.update(created_at=now, created_by=actor.name, updated_at=now,
                                       updated_by=actor.name, version=1)
-                    record_id = conn.execute(table.insert().values(**row_values)).inserted_primary_key[0]
+                    record_id = inserted_id(conn.execute(table.insert().values(**row_values)))
                 else:
-                    row_values.update(updated_at=now, updated_by=actor.name, version=version + 1)
+                    row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
                     result = conn.execute(table.update().where(table.c.id == record_id, table.c.version == version)
                                           .values(**row_values))
                     if result.rowcount != 1:
@@ -348,7 +349,7 @@ class RecordService:
                 conn.execute(table.insert().values(parent_id=record_id, position=position, **data))
 
     def _check_links(self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict,
-                     given: set[str], locale: str) -> list[FieldError]:
+                     given: set[str], locale: str) -> builtins.list[FieldError]:
         """Each link points at an existing record; a link the actor sets, at one the actor may see."""
         errors = []
         for name, target in self._links[entity.name].items():
@@ -373,7 +374,7 @@ class RecordService:
         return errors
 
     def _check_unique(self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None,
-                      locale: str) -> list[FieldError]:
+                      locale: str) -> builtins.list[FieldError]:
         errors = []
         table = self.schema.table(entity.name)
         for field in entity.stored_fields:

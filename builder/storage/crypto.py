@@ -30,10 +30,10 @@ from .keys import KeyringFile, KeyringError, generate_key, load_keyring_file, ne
 TOKEN_VERSION = "v1"
 NONCE_BYTES = 12
 
-__all__ = ["DecryptionError", "Keyring", "KeyringError", "field_context", "key_id_of", "prune_keys", "rotate_keys"]
+__all__ = ["DecryptionError", "Keyring", "KeyringError", "field_context", "key_id_of"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     """`rotate_keys` and `prune_keys` live in rotation.py (they need the database); offered here too."""
     if name in ("rotate_keys", "prune_keys"):
         from . import rotation

@@ -97,6 +97,14 @@ def create_private_sqlite_file(database: str | None) -> None:
         raise ProjectError(f"cannot create the database file {path}: {exc.strerror}") from None
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The id an INSERT of one row gave it (SQLAlchemy types the key as optional, for bulk inserts)."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the insert returned no primary key")
+    return int(key[0])
+
+
 def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.Engine:
     """An engine for `url`, checked to be reachable (a clear ProjectError if not)."""
     parsed = normalise_url(url)

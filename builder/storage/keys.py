@@ -82,7 +82,7 @@ def parse_keyring(text: str, origin: str) -> KeyringFile:
             raise KeyringError(f"{origin}: key id `{key_id}` may use only letters, digits, - and _")
     parsed = {key_id: _key(value, f"key `{key_id}`", origin) for key_id, value in keys.items()}
     active = data.get("active")
-    if active not in parsed:
+    if not isinstance(active, str) or active not in parsed:
         raise KeyringError(f"{origin}: the active key `{active}` is not among the keys")
     return KeyringFile(parsed, active, _key(data.get("index_key"), "index_key", origin))
 

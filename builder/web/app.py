@@ -41,7 +41,7 @@ class AuthLayer:
 
 def security_layer(runtime: Runtime, settings: Any = None) -> AuthLayer:
     """The real security layer (builder.web.security)."""
-    from .security import SecuritySettings, auth_routes, security_middleware  # type: ignore[attr-defined]
+    from .security import SecuritySettings, auth_routes, security_middleware
     from .security.headers import SecurityHeadersMiddleware
 
     settings = settings or SecuritySettings.from_project(runtime.project)
@@ -62,7 +62,7 @@ def limit_masked_lookups(runtime: Runtime, settings: Any) -> None:
 
 def audit_layer(runtime: Runtime) -> list[BaseRoute]:
     try:
-        from .audit_pages import audit_routes  # type: ignore[attr-defined]
+        from .audit_pages import audit_routes
     except ImportError:
         return []
     return list(audit_routes(runtime))

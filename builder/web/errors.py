@@ -185,7 +185,7 @@ def exception_handlers() -> dict[Any, Any]:
 
     handlers[NotSignedIn] = not_signed_in
     try:
-        from .security import security_exception_handlers  # type: ignore[attr-defined]
+        from .security import security_exception_handlers
 
         handlers.update(security_exception_handlers())
     except ImportError:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-LOCALES = ("zh-CN", "en")
+from builder.locales import LOCALES
+
+__all__ = ["LOCALES", "TEXTS", "register_texts", "translate"]
+
 TEXTS: dict[str, dict[str, str]] = {}
 
 

@@ -7,7 +7,7 @@ the viewer could not open themselves.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import sqlalchemy as sa
 
@@ -52,7 +52,7 @@ def record_title(entity: CompiledEntity, record: dict[str, Any]) -> str:
 
 
 def link_titles(service: RecordService, actor: Actor, entity: CompiledEntity,
-                records: Iterable[dict[str, Any]]) -> dict[tuple[str, int], str]:
+                records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
     """{(target entity, id): title} for every link value in `records` the actor may see."""
     wanted: dict[str, set[int]] = {}
     for record in records:

@@ -39,7 +39,7 @@ def compile_checked(source: Any, scope: Scope, loc: Loc, decision_tables: frozen
     return expression, [p.at(*loc) for p in _decide_problems(source, decision_tables)]
 
 
-def _column(source: str, node: ast.AST) -> int:
+def _column(source: str, node: ast.expr) -> int:
     """0-based character offset of `node` in `source`, as the rules engine counts it."""
     lead = len(source) - len(source.lstrip())
     one_line = source.strip().replace("\r", " ").replace("\n", " ").replace("\t", " ")
@@ -72,7 +72,7 @@ def row_filter_problems(source: str, loc: Loc) -> list[Problem]:
     """What a `where` uses that the SQL row filter cannot express (checked after it compiles)."""
     problems: list[Problem] = []
 
-    def operand(node: ast.AST) -> None:
+    def operand(node: ast.expr) -> None:
         if isinstance(node, (ast.Constant, ast.Name)):
             return
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
@@ -87,7 +87,7 @@ def row_filter_problems(source: str, loc: Loc) -> list[Problem]:
                                 f"`{ast.unparse(node)}` cannot be used in a row filter", hint,
                                 _column(source, node)))
 
-    def clause(node: ast.AST) -> None:
+    def clause(node: ast.expr) -> None:
         if isinstance(node, ast.BoolOp):
             for value in node.values:
                 clause(value)

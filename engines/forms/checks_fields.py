@@ -191,7 +191,7 @@ def _check_default(ctx: CheckContext, spec: FieldSpec, loc: Loc, scopes: FieldSc
 
 def _literal(spec: FieldSpec, limit: Any) -> Any:
     """A literal limit as a value of the field's type (None for an expression or nothing)."""
-    if limit is None or isinstance(limit, str) or isinstance(limit, bool):
+    if limit is None or isinstance(limit, (str, bool)):
         return None
     try:
         return FIELD_TYPES[spec.type].coerce(limit, spec)

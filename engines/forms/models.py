@@ -7,14 +7,14 @@ blueprint is an error rather than silently ignored.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engines.rules import ExampleSpec
 
 # A label in several locales ({en: Name, zh-CN: 姓名}) or one plain string for all.
-LocalizedText = Union[str, dict[str, str]]
+LocalizedText = str | dict[str, str]
 
 
 def localized(text: LocalizedText | None, locale: str, fallback: str = "") -> str:
@@ -82,7 +82,7 @@ class ValidationSpec(Spec):
     examples: list[ExampleSpec] = Field(default_factory=list)  # given values -> expect pass/fail
 
 
-FieldList = Union[Literal["all"], list[str]]
+FieldList = Literal["all"] | list[str]
 
 
 class PermissionSpec(Spec):

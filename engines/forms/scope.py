@@ -52,7 +52,7 @@ def rule_type(spec: FieldSpec, entities: Entities) -> RuleType:
     if spec.type in ("select", "state") and spec.options:
         return choice(*spec.options)
     if kind.rule_type == "record":
-        if spec.to in entities:
+        if spec.to is not None and spec.to in entities:
             target = spec.to
             return RuleType("record", record=RecordType(lambda: linked_scope(entities, target)))
         return RuleType("any")  # a dangling link is reported once, by the field checks

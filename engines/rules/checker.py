@@ -8,11 +8,12 @@ also let the compiler pick faster code paths.
 from __future__ import annotations
 
 import ast
+from itertools import pairwise
 from typing import Any, Mapping
 
 from .errors import ExpressionError
 from .functions import FunctionSpec
-from .parsing import Parsed
+from .parsing import Parsed, called_name
 from .problems import did_you_mean
 from .scope import ANY, NUMERIC, FieldType, Scope, assignable, type_of_value
 
@@ -108,7 +109,7 @@ class Checker:
     def _Compare(self, node: ast.Compare) -> FieldType:
         operands = [node.left, *node.comparators]
         types = [self.infer(operand) for operand in operands]
-        for op, (a, b), (na, nb) in zip(node.ops, zip(types, types[1:]), zip(operands, operands[1:])):
+        for op, (a, b), (na, nb) in zip(node.ops, pairwise(types), pairwise(operands)):
             self._check_comparison(op, a, b, na, nb, node)
         return FieldType("boolean")
 
@@ -171,7 +172,7 @@ class Checker:
 
     # -- calls -----------------------------------------------------------------------
     def _Call(self, node: ast.Call) -> FieldType:
-        name = node.func.id  # parsing guarantees a plain name
+        name = called_name(node)
         if name == "decide" and "decide" not in self.specs:
             return self._decide(node)
         spec = self.specs.get(name)
@@ -213,7 +214,7 @@ class Checker:
         for keyword in node.keywords:
             if keyword.arg not in table.input_names:
                 raise self.error("expression.unknown_name", f"decision table `{name}` has no input `{keyword.arg}`",
-                                 keyword, did_you_mean(keyword.arg, table.input_names))
+                                 keyword, did_you_mean(keyword.arg or "", table.input_names))
             given.add(keyword.arg)
             self.infer(keyword.value)
         self.functions.add("decide")

@@ -17,8 +17,9 @@ from typing import Any, Callable, Mapping
 
 from . import runtime
 from .clock import DEFAULT_EVALUATION, evaluation
-from .errors import RuleError
+from .errors import ExpressionError, RuleError
 from .functions import FunctionSpec
+from .parsing import called_name
 from .scope import NUMERIC, FieldType
 
 _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
@@ -30,7 +31,7 @@ _PLAIN_EQUALITY = NUMERIC | {"text", "boolean"}
 
 def overlay(context: Mapping[str, Any], given: dict[str, Any]) -> Mapping[str, Any]:
     """The context with some names replaced (decide('t', systolic=150))."""
-    return ChainMap(given, context)
+    return ChainMap(given, context)  # type: ignore[arg-type]  # writes go to `given` only; typeshed wants all mutable
 
 
 class Codegen:
@@ -157,7 +158,7 @@ class Codegen:
 
     # -- calls -----------------------------------------------------------------------
     def _Call(self, node: ast.Call) -> str:
-        name = node.func.id
+        name = called_name(node)
         if name == "decide" and name not in self.specs:
             return self._decide(node)
         spec = self.specs[name]
@@ -176,7 +177,10 @@ class Codegen:
         return f"{function}({', '.join(prefix + arguments + ([keywords] if keywords else []))})"
 
     def _decide(self, node: ast.Call) -> str:
-        table = self.bind(self.tables[node.args[0].value], "_d")
+        first = node.args[0]
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):  # the checker saw to it
+            raise ExpressionError("expression.arity", "decide() takes the table name as a quoted text")
+        table = self.bind(self.tables[first.value], "_d")
         self.uses_context = True
         if not node.keywords:
             return f"{table}.evaluate_in(_c, _e)"

@@ -68,7 +68,7 @@ class Cell:
 
     kind: str
     text: str
-    op: str | None = None
+    op: str = ""  # compare cells only
     value: Any = None
     low: Any = None
     high: Any = None
@@ -147,7 +147,7 @@ def parse_cell(raw: Any, input_name: str) -> Cell:
     """Parse one cell of the column testing `input_name`; raise CellError when it cannot be read."""
     if raw is None:
         return ANY_CELL
-    if isinstance(raw, bool) or isinstance(raw, (int, float, dt.date)):
+    if isinstance(raw, (bool, int, float, dt.date)):
         return Cell("equals", repr(raw) if not isinstance(raw, dt.date) else raw.isoformat(), value=raw)
     if isinstance(raw, (list, tuple)):
         values = tuple(parse_literal(v) if isinstance(v, str) else v for v in raw)

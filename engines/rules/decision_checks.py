@@ -66,7 +66,7 @@ def column_candidates(cells: Iterable[Cell], whole: bool) -> list[Any]:
         bounds.extend(cell.points())
     numbers = sorted({b for b in bounds if isinstance(b, (int, float)) and not isinstance(b, bool)})
     candidates: list[Any] = list(bounds)
-    for low, high in zip(numbers, numbers[1:]):
+    for low, high in itertools.pairwise(numbers):
         middle = (low + high) / 2
         if not whole or float(middle).is_integer():
             candidates.append(int(middle) if float(middle).is_integer() else middle)

@@ -139,8 +139,9 @@ class InMemoryRelated:
 
     def last(self, entity: str, field: str, where: Mapping[str, Any]) -> Any:
         rows = self._rows(entity, where)
-        if self.order_field:
-            rows = sorted((r for r in rows if r.get(self.order_field) is not None), key=lambda r: r[self.order_field])
+        order = self.order_field
+        if order:
+            rows = sorted((r for r in rows if r.get(order) is not None), key=lambda r: r[order])
         return rows[-1].get(field) if rows else None
 
     def overlaps(self, entity: str, start: dt.datetime, minutes: float, where: Mapping[str, Any],

@@ -144,5 +144,12 @@ def _refuse_node(node: ast.AST, column: int) -> None:
                                       column)
 
 
+def called_name(node: ast.Call) -> str:
+    """The library function a call names; `parse` refuses every other call (`a.b()`, `f()()`)."""
+    if not isinstance(node.func, ast.Name):
+        raise _unsafe("only library functions may be called (no methods)", getattr(node, "col_offset", 0))
+    return node.func.id
+
+
 def _is_none(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value is None

@@ -49,13 +49,11 @@ def attrs(value: Any, keys: tuple[str, ...]) -> Any:
 def align(a: Any, b: Any) -> tuple[Any, Any]:
     """Make dates, datetimes and numbers comparable: a date is midnight; a naive time takes the other's zone."""
     if isinstance(a, dt.date) and isinstance(b, dt.date):
-        a_time, b_time = isinstance(a, dt.datetime), isinstance(b, dt.datetime)
-        if a_time != b_time:
-            if a_time:
-                b = dt.datetime(b.year, b.month, b.day, tzinfo=a.tzinfo)
-            else:
-                a = dt.datetime(a.year, a.month, a.day, tzinfo=b.tzinfo)
-        elif a_time and (a.tzinfo is None) != (b.tzinfo is None):
+        if isinstance(a, dt.datetime) and not isinstance(b, dt.datetime):
+            b = dt.datetime(b.year, b.month, b.day, tzinfo=a.tzinfo)
+        elif isinstance(b, dt.datetime) and not isinstance(a, dt.datetime):
+            a = dt.datetime(a.year, a.month, a.day, tzinfo=b.tzinfo)
+        elif isinstance(a, dt.datetime) and isinstance(b, dt.datetime) and (a.tzinfo is None) != (b.tzinfo is None):
             if a.tzinfo is None:
                 a = a.replace(tzinfo=b.tzinfo)
             else:
@@ -196,7 +194,7 @@ power = _arith(_pow, "**")
 def neg(a: Any) -> Any:
     if a is None:
         return None
-    if isinstance(a, bool) or isinstance(a, (str, list, tuple)):
+    if isinstance(a, (bool, str, list, tuple)):
         raise RuleError(f"cannot negate a {describe(a)}")
     try:
         return -a

@@ -39,7 +39,7 @@ class RecordType:
     def scope(self) -> "Scope":
         if callable(self._scope) and not isinstance(self._scope, Scope):
             self._scope = self._scope()
-        return self._scope  # type: ignore[return-value]
+        return self._scope
 
 
 @dataclass(frozen=True)

@@ -179,11 +179,12 @@ def _refuse(source: str, tree: nodes.Template) -> None:
         if loop.recursive or any(True for _ in loop.find_all(nodes.For)):
             raise ExpressionError("template.unsafe", "nested or recursive loops are not allowed in message templates",
                                   _offset(source, loop.lineno))
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+    for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        subscript = getattr(access, "arg", None)  # a Getitem's
+        key = access.attr if isinstance(access, nodes.Getattr) else getattr(subscript, "value", None)
         if isinstance(key, str) and key.startswith("_"):
             raise ExpressionError("template.unsafe", f"private attribute `{key}` is not allowed",
-                                  _offset(source, node.lineno))
+                                  _offset(source, access.lineno))
 
 
 def compile_template(source: str, *, html: bool = False, locale: str | None = None) -> CompiledTemplate:

@@ -88,7 +88,7 @@ class ChangeType(Alteration):
     column: str = ""
     old_type: Any = field(default=None, repr=False)
     new_type: Any = field(default=None, repr=False)
-    verdict: TypeVerdict | None = None
+    verdict: TypeVerdict = field(kw_only=True)
     order: ClassVar[int] = 3
 
     def describe(self) -> str:
@@ -97,7 +97,7 @@ class ChangeType(Alteration):
                 f"{sql_type(self.old_type)} -> {sql_type(self.new_type)} ({self.verdict.reason})")
 
     def examine(self, connection: sa.Connection) -> None:
-        column = sa.column(self.column)
+        column: sa.ColumnClause[Any] = sa.column(self.column)
         self.loses_data = not self.verdict.safe
         if self.verdict.cut_length is not None:
             longer = _count(connection, self.table,
@@ -195,7 +195,7 @@ class AddUnique(Alteration):
         return f"make {', '.join(self.names.column(self.table, c) for c in self.columns)} unique"
 
     def examine(self, connection: sa.Connection) -> None:
-        cols = [sa.column(c) for c in self.columns]
+        cols: list[sa.ColumnClause[Any]] = [sa.column(c) for c in self.columns]
         groups = (sa.select(*cols, sa.func.count().label("n")).select_from(sa.table(self.table, *cols))
                   .where(*[c.is_not(None) for c in cols]).group_by(*cols)
                   .having(sa.func.count() > 1).subquery())
@@ -244,7 +244,8 @@ class AddForeignKey(Alteration):
     def examine(self, connection: sa.Connection) -> None:
         if len(self.columns) != 1:
             return
-        column, target = sa.column(self.columns[0]), sa.column(self.referred_columns[0])
+        column: sa.ColumnClause[Any] = sa.column(self.columns[0])
+        target: sa.ColumnClause[Any] = sa.column(self.referred_columns[0])
         missing = _count(connection, self.table, column.is_not(None) & column.not_in(
             sa.select(target).select_from(sa.table(self.referred_table, target)).scalar_subquery()))
         if missing:

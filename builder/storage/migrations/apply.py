@@ -65,7 +65,10 @@ def run_steps(operations: Operations, steps: list[Step],
 
 def _sqlite_foreign_keys(connection: sa.Connection, on: bool) -> None:
     # Must run outside a transaction, where SQLite honours it: straight on the driver.
-    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise MigrationError("the database connection is closed")
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def _check_sqlite_foreign_keys(connection: sa.Connection) -> None:

@@ -44,7 +44,10 @@ def backup_sqlite(engine: sa.Engine, backup_dir: Path) -> Path:
     try:
         destination = sqlite3.connect(target)
         try:
-            raw.driver_connection.backup(destination)
+            driver = raw.driver_connection
+            if driver is None:
+                raise MigrationError("the database connection is closed")
+            driver.backup(destination)
         finally:
             destination.close()
     finally:

@@ -25,7 +25,7 @@ from .operations import Phase, Step
 
 
 def _stored_count(connection: sa.Connection, table: str, column: str) -> int:
-    value = sa.column(column)
+    value: sa.ColumnClause[Any] = sa.column(column)
     return connection.execute(sa.select(sa.func.count()).select_from(sa.table(table, value))
                               .where(value.is_not(None))).scalar_one()
 
@@ -59,7 +59,7 @@ class Reencrypt(KeyringStep):
         self.facts = f"{_stored_count(connection, self.table, self.column)} values"
 
     def apply(self, ops: Operations) -> None:
-        if ops.impl.as_sql:
+        if ops.migration_context.as_sql:
             ops.execute(f"-- re-encrypt {self.table}.{self.column} row by row with the keyring")
             return
         from ..rotation import reencrypt_column
@@ -81,7 +81,7 @@ class EncryptValues(KeyringStep):
         self.facts = f"{_stored_count(connection, self.table, self.column)} values"
 
     def apply(self, ops: Operations) -> None:
-        if ops.impl.as_sql:
+        if ops.migration_context.as_sql:
             ops.execute(f"-- encrypt {self.table}.{self.column} row by row with the keyring")
             return
         from ..rotation import encrypt_plaintext_column

@@ -15,6 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..database import inserted_id
+
 HISTORY_TABLE = "crm_blueprint_history"
 HISTORY_METADATA = sa.MetaData()
 
@@ -71,7 +73,7 @@ def record(connection: sa.Connection, *, blueprint_hash: str, applied_by: str, s
         tables=json.dumps(sorted(tables)),
         blueprint=blueprint_json,
     ))
-    return int(result.inserted_primary_key[0])
+    return inserted_id(result)
 
 
 def _entry(row: Any) -> HistoryEntry:

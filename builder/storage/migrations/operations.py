@@ -15,6 +15,7 @@ from typing import ClassVar
 
 import sqlalchemy as sa
 from alembic.operations import Operations
+from alembic.operations.base import AbstractOperations
 
 from .naming import BlueprintNames
 
@@ -31,7 +32,7 @@ class Phase(IntEnum):
     DROP_TABLE = 8
 
 
-def quote(ops: Operations, name: str) -> str:
+def quote(ops: AbstractOperations, name: str) -> str:
     return ops.impl.dialect.identifier_preparer.quote(name)
 
 
@@ -95,7 +96,7 @@ class RenameColumn(Step):
 class CreateTable(Step):
     """A new entity or child table, with its indexes."""
 
-    definition: sa.Table | None = field(default=None, repr=False)
+    definition: sa.Table = field(kw_only=True, repr=False)
     phase: ClassVar[Phase] = Phase.CREATE_TABLE
 
     def describe(self) -> str:
@@ -109,7 +110,7 @@ class CreateTable(Step):
 class AddColumn(Step):
     """A new field: an empty, nullable column (its index or constraint is a step of its own)."""
 
-    column: sa.Column | None = field(default=None, repr=False)
+    column: sa.Column = field(kw_only=True, repr=False)
     phase: ClassVar[Phase] = Phase.ADD_COLUMN
 
     def describe(self) -> str:

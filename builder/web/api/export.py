@@ -31,10 +31,7 @@ def safe_cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        text = json.dumps(value, ensure_ascii=False)
-    else:
-        text = str(value)
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict)) else str(value)
     if text.startswith(FORMULA_STARTS) and not _is_number(text):
         return "'" + text
     return text

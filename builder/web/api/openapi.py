@@ -83,8 +83,10 @@ def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]
                                         "total": {"type": "integer"}, "limit": {"type": "integer"},
                                         "offset": {"type": "integer"}}},
     }
-    body = lambda suffix: {"required": True, "content": {"application/json": {  # noqa: E731
-        "schema": {"$ref": f"#/components/schemas/{camel}{suffix}"}}}}
+    def body(suffix: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{camel}{suffix}"}}}}
+
     tags = [title]
     paths = {
         f"/api/{name}": {

@@ -6,6 +6,7 @@ permission and mask is applied by the service, so the API and the pages agree.
 
 from __future__ import annotations
 
+import builtins
 import json
 from typing import Any
 
@@ -127,7 +128,7 @@ class RecordsApi:
         entity = self._entity(request)
         return await export_csv(self.service, actor, entity, request)
 
-    def routes(self) -> list[BaseRoute]:
+    def routes(self) -> builtins.list[BaseRoute]:
         return [
             Route("/{entity}/export.csv", self.export, methods=["GET"], name="api_export"),
             Route("/{entity}", self.list, methods=["GET"], name="api_list"),

@@ -23,7 +23,7 @@ def evaluate(source: str | None, entity: CompiledEntity, values: Mapping[str, An
     if not source and compiled is None:
         return True
     try:
-        expression = compiled or compile_expression(source, names=set(entity.fields) | {"user", "id"})
+        expression = compiled or compile_expression(source or "", names=set(entity.fields) | {"user", "id"})
         return bool(expression.evaluate({**values, "user": actor.as_context()}))
     except Exception:  # noqa: BLE001 - an unevaluable condition shows the thing
         return True
@@ -49,7 +49,7 @@ def browser_condition(source: str | None, field_names: set[str]) -> str | None:
     if isinstance(right, ast.Constant):
         values = [right.value]
     elif isinstance(right, (ast.List, ast.Tuple)) and all(isinstance(e, ast.Constant) for e in right.elts):
-        values = [e.value for e in right.elts]
+        values = [e.value for e in right.elts if isinstance(e, ast.Constant)]
     else:
         return None
     as_text = ["true" if v is True else "false" if v is False else "" if v is None else str(v) for v in values]

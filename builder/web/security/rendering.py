@@ -8,7 +8,7 @@ plain fallback so the security pages still render if that module is missing.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from starlette.requests import Request
@@ -20,6 +20,7 @@ from engines.forms.models import localized
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
+base_context: Callable[[Request], dict[str, Any]] | None
 try:
     from builder.web.rendering import ENVIRONMENT, base_context
 except ImportError:  # the pages package is optional for this one

@@ -20,6 +20,7 @@ sessions survive restarts.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -136,9 +137,7 @@ def _create_secret(path: Path) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_urlsafe(48) + "\n")
-        try:
+        with contextlib.suppress(FileExistsError):  # another process was first: its secret wins
             os.link(temporary, path)
-        except FileExistsError:  # another process was first: its secret wins
-            pass
     finally:
         temporary.unlink(missing_ok=True)

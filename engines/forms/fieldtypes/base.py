@@ -78,6 +78,10 @@ class FieldType:
     def display(self, value: Any, spec: FieldSpec, locale: str) -> str:
         return "" if value is None else str(value)
 
+    def option_label(self, option: str, spec: FieldSpec, locale: str) -> str:
+        """The label of one of the field's `options`; types without options show it as written."""
+        return option
+
     def mask(self, value: Any, spec: FieldSpec) -> Any:
         """What a role without full access sees of a sensitive value."""
         if value is None:

@@ -300,7 +300,8 @@ def test_a_link_must_point_at_a_record_the_actor_may_see(tmp_path, sqlite_url):
         "    permissions: {caller: {read: all, where: 'consent == true'}}\n"
         "  call:\n"
         "    fields: {person: {type: link, to: person}}\n"
-        "    permissions: {caller: {read: all, write: all, create: true}, clerk: {read: all, write: all, create: true}}\n",
+        "    permissions: {caller: {read: all, write: all, create: true},"
+        " clerk: {read: all, write: all, create: true}}\n",
         encoding="utf-8")
     loaded = load_blueprint(tmp_path / "bp.yaml")
     engine = make_engine(sqlite_url)

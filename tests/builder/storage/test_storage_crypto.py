@@ -100,6 +100,8 @@ def test_environment_variable_wins(tmp_path, monkeypatch):
     ('{"format": "other"}', "not a crm-keys version 1 document"),
     ('{"format": "crm-keys", "version": 1, "active": "k1", "keys": {"k1": "c2hvcnQ="}, "index_key": "x"}',
      "must be 32 bytes"),
+    ('{"format": "crm-keys", "version": 1, "active": ["k1"], "keys": {"k1": "%s"}}' % ("A" * 43 + "="),
+     "the active key `\\['k1'\\]` is not among the keys"),  # was a TypeError (unhashable list)
 ])
 def test_corrupt_key_file_is_a_clear_error(tmp_path, content, message):
     path = tmp_path / "keys.json"

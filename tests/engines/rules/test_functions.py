@@ -135,7 +135,8 @@ APPOINTMENTS = InMemoryRelated({
     ("overlaps('appointments', doctor=7, start=starts_at, minutes=30)", True),
     ("overlaps('appointments', doctor=7, start=starts_at + minutes(15), minutes=30)", False),
     ("overlaps('appointments', doctor=7, start=starts_at + minutes(60), minutes=15)", True),
-    ("overlaps('appointments', doctor=7, start=starts_at + minutes(60), minutes=15, exclude_status=['cancelled'])", False),
+    ("overlaps('appointments', doctor=7, start=starts_at + minutes(60), minutes=15,"
+     " exclude_status=['cancelled'])", False),
     ("overlaps('appointments', doctor=7, start=starts_at, minutes=30, exclude_id=1)", False),
     ("overlaps('appointments', doctor=7, start=missing, minutes=30)", None),
 ])
