@@ -86,6 +86,12 @@ class Automation:
         """The automation's own `if:` (true when there is none)."""
         return self.condition is None or bool(self.evaluate(self.condition, values, now, related))
 
+    def selects(self, values: Mapping[str, Any], now: dt.datetime, related: Any = None) -> bool:
+        """Is this record one a scheduled run acts on (`for_each`, then `if:`)?"""
+        if self.for_each is not None and not self.evaluate(self.for_each, values, now, related):
+            return False
+        return self.holds(values, now, related)
+
     def ready_actions(self, values: Mapping[str, Any], now: dt.datetime, related: Any = None) -> list[ReadyAction]:
         """The actions whose `if:` holds on `values`, with their values evaluated."""
         ready = []
