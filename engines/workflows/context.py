@@ -39,7 +39,7 @@ class FlowContext:
         if spec is None:
             return {}
         return {name: f.workflow for name, f in spec.fields.items()
-                if f.type == "state" and f.workflow in self.workflows}
+                if f.type == "state" and f.workflow is not None and f.workflow in self.workflows}
 
     def scope(self, entity: str, *, user: bool = False) -> Scope:
         """The entity's scope with its workflow-driven state fields typed as their states."""

@@ -36,7 +36,7 @@ class Flows:
     def machine_for(self, entity: str, state_field: str | None = None) -> StateMachine | None:
         """The state machine driving `entity` (its `state_field`, when the entity has several)."""
         for machine in self.machines.values():
-            if machine.spec.entity == entity and state_field in (None, machine.field):
+            if machine.spec.entity == entity and state_field in (None, machine.state_field):
                 return machine
         return None
 

@@ -54,13 +54,13 @@ class StateMachine:
     name: str
     spec: WorkflowSpec
     entity: EntitySpec
-    field: str
+    state_field: str
     guards: dict[str, Expression] = field(default_factory=dict)
     roles: dict[str, frozenset[str]] = field(default_factory=dict)  # transition -> roles allowed
 
     def current(self, values: Mapping[str, Any]) -> str:
         """The record's state (a record without one is in the initial state)."""
-        return values.get(self.field) or self.spec.initial
+        return values.get(self.state_field) or self.spec.initial
 
     def decide(self, values: Mapping[str, Any], roles: Collection[str], transition: str, *, now: dt.datetime,
                actor: Any = None, comment: str | None = None, system: bool = False, related: Any = None
@@ -75,26 +75,26 @@ class StateMachine:
             return Decision(transition, False, "unknown_transition",
                             f"workflow `{self.name}` has no transition `{transition}`")
         state = self.current(values)
-        base = {"from_state": state, "to_state": spec.to}
+        source, target = state, spec.to
         if not system and not (self.roles.get(transition, frozenset()) & set(roles)):
-            return Decision(transition, False, "role", "your role may not make this transition", **base)
+            return Decision(transition, False, "role", "your role may not make this transition", from_state=source, to_state=target)
         if state not in spec.sources:
             return Decision(transition, False, "wrong_state",
-                            f"the record is `{state}`; `{transition}` starts from {', '.join(spec.sources)}", **base)
+                            f"the record is `{state}`; `{transition}` starts from {', '.join(spec.sources)}", from_state=source, to_state=target)
         missing = tuple(name for name in spec.requires if self._empty(name, values.get(name)))
         if missing:
             return Decision(transition, False, "required", f"fill in {', '.join(missing)} first",
-                            missing=missing, **base)
+                            missing=missing, from_state=source, to_state=target)
         guard = self.guards.get(transition)
         if guard is not None:
             try:
                 passed = guard.evaluate(values, related=related, now=now)
             except RuleError as exc:
-                return Decision(transition, False, "guard_error", f"the condition could not be checked: {exc}", **base)
+                return Decision(transition, False, "guard_error", f"the condition could not be checked: {exc}", from_state=source, to_state=target)
             if not passed:
-                return Decision(transition, False, "guard", f"the condition `{guard.source}` is not met", **base)
+                return Decision(transition, False, "guard", f"the condition `{guard.source}` is not met", from_state=source, to_state=target)
         entry = HistoryEntry(self.name, transition, state, spec.to, None if system else actor, now, comment)
-        return Decision(transition, True, **base, entry=entry)
+        return Decision(transition, True, from_state=source, to_state=target, entry=entry)
 
     def available(self, values: Mapping[str, Any], roles: Collection[str], *, now: dt.datetime,
                   related: Any = None) -> list[Decision]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from croniter import CroniterBadCronError, croniter
+from croniter import CroniterBadCronError, croniter  # type: ignore[import-untyped]
 
 
 def cron_problem(line: str) -> str | None:

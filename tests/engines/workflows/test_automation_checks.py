@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flows_helpers import REMINDER, codes, problems
+from flows_helpers import REMINDER, codes
 
 A = ("automations", "a")
 
