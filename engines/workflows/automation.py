@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from engines.rules import Expression, RuleError
 
@@ -81,6 +81,10 @@ class Automation:
             return expression.evaluate(values, related=related, now=now)
         except RuleError as exc:
             raise FlowError(self.name, str(exc)) from None
+
+    def allows_manual(self, roles: Collection[str]) -> bool:
+        """May an actor with `roles` run this automation now from its button?"""
+        return self.spec.manual is not None and bool(set(self.spec.manual.roles) & set(roles))
 
     def holds(self, values: Mapping[str, Any], now: dt.datetime, related: Any = None) -> bool:
         """The automation's own `if:` (true when there is none)."""

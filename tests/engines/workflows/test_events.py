@@ -97,3 +97,13 @@ def test_a_failing_expression_names_the_automation():
         match_event(flows(automations=automations).of_entity("appointment"),
                     Event("appointment", "created", 7, None, BEFORE), now=NOW)
     assert caught.value.automation == "bad"
+
+
+def test_a_manual_run_is_for_the_roles_it_names_and_still_obeys_if():
+    automations = {"remind_now": {"entity": "appointment", "manual": {"roles": ["front_desk"]},
+                                  "if": "status == 'confirmed'", "do": NOTE}}
+    remind = flows(automations=automations).automations["remind_now"]
+    assert remind.allows_manual(["nurse", "front_desk"]) and not remind.allows_manual(["nurse"])
+    assert not remind.holds(BEFORE, NOW)
+    assert [a.values for a in remind.ready_actions({**BEFORE, "status": "confirmed"}, NOW)] == [{"note": "touched"}]
+    assert flows(automations={"plain": AUTOMATIONS["on_create"]}).automations["plain"].allows_manual(["admin"]) is False
