@@ -76,9 +76,12 @@ class Automation:
 
     def evaluate(self, expression: Expression, values: Mapping[str, Any], now: dt.datetime, related: Any = None
                  ) -> Any:
-        """Run one of this automation's expressions; FlowError when it fails."""
+        """Run one of this automation's expressions; FlowError when it fails.
+
+        `now` is aware and in the app's timezone: today() is its date there.
+        """
         try:
-            return expression.evaluate(values, related=related, now=now)
+            return expression.evaluate(values, related=related, now=now, timezone=now.tzinfo)
         except RuleError as exc:
             raise FlowError(self.name, str(exc)) from None
 

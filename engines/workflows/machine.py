@@ -68,7 +68,8 @@ class StateMachine:
         """Whether `transition` may be made on a record with `values` by an actor with `roles`.
 
         `system=True` is an automation or timer acting: roles are not asked, the rest is.
-        `related` is the rules engine's RelatedRecords port for guards that count or look up.
+        `related` is the rules engine's RelatedRecords port for guards that count or look up;
+        `now` is aware and in the app's timezone (a guard's today() is its date there).
         """
         spec = self.spec.transitions.get(transition)
         if spec is None:
@@ -88,7 +89,7 @@ class StateMachine:
         guard = self.guards.get(transition)
         if guard is not None:
             try:
-                passed = guard.evaluate(values, related=related, now=now)
+                passed = guard.evaluate(values, related=related, now=now, timezone=now.tzinfo)
             except RuleError as exc:
                 return Decision(transition, False, "guard_error", f"the condition could not be checked: {exc}", from_state=source, to_state=target)
             if not passed:

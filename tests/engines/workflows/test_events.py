@@ -107,3 +107,12 @@ def test_a_manual_run_is_for_the_roles_it_names_and_still_obeys_if():
     assert not remind.holds(BEFORE, NOW)
     assert [a.values for a in remind.ready_actions({**BEFORE, "status": "confirmed"}, NOW)] == [{"note": "touched"}]
     assert flows(automations={"plain": AUTOMATIONS["on_create"]}).automations["plain"].allows_manual(["admin"]) is False
+
+
+def test_today_is_the_date_in_the_timezone_of_now():
+    automations = {"follow": {"entity": "appointment", "when": "created", "do": [
+        {"create": {"entity": "follow_up", "values": {"due_on": "today() + days(3)"}}}]}}
+    early = dt.datetime(2026, 12, 1, 7, 0, tzinfo=NOW.tzinfo)  # still 30 November in UTC
+    [firing] = match_event(flows(automations=automations).of_entity("appointment"),
+                           Event("appointment", "created", 7, None, BEFORE), now=early)
+    assert firing.actions[0].values == {"due_on": dt.date(2026, 12, 4)}
