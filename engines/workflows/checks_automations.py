@@ -151,6 +151,14 @@ def _values(ctx: FlowContext, source_entity: str, target: str, values: dict[str,
                           "quote a text literal inside the expression: \"'Post-visit follow-up'\"")
 
 
+def _missing_required(ctx: FlowContext, target: str, values: dict[str, Any], loc: Loc) -> Iterator[Problem]:
+    """A created record must get every required field that has no default (else every run would fail)."""
+    for name, field in ctx.entities[target].fields.items():
+        if field.required and field.default is None and field.compute is None and name not in values:
+            yield Problem(loc + ("values",), "automation.missing_required",
+                          f"`{name}` is required on `{target}` and has no default; give it under `values`")
+
+
 def check_action(ctx: FlowContext, entity: str, action: ActionSpec, loc: Loc) -> Iterator[Problem]:
     """One action of an automation on `entity`."""
     body = action.body
@@ -164,6 +172,7 @@ def check_action(ctx: FlowContext, entity: str, action: ActionSpec, loc: Loc) ->
                                "automation.unknown_entity")
         else:
             yield from _values(ctx, entity, action.create.entity, action.create.values, loc + ("values",))
+            yield from _missing_required(ctx, action.create.entity, action.create.values, loc)
     elif action.update is not None:
         target: str | None = entity
         if action.update.record is not None:

@@ -27,7 +27,7 @@ ENTITIES: dict[str, Any] = {
         "permissions": {"front_desk": {"read": "all", "write": "all"}, "nurse": {"read": "all", "write": ["note"]}}},
     "follow_up": {"fields": {
         "patient": {"type": "link", "to": "patient"}, "assignee": {"type": "link", "to": "staff"},
-        "due_on": {"type": "date"}, "reason": {"type": "text"}}},
+        "due_on": {"type": "date", "required": True}, "reason": {"type": "text"}}},
 }
 
 APPOINTMENT_FLOW: dict[str, Any] = {

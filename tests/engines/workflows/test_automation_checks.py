@@ -76,11 +76,14 @@ def test_create_names_an_entity_and_its_fields_with_fitting_values():
         "patient": "patient", "assignee": "patient.primary_doctor", "due_on": "today() + days(3)",
         "reason": "'Post-visit'"}}}) == []
     assert act({"create": {"entity": "folow_up"}}) == [("automation.unknown_entity", A + ("do", 0, "create", "entity"))]
-    assert act({"create": {"entity": "follow_up", "values": {"reasn": "'x'"}}}) == [
+    assert act({"create": {"entity": "follow_up", "values": {"reasn": "'x'", "due_on": "today()"}}}) == [
         ("automation.unknown_field", A + ("do", 0, "create", "values", "reasn"))]
+    assert act({"create": {"entity": "follow_up", "values": {"reason": "'x'"}}}) == [
+        ("automation.missing_required", A + ("do", 0, "create", "values"))]
     assert act({"create": {"entity": "follow_up", "values": {"due_on": "note"}}}) == [
         ("automation.wrong_type", A + ("do", 0, "create", "values", "due_on"))]
-    assert act({"create": {"entity": "follow_up", "values": {"reason": "Post-visit follow-up"}}}) == [
+    unquoted = {"reason": "Post-visit follow-up", "due_on": "today()"}
+    assert act({"create": {"entity": "follow_up", "values": unquoted}}) == [
         ("expression.syntax", A + ("do", 0, "create", "values", "reason"))]
 
 
