@@ -46,7 +46,8 @@ def check_automation(ctx: FlowContext, name: str, spec: AutomationSpec) -> Itera
 def _trigger(ctx: FlowContext, spec: AutomationSpec, loc: Loc) -> Iterator[Problem]:
     kinds = [key for key in ("when", "at", "schedule") if getattr(spec, key) is not None]
     if not kinds and spec.manual is None:
-        yield Problem(loc, "automation.no_trigger", "the automation never runs: give `when`, `at`, `schedule` or `manual`")
+        yield Problem(loc, "automation.no_trigger",
+                      "the automation never runs: give `when`, `at`, `schedule` or `manual`")
     if len(kinds) > 1:
         yield Problem(loc + (kinds[1],), "automation.two_triggers",
                       f"`{kinds[0]}` and `{kinds[1]}` cannot be combined; make two automations")
@@ -56,7 +57,8 @@ def _trigger(ctx: FlowContext, spec: AutomationSpec, loc: Loc) -> Iterator[Probl
         yield Problem(loc + ("for_each",), "automation.for_each_needs_schedule",
                       "`for_each` selects the records a `schedule` runs over")
     if spec.grace is not None and spec.at is None and spec.after is None and spec.schedule is None:
-        yield Problem(loc + ("grace",), "automation.grace_unused", "`grace` only applies to `at`, `after` and `schedule`")
+        yield Problem(loc + ("grace",), "automation.grace_unused",
+                      "`grace` only applies to `at`, `after` and `schedule`")
     if spec.schedule is not None:
         problem = cron_problem(spec.schedule)
         if problem:
@@ -94,7 +96,8 @@ def workflow_of(ctx: FlowContext, entity: str, named: str | None, loc: Loc) -> t
             return "", unknown_name("workflow", named, flows, loc + ("workflow",), "automation.unknown_workflow")
         return named, None
     if len(flows) != 1:
-        why = "has no workflow" if not flows else f"has several workflows ({', '.join(flows)}); say which with `workflow:`"
+        why = "has no workflow" if not flows else \
+            f"has several workflows ({', '.join(flows)}); say which with `workflow:`"
         return "", Problem(loc, "automation.no_workflow", f"`{entity}` {why}")
     return flows[0], None
 

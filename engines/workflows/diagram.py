@@ -77,7 +77,8 @@ def workflow_svg(spec: WorkflowSpec, locale: str = "en", *, title: str | None = 
                      f'stroke="#37474f" stroke-width="{stroke}"/>'
                      + (f'<rect x="{x + 4}" y="{y + 4}" width="{BOX_W - 8}" height="{BOX_H - 8}" rx="7" '
                         f'fill="none" stroke="#37474f"/>' if s.final else "")
-                     + f'<text x="{x + BOX_W // 2}" y="{y + BOX_H // 2 + 4}" text-anchor="middle">{escape(label)}</text>'
+                     + f'<text x="{x + BOX_W // 2}" y="{y + BOX_H // 2 + 4}" '
+                       f'text-anchor="middle">{escape(label)}</text>'
                      "</g>")
     parts.append("</svg>")
     return "\n".join(parts)

@@ -76,26 +76,28 @@ class StateMachine:
             return Decision(transition, False, "unknown_transition",
                             f"workflow `{self.name}` has no transition `{transition}`")
         state = self.current(values)
-        source, target = state, spec.to
+
+        def refuse(code: str, reason: str, missing: tuple[str, ...] = ()) -> Decision:
+            return Decision(transition, False, code, reason, state, spec.to, missing)
+
         if not system and not (self.roles.get(transition, frozenset()) & set(roles)):
-            return Decision(transition, False, "role", "your role may not make this transition", from_state=source, to_state=target)
+            return refuse("role", "your role may not make this transition")
         if state not in spec.sources:
-            return Decision(transition, False, "wrong_state",
-                            f"the record is `{state}`; `{transition}` starts from {', '.join(spec.sources)}", from_state=source, to_state=target)
+            return refuse("wrong_state",
+                          f"the record is `{state}`; `{transition}` starts from {', '.join(spec.sources)}")
         missing = tuple(name for name in spec.requires if self._empty(name, values.get(name)))
         if missing:
-            return Decision(transition, False, "required", f"fill in {', '.join(missing)} first",
-                            missing=missing, from_state=source, to_state=target)
+            return refuse("required", f"fill in {', '.join(missing)} first", missing)
         guard = self.guards.get(transition)
         if guard is not None:
             try:
                 passed = guard.evaluate(values, related=related, now=now, timezone=now.tzinfo)
             except RuleError as exc:
-                return Decision(transition, False, "guard_error", f"the condition could not be checked: {exc}", from_state=source, to_state=target)
+                return refuse("guard_error", f"the condition could not be checked: {exc}")
             if not passed:
-                return Decision(transition, False, "guard", f"the condition `{guard.source}` is not met", from_state=source, to_state=target)
+                return refuse("guard", f"the condition `{guard.source}` is not met")
         entry = HistoryEntry(self.name, transition, state, spec.to, None if system else actor, now, comment)
-        return Decision(transition, True, from_state=source, to_state=target, entry=entry)
+        return Decision(transition, True, from_state=state, to_state=spec.to, entry=entry)
 
     def available(self, values: Mapping[str, Any], roles: Collection[str], *, now: dt.datetime,
                   related: Any = None) -> list[Decision]:
