@@ -13,6 +13,7 @@ from .diagram import workflow_svg
 from .events import Event, Firing, match_event
 from .flows import Flows, build_flows
 from .machine import Decision, HistoryEntry, StateMachine
+from .messages import Message, render_notification
 from .notification_spec import NotificationSpec
 from .schedule import cron_problem, next_run
 from .timers import TimerPlan, due_verdict, plan_timers
@@ -20,6 +21,7 @@ from .workflow_spec import WorkflowSpec
 
 __all__ = [
     "ActionSpec", "Automation", "AutomationSpec", "Decision", "Event", "Firing", "FlowError", "Flows",
-    "HistoryEntry", "NotificationSpec", "ReadyAction", "StateMachine", "TimerPlan", "WorkflowSpec",
-    "build_flows", "cron_problem", "due_verdict", "match_event", "next_run", "plan_timers", "workflow_svg",
+    "HistoryEntry", "Message", "NotificationSpec", "ReadyAction", "StateMachine", "TimerPlan", "WorkflowSpec",
+    "build_flows", "cron_problem", "due_verdict", "match_event", "next_run", "plan_timers", "render_notification",
+    "workflow_svg",
 ]
