@@ -119,6 +119,11 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
         if kind == "extra_forbidden":
             model = _model_at(loc[:-1])
             known = list(getattr(model, "model_fields", {}))
+            if str(loc[-1]) in ("True", "False"):  # YAML 1.1 reads a bare on/off/yes/no key as true or false
+                problems.append(Problem(loc, "blueprint.unknown_key", f"unknown key `{loc[-1]}`",
+                                        "YAML reads a bare `on`, `off`, `yes` or `no` as true or false; "
+                                        "an automation's trigger is written `when:`"))
+                continue
             problems.append(Problem(loc, "blueprint.unknown_key", f"unknown key `{loc[-1]}`",
                                     did_you_mean(str(loc[-1]), known)))
         elif kind == "missing":

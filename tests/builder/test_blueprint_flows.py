@@ -106,7 +106,8 @@ def test_structural_mistakes_in_flow_sections(write):
     text = HEAD + FLOW.replace("    at: \"title\"\n", "    on: created\n").replace("final: true", "finale: true")
     found = problems_of(write(text))
     assert "bp.yaml:16:14: unknown key `finale` (did you mean `final`?) [blueprint.unknown_key]" in found
-    assert any("bp.yaml:23:5: unknown key `True`" in p for p in found)  # YAML 1.1 reads `on` as true
+    assert "bp.yaml:23:5: unknown key `True` (YAML reads a bare `on`, `off`, `yes` or `no` as true or false; " \
+           "an automation's trigger is written `when:`) [blueprint.unknown_key]" in found
 
 
 def test_a_split_folder_may_hold_flow_sections_in_one_file(write):
