@@ -1,7 +1,8 @@
 """The whole blueprint: each engine's section models composed into one.
 
 The builder owns only `app` and `roles`; entities and forms belong to the forms
-engine, decision tables to the rules engine, and so on. Sections whose engine has
+engine, decision tables to the rules engine, workflows, automations and
+notifications to the workflows engine, and so on. Sections whose engine has
 not arrived yet are refused with a clear "not supported yet" error, never ignored.
 """
 
@@ -11,10 +12,9 @@ from pydantic import Field, field_validator
 
 from engines.forms.models import EntitySpec, FormSpec, LocalizedText, Spec
 from engines.rules import DecisionTableSpec
+from engines.workflows import AutomationSpec, NotificationSpec, WorkflowSpec
 
-from .locales import LOCALES
-
-UNSUPPORTED_SECTIONS = ("workflows", "automations", "notifications", "reports", "dashboards")
+UNSUPPORTED_SECTIONS = ("reports", "dashboards")
 
 
 class AppSpec(Spec):
@@ -63,6 +63,9 @@ class Blueprint(Spec):
     entities: dict[str, EntitySpec] = Field(default_factory=dict)
     forms: dict[str, FormSpec] = Field(default_factory=dict)
     decision_tables: dict[str, DecisionTableSpec] = Field(default_factory=dict)
+    workflows: dict[str, WorkflowSpec] = Field(default_factory=dict)
+    automations: dict[str, AutomationSpec] = Field(default_factory=dict)
+    notifications: dict[str, NotificationSpec] = Field(default_factory=dict)
 
     @property
     def default_locale(self) -> str:

@@ -34,6 +34,9 @@ SECTION_DESCRIPTIONS = {
     "entities": "The kinds of records (patient, visit...), each with its fields, validations and permissions.",
     "forms": "Screens for editing an entity; an entity without a form gets a default one.",
     "decision_tables": "Tables of rules used from expressions with decide('name').",
+    "workflows": "State machines over an entity's `state` field: states, transitions, who may make them.",
+    "automations": "What happens when records change, at a moment, on a schedule or on a button: actions.",
+    "notifications": "Message templates per channel and locale, sent by automations' `notify` actions.",
 }
 APP_DESCRIPTIONS = {
     "name": "A short identifier (lower-case letters, digits and _).",
@@ -76,7 +79,8 @@ def _decision_tables(defs: dict[str, Any]) -> dict[str, Any]:
 def _section_defs(properties: dict[str, Any]) -> dict[str, Any]:
     """One schema per mapping section, for the files of a split blueprint."""
     names = {"entities": "EntitiesSection", "forms": "FormsSection", "decision_tables": "DecisionTablesSection",
-             "roles": "RolesSection"}
+             "roles": "RolesSection", "workflows": "WorkflowsSection", "automations": "AutomationsSection",
+             "notifications": "NotificationsSection"}
     return {names[key]: {k: v for k, v in properties[key].items() if k not in ("default", "title")}
             for key in names}
 
@@ -88,7 +92,7 @@ def blueprint_json_schema() -> dict[str, Any]:
     enrich_forms_schema(defs)
     properties = raw["properties"]
     properties["decision_tables"] = _decision_tables(defs)
-    for key in ("roles", "entities", "forms"):
+    for key in ("roles", "entities", "forms", "workflows", "automations", "notifications"):
         properties[key]["propertyNames"] = {"pattern": NAME_PATTERN}
     for key, text in SECTION_DESCRIPTIONS.items():
         properties[key]["description"] = text
@@ -101,7 +105,8 @@ def blueprint_json_schema() -> dict[str, Any]:
         "$schema": DIALECT,
         "$id": SCHEMA_ID,
         "title": "Clinic CRM blueprint",
-        "description": "A clinic CRM described as data: app, roles, entities, forms and decision tables. "
+        "description": "A clinic CRM described as data: app, roles, entities, forms, decision tables, "
+                       "workflows, automations and notifications. "
                        f"Not supported yet (refused): {', '.join(UNSUPPORTED_SECTIONS)}.",
         "type": "object",
         "required": raw.get("required", ["app"]),

@@ -21,11 +21,12 @@ from .source import Source, load_source
 
 @dataclass
 class LoadedBlueprint:
-    """A checked blueprint, its compiled decision tables, and the source (for error positions)."""
+    """A checked blueprint, its compiled decision tables and flows, and the source (for error positions)."""
 
     blueprint: Blueprint
     source: Source
     decision_tables: dict[str, Any] = field(default_factory=dict)
+    flows: Any = None  # engines.workflows.Flows: state machines and automations, compiled
 
     def locate(self, problems: Iterable[Problem]) -> list[LocatedProblem]:
         return locate(self.source, problems)
@@ -89,6 +90,8 @@ _KNOWN_KEYS_CACHE: dict[type, list[str]] = {}
 def _model_at(loc: tuple[Any, ...]) -> type | None:
     """The pydantic model class that owns the mapping at `loc` (for did-you-mean hints)."""
     from engines.forms.models import EntitySpec, FieldSpec, FormSpec, PermissionSpec, SectionSpec, ValidationSpec
+    from engines.workflows import ActionSpec, AutomationSpec, NotificationSpec, WorkflowSpec
+    from engines.workflows.workflow_spec import StateSpec, TransitionSpec
 
     model: Any = Blueprint
     i = 0
@@ -97,7 +100,9 @@ def _model_at(loc: tuple[Any, ...]) -> type | None:
         if field is None:
             return None
         ann = {"entities": EntitySpec, "forms": FormSpec, "fields": FieldSpec, "permissions": PermissionSpec,
-               "layout": SectionSpec, "validations": ValidationSpec}.get(loc[i])
+               "layout": SectionSpec, "validations": ValidationSpec, "workflows": WorkflowSpec,
+               "states": StateSpec, "transitions": TransitionSpec, "automations": AutomationSpec,
+               "do": ActionSpec, "notifications": NotificationSpec}.get(loc[i])
         if ann is None:
             sub = field.annotation
             return sub if isinstance(sub, type) and i == len(loc) - 1 else None
@@ -114,6 +119,11 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
         if kind == "extra_forbidden":
             model = _model_at(loc[:-1])
             known = list(getattr(model, "model_fields", {}))
+            if str(loc[-1]) in ("True", "False"):  # YAML 1.1 reads a bare on/off/yes/no key as true or false
+                problems.append(Problem(loc, "blueprint.unknown_key", f"unknown key `{loc[-1]}`",
+                                        "YAML reads a bare `on`, `off`, `yes` or `no` as true or false; "
+                                        "an automation's trigger is written `when:`"))
+                continue
             problems.append(Problem(loc, "blueprint.unknown_key", f"unknown key `{loc[-1]}`",
                                     did_you_mean(str(loc[-1]), known)))
         elif kind == "missing":
@@ -147,20 +157,26 @@ def _section_problems(data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def check_meaning(blueprint: Blueprint) -> tuple[list[Problem], dict[str, Any]]:
+def check_meaning(blueprint: Blueprint) -> tuple[list[Problem], dict[str, Any], Any]:
     """Cross-references and expressions, checked by the engine that owns each section.
 
-    Returns the problems and the compiled decision tables (those that compiled).
+    Returns the problems, the compiled decision tables (those that compiled) and the
+    compiled flows (None when the flow sections have problems).
     """
     from engines.forms import check_entities_and_forms
     from engines.rules import build_decision_tables
+    from engines.workflows import build_flows
 
     tables, table_problems = build_decision_tables(blueprint.decision_tables)
     problems = [p.at("decision_tables") for p in table_problems]
     problems += check_entities_and_forms(blueprint.entities, blueprint.forms, set(blueprint.roles),
                                          decision_tables=set(blueprint.decision_tables),
-                                         locales=SUPPORTED_LOCALES)
-    return problems, tables
+                                         locales=SUPPORTED_LOCALES, workflows=set(blueprint.workflows))
+    flows, flow_problems = build_flows(blueprint.workflows, blueprint.automations, blueprint.notifications,
+                                       blueprint.entities, set(blueprint.roles),
+                                       decision_tables=set(blueprint.decision_tables), tables=tables,
+                                       locales=SUPPORTED_LOCALES)
+    return problems + flow_problems, tables, flows
 
 
 def load_blueprint(path: Path | str) -> LoadedBlueprint:
@@ -172,8 +188,8 @@ def load_blueprint(path: Path | str) -> LoadedBlueprint:
         blueprint = Blueprint.model_validate(data)
     except ValidationError as exc:
         raise BlueprintError(locate(source, problems + _pydantic_problems(exc))) from None
-    meaning, tables = check_meaning(blueprint)
+    meaning, tables, flows = check_meaning(blueprint)
     problems += meaning
     if problems:
         raise BlueprintError(locate(source, problems))
-    return LoadedBlueprint(blueprint, source, tables)
+    return LoadedBlueprint(blueprint, source, tables, flows)

@@ -185,12 +185,20 @@ def _blueprint_files(directory: Path) -> list[Path]:
 
 
 SECTION_FOLDERS = ("entities", "forms", "decision_tables", "workflows", "reports", "dashboards", "notifications")
+# The top-level sections of a blueprint: a file in a section folder that holds only these is not wrapped.
+SECTIONS = ("app", "roles", "entities", "forms", "decision_tables", "workflows", "automations", "notifications",
+            "reports", "dashboards")
 
 
 def _wrap_section_file(part: Source, relative_path: Path) -> Source:
-    """`entities/patient.yaml` holding `patient: {...}` means `entities: {patient: {...}}`."""
+    """`entities/patient.yaml` holding `patient: {...}` means `entities: {patient: {...}}`.
+
+    A file that holds sections itself (`workflows/alerts.yaml` with `automations:`
+    and `notifications:`) is taken as it is.
+    """
     folder = relative_path.parts[0] if len(relative_path.parts) > 1 else None
-    if folder not in SECTION_FOLDERS or folder in part.data:
+    holds_sections = bool(part.data) and all(key in SECTIONS for key in part.data)
+    if folder not in SECTION_FOLDERS or folder in part.data or holds_sections:
         return part
     wrapped = Source(data={folder: part.data}, files=part.files)
     wrapped.positions = {(folder,) + loc: pos for loc, pos in part.positions.items()}

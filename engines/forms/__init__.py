@@ -1,6 +1,8 @@
 """The forms engine: entities, field types, forms and their checks."""
 
 from .checks import check_entities_and_forms
+from .checks_common import check_localized
+from .checks_expressions import compile_checked, fits
 from .fieldtypes import (
     FIELD_TYPES,
     ID_MAX,
@@ -30,6 +32,9 @@ __all__ = [
     "SectionSpec",
     "ValidationSpec",
     "check_entities_and_forms",
+    "check_localized",
+    "compile_checked",
+    "fits",
     "child_scope",
     "default_is_expression",
     "entity_names",

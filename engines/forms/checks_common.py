@@ -30,6 +30,7 @@ class CheckContext:
     roles: frozenset[str]
     decision_tables: frozenset[str]
     locales: frozenset[str] | None = None  # None: any locale key is accepted
+    workflows: frozenset[str] = frozenset()  # the names under `workflows:` (state fields name one)
 
 
 def check_name(name: str, loc: Loc, what: str, reserved: tuple[str, ...] = ()) -> Iterator[Problem]:

@@ -97,10 +97,9 @@ def _check_type_specific(ctx: CheckContext, entity: str, name: str, spec: FieldS
     if spec.option_labels:
         for option, label in spec.option_labels.items():
             yield from check_localized(label, loc + ("option_labels", option), ctx.locales)
-    if spec.type == "state" and spec.workflow and not spec.options:
-        yield Problem(loc + ("workflow",), "field.unknown_workflow",
-                      f"workflow `{spec.workflow}` is not defined (the workflows section is not supported yet)",
-                      "list the states under `options:` for now")
+    if spec.type == "state" and spec.workflow and spec.workflow not in ctx.workflows:
+        yield unknown("workflow", spec.workflow, ctx.workflows, loc + ("workflow",), "field.unknown_workflow",
+                      message=f"workflow `{spec.workflow}` is not defined under `workflows:`")
     if spec.type == "decimal" and spec.precision is not None and spec.scale is not None \
             and spec.scale > spec.precision:
         yield Problem(loc + ("scale",), "field.bad_scale",

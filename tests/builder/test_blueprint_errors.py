@@ -147,11 +147,11 @@ def test_duplicate_entity_across_files(write):
         "bp/entities/patient.yaml:1:1: `entities.patient` is already defined at bp/app.yaml:3:3 [blueprint.duplicate]"]
 
 
-def test_unsupported_workflows_section(write):
+def test_unsupported_reports_section(write):
     path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
-                        "workflows:\n  flow: {entity: patient}\n")
+                        "reports:\n  visits: {source: patient}\n")
     assert problems_of(path) == [
-        "bp.yaml:9:1: the `workflows` section is not supported yet; remove it for now [section.not_supported]"]
+        "bp.yaml:9:1: the `reports` section is not supported yet; remove it for now [section.not_supported]"]
 
 
 def test_wrong_type_for_a_flag_and_a_union(write):

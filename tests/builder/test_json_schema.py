@@ -85,7 +85,8 @@ def test_accepts_a_minimal_blueprint():
     with_field(type="text", to="patient"),
     with_field(type="state"),                                 # neither options nor workflow
     with_field(type="text", label={"fr": "Nom"}),             # unknown locale
-    {**MINIMAL, "workflows": {"flow": {}}},                   # unsupported section
+    {**MINIMAL, "workflows": {"flow": {}}},                   # a workflow without entity, initial, states
+    {**MINIMAL, "automations": {"a": {"entity": "patient", "on": "created", "do": []}}},  # `on`, no actions
     {**MINIMAL, "reports": {}},
     {"entities": MINIMAL["entities"]},                        # no app
     {**MINIMAL, "entities": {"Patient": {"fields": {"name": {"type": "text"}}}}},  # bad entity name
@@ -107,3 +108,12 @@ def test_section_schemas_for_split_files():
     validator = jsonschema.Draft202012Validator(entities)
     assert not list(validator.iter_errors({"patient": {"fields": {"name": {"type": "text"}}}}))
     assert list(validator.iter_errors({"patient": {"fields": {"name": {"type": "txt"}}}}))
+
+
+def test_flow_sections_for_split_files():
+    flows = {"$ref": "#/$defs/WorkflowsSection", "$defs": SCHEMA["$defs"]}
+    validator = jsonschema.Draft202012Validator(flows)
+    flow = {"entity": "task", "initial": "open", "states": {"open": {"color": "blue"}, "done": {"final": True}},
+            "transitions": {"close": {"from": ["open"], "to": "done", "if": "true"}}}
+    assert not list(validator.iter_errors({"task_flow": flow}))
+    assert list(validator.iter_errors({"task_flow": {**flow, "states": {"open": {"color": "pink"}}}}))

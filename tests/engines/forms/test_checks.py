@@ -195,8 +195,15 @@ def test_combinations_that_cannot_go_together(spec, code):
     assert one(problems(x2=spec) if code != "expression.unknown_name" else problems(x=spec)).code == code
 
 
-def test_state_with_workflow_and_options_is_accepted():
-    assert problems(s={"type": "state", "workflow": "flow", "options": ["open", "done"]}) == []
+def test_state_naming_a_defined_workflow_is_accepted():
+    raw = {**BASE, "task": {"fields": {"s": {"type": "state", "workflow": "flow"}}}}
+    assert list(check_entities_and_forms(entities(**raw), {}, ROLES, workflows={"flow"})) == []
+
+
+def test_state_naming_an_undefined_workflow_is_refused_even_with_options():
+    found = one(problems(s={"type": "state", "workflow": "flw", "options": ["open", "done"]}))
+    assert found.code == "field.unknown_workflow"
+    assert found.loc == ("entities", "patient", "fields", "s", "workflow")
 
 
 def test_encrypted_field_cannot_be_in_search():
