@@ -36,13 +36,14 @@ sys.path.insert(0, str(REPO))
 
 SECRET = "bench-secret-key-0123456789-abcdefghijklmnop"
 CONCURRENCY = 8
-WRITERS = int(os.environ.get("BENCH_WRITERS", "1"))  # SQLite: one writer at a time (concurrent deferred transactions fail with "database is locked")
+WRITERS = int(
+    os.environ.get("BENCH_WRITERS", "1")
+)  # SQLite: one writer at a time (concurrent deferred transactions fail with "database is locked")
 
 
 # -- setup ---------------------------------------------------------------------------
 def setup_project(directory: Path, patients: int) -> dict[str, str]:
     """A clinic project on SQLite with `patients` rows inserted in bulk; returns API tokens."""
-    import sqlalchemy as sa
 
     from builder.accounts import create_token
     from builder.project import init_project
@@ -51,8 +52,9 @@ def setup_project(directory: Path, patients: int) -> dict[str, str]:
 
     init_project(directory, "clinic")
     text = (directory / "crm.toml").read_text(encoding="utf-8")
-    (directory / "crm.toml").write_text(text.replace(
-        text[text.index("key_file"):].splitlines()[0], 'key_file = "keys.json"'), encoding="utf-8")
+    (directory / "crm.toml").write_text(
+        text.replace(text[text.index("key_file") :].splitlines()[0], 'key_file = "keys.json"'), encoding="utf-8"
+    )
     Keyring.generate(directory / "keys.json")
     runtime = open_runtime(directory)
     try:
@@ -60,18 +62,32 @@ def setup_project(directory: Path, patients: int) -> dict[str, str]:
         table = runtime.records.schema.table("patient")
         rng = random.Random(2026)
         now = dt.datetime(2026, 1, 1)
-        rows = [{"name": f"患者{i:05d}", "phone": f"13{rng.randrange(10**9):09d}"[:11] + f"{i}"[-0:0],
-                 "gender": rng.choice(["female", "male"]), "stage": rng.choice(["lead", "new", "active", "dormant"]),
-                 "tags": "[]", "consent_marketing": rng.random() < 0.5, "consent_sms": False,
-                 "created_at": now, "updated_at": now, "created_by": "bench", "updated_by": "bench", "version": 1}
-                for i in range(patients)]
+        rows = [
+            {
+                "name": f"患者{i:05d}",
+                "phone": f"13{rng.randrange(10**9):09d}"[:11] + f"{i}"[-0:0],
+                "gender": rng.choice(["female", "male"]),
+                "stage": rng.choice(["lead", "new", "active", "dormant"]),
+                "tags": "[]",
+                "consent_marketing": rng.random() < 0.5,
+                "consent_sms": False,
+                "created_at": now,
+                "updated_at": now,
+                "created_by": "bench",
+                "updated_by": "bench",
+                "version": 1,
+            }
+            for i in range(patients)
+        ]
         for i, row in enumerate(rows):
             row["phone"] = f"13{i:09d}"
         with runtime.engine.begin() as conn:
             for start in range(0, len(rows), 2000):
-                conn.execute(table.insert(), rows[start:start + 2000])
+                conn.execute(table.insert(), rows[start : start + 2000])
         roles = list(runtime.blueprint.roles)
-        return {role: create_token(runtime.engine, f"bench-{role}", role, roles=roles) for role in ("admin", "marketing")}
+        return {
+            role: create_token(runtime.engine, f"bench-{role}", role, roles=roles) for role in ("admin", "marketing")
+        }
     finally:
         runtime.close()
 
@@ -106,8 +122,9 @@ def baseline_app(directory: Path):
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         digest = hashlib.sha256(token.encode()).hexdigest()
         with engine.connect() as conn:
-            row = conn.execute(sa.select(tokens.c.role).where(tokens.c.token_hash == digest,
-                                                              tokens.c.revoked_at.is_(None))).first()
+            row = conn.execute(
+                sa.select(tokens.c.role).where(tokens.c.token_hash == digest, tokens.c.revoked_at.is_(None))
+            ).first()
         return row.role if row else None
 
     def mask(phone: str | None) -> str | None:
@@ -118,16 +135,36 @@ def baseline_app(directory: Path):
             return JSONResponse({"errors": []}, status_code=403)
         stage = request.query_params.get("stage")
         limit = int(request.query_params.get("limit", "50"))
-        query = sa.select(patient.c.id, patient.c.name, patient.c.stage, patient.c.tags, patient.c.phone,
-                          patient.c.version, patient.c.created_at, patient.c.created_by, patient.c.updated_at,
-                          patient.c.updated_by).where(patient.c.consent_marketing == sa.true(), patient.c.stage == stage)
+        query = sa.select(
+            patient.c.id,
+            patient.c.name,
+            patient.c.stage,
+            patient.c.tags,
+            patient.c.phone,
+            patient.c.version,
+            patient.c.created_at,
+            patient.c.created_by,
+            patient.c.updated_at,
+            patient.c.updated_by,
+        ).where(patient.c.consent_marketing == sa.true(), patient.c.stage == stage)
         with engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
             rows = conn.execute(query.order_by(patient.c.name, patient.c.id.desc()).limit(limit)).all()
-        items = [{"id": r.id, "name": r.name, "stage": r.stage, "tags": json.loads(r.tags or "[]"),
-                  "phone": mask(r.phone), "version": r.version, "created_at": r.created_at.isoformat(),
-                  "created_by": r.created_by, "updated_at": r.updated_at.isoformat(), "updated_by": r.updated_by}
-                 for r in rows]
+        items = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "stage": r.stage,
+                "tags": json.loads(r.tags or "[]"),
+                "phone": mask(r.phone),
+                "version": r.version,
+                "created_at": r.created_at.isoformat(),
+                "created_by": r.created_by,
+                "updated_at": r.updated_at.isoformat(),
+                "updated_by": r.updated_by,
+            }
+            for r in rows
+        ]
         return JSONResponse({"items": items, "total": total, "limit": limit, "offset": 0})
 
     async def create(request: Request):
@@ -143,21 +180,41 @@ def baseline_app(directory: Path):
         if role_of(request) != "admin":
             return JSONResponse({"errors": []}, status_code=403)
         now = dt.datetime.now().replace(microsecond=0)
-        values = {"name": str(body["name"]), "phone": str(body["phone"]), "stage": "lead", "tags": "[]",
-                  "consent_sms": False, "consent_marketing": False, "created_at": now, "updated_at": now,
-                  "created_by": "admin", "updated_by": "admin", "version": 1}
+        values = {
+            "name": str(body["name"]),
+            "phone": str(body["phone"]),
+            "stage": "lead",
+            "tags": "[]",
+            "consent_sms": False,
+            "consent_marketing": False,
+            "created_at": now,
+            "updated_at": now,
+            "created_by": "admin",
+            "updated_by": "admin",
+            "version": 1,
+        }
         with engine.begin() as conn:
             if conn.execute(sa.select(patient.c.id).where(patient.c.phone == values["phone"])).first():
                 return JSONResponse({"errors": []}, status_code=422)
             new_id = conn.execute(patient.insert().values(**values)).inserted_primary_key[0]
-            conn.execute(audit.insert().values(at=now, actor="admin", role="admin", action="create",
-                                               entity="patient", record_id=new_id,
-                                               changes=json.dumps({"name": [None, values["name"]]})))
-        return JSONResponse({"id": new_id, **{k: v for k, v in values.items() if not isinstance(v, dt.datetime)}},
-                            status_code=201)
+            conn.execute(
+                audit.insert().values(
+                    at=now,
+                    actor="admin",
+                    role="admin",
+                    action="create",
+                    entity="patient",
+                    record_id=new_id,
+                    changes=json.dumps({"name": [None, values["name"]]}),
+                )
+            )
+        return JSONResponse(
+            {"id": new_id, **{k: v for k, v in values.items() if not isinstance(v, dt.datetime)}}, status_code=201
+        )
 
-    return Starlette(routes=[Route("/api/patient", listing, methods=["GET"]),
-                             Route("/api/patient", create, methods=["POST"])])
+    return Starlette(
+        routes=[Route("/api/patient", listing, methods=["GET"]), Route("/api/patient", create, methods=["POST"])]
+    )
 
 
 def serve(kind: str, directory: Path, port: int) -> None:
@@ -198,8 +255,10 @@ def _children(pid: int) -> list[int]:
 
 def start(kind: str, directory: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    process = subprocess.Popen(["timeout", "900", sys.executable, __file__, "--serve", kind, "--project",
-                                str(directory), "--port", str(port)], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["timeout", "900", sys.executable, __file__, "--serve", kind, "--project", str(directory), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     import httpx
 
@@ -222,11 +281,15 @@ def load(base: str, requests: list[tuple[str, dict]], token_for: dict[str, str],
         with httpx.Client(base_url=base, timeout=30) as client:
             for kind, payload in chunk:
                 if kind == "list":
-                    r = client.get("/api/patient", params={"stage": "active", "sort": "name", "limit": 50},
-                                   headers={"Authorization": f"Bearer {token_for['marketing']}"})
+                    r = client.get(
+                        "/api/patient",
+                        params={"stage": "active", "sort": "name", "limit": 50},
+                        headers={"Authorization": f"Bearer {token_for['marketing']}"},
+                    )
                 else:
-                    r = client.post("/api/patient", json=payload,
-                                    headers={"Authorization": f"Bearer {token_for['admin']}"})
+                    r = client.post(
+                        "/api/patient", json=payload, headers={"Authorization": f"Bearer {token_for['admin']}"}
+                    )
                 if r.status_code >= 300:
                     raise SystemExit(f"{kind}: {r.status_code} {r.text[:200]}")
 
@@ -247,7 +310,9 @@ def run(patients: int, list_requests: int, create_requests: int) -> dict[str, di
             try:
                 load(base, [("list", {})] * min(20, list_requests), tokens)  # warm up
                 list_rps = load(base, [("list", {})] * list_requests, tokens)
-                creates = [("create", {"name": f"新患者{i}", "phone": f"15{offset}{i:08d}"}) for i in range(create_requests)]
+                creates = [
+                    ("create", {"name": f"新患者{i}", "phone": f"15{offset}{i:08d}"}) for i in range(create_requests)
+                ]
                 create_rps = load(base, creates, tokens, WRITERS)
                 results[kind] = {"list": list_rps, "create": create_rps, "rss": rss_mb(process.pid)}
             finally:
@@ -272,8 +337,10 @@ def main() -> int:
     lists, creates = (40, 20) if args.smoke else (1000, 300)
     results = run(patients, lists, creates)
     base, gen = results["baseline"], results["generated"]
-    print(f"API benchmark: {patients} patients, {lists} list + {creates} create requests,"
-          f" concurrency {CONCURRENCY} (creates: {WRITERS})")
+    print(
+        f"API benchmark: {patients} patients, {lists} list + {creates} create requests,"
+        f" concurrency {CONCURRENCY} (creates: {WRITERS})"
+    )
     print(f"{'':<12}{'list req/s':>12}{'create req/s':>14}{'RSS MB':>10}")
     for kind in ("baseline", "generated"):
         r = results[kind]

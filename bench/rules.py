@@ -15,11 +15,12 @@ import pathlib
 import random
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from engines.rules import compile_decision_table, compile_expression, get_timezone, set_timezone  # noqa: E402
+from engines.rules import compile_decision_table, compile_expression, get_timezone, set_timezone
 
 # A 20-row triage table: systolic bands by 10 mmHg, each needing a minimum diastolic; a catch-all last.
 BANDS = [(250 - 10 * i, 260 - 10 * i, 40 + 3 * i, ("critical", "high", "elevated", "watch")[i // 5]) for i in range(19)]
@@ -54,13 +55,16 @@ def native_table(record: dict[str, Any]) -> str:
 
 def records(count: int) -> list[dict[str, Any]]:
     rng = random.Random(7)
-    return [{
-        "pregnancy": rng.random() < 0.2,
-        "gender": rng.choice(["female", "male", "other"]),
-        "birth_date": dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(30_000)),
-        "systolic": rng.randrange(70, 260),
-        "diastolic": rng.randrange(40, 130),
-    } for _ in range(count)]
+    return [
+        {
+            "pregnancy": rng.random() < 0.2,
+            "gender": rng.choice(["female", "male", "other"]),
+            "birth_date": dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(30_000)),
+            "systolic": rng.randrange(70, 260),
+            "diastolic": rng.randrange(40, 130),
+        }
+        for _ in range(count)
+    ]
 
 
 def rate(fn: Callable[[dict[str, Any]], Any], data: list[dict[str, Any]], seconds: float) -> float:

@@ -14,6 +14,8 @@ from engines.forms.models import EntitySpec, FormSpec, LocalizedText, Spec
 from engines.rules import DecisionTableSpec
 from engines.workflows import AutomationSpec, NotificationSpec, WorkflowSpec
 
+from .locales import LOCALES
+
 UNSUPPORTED_SECTIONS = ("reports", "dashboards")
 
 

@@ -24,11 +24,20 @@ def blueprint_examples(loaded: LoadedBlueprint) -> tuple[int, list[Problem]]:
         for field in entity.fields.values():
             if field.spec.examples and field.compute is not None:
                 count += len(field.spec.examples)
-                problems += run_examples(field.compute, field.spec.examples, name=f"{name}.{field.name}",
-                                         loc=("entities", name, "fields", field.name))
+                problems += run_examples(
+                    field.compute,
+                    field.spec.examples,
+                    name=f"{name}.{field.name}",
+                    loc=("entities", name, "fields", field.name),
+                )
         for index, (validation, spec) in enumerate(zip(entity.validations, entity.spec.validations)):
             if spec.examples:
                 count += len(spec.examples)
-                problems += run_examples(validation.rule, spec.examples, name=f"{name} validation {index + 1}",
-                                         loc=("entities", name, "validations", index), validation=True)
+                problems += run_examples(
+                    validation.rule,
+                    spec.examples,
+                    name=f"{name} validation {index + 1}",
+                    loc=("entities", name, "validations", index),
+                    validation=True,
+                )
     return count, problems

@@ -24,8 +24,12 @@ LOCALIZED_TEXT = {
     "description": "A text for every locale ({en: Name, zh-CN: 姓名}), or one text for all.",
     "anyOf": [
         {"type": "string"},
-        {"type": "object", "propertyNames": {"enum": list(SUPPORTED_LOCALES)},
-         "additionalProperties": {"type": "string"}, "minProperties": 1},
+        {
+            "type": "object",
+            "propertyNames": {"enum": list(SUPPORTED_LOCALES)},
+            "additionalProperties": {"type": "string"},
+            "minProperties": 1,
+        },
     ],
 }
 SECTION_DESCRIPTIONS = {
@@ -72,17 +76,25 @@ def _decision_tables(defs: dict[str, Any]) -> dict[str, Any]:
     table = DecisionTableSpec.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(table.pop("$defs", {}))
     defs["DecisionTableSpec"] = table
-    return {"type": "object", "propertyNames": {"pattern": NAME_PATTERN},
-            "additionalProperties": {"$ref": "#/$defs/DecisionTableSpec"}}
+    return {
+        "type": "object",
+        "propertyNames": {"pattern": NAME_PATTERN},
+        "additionalProperties": {"$ref": "#/$defs/DecisionTableSpec"},
+    }
 
 
 def _section_defs(properties: dict[str, Any]) -> dict[str, Any]:
     """One schema per mapping section, for the files of a split blueprint."""
-    names = {"entities": "EntitiesSection", "forms": "FormsSection", "decision_tables": "DecisionTablesSection",
-             "roles": "RolesSection", "workflows": "WorkflowsSection", "automations": "AutomationsSection",
-             "notifications": "NotificationsSection"}
-    return {names[key]: {k: v for k, v in properties[key].items() if k not in ("default", "title")}
-            for key in names}
+    names = {
+        "entities": "EntitiesSection",
+        "forms": "FormsSection",
+        "decision_tables": "DecisionTablesSection",
+        "roles": "RolesSection",
+        "workflows": "WorkflowsSection",
+        "automations": "AutomationsSection",
+        "notifications": "NotificationsSection",
+    }
+    return {names[key]: {k: v for k, v in properties[key].items() if k not in ("default", "title")} for key in names}
 
 
 def blueprint_json_schema() -> dict[str, Any]:
@@ -106,8 +118,8 @@ def blueprint_json_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": "Clinic CRM blueprint",
         "description": "A clinic CRM described as data: app, roles, entities, forms, decision tables, "
-                       "workflows, automations and notifications. "
-                       f"Not supported yet (refused): {', '.join(UNSUPPORTED_SECTIONS)}.",
+        "workflows, automations and notifications. "
+        f"Not supported yet (refused): {', '.join(UNSUPPORTED_SECTIONS)}.",
         "type": "object",
         "required": raw.get("required", ["app"]),
         "properties": properties,

@@ -6,9 +6,10 @@ once, so an author fixes a whole blueprint in one pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -42,8 +43,14 @@ def locate(source: Source, problems: Iterable[Problem]) -> list[LocatedProblem]:
     return located
 
 
-_UNION_TAGS = {"str": "a text", "dict[str,str]": "a mapping of locale to text", "list[str]": "a list of names",
-               "literal['all']": "`all`", "int": "a whole number", "bool": "true or false"}
+_UNION_TAGS = {
+    "str": "a text",
+    "dict[str,str]": "a mapping of locale to text",
+    "list[str]": "a list of names",
+    "literal['all']": "`all`",
+    "int": "a whole number",
+    "bool": "true or false",
+}
 
 
 def _is_tag(part: Any) -> bool:
@@ -56,11 +63,18 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(part for part in loc if not _is_tag(part))
 
 
-_PHRASES = {"bool_type": "must be true or false", "bool_parsing": "must be true or false",
-            "string_type": "must be a text", "int_type": "must be a whole number",
-            "int_parsing": "must be a whole number", "list_type": "must be a list", "dict_type": "must be a mapping",
-            "model_type": "must be a mapping of keys", "float_type": "must be a number",
-            "float_parsing": "must be a number"}
+_PHRASES = {
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping of keys",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+}
 
 
 def _merge_unions(errors: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -99,10 +113,20 @@ def _model_at(loc: tuple[Any, ...]) -> type | None:
         field = model.model_fields.get(loc[i]) if hasattr(model, "model_fields") else None
         if field is None:
             return None
-        ann = {"entities": EntitySpec, "forms": FormSpec, "fields": FieldSpec, "permissions": PermissionSpec,
-               "layout": SectionSpec, "validations": ValidationSpec, "workflows": WorkflowSpec,
-               "states": StateSpec, "transitions": TransitionSpec, "automations": AutomationSpec,
-               "do": ActionSpec, "notifications": NotificationSpec}.get(loc[i])
+        ann = {
+            "entities": EntitySpec,
+            "forms": FormSpec,
+            "fields": FieldSpec,
+            "permissions": PermissionSpec,
+            "layout": SectionSpec,
+            "validations": ValidationSpec,
+            "workflows": WorkflowSpec,
+            "states": StateSpec,
+            "transitions": TransitionSpec,
+            "automations": AutomationSpec,
+            "do": ActionSpec,
+            "notifications": NotificationSpec,
+        }.get(loc[i])
         if ann is None:
             sub = field.annotation
             return sub if isinstance(sub, type) and i == len(loc) - 1 else None
@@ -120,12 +144,19 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
             model = _model_at(loc[:-1])
             known = list(getattr(model, "model_fields", {}))
             if str(loc[-1]) in ("True", "False"):  # YAML 1.1 reads a bare on/off/yes/no key as true or false
-                problems.append(Problem(loc, "blueprint.unknown_key", f"unknown key `{loc[-1]}`",
-                                        "YAML reads a bare `on`, `off`, `yes` or `no` as true or false; "
-                                        "an automation's trigger is written `when:`"))
+                problems.append(
+                    Problem(
+                        loc,
+                        "blueprint.unknown_key",
+                        f"unknown key `{loc[-1]}`",
+                        "YAML reads a bare `on`, `off`, `yes` or `no` as true or false; "
+                        "an automation's trigger is written `when:`",
+                    )
+                )
                 continue
-            problems.append(Problem(loc, "blueprint.unknown_key", f"unknown key `{loc[-1]}`",
-                                    did_you_mean(str(loc[-1]), known)))
+            problems.append(
+                Problem(loc, "blueprint.unknown_key", f"unknown key `{loc[-1]}`", did_you_mean(str(loc[-1]), known))
+            )
         elif kind == "missing":
             problems.append(Problem(loc[:-1], "blueprint.missing_key", f"`{loc[-1]}` is required here"))
         elif kind == "wrong_type" or kind in _PHRASES:
@@ -152,8 +183,11 @@ def _section_problems(data: dict[str, Any]) -> list[Problem]:
     problems = []
     for name in data:
         if name in UNSUPPORTED_SECTIONS:
-            problems.append(Problem((name,), "section.not_supported",
-                                    f"the `{name}` section is not supported yet; remove it for now"))
+            problems.append(
+                Problem(
+                    (name,), "section.not_supported", f"the `{name}` section is not supported yet; remove it for now"
+                )
+            )
     return problems
 
 
@@ -169,13 +203,24 @@ def check_meaning(blueprint: Blueprint) -> tuple[list[Problem], dict[str, Any], 
 
     tables, table_problems = build_decision_tables(blueprint.decision_tables)
     problems = [p.at("decision_tables") for p in table_problems]
-    problems += check_entities_and_forms(blueprint.entities, blueprint.forms, set(blueprint.roles),
-                                         decision_tables=set(blueprint.decision_tables),
-                                         locales=SUPPORTED_LOCALES, workflows=set(blueprint.workflows))
-    flows, flow_problems = build_flows(blueprint.workflows, blueprint.automations, blueprint.notifications,
-                                       blueprint.entities, set(blueprint.roles),
-                                       decision_tables=set(blueprint.decision_tables), tables=tables,
-                                       locales=SUPPORTED_LOCALES)
+    problems += check_entities_and_forms(
+        blueprint.entities,
+        blueprint.forms,
+        set(blueprint.roles),
+        decision_tables=set(blueprint.decision_tables),
+        locales=SUPPORTED_LOCALES,
+        workflows=set(blueprint.workflows),
+    )
+    flows, flow_problems = build_flows(
+        blueprint.workflows,
+        blueprint.automations,
+        blueprint.notifications,
+        blueprint.entities,
+        set(blueprint.roles),
+        decision_tables=set(blueprint.decision_tables),
+        tables=tables,
+        locales=SUPPORTED_LOCALES,
+    )
     return problems + flow_problems, tables, flows
 
 

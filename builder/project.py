@@ -33,7 +33,7 @@ class Project:
     config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, root: Path | str = ".") -> "Project":
+    def load(cls, root: Path | str = ".") -> Project:
         root = Path(root).resolve()
         if root.is_file():  # a blueprint file given directly: its folder is the project
             return cls(root.parent, {"project": {"blueprint": root.name}})
@@ -87,7 +87,9 @@ def init_project(directory: Path, template: str) -> Path:
     """Create a project folder from a ready template; refuse to overwrite an existing project."""
     source = TEMPLATES_DIR / template
     if not source.is_dir():
-        known = ", ".join(sorted(p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir())) if TEMPLATES_DIR.exists() else ""
+        known = (
+            ", ".join(sorted(p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir())) if TEMPLATES_DIR.exists() else ""
+        )
         raise ProjectError(f"unknown template `{template}` (available: {known})")
     directory = Path(directory)
     if (directory / CONFIG_NAME).exists() or (directory / "blueprint").exists():
@@ -96,11 +98,11 @@ def init_project(directory: Path, template: str) -> Path:
     shutil.copytree(source, directory / "blueprint")
     (directory / CONFIG_NAME).write_text(
         "# Settings of this clinic CRM project; see docs/blueprints.md and docs/security.md.\n"
-        "[project]\nblueprint = \"blueprint\"\n\n"
+        '[project]\nblueprint = "blueprint"\n\n'
         "[database]\n# CRM_DATABASE_URL overrides this; for PostgreSQL:\n"
-        "# url = \"postgresql://user@127.0.0.1:5432/clinic\"\nurl = \"sqlite:///crm.sqlite3\"\n\n"
+        '# url = "postgresql://user@127.0.0.1:5432/clinic"\nurl = "sqlite:///crm.sqlite3"\n\n'
         "[security]\n# The encryption key file must live outside the database and its backups.\n"
-        f"key_file = \"../.{directory.resolve().name}.crm-keys.json\"\n",
+        f'key_file = "../.{directory.resolve().name}.crm-keys.json"\n',
         encoding="utf-8",
     )
     return directory

@@ -74,10 +74,11 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
     The database must already be migrated (`crm migrate`); system tables are created
     if missing.
     """
+    from engines.rules import set_timezone
+
     from .storage.database import make_engine
     from .storage.keysync import SharedKeyring
     from .system_tables import create_system_tables
-    from engines.rules import set_timezone
 
     if not isinstance(project, Project):
         project = Project.load(project)
@@ -86,8 +87,13 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
     create_system_tables(engine)
     keyring = SharedKeyring.open(engine, project.key_file) if _has_encrypted(loaded) else None
     set_timezone(loaded.blueprint.app.timezone)
-    records = RecordService(loaded.blueprint.entities, engine, keyring, decision_tables=loaded.decision_tables,
-                            timezone=loaded.blueprint.app.timezone)
+    records = RecordService(
+        loaded.blueprint.entities,
+        engine,
+        keyring,
+        decision_tables=loaded.decision_tables,
+        timezone=loaded.blueprint.app.timezone,
+    )
     return Runtime(project, loaded, engine, records, keyring)
 
 

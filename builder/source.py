@@ -77,8 +77,9 @@ def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> BlueprintError:
     return _fail(file, mark, "yaml.syntax", f"invalid {language}: {problem}", hint)
 
 
-def _build(node: yaml.Node, loader: _Loader, file: str, path: Path_, source: "Source",
-           problems: list[LocatedProblem]) -> Any:
+def _build(
+    node: yaml.Node, loader: _Loader, file: str, path: Path_, source: Source, problems: list[LocatedProblem]
+) -> Any:
     positions = source.positions
     positions[path] = Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
     quoted = isinstance(node, yaml.ScalarNode) and node.style in ("'", '"')
@@ -153,8 +154,13 @@ def _merge(into: Source, part: Source) -> list[LocatedProblem]:
             for name, item in value.items():
                 if name in existing:
                     first = into.position((section, name))
-                    problems.append(LocatedProblem(part.position((section, name)), "blueprint.duplicate",
-                                                   f"`{section}.{name}` is already defined at {first}"))
+                    problems.append(
+                        LocatedProblem(
+                            part.position((section, name)),
+                            "blueprint.duplicate",
+                            f"`{section}.{name}` is already defined at {first}",
+                        )
+                    )
                     continue
                 existing[name] = item
                 _copy_positions(into, part, (section, name))
@@ -166,8 +172,13 @@ def _merge(into: Source, part: Source) -> list[LocatedProblem]:
                     if path[:1] == (section,) and len(path) > 1 and isinstance(path[1], int):
                         mine[(section, path[1] + offset) + path[2:]] = pos
         else:
-            problems.append(LocatedProblem(part.position((section,)), "blueprint.duplicate",
-                                           f"section `{section}` is already defined at {into.position((section,))}"))
+            problems.append(
+                LocatedProblem(
+                    part.position((section,)),
+                    "blueprint.duplicate",
+                    f"section `{section}` is already defined at {into.position((section,))}",
+                )
+            )
     into.files.extend(part.files)
     return problems
 
@@ -180,14 +191,29 @@ def _copy_positions(into: Source, part: Source, prefix: Path_) -> None:
 
 
 def _blueprint_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.rglob("*") if p.suffix in SUFFIXES and p.is_file()
-                  and not any(part.startswith(".") for part in p.relative_to(directory).parts))
+    return sorted(
+        p
+        for p in directory.rglob("*")
+        if p.suffix in SUFFIXES
+        and p.is_file()
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    )
 
 
 SECTION_FOLDERS = ("entities", "forms", "decision_tables", "workflows", "reports", "dashboards", "notifications")
 # The top-level sections of a blueprint: a file in a section folder that holds only these is not wrapped.
-SECTIONS = ("app", "roles", "entities", "forms", "decision_tables", "workflows", "automations", "notifications",
-            "reports", "dashboards")
+SECTIONS = (
+    "app",
+    "roles",
+    "entities",
+    "forms",
+    "decision_tables",
+    "workflows",
+    "automations",
+    "notifications",
+    "reports",
+    "dashboards",
+)
 
 
 def _wrap_section_file(part: Source, relative_path: Path) -> Source:
@@ -211,14 +237,22 @@ def load_source(path: Path | str) -> Source:
     """Load a blueprint from one file or a directory of files, merged by section."""
     path = Path(path)
     if not path.exists():
-        raise BlueprintError([LocatedProblem(Position(relative(path), 1, 1), "file.missing",
-                                             "no blueprint file or directory here")])
+        raise BlueprintError(
+            [LocatedProblem(Position(relative(path), 1, 1), "file.missing", "no blueprint file or directory here")]
+        )
     if path.is_file():
         return parse_file(path)
     files = _blueprint_files(path)
     if not files:
-        raise BlueprintError([LocatedProblem(Position(relative(path), 1, 1), "file.missing",
-                                             "the directory holds no .yaml, .yml or .json blueprint file")])
+        raise BlueprintError(
+            [
+                LocatedProblem(
+                    Position(relative(path), 1, 1),
+                    "file.missing",
+                    "the directory holds no .yaml, .yml or .json blueprint file",
+                )
+            ]
+        )
     merged = Source()
     problems: list[LocatedProblem] = []
     for file in files:

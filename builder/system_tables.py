@@ -12,7 +12,8 @@ import sqlalchemy as sa
 SYSTEM_METADATA = sa.MetaData()
 
 users = sa.Table(
-    "crm_user", SYSTEM_METADATA,
+    "crm_user",
+    SYSTEM_METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(64), nullable=False, unique=True),
     sa.Column("role", sa.String(64), nullable=False),
@@ -23,7 +24,8 @@ users = sa.Table(
 )
 
 tokens = sa.Table(
-    "crm_token", SYSTEM_METADATA,
+    "crm_token",
+    SYSTEM_METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(64), nullable=False, unique=True),
     sa.Column("role", sa.String(64), nullable=False),
@@ -34,7 +36,8 @@ tokens = sa.Table(
 )
 
 audit = sa.Table(
-    "crm_audit", SYSTEM_METADATA,
+    "crm_audit",
+    SYSTEM_METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime, nullable=False, index=True),
     sa.Column("actor", sa.String(64), nullable=True, index=True),
@@ -51,7 +54,8 @@ audit = sa.Table(
 login_attempts = sa.Table(
     # Failed sign-ins, counted per account and per address so throttling holds across
     # every process sharing the database; rows older than the window are pruned.
-    "crm_login_attempt", SYSTEM_METADATA,
+    "crm_login_attempt",
+    SYSTEM_METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime, nullable=False, index=True),
     sa.Column("account", sa.String(64), nullable=False, index=True),
@@ -62,7 +66,8 @@ login_attempts = sa.Table(
 masked_lookups = sa.Table(
     # Lookups by a field the actor sees masked, counted per actor so the limit holds across
     # every process sharing the database; rows older than the window are pruned. No values.
-    "crm_masked_lookup", SYSTEM_METADATA,
+    "crm_masked_lookup",
+    SYSTEM_METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime, nullable=False, index=True),
     sa.Column("actor", sa.String(64), nullable=False, index=True),
@@ -72,7 +77,8 @@ masked_lookups = sa.Table(
 
 
 sessions = sa.Table(
-    "crm_session", SYSTEM_METADATA,
+    "crm_session",
+    SYSTEM_METADATA,
     sa.Column("sid_hash", sa.String(64), primary_key=True),  # SHA-256 of the session id in the signed cookie
     sa.Column("user_id", sa.Integer, nullable=False, index=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
@@ -83,7 +89,8 @@ sessions = sa.Table(
 key_state = sa.Table(
     # The encryption key that every process encrypts with (one row, id 1). `crm keys rotate`
     # changes it; processes read it in each write transaction, so none keeps an old one.
-    "crm_key_state", SYSTEM_METADATA,
+    "crm_key_state",
+    SYSTEM_METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("active_key", sa.String(32), nullable=False),
     sa.Column("changed_at", sa.DateTime, nullable=False),
@@ -93,7 +100,8 @@ key_state = sa.Table(
 key_users = sa.Table(
     # A heartbeat per running process: the key it encrypts with, so `crm keys prune`
     # refuses while a live process could still write under an old key.
-    "crm_key_user", SYSTEM_METADATA,
+    "crm_key_user",
+    SYSTEM_METADATA,
     sa.Column("process", sa.String(128), primary_key=True),
     sa.Column("active_key", sa.String(32), nullable=False),
     sa.Column("key_ids", sa.String(1000), nullable=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -28,8 +28,14 @@ def _maintenance_connection():
     errors = []
     for name in MAINTENANCE_DATABASES:
         try:
-            return psycopg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=name,
-                                   autocommit=True, connect_timeout=3)
+            return psycopg.connect(
+                host=POSTGRES_HOST,
+                port=POSTGRES_PORT,
+                user=POSTGRES_USER,
+                dbname=name,
+                autocommit=True,
+                connect_timeout=3,
+            )
         except psycopg.Error as exc:
             errors.append(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     pytest.skip(f"PostgreSQL not reachable at {POSTGRES_HOST}:{POSTGRES_PORT}: {'; '.join(errors)}")
@@ -37,8 +43,10 @@ def _maintenance_connection():
 
 def _drop_postgres_database(name: str) -> None:
     with _maintenance_connection() as admin:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 

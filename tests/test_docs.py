@@ -11,11 +11,16 @@ from engines.forms import FIELD_TYPES, FieldSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "blueprints.md").read_text(encoding="utf-8")
-CODE = re.compile(r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|expression)"""
-                  r"""\.[a-z_]+)["']""")
-SOURCES = [*sorted((ROOT / "engines" / "forms").glob("checks*.py")), *sorted((ROOT / "engines" / "forms" /
-                                                                              "fieldtypes").glob("*.py")),
-           ROOT / "builder" / "loading.py", ROOT / "builder" / "source.py"]
+CODE = re.compile(
+    r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|expression)"""
+    r"""\.[a-z_]+)["']"""
+)
+SOURCES = [
+    *sorted((ROOT / "engines" / "forms").glob("checks*.py")),
+    *sorted((ROOT / "engines" / "forms" / "fieldtypes").glob("*.py")),
+    ROOT / "builder" / "loading.py",
+    ROOT / "builder" / "source.py",
+]
 
 
 def problem_codes() -> set[str]:

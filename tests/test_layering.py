@@ -59,8 +59,13 @@ def imports_in(path: Path) -> list[Import]:
 
 @cache
 def our_imports() -> tuple[Import, ...]:
-    return tuple(imp for package in OURS for path in sorted((ROOT / package).rglob("*.py"))
-                 for imp in imports_in(path) if _within(imp.target, *OURS))
+    return tuple(
+        imp
+        for package in OURS
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for imp in imports_in(path)
+        if _within(imp.target, *OURS)
+    )
 
 
 def _within(name: str, *packages: str) -> bool:
@@ -78,20 +83,30 @@ class Rule:
     except_in: tuple[str, ...] = ()
 
     def breaks(self, imp: Import) -> bool:
-        return (_within(imp.module, *self.applies_to) and not _within(imp.module, *self.except_in)
-                and _within(imp.target, *self.forbidden) and not _within(imp.target, *self.allowed))
+        return (
+            _within(imp.module, *self.applies_to)
+            and not _within(imp.module, *self.except_in)
+            and _within(imp.target, *self.forbidden)
+            and not _within(imp.target, *self.allowed)
+        )
 
 
 RULES = [
     Rule("engines.rules imports nothing of ours", ("engines.rules",), OURS, allowed=("engines.rules",)),
-    Rule("engines.forms uses only engines.rules", ("engines.forms",), OURS,
-         allowed=("engines.forms", "engines.rules")),
+    Rule("engines.forms uses only engines.rules", ("engines.forms",), OURS, allowed=("engines.forms", "engines.rules")),
     Rule("an engine never imports builder", ("engines",), ("builder",)),
-    Rule("only builder.web and builder.cli import the web layer", OURS, ("builder.web",),
-         except_in=("builder.web", "builder.cli")),
+    Rule(
+        "only builder.web and builder.cli import the web layer",
+        OURS,
+        ("builder.web",),
+        except_in=("builder.web", "builder.cli"),
+    ),
     Rule("only the crm command imports builder.cli", OURS, ("builder.cli",), except_in=("builder.cli",)),
-    Rule("the record service stays below the web app and the command", ("builder.records",),
-         ("builder.web", "builder.cli")),
+    Rule(
+        "the record service stays below the web app and the command",
+        ("builder.records",),
+        ("builder.web", "builder.cli"),
+    ),
 ]
 
 
@@ -114,7 +129,8 @@ def test_rules_catch_an_upward_import():
     """A rule does fire on the kind of import it forbids (accounts reaching into the web layer)."""
     upward = Import("builder.accounts.naming", "builder.web.i18n", "builder/accounts/naming.py:1")
     assert [rule.name for rule in RULES if rule.breaks(upward)] == [
-        "only builder.web and builder.cli import the web layer"]
+        "only builder.web and builder.cli import the web layer"
+    ]
 
 
 def test_locales_live_below_the_web_layer():

@@ -6,15 +6,22 @@ the blueprint, so the record service's grants apply to them like to anyone.
 """
 
 from .errors import AccountError
-from .tokens import actor_for_token, create_token, list_tokens, revoke_token, Token
+from .tokens import Token, actor_for_token, create_token, list_tokens, revoke_token
 from .users import (
-    add_user, authenticate, disable_user, enable_user, get_user, list_users, set_password, User,
     MIN_PASSWORD_LENGTH,
+    User,
+    add_user,
+    authenticate,
+    disable_user,
+    enable_user,
+    get_user,
+    list_users,
+    set_password,
 )
 
 __all__ = [
-    "AccountError",
     "MIN_PASSWORD_LENGTH",
+    "AccountError",
     "Token",
     "User",
     "actor_for_token",

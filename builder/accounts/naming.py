@@ -7,7 +7,7 @@ either see nothing or, worse, match a grant by accident after a blueprint change
 from __future__ import annotations
 
 import re
-from typing import Collection
+from collections.abc import Collection
 
 from builder.locales import LOCALES
 
@@ -18,8 +18,10 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 
 def check_name(name: str, what: str = "user", max_length: int = 64) -> str:
     if not isinstance(name, str) or len(name) > max_length or not NAME_PATTERN.fullmatch(name):
-        raise AccountError(f"invalid {what} name {name!r}: use 1-{max_length} letters, digits, `_`, `.`, `@` or `-`, "
-                           "starting with a letter or digit")
+        raise AccountError(
+            f"invalid {what} name {name!r}: use 1-{max_length} letters, digits, `_`, `.`, `@` or `-`, "
+            "starting with a letter or digit"
+        )
     return name
 
 

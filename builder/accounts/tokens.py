@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Collection
 
 import sqlalchemy as sa
 
@@ -50,8 +50,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
-def create_token(engine: sa.Engine, name: str, role: str | None, *, roles: Collection[str],
-                 user: str | None = None) -> str:
+def create_token(
+    engine: sa.Engine, name: str, role: str | None, *, roles: Collection[str], user: str | None = None
+) -> str:
     """Make a token and return its secret: the only time anyone sees it.
 
     With `user`, the token acts as that account (its role, and its id where row
@@ -72,8 +73,14 @@ def create_token(engine: sa.Engine, name: str, role: str | None, *, roles: Colle
         raise AccountError("a token needs a role (--role) or a user to act as (--user)")
     check_role(role, roles)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    values = {"name": name, "role": role, "token_hash": token_hash(secret), "user_id": user_id,
-              "created_at": _now(), "revoked_at": None}
+    values = {
+        "name": name,
+        "role": role,
+        "token_hash": token_hash(secret),
+        "user_id": user_id,
+        "created_at": _now(),
+        "revoked_at": None,
+    }
     with write_transaction(engine) as conn:
         row = conn.execute(sa.select(tokens_table).where(tokens_table.c.name == name)).first()
         if row is not None and row.revoked_at is None:
@@ -107,18 +114,24 @@ def list_tokens(engine: sa.Engine) -> list[Token]:
     return [Token(r.name, r.role, r.created_at, r.revoked_at) for r in rows]
 
 
-def actor_for_token(engine: sa.Engine, token: str, *, address: str | None = None,
-                    locale: str = "en") -> Actor | None:
+def actor_for_token(engine: sa.Engine, token: str, *, address: str | None = None, locale: str = "en") -> Actor | None:
     """The actor an active token acts as (named `token:NAME` in the audit trail), else None."""
     if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
         return None
-    query = (sa.select(tokens_table.c.name, tokens_table.c.role, tokens_table.c.user_id, users_table.c.disabled)
-             .select_from(tokens_table.outerjoin(users_table, users_table.c.id == tokens_table.c.user_id))
-             .where(tokens_table.c.token_hash == token_hash(token), tokens_table.c.revoked_at.is_(None)))
+    query = (
+        sa.select(tokens_table.c.name, tokens_table.c.role, tokens_table.c.user_id, users_table.c.disabled)
+        .select_from(tokens_table.outerjoin(users_table, users_table.c.id == tokens_table.c.user_id))
+        .where(tokens_table.c.token_hash == token_hash(token), tokens_table.c.revoked_at.is_(None))
+    )
     with engine.connect() as conn:
         row = conn.execute(query).first()
     if row is None or (row.user_id is not None and row.disabled is not False):
         return None  # unknown, revoked, or acting as an account that is gone or disabled
-    return Actor(id=row.user_id, name=f"token:{row.name}", role=row.role, locale=locale, address=address,
-                 extra={"token": row.name})
-
+    return Actor(
+        id=row.user_id,
+        name=f"token:{row.name}",
+        role=row.role,
+        locale=locale,
+        address=address,
+        extra={"token": row.name},
+    )

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Collection
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -21,8 +21,17 @@ from .errors import AccountError
 from .naming import NAME_PATTERN, check_locale, check_name, check_role
 from .passwords import DEFAULT_HASHER, MIN_PASSWORD_LENGTH, hash_password, verify_password
 
-__all__ = ["MIN_PASSWORD_LENGTH", "User", "add_user", "authenticate", "disable_user", "enable_user", "get_user",
-           "list_users", "set_password"]
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "User",
+    "add_user",
+    "authenticate",
+    "disable_user",
+    "enable_user",
+    "get_user",
+    "list_users",
+    "set_password",
+]
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class User:
     credential_stamp: str  # changes whenever the password does: sessions made before end
 
     @classmethod
-    def from_row(cls, row: sa.Row) -> "User":
+    def from_row(cls, row: sa.Row) -> User:
         stamp = hashlib.sha256((row.password_hash or "").encode()).hexdigest()[:16]
         return cls(row.id, row.name, row.role, row.locale, bool(row.disabled), row.created_at, stamp)
 
@@ -58,8 +67,16 @@ def _require(conn: sa.Connection, name: str) -> sa.Row:
     return row
 
 
-def add_user(engine: sa.Engine, name: str, role: str, password: str, locale: str | None = None, *,
-             roles: Collection[str], hasher: PasswordHasher = DEFAULT_HASHER) -> User:
+def add_user(
+    engine: sa.Engine,
+    name: str,
+    role: str,
+    password: str,
+    locale: str | None = None,
+    *,
+    roles: Collection[str],
+    hasher: PasswordHasher = DEFAULT_HASHER,
+) -> User:
     """Create an account; `roles` are the blueprint's (`runtime.blueprint.roles`)."""
     check_name(name)
     check_role(role, roles)
@@ -69,8 +86,11 @@ def add_user(engine: sa.Engine, name: str, role: str, password: str, locale: str
         if _row_by_name(conn, name) is not None:
             raise AccountError(f"the user `{name}` already exists")
         try:
-            conn.execute(users_table.insert().values(name=name, role=role, password_hash=password_hash,
-                                                     locale=locale, disabled=False, created_at=_now()))
+            conn.execute(
+                users_table.insert().values(
+                    name=name, role=role, password_hash=password_hash, locale=locale, disabled=False, created_at=_now()
+                )
+            )
         except sa.exc.IntegrityError:  # a concurrent add of the same name
             raise AccountError(f"the user `{name}` already exists") from None
         return User.from_row(_require(conn, name))
@@ -121,8 +141,11 @@ def authenticate(engine: sa.Engine, name: str, password: str, hasher: PasswordHa
         return None
     if verdict.new_hash is not None:
         with write_transaction(engine) as conn:
-            conn.execute(users_table.update().where(users_table.c.id == row.id)
-                         .where(users_table.c.password_hash == row.password_hash)
-                         .values(password_hash=verdict.new_hash))
+            conn.execute(
+                users_table.update()
+                .where(users_table.c.id == row.id)
+                .where(users_table.c.password_hash == row.password_hash)
+                .values(password_hash=verdict.new_hash)
+            )
         return get_user(engine, row.id)
     return User.from_row(row)

@@ -8,17 +8,26 @@ the database.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 import sqlalchemy as sa
 from rich.table import Table
 
 from ..accounts import (
-    AccountError, MIN_PASSWORD_LENGTH, add_user, create_token, disable_user, enable_user, list_tokens, list_users,
-    revoke_token, set_password,
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    add_user,
+    create_token,
+    disable_user,
+    enable_user,
+    list_tokens,
+    list_users,
+    revoke_token,
+    set_password,
 )
 from .base import console, main, out, project_option
 
@@ -57,8 +66,9 @@ def read_password(prompt: str = "Password") -> str:
     stdin = sys.stdin
     if not stdin.isatty():
         return stdin.readline().rstrip("\r\n")
-    return click.prompt(f"{prompt} (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True,
-                        confirmation_prompt=True)
+    return click.prompt(
+        f"{prompt} (at least {MIN_PASSWORD_LENGTH} characters)", hide_input=True, confirmation_prompt=True
+    )
 
 
 @main.group(cls=AccountGroup)
@@ -87,8 +97,13 @@ def user_list(project_dir: Path) -> None:
         users = list_users(engine)
     table = Table("name", "role", "locale", "status", "created")
     for found in users:
-        table.add_row(found.name, found.role, found.locale or "", "disabled" if found.disabled else "active",
-                      found.created_at.isoformat(sep=" ") if found.created_at else "")
+        table.add_row(
+            found.name,
+            found.role,
+            found.locale or "",
+            "disabled" if found.disabled else "active",
+            found.created_at.isoformat(sep=" ") if found.created_at else "",
+        )
     out.print(table)
 
 
@@ -138,8 +153,10 @@ def token_create(name: str, role: str | None, user: str | None, project_dir: Pat
         secret = create_token(engine, name, role, roles=roles, user=user)
     click.echo(secret)
     acting = f" acting as {user}" if user else f" ({role})"
-    console.print(f"Token {name}{acting} created. Send it as `Authorization: Bearer <token>`; "
-                  "it will not be shown again.", markup=False)
+    console.print(
+        f"Token {name}{acting} created. Send it as `Authorization: Bearer <token>`; it will not be shown again.",
+        markup=False,
+    )
 
 
 @token.command("list")
@@ -150,8 +167,9 @@ def token_list(project_dir: Path) -> None:
         tokens = list_tokens(engine)
     table = Table("name", "role", "status", "created")
     for found in tokens:
-        table.add_row(found.name, found.role, "active" if found.active else f"revoked {found.revoked_at}",
-                      str(found.created_at))
+        table.add_row(
+            found.name, found.role, "active" if found.active else f"revoked {found.revoked_at}", str(found.created_at)
+        )
     out.print(table)
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from rich.console import Console
@@ -29,9 +30,12 @@ class CrmGroup(click.Group):
             return super().invoke(ctx)
         except BlueprintError as exc:
             for problem in exc.problems:
-                console.print(f"[red]{escape(str(problem.position))}:[/red] {escape(problem.message)}"
-                              + (f" [dim]({escape(problem.hint)})[/dim]" if problem.hint else "")
-                              + f" [dim]\\[{problem.code}][/dim]", markup=True)
+                console.print(
+                    f"[red]{escape(str(problem.position))}:[/red] {escape(problem.message)}"
+                    + (f" [dim]({escape(problem.hint)})[/dim]" if problem.hint else "")
+                    + f" [dim]\\[{problem.code}][/dim]",
+                    markup=True,
+                )
             count = len(exc.problems)
             console.print(f"[red]{count} problem{'s' if count != 1 else ''} found.[/red]")
             sys.exit(1)
@@ -43,9 +47,12 @@ class CrmGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - the boundary: our bug, but never a traceback for a user
             if os.environ.get("CRM_DEBUG"):
                 raise
-            console.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
-                          "Nothing more was done. Run again with CRM_DEBUG=1 to see the details, "
-                          "and please report it.", markup=True)
+            console.print(
+                f"[red]internal error:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
+                "Nothing more was done. Run again with CRM_DEBUG=1 to see the details, "
+                "and please report it.",
+                markup=True,
+            )
             sys.exit(2)
 
 
@@ -57,5 +64,12 @@ def main() -> None:
 
 def project_option(fn: Callable) -> Callable:
     """`--project DIR` (default: the current folder) on a subcommand."""
-    return click.option("--project", "-p", "project_dir", type=click.Path(path_type=Path), default=".",
-                        show_default=True, help="The project folder (holding crm.toml).")(fn)
+    return click.option(
+        "--project",
+        "-p",
+        "project_dir",
+        type=click.Path(path_type=Path),
+        default=".",
+        show_default=True,
+        help="The project folder (holding crm.toml).",
+    )(fn)

@@ -30,8 +30,10 @@ def validate(path: Path | None) -> None:
 
     loaded = load_checked(_blueprint_path(path))
     bp = loaded.blueprint
-    out.print(f"[green]OK[/green] {bp.app.name}: {len(bp.entities)} entities, {len(bp.forms)} forms, "
-              f"{len(bp.roles)} roles, {len(bp.decision_tables)} decision tables.")
+    out.print(
+        f"[green]OK[/green] {bp.app.name}: {len(bp.entities)} entities, {len(bp.forms)} forms, "
+        f"{len(bp.roles)} roles, {len(bp.decision_tables)} decision tables."
+    )
 
 
 @main.command("test")
@@ -63,13 +65,30 @@ def schema() -> None:
 
 @main.command()
 @project_option
-@click.option("--rows", "-r", "rows", multiple=True, metavar="N|ENTITY=N",
-              help="Rows per entity: N for every entity, ENTITY=N for one (repeatable). "
-                   "Default: 200 of the main entity, a few staff-like records, twice as many of the rest.")
-@click.option("--patients", "-n", default=None, type=click.IntRange(0, 1_000_000),
-              help="Rows of the main entity (`patient` in the clinic template); the rest scale with it.")
-@click.option("--seed", "--random-seed", "seed_value", default=2026, show_default=True,
-              help="Random seed: the same seed on the same data makes the same records.")
+@click.option(
+    "--rows",
+    "-r",
+    "rows",
+    multiple=True,
+    metavar="N|ENTITY=N",
+    help="Rows per entity: N for every entity, ENTITY=N for one (repeatable). "
+    "Default: 200 of the main entity, a few staff-like records, twice as many of the rest.",
+)
+@click.option(
+    "--patients",
+    "-n",
+    default=None,
+    type=click.IntRange(0, 1_000_000),
+    help="Rows of the main entity (`patient` in the clinic template); the rest scale with it.",
+)
+@click.option(
+    "--seed",
+    "--random-seed",
+    "seed_value",
+    default=2026,
+    show_default=True,
+    help="Random seed: the same seed on the same data makes the same records.",
+)
 def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_value: int) -> None:
     """Fill the database with realistic demo data for any blueprint, through the record service.
 
@@ -87,15 +106,27 @@ def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_va
     try:
         entities = runtime.blueprint.entities
         counts = plan_rows(entities, request)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=out, transient=True) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=out,
+            transient=True,
+        ) as progress:
             task = progress.add_task("seeding", total=sum(counts.values()))
 
             def advance(entity: str, count: int) -> None:
                 progress.update(task, advance=count, description=f"seeding {entity}")
 
-            report = run_seed(runtime.records, entities, counts, locale=runtime.blueprint.default_locale,
-                              seed_value=seed_value, progress=advance)
+            report = run_seed(
+                runtime.records,
+                entities,
+                counts,
+                locale=runtime.blueprint.default_locale,
+                seed_value=seed_value,
+                progress=advance,
+            )
     finally:
         runtime.close()
     out.print(f"  {'entity':<20} {'made':>7} {'skipped':>8}")
@@ -106,9 +137,14 @@ def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_va
     for name, reason in report.reasons.items():
         if report.skipped[name]:
             out.print(f"  [dim]{name}: last refusal: {escape(reason)}[/dim]")
-    out.print(f"[green]Seeded[/green] {report.total} records"
-              + (f", skipped {sum(report.skipped.values())} that the blueprint's rules refused."
-                 if any(report.skipped.values()) else "."))
+    out.print(
+        f"[green]Seeded[/green] {report.total} records"
+        + (
+            f", skipped {sum(report.skipped.values())} that the blueprint's rules refused."
+            if any(report.skipped.values())
+            else "."
+        )
+    )
 
 
 def _keyring_for(project, loaded, create: bool):
@@ -123,18 +159,26 @@ def _keyring_for(project, loaded, create: bool):
     if os.environ.get("CRM_ENCRYPTION_KEYS") or project.key_file.exists() or not create:
         return Keyring.load(project.key_file)
     keyring = Keyring.generate(project.key_file)
-    out.print(f"Created encryption key file {project.key_file} (mode 0600). "
-              "Back it up apart from the database: without it encrypted fields cannot be read.")
+    out.print(
+        f"Created encryption key file {project.key_file} (mode 0600). "
+        "Back it up apart from the database: without it encrypted fields cannot be read."
+    )
     return keyring
 
 
 @main.command()
 @project_option
 @click.option("--dry-run", is_flag=True, help="Print the plan and its SQL; change nothing.")
-@click.option("--allow-data-loss", is_flag=True, help="Apply steps that drop or narrow data (a backup is written first).")
+@click.option(
+    "--allow-data-loss", is_flag=True, help="Apply steps that drop or narrow data (a backup is written first)."
+)
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking.")
-@click.option("--backup-dir", type=click.Path(path_type=Path), default=None,
-              help="Where backups go (default: backups/ beside the database).")
+@click.option(
+    "--backup-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where backups go (default: backups/ beside the database).",
+)
 def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, backup_dir: Path | None) -> None:
     """Bring the database in line with the blueprint: print the plan, then apply it."""
     import getpass
@@ -167,8 +211,14 @@ def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, 
             out.print("Nothing was changed.")
             return
         keyring = _keyring_for(project, loaded, create=True)
-        result = apply_migration(engine, plan, allow_data_loss=allow_data_loss, backup_dir=backup_dir,
-                                 applied_by=getpass.getuser(), keyring=keyring)
+        result = apply_migration(
+            engine,
+            plan,
+            allow_data_loss=allow_data_loss,
+            backup_dir=backup_dir,
+            applied_by=getpass.getuser(),
+            keyring=keyring,
+        )
         create_system_tables(engine)
         if result.backup:
             out.print(f"Backup written to {result.backup}")
@@ -227,8 +277,12 @@ def keys_prune(project_dir: Path) -> None:
     """Remove old keys from the key file; refuses while a stored value or a running server still needs one."""
     from ..storage.rotation import prune_keys
 
-    _key_command(project_dir, lambda engine, schema, entities, keyring, key_file: _print_pruned(
-        prune_keys(engine, schema, entities, keyring, key_file)))
+    _key_command(
+        project_dir,
+        lambda engine, schema, entities, keyring, key_file: _print_pruned(
+            prune_keys(engine, schema, entities, keyring, key_file)
+        ),
+    )
 
 
 def _print_pruned(removed: list[str]) -> None:

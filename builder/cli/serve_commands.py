@@ -35,8 +35,15 @@ def run_server(project_dir: Path, host: str, port: int) -> None:
         runtime.keep_keys_in_step()
         app = create_app(runtime)
         out.print(f"Serving {project_dir.resolve()} on http://{host}:{port}/  (Ctrl+C stops)")
-        uvicorn.run(app, host=host, port=port, log_level="info", log_config=uvicorn_log_config(),
-                    proxy_headers=False, server_header=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=uvicorn_log_config(),
+            proxy_headers=False,
+            server_header=False,
+        )
     finally:
         runtime.close()
 
@@ -91,8 +98,13 @@ def _link_demo_doctor(runtime) -> None:
 @click.argument("directory", type=click.Path(path_type=Path), default=Path("demo"))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--patients", default=DEMO_PATIENTS, show_default=True, type=click.IntRange(1, 100_000),
-              help="How many demo patients to seed into an empty database.")
+@click.option(
+    "--patients",
+    default=DEMO_PATIENTS,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="How many demo patients to seed into an empty database.",
+)
 @click.option("--no-serve", is_flag=True, help="Set everything up, print the accounts, do not start the server.")
 @click.pass_context
 def demo(ctx: click.Context, directory: Path, host: str, port: int, patients: int, no_serve: bool) -> None:
@@ -104,8 +116,9 @@ def demo(ctx: click.Context, directory: Path, host: str, port: int, patients: in
 
     if not (directory / CONFIG_NAME).exists():
         ctx.invoke(project_commands.init, directory=directory, template="clinic")
-    ctx.invoke(project_commands.migrate, project_dir=directory, dry_run=False, allow_data_loss=False, yes=True,
-               backup_dir=None)
+    ctx.invoke(
+        project_commands.migrate, project_dir=directory, dry_run=False, allow_data_loss=False, yes=True, backup_dir=None
+    )
     runtime = open_runtime(directory)
     try:
         first_entity = "patient" if "patient" in runtime.records.entities else next(iter(runtime.records.entities))

@@ -4,13 +4,20 @@ Pages, the API, importers, seeders and workflows all call it, so defaults, compu
 values, validations, permissions, masking and the audit trail can never be skipped.
 """
 
-from .actor import Actor, SYSTEM
+from .actor import SYSTEM, Actor
 from .errors import (
-    Conflict, FieldError, NotFound, PermissionDenied, RecordError, TooManyLookups, ValidationFailed,
+    Conflict,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    RecordError,
+    TooManyLookups,
+    ValidationFailed,
 )
 from .service import Page, RecordService
 
 __all__ = [
+    "SYSTEM",
     "Actor",
     "Conflict",
     "FieldError",
@@ -19,7 +26,6 @@ __all__ = [
     "PermissionDenied",
     "RecordError",
     "RecordService",
-    "SYSTEM",
     "TooManyLookups",
     "ValidationFailed",
 ]

@@ -31,8 +31,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def audit_changes(entity: CompiledEntity, before: dict[str, Any], after: dict[str, Any],
-                  given: dict[str, Any]) -> dict[str, Any]:
+def audit_changes(
+    entity: CompiledEntity, before: dict[str, Any], after: dict[str, Any], given: dict[str, Any]
+) -> dict[str, Any]:
     """{field: [old, new]} for changed ordinary fields, {field: "changed"} for secret ones."""
     changes: dict[str, Any] = {}
     for name, field in entity.fields.items():
@@ -53,14 +54,27 @@ def utc_stamp(at: dt.datetime) -> dt.datetime:
     service's convention (its clock and every datetime field).
     """
     aware = at if at.tzinfo is not None else at.replace(tzinfo=get_timezone())
-    return aware.astimezone(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    return aware.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def audit_row(actor: Actor, action: str, entity: str | None, record_id: int | None, at: dt.datetime,
-              changes: dict[str, Any] | None = None, detail: str | None = None) -> dict[str, Any]:
+def audit_row(
+    actor: Actor,
+    action: str,
+    entity: str | None,
+    record_id: int | None,
+    at: dt.datetime,
+    changes: dict[str, Any] | None = None,
+    detail: str | None = None,
+) -> dict[str, Any]:
     """The column values of one audit entry (`at`: see `utc_stamp`)."""
     return {
-        "at": utc_stamp(at), "actor": actor.name, "role": actor.role, "address": actor.address, "action": action,
-        "entity": entity, "record_id": record_id,
-        "changes": json.dumps(changes, ensure_ascii=False) if changes else None, "detail": detail,
+        "at": utc_stamp(at),
+        "actor": actor.name,
+        "role": actor.role,
+        "address": actor.address,
+        "action": action,
+        "entity": entity,
+        "record_id": record_id,
+        "changes": json.dumps(changes, ensure_ascii=False) if changes else None,
+        "detail": detail,
     }

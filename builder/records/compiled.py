@@ -6,10 +6,9 @@ checked here, so each record operation only evaluates.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from typing import Callable, Mapping
 
 from engines.forms import EntitySpec, FieldSpec, FieldType, child_scope, default_is_expression, entity_scope, field_type
 from engines.rules import Expression, compile_expression
@@ -30,7 +29,7 @@ class CompiledField:
     minimum: Expression | None = None
     maximum: Expression | None = None
     visible_if: Expression | None = None
-    children: dict[str, "CompiledField"] = field(default_factory=dict)
+    children: dict[str, CompiledField] = field(default_factory=dict)
 
     def limit(self, which: str, record: dict[str, Any], evaluate: Callable[[Expression, dict], Any]) -> Any:
         """The field's min or max: a literal, or an expression (`today()`) evaluated for `record`."""
@@ -69,8 +68,9 @@ class CompiledEntity:
         return any(f.spec.phi or f.spec.encrypted for f in self.fields.values())
 
 
-def _compile_field(name: str, spec: FieldSpec, compile_: Compile, child_compile: Callable[[str], Compile]
-                   ) -> CompiledField:
+def _compile_field(
+    name: str, spec: FieldSpec, compile_: Compile, child_compile: Callable[[str], Compile]
+) -> CompiledField:
     kind = field_type(spec.type)
     compiled = CompiledField(name, spec, kind)
     if default_is_expression(spec):
@@ -87,8 +87,9 @@ def _compile_field(name: str, spec: FieldSpec, compile_: Compile, child_compile:
     return compiled
 
 
-def compile_entity(name: str, entities: Mapping[str, EntitySpec], tables: Mapping[str, object] | None = None
-                   ) -> CompiledEntity:
+def compile_entity(
+    name: str, entities: Mapping[str, EntitySpec], tables: Mapping[str, object] | None = None
+) -> CompiledEntity:
     """Compile every expression of entity `name` in the same scope the blueprint checks used."""
     spec = entities[name]
     scope = entity_scope(entities, name, user=True)

@@ -8,7 +8,8 @@ the same scope the blueprint checks compiled them in.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .links import LinkLoader
 
@@ -21,9 +22,16 @@ def child_key(entity: str, table_field: str) -> str:
 class RecordEvaluator:
     """Call it with (expression, record); `for_rows` gives the evaluator of a child table's rows."""
 
-    def __init__(self, loader: LinkLoader, entity: str, user: Mapping[str, Any], related: Any,
-                 timezone: str | None, record_id: int | None = None,
-                 parent: tuple[str, Mapping[str, Any]] | None = None):
+    def __init__(
+        self,
+        loader: LinkLoader,
+        entity: str,
+        user: Mapping[str, Any],
+        related: Any,
+        timezone: str | None,
+        record_id: int | None = None,
+        parent: tuple[str, Mapping[str, Any]] | None = None,
+    ):
         self.loader, self.entity, self.user, self.related = loader, entity, user, related
         self.timezone, self.record_id, self.parent = timezone, record_id, parent
 
@@ -37,6 +45,13 @@ class RecordEvaluator:
             context["parent"] = self.loader.wrap(parent_entity, {**parent_record, "id": self.record_id})
         return expression.evaluate(context, related=self.related, timezone=self.timezone)
 
-    def for_rows(self, table_field: str, parent_record: Mapping[str, Any]) -> "RecordEvaluator":
-        return RecordEvaluator(self.loader, child_key(self.entity, table_field), self.user, self.related,
-                               self.timezone, self.record_id, (self.entity, parent_record))
+    def for_rows(self, table_field: str, parent_record: Mapping[str, Any]) -> RecordEvaluator:
+        return RecordEvaluator(
+            self.loader,
+            child_key(self.entity, table_field),
+            self.user,
+            self.related,
+            self.timezone,
+            self.record_id,
+            (self.entity, parent_record),
+        )

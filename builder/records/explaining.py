@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from .service import RecordService
 
 HIDDEN: dict[str, Any] = {"hidden": True}
-NOT_SHOWN = {"en": "This value could not be worked out from what you may see.",
-             "zh-CN": "无法根据您有权查看的内容得出此值。"}
+NOT_SHOWN = {
+    "en": "This value could not be worked out from what you may see.",
+    "zh-CN": "无法根据您有权查看的内容得出此值。",
+}
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,10 @@ class ActorView:
                 return Seen(hidden=True)
             if position == len(path) - 1:
                 protected = field.spec.phi or field.spec.encrypted
-                return Seen(masked=field if is_masked(field, grant) else None,
-                            phi_of=(current_entity, current["id"]) if protected and "id" in current else None)
+                return Seen(
+                    masked=field if is_masked(field, grant) else None,
+                    phi_of=(current_entity, current["id"]) if protected and "id" in current else None,
+                )
             linked = current.get(name)
             target = field.spec.to if field.spec.type == "link" else None
             if linked is None:
@@ -129,17 +133,27 @@ def explain_record(service: RecordService, actor: Actor, entity_name: str, recor
                 why["value"] = _shown(Seen(masked=field), why["value"])
             if kept_back and why["error"]:  # a Python error text could quote what the actor may not see
                 why["error"] = NOT_SHOWN.get(actor.locale) or NOT_SHOWN["en"]
-            why["decisions"] = [_decision(service, view, entity_name, record, table, context, options, actor.locale)
-                                for table in sorted(getattr(field.compute, "tables", None) or ())
-                                if table in service.decision_tables]
+            why["decisions"] = [
+                _decision(service, view, entity_name, record, table, context, options, actor.locale)
+                for table in sorted(getattr(field.compute, "tables", None) or ())
+                if table in service.decision_tables
+            ]
             explained[name] = why
     if phi_shown:
         _audit_views(service, actor, entity_name, record_id, phi_shown)
     return explained
 
 
-def _decision(service: RecordService, view: ActorView, entity_name: str, record: dict[str, Any], table: str,
-              context: dict[str, Any], options: dict[str, Any], locale: str) -> dict[str, Any]:
+def _decision(
+    service: RecordService,
+    view: ActorView,
+    entity_name: str,
+    record: dict[str, Any],
+    table: str,
+    context: dict[str, Any],
+    options: dict[str, Any],
+    locale: str,
+) -> dict[str, Any]:
     """One decision table's explanation; only its outcome when an input is hidden or masked for the actor."""
     decision_table = service.decision_tables[table]
     decision = decision_table.explain(context, **options)
@@ -152,12 +166,16 @@ def _decision(service: RecordService, view: ActorView, entity_name: str, record:
     return decision
 
 
-def _audit_views(service: RecordService, actor: Actor, entity_name: str, record_id: int,
-                 phi_shown: dict[tuple[str, int], set[str]]) -> None:
+def _audit_views(
+    service: RecordService, actor: Actor, entity_name: str, record_id: int, phi_shown: dict[tuple[str, int], set[str]]
+) -> None:
     """An explanation that showed PHI is a view of each record whose PHI it showed."""
     at = service.clock()
     with write_transaction(service.engine) as conn:
         for (entity, shown_id), paths in sorted(phi_shown.items()):
             detail = {"explain": f"{entity_name} {record_id}", "fields": sorted(paths)}
-            conn.execute(audit_table.insert().values(**audit_row(
-                actor, "view", entity, shown_id, at, detail=json.dumps(detail, ensure_ascii=False))))
+            conn.execute(
+                audit_table.insert().values(
+                    **audit_row(actor, "view", entity, shown_id, at, detail=json.dumps(detail, ensure_ascii=False))
+                )
+            )

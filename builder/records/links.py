@@ -6,8 +6,8 @@ expression touching the same link twice costs one query.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 Fetch = Callable[[str, int], dict[str, Any] | None]
 

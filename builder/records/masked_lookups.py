@@ -17,19 +17,20 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
-from engines.forms import FieldValueError, localized
-
 from builder.storage.database import write_transaction
+from builder.storage.locks import lock_scopes, scope_key
 from builder.system_tables import audit as audit_table
 from builder.system_tables import masked_lookups as lookups_table
+from engines.forms import FieldValueError, localized
 
 from .actor import Actor
-from .auditing import audit_row
+from .auditing import audit_row, utc_stamp
 from .codec import Cipher
 from .compiled import CompiledEntity, CompiledField
 from .errors import FieldError, TooManyLookups, ValidationFailed
@@ -42,15 +43,19 @@ DEFAULT_WINDOW_MINUTES = 10
 _TEXTS = {
     "masked_field": {
         "en": "{label} is masked for your role: look a record up by its whole value only, one exact value per "
-              "request (no lists, ranges, partial values or sorting).",
-        "zh-CN": "您的角色看到的{label}是部分隐藏的:只能按完整的值精确查找,每次一个值(不能用列表、范围、部分内容或排序)。"},
+        "request (no lists, ranges, partial values or sorting).",
+        "zh-CN": "您的角色看到的{label}是部分隐藏的:只能按完整的值精确查找,"
+        "每次一个值(不能用列表、范围、部分内容或排序)。",
+    },
     "one_masked_value": {
         "en": "Look a record up by one whole value of a masked field per request.",
-        "zh-CN": "每次只能按一个隐藏字段的完整值查找记录。"},
+        "zh-CN": "每次只能按一个隐藏字段的完整值查找记录。",
+    },
     "too_many": {
         "en": "Too many lookups by masked fields (at most {limit} in {minutes} minutes). Try again later; "
-              "your administrator has been told.",
-        "zh-CN": "按隐藏字段查找过于频繁(每 {minutes} 分钟最多 {limit} 次)。请稍后再试;已通知管理员。"},
+        "your administrator has been told.",
+        "zh-CN": "按隐藏字段查找过于频繁(每 {minutes} 分钟最多 {limit} 次)。请稍后再试;已通知管理员。",
+    },
 }
 
 
@@ -87,8 +92,9 @@ def _whole_value(field: CompiledField, raw: Any) -> str | None:
     return None if field.kind.is_empty(value) else str(field.kind.to_storage(value, field.spec))
 
 
-def find_masked_lookup(entity: CompiledEntity, grant: Grant, q: str | None, filters: Mapping[str, Any],
-                       sort: str | None, locale: str) -> MaskedLookup | None:
+def find_masked_lookup(
+    entity: CompiledEntity, grant: Grant, q: str | None, filters: Mapping[str, Any], sort: str | None, locale: str
+) -> MaskedLookup | None:
     """Refuse every probe of a masked field but one whole value; the look-up this request makes, if any."""
     terms: list[tuple[str, str]] = []
     for key, raw in filters.items():
@@ -120,8 +126,9 @@ def find_masked_lookup(entity: CompiledEntity, grant: Grant, q: str | None, filt
     return MaskedLookup(entity.name, tuple(sorted({name for name, _ in terms})), terms[0][1])
 
 
-def unique_probe(entity: CompiledEntity, grant: Grant, values: Mapping[str, Any],
-                 errors: list[FieldError]) -> MaskedLookup | None:
+def unique_probe(
+    entity: CompiledEntity, grant: Grant, values: Mapping[str, Any], errors: list[FieldError]
+) -> MaskedLookup | None:
     """A write refused as `unique` on a field the actor sees masked told it the value exists: a look-up."""
     for error in errors:
         field = entity.fields.get(error.field)
@@ -135,8 +142,12 @@ def unique_probe(entity: CompiledEntity, grant: Grant, values: Mapping[str, Any]
 class MaskedLookupGuard:
     """The per-actor limit on masked look-ups and the keyed hash that stands for their values."""
 
-    def __init__(self, limit: int = DEFAULT_LIMIT, window_minutes: int = DEFAULT_WINDOW_MINUTES,
-                 secret: str | bytes | None = None):
+    def __init__(
+        self,
+        limit: int = DEFAULT_LIMIT,
+        window_minutes: int = DEFAULT_WINDOW_MINUTES,
+        secret: str | bytes | None = None,
+    ):
         if limit < 1 or window_minutes < 1:
             raise ValueError("the masked lookup limit and window must be positive")
         self.limit = limit
@@ -165,27 +176,40 @@ class MaskedLookupGuard:
                 self._alert_once(conn, actor, lookup, now, since)
             else:
                 conn.execute(lookups_table.delete().where(lookups_table.c.actor == name, lookups_table.c.at <= since))
-                conn.execute(lookups_table.insert().values(at=now, actor=name, entity=lookup.entity,
-                                                           field=",".join(lookup.fields)[:64]))
+                conn.execute(
+                    lookups_table.insert().values(
+                        at=now, actor=name, entity=lookup.entity, field=",".join(lookup.fields)[:64]
+                    )
+                )
         if refused:  # raised after the commit, so the alert stays written
             minutes = int(self.window.total_seconds() // 60)
-            raise TooManyLookups(_text("too_many", actor.locale, limit=self.limit, minutes=minutes),
-                                 retry_after=int(self.window.total_seconds()))
+            raise TooManyLookups(
+                _text("too_many", actor.locale, limit=self.limit, minutes=minutes),
+                retry_after=int(self.window.total_seconds()),
+            )
 
-    def _alert_once(self, conn: sa.Connection, actor: Actor, lookup: MaskedLookup, now: dt.datetime,
-                    since: dt.datetime) -> None:
+    def _alert_once(
+        self, conn: sa.Connection, actor: Actor, lookup: MaskedLookup, now: dt.datetime, since: dt.datetime
+    ) -> None:
         table = audit_table
-        alerted = conn.execute(sa.select(table.c.id).where(
-            table.c.action == ALERT_ACTION, table.c.actor == actor.name, table.c.at > since).limit(1)).first()
+        alerted = conn.execute(
+            sa.select(table.c.id)
+            .where(table.c.action == ALERT_ACTION, table.c.actor == actor.name, table.c.at > utc_stamp(since))
+            .limit(1)
+        ).first()
         if alerted is None:
-            detail = {"fields": list(lookup.fields), "limit": self.limit,
-                      "window_minutes": int(self.window.total_seconds() // 60)}
-            conn.execute(table.insert().values(**audit_row(actor, ALERT_ACTION, lookup.entity, None, now,
-                                                           detail=json.dumps(detail))))
+            detail = {
+                "fields": list(lookup.fields),
+                "limit": self.limit,
+                "window_minutes": int(self.window.total_seconds() // 60),
+            }
+            conn.execute(
+                table.insert().values(
+                    **audit_row(actor, ALERT_ACTION, lookup.entity, None, now, detail=json.dumps(detail))
+                )
+            )
 
 
 def _serialise(conn: sa.Connection, name: str) -> None:
     """One actor's count-and-record runs alone on PostgreSQL (SQLite's BEGIN IMMEDIATE already does)."""
-    if conn.dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(f"crm_masked_lookup|{name}".encode()).digest()[:8], "big", signed=True)
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    lock_scopes(conn, [scope_key("crm_masked_lookup", name)])

@@ -70,7 +70,7 @@ class Policy:
     all_fields: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_entities(cls, entities: dict[str, EntitySpec]) -> "Policy":
+    def from_entities(cls, entities: dict[str, EntitySpec]) -> Policy:
         policy = cls()
         for name, entity in entities.items():
             policy.all_fields[name] = frozenset(entity.fields)

@@ -7,18 +7,19 @@ writer, so a rule can never be skipped and every problem is reported at once.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
+from builder.request_ids import current_request_id
 from engines.forms import FieldValueError, localized, message
 from engines.rules import RuleError
 
-from builder.request_ids import current_request_id
-
 from .compiled import CompiledEntity, CompiledField
-from .policy import Grant
 from .errors import FieldError
+from .policy import Grant
 
 logger = logging.getLogger("builder.records")
+
 
 class Evaluate(Protocol):
     """(expression, record) -> value, with links, user and helpers; `for_rows` gives a child table's."""
@@ -42,8 +43,9 @@ def _log_rule_failure(path: str, exc: Exception) -> None:
     logger.warning("rule failed for %s (request id %s): %s", path, current_request_id(), exc)
 
 
-def coerce_input(fields: dict[str, CompiledField], values: Mapping[str, Any], locale: str,
-                 prefix: str = "") -> tuple[dict[str, Any], list[FieldError]]:
+def coerce_input(
+    fields: dict[str, CompiledField], values: Mapping[str, Any], locale: str, prefix: str = ""
+) -> tuple[dict[str, Any], list[FieldError]]:
     """Typed values for the given input; unknown and computed fields are errors."""
     typed: dict[str, Any] = {}
     errors: list[FieldError] = []
@@ -78,8 +80,9 @@ def coerce_rows(field: CompiledField, raw: Any, locale: str, errors: list[FieldE
     return typed_rows
 
 
-def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
-                   locale: str, prefix: str = "") -> list[FieldError]:
+def apply_defaults(
+    entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate, locale: str, prefix: str = ""
+) -> list[FieldError]:
     """Fill fields the writer left out (a new record, or a child row sent anew)."""
     errors = []
     for name, field in entity_fields.items():
@@ -97,8 +100,9 @@ def apply_defaults(entity_fields: dict[str, CompiledField], record: dict[str, An
     return errors
 
 
-def prepare_rows(entity: CompiledEntity, record: dict[str, Any], evaluate: Any, locale: str,
-                 given: set[str] | None) -> list[FieldError]:
+def prepare_rows(
+    entity: CompiledEntity, record: dict[str, Any], evaluate: Any, locale: str, given: set[str] | None
+) -> list[FieldError]:
     """Defaults and computed values of the child rows being written (all on creation, else those sent)."""
     errors: list[FieldError] = []
     for table in entity.child_fields:
@@ -112,8 +116,9 @@ def prepare_rows(entity: CompiledEntity, record: dict[str, Any], evaluate: Any, 
     return errors
 
 
-def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
-                   locale: str, prefix: str = "") -> list[FieldError]:
+def apply_computed(
+    entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate, locale: str, prefix: str = ""
+) -> list[FieldError]:
     """Recompute every computed field from the record as it will be stored."""
     errors = []
     for name, field in entity_fields.items():
@@ -127,8 +132,9 @@ def apply_computed(entity_fields: dict[str, CompiledField], record: dict[str, An
     return errors
 
 
-def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate,
-                 locale: str, prefix: str = "") -> list[FieldError]:
+def check_fields(
+    entity_fields: dict[str, CompiledField], record: dict[str, Any], evaluate: Evaluate, locale: str, prefix: str = ""
+) -> list[FieldError]:
     """Required, limits and type rules of each field (children included)."""
     errors: list[FieldError] = []
     for name, field in entity_fields.items():
@@ -144,8 +150,9 @@ def check_fields(entity_fields: dict[str, CompiledField], record: dict[str, Any]
                 errors.extend(check_fields(field.children, row, rows_evaluate, locale, prefix=f"{path}.{i}."))
             continue
         try:
-            field.kind.validate(value, field.spec, field.limit("min", record, evaluate),
-                                field.limit("max", record, evaluate))
+            field.kind.validate(
+                value, field.spec, field.limit("min", record, evaluate), field.limit("max", record, evaluate)
+            )
         except FieldValueError as exc:
             errors.append(_error(path, exc.code, locale, **exc.params))
         except RuleError as exc:
@@ -173,8 +180,7 @@ def _visible(field: CompiledField, record: dict[str, Any], evaluate: Evaluate) -
         return True
 
 
-def check_rules(entity: CompiledEntity, record: dict[str, Any], evaluate: Evaluate,
-                locale: str) -> list[FieldError]:
+def check_rules(entity: CompiledEntity, record: dict[str, Any], evaluate: Evaluate, locale: str) -> list[FieldError]:
     """The entity's record-level validations; each failing rule's message goes beside its fields."""
     errors: list[FieldError] = []
     for validation in entity.validations:
@@ -194,20 +200,28 @@ def check_rules(entity: CompiledEntity, record: dict[str, Any], evaluate: Evalua
 
 def not_writable(entity: CompiledEntity, grant: Grant, typed: dict, locale: str) -> list[FieldError]:
     """Input for fields the role may not write (checked after coercion, so unknown fields come first)."""
-    return [FieldError(name, "not_writable", message("not_writable", locale))
-            for name in typed if name not in grant.writable]
+    return [
+        FieldError(name, "not_writable", message("not_writable", locale))
+        for name in typed
+        if name not in grant.writable
+    ]
 
 
-def drop_unchanged_masks(entity: CompiledEntity, grant: Grant, values: Mapping[str, Any],
-                          stored: dict[str, Any]) -> dict[str, Any]:
+def drop_unchanged_masks(
+    entity: CompiledEntity, grant: Grant, values: Mapping[str, Any], stored: dict[str, Any]
+) -> dict[str, Any]:
     """A masked value sent back unchanged (an edit form) means "keep the stored value"."""
     if grant.full_access:
         return dict(values)
     kept = {}
     for name, value in values.items():
         field = entity.fields.get(name) if isinstance(name, str) else None
-        if field is not None and field.spec.sensitive and stored.get(name) is not None \
-                and value == field.kind.mask(stored[name], field.spec):
+        if (
+            field is not None
+            and field.spec.sensitive
+            and stored.get(name) is not None
+            and value == field.kind.mask(stored[name], field.spec)
+        ):
             continue
         kept[name] = value
     return kept

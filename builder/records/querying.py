@@ -23,8 +23,12 @@ if TYPE_CHECKING:
     from .service import RecordService
 
 OPERATORS = {
-    "eq": lambda c, v: c == v, "ne": lambda c, v: c != v, "gt": lambda c, v: c > v, "gte": lambda c, v: c >= v,
-    "lt": lambda c, v: c < v, "lte": lambda c, v: c <= v,
+    "eq": lambda c, v: c == v,
+    "ne": lambda c, v: c != v,
+    "gt": lambda c, v: c > v,
+    "gte": lambda c, v: c >= v,
+    "lt": lambda c, v: c < v,
+    "lte": lambda c, v: c <= v,
 }
 SYSTEM_SORTS = ("id", "created_at", "updated_at")
 MAX_LIMIT = 500
@@ -48,7 +52,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _search(service: "RecordService", entity: CompiledEntity, grant: Grant, table: sa.Table, q: str):
+def _search(service: RecordService, entity: CompiledEntity, grant: Grant, table: sa.Table, q: str):
     clauses = []
     pattern = f"%{_escape_like(q.lower())}%"
     for name in entity.spec.search:
@@ -90,8 +94,9 @@ def _id_value(key: str, raw: Any, locale: str) -> int:
     return value
 
 
-def _filter(service: "RecordService", entity: CompiledEntity, grant: Grant, table: sa.Table, key: str, raw: Any,
-            locale: str):
+def _filter(
+    service: RecordService, entity: CompiledEntity, grant: Grant, table: sa.Table, key: str, raw: Any, locale: str
+):
     name, _, op = key.partition("__")
     op = op or "eq"
     f = entity.fields.get(name)
@@ -139,8 +144,9 @@ def _order(entity: CompiledEntity, grant: Grant, table: sa.Table, sort: str | No
         descending = part.startswith("-")
         name = part.lstrip("-+")
         f = entity.fields.get(name)
-        allowed = name in SYSTEM_SORTS or (f is not None and name in grant.readable and f.kind.stored
-                                           and not f.spec.encrypted and not f.spec.sensitive)
+        allowed = name in SYSTEM_SORTS or (
+            f is not None and name in grant.readable and f.kind.stored and not f.spec.encrypted and not f.spec.sensitive
+        )
         if not allowed:
             raise _bad("sort", "unknown_field", locale)
         column = table.c[name]
@@ -150,8 +156,9 @@ def _order(entity: CompiledEntity, grant: Grant, table: sa.Table, sort: str | No
     return order
 
 
-def build_list_query(service: "RecordService", entity: CompiledEntity, grant: Grant, base: sa.Select,
-                     spec: ListQuery, locale: str) -> tuple[sa.Select, sa.Select]:
+def build_list_query(
+    service: RecordService, entity: CompiledEntity, grant: Grant, base: sa.Select, spec: ListQuery, locale: str
+) -> tuple[sa.Select, sa.Select]:
     """The page query and the count query for `spec`."""
     table = service.schema.table(entity.name)
     conditions = []

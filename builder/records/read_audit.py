@@ -8,7 +8,8 @@ never go in: not the fields', not the filters' (only their names), not the searc
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,12 +25,20 @@ from .querying import ListQuery
 
 def protected_fields(entity: CompiledEntity, grant: Grant) -> list[str]:
     """The readable fields whose reading is audited: PHI, encrypted and sensitive ones (masked or not)."""
-    return sorted(name for name, field in entity.fields.items()
-                  if name in grant.readable and (field.spec.phi or field.spec.encrypted or field.spec.sensitive))
+    return sorted(
+        name
+        for name, field in entity.fields.items()
+        if name in grant.readable and (field.spec.phi or field.spec.encrypted or field.spec.sensitive)
+    )
 
 
-def read_detail(entity: CompiledEntity, grant: Grant, items: Sequence[dict[str, Any]], spec: ListQuery,
-                masked_lookup: dict[str, Any] | None = None) -> dict[str, Any]:
+def read_detail(
+    entity: CompiledEntity,
+    grant: Grant,
+    items: Sequence[dict[str, Any]],
+    spec: ListQuery,
+    masked_lookup: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """What one audited read returned: ids and field names, plus the names (only) of what it asked."""
     detail: dict[str, Any] = {
         "rows": len(items),
@@ -45,9 +54,13 @@ def read_detail(entity: CompiledEntity, grant: Grant, items: Sequence[dict[str, 
     return detail
 
 
-def write_read_audit(engine: sa.Engine, actor: Actor, action: str, entity: CompiledEntity, at: Any,
-                     detail: dict[str, Any]) -> None:
+def write_read_audit(
+    engine: sa.Engine, actor: Actor, action: str, entity: CompiledEntity, at: Any, detail: dict[str, Any]
+) -> None:
     """One audit entry for one read request, in its own short transaction."""
     with write_transaction(engine) as conn:
-        conn.execute(audit_table.insert().values(**audit_row(
-            actor, action, entity.name, None, at, detail=json.dumps(detail, ensure_ascii=False))))
+        conn.execute(
+            audit_table.insert().values(
+                **audit_row(actor, action, entity.name, None, at, detail=json.dumps(detail, ensure_ascii=False))
+            )
+        )

@@ -9,7 +9,8 @@ blueprint could not.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Collection, Mapping
+from collections.abc import Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -31,7 +32,7 @@ class SqlRelated:
     what a rule reads cannot change before the write commits.
     """
 
-    def __init__(self, service: "RecordService", conn: sa.Connection, current: tuple[str, int | None] | None = None):
+    def __init__(self, service: RecordService, conn: sa.Connection, current: tuple[str, int | None] | None = None):
         self.service, self.conn, self.current = service, conn, current
         self.scopes = RuleScopes(conn)
 
@@ -93,30 +94,49 @@ class SqlRelated:
         target = compiled.fields.get(field) if compiled else None
         if target is None or not target.kind.stored or target.spec.encrypted:
             raise RuleError(f"`{entity}` has no field `{field}` that last() can read")
-        query = (sa.select(table.c[field]).where(*self._conditions(entity, where))
-                 .order_by(*self._newest_first(entity)).limit(1))
+        query = (
+            sa.select(table.c[field])
+            .where(*self._conditions(entity, where))
+            .order_by(*self._newest_first(entity))
+            .limit(1)
+        )
         value = self.conn.execute(query).scalar()
         return target.kind.from_storage(value, target.spec)
 
-    def overlaps(self, entity: str, start: dt.datetime, minutes: float, where: Mapping[str, Any],
-                 exclude_status: Collection[Any] = (), exclude_id: Any = None) -> bool:
+    def overlaps(
+        self,
+        entity: str,
+        start: dt.datetime,
+        minutes: float,
+        where: Mapping[str, Any],
+        exclude_status: Collection[Any] = (),
+        exclude_id: Any = None,
+    ) -> bool:
         """Slots use the entity's first datetime field, its `minutes` field and its state field."""
         table = self._table(entity)
         spec = self.service.entities[entity].spec
         start_field = next((n for n, f in spec.fields.items() if f.type == "datetime"), None)
         if start_field is None or "minutes" not in spec.fields:
             raise RuleError(f"overlaps() needs `{entity}` to have a datetime field and a `minutes` field")
-        longest = spec.fields["minutes"].max if isinstance(spec.fields["minutes"].max, (int, float)) \
+        longest = (
+            spec.fields["minutes"].max
+            if isinstance(spec.fields["minutes"].max, (int, float))
             else DEFAULT_LONGEST_MINUTES
+        )
         start = start.replace(tzinfo=None)
         end = start + dt.timedelta(minutes=float(minutes))
         conditions = self._conditions(entity, where) + [
-            table.c[start_field] < end, table.c[start_field] > start - dt.timedelta(minutes=longest)]
+            table.c[start_field] < end,
+            table.c[start_field] > start - dt.timedelta(minutes=longest),
+        ]
         status = next((n for n, f in spec.fields.items() if f.type == "state"), None)
         if exclude_status and status:
             conditions.append(sa.or_(table.c[status].is_(None), table.c[status].not_in(list(exclude_status))))
-        current_id = exclude_id if exclude_id is not None else (self.current[1] if self.current and
-                                                                self.current[0] == entity else None)
+        current_id = (
+            exclude_id
+            if exclude_id is not None
+            else (self.current[1] if self.current and self.current[0] == entity else None)
+        )
         if current_id is not None:
             conditions.append(table.c.id != current_id)
         rows = self.conn.execute(sa.select(table.c[start_field], table.c.minutes).where(*conditions)).all()

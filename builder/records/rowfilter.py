@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import ast
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
 _COMPARE = {
-    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b, ast.Lt: lambda a, b: a < b,
-    ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b, ast.GtE: lambda a, b: a >= b,
+    ast.Eq: lambda a, b: a == b,
+    ast.NotEq: lambda a, b: a != b,
+    ast.Lt: lambda a, b: a < b,
+    ast.LtE: lambda a, b: a <= b,
+    ast.Gt: lambda a, b: a > b,
+    ast.GtE: lambda a, b: a >= b,
 }
 
 
@@ -37,8 +42,9 @@ def _parsed(source: str) -> ast.AST:
     return ast.parse(source.strip(), mode="eval").body
 
 
-def compile_row_filter(source: str, entity: str, tables: TableLookup, link_target: LinkTarget,
-                       user: dict[str, Any]) -> sa.ColumnElement[bool]:
+def compile_row_filter(
+    source: str, entity: str, tables: TableLookup, link_target: LinkTarget, user: dict[str, Any]
+) -> sa.ColumnElement[bool]:
     """A SQL clause true for exactly the rows the expression admits for `user`."""
     tree = _parsed(source)
 
@@ -86,8 +92,11 @@ def compile_row_filter(source: str, entity: str, tables: TableLookup, link_targe
                 expr = left.is_(None) if right is None else left == right
                 return sa.not_(expr) if isinstance(op, (ast.IsNot, ast.NotEq)) else expr
             if type(op) in _COMPARE:
-                return sa.and_(left.is_not(None), _COMPARE[type(op)](left, right)) \
-                    if hasattr(left, "is_not") else _COMPARE[type(op)](left, right)
+                return (
+                    sa.and_(left.is_not(None), _COMPARE[type(op)](left, right))
+                    if hasattr(left, "is_not")
+                    else _COMPARE[type(op)](left, right)
+                )
         if isinstance(node, (ast.Name, ast.Attribute)):
             value = operand(node)
             return value == sa.true() if hasattr(value, "is_not") else sa.literal(bool(value))

@@ -10,13 +10,13 @@ the first commits and then sees its row. Reads (explanations, pages) take no loc
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
-from engines.rules import RuleError
-
 from builder.storage.locks import ScopeBusy, lock_scope_without_deadlock, scope_key
+from engines.rules import RuleError
 
 
 class RuleScopes:
@@ -31,8 +31,7 @@ class RuleScopes:
         """Take the lock of `entity` restricted to `equalities` (column -> stored values) before reading it."""
         if not self.active:
             return
-        key = scope_key("rows", entity, sorted((name, sorted(map(str, values)))
-                                               for name, values in equalities.items()))
+        key = scope_key("rows", entity, sorted((name, sorted(map(str, values))) for name, values in equalities.items()))
         if key in self.held:
             return
         try:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import builtins
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Collection, Mapping
+from typing import Any
 
 import sqlalchemy as sa
-
-from engines.forms import EntitySpec, message
-from engines.rules import get_timezone
 
 from builder.storage.database import inserted_id, write_transaction
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
+from engines.forms import EntitySpec, message
+from engines.rules import get_timezone
 
 from . import preparing
 from .actor import Actor
@@ -28,12 +28,12 @@ from .auditing import audit_changes, audit_row
 from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
+from .evaluating import RecordEvaluator, child_key
 from .links import LinkLoader
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
 from .querying import MAX_LIMIT, ListQuery, build_list_query
 from .read_audit import protected_fields, read_detail, write_read_audit
-from .evaluating import RecordEvaluator, child_key
 from .related import SqlRelated
 from .rowfilter import compile_row_filter
 
@@ -56,22 +56,37 @@ def _now() -> dt.datetime:
 class RecordService:
     """Every read and write of blueprint records goes through here."""
 
-    def __init__(self, entities: dict[str, EntitySpec], engine: sa.Engine, cipher: Cipher | None = None,
-                 schema: Schema | None = None, clock=_now, decision_tables: Mapping[str, Any] | None = None,
-                 timezone: str | None = None, masked_lookups: MaskedLookupGuard | None = None):
+    def __init__(
+        self,
+        entities: dict[str, EntitySpec],
+        engine: sa.Engine,
+        cipher: Cipher | None = None,
+        schema: Schema | None = None,
+        clock=_now,
+        decision_tables: Mapping[str, Any] | None = None,
+        timezone: str | None = None,
+        masked_lookups: MaskedLookupGuard | None = None,
+    ):
         self.engine = engine
         self.masked_lookups = masked_lookups or MaskedLookupGuard()
         self.cipher = cipher
         self.schema = schema or build_schema(entities)
         self.decision_tables = dict(decision_tables or {})
         self.timezone = timezone
-        self.entities: dict[str, CompiledEntity] = {n: compile_entity(n, entities, self.decision_tables)
-                                                    for n in entities}
+        self.entities: dict[str, CompiledEntity] = {
+            n: compile_entity(n, entities, self.decision_tables) for n in entities
+        }
         self.policy = Policy.from_entities(entities)
         self.clock = clock
         self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
-        self._links.update({child_key(n, f): _link_fields(s.fields or {})  # child rows' links, for expressions
-                            for n, e in entities.items() for f, s in e.fields.items() if s.type == "table"})
+        self._links.update(
+            {
+                child_key(n, f): _link_fields(s.fields or {})  # child rows' links, for expressions
+                for n, e in entities.items()
+                for f, s in e.fields.items()
+                if s.type == "table"
+            }
+        )
 
     # -- helpers ---------------------------------------------------------------------
     def entity(self, name: str) -> CompiledEntity:
@@ -84,6 +99,7 @@ class RecordService:
 
     def link_loader(self, conn: sa.Connection) -> LinkLoader:
         """Linked records as stored (unfiltered), for evaluating expressions within `conn`'s transaction."""
+
         def fetch(entity: str, record_id: int) -> dict[str, Any] | None:
             table = self.schema.table(entity)
             row = conn.execute(sa.select(table).where(table.c.id == record_id)).first()
@@ -96,15 +112,22 @@ class RecordService:
 
     def _evaluator(self, entity: str, actor: Actor, conn: sa.Connection, record_id: int | None) -> RecordEvaluator:
         """Evaluates the entity's expressions for one record within this operation's connection."""
-        return RecordEvaluator(self.link_loader(conn), entity, actor.as_context(),
-                               SqlRelated(self, conn, (entity, record_id)), self.timezone, record_id)
+        return RecordEvaluator(
+            self.link_loader(conn),
+            entity,
+            actor.as_context(),
+            SqlRelated(self, conn, (entity, record_id)),
+            self.timezone,
+            record_id,
+        )
 
     def row_filter(self, actor: Actor, entity: str, grant: Grant) -> sa.ColumnElement[bool] | None:
         """The SQL form of the grant's `where`, for this actor."""
         if not grant.where:
             return None
-        return compile_row_filter(grant.where, entity, self.schema.table, lambda e, f: self._links[e].get(f),
-                                  actor.as_context())
+        return compile_row_filter(
+            grant.where, entity, self.schema.table, lambda e, f: self._links[e].get(f), actor.as_context()
+        )
 
     def _select_visible(self, actor: Actor, entity: str, grant: Grant) -> sa.Select:
         table = self.schema.table(entity)
@@ -125,8 +148,11 @@ class RecordService:
         found: dict[tuple[str, int], list] = {}
         for field in entity.child_fields:
             table = self.schema.child(entity.name, field.name)
-            rows = conn.execute(sa.select(table).where(table.c.parent_id.in_(ids))
-                                .order_by(table.c.parent_id, table.c.position, table.c.id)).all()
+            rows = conn.execute(
+                sa.select(table)
+                .where(table.c.parent_id.in_(ids))
+                .order_by(table.c.parent_id, table.c.position, table.c.id)
+            ).all()
             for row in rows:
                 values = decode(list(field.children.values()), row, table.name, self.cipher)
                 found.setdefault((field.name, row.parent_id), []).append({"id": row.id, **values})
@@ -143,8 +169,13 @@ class RecordService:
             if field.spec.sensitive and not grant.full_access:
                 value = field.kind.mask(value, field.spec)
             out[name] = value
-        out.update(version=row.version, created_at=row.created_at, created_by=row.created_by,
-                   updated_at=row.updated_at, updated_by=row.updated_by)
+        out.update(
+            version=row.version,
+            created_at=row.created_at,
+            created_by=row.created_by,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+        )
         return out
 
     def get(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
@@ -155,7 +186,9 @@ class RecordService:
             row = self.visible_row(conn, actor, entity_name, grant, record_id)
             record = self._present(entity, row, grant, self._children(conn, entity, [row.id]))
             if protected_fields(entity, grant):  # PHI, encrypted or sensitive (masked views count too)
-                conn.execute(audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock())))
+                conn.execute(
+                    audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock()))
+                )
         return record
 
     def explain(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
@@ -164,8 +197,18 @@ class RecordService:
 
         return explain_record(self, actor, entity_name, record_id)
 
-    def list(self, actor: Actor, entity_name: str, *, q: str | None = None, filters: Mapping[str, Any] | None = None,
-             sort: str | None = None, limit: int = 50, offset: int = 0, fields: Collection[str] | None = None) -> Page:
+    def list(
+        self,
+        actor: Actor,
+        entity_name: str,
+        *,
+        q: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        sort: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        fields: Collection[str] | None = None,
+    ) -> Page:
         """A page of the records the actor may see, searched, filtered and sorted; audited if it shows PHI.
 
         `fields` narrows what each record carries (a picker needs titles only), and so what is audited.
@@ -178,9 +221,16 @@ class RecordService:
         self._audit_read(actor, "list", entity, shown, page.items, spec, masked)
         return page
 
-    def export(self, actor: Actor, entity_name: str, *, q: str | None = None,
-               filters: Mapping[str, Any] | None = None, sort: str | None = None,
-               max_rows: int = 100_000) -> list[dict[str, Any]]:
+    def export(
+        self,
+        actor: Actor,
+        entity_name: str,
+        *,
+        q: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        sort: str | None = None,
+        max_rows: int = 100_000,
+    ) -> builtins.list[dict[str, Any]]:
         """Every matching record the actor may export, as list() shows them; one audit entry for all."""
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "export")
@@ -196,12 +246,14 @@ class RecordService:
         self._audit_read(actor, "export", entity, grant, records[:max_rows], spec, masked, always=True)
         return records[:max_rows]
 
-    def _first_page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery,
-                    shown: Grant | None = None) -> tuple[Page, dict[str, Any] | None]:
+    def _first_page(
+        self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery, shown: Grant | None = None
+    ) -> tuple[Page, dict[str, Any] | None]:
         """The first page, after refusing probes of masked fields and counting a masked look-up."""
         lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
-        query, count = build_list_query(self, entity, grant, self._select_visible(actor, entity.name, grant),
-                                        spec, actor.locale)
+        query, count = build_list_query(
+            self, entity, grant, self._select_visible(actor, entity.name, grant), spec, actor.locale
+        )
         masked = None
         if lookup is not None:  # counted only once the whole query is known to be valid
             self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
@@ -212,20 +264,31 @@ class RecordService:
         base = self._select_visible(actor, entity.name, grant)
         return self._run_page(entity, grant, spec, *build_list_query(self, entity, grant, base, spec, actor.locale))
 
-    def _run_page(self, entity: CompiledEntity, grant: Grant, spec: ListQuery, query: sa.Select,
-                  count: sa.Select) -> Page:
+    def _run_page(
+        self, entity: CompiledEntity, grant: Grant, spec: ListQuery, query: sa.Select, count: sa.Select
+    ) -> Page:
         with self.engine.connect() as conn:
             total = conn.execute(count).scalar_one()
             rows = conn.execute(query).all()
             children = self._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
         return Page([self._present(entity, r, grant, children) for r in rows], total, spec.limit, spec.offset)
 
-    def _audit_read(self, actor: Actor, action: str, entity: CompiledEntity, grant: Grant, items: list[dict],
-                    spec: ListQuery, masked: dict[str, Any] | None, always: bool = False) -> None:
+    def _audit_read(
+        self,
+        actor: Actor,
+        action: str,
+        entity: CompiledEntity,
+        grant: Grant,
+        items: builtins.list[dict],
+        spec: ListQuery,
+        masked: dict[str, Any] | None,
+        always: bool = False,
+    ) -> None:
         """One entry per request that returned protected fields or looked a record up by a masked one."""
         if always or masked is not None or (items and protected_fields(entity, grant)):
-            write_read_audit(self.engine, actor, action, entity, self.clock(),
-                             read_detail(entity, grant, items, spec, masked))
+            write_read_audit(
+                self.engine, actor, action, entity, self.clock(), read_detail(entity, grant, items, spec, masked)
+            )
 
     # -- writing ---------------------------------------------------------------------
     def create(self, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -236,8 +299,9 @@ class RecordService:
             self._count_unique_probe(actor, entity_name, values, exc)
             raise
 
-    def update(self, actor: Actor, entity_name: str, record_id: int, values: Mapping[str, Any],
-               version: int | None) -> dict[str, Any]:
+    def update(
+        self, actor: Actor, entity_name: str, record_id: int, values: Mapping[str, Any], version: int | None
+    ) -> dict[str, Any]:
         """Change the given fields; `version` must be the one the actor read (else Conflict)."""
         try:
             return self._write(actor, entity_name, record_id, values, version)
@@ -246,14 +310,19 @@ class RecordService:
             raise
 
     def _count_unique_probe(self, actor: Actor, entity_name: str, values: Any, exc: ValidationFailed) -> None:
-        """"Already used" for a value the actor sees masked answers a look-up: counted and audited as one."""
+        """ "Already used" for a value the actor sees masked answers a look-up: counted and audited as one."""
         entity = self.entity(entity_name)
         grant = self.policy.grant(actor, entity_name)
         lookup = unique_probe(entity, grant, values, exc.errors) if isinstance(values, Mapping) else None
         if lookup is not None:
             self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
-            detail = {"masked_lookup": {"fields": list(lookup.fields),
-                                        "hash": self.masked_lookups.keyed_hash(lookup, self.cipher)}, "via": "unique"}
+            detail = {
+                "masked_lookup": {
+                    "fields": list(lookup.fields),
+                    "hash": self.masked_lookups.keyed_hash(lookup, self.cipher),
+                },
+                "via": "unique",
+            }
             write_read_audit(self.engine, actor, "masked_lookup", entity, self.clock(), detail)
 
     def delete(self, actor: Actor, entity_name: str, record_id: int, version: int | None = None) -> None:
@@ -269,10 +338,13 @@ class RecordService:
                 conn.execute(table.delete().where(table.c.id == record_id))
             except sa.exc.IntegrityError:
                 raise ValidationFailed([FieldError("__all__", "in_use", _in_use(actor.locale))]) from None
-            conn.execute(audit_table.insert().values(**audit_row(actor, "delete", entity_name, record_id, self.clock())))
+            conn.execute(
+                audit_table.insert().values(**audit_row(actor, "delete", entity_name, record_id, self.clock()))
+            )
 
-    def _write(self, actor: Actor, entity_name: str, record_id: int | None, values: Mapping[str, Any],
-               version: int | None) -> dict[str, Any]:
+    def _write(
+        self, actor: Actor, entity_name: str, record_id: int | None, values: Mapping[str, Any], version: int | None
+    ) -> dict[str, Any]:
         entity = self.entity(entity_name)
         creating = record_id is None
         grant = self.policy.require(actor, entity_name, "create" if creating else "write")
@@ -316,27 +388,33 @@ class RecordService:
             row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
             try:
                 if record_id is None:
-                    row_values.update(created_at=now, created_by=actor.name, updated_at=now,
-                                      updated_by=actor.name, version=1)
+                    row_values.update(
+                        created_at=now, created_by=actor.name, updated_at=now, updated_by=actor.name, version=1
+                    )
                     record_id = inserted_id(conn.execute(table.insert().values(**row_values)))
                 else:
                     row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
-                    result = conn.execute(table.update().where(table.c.id == record_id, table.c.version == version)
-                                          .values(**row_values))
+                    result = conn.execute(
+                        table.update().where(table.c.id == record_id, table.c.version == version).values(**row_values)
+                    )
                     if result.rowcount != 1:
                         raise Conflict(message("conflict", locale))
                 self._write_children(conn, entity, record_id, record, typed, creating)
             except sa.exc.IntegrityError as exc:
                 raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
             changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
-            conn.execute(audit_table.insert().values(**audit_row(
-                actor, "create" if creating else "update", entity_name, record_id, now, changes)))
+            conn.execute(
+                audit_table.insert().values(
+                    **audit_row(actor, "create" if creating else "update", entity_name, record_id, now, changes)
+                )
+            )
             written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
             children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
             return self._present(entity, written, grant, children)
 
-    def _write_children(self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict,
-                        given: dict, creating: bool) -> None:
+    def _write_children(
+        self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool
+    ) -> None:
         """Replace the child rows of each table field the writer sent."""
         for field in entity.child_fields:
             if field.name not in given and not creating:
@@ -348,8 +426,9 @@ class RecordService:
                 data = encode(list(field.children.values()), row, table.name, self.cipher)
                 conn.execute(table.insert().values(parent_id=record_id, position=position, **data))
 
-    def _check_links(self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict,
-                     given: set[str], locale: str) -> builtins.list[FieldError]:
+    def _check_links(
+        self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict, given: set[str], locale: str
+    ) -> builtins.list[FieldError]:
         """Each link points at an existing record; a link the actor sets, at one the actor may see."""
         errors = []
         for name, target in self._links[entity.name].items():
@@ -367,14 +446,18 @@ class RecordService:
             for i, row in enumerate(record.get(table.name) or [] if table.name in given else []):
                 for name, target in self._links[child_key(entity.name, table.name)].items():
                     other = self.schema.table(target)
-                    if row.get(name) is not None and \
-                            conn.execute(sa.select(other.c.id).where(other.c.id == row[name])).first() is None:
-                        errors.append(FieldError(f"{table.name}.{i}.{name}", "invalid_link",
-                                                 message("invalid_link", locale)))
+                    if (
+                        row.get(name) is not None
+                        and conn.execute(sa.select(other.c.id).where(other.c.id == row[name])).first() is None
+                    ):
+                        errors.append(
+                            FieldError(f"{table.name}.{i}.{name}", "invalid_link", message("invalid_link", locale))
+                        )
         return errors
 
-    def _check_unique(self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None,
-                      locale: str) -> builtins.list[FieldError]:
+    def _check_unique(
+        self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None, locale: str
+    ) -> builtins.list[FieldError]:
         errors = []
         table = self.schema.table(entity.name)
         for field in entity.stored_fields:
@@ -398,7 +481,7 @@ class _WrittenRow(dict):
     """The row just written, as the columns it now holds: no need to read it back."""
 
     @property
-    def _mapping(self) -> "_WrittenRow":
+    def _mapping(self) -> _WrittenRow:
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -409,8 +492,11 @@ class _WrittenRow(dict):
 
 
 def _in_use(locale: str) -> str:
-    return "该记录被其他记录引用,无法删除。" if locale.startswith("zh") else \
-        "Other records still refer to this one; it cannot be deleted."
+    return (
+        "该记录被其他记录引用,无法删除。"
+        if locale.startswith("zh")
+        else "Other records still refer to this one; it cannot be deleted."
+    )
 
 
 def _integrity_errors(entity: CompiledEntity, exc: sa.exc.IntegrityError, locale: str) -> list[FieldError]:

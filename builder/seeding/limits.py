@@ -25,7 +25,7 @@ def number_bounds(spec: FieldSpec) -> tuple[float | None, float | None]:
     high = spec.max if _is_number(spec.max) else None
     if spec.type == "decimal":
         precision, scale = spec.precision or 12, spec.scale if spec.scale is not None else 2
-        widest = 10 ** (precision - scale) - 10 ** -scale
+        widest = 10 ** (precision - scale) - 10**-scale
         low = max(low, -widest) if low is not None else -widest
         high = min(high, widest) if high is not None else widest
     return low, high
@@ -59,8 +59,9 @@ def moment_limit(limit: Any, row: Mapping[str, Any], now: dt.datetime) -> dt.dat
     return None
 
 
-def fit_moment(moment: dt.datetime, spec: FieldSpec, row: Mapping[str, Any], now: dt.datetime,
-               rng: random.Random) -> dt.datetime:
+def fit_moment(
+    moment: dt.datetime, spec: FieldSpec, row: Mapping[str, Any], now: dt.datetime, rng: random.Random
+) -> dt.datetime:
     """`moment` moved inside the field's known limits (a few days inside, not on the edge)."""
     low = moment_limit(spec.min, row, now)
     high = moment_limit(spec.max, row, now)

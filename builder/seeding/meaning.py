@@ -24,14 +24,25 @@ class Meaning(Enum):
     ADDRESS = "address"
     CITY = "city"
     COMPANY = "company"
-    PAST = "past"          # a moment already gone: taken_at, visited_at, "measured"
+    PAST = "past"  # a moment already gone: taken_at, visited_at, "measured"
     SCHEDULE = "schedule"  # a moment around now, mostly ahead: starts_at, due_on, review_on
     OTHER = "other"
 
 
 _BY_NAME: dict[Meaning, set[str]] = {
-    Meaning.PERSON_NAME: {"name", "full_name", "display_name", "person_name", "patient_name", "client_name",
-                          "contact_name", "customer_name", "member_name", "staff_name", "doctor_name"},
+    Meaning.PERSON_NAME: {
+        "name",
+        "full_name",
+        "display_name",
+        "person_name",
+        "patient_name",
+        "client_name",
+        "contact_name",
+        "customer_name",
+        "member_name",
+        "staff_name",
+        "doctor_name",
+    },
     Meaning.GIVEN_NAME: {"first_name", "given_name", "forename"},
     Meaning.FAMILY_NAME: {"last_name", "family_name", "surname"},
     Meaning.BIRTH_DATE: {"birth_date", "birthday", "date_of_birth", "dob", "born_on", "born", "birthdate"},
@@ -51,11 +62,39 @@ _BY_LABEL: dict[Meaning, tuple[set[str], tuple[str, ...]]] = {
     Meaning.COMPANY: ({"company", "employer"}, ("公司", "单位")),
 }
 
-_PAST_WORDS = ("taken", "visited", "measured", "recorded", "received", "admitted", "discharged", "joined",
-               "registered", "last_", "completed", "done", "signed", "issued", "tested")
+_PAST_WORDS = (
+    "taken",
+    "visited",
+    "measured",
+    "recorded",
+    "received",
+    "admitted",
+    "discharged",
+    "joined",
+    "registered",
+    "last_",
+    "completed",
+    "done",
+    "signed",
+    "issued",
+    "tested",
+)
 _PAST_LABELS = ("测量", "就诊", "记录", "评估", "登记", "完成", "taken", "measured", "recorded", "visited")
-_SCHEDULE_WORDS = ("starts", "start", "begin", "due", "review", "next_", "scheduled", "appointment", "booked",
-                   "ends", "until", "expires", "follow")
+_SCHEDULE_WORDS = (
+    "starts",
+    "start",
+    "begin",
+    "due",
+    "review",
+    "next_",
+    "scheduled",
+    "appointment",
+    "booked",
+    "ends",
+    "until",
+    "expires",
+    "follow",
+)
 
 
 def _labels(spec: FieldSpec) -> list[str]:
@@ -81,8 +120,14 @@ def meaning_of(name: str, spec: FieldSpec) -> Meaning:
     kind = spec.type
     candidates: tuple[Meaning, ...]
     if kind in ("text",):
-        candidates = (Meaning.PERSON_NAME, Meaning.GIVEN_NAME, Meaning.FAMILY_NAME, Meaning.ADDRESS, Meaning.CITY,
-                      Meaning.COMPANY)
+        candidates = (
+            Meaning.PERSON_NAME,
+            Meaning.GIVEN_NAME,
+            Meaning.FAMILY_NAME,
+            Meaning.ADDRESS,
+            Meaning.CITY,
+            Meaning.COMPANY,
+        )
     elif kind == "long_text":
         candidates = (Meaning.ADDRESS,)
     elif kind in ("date", "datetime"):

@@ -17,7 +17,7 @@ from ..errors import ProjectError
 
 DEFAULT_MAIN_ROWS = 200
 DEPENDENTS_PER_MAIN = 2  # appointments, readings... per main record, by default
-MIN_REFERENCE_ROWS = 6   # staff-like entities nothing requires a link from
+MIN_REFERENCE_ROWS = 6  # staff-like entities nothing requires a link from
 
 
 class SeedRequestError(ProjectError):
@@ -81,8 +81,11 @@ def seeding_order(entities: Mapping[str, EntitySpec]) -> list[str]:
     done: list[str] = []
     pending = list(entities)
     while pending:
-        ready = _ready(entities, pending, done, required_only=False) or \
-            _ready(entities, pending, done, required_only=True) or [_least_blocked(entities, pending, done)]
+        ready = (
+            _ready(entities, pending, done, required_only=False)
+            or _ready(entities, pending, done, required_only=True)
+            or [_least_blocked(entities, pending, done)]
+        )
         for name in ready:
             done.append(name)
             pending.remove(name)
@@ -90,14 +93,19 @@ def seeding_order(entities: Mapping[str, EntitySpec]) -> list[str]:
 
 
 def _ready(entities: Mapping[str, EntitySpec], pending: list[str], done: list[str], required_only: bool) -> list[str]:
-    return [name for name in pending
-            if all(t in done or t == name or t not in entities for t in link_targets(entities[name], required_only))]
+    return [
+        name
+        for name in pending
+        if all(t in done or t == name or t not in entities for t in link_targets(entities[name], required_only))
+    ]
 
 
 def _least_blocked(entities: Mapping[str, EntitySpec], pending: list[str], done: list[str]) -> str:
     """In a cycle of required links: the entity with the fewest required targets still missing."""
-    return min(pending, key=lambda name: sum(t not in done and t != name
-                                              for t in link_targets(entities[name], required_only=True)))
+    return min(
+        pending,
+        key=lambda name: sum(t not in done and t != name for t in link_targets(entities[name], required_only=True)),
+    )
 
 
 def plan_rows(entities: Mapping[str, EntitySpec], request: RowRequest) -> dict[str, int]:
@@ -109,11 +117,15 @@ def plan_rows(entities: Mapping[str, EntitySpec], request: RowRequest) -> dict[s
     """
     unknown = sorted(set(request.per_entity) - set(entities))
     if unknown:
-        raise SeedRequestError(f"--rows: no entity called {', '.join(f'`{u}`' for u in unknown)} "
-                               f"(entities: {', '.join(entities)})")
+        raise SeedRequestError(
+            f"--rows: no entity called {', '.join(f'`{u}`' for u in unknown)} (entities: {', '.join(entities)})"
+        )
     main = main_entity(entities)
-    main_rows = request.main if request.main is not None else (
-        request.every if request.every is not None else DEFAULT_MAIN_ROWS)
+    main_rows = (
+        request.main
+        if request.main is not None
+        else (request.every if request.every is not None else DEFAULT_MAIN_ROWS)
+    )
     counts: dict[str, int] = {}
     for name in seeding_order(entities):
         if name in request.per_entity:

@@ -67,8 +67,9 @@ class RowBuilder:
             return self.links.pick(spec.to) if spec.to else None
         if spec.type == "table":
             low, high = CHILD_ROWS
-            return [self._values(spec.fields or {}) for _ in range(self.rng.randint(low if not spec.required else 1,
-                                                                                      high))]
+            return [
+                self._values(spec.fields or {}) for _ in range(self.rng.randint(low if not spec.required else 1, high))
+            ]
         if self.maker.can_make(spec):
             return self.maker.value(name, spec, row, fields)
         return None
@@ -78,7 +79,9 @@ def _making_order(spec: FieldSpec) -> int:
     """Choices first (a name fits the sex), values that follow others last (an ID from the birth date)."""
     if spec.type in ("select", "state", "boolean"):
         return 0
-    if spec.type == "cn_resident_id" or spec.type in ("date", "datetime") and any(
-            isinstance(limit, str) and limit.strip().isidentifier() for limit in (spec.min, spec.max)):
+    if spec.type == "cn_resident_id" or (
+        spec.type in ("date", "datetime")
+        and any(isinstance(limit, str) and limit.strip().isidentifier() for limit in (spec.min, spec.max))
+    ):
         return 2
     return 1

@@ -47,8 +47,15 @@ def faker_locale(locale: str) -> str:
     return f"{parts[0].lower()}_{parts[1].upper()}"
 
 
-def seed(records: RecordService, entities: Mapping[str, EntitySpec], counts: Mapping[str, int], *,
-         locale: str = "zh-CN", seed_value: int = 2026, progress: Progress | None = None) -> SeedReport:
+def seed(
+    records: RecordService,
+    entities: Mapping[str, EntitySpec],
+    counts: Mapping[str, int],
+    *,
+    locale: str = "zh-CN",
+    seed_value: int = 2026,
+    progress: Progress | None = None,
+) -> SeedReport:
     """Make `counts[entity]` rows of each entity, in the order given; return what was made and skipped.
 
     The same `seed_value` on the same data makes the same records.
@@ -81,8 +88,9 @@ def seed(records: RecordService, entities: Mapping[str, EntitySpec], counts: Map
     return report
 
 
-def _create(records: RecordService, name: str, entity: EntitySpec, builder: RowBuilder,
-            report: SeedReport) -> dict | None:
+def _create(
+    records: RecordService, name: str, entity: EntitySpec, builder: RowBuilder, report: SeedReport
+) -> dict | None:
     for _attempt in range(ATTEMPTS):
         try:
             return records.create(SYSTEM, name, builder.record(entity))
@@ -98,13 +106,22 @@ def _existing_ids(records: RecordService, entity: str) -> list[int]:
         return list(conn.execute(sa.select(table.c.id).order_by(table.c.id)).scalars())
 
 
-def _link_afterwards(records: RecordService, entities: Mapping[str, EntitySpec], order: list[str],
-                     made: dict[str, dict[int, int]], pool: LinkPool, report: SeedReport) -> None:
+def _link_afterwards(
+    records: RecordService,
+    entities: Mapping[str, EntitySpec],
+    order: list[str],
+    made: dict[str, dict[int, int]],
+    pool: LinkPool,
+    report: SeedReport,
+) -> None:
     """Fill optional links to entities seeded later (links in a cycle), most of the time, as updates."""
     for position, name in enumerate(order):
-        later = set(order[position + 1:])
-        fields = [f for f, spec in entities[name].fields.items()
-                  if spec.type == "link" and not spec.required and spec.to in later]
+        later = set(order[position + 1 :])
+        fields = [
+            f
+            for f, spec in entities[name].fields.items()
+            if spec.type == "link" and not spec.required and spec.to in later
+        ]
         for record_id, version in made.get(name, {}).items():
             values = {f: pool.pick(entities[name].fields[f].to or "") for f in fields if pool.rng.random() < 0.85}
             values = {f: v for f, v in values.items() if v is not None}
@@ -115,4 +132,3 @@ def _link_afterwards(records: RecordService, entities: Mapping[str, EntitySpec],
             except (ValidationFailed, Conflict):
                 continue
             report.linked_afterwards[name] = report.linked_afterwards.get(name, 0) + 1
-

@@ -23,15 +23,58 @@ from .limits import fit_moment, number_bounds
 from .meaning import Meaning, meaning_of
 
 # Mobile prefixes of the three Chinese carriers; every number under them is a valid CN mobile.
-CN_MOBILE_PREFIXES = ("130", "131", "132", "133", "135", "136", "137", "138", "139", "150", "151", "152", "153",
-                      "155", "156", "157", "158", "159", "166", "173", "175", "176", "177", "180", "181", "182",
-                      "183", "185", "186", "187", "188", "189", "198", "199")
+CN_MOBILE_PREFIXES = (
+    "130",
+    "131",
+    "132",
+    "133",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "173",
+    "175",
+    "176",
+    "177",
+    "180",
+    "181",
+    "182",
+    "183",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "198",
+    "199",
+)
 # County codes that open real resident IDs (Beijing Chaoyang, Shanghai Xuhui, Shenzhen Nanshan...).
 CN_REGION_CODES = ("110105", "310104", "440305", "330106", "510107", "420106", "320102", "610113")
 # Usual values of common clinical measurements: (mean, standard deviation).
-MEASUREMENTS = {"systolic": (128, 18), "diastolic": (80, 10), "glucose": (6.4, 1.9), "satisfaction": (8, 1.6),
-                "wait_minutes": (18, 10), "heart_rate": (74, 11), "pulse": (74, 11), "temperature": (36.7, 0.4),
-                "weight": (64, 12), "height": (165, 9), "days": (7, 4)}
+MEASUREMENTS = {
+    "systolic": (128, 18),
+    "diastolic": (80, 10),
+    "glucose": (6.4, 1.9),
+    "satisfaction": (8, 1.6),
+    "wait_minutes": (18, 10),
+    "heart_rate": (74, 11),
+    "pulse": (74, 11),
+    "temperature": (36.7, 0.4),
+    "weight": (64, 12),
+    "height": (165, 9),
+    "days": (7, 4),
+}
 LONG_TEXT_CAP = 300
 
 Row = Mapping[str, Any]
@@ -45,10 +88,19 @@ class ValueMaker:
         self.today = now.date()
         self._fields: Mapping[str, FieldSpec] = {}
         self._makers: dict[str, Callable[[str, FieldSpec, Row], Any]] = {
-            "text": self._text, "long_text": self._long_text, "phone": self._phone, "email": self._email,
-            "cn_resident_id": self._resident_id, "integer": self._integer, "decimal": self._decimal,
-            "boolean": self._boolean, "date": self._date, "datetime": self._datetime, "select": self._choice,
-            "state": self._choice, "multi_select": self._choices,
+            "text": self._text,
+            "long_text": self._long_text,
+            "phone": self._phone,
+            "email": self._email,
+            "cn_resident_id": self._resident_id,
+            "integer": self._integer,
+            "decimal": self._decimal,
+            "boolean": self._boolean,
+            "date": self._date,
+            "datetime": self._datetime,
+            "select": self._choice,
+            "state": self._choice,
+            "multi_select": self._choices,
         }
 
     def can_make(self, spec: FieldSpec) -> bool:
@@ -67,8 +119,13 @@ class ValueMaker:
         if meaning is Meaning.PERSON_NAME:
             text = self._person_name(row)
             return _fit(text if len(text) <= limit else fake.last_name(), limit)
-        made = {Meaning.GIVEN_NAME: lambda: self._given_name(row), Meaning.FAMILY_NAME: fake.last_name,
-                Meaning.ADDRESS: fake.address, Meaning.CITY: fake.city, Meaning.COMPANY: fake.company}.get(meaning)
+        made = {
+            Meaning.GIVEN_NAME: lambda: self._given_name(row),
+            Meaning.FAMILY_NAME: fake.last_name,
+            Meaning.ADDRESS: fake.address,
+            Meaning.CITY: fake.city,
+            Meaning.COMPANY: fake.company,
+        }.get(meaning)
         if made is not None:
             return _fit(made().replace("\n", ", "), limit)
         return _fit(fake.sentence(nb_words=self.rng.randint(2, 5)).rstrip(".。"), limit)
@@ -76,7 +133,8 @@ class ValueMaker:
     def _given_name(self, row: Row) -> str:
         sex = next((v for v in row.values() if v in ("female", "male")), None)
         return {"female": self.fake.first_name_female, "male": self.fake.first_name_male}.get(
-            str(sex), self.fake.first_name)()
+            str(sex), self.fake.first_name
+        )()
 
     def _person_name(self, row: Row) -> str:
         """Given and family name in the locale's order, fitting the record's sex when it has one."""
@@ -105,7 +163,7 @@ class ValueMaker:
         digits = str(example.national_number)
         for _attempt in range(20):
             tail = "".join(self.rng.choice("0123456789") for _ in range(min(4, len(digits) - 2)))
-            number = phonenumbers.parse(f"+{example.country_code}{digits[:-len(tail)]}{tail}")
+            number = phonenumbers.parse(f"+{example.country_code}{digits[: -len(tail)]}{tail}")
             if phonenumbers.is_valid_number(number):
                 return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
@@ -118,18 +176,28 @@ class ValueMaker:
 
     def _resident_id(self, name: str, spec: FieldSpec, row: Row) -> str:
         """A resident ID whose birth date and sex digit agree with the record's own, when it has them."""
-        born = next((row[k] for k, s in self._fields.items() if isinstance(row.get(k), str) and s.type == "date"
-                     and meaning_of(k, s) is Meaning.BIRTH_DATE), None)
+        born = next(
+            (
+                row[k]
+                for k, s in self._fields.items()
+                if isinstance(row.get(k), str) and s.type == "date" and meaning_of(k, s) is Meaning.BIRTH_DATE
+            ),
+            None,
+        )
         birth = dt.date.fromisoformat(born[:10]) if born else self._birth_date()
         sex = next((str(v) for v in row.values() if v in ("female", "male")), None)
-        serial = self.rng.randint(0, 499) * 2 + (0 if sex == "female" else 1 if sex == "male" else self.rng.randint(0, 1))
+        serial = self.rng.randint(0, 499) * 2 + (
+            0 if sex == "female" else 1 if sex == "male" else self.rng.randint(0, 1)
+        )
         first17 = f"{self.rng.choice(CN_REGION_CODES)}{birth:%Y%m%d}{serial:03d}"
         return first17 + resident_id_check_digit(first17)
 
     # -- numbers ---------------------------------------------------------------------
     def _number(self, name: str, spec: FieldSpec) -> float:
         low, high = number_bounds(spec)
-        default = spec.default if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool) else None
+        default = (
+            spec.default if isinstance(spec.default, (int, float)) and not isinstance(spec.default, bool) else None
+        )
         if name in MEASUREMENTS:
             value = self.rng.gauss(*MEASUREMENTS[name])
         elif default is not None:
@@ -147,8 +215,9 @@ class ValueMaker:
     def _integer(self, name: str, spec: FieldSpec, row: Row) -> int:
         low, high = number_bounds(spec)
         value = round(self._number(name, spec))
-        return min(max(value, math.ceil(low) if low is not None else value),
-                   math.floor(high) if high is not None else value)
+        return min(
+            max(value, math.ceil(low) if low is not None else value), math.floor(high) if high is not None else value
+        )
 
     def _decimal(self, name: str, spec: FieldSpec, row: Row) -> float:
         scale = spec.scale if spec.scale is not None else 2

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from builder.errors import ProjectError
 
-from .keys import KeyringFile, KeyringError, generate_key, load_keyring_file, next_key_id, save_keyring_file
+from .keys import KeyringError, KeyringFile, generate_key, load_keyring_file, next_key_id, save_keyring_file
 
 TOKEN_VERSION = "v1"
 NONCE_BYTES = 12
@@ -81,18 +81,20 @@ class Keyring:
 
     # -- loading and saving -------------------------------------------------------------
     @classmethod
-    def generate(cls, path: os.PathLike | str | None = None) -> "Keyring":
+    def generate(cls, path: os.PathLike | str | None = None) -> Keyring:
         """A new keyring (one key); written to `path` (mode 0600) if given, never over an existing file."""
         keyring = cls({"k1": generate_key()}, "k1", generate_key())
         if path is not None:
             if os.path.exists(path):
-                raise KeyringError(f"{path} already exists; refusing to replace encryption keys "
-                                   "(losing them makes every encrypted value unreadable)")
+                raise KeyringError(
+                    f"{path} already exists; refusing to replace encryption keys "
+                    "(losing them makes every encrypted value unreadable)"
+                )
             keyring.save(path)
         return keyring
 
     @classmethod
-    def load(cls, path: os.PathLike | str | None = None) -> "Keyring":
+    def load(cls, path: os.PathLike | str | None = None) -> Keyring:
         """From CRM_ENCRYPTION_KEYS if set, else from the key file at `path` (KeyringError if neither)."""
         loaded = load_keyring_file(path)
         return cls(loaded.keys, loaded.active, loaded.index_key)
@@ -113,7 +115,7 @@ class Keyring:
     def key_ids(self) -> list[str]:
         return sorted(self._file.keys)
 
-    def using(self, key_id: str) -> "Keyring":
+    def using(self, key_id: str) -> Keyring:
         """A copy of this keyring that encrypts with `key_id` (KeyringError if it lacks that key)."""
         return Keyring(self._file.keys, key_id, self._file.index_key)
 
@@ -133,7 +135,7 @@ class Keyring:
     # -- values -------------------------------------------------------------------------
     @staticmethod
     def _aad(key_id: str, context: str) -> bytes:
-        return f"{TOKEN_VERSION}|{key_id}|{context}".encode("utf-8")
+        return f"{TOKEN_VERSION}|{key_id}|{context}".encode()
 
     def encrypt(self, plaintext: str, context: str) -> str:
         """A token for `plaintext`, bound to `context` (use field_context(table, field))."""
@@ -147,14 +149,17 @@ class Keyring:
         key_id = key_id_of(token)
         key = self._file.keys.get(key_id)
         if key is None:
-            raise DecryptionError(f"a value of {context} was encrypted with key `{key_id}`, which is not in the "
-                                  f"keyring (known: {', '.join(self.key_ids)}); restore the old key file")
+            raise DecryptionError(
+                f"a value of {context} was encrypted with key `{key_id}`, which is not in the "
+                f"keyring (known: {', '.join(self.key_ids)}); restore the old key file"
+            )
         try:
             data = _b64decode(token.split(":", 2)[2])
             plain = AESGCM(key).decrypt(data[:NONCE_BYTES], data[NONCE_BYTES:], self._aad(key_id, context))
         except (InvalidTag, ValueError, binascii.Error):
-            raise DecryptionError(f"a value of {context} does not decrypt: it was altered, or copied from "
-                                  "another field") from None
+            raise DecryptionError(
+                f"a value of {context} does not decrypt: it was altered, or copied from another field"
+            ) from None
         return plain.decode("utf-8")
 
     def blind_index(self, value: str) -> str:

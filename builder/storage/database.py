@@ -9,9 +9,9 @@ be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL name
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -37,8 +37,9 @@ def normalise_url(url: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise ProjectError(f"`{safe_url(url)}` is not a database URL "
-                           "(use sqlite:///path/to/file.sqlite3 or postgresql://user@host/db)") from None
+        raise ProjectError(
+            f"`{safe_url(url)}` is not a database URL (use sqlite:///path/to/file.sqlite3 or postgresql://user@host/db)"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed

@@ -51,9 +51,19 @@ class KeyringFile:
 
     def to_json(self) -> str:
         encode = lambda raw: base64.b64encode(raw).decode("ascii")  # noqa: E731
-        return json.dumps({"format": FILE_FORMAT, "version": 1, "active": self.active,
-                           "keys": {k: encode(v) for k, v in sorted(self.keys.items())},
-                           "index_key": encode(self.index_key)}, indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "format": FILE_FORMAT,
+                    "version": 1,
+                    "active": self.active,
+                    "keys": {k: encode(v) for k, v in sorted(self.keys.items())},
+                    "index_key": encode(self.index_key),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
 
 
 def _key(text: object, what: str, origin: str) -> bytes:
@@ -93,14 +103,17 @@ def load_keyring_file(path: os.PathLike | str | None) -> KeyringFile:
     if from_env:
         return parse_keyring(from_env, ENV_VARIABLE)
     if path is None:
-        raise KeyringError(f"no encryption keys: set {ENV_VARIABLE} or configure a key file "
-                           "(create one with `crm keys generate`)")
+        raise KeyringError(
+            f"no encryption keys: set {ENV_VARIABLE} or configure a key file (create one with `crm keys generate`)"
+        )
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise KeyringError(f"the key file {file} does not exist (create one with `crm keys generate`, "
-                           "or restore it from your key backup)") from None
+        raise KeyringError(
+            f"the key file {file} does not exist (create one with `crm keys generate`, "
+            "or restore it from your key backup)"
+        ) from None
     except OSError as exc:
         raise KeyringError(f"cannot read the key file {file}: {exc.strerror}") from None
     return parse_keyring(text, f"the key file {file}")

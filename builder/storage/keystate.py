@@ -42,8 +42,9 @@ def read_active_key(connection: sa.Connection, *, share_lock: bool = False) -> s
 
 def set_active_key(connection: sa.Connection, key_id: str) -> None:
     """Make `key_id` the active key for every process (the caller commits)."""
-    changed = connection.execute(sa.update(key_state).where(key_state.c.id == STATE_ROW)
-                                 .values(active_key=key_id, changed_at=utcnow()))
+    changed = connection.execute(
+        sa.update(key_state).where(key_state.c.id == STATE_ROW).values(active_key=key_id, changed_at=utcnow())
+    )
     if changed.rowcount == 0:
         connection.execute(sa.insert(key_state).values(id=STATE_ROW, active_key=key_id, changed_at=utcnow()))
 
@@ -87,9 +88,11 @@ class KeyUser:
 
 def live_users(connection: sa.Connection, stale_after: dt.timedelta = STALE_AFTER) -> list[KeyUser]:
     """Processes whose heartbeat is recent enough to count."""
-    rows = connection.execute(sa.select(key_users.c.process, key_users.c.active_key, key_users.c.seen_at)
-                              .where(key_users.c.seen_at >= utcnow() - stale_after)
-                              .order_by(key_users.c.process))
+    rows = connection.execute(
+        sa.select(key_users.c.process, key_users.c.active_key, key_users.c.seen_at)
+        .where(key_users.c.seen_at >= utcnow() - stale_after)
+        .order_by(key_users.c.process)
+    )
     return [KeyUser(*row) for row in rows]
 
 
@@ -98,8 +101,9 @@ def _token_prefix(key_id: str) -> str:
     return f"v1:{escaped}:%"
 
 
-def count_values(connection: sa.Connection, columns: Iterable[tuple[sa.Table, str]],
-                 key_ids: Iterable[str]) -> dict[str, int]:
+def count_values(
+    connection: sa.Connection, columns: Iterable[tuple[sa.Table, str]], key_ids: Iterable[str]
+) -> dict[str, int]:
     """How many stored values each of `key_ids` encrypted, counted by the database."""
     counts: dict[str, int] = {}
     columns = list(columns)
@@ -107,8 +111,9 @@ def count_values(connection: sa.Connection, columns: Iterable[tuple[sa.Table, st
         total = 0
         for table, column in columns:
             value = table.c[column]
-            total += connection.execute(sa.select(sa.func.count()).select_from(table)
-                                        .where(value.like(_token_prefix(key_id), escape="\\"))).scalar_one()
+            total += connection.execute(
+                sa.select(sa.func.count()).select_from(table).where(value.like(_token_prefix(key_id), escape="\\"))
+            ).scalar_one()
         if total:
             counts[key_id] = total
     return counts

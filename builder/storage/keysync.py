@@ -90,9 +90,11 @@ class SharedKeyring:
             self._reload()
         with self._lock:
             if active not in self._keyring.key_ids:
-                raise KeyringError(f"the database says new values are encrypted with key `{active}`, which the key "
-                                   f"file lacks (it has {', '.join(self._keyring.key_ids)}); install the current key "
-                                   "file, the one `crm keys rotate` wrote")
+                raise KeyringError(
+                    f"the database says new values are encrypted with key `{active}`, which the key "
+                    f"file lacks (it has {', '.join(self._keyring.key_ids)}); install the current key "
+                    "file, the one `crm keys rotate` wrote"
+                )
             self._keyring = self._keyring.using(active)
         logger.info("encryption key %s is now the active one for this process", active)
         return True
@@ -112,8 +114,9 @@ class SharedKeyring:
     def start_heartbeat(self, interval: float = DEFAULT_HEARTBEAT_SECONDS) -> None:
         """Refresh every `interval` seconds (and soon after a change) in a background thread."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._beat_loop, args=(interval,), name="crm-key-heartbeat",
-                                            daemon=True)
+            self._thread = threading.Thread(
+                target=self._beat_loop, args=(interval,), name="crm-key-heartbeat", daemon=True
+            )
             self._thread.start()
 
     def _beat_loop(self, interval: float) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -48,8 +49,9 @@ def lock_scopes(conn: sa.Connection, keys: Iterable[int]) -> None:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
 
-def lock_scope_without_deadlock(conn: sa.Connection, key: int, holding: bool,
-                                wait_limit: float = WAIT_LIMIT_SECONDS) -> None:
+def lock_scope_without_deadlock(
+    conn: sa.Connection, key: int, holding: bool, wait_limit: float = WAIT_LIMIT_SECONDS
+) -> None:
     """Hold the lock of `key`; when the transaction already holds others, never wait forever.
 
     A first lock may be waited for: its holder holds no lock of ours that waits on us.

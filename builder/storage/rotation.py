@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 
@@ -40,16 +40,28 @@ def encrypted_columns(schema: Schema, entities: dict[str, EntitySpec]) -> Iterat
                 yield schema.table(entity), name
 
 
-def _batches(connection: sa.Connection, table: sa.Table | sa.TableClause, column: str,
-             after: int) -> list[sa.Row]:
+def _batches(connection: sa.Connection, table: sa.Table | sa.TableClause, column: str, after: int) -> list[sa.Row]:
     id_column, value = table.c["id"], table.c[column]
-    return list(connection.execute(sa.select(id_column, value).where(value.is_not(None), id_column > after)
-                                   .order_by(id_column).limit(BATCH_SIZE)))
+    return list(
+        connection.execute(
+            sa.select(id_column, value)
+            .where(value.is_not(None), id_column > after)
+            .order_by(id_column)
+            .limit(BATCH_SIZE)
+        )
+    )
 
 
-def _reencrypt_rows(connection: sa.Connection, table: sa.Table | sa.TableClause, column: str,
-                    rows: list[sa.Row], keyring: Keyring, old_context: str, new_context: str,
-                    only_old_keys: bool) -> int:
+def _reencrypt_rows(
+    connection: sa.Connection,
+    table: sa.Table | sa.TableClause,
+    column: str,
+    rows: list[sa.Row],
+    keyring: Keyring,
+    old_context: str,
+    new_context: str,
+    only_old_keys: bool,
+) -> int:
     updates = []
     for row_id, token in rows:
         if only_old_keys and key_id_of(token) == keyring.active_key_id:
@@ -59,15 +71,18 @@ def _reencrypt_rows(connection: sa.Connection, table: sa.Table | sa.TableClause,
     if updates:
         value = table.c[column]
         # Only where the value is still the one read: a concurrent edit is not overwritten.
-        statement = (sa.update(table)
-                     .where(table.c["id"] == sa.bindparam("crm_row_id"), value == sa.bindparam("crm_old_token"))
-                     .values({column: sa.bindparam("crm_new_token")}))
+        statement = (
+            sa.update(table)
+            .where(table.c["id"] == sa.bindparam("crm_row_id"), value == sa.bindparam("crm_old_token"))
+            .values({column: sa.bindparam("crm_new_token")})
+        )
         connection.execute(statement, updates)
     return len(updates)
 
 
-def reencrypt_column(connection: sa.Connection, table: str, column: str, keyring: Keyring, *,
-                     old_context: str, new_context: str) -> int:
+def reencrypt_column(
+    connection: sa.Connection, table: str, column: str, keyring: Keyring, *, old_context: str, new_context: str
+) -> int:
     """Re-encrypt one column inside the caller's transaction (a migration after a rename)."""
     clause = sa.table(table, sa.column("id"), sa.column(column))
     count, last = 0, 0
@@ -84,17 +99,34 @@ def encrypt_plaintext_column(connection: sa.Connection, table: str, column: str,
     context = field_context(table, column)
     count, last = 0, 0
     while rows := _batches(connection, clause, column, last):
-        updates = [{"crm_row_id": row_id, "crm_value": keyring.encrypt(str(value), context),
-                    "crm_index": keyring.blind_index(str(value))} for row_id, value in rows]
-        connection.execute(sa.update(clause).where(clause.c["id"] == sa.bindparam("crm_row_id"))
-                           .values({column: sa.bindparam("crm_value"), index: sa.bindparam("crm_index")}), updates)
+        updates = [
+            {
+                "crm_row_id": row_id,
+                "crm_value": keyring.encrypt(str(value), context),
+                "crm_index": keyring.blind_index(str(value)),
+            }
+            for row_id, value in rows
+        ]
+        connection.execute(
+            sa.update(clause)
+            .where(clause.c["id"] == sa.bindparam("crm_row_id"))
+            .values({column: sa.bindparam("crm_value"), index: sa.bindparam("crm_index")}),
+            updates,
+        )
         count += len(updates)
         last = rows[-1][0]
     return count
 
 
-def rotate_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec], keyring: Keyring,
-                key_path: os.PathLike | str, *, prune: bool = False) -> int:
+def rotate_keys(
+    engine: sa.Engine,
+    schema: Schema,
+    entities: dict[str, EntitySpec],
+    keyring: Keyring,
+    key_path: os.PathLike | str,
+    *,
+    prune: bool = False,
+) -> int:
     """Add a new active key, re-encrypt every value in batches, save the key file; returns the count.
 
     Values already under the active key are skipped, so an interrupted rotation is
@@ -127,20 +159,30 @@ def _check_file_matches_database(engine: sa.Engine, keyring: Keyring) -> str:
     with engine.connect() as connection:
         recorded = keystate.read_active_key(connection)
     if recorded is not None and recorded not in keyring.key_ids:
-        raise ProjectError(f"the database says values are encrypted with key `{recorded}`, which this key file "
-                           f"lacks (it has {', '.join(keyring.key_ids)}); use the key file the last rotation wrote")
+        raise ProjectError(
+            f"the database says values are encrypted with key `{recorded}`, which this key file "
+            f"lacks (it has {', '.join(keyring.key_ids)}); use the key file the last rotation wrote"
+        )
     return recorded or keyring.active_key_id
 
 
-def values_by_key(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec],
-                  key_ids: list[str]) -> dict[str, int]:
+def values_by_key(
+    engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec], key_ids: list[str]
+) -> dict[str, int]:
     """How many stored values each of `key_ids` encrypted (counted in SQL); keys with none are left out."""
     with engine.connect() as connection:
         return keystate.count_values(connection, encrypted_columns(schema, entities), key_ids)
 
 
-def prune_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec], keyring: Keyring,
-               key_path: os.PathLike | str, *, stale_after: dt.timedelta = keystate.STALE_AFTER) -> list[str]:
+def prune_keys(
+    engine: sa.Engine,
+    schema: Schema,
+    entities: dict[str, EntitySpec],
+    keyring: Keyring,
+    key_path: os.PathLike | str,
+    *,
+    stale_after: dt.timedelta = keystate.STALE_AFTER,
+) -> list[str]:
     """Remove every non-active key from the key file; returns the ids removed.
 
     Refuses (ProjectError, nothing changed) while the key file and the database disagree
@@ -149,8 +191,10 @@ def prune_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec
     """
     active = _check_file_matches_database(engine, keyring)
     if active != keyring.active_key_id:
-        raise ProjectError(f"the database's active key is `{active}` but the key file's is "
-                           f"`{keyring.active_key_id}`; run `crm keys rotate` to bring them together")
+        raise ProjectError(
+            f"the database's active key is `{active}` but the key file's is "
+            f"`{keyring.active_key_id}`; run `crm keys rotate` to bring them together"
+        )
     old = [k for k in keyring.key_ids if k != active]
     if not old:
         return []
@@ -158,14 +202,17 @@ def prune_keys(engine: sa.Engine, schema: Schema, entities: dict[str, EntitySpec
         behind = [u for u in keystate.live_users(connection, stale_after) if u.active_key != active]
     if behind:
         detail = ", ".join(f"{u.process} uses {u.active_key}" for u in behind)
-        raise ProjectError(f"running processes still encrypt with an old key ({detail}); they move to `{active}` "
-                           "on their next write or heartbeat (see [security] key_check_seconds), or restart them; "
-                           "nothing was pruned")
+        raise ProjectError(
+            f"running processes still encrypt with an old key ({detail}); they move to `{active}` "
+            "on their next write or heartbeat (see [security] key_check_seconds), or restart them; "
+            "nothing was pruned"
+        )
     in_use = values_by_key(engine, schema, entities, old)
     if in_use:
         detail = ", ".join(f"{k}: {n} values" for k, n in sorted(in_use.items()))
-        raise ProjectError(f"old keys are still in use ({detail}); run `crm keys rotate` to finish first; "
-                           "nothing was pruned")
+        raise ProjectError(
+            f"old keys are still in use ({detail}); run `crm keys rotate` to finish first; nothing was pruned"
+        )
     keyring.remove_keys(old)
     keyring.save(key_path)
     return old

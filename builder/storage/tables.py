@@ -57,16 +57,26 @@ def _value_columns(fields: dict[str, FieldSpec], table_name: str, searchable: se
             continue
         if spec.encrypted:
             columns.append(sa.Column(name, sa.Text(), nullable=True))
-            columns.append(sa.Column(hash_column(name), sa.String(64), nullable=True, index=not spec.unique,
-                                     unique=spec.unique or None))
+            columns.append(
+                sa.Column(
+                    hash_column(name), sa.String(64), nullable=True, index=not spec.unique, unique=spec.unique or None
+                )
+            )
             continue
         column_type = kind.column_type(spec)
         args: list = []
         if spec.type == "link" and spec.to:
             args.append(sa.ForeignKey(f"{spec.to}.id", ondelete="RESTRICT"))
-        columns.append(sa.Column(name, column_type, *args, nullable=True, unique=spec.unique or None,
-                                 index=(not spec.unique) and (spec.type in ("link", "user") or name in searchable)
-                                 or None))
+        columns.append(
+            sa.Column(
+                name,
+                column_type,
+                *args,
+                nullable=True,
+                unique=spec.unique or None,
+                index=((not spec.unique) and (spec.type in ("link", "user") or name in searchable)) or None,
+            )
+        )
     return columns
 
 
@@ -77,7 +87,8 @@ def build_schema(entities: dict[str, EntitySpec], metadata: sa.MetaData | None =
     for entity, spec in entities.items():
         searchable = set(spec.search) | {n for n, f in spec.fields.items() if f.searchable}
         table = sa.Table(
-            entity, metadata,
+            entity,
+            metadata,
             sa.Column("id", id_column_type(), primary_key=True, autoincrement=True),
             *_value_columns(spec.fields, entity, searchable),
             sa.Column("created_at", sa.DateTime, nullable=False),
@@ -92,10 +103,16 @@ def build_schema(entities: dict[str, EntitySpec], metadata: sa.MetaData | None =
                 continue
             child_name = child_table_name(entity, name)
             schema.children[(entity, name)] = sa.Table(
-                child_name, metadata,
+                child_name,
+                metadata,
                 sa.Column("id", id_column_type(), primary_key=True, autoincrement=True),
-                sa.Column("parent_id", id_column_type(), sa.ForeignKey(f"{entity}.id", ondelete="CASCADE"),
-                          nullable=False, index=True),
+                sa.Column(
+                    "parent_id",
+                    id_column_type(),
+                    sa.ForeignKey(f"{entity}.id", ondelete="CASCADE"),
+                    nullable=False,
+                    index=True,
+                ),
                 sa.Column("position", sa.Integer, nullable=False, server_default="0"),
                 *_value_columns(fspec.fields or {}, child_name, set()),
             )

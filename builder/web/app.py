@@ -42,22 +42,29 @@ class AuthLayer:
 def security_layer(runtime: Runtime, settings: Any = None) -> AuthLayer:
     """The real security layer (builder.web.security)."""
     from .security import SecuritySettings, auth_routes, security_middleware
-    from .security.headers import SecurityHeadersMiddleware
 
     settings = settings or SecuritySettings.from_project(runtime.project)
     limit_masked_lookups(runtime, settings)
     stack = list(security_middleware(runtime, settings))
-    outer = [m for m in stack if m.cls is SecurityHeadersMiddleware]
-    inner = [m for m in stack if m.cls is not SecurityHeadersMiddleware]
+    outer = [m for m in stack if _is_headers(m.cls)]
+    inner = [m for m in stack if not _is_headers(m.cls)]
     return AuthLayer(inner, list(auth_routes(runtime, settings)), outer)
+
+
+def _is_headers(cls: object) -> bool:
+    """The security headers go outside the error boundary, so even a 500 carries them."""
+    from .security.headers import SecurityHeadersMiddleware
+
+    return cls is SecurityHeadersMiddleware
 
 
 def limit_masked_lookups(runtime: Runtime, settings: Any) -> None:
     """The record service counts masked look-ups as `[security]` says, hashing values with the app's secret."""
     from builder.records.masked_lookups import MaskedLookupGuard
 
-    runtime.records.masked_lookups = MaskedLookupGuard(settings.masked_lookup_limit,
-                                                       settings.masked_lookup_window_minutes, settings.secret_key)
+    runtime.records.masked_lookups = MaskedLookupGuard(
+        settings.masked_lookup_limit, settings.masked_lookup_window_minutes, settings.secret_key
+    )
 
 
 def audit_layer(runtime: Runtime) -> list[BaseRoute]:
@@ -79,7 +86,10 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
         *page_routes(runtime),
     ]
-    app = Starlette(routes=routes, middleware=[*layer.outer, Middleware(ErrorBoundary), *layer.middleware],
-                    exception_handlers=exception_handlers())
+    app = Starlette(
+        routes=routes,
+        middleware=[*layer.outer, Middleware(ErrorBoundary), *layer.middleware],
+        exception_handlers=exception_handlers(),
+    )
     app.state.runtime = runtime
     return app

@@ -18,7 +18,11 @@ from .audit_view import app_zone, present
 from .methods import ExclusiveRoute
 from .security.audit_log import parse_filters, search_audit
 from .security.guards import (
-    Forbidden, NotAuthenticated, forbidden_response, not_authenticated_response, require_role,
+    Forbidden,
+    NotAuthenticated,
+    forbidden_response,
+    not_authenticated_response,
+    require_role,
 )
 from .security.rendering import render
 
@@ -48,8 +52,15 @@ class AuditLog:
         if errors:
             return JSONResponse({"errors": errors}, status_code=400)
         found = await anyio.to_thread.run_sync(search_audit, self.engine, filters, self.zone)
-        return JSONResponse({"items": found.entries, "total": found.total, "page": found.page,
-                             "per_page": found.per_page, "pages": found.pages})
+        return JSONResponse(
+            {
+                "items": found.entries,
+                "total": found.total,
+                "page": found.page,
+                "per_page": found.per_page,
+                "pages": found.pages,
+            }
+        )
 
     async def page(self, request: Request) -> Response:
         refused = self._admin_or_refusal(request)
@@ -64,13 +75,24 @@ class AuditLog:
         def page_link(number: int) -> str:
             return "/audit?" + urlencode({**params, "page": str(number)})
 
-        return render(request, self.blueprint, "audit.html", 400 if errors else 200, filters=filters,
-                      errors={e["field"]: e["message"] for e in errors}, found=found, entries=entries,
-                      page_link=page_link, timezone=str(self.zone))
+        return render(
+            request,
+            self.blueprint,
+            "audit.html",
+            400 if errors else 200,
+            filters=filters,
+            errors={e["field"]: e["message"] for e in errors},
+            found=found,
+            entries=entries,
+            page_link=page_link,
+            timezone=str(self.zone),
+        )
 
 
 def audit_routes(runtime: Any) -> list[BaseRoute]:
     """`GET /audit` and `GET /api/audit`, admin only (other methods: 405)."""
     log = AuditLog(runtime)
-    return [ExclusiveRoute("/audit", log.page, methods=["GET"], name="audit"),
-            ExclusiveRoute("/api/audit", log.api, methods=["GET"], name="api_audit")]
+    return [
+        ExclusiveRoute("/audit", log.page, methods=["GET"], name="audit"),
+        ExclusiveRoute("/api/audit", log.api, methods=["GET"], name="api_audit"),
+    ]

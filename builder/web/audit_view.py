@@ -16,27 +16,29 @@ from engines.forms import localized
 
 from .i18n import register_texts, translate
 
-register_texts({
-    "audit.action.create": {"en": "Created", "zh-CN": "新建"},
-    "audit.action.update": {"en": "Changed", "zh-CN": "修改"},
-    "audit.action.delete": {"en": "Deleted", "zh-CN": "删除"},
-    "audit.action.view": {"en": "Viewed", "zh-CN": "查看"},
-    "audit.action.list": {"en": "Listed", "zh-CN": "列表查看"},
-    "audit.action.search": {"en": "Searched", "zh-CN": "搜索"},
-    "audit.action.lookup": {"en": "Looked up", "zh-CN": "查找"},
-    "audit.action.explain": {"en": "Explained", "zh-CN": "查看计算说明"},
-    "audit.action.export": {"en": "Exported", "zh-CN": "导出"},
-    "audit.action.alert": {"en": "Alert", "zh-CN": "警报"},
-    "audit.action.login": {"en": "Signed in", "zh-CN": "登录"},
-    "audit.action.login_failed": {"en": "Sign-in failed", "zh-CN": "登录失败"},
-    "audit.action.logout": {"en": "Signed out", "zh-CN": "退出登录"},
-    "audit.value.empty": {"en": "empty", "zh-CN": "空"},
-    "audit.value.yes": {"en": "yes", "zh-CN": "是"},
-    "audit.value.no": {"en": "no", "zh-CN": "否"},
-    "audit.value.changed": {"en": "changed (value not recorded)", "zh-CN": "已修改(不记录内容)"},
-    "audit.times_in": {"en": "Times in {zone}", "zh-CN": "时间按 {zone} 显示"},
-    "audit.value.rows": {"en": "{count} rows", "zh-CN": "{count} 行"},
-})
+register_texts(
+    {
+        "audit.action.create": {"en": "Created", "zh-CN": "新建"},
+        "audit.action.update": {"en": "Changed", "zh-CN": "修改"},
+        "audit.action.delete": {"en": "Deleted", "zh-CN": "删除"},
+        "audit.action.view": {"en": "Viewed", "zh-CN": "查看"},
+        "audit.action.list": {"en": "Listed", "zh-CN": "列表查看"},
+        "audit.action.search": {"en": "Searched", "zh-CN": "搜索"},
+        "audit.action.lookup": {"en": "Looked up", "zh-CN": "查找"},
+        "audit.action.explain": {"en": "Explained", "zh-CN": "查看计算说明"},
+        "audit.action.export": {"en": "Exported", "zh-CN": "导出"},
+        "audit.action.alert": {"en": "Alert", "zh-CN": "警报"},
+        "audit.action.login": {"en": "Signed in", "zh-CN": "登录"},
+        "audit.action.login_failed": {"en": "Sign-in failed", "zh-CN": "登录失败"},
+        "audit.action.logout": {"en": "Signed out", "zh-CN": "退出登录"},
+        "audit.value.empty": {"en": "empty", "zh-CN": "空"},
+        "audit.value.yes": {"en": "yes", "zh-CN": "是"},
+        "audit.value.no": {"en": "no", "zh-CN": "否"},
+        "audit.value.changed": {"en": "changed (value not recorded)", "zh-CN": "已修改(不记录内容)"},
+        "audit.times_in": {"en": "Times in {zone}", "zh-CN": "时间按 {zone} 显示"},
+        "audit.value.rows": {"en": "{count} rows", "zh-CN": "{count} 行"},
+    }
+)
 
 
 def app_zone(blueprint: Any) -> dt.tzinfo:
@@ -109,8 +111,13 @@ def change_lines(blueprint: Any, entity: str | None, changes: Any, locale: str) 
         field = fields.get(name)
         label = localized(field.label, locale, _words(name)) if field is not None and field.label else _words(name)
         if isinstance(change, list) and len(change) == 2:
-            lines.append({"label": label, "old": value_text(field, change[0], locale),
-                          "new": value_text(field, change[1], locale)})
+            lines.append(
+                {
+                    "label": label,
+                    "old": value_text(field, change[0], locale),
+                    "new": value_text(field, change[1], locale),
+                }
+            )
         else:
             lines.append({"label": label, "changed": translate("audit.value.changed", locale)})
     return lines
@@ -118,9 +125,12 @@ def change_lines(blueprint: Any, entity: str | None, changes: Any, locale: str) 
 
 def present(blueprint: Any, entry: dict[str, Any], zone: dt.tzinfo, locale: str) -> dict[str, Any]:
     """The entry as the audit page shows it (the raw entry stays under its own keys)."""
-    return {**entry, "local_at": local_time(entry.get("at"), zone),
-            "action_label": action_label(entry.get("action") or "", locale),
-            "role_label": role_label(blueprint, entry.get("role"), locale),
-            "entity_label": entity_label(blueprint, entry.get("entity"), locale),
-            "change_lines": change_lines(blueprint, entry.get("entity"), entry.get("changes"), locale),
-            "raw_changes": entry.get("changes") if not isinstance(entry.get("changes"), dict) else None}
+    return {
+        **entry,
+        "local_at": local_time(entry.get("at"), zone),
+        "action_label": action_label(entry.get("action") or "", locale),
+        "role_label": role_label(blueprint, entry.get("role"), locale),
+        "entity_label": entity_label(blueprint, entry.get("entity"), locale),
+        "change_lines": change_lines(blueprint, entry.get("entity"), entry.get("changes"), locale),
+        "raw_changes": entry.get("changes") if not isinstance(entry.get("changes"), dict) else None,
+    }

@@ -17,12 +17,17 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engines.forms import message
-
 from builder.records import (
-    Conflict, FieldError, NotFound, PermissionDenied, RecordError, TooManyLookups, ValidationFailed,
+    Conflict,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    RecordError,
+    TooManyLookups,
+    ValidationFailed,
 )
 from builder.request_ids import new_request_id, reset_request_id, set_request_id
+from engines.forms import message
 
 from .api.errors import ApiError, error_response
 from .context import locale_of
@@ -32,27 +37,43 @@ from .rendering import render
 
 logger = logging.getLogger("builder.web")
 
-register_texts({
-    "error.400": {"en": "The request could not be understood.", "zh-CN": "无法理解该请求。"},
-    "error.401": {"en": "Please sign in first.", "zh-CN": "请先登录。"},
-    "error.403": {"en": "Your role may not do this.", "zh-CN": "您的角色无权执行此操作。"},
-    "error.404": {"en": "This page or record does not exist, or you may not see it.",
-                  "zh-CN": "该页面或记录不存在,或您无权查看。"},
-    "error.405": {"en": "This action is not available here.", "zh-CN": "此处不支持该操作。"},
-    "error.409": {"en": "The record was changed by someone else.", "zh-CN": "该记录已被他人修改。"},
-    "error.422": {"en": "Some values are not valid.", "zh-CN": "部分内容无效。"},
-    "error.429": {"en": "Too many requests of this kind. Please wait and try again later.",
-                  "zh-CN": "此类请求过于频繁,请稍后再试。"},
-    "error.500": {"en": "Something went wrong on our side. Please try again; if it keeps happening, "
-                        "tell your administrator this code:",
-                  "zh-CN": "系统出现问题,请重试;如果问题持续,请把以下编号告诉管理员:"},
-    "error.title": {"en": "Error {status}", "zh-CN": "错误 {status}"},
-    "error.back_home": {"en": "Back to the home page", "zh-CN": "返回首页"},
-})
+register_texts(
+    {
+        "error.400": {"en": "The request could not be understood.", "zh-CN": "无法理解该请求。"},
+        "error.401": {"en": "Please sign in first.", "zh-CN": "请先登录。"},
+        "error.403": {"en": "Your role may not do this.", "zh-CN": "您的角色无权执行此操作。"},
+        "error.404": {
+            "en": "This page or record does not exist, or you may not see it.",
+            "zh-CN": "该页面或记录不存在,或您无权查看。",
+        },
+        "error.405": {"en": "This action is not available here.", "zh-CN": "此处不支持该操作。"},
+        "error.409": {"en": "The record was changed by someone else.", "zh-CN": "该记录已被他人修改。"},
+        "error.422": {"en": "Some values are not valid.", "zh-CN": "部分内容无效。"},
+        "error.429": {
+            "en": "Too many requests of this kind. Please wait and try again later.",
+            "zh-CN": "此类请求过于频繁,请稍后再试。",
+        },
+        "error.500": {
+            "en": "Something went wrong on our side. Please try again; if it keeps happening, "
+            "tell your administrator this code:",
+            "zh-CN": "系统出现问题,请重试;如果问题持续,请把以下编号告诉管理员:",
+        },
+        "error.title": {"en": "Error {status}", "zh-CN": "错误 {status}"},
+        "error.back_home": {"en": "Back to the home page", "zh-CN": "返回首页"},
+    }
+)
 
-CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
-         405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "invalid",
-         429: "too_many_requests"}
+CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "too_many_requests",
+}
 
 
 def is_api(scope_or_request: Any) -> bool:
@@ -60,8 +81,9 @@ def is_api(scope_or_request: Any) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
-def error_page(request: Request, status: int, detail: str | None = None,
-               headers: dict[str, str] | None = None) -> Response:
+def error_page(
+    request: Request, status: int, detail: str | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """The HTML error page (or the JSON error under /api) for `status`."""
     locale = locale_of(request)
     text = detail or translate(f"error.{status}", locale)
@@ -154,8 +176,9 @@ class ErrorBoundary:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception:  # noqa: BLE001 - this is the boundary
-            logger.exception("unhandled error in %s %s (request id %s)", scope.get("method"), scope.get("path"),
-                             request_id)
+            logger.exception(
+                "unhandled error in %s %s (request id %s)", scope.get("method"), scope.get("path"), request_id
+            )
             if started:
                 return
             response = server_error(scope, request_id)
@@ -167,16 +190,30 @@ class ErrorBoundary:
 def server_error(scope: Scope, request_id: str) -> Response:
     headers = {"X-Request-ID": request_id}
     if is_api(scope):
-        return JSONResponse({"errors": [{"field": "__all__", "code": "server_error",
-                                         "message": f"internal error; request id {request_id}"}]},
-                            status_code=500, headers=headers)
+        return JSONResponse(
+            {
+                "errors": [
+                    {"field": "__all__", "code": "server_error", "message": f"internal error; request id {request_id}"}
+                ]
+            },
+            status_code=500,
+            headers=headers,
+        )
     request = Request(scope)
     try:
-        return render(request, "error.html", {"status": 500, "message": translate("error.500", locale_of(request)),
-                                              "request_id": request_id}, status_code=500, headers=headers)
+        return render(
+            request,
+            "error.html",
+            {"status": 500, "message": translate("error.500", locale_of(request)), "request_id": request_id},
+            status_code=500,
+            headers=headers,
+        )
     except Exception:  # noqa: BLE001 - even the error page failed: plain text it is
-        return HTMLResponse(f"<!doctype html><title>500</title><p>Internal error. Request id "
-                            f"{html.escape(request_id)}</p>", status_code=500, headers=headers)
+        return HTMLResponse(
+            f"<!doctype html><title>500</title><p>Internal error. Request id {html.escape(request_id)}</p>",
+            status_code=500,
+            headers=headers,
+        )
 
 
 def exception_handlers() -> dict[Any, Any]:

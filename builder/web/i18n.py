@@ -33,18 +33,22 @@ def translate(key: str, locale: str, **params: Any) -> str:
         return template
 
 
-register_texts({
-    "app.sign_in": {"en": "Sign in", "zh-CN": "登录"},
-    "app.sign_out": {"en": "Sign out", "zh-CN": "退出"},
-    "app.home": {"en": "Home", "zh-CN": "首页"},
-    "app.language": {"en": "Language", "zh-CN": "语言"},
-    "app.large_text": {"en": "Large text", "zh-CN": "大字体"},
-    "app.audit": {"en": "Audit log", "zh-CN": "审计日志"},
-})
+register_texts(
+    {
+        "app.sign_in": {"en": "Sign in", "zh-CN": "登录"},
+        "app.sign_out": {"en": "Sign out", "zh-CN": "退出"},
+        "app.home": {"en": "Home", "zh-CN": "首页"},
+        "app.language": {"en": "Language", "zh-CN": "语言"},
+        "app.large_text": {"en": "Large text", "zh-CN": "大字体"},
+        "app.audit": {"en": "Audit log", "zh-CN": "审计日志"},
+    }
+)
 
-register_texts({
-    "app.skip": {"en": "Skip to content", "zh-CN": "跳到正文"},
-    "app.normal_text": {"en": "Normal text", "zh-CN": "标准字体"},
-    "app.menu": {"en": "Main menu", "zh-CN": "主菜单"},
-    "app.switch_to": {"en": "中文", "zh-CN": "English"},
-})
+register_texts(
+    {
+        "app.skip": {"en": "Skip to content", "zh-CN": "跳到正文"},
+        "app.normal_text": {"en": "Normal text", "zh-CN": "标准字体"},
+        "app.menu": {"en": "Main menu", "zh-CN": "主菜单"},
+        "app.switch_to": {"en": "中文", "zh-CN": "English"},
+    }
+)

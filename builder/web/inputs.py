@@ -9,12 +9,12 @@ same way: the input is refused with the field's message instead of crashing.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
-
-from engines.forms import FieldValueError, message
+from collections.abc import Iterator
+from typing import Any
 
 from builder.records import FieldError
 from builder.records.compiled import CompiledField
+from engines.forms import FieldValueError, message
 
 
 def unstorable_text(text: str) -> bool:
@@ -43,12 +43,16 @@ def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
 
 def unstorable_errors(values: Any, locale: str) -> list[FieldError]:
     """A field error for every string anywhere in `values` that cannot be stored."""
-    return [FieldError(path or "__all__", "invalid_text", message("invalid_text", locale))
-            for path, text in _strings(values, "") if unstorable_text(text)]
+    return [
+        FieldError(path or "__all__", "invalid_text", message("invalid_text", locale))
+        for path, text in _strings(values, "")
+        if unstorable_text(text)
+    ]
 
 
-def coercion_crashes(fields: dict[str, CompiledField], values: dict[str, Any], locale: str,
-                     prefix: str = "") -> list[FieldError]:
+def coercion_crashes(
+    fields: dict[str, CompiledField], values: dict[str, Any], locale: str, prefix: str = ""
+) -> list[FieldError]:
     """Errors for values whose type's `coerce` fails with something other than FieldValueError."""
     errors: list[FieldError] = []
     for name, raw in values.items():

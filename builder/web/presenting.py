@@ -7,15 +7,15 @@ the viewer could not open themselves.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
-
-from engines.forms import localized
 
 from builder.records import Actor, RecordService
 from builder.records.codec import decode
 from builder.records.compiled import CompiledEntity, CompiledField
+from engines.forms import localized
 
 SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
 
@@ -28,7 +28,9 @@ def entity_title(entity: CompiledEntity, locale: str) -> str:
     return localized(entity.spec.title, locale, entity.name.replace("_", " ").capitalize())
 
 
-def display(field: CompiledField, value: Any, locale: str, link_titles: dict[tuple[str, int], str] | None = None) -> str:
+def display(
+    field: CompiledField, value: Any, locale: str, link_titles: dict[tuple[str, int], str] | None = None
+) -> str:
     """The text a person sees for `value` (already masked by the record service when needed)."""
     if value is None or value == [] or value == "":
         return ""
@@ -51,8 +53,9 @@ def record_title(entity: CompiledEntity, record: dict[str, Any]) -> str:
     return str(value) if value not in (None, "") else f"#{record.get('id')}"
 
 
-def link_titles(service: RecordService, actor: Actor, entity: CompiledEntity,
-                records: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int], str]:
+def link_titles(
+    service: RecordService, actor: Actor, entity: CompiledEntity, records: Iterable[Mapping[str, Any]]
+) -> dict[tuple[str, int], str]:
     """{(target entity, id): title} for every link value in `records` the actor may see."""
     wanted: dict[str, set[int]] = {}
     for record in records:

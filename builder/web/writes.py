@@ -8,7 +8,8 @@ both databases: SQLite transactions that may write take the write lock up front
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 

@@ -15,15 +15,24 @@ from .fieldtypes import (
     register_field_type,
 )
 from .messages import message
-from .models import EntitySpec, FieldSpec, FormSpec, LocalizedText, PermissionSpec, SectionSpec, ValidationSpec, localized
+from .models import (
+    EntitySpec,
+    FieldSpec,
+    FormSpec,
+    LocalizedText,
+    PermissionSpec,
+    SectionSpec,
+    ValidationSpec,
+    localized,
+)
 from .scope import child_scope, default_is_expression, entity_names, entity_scope
 
 __all__ = [
-    "EntitySpec",
     "FIELD_TYPES",
-    "FieldSpec",
     "ID_MAX",
     "INT_LIMIT",
+    "EntitySpec",
+    "FieldSpec",
     "FieldType",
     "FieldValueError",
     "FormSpec",
@@ -33,13 +42,13 @@ __all__ = [
     "ValidationSpec",
     "check_entities_and_forms",
     "check_localized",
-    "compile_checked",
-    "fits",
     "child_scope",
+    "compile_checked",
     "default_is_expression",
     "entity_names",
     "entity_scope",
     "field_type",
+    "fits",
     "id_column_type",
     "id_schema",
     "localized",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engines.rules import Loc, Problem, did_you_mean
 
@@ -40,21 +41,33 @@ def check_name(name: str, loc: Loc, what: str, reserved: tuple[str, ...] = ()) -
         if suggestion and not suggestion[0].isalpha():
             suggestion = "f_" + suggestion
         hint = f"for example `{suggestion}`" if suggestion and NAME.match(suggestion) else None
-        yield Problem(loc, "name.invalid",
-                      f"`{name}` is not a valid {what} name: use lower-case letters, digits and _ "
-                      f"and start with a letter", hint)
+        yield Problem(
+            loc,
+            "name.invalid",
+            f"`{name}` is not a valid {what} name: use lower-case letters, digits and _ and start with a letter",
+            hint,
+        )
         return
     if "__" in name:
-        yield Problem(loc, "name.double_underscore", f"{what} name `{name}` may not contain `__`",
-                      "`__` is reserved for generated names (child tables, hash columns)")
+        yield Problem(
+            loc,
+            "name.double_underscore",
+            f"{what} name `{name}` may not contain `__`",
+            "`__` is reserved for generated names (child tables, hash columns)",
+        )
     if len(name) > NAME_MAX_LENGTH:
         yield Problem(loc, "name.too_long", f"{what} name `{name}` is longer than {NAME_MAX_LENGTH} characters")
     if name in reserved:
-        yield Problem(loc, "name.reserved", f"`{name}` is a system column; choose another {what} name",
-                      f"reserved names: {', '.join(reserved)}")
+        yield Problem(
+            loc,
+            "name.reserved",
+            f"`{name}` is a system column; choose another {what} name",
+            f"reserved names: {', '.join(reserved)}",
+        )
     elif name in EXPRESSION_WORDS:
-        yield Problem(loc, "name.reserved", f"`{name}` is a word of the expression language; "
-                                            f"choose another {what} name")
+        yield Problem(
+            loc, "name.reserved", f"`{name}` is a word of the expression language; choose another {what} name"
+        )
 
 
 def check_localized(text: Any, loc: Loc, locales: frozenset[str] | None) -> Iterator[Problem]:
@@ -69,8 +82,12 @@ def check_localized(text: Any, loc: Loc, locales: frozenset[str] | None) -> Iter
         yield Problem(loc, "text.empty", "give the text in at least one locale")
     for locale, value in text.items():
         if locales is not None and locale not in locales:
-            yield Problem(loc + (locale,), "text.unknown_locale", f"unknown locale `{locale}`",
-                          did_you_mean(locale, sorted(locales)) or f"use one of: {', '.join(sorted(locales))}")
+            yield Problem(
+                loc + (locale,),
+                "text.unknown_locale",
+                f"unknown locale `{locale}`",
+                did_you_mean(locale, sorted(locales)) or f"use one of: {', '.join(sorted(locales))}",
+            )
         elif not str(value).strip():
             yield Problem(loc + (locale,), "text.empty", f"the `{locale}` text is empty")
 
@@ -78,8 +95,9 @@ def check_localized(text: Any, loc: Loc, locales: frozenset[str] | None) -> Iter
 _PLURALS = {"entity": "entities"}
 
 
-def unknown(kind: str, name: str, candidates: Any, loc: Loc, code: str, where: str = "",
-            message: str | None = None) -> Problem:
+def unknown(
+    kind: str, name: str, candidates: Any, loc: Loc, code: str, where: str = "", message: str | None = None
+) -> Problem:
     """An unknown-name problem with a did-you-mean hint (or the list when it is short)."""
     names = sorted(candidates)
     hint = did_you_mean(name, names)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from engines.rules import Problem
 
@@ -18,8 +18,11 @@ from .scope import entity_scope
 def record_scopes(ctx: CheckContext, name: str) -> FieldScopes:
     """The names and scopes every expression of entity `name` is checked with."""
     spec = ctx.entities[name]
-    return FieldScopes(frozenset(spec.fields), entity_scope(ctx.entities, name),
-                       entity_scope(ctx.entities, name, user=True, roles=ctx.roles))
+    return FieldScopes(
+        frozenset(spec.fields),
+        entity_scope(ctx.entities, name),
+        entity_scope(ctx.entities, name, user=True, roles=ctx.roles),
+    )
 
 
 def check_entity(ctx: CheckContext, name: str, spec: EntitySpec) -> Iterator[Problem]:
@@ -27,8 +30,12 @@ def check_entity(ctx: CheckContext, name: str, spec: EntitySpec) -> Iterator[Pro
     loc = ("entities", name)
     yield from check_name(name, loc, "entity")
     if name.startswith(SYSTEM_TABLE_PREFIX):
-        yield Problem(loc, "name.reserved", f"entity names may not start with `{SYSTEM_TABLE_PREFIX}`",
-                      "the builder's own tables use that prefix")
+        yield Problem(
+            loc,
+            "name.reserved",
+            f"entity names may not start with `{SYSTEM_TABLE_PREFIX}`",
+            "the builder's own tables use that prefix",
+        )
     if spec.title is not None:
         yield from check_localized(spec.title, loc + ("title",), ctx.locales)
     yield from _check_renamed_from(ctx, name, spec)
@@ -45,11 +52,19 @@ def _check_renamed_from(ctx: CheckContext, name: str, spec: EntitySpec) -> Itera
         return
     where = ("entities", name, "renamed_from")
     if old == name:
-        yield Problem(where, "entity.renamed_from_itself", f"`{name}` is renamed from itself",
-                      "remove `renamed_from` once the rename has been applied")
+        yield Problem(
+            where,
+            "entity.renamed_from_itself",
+            f"`{name}` is renamed from itself",
+            "remove `renamed_from` once the rename has been applied",
+        )
     elif old in ctx.entities:
-        yield Problem(where, "entity.renamed_from_current", f"`renamed_from: {old}` names a current entity",
-                      "an entity can only be renamed from a name no longer in use")
+        yield Problem(
+            where,
+            "entity.renamed_from_current",
+            f"`renamed_from: {old}` names a current entity",
+            "an entity can only be renamed from a name no longer in use",
+        )
     else:
         earlier = [other for other, o in ctx.entities.items() if o.renamed_from == old and other != name]
         if earlier and list(ctx.entities).index(earlier[0]) < list(ctx.entities).index(name):
@@ -62,11 +77,17 @@ def _check_title_and_search(name: str, spec: EntitySpec) -> Iterator[Problem]:
         field = spec.fields.get(spec.title_field)
         if field is None:
             yield unknown("field", spec.title_field, spec.fields, loc + ("title_field",), "entity.unknown_field")
-        elif field.type in FIELD_TYPES and not searchable_type(field.type) \
-                and field.type not in ("integer", "date", "datetime"):
-            yield Problem(loc + ("title_field",), "entity.bad_title_field",
-                          f"a `{field.type}` field cannot be the title of a record",
-                          "choose a text, number or date field")
+        elif (
+            field.type in FIELD_TYPES
+            and not searchable_type(field.type)
+            and field.type not in ("integer", "date", "datetime")
+        ):
+            yield Problem(
+                loc + ("title_field",),
+                "entity.bad_title_field",
+                f"a `{field.type}` field cannot be the title of a record",
+                "choose a text, number or date field",
+            )
     seen: set[str] = set()
     for index, field_name in enumerate(spec.search):
         where = loc + ("search", index)
@@ -76,12 +97,19 @@ def _check_title_and_search(name: str, spec: EntitySpec) -> Iterator[Problem]:
         elif field_name in seen:
             yield Problem(where, "entity.duplicate_search", f"`{field_name}` is listed twice in `search`")
         elif field.encrypted:
-            yield Problem(where, "entity.encrypted_search", f"`{field_name}` is encrypted and cannot be searched",
-                          "encrypted values can only be matched exactly; remove it from `search`")
+            yield Problem(
+                where,
+                "entity.encrypted_search",
+                f"`{field_name}` is encrypted and cannot be searched",
+                "encrypted values can only be matched exactly; remove it from `search`",
+            )
         elif field.type in FIELD_TYPES and not searchable_type(field.type):
-            yield Problem(where, "entity.not_searchable", f"`{field_name}` cannot be searched: "
-                                                          f"`{field.type}` fields are not text",
-                          "search works on text, phone, e-mail, ID number, select and state fields")
+            yield Problem(
+                where,
+                "entity.not_searchable",
+                f"`{field_name}` cannot be searched: `{field.type}` fields are not text",
+                "search works on text, phone, e-mail, ID number, select and state fields",
+            )
         seen.add(field_name)
     for index, field_name in enumerate(spec.subtitle or []):
         if field_name not in spec.fields:

@@ -8,7 +8,8 @@ row filter (`where`, translated to SQL) can express.
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from engines.rules import FUNCTIONS, Expression, ExpressionError, Loc, Problem, Scope, compile_expression, did_you_mean
 
@@ -27,8 +28,9 @@ def library() -> Mapping[str, Callable[..., Any]]:
     return {**FUNCTIONS, "decide": _decide}
 
 
-def compile_checked(source: Any, scope: Scope, loc: Loc, decision_tables: frozenset[str]
-                    ) -> tuple[Expression | None, list[Problem]]:
+def compile_checked(
+    source: Any, scope: Scope, loc: Loc, decision_tables: frozenset[str]
+) -> tuple[Expression | None, list[Problem]]:
     """The compiled expression (None when it does not compile) and its problems, located at `loc`."""
     if not isinstance(source, str):
         return None, [Problem(loc, "expression.not_text", "an expression must be written as text")]
@@ -58,13 +60,28 @@ def _decide_problems(source: str, decision_tables: frozenset[str]) -> list[Probl
             continue
         first = node.args[0] if node.args else None
         if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
-            problems.append(Problem((), "expression.arity", "decide() takes the table name as a quoted text, "
-                                                            "e.g. decide('bp_risk')", None, _column(source, node)))
+            problems.append(
+                Problem(
+                    (),
+                    "expression.arity",
+                    "decide() takes the table name as a quoted text, e.g. decide('bp_risk')",
+                    None,
+                    _column(source, node),
+                )
+            )
         elif first.value not in decision_tables:
             hint = did_you_mean(first.value, decision_tables) or (
-                "define it under `decision_tables:`" if not decision_tables else None)
-            problems.append(Problem((), "expression.unknown_table", f"unknown decision table `{first.value}`",
-                                    hint, _column(source, first)))
+                "define it under `decision_tables:`" if not decision_tables else None
+            )
+            problems.append(
+                Problem(
+                    (),
+                    "expression.unknown_table",
+                    f"unknown decision table `{first.value}`",
+                    hint,
+                    _column(source, first),
+                )
+            )
     return problems
 
 
@@ -81,11 +98,20 @@ def row_filter_problems(source: str, loc: Loc) -> list[Problem]:
             for item in node.elts:
                 operand(item)
             return
-        hint = "use one link hop at most (doctor.user)" if isinstance(node, ast.Attribute) else \
-            "compare fields with values or user.*; combine with and, or, not"
-        problems.append(Problem(loc, "permission.where_unsupported",
-                                f"`{ast.unparse(node)}` cannot be used in a row filter", hint,
-                                _column(source, node)))
+        hint = (
+            "use one link hop at most (doctor.user)"
+            if isinstance(node, ast.Attribute)
+            else "compare fields with values or user.*; combine with and, or, not"
+        )
+        problems.append(
+            Problem(
+                loc,
+                "permission.where_unsupported",
+                f"`{ast.unparse(node)}` cannot be used in a row filter",
+                hint,
+                _column(source, node),
+            )
+        )
 
     def clause(node: ast.expr) -> None:
         if isinstance(node, ast.BoolOp):
@@ -99,10 +125,15 @@ def row_filter_problems(source: str, loc: Loc) -> list[Problem]:
         elif isinstance(node, (ast.Name, ast.Attribute)):
             operand(node)
         else:
-            problems.append(Problem(loc, "permission.where_unsupported",
-                                    f"`{ast.unparse(node)}` cannot be used in a row filter",
-                                    "compare fields with values or user.*; combine with and, or, not",
-                                    _column(source, node)))
+            problems.append(
+                Problem(
+                    loc,
+                    "permission.where_unsupported",
+                    f"`{ast.unparse(node)}` cannot be used in a row filter",
+                    "compare fields with values or user.*; combine with and, or, not",
+                    _column(source, node),
+                )
+            )
 
     clause(_tree(source).body)
     return problems

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from engines.rules import Loc, Problem, Scope
 
-from .checks_common import CHILD_SYSTEM_COLUMNS, IDENTIFIER_LIMIT, SYSTEM_COLUMNS, CheckContext, check_localized, \
-    check_name, unknown
+from .checks_common import (
+    CHILD_SYSTEM_COLUMNS,
+    IDENTIFIER_LIMIT,
+    SYSTEM_COLUMNS,
+    CheckContext,
+    check_localized,
+    check_name,
+    unknown,
+)
 from .checks_expressions import compile_checked, fits
 from .fieldtypes import FIELD_TYPES, FieldValueError
 from .messages import message
@@ -44,8 +52,9 @@ def _takers(option: str) -> str:
     return ", ".join(sorted(name for name, kind in FIELD_TYPES.items() if option in kind.options_allowed))
 
 
-def check_field(ctx: CheckContext, entity: str, name: str, spec: FieldSpec, loc: Loc, scopes: FieldScopes,
-                in_table: bool = False) -> Iterator[Problem]:
+def check_field(
+    ctx: CheckContext, entity: str, name: str, spec: FieldSpec, loc: Loc, scopes: FieldScopes, in_table: bool = False
+) -> Iterator[Problem]:
     """Every problem of one field (`loc` is the field's own path)."""
     reserved = CHILD_SYSTEM_COLUMNS + ("parent",) if in_table else SYSTEM_COLUMNS
     yield from check_name(name, loc, "field", reserved)
@@ -59,8 +68,12 @@ def check_field(ctx: CheckContext, entity: str, name: str, spec: FieldSpec, loc:
         return
     for option in TYPE_OPTIONS:
         if getattr(spec, option) is not None and option not in kind.options_allowed:
-            yield Problem(loc + (option,), "field.option_not_allowed",
-                          f"`{option}` does not apply to a `{spec.type}` field", f"it applies to: {_takers(option)}")
+            yield Problem(
+                loc + (option,),
+                "field.option_not_allowed",
+                f"`{option}` does not apply to a `{spec.type}` field",
+                f"it applies to: {_takers(option)}",
+            )
     yield from (p.at(*loc) for p in kind.check(spec))
     yield from _check_type_specific(ctx, entity, name, spec, loc, scopes, in_table)
     yield from _check_flags(spec, loc)
@@ -81,75 +94,126 @@ def _check_renamed_from(name: str, spec: FieldSpec, loc: Loc, scopes: FieldScope
     if old is None:
         return
     if old == name:
-        yield Problem(loc + ("renamed_from",), "field.renamed_from_itself", f"`{name}` is renamed from itself",
-                      "remove `renamed_from` once the rename has been applied")
+        yield Problem(
+            loc + ("renamed_from",),
+            "field.renamed_from_itself",
+            f"`{name}` is renamed from itself",
+            "remove `renamed_from` once the rename has been applied",
+        )
     elif old in scopes.field_names:
-        yield Problem(loc + ("renamed_from",), "field.renamed_from_current",
-                      f"`renamed_from: {old}` names a current field", "a field can only be renamed from a name "
-                                                                      "no longer in use")
+        yield Problem(
+            loc + ("renamed_from",),
+            "field.renamed_from_current",
+            f"`renamed_from: {old}` names a current field",
+            "a field can only be renamed from a name no longer in use",
+        )
 
 
-def _check_type_specific(ctx: CheckContext, entity: str, name: str, spec: FieldSpec, loc: Loc,
-                         scopes: FieldScopes, in_table: bool) -> Iterator[Problem]:
+def _check_type_specific(
+    ctx: CheckContext, entity: str, name: str, spec: FieldSpec, loc: Loc, scopes: FieldScopes, in_table: bool
+) -> Iterator[Problem]:
     if spec.type == "link" and spec.to and spec.to not in ctx.entities:
-        yield unknown("entity", spec.to, ctx.entities, loc + ("to",), "field.unknown_entity",
-                      message=f"link to unknown entity `{spec.to}`")
+        yield unknown(
+            "entity",
+            spec.to,
+            ctx.entities,
+            loc + ("to",),
+            "field.unknown_entity",
+            message=f"link to unknown entity `{spec.to}`",
+        )
     if spec.option_labels:
         for option, label in spec.option_labels.items():
             yield from check_localized(label, loc + ("option_labels", option), ctx.locales)
     if spec.type == "state" and spec.workflow and spec.workflow not in ctx.workflows:
-        yield unknown("workflow", spec.workflow, ctx.workflows, loc + ("workflow",), "field.unknown_workflow",
-                      message=f"workflow `{spec.workflow}` is not defined under `workflows:`")
-    if spec.type == "decimal" and spec.precision is not None and spec.scale is not None \
-            and spec.scale > spec.precision:
-        yield Problem(loc + ("scale",), "field.bad_scale",
-                      f"`scale` ({spec.scale}) cannot be larger than `precision` ({spec.precision})")
+        yield unknown(
+            "workflow",
+            spec.workflow,
+            ctx.workflows,
+            loc + ("workflow",),
+            "field.unknown_workflow",
+            message=f"workflow `{spec.workflow}` is not defined under `workflows:`",
+        )
+    if spec.type == "decimal" and spec.precision is not None and spec.scale is not None and spec.scale > spec.precision:
+        yield Problem(
+            loc + ("scale",),
+            "field.bad_scale",
+            f"`scale` ({spec.scale}) cannot be larger than `precision` ({spec.precision})",
+        )
     if spec.type == "table" and spec.fields:
         if in_table:
             yield Problem(loc + ("type",), "field.nested_table", "a child table cannot hold another `table` field")
             return
         if len(f"{entity}__{name}") > IDENTIFIER_LIMIT:
-            yield Problem(loc, "name.too_long", f"the child table `{entity}__{name}` would be longer than "
-                                                f"{IDENTIFIER_LIMIT} characters; use shorter names")
+            yield Problem(
+                loc,
+                "name.too_long",
+                f"the child table `{entity}__{name}` would be longer than "
+                f"{IDENTIFIER_LIMIT} characters; use shorter names",
+            )
         from .scope import child_scope  # a child row sees its own fields and `parent`
 
-        child = FieldScopes(frozenset(spec.fields), child_scope(ctx.entities, entity, name),
-                            child_scope(ctx.entities, entity, name, user=True, roles=ctx.roles))
+        child = FieldScopes(
+            frozenset(spec.fields),
+            child_scope(ctx.entities, entity, name),
+            child_scope(ctx.entities, entity, name, user=True, roles=ctx.roles),
+        )
         for child_name, child_spec in spec.fields.items():
-            yield from check_field(ctx, entity, child_name, child_spec, loc + ("fields", child_name), child,
-                                   in_table=True)
+            yield from check_field(
+                ctx, entity, child_name, child_spec, loc + ("fields", child_name), child, in_table=True
+            )
 
 
 def _check_flags(spec: FieldSpec, loc: Loc) -> Iterator[Problem]:
     computed = spec.compute is not None
     if computed and spec.required:
-        yield Problem(loc + ("required",), "field.computed_required",
-                      "a computed field cannot be `required` (it is never typed in)")
+        yield Problem(
+            loc + ("required",),
+            "field.computed_required",
+            "a computed field cannot be `required` (it is never typed in)",
+        )
     if computed and spec.default is not None:
         yield Problem(loc + ("default",), "field.computed_default", "a computed field cannot have a `default`")
     if spec.encrypted:
         if spec.type not in ENCRYPTABLE:
-            yield Problem(loc + ("encrypted",), "field.encrypted_type",
-                          f"a `{spec.type}` field cannot be encrypted",
-                          f"encryption applies to: {', '.join(sorted(ENCRYPTABLE))}")
+            yield Problem(
+                loc + ("encrypted",),
+                "field.encrypted_type",
+                f"a `{spec.type}` field cannot be encrypted",
+                f"encryption applies to: {', '.join(sorted(ENCRYPTABLE))}",
+            )
         if computed:
             yield Problem(loc + ("encrypted",), "field.encrypted_compute", "a computed field cannot be encrypted")
         if spec.searchable:
-            yield Problem(loc + ("searchable",), "field.encrypted_search", "an encrypted field cannot be searchable",
-                          "encrypted values can only be matched exactly; remove `searchable`")
+            yield Problem(
+                loc + ("searchable",),
+                "field.encrypted_search",
+                "an encrypted field cannot be searchable",
+                "encrypted values can only be matched exactly; remove `searchable`",
+            )
     if spec.unique and spec.type in NOT_UNIQUE:
         yield Problem(loc + ("unique",), "field.unique_type", f"a `{spec.type}` field cannot be `unique`")
     if spec.searchable and not spec.encrypted and not searchable_type(spec.type):
-        yield Problem(loc + ("searchable",), "field.not_searchable", f"a `{spec.type}` field cannot be searched",
-                      "search works on text, phone, e-mail, ID number, select and state fields")
+        yield Problem(
+            loc + ("searchable",),
+            "field.not_searchable",
+            f"a `{spec.type}` field cannot be searched",
+            "search works on text, phone, e-mail, ID number, select and state fields",
+        )
     if spec.max_length is not None and spec.type not in MAX_LENGTH_TYPES:
-        yield Problem(loc + ("max_length",), "field.option_not_allowed",
-                      f"`max_length` does not apply to a `{spec.type}` field",
-                      f"it applies to: {', '.join(sorted(MAX_LENGTH_TYPES))}")
+        yield Problem(
+            loc + ("max_length",),
+            "field.option_not_allowed",
+            f"`max_length` does not apply to a `{spec.type}` field",
+            f"it applies to: {', '.join(sorted(MAX_LENGTH_TYPES))}",
+        )
     for key in ("min", "max"):
         if getattr(spec, key) is not None and spec.type not in NUMBER_TYPES | DATE_TYPES:
-            yield Problem(loc + (key,), "field.option_not_allowed", f"`{key}` does not apply to a `{spec.type}` field",
-                          "it applies to: date, datetime, decimal, integer")
+            yield Problem(
+                loc + (key,),
+                "field.option_not_allowed",
+                f"`{key}` does not apply to a `{spec.type}` field",
+                "it applies to: date, datetime, decimal, integer",
+            )
 
 
 def _check_result(expression: Any, spec: FieldSpec, loc: Loc, verb: str) -> Iterator[Problem]:
@@ -159,13 +223,17 @@ def _check_result(expression: Any, spec: FieldSpec, loc: Loc, verb: str) -> Iter
     expected = rule_type(spec, {}).type
     actual = getattr(expression, "type", "any")
     if not fits(actual, expected):
-        yield Problem(loc, "field.expression_type", f"the expression {verb} a {actual}, but the field holds "
-                                                    f"a {expected} (`{spec.type}`)")
+        yield Problem(
+            loc,
+            "field.expression_type",
+            f"the expression {verb} a {actual}, but the field holds a {expected} (`{spec.type}`)",
+        )
 
 
 def _value_problem(exc: FieldValueError, what: str, value: Any, spec: FieldSpec, loc: Loc, code: str) -> Problem:
-    return Problem(loc, code, f"{what} {value!r} is not a valid `{spec.type}` value: "
-                              f"{message(exc.code, 'en', **exc.params)}")
+    return Problem(
+        loc, code, f"{what} {value!r} is not a valid `{spec.type}` value: {message(exc.code, 'en', **exc.params)}"
+    )
 
 
 def _check_default(ctx: CheckContext, spec: FieldSpec, loc: Loc, scopes: FieldScopes) -> Iterator[Problem]:
@@ -219,8 +287,12 @@ def _check_limits(ctx: CheckContext, spec: FieldSpec, loc: Loc, scopes: FieldSco
             continue
         if isinstance(limit, str):
             if _looks_like_iso_date(limit):
-                yield Problem(where, "field.bad_limit", f"`{key}: \"{limit}\"` is text, not a date",
-                              f"write the date without quotes ({limit}) or as date('{limit}')")
+                yield Problem(
+                    where,
+                    "field.bad_limit",
+                    f'`{key}: "{limit}"` is text, not a date',
+                    f"write the date without quotes ({limit}) or as date('{limit}')",
+                )
                 continue
             expression, problems = compile_checked(limit, scopes.plain, where, ctx.decision_tables)
             yield from problems
@@ -240,8 +312,9 @@ def _check_limits(ctx: CheckContext, spec: FieldSpec, loc: Loc, scopes: FieldSco
             yield Problem(loc + ("min",), "field.limit_order", f"`min` ({spec.min}) is larger than `max` ({spec.max})")
 
 
-def check_fields(ctx: CheckContext, entity: str, fields: Mapping[str, FieldSpec], loc: Loc,
-                 scopes: FieldScopes) -> Iterator[Problem]:
+def check_fields(
+    ctx: CheckContext, entity: str, fields: Mapping[str, FieldSpec], loc: Loc, scopes: FieldScopes
+) -> Iterator[Problem]:
     """Every field of an entity."""
     for name, spec in fields.items():
         yield from check_field(ctx, entity, name, spec, loc + (name,), scopes)

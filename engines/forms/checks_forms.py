@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from engines.rules import Problem
 
@@ -32,10 +32,15 @@ def check_form(ctx: CheckContext, name: str, form: FormSpec) -> Iterator[Problem
         for position, field_name in enumerate(section.fields):
             field_loc = where + ("fields", position)
             if field_name not in entity.fields:
-                yield unknown("field", field_name, entity.fields, field_loc, "form.unknown_field",
-                              f" in entity `{form.entity}`")
+                yield unknown(
+                    "field", field_name, entity.fields, field_loc, "form.unknown_field", f" in entity `{form.entity}`"
+                )
             elif field_name in first_seen:
-                yield Problem(field_loc, "form.duplicate_field", f"`{field_name}` is already on this form",
-                              f"it is in section {first_seen[field_name] + 1}; a field appears once per form")
+                yield Problem(
+                    field_loc,
+                    "form.duplicate_field",
+                    f"`{field_name}` is already on this form",
+                    f"it is in section {first_seen[field_name] + 1}; a field appears once per form",
+                )
             else:
                 first_seen[field_name] = index

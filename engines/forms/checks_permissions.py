@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from engines.rules import Loc, Problem, Scope
 
@@ -23,8 +23,7 @@ def check_permissions(ctx: CheckContext, entity: str, spec: EntitySpec, scope: S
             yield Problem(loc, "permission.unknown_role", f"unknown role `{role}`", hint)
         yield from _check_field_lists(entity, spec, permission, loc)
         if permission.where is not None:
-            expression, problems = compile_checked(permission.where, where_scope, loc + ("where",),
-                                                   ctx.decision_tables)
+            expression, problems = compile_checked(permission.where, where_scope, loc + ("where",), ctx.decision_tables)
             yield from problems
             if expression is not None:
                 yield from row_filter_problems(permission.where, loc + ("where",))
@@ -38,8 +37,9 @@ def _check_field_lists(entity: str, spec: EntitySpec, permission: PermissionSpec
         seen: set[str] = set()
         for index, name in enumerate(names):
             if name not in spec.fields:
-                yield unknown("field", name, spec.fields, loc + (key, index), "permission.unknown_field",
-                              f" in entity `{entity}`")
+                yield unknown(
+                    "field", name, spec.fields, loc + (key, index), "permission.unknown_field", f" in entity `{entity}`"
+                )
             elif name in seen:
                 yield Problem(loc + (key, index), "permission.duplicate_field", f"`{name}` is listed twice")
             seen.add(name)
@@ -49,11 +49,18 @@ def _check_field_lists(entity: str, spec: EntitySpec, permission: PermissionSpec
     readable = set(read or [])
     if write == "all":
         if set(spec.fields) - readable:
-            yield Problem(loc + ("write",), "permission.write_not_read",
-                          "`write: all` needs `read: all`: a role cannot change fields it cannot see",
-                          "list the writable fields, or make them readable")
+            yield Problem(
+                loc + ("write",),
+                "permission.write_not_read",
+                "`write: all` needs `read: all`: a role cannot change fields it cannot see",
+                "list the writable fields, or make them readable",
+            )
         return
     for index, name in enumerate(write):
         if name in spec.fields and name not in readable:
-            yield Problem(loc + ("write", index), "permission.write_not_read",
-                          f"`{name}` is writable but not readable", f"add `{name}` to `read`")
+            yield Problem(
+                loc + ("write", index),
+                "permission.write_not_read",
+                f"`{name}` is writable but not readable",
+                f"add `{name}` to `read`",
+            )

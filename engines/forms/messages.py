@@ -17,26 +17,37 @@ MESSAGES: dict[str, dict[str, str]] = {
     "invalid_text": {"en": "Enter text.", "zh-CN": "请输入文本。"},
     "invalid_integer": {"en": "Enter a whole number.", "zh-CN": "请输入整数。"},
     "invalid_number": {"en": "Enter a number.", "zh-CN": "请输入数字。"},
-    "too_many_digits": {"en": "Too many digits (at most {limit} in all, {scale} after the point).",
-                        "zh-CN": "位数过多(最多 {limit} 位,小数点后 {scale} 位)。"},
+    "too_many_digits": {
+        "en": "Too many digits (at most {limit} in all, {scale} after the point).",
+        "zh-CN": "位数过多(最多 {limit} 位,小数点后 {scale} 位)。",
+    },
     "invalid_boolean": {"en": "Choose yes or no.", "zh-CN": "请选择是或否。"},
     "invalid_date": {"en": "Enter a date as YYYY-MM-DD.", "zh-CN": "请按 YYYY-MM-DD 格式输入日期。"},
-    "invalid_datetime": {"en": "Enter a date and time as YYYY-MM-DD HH:MM.", "zh-CN": "请按 YYYY-MM-DD HH:MM 格式输入日期时间。"},
+    "invalid_datetime": {
+        "en": "Enter a date and time as YYYY-MM-DD HH:MM.",
+        "zh-CN": "请按 YYYY-MM-DD HH:MM 格式输入日期时间。",
+    },
     "invalid_option": {"en": "Choose one of: {choices}.", "zh-CN": "请从以下选项中选择:{choices}。"},
     "invalid_phone": {"en": "Enter a valid phone number.", "zh-CN": "请输入有效的电话号码。"},
     "invalid_email": {"en": "Enter a valid e-mail address.", "zh-CN": "请输入有效的电子邮箱。"},
-    "invalid_resident_id": {"en": "Enter a valid 18-character resident ID (the check digit does not match).",
-                            "zh-CN": "请输入有效的18位居民身份证号码(校验位不正确)。"},
+    "invalid_resident_id": {
+        "en": "Enter a valid 18-character resident ID (the check digit does not match).",
+        "zh-CN": "请输入有效的18位居民身份证号码(校验位不正确)。",
+    },
     "invalid_link": {"en": "Choose an existing record.", "zh-CN": "请选择已存在的记录。"},
     "invalid_rows": {"en": "Enter a list of rows.", "zh-CN": "请输入行列表。"},
     "too_many_rows": {"en": "At most {limit} rows.", "zh-CN": "最多 {limit} 行。"},
     "read_only": {"en": "This field is computed and cannot be set.", "zh-CN": "此项为自动计算,不能修改。"},
     "not_writable": {"en": "You may not change this field.", "zh-CN": "您无权修改此项。"},
     "unknown_field": {"en": "There is no such field.", "zh-CN": "没有这个字段。"},
-    "conflict": {"en": "This record was changed by someone else; reload and try again.",
-                 "zh-CN": "该记录已被他人修改,请刷新后重试。"},
-    "rule_failed": {"en": "{label} could not be worked out or checked; please tell your administrator.",
-                    "zh-CN": "无法计算或校验「{label}」,请告知管理员。"},
+    "conflict": {
+        "en": "This record was changed by someone else; reload and try again.",
+        "zh-CN": "该记录已被他人修改,请刷新后重试。",
+    },
+    "rule_failed": {
+        "en": "{label} could not be worked out or checked; please tell your administrator.",
+        "zh-CN": "无法计算或校验「{label}」,请告知管理员。",
+    },
 }
 
 

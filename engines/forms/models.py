@@ -63,7 +63,7 @@ class FieldSpec(Spec):
     options: list[str] | None = None
     option_labels: dict[str, LocalizedText] | None = None
     to: str | None = None
-    fields: dict[str, "FieldSpec"] | None = None
+    fields: dict[str, FieldSpec] | None = None
     max_rows: int | None = Field(default=None, gt=0, le=10_000)  # table: most child rows per record
     precision: int | None = Field(default=None, gt=0, le=38)
     scale: int | None = Field(default=None, ge=0, le=18)

@@ -14,8 +14,18 @@ from .fieldtypes import FIELD_TYPES
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 # Options only some field types take (see FieldType.options_allowed).
-TYPE_OPTIONS = ("options", "option_labels", "to", "fields", "max_rows", "precision", "scale", "unit", "workflow",
-                "region")
+TYPE_OPTIONS = (
+    "options",
+    "option_labels",
+    "to",
+    "fields",
+    "max_rows",
+    "precision",
+    "scale",
+    "unit",
+    "workflow",
+    "region",
+)
 
 DESCRIPTIONS: dict[str, dict[str, str]] = {
     "EntitySpec": {
@@ -33,9 +43,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "help": "A hint shown under the input, per locale.",
         "required": "A value must be given (ignored while the field is hidden by visible_if).",
         "unique": "No two records may hold the same value (not for table, multi_select, long_text, boolean).",
-        "default": "The value of a new record: a literal, or an expression such as \"today()\".",
-        "min": "Smallest allowed value: a number, or for dates a date or an expression such as \"today()\".",
-        "max": "Largest allowed value: a number, or for dates a date or an expression such as \"today()\".",
+        "default": 'The value of a new record: a literal, or an expression such as "today()".',
+        "min": 'Smallest allowed value: a number, or for dates a date or an expression such as "today()".',
+        "max": 'Largest allowed value: a number, or for dates a date or an expression such as "today()".',
         "max_length": "Longest allowed text, in characters (text, long_text, phone, email).",
         "compute": "An expression the value is computed from on every save; the field is read-only.",
         "visible_if": "An expression; the field is shown (and required) only while it is true.",
@@ -69,7 +79,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "delete": "May delete records.",
         "export": "May export records.",
         "report": "May see aggregate reports over this entity.",
-        "where": "A row filter: the role sees only records for which it is true (\"doctor.user == user.id\").",
+        "where": 'A row filter: the role sees only records for which it is true ("doctor.user == user.id").',
         "full_access": "Sees sensitive values unmasked (default: only roles that read and write all).",
     },
     "FormSpec": {

@@ -11,7 +11,7 @@ a link, as in `doctor.user`).
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from engines.rules import FieldType as RuleType
 from engines.rules import RecordType, Scope, choice
@@ -78,8 +78,9 @@ def linked_scope(entities: Entities, entity: str) -> Scope:
     return Scope(_record_names(spec.fields, entities))
 
 
-def _root_scope(fields: Mapping[str, FieldSpec], entities: Entities, user: bool, roles: Iterable[str] | None,
-                row_filter: bool) -> dict[str, RuleType]:
+def _root_scope(
+    fields: Mapping[str, FieldSpec], entities: Entities, user: bool, roles: Iterable[str] | None, row_filter: bool
+) -> dict[str, RuleType]:
     names = _record_names(fields, entities)
     names.pop("user", None)  # at the root `user` is the signed-in account, never a field
     if user:
@@ -89,8 +90,9 @@ def _root_scope(fields: Mapping[str, FieldSpec], entities: Entities, user: bool,
     return names
 
 
-def entity_scope(entities: Entities, entity: str, *, user: bool = False, roles: Iterable[str] | None = None,
-                 row_filter: bool = False) -> Scope:
+def entity_scope(
+    entities: Entities, entity: str, *, user: bool = False, roles: Iterable[str] | None = None, row_filter: bool = False
+) -> Scope:
     """The Scope an expression of `entity` is compiled and evaluated in.
 
     `user=True` adds the signed-in account (visible_if, validations, where, defaults);
@@ -102,8 +104,9 @@ def entity_scope(entities: Entities, entity: str, *, user: bool = False, roles: 
     return Scope(_root_scope(fields, entities, user, roles, row_filter))
 
 
-def child_scope(entities: Entities, entity: str, table_field: str, *, user: bool = False,
-                roles: Iterable[str] | None = None) -> Scope:
+def child_scope(
+    entities: Entities, entity: str, table_field: str, *, user: bool = False, roles: Iterable[str] | None = None
+) -> Scope:
     """The Scope of a child-table row: its own fields, `id`, and `parent` (the parent record)."""
     spec = entities.get(entity)
     table = spec.fields.get(table_field) if spec is not None else None

@@ -8,8 +8,9 @@ also let the compiler pick faster code paths.
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from itertools import pairwise
-from typing import Any, Mapping
+from typing import Any
 
 from .errors import ExpressionError
 from .functions import FunctionSpec
@@ -18,9 +19,25 @@ from .problems import did_you_mean
 from .scope import ANY, NUMERIC, FieldType, Scope, assignable, type_of_value
 
 _ORDERED = (NUMERIC, frozenset({"text"}), frozenset({"date", "datetime"}), frozenset({"duration"}))
-_OP_SYMBOL = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
-              ast.Pow: "**", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
-              ast.NotEq: "!=", ast.In: "in", ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not"}
+_OP_SYMBOL = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+}
 
 
 def _field(type_name: str) -> FieldType:
@@ -30,7 +47,9 @@ def _field(type_name: str) -> FieldType:
 class Checker:
     """Walks one parsed expression; afterwards `types`, `names`, `paths`, `functions`, `tables` hold what it read."""
 
-    def __init__(self, parsed: Parsed, scope: Scope, specs: Mapping[str, FunctionSpec], tables: Mapping[str, Any] | None):
+    def __init__(
+        self, parsed: Parsed, scope: Scope, specs: Mapping[str, FunctionSpec], tables: Mapping[str, Any] | None
+    ):
         self.parsed, self.scope, self.specs, self.tables = parsed, scope, specs, tables
         self.types: dict[int, FieldType] = {}
         self.names: set[str] = set()
@@ -57,8 +76,9 @@ class Checker:
     def _Name(self, node: ast.Name) -> FieldType:
         found = self.scope.lookup(node.id)
         if found is None:
-            raise self.error("expression.unknown_name", f"unknown name `{node.id}`", node,
-                             did_you_mean(node.id, self.scope.names()))
+            raise self.error(
+                "expression.unknown_name", f"unknown name `{node.id}`", node, did_you_mean(node.id, self.scope.names())
+            )
         self.names.add(node.id)
         self.paths.add((node.id,))
         return found
@@ -72,16 +92,24 @@ class Checker:
         if base.type in ("any", "null"):
             return ANY
         if base.type != "record":
-            raise self.error("expression.type", f"a {base.type} has no field `{node.attr}`", node,
-                             "only links (records) have fields; use a function such as lower(x) for values")
+            raise self.error(
+                "expression.type",
+                f"a {base.type} has no field `{node.attr}`",
+                node,
+                "only links (records) have fields; use a function such as lower(x) for values",
+            )
         if base.record is None:
             return ANY
         linked = base.record.scope
         found = linked.lookup(node.attr)
         if found is None:
             where = ".".join(path[:-1]) if path else "the record"
-            raise self.error("expression.unknown_name", f"`{where}` has no field `{node.attr}`", node,
-                             did_you_mean(node.attr, linked.names()))
+            raise self.error(
+                "expression.unknown_name",
+                f"`{where}` has no field `{node.attr}`",
+                node,
+                did_you_mean(node.attr, linked.names()),
+            )
         return found
 
     # -- operators -------------------------------------------------------------------
@@ -102,8 +130,12 @@ class Checker:
         result = _binary_result(type(node.op), left, right)
         if result is None:
             symbol = _OP_SYMBOL[type(node.op)]
-            raise self.error("expression.type", f"cannot compute {left} {symbol} {right}", node,
-                             "arithmetic works on numbers, and on dates with days(), hours(), months()")
+            raise self.error(
+                "expression.type",
+                f"cannot compute {left} {symbol} {right}",
+                node,
+                "arithmetic works on numbers, and on dates with days(), hours(), months()",
+            )
         return _field(result)
 
     def _Compare(self, node: ast.Compare) -> FieldType:
@@ -113,8 +145,9 @@ class Checker:
             self._check_comparison(op, a, b, na, nb, node)
         return FieldType("boolean")
 
-    def _check_comparison(self, op: ast.cmpop, a: FieldType, b: FieldType, na: ast.AST, nb: ast.AST,
-                          node: ast.Compare) -> None:
+    def _check_comparison(
+        self, op: ast.cmpop, a: FieldType, b: FieldType, na: ast.AST, nb: ast.AST, node: ast.Compare
+    ) -> None:
         symbol = _OP_SYMBOL[type(op)]
         if isinstance(op, (ast.In, ast.NotIn)):
             if b.type not in ("list", "text", "record", "any", "null"):
@@ -132,8 +165,11 @@ class Checker:
             return
         same_family = any(a.type in family and b.type in family for family in _ORDERED) or a.type == b.type
         if not same_family:
-            hint = "write a date as date('2024-01-31')" if "text" in (a.type, b.type) and \
-                {"date", "datetime"} & {a.type, b.type} else None
+            hint = (
+                "write a date as date('2024-01-31')"
+                if "text" in (a.type, b.type) and {"date", "datetime"} & {a.type, b.type}
+                else None
+            )
             raise self.error("expression.type", f"cannot compare a {a.type} with a {b.type} using {symbol}", node, hint)
         if isinstance(op, (ast.Lt, ast.LtE, ast.Gt, ast.GtE)) and a.type in ("boolean", "list", "record"):
             raise self.error("expression.type", f"a {a.type} cannot be ordered with {symbol}", node)
@@ -147,8 +183,9 @@ class Checker:
         if literal.value not in field.choices:
             options = ", ".join(sorted(map(str, field.choices)))
             hint = did_you_mean(str(literal.value), map(str, field.choices)) or f"the options are: {options}"
-            raise self.error("expression.choice", f"{literal.value!r} is not one of the options ({options})",
-                             literal, hint)
+            raise self.error(
+                "expression.choice", f"{literal.value!r} is not one of the options ({options})", literal, hint
+            )
 
     def _IfExp(self, node: ast.IfExp) -> FieldType:
         self.infer(node.test)
@@ -182,10 +219,19 @@ class Checker:
         self.functions.add(name)
         count = len(node.args)
         if count < spec.min_args or (spec.max_args is not None and count > spec.max_args):
-            wanted = str(spec.min_args) if spec.max_args == spec.min_args else \
-                f"{spec.min_args} or more" if spec.max_args is None else f"{spec.min_args} to {spec.max_args}"
-            raise self.error("expression.arity", f"{name}() takes {wanted} argument(s), got {count}", node,
-                             f"example: {spec.example}" if spec.example else None)
+            wanted = (
+                str(spec.min_args)
+                if spec.max_args == spec.min_args
+                else f"{spec.min_args} or more"
+                if spec.max_args is None
+                else f"{spec.min_args} to {spec.max_args}"
+            )
+            raise self.error(
+                "expression.arity",
+                f"{name}() takes {wanted} argument(s), got {count}",
+                node,
+                f"example: {spec.example}" if spec.example else None,
+            )
         if node.keywords and not spec.keywords:
             raise self.error("expression.arity", f"{name}() takes no named arguments", node.keywords[0])
         for index, argument in enumerate(node.args):
@@ -193,8 +239,12 @@ class Checker:
             expected = spec.param_type(index)
             if not assignable(actual, expected):
                 wanted = " or ".join(expected) if isinstance(expected, tuple) else expected
-                raise self.error("expression.type", f"{name}() needs a {wanted} here, not a {actual}", argument,
-                                 f"example: {spec.example}" if spec.example else None)
+                raise self.error(
+                    "expression.type",
+                    f"{name}() needs a {wanted} here, not a {actual}",
+                    argument,
+                    f"example: {spec.example}" if spec.example else None,
+                )
         for keyword in node.keywords:
             self.infer(keyword.value)
         return _field(spec.returns)
@@ -203,18 +253,27 @@ class Checker:
         if self.tables is None:
             raise self.error("expression.unknown_table", "decide() needs decision tables, and none are defined", node)
         if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) or not isinstance(node.args[0].value, str):
-            raise self.error("expression.arity", "decide() takes the table name as a quoted text, e.g. decide('bp_risk')",
-                             node)
+            raise self.error(
+                "expression.arity", "decide() takes the table name as a quoted text, e.g. decide('bp_risk')", node
+            )
         name = node.args[0].value
         table = self.tables.get(name)
         if table is None:
-            raise self.error("expression.unknown_table", f"unknown decision table `{name}`", node.args[0],
-                             did_you_mean(name, self.tables))
+            raise self.error(
+                "expression.unknown_table",
+                f"unknown decision table `{name}`",
+                node.args[0],
+                did_you_mean(name, self.tables),
+            )
         given = set()
         for keyword in node.keywords:
             if keyword.arg not in table.input_names:
-                raise self.error("expression.unknown_name", f"decision table `{name}` has no input `{keyword.arg}`",
-                                 keyword, did_you_mean(keyword.arg or "", table.input_names))
+                raise self.error(
+                    "expression.unknown_name",
+                    f"decision table `{name}` has no input `{keyword.arg}`",
+                    keyword,
+                    did_you_mean(keyword.arg or "", table.input_names),
+                )
             given.add(keyword.arg)
             self.infer(keyword.value)
         self.functions.add("decide")

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import ast
 from collections import ChainMap
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from . import runtime
 from .clock import DEFAULT_EVALUATION, evaluation
@@ -22,8 +23,15 @@ from .functions import FunctionSpec
 from .parsing import called_name
 from .scope import NUMERIC, FieldType
 
-_BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.FloorDiv: "floordiv",
-           ast.Mod: "mod", ast.Pow: "power"}
+_BINARY = {
+    ast.Add: "add",
+    ast.Sub: "sub",
+    ast.Mult: "mul",
+    ast.Div: "div",
+    ast.FloorDiv: "floordiv",
+    ast.Mod: "mod",
+    ast.Pow: "power",
+}
 _ORDER_SYMBOL = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _ORDER_HELPER = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
 _PLAIN_EQUALITY = NUMERIC | {"text", "boolean"}
@@ -37,7 +45,9 @@ def overlay(context: Mapping[str, Any], given: dict[str, Any]) -> Mapping[str, A
 class Codegen:
     """Turns one checked tree into the source of `_rule(_c, _e)` and its bindings."""
 
-    def __init__(self, types: Mapping[int, FieldType], specs: Mapping[str, FunctionSpec], tables: Mapping[str, Any] | None):
+    def __init__(
+        self, types: Mapping[int, FieldType], specs: Mapping[str, FunctionSpec], tables: Mapping[str, Any] | None
+    ):
         self.types, self.specs, self.tables = types, specs, tables or {}
         self.bindings: dict[str, Any] = {}
         self._temps = 0
@@ -94,8 +104,11 @@ class Codegen:
         if isinstance(node.op, ast.Not):
             return f"(not {self.emit(node.operand)})"
         operand = node.operand
-        if isinstance(operand, ast.Constant) and isinstance(operand.value, (int, float)) \
-                and not isinstance(operand.value, bool):
+        if (
+            isinstance(operand, ast.Constant)
+            and isinstance(operand.value, (int, float))
+            and not isinstance(operand.value, bool)
+        ):
             return self.bind(-operand.value if isinstance(node.op, ast.USub) else operand.value)
         name = "neg" if isinstance(node.op, ast.USub) else "pos"
         return f"{self.helper(name)}({self.emit(operand)})"
@@ -197,13 +210,20 @@ def _is_plain_literal(node: ast.AST) -> bool:
 
 
 def _is_number_literal(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float, Decimal)) \
+    return (
+        isinstance(node, ast.Constant)
+        and isinstance(node.value, (int, float, Decimal))
         and not isinstance(node.value, bool)
+    )
 
 
-def compile_tree(tree: ast.Expression, types: Mapping[int, FieldType], specs: Mapping[str, FunctionSpec],
-                 tables: Mapping[str, Any] | None, on_error: Callable[[Exception], Exception],
-                 ) -> tuple[Callable[..., Any], Callable[..., Any], str]:
+def compile_tree(
+    tree: ast.Expression,
+    types: Mapping[int, FieldType],
+    specs: Mapping[str, FunctionSpec],
+    tables: Mapping[str, Any] | None,
+    on_error: Callable[[Exception], Exception],
+) -> tuple[Callable[..., Any], Callable[..., Any], str]:
     """Two functions for a checked tree, and their generated source.
 
     `run(context, evaluation)` is the bare compiled body (tables and decide() call it);
@@ -213,8 +233,14 @@ def compile_tree(tree: ast.Expression, types: Mapping[int, FieldType], specs: Ma
     """
     generator = Codegen(types, specs, tables)
     body = generator.emit(tree.body)
-    bindings = {**generator.bindings, "_D": DEFAULT_EVALUATION, "_mk": evaluation, "_RuleError": RuleError,
-                "_Exception": Exception, "_wrap": on_error}
+    bindings = {
+        **generator.bindings,
+        "_D": DEFAULT_EVALUATION,
+        "_mk": evaluation,
+        "_RuleError": RuleError,
+        "_Exception": Exception,
+        "_wrap": on_error,
+    }
     read = "    _g = _c.get\n" if generator.uses_context else ""
     inner = (
         f"def _run(_c, _e):\n{read}    return {body}\n"

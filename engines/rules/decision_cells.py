@@ -18,16 +18,24 @@ import datetime as dt
 import math
 import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 _COMPARE = re.compile(r"^\s*(?:(?P<name>[A-Za-z_][\w.]*)\s*)?(?P<op>>=|<=|==|!=|=|>|<)\s*(?P<value>.+?)\s*$")
-_RANGE = re.compile(r"^\s*(?P<open>[\[(\]])\s*(?P<lo>[^\[\]()]+?)\s*\.\.\s*(?P<hi>[^\[\]()]+?)\s*(?P<close>[\])\[])\s*$")
+_RANGE = re.compile(
+    r"^\s*(?P<open>[\[(\]])\s*(?P<lo>[^\[\]()]+?)\s*\.\.\s*(?P<hi>[^\[\]()]+?)\s*(?P<close>[\])\[])\s*$"
+)
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _SPECIAL = set("<>=[](){}")
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -169,14 +177,17 @@ def parse_cell(raw: Any, input_name: str) -> Cell:
                 raise CellError(f"the range {text!r} is empty: {low} is above {high}")
         except TypeError:
             raise CellError(f"the range {text!r} cannot be ordered") from None
-        return Cell("range", text, low=low, high=high, low_closed=found["open"] == "[",
-                    high_closed=found["close"] == "]")
+        return Cell(
+            "range", text, low=low, high=high, low_closed=found["open"] == "[", high_closed=found["close"] == "]"
+        )
     found = _COMPARE.match(text)
     if found:
         name = found["name"]
         if name is not None and name != input_name:
-            raise CellError(f"this column tests `{input_name}`, not `{name}`",
-                            f"write {found['op']} {found['value']} or {input_name} {found['op']} {found['value']}")
+            raise CellError(
+                f"this column tests `{input_name}`, not `{name}`",
+                f"write {found['op']} {found['value']} or {input_name} {found['op']} {found['value']}",
+            )
         op = "==" if found["op"] == "=" else found["op"]
         value = parse_literal(found["value"])
         if value is None and op not in ("==", "!="):

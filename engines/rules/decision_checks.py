@@ -12,7 +12,8 @@ import ast
 import datetime as dt
 import itertools
 import math
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -75,8 +76,9 @@ def column_candidates(cells: Iterable[Cell], whole: bool) -> list[Any]:
     numeric_only = bool(bounds) and len(numbers) == len(set(bounds))
     unique: list[Any] = []
     for value in candidates + ([] if numeric_only else [OTHER]):
-        if value is not None and not any(value is seen or (type(value) is type(seen) and value == seen)
-                                         for seen in unique):
+        if value is not None and not any(
+            value is seen or (type(value) is type(seen) and value == seen) for seen in unique
+        ):
             unique.append(value)
     return unique or [OTHER]
 
@@ -108,11 +110,15 @@ def find_overlaps(table: DecisionTable, candidates: list[list[Any]]) -> list[Pro
                 break
             witness[names[column]] = shared
         else:
-            problems.append(Problem(
-                (table.name, "rows", second), "decision_table.overlap",
-                f"rows {first + 1} and {second + 1} of {table.name} both match "
-                f"{_describe(witness, table)} (hit policy unique allows only one)",
-                "narrow one of the rows, or use hit: first if the order decides"))
+            problems.append(
+                Problem(
+                    (table.name, "rows", second),
+                    "decision_table.overlap",
+                    f"rows {first + 1} and {second + 1} of {table.name} both match "
+                    f"{_describe(witness, table)} (hit policy unique allows only one)",
+                    "narrow one of the rows, or use hit: first if the order decides",
+                )
+            )
     return problems
 
 
@@ -126,15 +132,19 @@ def find_gap(table: DecisionTable, candidates: list[list[Any]]) -> Problem | Non
         if not any(all(_safe_match(cell, value) for cell, value in zip(row, combination)) for row in table.cells):
             example = dict(zip(names, combination))
             return Problem(
-                (table.name, "rows"), "decision_table.gap",
+                (table.name, "rows"),
+                "decision_table.gap",
                 f"no row of {table.name} matches {_describe(example, table)}",
-                "add a row for it, a last row of - cells, or a default: value")
+                "add a row for it, a last row of - cells, or a default: value",
+            )
     return None
 
 
 def _describe(values: Mapping[str, Any], table: DecisionTable) -> str:
-    shown = {name: ("any value" if value is OTHER and all(c[i].kind == "any" for c in table.cells) else value)
-             for i, (name, value) in enumerate(values.items())}
+    shown = {
+        name: ("any value" if value is OTHER and all(c[i].kind == "any" for c in table.cells) else value)
+        for i, (name, value) in enumerate(values.items())
+    }
     return describe_inputs(shown).replace("'another value'", "another value").replace("'any value'", "any value")
 
 
@@ -152,9 +162,12 @@ def analyse(table: DecisionTable, scope: Scope | None = None) -> list[Problem]:
     return problems
 
 
-def build_decision_tables(section: Mapping[str, Any] | None, *, scope: Scope | None = None,
-                          functions: Mapping[str, Callable[..., Any]] | None = None,
-                          ) -> tuple[dict[str, DecisionTable], list[Problem]]:
+def build_decision_tables(
+    section: Mapping[str, Any] | None,
+    *,
+    scope: Scope | None = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+) -> tuple[dict[str, DecisionTable], list[Problem]]:
     """Compile every table of a `decision_tables:` section and check it.
 
     Returns the tables that compiled (a table may decide() those above it) and all
@@ -166,8 +179,9 @@ def build_decision_tables(section: Mapping[str, Any] | None, *, scope: Scope | N
         try:
             spec = raw if isinstance(raw, DecisionTableSpec) else DecisionTableSpec.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(Problem((name, *error["loc"]), "decision_table.invalid", error["msg"])
-                            for error in exc.errors())
+            problems.extend(
+                Problem((name, *error["loc"]), "decision_table.invalid", error["msg"]) for error in exc.errors()
+            )
             continue
         try:
             table = compile_decision_table(name, spec, scope=scope, functions=functions, tables=tables)
@@ -179,7 +193,11 @@ def build_decision_tables(section: Mapping[str, Any] | None, *, scope: Scope | N
     return tables, problems
 
 
-def check_decision_tables(section: Mapping[str, Any] | None, *, scope: Scope | None = None,
-                          functions: Mapping[str, Callable[..., Any]] | None = None) -> list[Problem]:
+def check_decision_tables(
+    section: Mapping[str, Any] | None,
+    *,
+    scope: Scope | None = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+) -> list[Problem]:
     """Every problem of a `decision_tables:` section (see build_decision_tables)."""
     return build_decision_tables(section, scope=scope, functions=functions)[1]

@@ -8,7 +8,8 @@ function, so deciding costs a few hundred nanoseconds, not an interpreter walk.
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .clock import DEFAULT_EVALUATION, Evaluation, evaluation
 from .decision_cells import Cell, CellError, parse_cell
@@ -31,8 +32,9 @@ class TableError(RulesEngineError):
 class DecisionTable:
     """A compiled decision table. `evaluate(context)` gives the output; `explain(context)` says why."""
 
-    def __init__(self, name: str, spec: DecisionTableSpec, inputs: list[Expression], cells: list[list[Cell]],
-                 outputs: list[Any]):
+    def __init__(
+        self, name: str, spec: DecisionTableSpec, inputs: list[Expression], cells: list[list[Cell]], outputs: list[Any]
+    ):
         self.name, self.spec, self.hit = name, spec, spec.hit
         self.inputs, self.cells, self.outputs = inputs, cells, outputs
         self.output_names = spec.outputs
@@ -47,10 +49,15 @@ class DecisionTable:
         return f"DecisionTable({self.name!r}, hit={self.hit!r}, rows={len(self.cells)})"
 
     # -- evaluation ------------------------------------------------------------------
-    def evaluate(self, context: Mapping[str, Any], *, related: Any = None, now: Any = None, timezone: Any = None) -> Any:
+    def evaluate(
+        self, context: Mapping[str, Any], *, related: Any = None, now: Any = None, timezone: Any = None
+    ) -> Any:
         """The table's output for `context` (a dict of outputs when the table has several)."""
-        env = DEFAULT_EVALUATION if related is None and now is None and timezone is None \
+        env = (
+            DEFAULT_EVALUATION
+            if related is None and now is None and timezone is None
             else evaluation(related, now, timezone)
+        )
         return self.evaluate_in(context, env)
 
     def evaluate_in(self, context: Mapping[str, Any], env: Evaluation) -> Any:
@@ -82,10 +89,12 @@ class DecisionTable:
     def _best(self, matched: list[int]) -> int:
         order = self.spec.output_order
         if order:
+
             def rank(row: int) -> tuple[int, int]:
                 value = self.outputs[row]
                 key = value[self.output_names[0]] if isinstance(value, dict) and self.output_names else value
                 return (order.index(key) if key in order else len(order), row)
+
             return min(matched, key=rank)
         return min(matched, key=lambda row: (-(self.spec.rows[row].priority or 0), row))
 
@@ -112,9 +121,17 @@ class DecisionTable:
     def explain(self, context: Mapping[str, Any], **options: Any) -> dict[str, Any]:
         """Why the table decides what it decides, as plain data for a page or an API."""
         env = evaluation(options.get("related"), options.get("now"), options.get("timezone"))
-        result: dict[str, Any] = {"table": self.name, "title": self.spec.title, "hit": self.hit,
-                                  "inputs": [], "rows": [], "matched": [], "chosen": None,
-                                  "output": None, "error": None}
+        result: dict[str, Any] = {
+            "table": self.name,
+            "title": self.spec.title,
+            "hit": self.hit,
+            "inputs": [],
+            "rows": [],
+            "matched": [],
+            "chosen": None,
+            "output": None,
+            "error": None,
+        }
         try:
             values = list(self.input_values(context, env).values())
         except RuleError as exc:
@@ -127,8 +144,15 @@ class DecisionTable:
             except TypeError:
                 cells = [False] * len(row)
             matched = all(cells)
-            result["rows"].append({"row": index + 1, "when": [c.describe() for c in row], "cells": cells,
-                                   "matched": matched, "then": plain(self.outputs[index])})
+            result["rows"].append(
+                {
+                    "row": index + 1,
+                    "when": [c.describe() for c in row],
+                    "cells": cells,
+                    "matched": matched,
+                    "then": plain(self.outputs[index]),
+                }
+            )
             if matched:
                 result["matched"].append(index + 1)
         try:
@@ -184,9 +208,14 @@ def _compile_matcher(inputs: list[Expression], cells: list[list[Cell]], first: b
     return namespace["_match"]
 
 
-def compile_decision_table(name: str, spec: DecisionTableSpec | Mapping[str, Any], *, scope: Scope | None = None,
-                           functions: Mapping[str, Callable[..., Any]] | None = None,
-                           tables: Mapping[str, "DecisionTable"] | None = None) -> DecisionTable:
+def compile_decision_table(
+    name: str,
+    spec: DecisionTableSpec | Mapping[str, Any],
+    *,
+    scope: Scope | None = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    tables: Mapping[str, DecisionTable] | None = None,
+) -> DecisionTable:
     """Compile one table; raise TableError listing every problem (loc relative to the table)."""
     if not isinstance(spec, DecisionTableSpec):
         spec = DecisionTableSpec.model_validate(spec)
@@ -212,10 +241,13 @@ def _parse_rows(spec: DecisionTableSpec, problems: ProblemList) -> list[list[Cel
     rows: list[list[Cell]] = []
     for row_index, row in enumerate(spec.rows):
         if len(row.when) != len(spec.inputs):
-            problems.add(("rows", row_index, "when"), "decision_table.cell_count",
-                         f"row {row_index + 1} has {len(row.when)} cells but the table has "
-                         f"{len(spec.inputs)} inputs ({', '.join(spec.inputs)})",
-                         "write - for an input this row does not test")
+            problems.add(
+                ("rows", row_index, "when"),
+                "decision_table.cell_count",
+                f"row {row_index + 1} has {len(row.when)} cells but the table has "
+                f"{len(spec.inputs)} inputs ({', '.join(spec.inputs)})",
+                "write - for an input this row does not test",
+            )
             continue
         parsed: list[Cell] = []
         for cell_index, (raw, input_source) in enumerate(zip(row.when, spec.inputs)):
@@ -233,11 +265,15 @@ def _row_output(spec: DecisionTableSpec, index: int, then: Any, problems: Proble
         if isinstance(then, dict) and names and set(then) == set(names):
             return then[names[0]]
         if isinstance(then, (dict, list)):
-            problems.add(("rows", index, "then"), "decision_table.output",
-                         "this table has one output: write a single value after then:")
+            problems.add(
+                ("rows", index, "then"),
+                "decision_table.output",
+                "this table has one output: write a single value after then:",
+            )
         return then
     if not isinstance(then, dict) or set(then) != set(names):
-        problems.add(("rows", index, "then"), "decision_table.output",
-                     f"then: must give every output ({', '.join(names)})")
+        problems.add(
+            ("rows", index, "then"), "decision_table.output", f"then: must give every output ({', '.join(names)})"
+        )
         return then
     return {name: then[name] for name in names}

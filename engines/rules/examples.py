@@ -9,8 +9,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -27,15 +28,20 @@ _FAIL = {"fail", "fails", "invalid", False}
 class Evaluable(Protocol):
     """Anything with evaluate(context, related=, now=): an Expression or a DecisionTable."""
 
-    def evaluate(self, context: Mapping[str, Any], *, related: Any = None, now: Any = None,
-                 timezone: Any = None) -> Any: ...
+    def evaluate(
+        self, context: Mapping[str, Any], *, related: Any = None, now: Any = None, timezone: Any = None
+    ) -> Any: ...
 
 
 def same_value(expected: Any, got: Any) -> bool:
     """Equality for examples: numbers within 1e-9, decimals against floats, everything else ==."""
     numbers = (int, float, Decimal)
-    if isinstance(expected, numbers) and isinstance(got, numbers) \
-            and not isinstance(expected, bool) and not isinstance(got, bool):
+    if (
+        isinstance(expected, numbers)
+        and isinstance(got, numbers)
+        and not isinstance(expected, bool)
+        and not isinstance(got, bool)
+    ):
         return math.isclose(float(expected), float(got), rel_tol=1e-9, abs_tol=1e-9)
     if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
         return len(expected) == len(got) and all(same_value(a, b) for a, b in zip(expected, got))
@@ -46,8 +52,16 @@ def _show(value: Any) -> str:
     return "null" if value is None else str(value)
 
 
-def run_examples(subject: Evaluable, examples: Sequence[ExampleSpec | Mapping[str, Any]], *, name: str,
-                 loc: Loc = (), validation: bool = False, related: Any = None, now: Any = None) -> list[Problem]:
+def run_examples(
+    subject: Evaluable,
+    examples: Sequence[ExampleSpec | Mapping[str, Any]],
+    *,
+    name: str,
+    loc: Loc = (),
+    validation: bool = False,
+    related: Any = None,
+    now: Any = None,
+) -> list[Problem]:
     """Problems for the examples of one rule, computed value or table (empty list: all pass).
 
     `loc` is where the subject sits in the blueprint; each problem's loc is
@@ -68,21 +82,28 @@ def run_examples(subject: Evaluable, examples: Sequence[ExampleSpec | Mapping[st
         expected = example.expect
         if validation:
             if expected not in _PASS and expected not in _FAIL:
-                problems.append(Problem((*where, "expect"), "example.invalid",
-                                        f"{label}: expect must be pass or fail, not {expected!r}"))
+                problems.append(
+                    Problem(
+                        (*where, "expect"), "example.invalid", f"{label}: expect must be pass or fail, not {expected!r}"
+                    )
+                )
                 continue
             expected = "pass" if expected in _PASS else "fail"
         try:
             got = subject.evaluate(example.given, related=port, now=example.now or now)
         except RuleError as exc:
-            problems.append(Problem(where, "example.failed",
-                                    f"{label}: expected {_show(expected)}, but it failed ({exc}) for {inputs}"))
+            problems.append(
+                Problem(
+                    where, "example.failed", f"{label}: expected {_show(expected)}, but it failed ({exc}) for {inputs}"
+                )
+            )
             continue
         if validation:
             got = "pass" if got else "fail"
         if not same_value(expected, got):
-            problems.append(Problem(where, "example.failed",
-                                    f"{label}: expected {_show(expected)}, got {_show(got)} for {inputs}"))
+            problems.append(
+                Problem(where, "example.failed", f"{label}: expected {_show(expected)}, got {_show(got)} for {inputs}")
+            )
     return problems
 
 
@@ -90,8 +111,9 @@ def run_table_examples(tables: Mapping[str, Any], *, related: Any = None, now: A
     """Problems for the `examples:` of every compiled DecisionTable, loc (name, "examples", i)."""
     problems: list[Problem] = []
     for table_name, table in tables.items():
-        problems.extend(run_examples(table, table.spec.examples, name=table_name, loc=(table_name,),
-                                     related=related, now=now))
+        problems.extend(
+            run_examples(table, table.spec.examples, name=table_name, loc=(table_name,), related=related, now=now)
+        )
     return problems
 
 

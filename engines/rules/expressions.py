@@ -9,7 +9,8 @@ ever re-parsed, and every failure surfaces as RuleError.
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
 
 from .checker import Checker
 from .clock import DEFAULT_EVALUATION, Evaluation, evaluation
@@ -32,10 +33,19 @@ class Expression:
     calls, `type` the rule type the checker inferred.
     """
 
-    def __init__(self, source: str, tree: ast.Expression, type: str, names: frozenset[str],
-                 paths: frozenset[tuple[str, ...]], functions: frozenset[str], tables: frozenset[str],
-                 run: Callable[[Mapping[str, Any], Evaluation], Any], python_source: str,
-                 evaluate: Callable[..., Any] | None = None):
+    def __init__(
+        self,
+        source: str,
+        tree: ast.Expression,
+        type: str,
+        names: frozenset[str],
+        paths: frozenset[tuple[str, ...]],
+        functions: frozenset[str],
+        tables: frozenset[str],
+        run: Callable[[Mapping[str, Any], Evaluation], Any],
+        python_source: str,
+        evaluate: Callable[..., Any] | None = None,
+    ):
         self.source, self.tree, self.type = source, tree, type
         self.names, self.paths, self.functions, self.tables = names, paths, functions, tables
         self._run, self.python_source = run, python_source
@@ -45,15 +55,19 @@ class Expression:
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"
 
-    def evaluate(self, context: Mapping[str, Any], *, related: Any = None, now: Any = None,
-                 timezone: Any = None) -> Any:
+    def evaluate(
+        self, context: Mapping[str, Any], *, related: Any = None, now: Any = None, timezone: Any = None
+    ) -> Any:
         """The value with `context` as its names (missing names read as null).
 
         `related` is the RelatedRecords port used by count/exists/last/overlaps;
         `now`/`timezone` override the clock for this evaluation only.
         """
-        env = DEFAULT_EVALUATION if related is None and now is None and timezone is None \
+        env = (
+            DEFAULT_EVALUATION
+            if related is None and now is None and timezone is None
             else evaluation(related, now, timezone)
+        )
         try:
             return self._run(context, env)
         except RuleError:
@@ -86,9 +100,14 @@ class Expression:
         return result
 
 
-def compile_expression(source: str, names: Collection[str] | None = None,
-                       functions: Mapping[str, Callable[..., Any]] | None = None, *,
-                       scope: Scope | None = None, tables: Mapping[str, Any] | None = None) -> Expression:
+def compile_expression(
+    source: str,
+    names: Collection[str] | None = None,
+    functions: Mapping[str, Callable[..., Any]] | None = None,
+    *,
+    scope: Scope | None = None,
+    tables: Mapping[str, Any] | None = None,
+) -> Expression:
     """Parse, check and compile `source`; raise ExpressionError pointing at the fault.
 
     `names` is the set of root names the expression may read (None: any) and is
@@ -106,6 +125,15 @@ def compile_expression(source: str, names: Collection[str] | None = None,
         return RuleError(f"{text!r} failed: {type(exc).__name__}: {exc}")
 
     run, evaluate, python_source = compile_tree(parsed.tree, checker.types, specs, tables, failure)
-    return Expression(text, parsed.tree, result_type.type, frozenset(checker.names),
-                      frozenset(checker.paths), frozenset(checker.functions), frozenset(checker.tables_used),
-                      run, python_source, evaluate)
+    return Expression(
+        text,
+        parsed.tree,
+        result_type.type,
+        frozenset(checker.names),
+        frozenset(checker.paths),
+        frozenset(checker.functions),
+        frozenset(checker.tables_used),
+        run,
+        python_source,
+        evaluate,
+    )

@@ -42,7 +42,7 @@ class Months:
             return self.shift(other, -1)
         return NotImplemented
 
-    def __neg__(self) -> "Months":
+    def __neg__(self) -> Months:
         return Months(-self.count)
 
 

@@ -9,7 +9,8 @@ A `where` value that is a list means "is one of".
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Collection, Iterable, Mapping, Protocol, runtime_checkable
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from .clock import Evaluation
 from .errors import RuleError
@@ -32,8 +33,15 @@ class RelatedRecords(Protocol):
         """`field` of the newest matching record (the port decides "newest"), or None."""
         ...
 
-    def overlaps(self, entity: str, start: dt.datetime, minutes: float, where: Mapping[str, Any],
-                 exclude_status: Collection[Any] = (), exclude_id: Any = None) -> bool:
+    def overlaps(
+        self,
+        entity: str,
+        start: dt.datetime,
+        minutes: float,
+        where: Mapping[str, Any],
+        exclude_status: Collection[Any] = (),
+        exclude_id: Any = None,
+    ) -> bool:
         """Whether a matching record's [start, start+minutes) meets the given interval."""
         ...
 
@@ -50,22 +58,33 @@ def _entity(entity: Any, fn: str) -> str:
     return entity
 
 
-@register_function(needs_env=True, null_safe=False, params=("text",), returns="integer",
-                   example="count('appointments', patient=id, status='no_show') < 3")
+@register_function(
+    needs_env=True,
+    null_safe=False,
+    params=("text",),
+    returns="integer",
+    example="count('appointments', patient=id, status='no_show') < 3",
+)
 def count(env: Evaluation, entity: str, **where: Any) -> int:
     """How many related records match the filters."""
     return _port(env, "count").count(_entity(entity, "count"), where)
 
 
-@register_function(needs_env=True, null_safe=False, params=("text",), returns="boolean",
-                   example="exists('consents', patient=id, kind='treatment')")
+@register_function(
+    needs_env=True,
+    null_safe=False,
+    params=("text",),
+    returns="boolean",
+    example="exists('consents', patient=id, kind='treatment')",
+)
 def exists(env: Evaluation, entity: str, **where: Any) -> bool:
     """Whether any related record matches the filters."""
     return bool(_port(env, "exists").exists(_entity(entity, "exists"), where))
 
 
-@register_function(needs_env=True, null_safe=False, params=("text", "text"),
-                   example="last('vitals', 'systolic', patient=id) >= 140")
+@register_function(
+    needs_env=True, null_safe=False, params=("text", "text"), example="last('vitals', 'systolic', patient=id) >= 140"
+)
 def last(env: Evaluation, entity: str, field: str, **where: Any) -> Any:
     """A field of the newest matching record (null when there is none)."""
     if not isinstance(field, str):
@@ -73,9 +92,14 @@ def last(env: Evaluation, entity: str, field: str, **where: Any) -> Any:
     return _port(env, "last").last(_entity(entity, "last"), field, where)
 
 
-@register_function(needs_env=True, null_safe=False, params=("text",), returns="boolean",
-                   example="not overlaps('appointments', doctor=doctor, start=starts_at, minutes=minutes, "
-                           "exclude_status=['cancelled'], exclude_id=id)")
+@register_function(
+    needs_env=True,
+    null_safe=False,
+    params=("text",),
+    returns="boolean",
+    example="not overlaps('appointments', doctor=doctor, start=starts_at, minutes=minutes, "
+    "exclude_status=['cancelled'], exclude_id=id)",
+)
 def overlaps(env: Evaluation, entity: str, **options: Any) -> Any:
     """Whether another record's time slot meets [start, start + minutes); null if start or minutes is."""
     start, length = options.pop("start", None), options.pop("minutes", None)
@@ -118,9 +142,16 @@ class InMemoryRelated:
     matching, or the greatest `order_field` when given).
     """
 
-    def __init__(self, records: Mapping[str, Iterable[Mapping[str, Any]]] | None = None, *,
-                 start_field: str = "starts_at", minutes_field: str = "minutes",
-                 status_field: str = "status", id_field: str = "id", order_field: str | None = None):
+    def __init__(
+        self,
+        records: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+        *,
+        start_field: str = "starts_at",
+        minutes_field: str = "minutes",
+        status_field: str = "status",
+        id_field: str = "id",
+        order_field: str | None = None,
+    ):
         self.records = {name: [dict(row) for row in rows] for name, rows in (records or {}).items()}
         self.start_field, self.minutes_field = start_field, minutes_field
         self.status_field, self.id_field, self.order_field = status_field, id_field, order_field
@@ -144,8 +175,15 @@ class InMemoryRelated:
             rows = sorted((r for r in rows if r.get(order) is not None), key=lambda r: r[order])
         return rows[-1].get(field) if rows else None
 
-    def overlaps(self, entity: str, start: dt.datetime, minutes: float, where: Mapping[str, Any],
-                 exclude_status: Collection[Any] = (), exclude_id: Any = None) -> bool:
+    def overlaps(
+        self,
+        entity: str,
+        start: dt.datetime,
+        minutes: float,
+        where: Mapping[str, Any],
+        exclude_status: Collection[Any] = (),
+        exclude_id: Any = None,
+    ) -> bool:
         end = start + dt.timedelta(minutes=minutes)
         for row in self._rows(entity, where):
             if row.get(self.status_field) in exclude_status:

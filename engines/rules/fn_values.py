@@ -71,7 +71,9 @@ def length(value: Any) -> int:
     raise RuleError(f"len() needs a text or a list, got {value!r}")
 
 
-@register_function(name="round", params=("number", "integer"), returns="number", example="round(weight / height ** 2, 1)")
+@register_function(
+    name="round", params=("number", "integer"), returns="number", example="round(weight / height ** 2, 1)"
+)
 def round_number(value: Any, digits: int = 0) -> Any:
     """The number rounded to `digits` decimals (half to even, like banks)."""
     _number(value, "round")

@@ -9,8 +9,9 @@ positional argument is null the call gives null without running the function.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {}
 _SPEC_ATTRIBUTE = "rules_spec"
@@ -66,9 +67,15 @@ def spec_of(name: str, fn: Callable[..., Any]) -> FunctionSpec:
         return FunctionSpec(name, fn, 0, None)
 
 
-def register_function(name: str | Callable[..., Any] | None = None, *, params: tuple[Any, ...] | None = None,
-                      returns: str = "any", null_safe: bool = True, needs_env: bool = False,
-                      example: str | None = None):
+def register_function(
+    name: str | Callable[..., Any] | None = None,
+    *,
+    params: tuple[Any, ...] | None = None,
+    returns: str = "any",
+    null_safe: bool = True,
+    needs_env: bool = False,
+    example: str | None = None,
+):
     """Add a function to the library under `name` (default: its own name).
 
     `params`/`returns` are rule type names used by the checker; `needs_env` functions
@@ -77,8 +84,9 @@ def register_function(name: str | Callable[..., Any] | None = None, *, params: t
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         key = name if isinstance(name, str) else fn.__name__
-        spec = make_spec(key, fn, params=params, returns=returns, null_safe=null_safe,
-                         needs_env=needs_env, example=example)
+        spec = make_spec(
+            key, fn, params=params, returns=returns, null_safe=null_safe, needs_env=needs_env, example=example
+        )
         setattr(fn, _SPEC_ATTRIBUTE, spec)
         FUNCTIONS[key] = fn
         return fn

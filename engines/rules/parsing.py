@@ -14,25 +14,67 @@ from .errors import ExpressionError
 from .limits import MAX_BRACKET_DEPTH, MAX_DEPTH, MAX_NODES, MAX_SOURCE_LENGTH
 
 _ALLOWED = (
-    ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.IfExp, ast.Call,
-    ast.Constant, ast.Name, ast.Load, ast.Attribute, ast.List, ast.Tuple, ast.keyword,
-    ast.And, ast.Or, ast.Not, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.FloorDiv, ast.Pow,
-    ast.USub, ast.UAdd, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
-    ast.Is, ast.IsNot,
+    ast.Expression,
+    ast.BoolOp,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.IfExp,
+    ast.Call,
+    ast.Constant,
+    ast.Name,
+    ast.Load,
+    ast.Attribute,
+    ast.List,
+    ast.Tuple,
+    ast.keyword,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Mod,
+    ast.FloorDiv,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
 )
 _WHY_NOT = {
     ast.Lambda: "lambdas are not allowed",
-    ast.ListComp: "comprehensions are not allowed", ast.SetComp: "comprehensions are not allowed",
-    ast.DictComp: "comprehensions are not allowed", ast.GeneratorExp: "generators are not allowed",
-    ast.Subscript: "indexing with [...] is not supported", ast.Slice: "slicing is not supported",
-    ast.JoinedStr: "f-strings are not allowed", ast.FormattedValue: "f-strings are not allowed",
-    ast.NamedExpr: "`:=` is not allowed", ast.Starred: "`*` unpacking is not allowed",
-    ast.Dict: "{...} mappings are not supported", ast.Set: "{...} sets are not supported",
-    ast.Await: "`await` is not allowed", ast.Yield: "`yield` is not allowed",
-    ast.YieldFrom: "`yield` is not allowed", ast.BitAnd: "bitwise operators are not supported",
-    ast.BitOr: "bitwise operators are not supported", ast.BitXor: "bitwise operators are not supported",
-    ast.LShift: "shift operators are not supported", ast.RShift: "shift operators are not supported",
-    ast.Invert: "`~` is not supported", ast.MatMult: "`@` is not supported",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "generators are not allowed",
+    ast.Subscript: "indexing with [...] is not supported",
+    ast.Slice: "slicing is not supported",
+    ast.JoinedStr: "f-strings are not allowed",
+    ast.FormattedValue: "f-strings are not allowed",
+    ast.NamedExpr: "`:=` is not allowed",
+    ast.Starred: "`*` unpacking is not allowed",
+    ast.Dict: "{...} mappings are not supported",
+    ast.Set: "{...} sets are not supported",
+    ast.Await: "`await` is not allowed",
+    ast.Yield: "`yield` is not allowed",
+    ast.YieldFrom: "`yield` is not allowed",
+    ast.BitAnd: "bitwise operators are not supported",
+    ast.BitOr: "bitwise operators are not supported",
+    ast.BitXor: "bitwise operators are not supported",
+    ast.LShift: "shift operators are not supported",
+    ast.RShift: "shift operators are not supported",
+    ast.Invert: "`~` is not supported",
+    ast.MatMult: "`@` is not supported",
 }
 _LITERAL_TYPES = (str, int, float, bool, type(None))
 
@@ -69,14 +111,16 @@ def parse(source: str) -> Parsed:
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("expression.empty", "the expression is empty")
     if len(source) > MAX_SOURCE_LENGTH:
-        raise ExpressionError("expression.too_long", f"the expression is longer than {MAX_SOURCE_LENGTH} characters",
-                              MAX_SOURCE_LENGTH)
+        raise ExpressionError(
+            "expression.too_long", f"the expression is longer than {MAX_SOURCE_LENGTH} characters", MAX_SOURCE_LENGTH
+        )
     lead = len(source) - len(source.lstrip())
     text = source.strip()
     depth, where = _bracket_depth(text)
     if depth > MAX_BRACKET_DEPTH:
-        raise ExpressionError("expression.too_deep", f"brackets are nested more than {MAX_BRACKET_DEPTH} deep",
-                              lead + where)
+        raise ExpressionError(
+            "expression.too_deep", f"brackets are nested more than {MAX_BRACKET_DEPTH} deep", lead + where
+        )
     one_line = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
     try:
         tree = ast.parse(one_line, mode="eval")
@@ -84,7 +128,9 @@ def parse(source: str) -> Parsed:
         column = lead + max((exc.offset or 1) - 1, 0)
         raise ExpressionError("expression.syntax", f"invalid syntax: {exc.msg}", column) from None
     except (ValueError, RecursionError, MemoryError) as exc:
-        raise ExpressionError("expression.syntax", f"the expression cannot be read: {type(exc).__name__}", lead) from None
+        raise ExpressionError(
+            "expression.syntax", f"the expression cannot be read: {type(exc).__name__}", lead
+        ) from None
     parsed = Parsed(text, tree, lead, one_line.encode("utf-8"))
     _refuse_unsafe(parsed)
     _LiteralWords().visit(tree)  # in place, once the depth is known to be bounded
@@ -140,8 +186,7 @@ def _refuse_node(node: ast.AST, column: int) -> None:
     if isinstance(node, ast.Compare):
         for op, right, left in zip(node.ops, node.comparators, [node.left, *node.comparators]):
             if isinstance(op, (ast.Is, ast.IsNot)) and not (_is_none(right) or _is_none(left)):
-                raise ExpressionError("expression.syntax", "`is` only tests for None; use == to compare values",
-                                      column)
+                raise ExpressionError("expression.syntax", "`is` only tests for None; use == to compare values", column)
 
 
 def called_name(node: ast.Call) -> str:

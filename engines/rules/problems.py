@@ -8,8 +8,8 @@ nothing else of ours.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 Loc = tuple[str | int, ...]
 
@@ -28,7 +28,7 @@ class Problem:
     hint: str | None = None
     column_offset: int = 0
 
-    def at(self, *prefix: str | int) -> "Problem":
+    def at(self, *prefix: str | int) -> Problem:
         """The same problem, located under `prefix` (callers know where they are)."""
         return Problem(tuple(prefix) + self.loc, self.code, self.message, self.hint, self.column_offset)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from .errors import RuleError
 from .limits import MAX_SIZE, check_power
@@ -122,7 +122,14 @@ def not_in(item: Any, container: Any) -> bool:
 
 
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "Eq": eq, "NotEq": ne, "Lt": lt, "LtE": le, "Gt": gt, "GtE": ge, "In": is_in, "NotIn": not_in,
+    "Eq": eq,
+    "NotEq": ne,
+    "Lt": lt,
+    "LtE": le,
+    "Gt": gt,
+    "GtE": ge,
+    "In": is_in,
+    "NotIn": not_in,
 }
 
 
@@ -176,7 +183,7 @@ def _mod(a: Any, b: Any) -> Any:
 
 def _pow(a: Any, b: Any) -> Any:
     check_power(a, b)
-    result = a ** b
+    result = a**b
     if isinstance(result, complex):
         raise RuleError("the power has no real value")
     return result
@@ -211,5 +218,11 @@ def pos(a: Any) -> Any:
 
 
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": add, "Sub": sub, "Mult": mul, "Div": div, "FloorDiv": floordiv, "Mod": mod, "Pow": power,
+    "Add": add,
+    "Sub": sub,
+    "Mult": mul,
+    "Div": div,
+    "FloorDiv": floordiv,
+    "Mod": mod,
+    "Pow": power,
 }

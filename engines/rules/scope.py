@@ -14,29 +14,49 @@ rule type name), so the shape is deliberately plain:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Collection, Iterable, Mapping, Union
+from typing import Any, Union
 
 from .errors import ScopeError
 
-TYPE_NAMES = frozenset({
-    "text", "number", "integer", "decimal", "boolean", "date", "datetime", "duration",
-    "list", "record", "any", "null",
-})
-_ALIASES = {"select": "text", "string": "text", "str": "text", "int": "integer", "float": "number",
-            "bool": "boolean", "link": "record"}
+TYPE_NAMES = frozenset(
+    {
+        "text",
+        "number",
+        "integer",
+        "decimal",
+        "boolean",
+        "date",
+        "datetime",
+        "duration",
+        "list",
+        "record",
+        "any",
+        "null",
+    }
+)
+_ALIASES = {
+    "select": "text",
+    "string": "text",
+    "str": "text",
+    "int": "integer",
+    "float": "number",
+    "bool": "boolean",
+    "link": "record",
+}
 NUMERIC = frozenset({"number", "integer", "decimal"})
 
 
 class RecordType:
     """A link's type: the linked entity's scope, given directly or as a callable resolved on first use."""
 
-    def __init__(self, scope: "Scope | Callable[[], Scope]"):
+    def __init__(self, scope: Scope | Callable[[], Scope]):
         self._scope = scope
 
     @property
-    def scope(self) -> "Scope":
+    def scope(self) -> Scope:
         if callable(self._scope) and not isinstance(self._scope, Scope):
             self._scope = self._scope()
         return self._scope
@@ -86,14 +106,19 @@ def choice(*values: Any) -> FieldType:
 class Scope:
     """Names an expression may read with their types; `open=True` also allows any other name (as `any`)."""
 
-    def __init__(self, fields: Mapping[str, FieldLike] | None = None, *, open: bool = False,
-                 resolver: Callable[[str], FieldLike | None] | None = None):
+    def __init__(
+        self,
+        fields: Mapping[str, FieldLike] | None = None,
+        *,
+        open: bool = False,
+        resolver: Callable[[str], FieldLike | None] | None = None,
+    ):
         self._fields = {name: as_field_type(value) for name, value in (fields or {}).items()}
         self.open = open
         self._resolver = resolver
 
     @classmethod
-    def of_names(cls, names: Collection[str] | None) -> "Scope":
+    def of_names(cls, names: Collection[str] | None) -> Scope:
         """Untyped names (the older `names=` argument); None allows any name."""
         if names is None:
             return cls(open=True)
@@ -113,7 +138,7 @@ class Scope:
     def names(self) -> Iterable[str]:
         return self._fields.keys()
 
-    def with_fields(self, fields: Mapping[str, FieldLike]) -> "Scope":
+    def with_fields(self, fields: Mapping[str, FieldLike]) -> Scope:
         """A copy with more names (e.g. `user`, or a table's explicit inputs)."""
         merged: dict[str, FieldLike] = dict(self._fields)
         merged.update(fields)

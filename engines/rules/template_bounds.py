@@ -159,8 +159,17 @@ def _printed(a: Mapping[str, Any]) -> None:
 
 
 FILTER_GUARDS: dict[str, Callable[[Mapping[str, Any]], None]] = {
-    "center": _center, "indent": _indent, "format": _format, "wordwrap": _wordwrap, "replace": _replace,
-    "join": _join, "batch": _batch, "slice": _slice, "sum": _sum, "string": _printed, "pprint": _printed,
+    "center": _center,
+    "indent": _indent,
+    "format": _format,
+    "wordwrap": _wordwrap,
+    "replace": _replace,
+    "join": _join,
+    "batch": _batch,
+    "slice": _slice,
+    "sum": _sum,
+    "string": _printed,
+    "pprint": _printed,
     "tojson": _printed,
 }
 

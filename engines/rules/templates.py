@@ -32,8 +32,15 @@ from .template_bounds import (
     check_weight,
 )
 
-DATE_FORMATS = {"en": "%d %b %Y", "de": "%d.%m.%Y", "fr": "%d/%m/%Y", "es": "%d/%m/%Y", "it": "%d/%m/%Y",
-                "nl": "%d-%m-%Y", "us": "%m/%d/%Y"}
+DATE_FORMATS = {
+    "en": "%d %b %Y",
+    "de": "%d.%m.%Y",
+    "fr": "%d/%m/%Y",
+    "es": "%d/%m/%Y",
+    "it": "%d/%m/%Y",
+    "nl": "%d-%m-%Y",
+    "us": "%m/%d/%Y",
+}
 TIME_FORMATS = {"en": "%d %b %Y %H:%M", "de": "%d.%m.%Y %H:%M", "fr": "%d/%m/%Y %H:%M", "us": "%m/%d/%Y %I:%M %p"}
 _REFUSED = (nodes.Macro, nodes.CallBlock, nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
@@ -81,11 +88,15 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             return left * right
         if operator == "**":
             check_power(left, right)
-            return left ** right
+            return left**right
         if operator == "%" and isinstance(left, str):
             raise RuleError("`%` formatting is not allowed in templates")
-        if operator == "+" and isinstance(left, (str, list)) and isinstance(right, (str, list)) \
-                and len(left) + len(right) > MAX_SIZE:
+        if (
+            operator == "+"
+            and isinstance(left, (str, list))
+            and isinstance(right, (str, list))
+            and len(left) + len(right) > MAX_SIZE
+        ):
             raise RuleError("the text would be too long")
         return super().call_binop(context, operator, left, right)
 
@@ -116,8 +127,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 @lru_cache(maxsize=4)
 def _environment(html: bool, locale: str) -> _Sandbox:
-    env = _Sandbox(autoescape=html, undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
-                   finalize=check_weight)
+    env = _Sandbox(
+        autoescape=html, undefined=ChainableUndefined, trim_blocks=True, lstrip_blocks=True, finalize=check_weight
+    )
     env.globals.pop("lipsum", None)
     for name, guard in FILTER_GUARDS.items():
         env.filters[name] = bounded_filter(env.filters[name], guard)
@@ -173,18 +185,25 @@ def _offset(source: str, lineno: int | None) -> int:
 
 def _refuse(source: str, tree: nodes.Template) -> None:
     for node in tree.find_all(_REFUSED):
-        raise ExpressionError("template.unsafe", f"{type(node).__name__.lower()} is not allowed in message templates",
-                              _offset(source, node.lineno))
+        raise ExpressionError(
+            "template.unsafe",
+            f"{type(node).__name__.lower()} is not allowed in message templates",
+            _offset(source, node.lineno),
+        )
     for loop in tree.find_all(nodes.For):
         if loop.recursive or any(True for _ in loop.find_all(nodes.For)):
-            raise ExpressionError("template.unsafe", "nested or recursive loops are not allowed in message templates",
-                                  _offset(source, loop.lineno))
+            raise ExpressionError(
+                "template.unsafe",
+                "nested or recursive loops are not allowed in message templates",
+                _offset(source, loop.lineno),
+            )
     for access in tree.find_all((nodes.Getattr, nodes.Getitem)):
         subscript = getattr(access, "arg", None)  # a Getitem's
         key = access.attr if isinstance(access, nodes.Getattr) else getattr(subscript, "value", None)
         if isinstance(key, str) and key.startswith("_"):
-            raise ExpressionError("template.unsafe", f"private attribute `{key}` is not allowed",
-                                  _offset(source, access.lineno))
+            raise ExpressionError(
+                "template.unsafe", f"private attribute `{key}` is not allowed", _offset(source, access.lineno)
+            )
 
 
 def compile_template(source: str, *, html: bool = False, locale: str | None = None) -> CompiledTemplate:
@@ -199,18 +218,24 @@ def compile_template(source: str, *, html: bool = False, locale: str | None = No
         _refuse(source, env.parse(source))
         return CompiledTemplate(source, html, key)
     except TemplateSyntaxError as exc:
-        raise ExpressionError("template.syntax", f"template syntax: {exc.message}", _offset(source, exc.lineno)) from None
+        raise ExpressionError(
+            "template.syntax", f"template syntax: {exc.message}", _offset(source, exc.lineno)
+        ) from None
     except (RecursionError, MemoryError):
         raise ExpressionError("template.syntax", "the template cannot be read") from None
 
 
-def render_template(source: str | CompiledTemplate, context: Mapping[str, Any], locale: str | None = None,
-                    *, html: bool = False, max_output: int = MAX_TEMPLATE_OUTPUT) -> str:
+def render_template(
+    source: str | CompiledTemplate,
+    context: Mapping[str, Any],
+    locale: str | None = None,
+    *,
+    html: bool = False,
+    max_output: int = MAX_TEMPLATE_OUTPUT,
+) -> str:
     """Render a template (text, or one compiled already) with `context`; RuleError on failure.
 
     `max_output` caps the rendered text (characters); the default is MAX_TEMPLATE_OUTPUT.
     """
     template = source if isinstance(source, CompiledTemplate) else compile_template(source, html=html, locale=locale)
     return template.render(context, max_output=max_output)
-
-

@@ -8,8 +8,9 @@ record service can roll the whole write back and tell the user why.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping
+from typing import Any
 
 from engines.rules import Expression, RuleError
 
@@ -74,8 +75,7 @@ class Automation:
     def event(self) -> str | EventSpec | None:
         return self.spec.when
 
-    def evaluate(self, expression: Expression, values: Mapping[str, Any], now: dt.datetime, related: Any = None
-                 ) -> Any:
+    def evaluate(self, expression: Expression, values: Mapping[str, Any], now: dt.datetime, related: Any = None) -> Any:
         """Run one of this automation's expressions; FlowError when it fails.
 
         `now` is aware and in the app's timezone: today() is its date there.
@@ -105,7 +105,9 @@ class Automation:
         for action in self.actions:
             if action.condition is not None and not self.evaluate(action.condition, values, now, related):
                 continue
-            evaluated = {name: self.evaluate(value, values, now, related) if isinstance(value, Expression) else value
-                         for name, value in action.values.items()}
+            evaluated = {
+                name: self.evaluate(value, values, now, related) if isinstance(value, Expression) else value
+                for name, value in action.values.items()
+            }
             ready.append(ReadyAction(self.name, action.index, action.kind, action.spec, evaluated))
         return ready

@@ -10,7 +10,7 @@ gets one precise message rather than a pydantic union dump.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -31,14 +31,14 @@ class EventSpec(Spec):
     workflow: str | None = None  # which workflow enter/leave/transition mean (default: the entity's only one)
 
     @model_validator(mode="after")
-    def _one_event(self) -> "EventSpec":
+    def _one_event(self) -> EventSpec:
         given = [key for key in ("changed", "enter", "leave", "transition") if getattr(self, key) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of `changed`, `enter`, `leave` or `transition`")
         return self
 
 
-Trigger = Union[Literal["created", "updated", "deleted"], EventSpec]
+Trigger = Literal["created", "updated", "deleted"] | EventSpec
 
 
 class ManualSpec(Spec):
@@ -89,7 +89,7 @@ class NotifyAction(ActionBody):
     to_role: str | None = None
 
     @model_validator(mode="after")
-    def _one_recipient(self) -> "NotifyAction":
+    def _one_recipient(self) -> NotifyAction:
         if (self.to is None) == (self.to_role is None):
             raise ValueError("give exactly one of `to` or `to_role`")
         return self
@@ -121,7 +121,7 @@ class ActionSpec(Spec):
     transition: TransitionAction | None = None
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "ActionSpec":
+    def _one_kind(self) -> ActionSpec:
         given = [kind for kind in ACTION_KINDS if getattr(self, kind) is not None]
         if len(given) != 1:
             raise ValueError(f"an action is exactly one of: {', '.join(ACTION_KINDS)}")

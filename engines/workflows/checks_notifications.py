@@ -8,7 +8,7 @@ Roots are found with jinja2.meta; attribute chains are walked through links.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from jinja2 import Environment, nodes
 from jinja2 import meta as jinja_meta
@@ -42,13 +42,12 @@ def check_notifications(ctx: FlowContext) -> Iterator[Problem]:
                     continue
                 at = loc + ("channels", channel, part)
                 yield from check_localized(text, at, ctx.locales)
-                for locale, source in ([(None, text)] if isinstance(text, str) else text.items()):
+                for locale, source in [(None, text)] if isinstance(text, str) else text.items():
                     where = at if locale is None else at + (locale,)
                     yield from _template(ctx, source, locale, sorted(users.get(name, ())), where)
 
 
-def _template(ctx: FlowContext, source: str, locale: str | None, entities: list[str], loc: Loc
-              ) -> Iterator[Problem]:
+def _template(ctx: FlowContext, source: str, locale: str | None, entities: list[str], loc: Loc) -> Iterator[Problem]:
     try:
         compile_template(source, locale=locale)
     except ExpressionError as exc:
@@ -63,9 +62,13 @@ def _template(ctx: FlowContext, source: str, locale: str | None, entities: list[
         for root in sorted(roots):
             if root not in TEMPLATE_NAMES and scope.lookup(root) is None:
                 hint = did_you_mean(root, [*scope.names(), *TEMPLATE_NAMES])
-                yield Problem(loc, "template.unknown_name",
-                              f"`{root}` is not a field of `{entity}`, which this notification is sent about",
-                              hint, _offset(source, root))
+                yield Problem(
+                    loc,
+                    "template.unknown_name",
+                    f"`{root}` is not a field of `{entity}`, which this notification is sent about",
+                    hint,
+                    _offset(source, root),
+                )
         for path in _paths(tree, roots):
             problem = _walk(scope, path, entity)
             if problem:

@@ -7,7 +7,7 @@ and `requires` fields that do not exist, guards that do not compile.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from engines.forms import check_localized
 from engines.rules import Loc, Problem
@@ -31,9 +31,12 @@ def check_workflow(ctx: FlowContext, name: str, spec: WorkflowSpec) -> Iterator[
                 where = at + (("from", i) if isinstance(t.from_, list) else ("from",))
                 yield unknown_name("state", source, spec.states, where, "workflow.unknown_state")
             elif spec.states[source].final:
-                yield Problem(at + ("from",), "workflow.leaves_final",
-                              f"transition `{transition}` leaves `{source}`, which is marked final",
-                              "remove `final: true` from the state or the state from `from`")
+                yield Problem(
+                    at + ("from",),
+                    "workflow.leaves_final",
+                    f"transition `{transition}` leaves `{source}`, which is marked final",
+                    "remove `final: true` from the state or the state from `from`",
+                )
         if t.to not in spec.states:
             yield unknown_name("state", t.to, spec.states, at + ("to",), "workflow.unknown_state")
         for i, role in enumerate(t.roles or []):
@@ -56,23 +59,35 @@ def _state_field(ctx: FlowContext, name: str, spec: WorkflowSpec, loc: Loc) -> I
     fields = ctx.entities[spec.entity].fields
     driven = [f for f, s in fields.items() if s.type == "state" and s.workflow == name]
     if not driven:
-        yield Problem(loc + ("entity",), "workflow.no_state_field",
-                      f"no `state` field of `{spec.entity}` names workflow `{name}`",
-                      f"add `workflow: {name}` to a field of type state")
+        yield Problem(
+            loc + ("entity",),
+            "workflow.no_state_field",
+            f"no `state` field of `{spec.entity}` names workflow `{name}`",
+            f"add `workflow: {name}` to a field of type state",
+        )
         return
     for extra in driven[1:]:
-        yield Problem(("entities", spec.entity, "fields", extra, "workflow"), "workflow.two_state_fields",
-                      f"`{driven[0]}` already names workflow `{name}`; a workflow drives one field")
+        yield Problem(
+            ("entities", spec.entity, "fields", extra, "workflow"),
+            "workflow.two_state_fields",
+            f"`{driven[0]}` already names workflow `{name}`; a workflow drives one field",
+        )
     field = fields[driven[0]]
     at = ("entities", spec.entity, "fields", driven[0])
     if field.options is not None and set(field.options) != set(spec.states):
-        yield Problem(at + ("options",), "workflow.options_mismatch",
-                      f"the options of `{driven[0]}` differ from the states of workflow `{name}`",
-                      "remove `options:` (the workflow lists the states) or list the same states")
+        yield Problem(
+            at + ("options",),
+            "workflow.options_mismatch",
+            f"the options of `{driven[0]}` differ from the states of workflow `{name}`",
+            "remove `options:` (the workflow lists the states) or list the same states",
+        )
     if isinstance(field.default, str) and field.default != spec.initial:
-        yield Problem(at + ("default",), "workflow.default_mismatch",
-                      f"the default `{field.default}` is not the workflow's initial state `{spec.initial}`",
-                      "remove `default:`; a new record starts in the workflow's `initial` state")
+        yield Problem(
+            at + ("default",),
+            "workflow.default_mismatch",
+            f"the default `{field.default}` is not the workflow's initial state `{spec.initial}`",
+            "remove `default:`; a new record starts in the workflow's `initial` state",
+        )
 
 
 def _states(ctx: FlowContext, spec: WorkflowSpec, loc: Loc) -> Iterator[Problem]:
@@ -105,10 +120,16 @@ def _reachability(spec: WorkflowSpec, loc: Loc) -> Iterator[Problem]:
     leaving = {source for t in spec.transitions.values() for source in t.sources}
     for state, s in spec.states.items():
         if state not in reached:
-            yield Problem(loc + ("states", state), "workflow.unreachable",
-                          f"no transition leads from `{spec.initial}` to state `{state}`",
-                          "add a transition to it, or remove the state")
+            yield Problem(
+                loc + ("states", state),
+                "workflow.unreachable",
+                f"no transition leads from `{spec.initial}` to state `{state}`",
+                "add a transition to it, or remove the state",
+            )
         elif state not in leaving and not s.final:
-            yield Problem(loc + ("states", state), "workflow.dead_end",
-                          f"state `{state}` has no way out and is not marked final",
-                          "add `final: true` to it, or a transition from it")
+            yield Problem(
+                loc + ("states", state),
+                "workflow.dead_end",
+                f"state `{state}` has no way out and is not marked final",
+                "add `final: true` to it, or a transition from it",
+            )

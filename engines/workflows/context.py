@@ -8,8 +8,9 @@ states, so `status == 'confirmd'` is caught when the blueprint loads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from engines.forms import EntitySpec, compile_checked, entity_scope
 from engines.rules import Expression, Loc, Problem, Scope, choice, compile_expression, did_you_mean
@@ -38,8 +39,11 @@ class FlowContext:
         spec = self.entities.get(entity)
         if spec is None:
             return {}
-        return {name: f.workflow for name, f in spec.fields.items()
-                if f.type == "state" and f.workflow is not None and f.workflow in self.workflows}
+        return {
+            name: f.workflow
+            for name, f in spec.fields.items()
+            if f.type == "state" and f.workflow is not None and f.workflow in self.workflows
+        }
 
     def scope(self, entity: str, *, user: bool = False) -> Scope:
         """The entity's scope with its workflow-driven state fields typed as their states."""

@@ -9,8 +9,9 @@ ready actions, or, for `after:` automations, the moment they are due.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .automation import Automation, ReadyAction
 
@@ -69,8 +70,11 @@ def triggered(automation: Automation, event: Event) -> bool:
     if on.changed is not None:
         return updating and bool(set(on.changed) & set(event.changed or ()))
     if on.transition is not None:
-        return event.kind == "transition" and event.transition == on.transition \
+        return (
+            event.kind == "transition"
+            and event.transition == on.transition
             and event.workflow in (None, automation.workflow)
+        )
     field = automation.state_field
     if field is None:
         return False
@@ -81,8 +85,9 @@ def triggered(automation: Automation, event: Event) -> bool:
     return event.before is not None and event.after is not None and before == on.leave and after != on.leave
 
 
-def match_event(automations: Iterable[Automation], event: Event, *, now: dt.datetime, related: Any = None
-                ) -> list[Firing]:
+def match_event(
+    automations: Iterable[Automation], event: Event, *, now: dt.datetime, related: Any = None
+) -> list[Firing]:
     """The automations `event` sets off, in blueprint order, with `if:` evaluated on the record.
 
     An automation with `after:` gives a Firing with `due` and no actions: the caller

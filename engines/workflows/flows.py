@@ -8,8 +8,9 @@ record service, the pages and the worker.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping
+from typing import Any
 
 from engines.forms import EntitySpec
 from engines.rules import Expression, Problem, Scope
@@ -45,18 +46,32 @@ class Flows:
         return [a for a in self.automations.values() if a.entity == entity]
 
 
-def build_flows(workflows: Mapping[str, WorkflowSpec], automations: Mapping[str, AutomationSpec],
-                notifications: Mapping[str, NotificationSpec], entities: Mapping[str, EntitySpec],
-                roles: Collection[str], *, decision_tables: Collection[str] = frozenset(),
-                tables: Mapping[str, Any] | None = None, locales: Collection[str] | None = None
-                ) -> tuple[Flows | None, list[Problem]]:
+def build_flows(
+    workflows: Mapping[str, WorkflowSpec],
+    automations: Mapping[str, AutomationSpec],
+    notifications: Mapping[str, NotificationSpec],
+    entities: Mapping[str, EntitySpec],
+    roles: Collection[str],
+    *,
+    decision_tables: Collection[str] = frozenset(),
+    tables: Mapping[str, Any] | None = None,
+    locales: Collection[str] | None = None,
+) -> tuple[Flows | None, list[Problem]]:
     """The compiled Flows (None when there are problems) and every problem found.
 
     `decision_tables` are the table names expressions may decide(); `tables` the
     compiled tables, when the flows will run (not just be checked).
     """
-    ctx = FlowContext(entities, frozenset(roles), workflows, automations, notifications,
-                      frozenset(decision_tables), tables, None if locales is None else frozenset(locales))
+    ctx = FlowContext(
+        entities,
+        frozenset(roles),
+        workflows,
+        automations,
+        notifications,
+        frozenset(decision_tables),
+        tables,
+        None if locales is None else frozenset(locales),
+    )
     problems: list[Problem] = []
     for name, spec in workflows.items():
         problems.extend(check_workflow(ctx, name, spec))
@@ -78,8 +93,11 @@ def _must(ctx: FlowContext, source: Any, scope: Scope) -> Expression:
 
 def _writers(entity: EntitySpec, field: str) -> frozenset[str]:
     """The roles that may write `field`: who may make a transition that names no roles."""
-    return frozenset(role for role, grant in entity.permissions.items()
-                     if grant.write == "all" or (isinstance(grant.write, list) and field in grant.write))
+    return frozenset(
+        role
+        for role, grant in entity.permissions.items()
+        if grant.write == "all" or (isinstance(grant.write, list) and field in grant.write)
+    )
 
 
 def _machine(ctx: FlowContext, name: str, spec: WorkflowSpec) -> StateMachine:
@@ -87,8 +105,9 @@ def _machine(ctx: FlowContext, name: str, spec: WorkflowSpec) -> StateMachine:
     field = next(f for f, flow in ctx.state_fields(spec.entity).items() if flow == name)
     scope = ctx.scope(spec.entity, user=True)
     guards = {t: _must(ctx, s.if_, scope) for t, s in spec.transitions.items() if s.if_ is not None}
-    roles = {t: frozenset(s.roles) if s.roles is not None else _writers(entity, field)
-             for t, s in spec.transitions.items()}
+    roles = {
+        t: frozenset(s.roles) if s.roles is not None else _writers(entity, field) for t, s in spec.transitions.items()
+    }
     return StateMachine(name, spec, entity, field, guards, roles)
 
 
@@ -105,8 +124,18 @@ def _automation(ctx: FlowContext, name: str, spec: AutomationSpec) -> Automation
         workflow = spec.when.workflow or next(iter(fields.values()))
         state_field = next(f for f, flow in fields.items() if flow == workflow)
     actions = [_action(ctx, i, action, scope) for i, action in enumerate(spec.do)]
-    return Automation(name, spec, compiled(spec.if_), compiled(spec.at), compiled(spec.after),
-                      compiled(spec.for_each), grace, workflow, state_field, actions)
+    return Automation(
+        name,
+        spec,
+        compiled(spec.if_),
+        compiled(spec.at),
+        compiled(spec.after),
+        compiled(spec.for_each),
+        grace,
+        workflow,
+        state_field,
+        actions,
+    )
 
 
 def _action(ctx: FlowContext, index: int, action: ActionSpec, scope: Scope) -> CompiledAction:

@@ -9,8 +9,9 @@ this module) applies it, in the same transaction as the automations it sets off.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping
+from typing import Any
 
 from engines.forms import EntitySpec, field_type, localized
 from engines.rules import Expression, RuleError
@@ -62,9 +63,18 @@ class StateMachine:
         """The record's state (a record without one is in the initial state)."""
         return values.get(self.state_field) or self.spec.initial
 
-    def decide(self, values: Mapping[str, Any], roles: Collection[str], transition: str, *, now: dt.datetime,
-               actor: Any = None, comment: str | None = None, system: bool = False, related: Any = None
-               ) -> Decision:
+    def decide(
+        self,
+        values: Mapping[str, Any],
+        roles: Collection[str],
+        transition: str,
+        *,
+        now: dt.datetime,
+        actor: Any = None,
+        comment: str | None = None,
+        system: bool = False,
+        related: Any = None,
+    ) -> Decision:
         """Whether `transition` may be made on a record with `values` by an actor with `roles`.
 
         `system=True` is an automation or timer acting: roles are not asked, the rest is.
@@ -73,8 +83,9 @@ class StateMachine:
         """
         spec = self.spec.transitions.get(transition)
         if spec is None:
-            return Decision(transition, False, "unknown_transition",
-                            f"workflow `{self.name}` has no transition `{transition}`")
+            return Decision(
+                transition, False, "unknown_transition", f"workflow `{self.name}` has no transition `{transition}`"
+            )
         state = self.current(values)
 
         def refuse(code: str, reason: str, missing: tuple[str, ...] = ()) -> Decision:
@@ -83,8 +94,9 @@ class StateMachine:
         if not system and not (self.roles.get(transition, frozenset()) & set(roles)):
             return refuse("role", "your role may not make this transition")
         if state not in spec.sources:
-            return refuse("wrong_state",
-                          f"the record is `{state}`; `{transition}` starts from {', '.join(spec.sources)}")
+            return refuse(
+                "wrong_state", f"the record is `{state}`; `{transition}` starts from {', '.join(spec.sources)}"
+            )
         missing = tuple(name for name in spec.requires if self._empty(name, values.get(name)))
         if missing:
             return refuse("required", f"fill in {', '.join(missing)} first", missing)
@@ -99,22 +111,27 @@ class StateMachine:
         entry = HistoryEntry(self.name, transition, state, spec.to, None if system else actor, now, comment)
         return Decision(transition, True, from_state=state, to_state=spec.to, entry=entry)
 
-    def available(self, values: Mapping[str, Any], roles: Collection[str], *, now: dt.datetime,
-                  related: Any = None) -> list[Decision]:
+    def available(
+        self, values: Mapping[str, Any], roles: Collection[str], *, now: dt.datetime, related: Any = None
+    ) -> list[Decision]:
         """The transitions to show as buttons: those leaving the current state that the roles may make.
 
         Each comes with its Decision, so a page can show a disabled button with the reason
         (a required field still empty, a condition not met).
         """
         state = self.current(values)
-        shown = [name for name, t in self.spec.transitions.items()
-                 if state in t.sources and self.roles.get(name, frozenset()) & set(roles)]
+        shown = [
+            name
+            for name, t in self.spec.transitions.items()
+            if state in t.sources and self.roles.get(name, frozenset()) & set(roles)
+        ]
         return [self.decide(values, roles, name, now=now, related=related) for name in shown]
 
     def label(self, transition_or_state: str, locale: str) -> str:
         """The label of a transition or a state in `locale` (its name when none is given)."""
-        item: TransitionSpec | Any = self.spec.transitions.get(transition_or_state) or \
-            self.spec.states.get(transition_or_state)
+        item: TransitionSpec | Any = self.spec.transitions.get(transition_or_state) or self.spec.states.get(
+            transition_or_state
+        )
         return localized(getattr(item, "label", None), locale, transition_or_state.replace("_", " "))
 
     def _empty(self, name: str, value: Any) -> bool:

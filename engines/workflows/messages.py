@@ -8,8 +8,9 @@ engine's RuleError, which the caller records as the message's failure reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from engines.forms import localized
 from engines.rules import render_template

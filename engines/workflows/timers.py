@@ -11,8 +11,9 @@ timer found due after downtime, whether it still fires or is recorded as missed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .automation import Automation
 
@@ -52,8 +53,9 @@ def as_moment(value: Any, zone: dt.tzinfo) -> dt.datetime | None:
     raise TypeError(f"not a date or time: {value!r}")
 
 
-def _wanted(automation: Automation, values: Mapping[str, Any] | None, now: dt.datetime, zone: dt.tzinfo,
-            related: Any) -> tuple[dt.datetime | None, str | None]:
+def _wanted(
+    automation: Automation, values: Mapping[str, Any] | None, now: dt.datetime, zone: dt.tzinfo, related: Any
+) -> tuple[dt.datetime | None, str | None]:
     """The due moment for a record with `values` (None, with the reason, when there should be no timer)."""
     if values is None:
         return None, "the record was deleted"
@@ -66,9 +68,17 @@ def _wanted(automation: Automation, values: Mapping[str, Any] | None, now: dt.da
     return due, None
 
 
-def plan_timers(automations: Iterable[Automation], entity: str, record_id: Any,
-                before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, *, now: dt.datetime,
-                zone: dt.tzinfo, related: Any = None) -> list[TimerPlan]:
+def plan_timers(
+    automations: Iterable[Automation],
+    entity: str,
+    record_id: Any,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    *,
+    now: dt.datetime,
+    zone: dt.tzinfo,
+    related: Any = None,
+) -> list[TimerPlan]:
     """The `at:` timers of one record after a write (before=None: created; after=None: deleted)."""
     plans = []
     for automation in automations:
@@ -83,9 +93,16 @@ def plan_timers(automations: Iterable[Automation], entity: str, record_id: Any,
         if due is None:
             plans.append(TimerPlan(automation.name, record_id, CANCELLED, None, reason))
         elif due <= now:
-            plans.append(TimerPlan(automation.name, record_id, SKIPPED, due,
-                                   f"its moment ({due.isoformat()}) had already passed when it was planned "
-                                   f"({now.astimezone(due.tzinfo).isoformat()})"))
+            plans.append(
+                TimerPlan(
+                    automation.name,
+                    record_id,
+                    SKIPPED,
+                    due,
+                    f"its moment ({due.isoformat()}) had already passed when it was planned "
+                    f"({now.astimezone(due.tzinfo).isoformat()})",
+                )
+            )
         else:
             plans.append(TimerPlan(automation.name, record_id, PLANNED, due))
     return plans

@@ -9,8 +9,6 @@ name written twice is an error of the source, not a silent overwrite.
 
 from __future__ import annotations
 
-from typing import Union
-
 from pydantic import Field, field_validator
 
 from engines.forms import LocalizedText
@@ -37,7 +35,7 @@ class TransitionSpec(Spec):
     `requires` lists fields that must be filled before the move.
     """
 
-    from_: Union[str, list[str]] = Field(alias="from")
+    from_: str | list[str] = Field(alias="from")
     to: str
     roles: list[str] | None = None
     if_: str | None = Field(default=None, alias="if")
@@ -53,7 +51,7 @@ class TransitionSpec(Spec):
 
     @field_validator("from_")
     @classmethod
-    def _some_source(cls, value: Union[str, list[str]]) -> Union[str, list[str]]:
+    def _some_source(cls, value: str | list[str]) -> str | list[str]:
         if isinstance(value, list) and not value:
             raise ValueError("`from` needs at least one state")
         return value

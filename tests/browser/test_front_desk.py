@@ -19,14 +19,24 @@ import httpx
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REPO = Path(__file__).resolve().parents[2]
 DOC_SHOTS = REPO / "docs" / "screenshots"
 SERVER_SECONDS = 240
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
+]
 
 
 def _free_port() -> int:
@@ -46,14 +56,29 @@ def server(tmp_path):
     config = runtime.project.config
     (tmp_path / "project" / "crm.toml").write_text(
         f'[project]\nblueprint = "{config["project"]["blueprint"]}"\n[database]\nurl = "{url}"\n'
-        f'[security]\nkey_file = "{config["security"]["key_file"]}"\n', encoding="utf-8")
+        f'[security]\nkey_file = "{config["security"]["key_file"]}"\n',
+        encoding="utf-8",
+    )
     runtime.close()
     port = _free_port()
     env = {**os.environ, "CRM_SECRET_KEY": "browser-test-secret-key-0123456789abcdef"}
     process = subprocess.Popen(
-        ["timeout", str(SERVER_SECONDS), sys.executable, "-c", "from builder.cli import main; main()", "serve",
-         "--project", str(tmp_path / "project"), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            "timeout",
+            str(SERVER_SECONDS),
+            sys.executable,
+            "-c",
+            "from builder.cli import main; main()",
+            "serve",
+            "--project",
+            str(tmp_path / "project"),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(150):
@@ -112,9 +137,11 @@ def test_front_desk_registers_and_finds_a_patient(server, tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            _front_desk_journey(browser, server, {"width": 1280, "height": 800}, "desktop", "13912345678",
-                                "Huang Mei", shots)
-            _front_desk_journey(browser, server, {"width": 375, "height": 667}, "phone", "13987654321",
-                                "Zhou Lan", shots)
+            _front_desk_journey(
+                browser, server, {"width": 1280, "height": 800}, "desktop", "13912345678", "Huang Mei", shots
+            )
+            _front_desk_journey(
+                browser, server, {"width": 375, "height": 667}, "phone", "13987654321", "Zhou Lan", shots
+            )
         finally:
             browser.close()

@@ -7,8 +7,17 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 
 from builder.accounts import (
-    AccountError, actor_for_token, add_user, authenticate, create_token, disable_user, enable_user, list_tokens,
-    list_users, revoke_token, set_password,
+    AccountError,
+    actor_for_token,
+    add_user,
+    authenticate,
+    create_token,
+    disable_user,
+    enable_user,
+    list_tokens,
+    list_users,
+    revoke_token,
+    set_password,
 )
 from builder.system_tables import create_system_tables, tokens, users
 

@@ -50,14 +50,16 @@ def test_unclosed_bracket(write):
     path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text\n")
     assert problems_of(path) == [
         "bp.yaml:9:1: invalid YAML: expected ',' or '}', but got the end of the file "
-        "(the `{` at line 8, column 13 is not closed) [yaml.syntax]"]
+        "(the `{` at line 8, column 13 is not closed) [yaml.syntax]"
+    ]
 
 
 def test_bad_indentation(write):
     path = write("app:\n  name: demo\n entities: {}\n")
     assert problems_of(path) == [
         "bp.yaml:3:2: invalid YAML: bad indentation: this line is not lined up with the keys around it "
-        "(the mapping it belongs to starts at line 1, column 1) [yaml.syntax]"]
+        "(the mapping it belongs to starts at line 1, column 1) [yaml.syntax]"
+    ]
 
 
 def test_tab_indentation(write):
@@ -67,72 +69,90 @@ def test_tab_indentation(write):
 
 def test_unknown_field_type(write):
     path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: txt}\n")
-    assert problems_of(path) == [
-        "bp.yaml:8:14: unknown field type `txt` (did you mean `text`?) [field.unknown_type]"]
+    assert problems_of(path) == ["bp.yaml:8:14: unknown field type `txt` (did you mean `text`?) [field.unknown_type]"]
 
 
 def test_dangling_link(write):
     """Problems about a value point at its key (`to`); only expression problems point inside the text."""
-    path = write(HEAD + "entities:\n  staff:\n    fields:\n      name: {type: text}\n"
-                        "  visit:\n    fields:\n      doctor: {type: link, to: staf}\n")
+    path = write(
+        HEAD + "entities:\n  staff:\n    fields:\n      name: {type: text}\n"
+        "  visit:\n    fields:\n      doctor: {type: link, to: staf}\n"
+    )
     assert problems_of(path) == [
-        "bp.yaml:11:28: link to unknown entity `staf` (did you mean `staff`?) [field.unknown_entity]"]
+        "bp.yaml:11:28: link to unknown entity `staf` (did you mean `staff`?) [field.unknown_entity]"
+    ]
 
 
 def test_unknown_role_in_permissions(write):
-    path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
-                        "    permissions:\n      doctr: {read: all}\n")
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
+        "    permissions:\n      doctr: {read: all}\n"
+    )
     assert problems_of(path) == [
-        "bp.yaml:10:7: unknown role `doctr` (did you mean `doctor`?) [permission.unknown_role]"]
+        "bp.yaml:10:7: unknown role `doctr` (did you mean `doctor`?) [permission.unknown_role]"
+    ]
 
 
 def test_expression_syntax_error_points_inside_the_expression(write):
-    path = write(HEAD + "entities:\n  patient:\n    fields:\n      birth_date: {type: date}\n"
-                        "      age: {type: integer, compute: \"years_between(birth_date today())\"}\n")
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      birth_date: {type: date}\n"
+        '      age: {type: integer, compute: "years_between(birth_date today())"}\n'
+    )
     # Python points at the start of `birth_date today()`, the part that needs a comma
     assert problems_of(path) == [
-        "bp.yaml:9:52: invalid syntax: invalid syntax. Perhaps you forgot a comma? [expression.syntax]"]
+        "bp.yaml:9:52: invalid syntax: invalid syntax. Perhaps you forgot a comma? [expression.syntax]"
+    ]
 
 
 def test_unknown_name_in_expression(write):
-    path = write(HEAD + "entities:\n  patient:\n    fields:\n      birth_date: {type: date}\n"
-                        "      age: {type: integer, compute: \"years_between(birth_dat, today())\"}\n")
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      birth_date: {type: date}\n"
+        '      age: {type: integer, compute: "years_between(birth_dat, today())"}\n'
+    )
     assert problems_of(path) == [
-        "bp.yaml:9:52: unknown name `birth_dat` (did you mean `birth_date`?) [expression.unknown_name]"]
+        "bp.yaml:9:52: unknown name `birth_dat` (did you mean `birth_date`?) [expression.unknown_name]"
+    ]
 
 
 def test_expression_in_a_plain_scalar_and_at_column_zero(write):
-    path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
-                        "      nick: {type: text, visible_if: nme != ''}\n")
-    assert problems_of(path) == [
-        "bp.yaml:9:38: unknown name `nme` (did you mean `name`?) [expression.unknown_name]"]
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
+        "      nick: {type: text, visible_if: nme != ''}\n"
+    )
+    assert problems_of(path) == ["bp.yaml:9:38: unknown name `nme` (did you mean `name`?) [expression.unknown_name]"]
 
 
 def test_unknown_field_in_form_layout(write):
-    path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
-                        "forms:\n  intake:\n    entity: patient\n    layout:\n"
-                        "      - section: Basics\n        fields: [name, phnoe]\n")
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
+        "forms:\n  intake:\n    entity: patient\n    layout:\n"
+        "      - section: Basics\n        fields: [name, phnoe]\n"
+    )
     assert problems_of(path) == [
-        "bp.yaml:14:24: unknown field `phnoe` in entity `patient` (known fields: name) [form.unknown_field]"]
+        "bp.yaml:14:24: unknown field `phnoe` in entity `patient` (known fields: name) [form.unknown_field]"
+    ]
 
 
 def test_split_blueprint_error_in_second_file(at_root):
     assert problems_of("tests/blueprints/split_error") == [
         "tests/blueprints/split_error/entities/visit.yaml:4:26: link to unknown entity `staf` "
-        "(known entities: patient, visit) [field.unknown_entity]"]
+        "(known entities: patient, visit) [field.unknown_entity]"
+    ]
 
 
 def test_split_blueprint_error_in_an_entity_file_written_bare(write):
     write("app: {name: demo}\n", "bp/app.yaml")
     write("patient:\n  fields:\n    name: {type: text, requird: true}\n", "bp/entities/patient.yaml")
     assert problems_of("bp") == [
-        "bp/entities/patient.yaml:3:24: unknown key `requird` (did you mean `required`?) [blueprint.unknown_key]"]
+        "bp/entities/patient.yaml:3:24: unknown key `requird` (did you mean `required`?) [blueprint.unknown_key]"
+    ]
 
 
 def test_unknown_key(write):
     path = write(HEAD + "entities:\n  patient:\n    fields:\n      name:\n        type: text\n        requird: true\n")
     assert problems_of(path) == [
-        "bp.yaml:10:9: unknown key `requird` (did you mean `required`?) [blueprint.unknown_key]"]
+        "bp.yaml:10:9: unknown key `requird` (did you mean `required`?) [blueprint.unknown_key]"
+    ]
 
 
 def test_duplicate_key(write):
@@ -144,21 +164,25 @@ def test_duplicate_entity_across_files(write):
     write("app: {name: demo}\nentities:\n  patient: {fields: {name: {type: text}}}\n", "bp/app.yaml")
     write("patient:\n  fields:\n    name: {type: text}\n", "bp/entities/patient.yaml")
     assert problems_of("bp") == [
-        "bp/entities/patient.yaml:1:1: `entities.patient` is already defined at bp/app.yaml:3:3 [blueprint.duplicate]"]
+        "bp/entities/patient.yaml:1:1: `entities.patient` is already defined at bp/app.yaml:3:3 [blueprint.duplicate]"
+    ]
 
 
 def test_unsupported_reports_section(write):
-    path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
-                        "reports:\n  visits: {source: patient}\n")
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\nreports:\n  visits: {source: patient}\n"
+    )
     assert problems_of(path) == [
-        "bp.yaml:9:1: the `reports` section is not supported yet; remove it for now [section.not_supported]"]
+        "bp.yaml:9:1: the `reports` section is not supported yet; remove it for now [section.not_supported]"
+    ]
 
 
 def test_wrong_type_for_a_flag_and_a_union(write):
     path = write(HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text, required: maybe, label: 5}\n")
     assert problems_of(path) == [
         "bp.yaml:8:26: `required` must be true or false [blueprint.wrong_type]",
-        "bp.yaml:8:43: `label` must be a text or a mapping of locale to text [blueprint.wrong_type]"]
+        "bp.yaml:8:43: `label` must be a text or a mapping of locale to text [blueprint.wrong_type]",
+    ]
 
 
 def test_missing_fields(write):
@@ -189,13 +213,15 @@ def test_json_positions(at_root):
 def test_json_unknown_key(at_root):
     assert problems_of("tests/blueprints/json/unknown_key.json") == [
         "tests/blueprints/json/unknown_key.json:4:53: unknown key `requird` (did you mean `required`?) "
-        "[blueprint.unknown_key]"]
+        "[blueprint.unknown_key]"
+    ]
 
 
 def test_broken_json(at_root):
     assert problems_of("tests/blueprints/json/broken.json") == [
         "tests/blueprints/json/broken.json:7:1: invalid JSON: expected ',' or '}', but got the end of the file "
-        "(the `{` at line 1, column 1 is not closed) [yaml.syntax]"]
+        "(the `{` at line 1, column 1 is not closed) [yaml.syntax]"
+    ]
 
 
 def test_problems_carry_their_blueprint_path(write):
@@ -207,13 +233,15 @@ def test_problems_carry_their_blueprint_path(write):
 
 def test_the_clinic_template_loads_without_problems(at_root):
     loaded = load_blueprint("blueprints/clinic")
-    assert set(loaded.blueprint.entities) == {"patient", "staff", "appointment", "visit", "follow_up",
-                                              "vital_reading"}
+    assert set(loaded.blueprint.entities) == {"patient", "staff", "appointment", "visit", "follow_up", "vital_reading"}
 
 
 def test_unknown_phone_region_and_region_on_another_type(write):
-    path = write(HEAD + "entities:\n  patient:\n    fields:\n      phone: {type: phone, region: XX}\n"
-                        "      hk: {type: phone, region: HK}\n      name: {type: text, region: CN}\n")
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      phone: {type: phone, region: XX}\n"
+        "      hk: {type: phone, region: HK}\n      name: {type: text, region: CN}\n"
+    )
     assert problems_of(path) == [
         "bp.yaml:8:28: unknown phone region `XX` (an ISO 3166 code such as CN or HK) [field.unknown_region]",
-        "bp.yaml:10:26: `region` does not apply to a `text` field (it applies to: phone) [field.option_not_allowed]"]
+        "bp.yaml:10:26: `region` does not apply to a `text` field (it applies to: phone) [field.option_not_allowed]",
+    ]

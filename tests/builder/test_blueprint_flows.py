@@ -90,8 +90,13 @@ def test_every_flow_problem_is_located(write):
 
 def test_crm_validate_prints_them_and_fails(write, tmp_path):
     write(HEAD + FLOW)
-    done = subprocess.run([sys.executable, "-c", "from builder.cli import main; main()", "validate", "bp.yaml"],
-                          cwd=tmp_path, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-c", "from builder.cli import main; main()", "validate", "bp.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode != 0
     assert [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("bp.yaml")] == EXPECTED
     assert "Traceback" not in done.stderr
@@ -99,21 +104,30 @@ def test_crm_validate_prints_them_and_fails(write, tmp_path):
 
 def test_a_state_field_naming_an_undefined_workflow(write):
     assert problems_of(write(HEAD)) == [
-        "bp.yaml:9:29: workflow `task_flow` is not defined under `workflows:` [field.unknown_workflow]"]
+        "bp.yaml:9:29: workflow `task_flow` is not defined under `workflows:` [field.unknown_workflow]"
+    ]
 
 
 def test_structural_mistakes_in_flow_sections(write):
-    text = HEAD + FLOW.replace("    at: \"title\"\n", "    on: created\n").replace("final: true", "finale: true")
+    text = HEAD + FLOW.replace('    at: "title"\n', "    on: created\n").replace("final: true", "finale: true")
     found = problems_of(write(text))
     assert "bp.yaml:16:14: unknown key `finale` (did you mean `final`?) [blueprint.unknown_key]" in found
-    assert "bp.yaml:23:5: unknown key `True` (YAML reads a bare `on`, `off`, `yes` or `no` as true or false; " \
-           "an automation's trigger is written `when:`) [blueprint.unknown_key]" in found
+    assert (
+        "bp.yaml:23:5: unknown key `True` (YAML reads a bare `on`, `off`, `yes` or `no` as true or false; "
+        "an automation's trigger is written `when:`) [blueprint.unknown_key]" in found
+    )
 
 
 def test_a_split_folder_may_hold_flow_sections_in_one_file(write):
     write(HEAD, "bp/app.yaml")
-    fixed = FLOW.replace("opn", "open").replace("[doctr]", "[doctor]").replace("titel", "title") \
-        .replace("titl ", "title ").replace("      lost: {}\n", "").replace('at: "title"', 'when: created')
+    fixed = (
+        FLOW.replace("opn", "open")
+        .replace("[doctr]", "[doctor]")
+        .replace("titel", "title")
+        .replace("titl ", "title ")
+        .replace("      lost: {}\n", "")
+        .replace('at: "title"', "when: created")
+    )
     write(fixed, "bp/workflows/tasks.yaml")
     loaded = load_blueprint("bp")
     assert list(loaded.flows.machines) == ["task_flow"]
@@ -122,6 +136,9 @@ def test_a_split_folder_may_hold_flow_sections_in_one_file(write):
 
 def test_a_workflow_file_may_hold_just_the_workflow(write):
     write(HEAD, "bp/app.yaml")
-    write("task_flow:\n  entity: task\n  initial: open\n  states: {open: {}, done: {final: true}}\n"
-          "  transitions: {close: {from: open, to: done}}\n", "bp/workflows/task_flow.yaml")
+    write(
+        "task_flow:\n  entity: task\n  initial: open\n  states: {open: {}, done: {final: true}}\n"
+        "  transitions: {close: {from: open, to: done}}\n",
+        "bp/workflows/task_flow.yaml",
+    )
     assert list(load_blueprint("bp").flows.machines) == ["task_flow"]

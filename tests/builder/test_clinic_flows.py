@@ -20,7 +20,13 @@ from engines.workflows import Event, match_event, plan_timers, workflow_svg
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
-PATIENT = {"id": 3, "name": "李娜", "consent_sms": True, "stage": "active", "primary_doctor": {"id": 9, "name": "王医生"}}
+PATIENT = {
+    "id": 3,
+    "name": "李娜",
+    "consent_sms": True,
+    "stage": "active",
+    "primary_doctor": {"id": 9, "name": "王医生"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +36,16 @@ def flows():
 
 def test_the_template_has_its_flows(flows):
     assert set(flows.machines) == {"appointment_flow", "follow_up_flow"}
-    assert set(flows.automations) == {"appointment_reminder", "no_show_after_30_minutes", "after_visit",
-                                      "after_no_show", "count_attempt", "follow_up_overdue", "high_bp_alert",
-                                      "monthly_recall"}
+    assert set(flows.automations) == {
+        "appointment_reminder",
+        "no_show_after_30_minutes",
+        "after_visit",
+        "after_no_show",
+        "count_attempt",
+        "follow_up_overdue",
+        "high_bp_alert",
+        "monthly_recall",
+    }
     assert set(flows.notifications["appointment_reminder"].channels["sms"].body) == {"zh-CN", "en"}
 
 
@@ -60,8 +73,12 @@ def test_unreachable_after_three_attempts(flows):
 def test_reminder_24_hours_before_a_confirmed_appointment(flows):
     booked = {"id": 7, "status": "requested", "starts_at": NOW + dt.timedelta(days=3), "patient": PATIENT}
     confirmed = {**booked, "status": "confirmed"}
-    plans = {p.automation: p for p in plan_timers(flows.of_entity("appointment"), "appointment", 7, booked,
-                                                  confirmed, now=NOW, zone=SHANGHAI)}
+    plans = {
+        p.automation: p
+        for p in plan_timers(
+            flows.of_entity("appointment"), "appointment", 7, booked, confirmed, now=NOW, zone=SHANGHAI
+        )
+    }
     assert plans["appointment_reminder"].status == "planned"
     assert plans["appointment_reminder"].due == NOW + dt.timedelta(days=2)
     assert plans["no_show_after_30_minutes"].due == NOW + dt.timedelta(days=3, minutes=30)
@@ -76,13 +93,20 @@ def test_a_completed_visit_makes_a_visit_and_two_follow_ups_for_the_primary_doct
     event = Event("appointment", "transition", 7, before, {**before, "status": "completed"}, transition="complete")
     [firing] = match_event(flows.of_entity("appointment"), event, now=NOW)
     creates = [(a.spec.create.entity, a.values.get("due_on"), a.values.get("assignee")) for a in firing.actions]
-    assert creates == [("visit", None, None),
-                       ("follow_up", dt.date(2026, 12, 4), PATIENT["primary_doctor"]),
-                       ("follow_up", dt.date(2026, 12, 31), PATIENT["primary_doctor"])]
+    assert creates == [
+        ("visit", None, None),
+        ("follow_up", dt.date(2026, 12, 4), PATIENT["primary_doctor"]),
+        ("follow_up", dt.date(2026, 12, 31), PATIENT["primary_doctor"]),
+    ]
 
 
-@pytest.mark.parametrize("reading, fires", [({"systolic": 185, "diastolic": 100, "risk": "high"}, True),
-                                            ({"systolic": 150, "diastolic": 85, "risk": "elevated"}, False)])
+@pytest.mark.parametrize(
+    "reading, fires",
+    [
+        ({"systolic": 185, "diastolic": 100, "risk": "high"}, True),
+        ({"systolic": 150, "diastolic": 85, "risk": "elevated"}, False),
+    ],
+)
 def test_high_blood_pressure_alerts_the_doctor(flows, reading, fires):
     values = {"id": 1, "patient": PATIENT, "taken_at": NOW, **reading}
     firings = match_event(flows.of_entity("vital_reading"), Event("vital_reading", "created", 1, None, values), now=NOW)
@@ -93,8 +117,14 @@ def test_high_blood_pressure_alerts_the_doctor(flows, reading, fires):
 
 def test_monthly_recall_selects_consenting_patients_without_a_visit_for_a_year(flows):
     recall = flows.automations["monthly_recall"]
-    related = InMemoryRelated({"visit": [{"patient": 3, "visited_at": NOW - dt.timedelta(days=400)},
-                                         {"patient": 4, "visited_at": NOW - dt.timedelta(days=30)}]})
+    related = InMemoryRelated(
+        {
+            "visit": [
+                {"patient": 3, "visited_at": NOW - dt.timedelta(days=400)},
+                {"patient": 4, "visited_at": NOW - dt.timedelta(days=30)},
+            ]
+        }
+    )
     assert recall.selects(PATIENT, NOW, related)
     assert not recall.selects({**PATIENT, "consent_sms": False}, NOW, related)
     assert not recall.selects({**PATIENT, "id": 4}, NOW, related)

@@ -74,24 +74,27 @@ def test_accepts_a_minimal_blueprint():
     assert errors(MINIMAL) == []
 
 
-@pytest.mark.parametrize("document", [
-    with_field(type="txt"),                                   # unknown field type
-    with_field(type="text", requird=True),                    # unknown key in a field
-    {"app": {"name": "demo"}, "entities": {"patient": {"title": "Patient"}}},  # missing fields
-    with_field(type="select"),                                # select without options
-    with_field(type="link"),                                  # link without to
-    with_field(type="text", required="yes"),                  # wrong type for required
-    with_field(type="integer", options=["a"]),                # an option the type does not take
-    with_field(type="text", to="patient"),
-    with_field(type="state"),                                 # neither options nor workflow
-    with_field(type="text", label={"fr": "Nom"}),             # unknown locale
-    {**MINIMAL, "workflows": {"flow": {}}},                   # a workflow without entity, initial, states
-    {**MINIMAL, "automations": {"a": {"entity": "patient", "on": "created", "do": []}}},  # `on`, no actions
-    {**MINIMAL, "reports": {}},
-    {"entities": MINIMAL["entities"]},                        # no app
-    {**MINIMAL, "entities": {"Patient": {"fields": {"name": {"type": "text"}}}}},  # bad entity name
-    {**MINIMAL, "decision_tables": {"t": {"inputs": ["a"], "rows": [{"when": ["-"], "then": 1}], "hitt": 1}}},
-])
+@pytest.mark.parametrize(
+    "document",
+    [
+        with_field(type="txt"),  # unknown field type
+        with_field(type="text", requird=True),  # unknown key in a field
+        {"app": {"name": "demo"}, "entities": {"patient": {"title": "Patient"}}},  # missing fields
+        with_field(type="select"),  # select without options
+        with_field(type="link"),  # link without to
+        with_field(type="text", required="yes"),  # wrong type for required
+        with_field(type="integer", options=["a"]),  # an option the type does not take
+        with_field(type="text", to="patient"),
+        with_field(type="state"),  # neither options nor workflow
+        with_field(type="text", label={"fr": "Nom"}),  # unknown locale
+        {**MINIMAL, "workflows": {"flow": {}}},  # a workflow without entity, initial, states
+        {**MINIMAL, "automations": {"a": {"entity": "patient", "on": "created", "do": []}}},  # `on`, no actions
+        {**MINIMAL, "reports": {}},
+        {"entities": MINIMAL["entities"]},  # no app
+        {**MINIMAL, "entities": {"Patient": {"fields": {"name": {"type": "text"}}}}},  # bad entity name
+        {**MINIMAL, "decision_tables": {"t": {"inputs": ["a"], "rows": [{"when": ["-"], "then": 1}], "hitt": 1}}},
+    ],
+)
 def test_rejects_structural_mistakes(document):
     assert errors(document)
 
@@ -113,7 +116,11 @@ def test_section_schemas_for_split_files():
 def test_flow_sections_for_split_files():
     flows = {"$ref": "#/$defs/WorkflowsSection", "$defs": SCHEMA["$defs"]}
     validator = jsonschema.Draft202012Validator(flows)
-    flow = {"entity": "task", "initial": "open", "states": {"open": {"color": "blue"}, "done": {"final": True}},
-            "transitions": {"close": {"from": ["open"], "to": "done", "if": "true"}}}
+    flow = {
+        "entity": "task",
+        "initial": "open",
+        "states": {"open": {"color": "blue"}, "done": {"final": True}},
+        "transitions": {"close": {"from": ["open"], "to": "done", "if": "true"}},
+    }
     assert not list(validator.iter_errors({"task_flow": flow}))
     assert list(validator.iter_errors({"task_flow": {**flow, "states": {"open": {"color": "pink"}}}}))

@@ -19,7 +19,7 @@ WEB_TESTS = Path(__file__).resolve().parents[1] / "builder" / "web"
 if str(WEB_TESTS) not in sys.path:
     sys.path.insert(0, str(WEB_TESTS))
 
-from clinic_fixtures import build_runtime, create_tokens, create_users, seed_clinic
+from clinic_fixtures import build_runtime, create_tokens, create_users, seed_clinic  # noqa: E402
 
 SECRET = "limits-tests-secret-key-that-is-long-enough-0123456789"
 
@@ -39,8 +39,12 @@ class LimitsClinic:
         self.clients: list[TestClient] = []
 
     def api(self, role: str) -> TestClient:
-        client = TestClient(self.app, raise_server_exceptions=False, follow_redirects=False,
-                            headers={"Authorization": f"Bearer {self.tokens[role]}"})
+        client = TestClient(
+            self.app,
+            raise_server_exceptions=False,
+            follow_redirects=False,
+            headers={"Authorization": f"Bearer {self.tokens[role]}"},
+        )
         self.clients.append(client)
         return client
 

@@ -49,7 +49,9 @@ class ClinicProject:
 def write_config(root: Path, database_url: str, key_file: Path, extra: str = "") -> None:
     (root / "crm.toml").write_text(
         f'[project]\nblueprint = "blueprint"\n\n[database]\nurl = "{database_url}"\n\n'
-        f'[security]\nkey_file = "{key_file}"\n{extra}', encoding="utf-8")
+        f'[security]\nkey_file = "{key_file}"\n{extra}',
+        encoding="utf-8",
+    )
 
 
 def run_cli(*args: str) -> str:
@@ -67,9 +69,19 @@ def clinic_project(tmp_path: Path, database_url: str, patients: int = 3, extra_c
     run_cli("migrate", "-p", str(root), "--yes")
     runtime = open_runtime(root)
     try:
-        made = [runtime.records.create(SYSTEM, "patient", {
-            "name": f"Patient {n}", "phone": f"1391234{n:04d}", "id_number": resident_id(n),
-            "allergies": f"allergic to drug {n}"}) for n in range(1, patients + 1)]
+        made = [
+            runtime.records.create(
+                SYSTEM,
+                "patient",
+                {
+                    "name": f"Patient {n}",
+                    "phone": f"1391234{n:04d}",
+                    "id_number": resident_id(n),
+                    "allergies": f"allergic to drug {n}",
+                },
+            )
+            for n in range(1, patients + 1)
+        ]
         token = create_token(runtime.engine, "tester", "admin", roles=list(runtime.blueprint.roles))
     finally:
         runtime.close()
@@ -88,16 +100,30 @@ class LiveServer:
     def __init__(self, project: ClinicProject, log: Path):
         self.project, self.log, self.port = project, log, free_port()
         self.process: subprocess.Popen | None = None
-        self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}",
-                                   headers={"Authorization": f"Bearer {project.token}"}, timeout=60)
+        self.client = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}", headers={"Authorization": f"Bearer {project.token}"}, timeout=60
+        )
 
     def __enter__(self) -> Self:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         env.pop("CRM_DATABASE_URL", None)
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", "from builder.cli import main; main()", "serve", "-p", str(self.project.root),
-                 "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.project.root)
+                [
+                    sys.executable,
+                    "-c",
+                    "from builder.cli import main; main()",
+                    "serve",
+                    "-p",
+                    str(self.project.root),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.project.root,
+            )
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             assert self.process.poll() is None, f"crm serve exited:\n{self.log_text()}"

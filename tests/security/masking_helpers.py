@@ -10,22 +10,29 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "builder" / "web"))
 
-from clinic_fixtures import (  # noqa: E402
-    CLINIC, PASSWORD, build_runtime, create_tokens, create_users, csrf_of, seed_clinic,
+from clinic_fixtures import (
+    CLINIC,
+    PASSWORD,
+    build_runtime,
+    create_tokens,
+    create_users,
+    csrf_of,
+    seed_clinic,
 )
 
-from builder.records import Actor  # noqa: E402
-from builder.runtime import Runtime  # noqa: E402
-from builder.system_tables import audit  # noqa: E402
+from builder.records import Actor
+from builder.runtime import Runtime
+from builder.system_tables import audit
 
 SECRET = "masking-tests-secret-key-that-is-long-enough-0123456789"
 
@@ -50,8 +57,9 @@ class Clinic:
     def login(self, user: str) -> TestClient:
         client = self._client()
         page = client.get("/login")
-        response = client.post("/login", data={"username": user, "password": PASSWORD, "next": "/",
-                                               "csrf_token": csrf_of(page.text)})
+        response = client.post(
+            "/login", data={"username": user, "password": PASSWORD, "next": "/", "csrf_token": csrf_of(page.text)}
+        )
         assert response.status_code == 303, response.text
         return client
 
@@ -102,9 +110,13 @@ def clinic_with_linked_computes(tmp_dir: Path) -> Path:
     shutil.copytree(CLINIC, copy)
     appointment = copy / "entities" / "appointment.yaml"
     text = appointment.read_text(encoding="utf-8")
-    text = text.replace("  validations:", """    allergy_alert: {type: boolean, compute: "not is_empty(patient.allergies)", label: {en: Allergy alert}}
+    text = text.replace(
+        "  validations:",
+        """    allergy_alert: {type: boolean, compute: "not is_empty(patient.allergies)", label: {en: Allergy alert}}
     can_call: {type: boolean, compute: "not is_empty(patient.phone)", label: {en: Can call}}
-  validations:""", 1)
+  validations:""",
+        1,
+    )
     appointment.write_text(text, encoding="utf-8")
     patient = copy / "entities" / "patient.yaml"
     text = patient.read_text(encoding="utf-8")

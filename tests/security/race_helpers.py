@@ -13,10 +13,11 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import httpx
 
@@ -41,16 +42,24 @@ def clinic_runtime(tmp_dir: Path, url: str) -> tuple[Runtime, dict[str, Any]]:
     runtime = build_runtime(tmp_dir, url)
     create_users(runtime)
     doctor = runtime.records.create(SYSTEM, "staff", {"name": "Dr. Race", "department": "internal_medicine"})
-    patient = runtime.records.create(SYSTEM, "patient", {"name": "Race Patient", "phone": "13800138000",
-                                                         "gender": "female", "birth_date": "1970-01-01"})
+    patient = runtime.records.create(
+        SYSTEM,
+        "patient",
+        {"name": "Race Patient", "phone": "13800138000", "gender": "female", "birth_date": "1970-01-01"},
+    )
     return runtime, {"doctor": doctor["id"], "patient": patient["id"], "tokens": create_tokens(runtime)}
 
 
 def own_service(runtime: Runtime, url: str) -> RecordService:
     """A record service with an engine of its own, like another app process."""
     service = runtime.records
-    return RecordService(runtime.blueprint.entities, make_engine(url), service.cipher,
-                         decision_tables=service.decision_tables, timezone=service.timezone)
+    return RecordService(
+        runtime.blueprint.entities,
+        make_engine(url),
+        service.cipher,
+        decision_tables=service.decision_tables,
+        timezone=service.timezone,
+    )
 
 
 def in_lockstep(workers: int, rounds: int, attempt: Callable[[int, int], Any]) -> list[list[Any]]:
@@ -87,7 +96,9 @@ def write_config(runtime: Runtime, url: str) -> Path:
     folder = Path(runtime.project.root)
     (folder / "crm.toml").write_text(
         f'[project]\nblueprint = "{config["project"]["blueprint"]}"\n[database]\nurl = "{url}"\n'
-        f'[security]\nkey_file = "{config["security"]["key_file"]}"\n', encoding="utf-8")
+        f'[security]\nkey_file = "{config["security"]["key_file"]}"\n',
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -99,10 +110,25 @@ def crm_servers(project_dir: Path, count: int) -> Iterator[list[str]]:
     try:
         for _ in range(count):
             port = _free_port()
-            processes.append(subprocess.Popen(
-                ["timeout", str(SERVER_SECONDS), sys.executable, "-c", "from builder.cli import main; main()",
-                 "serve", "--project", str(project_dir), "--port", str(port)],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            processes.append(
+                subprocess.Popen(
+                    [
+                        "timeout",
+                        str(SERVER_SECONDS),
+                        sys.executable,
+                        "-c",
+                        "from builder.cli import main; main()",
+                        "serve",
+                        "--project",
+                        str(project_dir),
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
             bases.append(f"http://127.0.0.1:{port}")
         for base, process in zip(bases, processes):
             _wait_until_up(base, process)

@@ -66,8 +66,13 @@ def test_chunked_json_body_over_the_cap_is_refused_before_it_is_read(clinic):
 @pytest.mark.timeout(60)
 def test_declared_content_length_over_the_cap_is_refused_unread(clinic):
     body = CountingBody(2_000_000)
-    response = _send(clinic, "PATCH", f"/api/patient/{clinic.data['patients'][0]['id']}", body,
-                     _bearer(clinic, **{"Content-Length": "2000000"}))
+    response = _send(
+        clinic,
+        "PATCH",
+        f"/api/patient/{clinic.data['patients'][0]['id']}",
+        body,
+        _bearer(clinic, **{"Content-Length": "2000000"}),
+    )
     assert response.status_code == 413, response.text
     assert body.consumed == 0
 
@@ -79,8 +84,13 @@ def test_form_body_over_its_own_cap_is_refused_while_streaming(clinic):
     assert response.status_code == 413
     assert body.consumed <= 200_000 + CHUNK
     declared = CountingBody(300_000, b"a")
-    response = _send(clinic, "POST", "/login", declared, {"Content-Type": "application/x-www-form-urlencoded",
-                                                          "Content-Length": "300000"})
+    response = _send(
+        clinic,
+        "POST",
+        "/login",
+        declared,
+        {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": "300000"},
+    )
     assert response.status_code == 413 and declared.consumed == 0
 
 
@@ -88,8 +98,7 @@ def test_form_body_over_its_own_cap_is_refused_while_streaming(clinic):
 def test_the_json_cap_is_a_setting(tmp_path, sqlite_url):
     with limits_clinic(tmp_path, sqlite_url, max_body_bytes=50_000) as small:
         padded = b'{"name": "' + b"x" * 60_000 + b'"}'
-        response = small.api("admin").post("/api/patient", content=padded,
-                                           headers={"Content-Type": "application/json"})
+        response = small.api("admin").post("/api/patient", content=padded, headers={"Content-Type": "application/json"})
         assert response.status_code == 413
         ordinary = small.api("admin").post("/api/patient", json={"name": "Ma Li", "phone": "13800138999"})
         assert ordinary.status_code == 201, ordinary.text
@@ -97,13 +106,19 @@ def test_the_json_cap_is_a_setting(tmp_path, sqlite_url):
 
 def _counts(clinic) -> tuple[int, int]:
     with clinic.runtime.engine.connect() as connection:
-        return (connection.execute(sa.text("SELECT count(*) FROM visit")).scalar_one(),
-                connection.execute(sa.text("SELECT count(*) FROM visit__prescriptions")).scalar_one())
+        return (
+            connection.execute(sa.text("SELECT count(*) FROM visit")).scalar_one(),
+            connection.execute(sa.text("SELECT count(*) FROM visit__prescriptions")).scalar_one(),
+        )
 
 
 def _visit(clinic, rows: int) -> dict:
-    return {"patient": clinic.data["patients"][0]["id"], "doctor": clinic.data["staff"][0]["id"],
-            "visited_at": "2026-03-02T10:00", "prescriptions": [{"drug": f"drug {i}", "days": 1} for i in range(rows)]}
+    return {
+        "patient": clinic.data["patients"][0]["id"],
+        "doctor": clinic.data["staff"][0]["id"],
+        "visited_at": "2026-03-02T10:00",
+        "prescriptions": [{"drug": f"drug {i}", "days": 1} for i in range(rows)],
+    }
 
 
 @pytest.fixture
@@ -119,8 +134,10 @@ def test_501_child_rows_are_a_422_and_nothing_is_written(any_clinic):
     assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [("prescriptions", "too_many_rows")]
     assert "500" in response.json()["errors"][0]["message"]
     visit = any_clinic.data["visit"]
-    patch = any_clinic.api("admin").patch(f"/api/visit/{visit['id']}", json={
-        "version": visit["version"], "prescriptions": _visit(any_clinic, 501)["prescriptions"]})
+    patch = any_clinic.api("admin").patch(
+        f"/api/visit/{visit['id']}",
+        json={"version": visit["version"], "prescriptions": _visit(any_clinic, 501)["prescriptions"]},
+    )
     assert patch.status_code == 422, patch.text
     assert _counts(any_clinic) == before
 

@@ -13,7 +13,6 @@ import json
 import shutil
 
 import pytest
-
 from masking_helpers import CLINIC, clinic_with_linked_computes, detail_of, open_clinic
 
 HIDDEN = {"hidden": True}
@@ -76,10 +75,13 @@ def _nurse_sees_less(tmp_path):
     copy = tmp_path / "clinic-nurse"
     shutil.copytree(CLINIC, copy)
     for name, old, new in [
-        ("patient", "nurse:      {read: all, write: [allergies, stage, tags]}",
-         "nurse:      {read: [name, age, allergies, stage, tags], write: [allergies, stage, tags]}"),
-        ("vital_reading", "nurse:  {read: all, write: all, create: true}",
-         "nurse:  {read: [patient, taken_at, risk]}")]:
+        (
+            "patient",
+            "nurse:      {read: all, write: [allergies, stage, tags]}",
+            "nurse:      {read: [name, age, allergies, stage, tags], write: [allergies, stage, tags]}",
+        ),
+        ("vital_reading", "nurse:  {read: all, write: all, create: true}", "nurse:  {read: [patient, taken_at, risk]}"),
+    ]:
         path = copy / "entities" / f"{name}.yaml"
         text = path.read_text(encoding="utf-8")
         assert old in text

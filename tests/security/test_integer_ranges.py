@@ -29,16 +29,20 @@ def _fields(response) -> set[str]:
 
 def test_link_past_32_bits_is_a_missing_record_not_a_crash(clinic):
     doctor = clinic.data["staff"][0]["id"]
-    response = clinic.api("admin").post("/api/appointment", json={
-        "patient": 2147483648, "doctor": doctor, "starts_at": "2026-04-01T09:00", "channel": "phone"})
+    response = clinic.api("admin").post(
+        "/api/appointment",
+        json={"patient": 2147483648, "doctor": doctor, "starts_at": "2026-04-01T09:00", "channel": "phone"},
+    )
     assert response.status_code == 422, response.text
     assert "patient" in _fields(response)
 
 
 def test_link_past_64_bits_is_a_422_in_the_body(clinic):
     doctor = clinic.data["staff"][0]["id"]
-    response = clinic.api("admin").post("/api/appointment", json={
-        "patient": TOO_BIG, "doctor": doctor, "starts_at": "2026-04-01T09:00", "channel": "phone"})
+    response = clinic.api("admin").post(
+        "/api/appointment",
+        json={"patient": TOO_BIG, "doctor": doctor, "starts_at": "2026-04-01T09:00", "channel": "phone"},
+    )
     assert response.status_code == 422, response.text
     assert _fields(response) == {"patient"}
 
@@ -49,8 +53,17 @@ def test_link_filter_past_32_bits_finds_nothing(clinic):
     assert response.json()["items"] == []
 
 
-@pytest.mark.parametrize("query", [f"id={TOO_BIG}", f"id__gte={TOO_BIG}", f"id__in=1,{TOO_BIG}",
-                                   f"id=-{TOO_BIG}", f"primary_doctor={TOO_BIG}", f"primary_doctor={2**63}"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"id={TOO_BIG}",
+        f"id__gte={TOO_BIG}",
+        f"id__in=1,{TOO_BIG}",
+        f"id=-{TOO_BIG}",
+        f"primary_doctor={TOO_BIG}",
+        f"primary_doctor={2**63}",
+    ],
+)
 def test_filter_past_64_bits_is_a_400(clinic, query):
     response = clinic.api("admin").get(f"/api/patient?{query}")
     assert response.status_code == 400, response.text
@@ -75,14 +88,16 @@ def test_record_id_past_64_bits_in_the_path_is_a_400(clinic):
 @pytest.mark.parametrize("value", [INT_LIMIT + 1, 2**63, TOO_BIG, -TOO_BIG])
 def test_integer_field_out_of_range_is_a_422_in_the_body(clinic, value):
     visit = clinic.data["visit"]
-    response = clinic.api("admin").patch(f"/api/visit/{visit['id']}",
-                                         json={"version": visit["version"], "wait_minutes": value})
+    response = clinic.api("admin").patch(
+        f"/api/visit/{visit['id']}", json={"version": visit["version"], "wait_minutes": value}
+    )
     assert response.status_code == 422, response.text
     assert _fields(response) == {"wait_minutes"}
 
 
-@pytest.mark.parametrize("query", [f"wait_minutes={TOO_BIG}", f"wait_minutes__gte={2**63}",
-                                   f"satisfaction__lte=-{TOO_BIG}"])
+@pytest.mark.parametrize(
+    "query", [f"wait_minutes={TOO_BIG}", f"wait_minutes__gte={2**63}", f"satisfaction__lte=-{TOO_BIG}"]
+)
 def test_integer_field_filter_out_of_range_is_a_400(clinic, query):
     response = clinic.api("admin").get(f"/api/visit?{query}")
     assert response.status_code == 400, response.text
@@ -91,8 +106,10 @@ def test_integer_field_filter_out_of_range_is_a_400(clinic, query):
 
 def test_child_row_id_past_64_bits_is_a_422(clinic):
     visit = clinic.data["visit"]
-    response = clinic.api("admin").patch(f"/api/visit/{visit['id']}", json={
-        "version": visit["version"], "prescriptions": [{"id": TOO_BIG, "drug": "Aspirin", "days": 7}]})
+    response = clinic.api("admin").patch(
+        f"/api/visit/{visit['id']}",
+        json={"version": visit["version"], "prescriptions": [{"id": TOO_BIG, "drug": "Aspirin", "days": 7}]},
+    )
     assert response.status_code == 422, response.text
 
 
@@ -101,7 +118,9 @@ def test_ids_and_links_are_64_bit_columns(clinic):
         pytest.skip("SQLite's INTEGER is 64-bit already")
     columns = {(c["name"]): str(c["type"]) for c in sa.inspect(clinic.runtime.engine).get_columns("appointment")}
     assert columns["id"] == "BIGINT" and columns["patient"] == "BIGINT"
-    children = {c["name"]: str(c["type"]) for c in sa.inspect(clinic.runtime.engine).get_columns("visit__prescriptions")}
+    children = {
+        c["name"]: str(c["type"]) for c in sa.inspect(clinic.runtime.engine).get_columns("visit__prescriptions")
+    }
     assert children["id"] == "BIGINT" and children["parent_id"] == "BIGINT"
 
 

@@ -55,8 +55,10 @@ def assert_reads(server: LiveServer, expected: dict[int, str]) -> None:
 
 
 def write_patient(server: LiveServer, serial: int) -> int:
-    answer = server.client.post("/api/patient", json={"name": f"New {serial}", "phone": f"1397654{serial:04d}",
-                                                      "id_number": resident_id(serial)})
+    answer = server.client.post(
+        "/api/patient",
+        json={"name": f"New {serial}", "phone": f"1397654{serial:04d}", "id_number": resident_id(serial)},
+    )
     assert answer.status_code == 201, answer.text
     return answer.json()["id"]
 
@@ -88,8 +90,10 @@ def test_rotate_and_prune_with_a_server_running(tmp_path, database_url):
             # A value still under k1, as a write that raced an interrupted rotation would leave it.
             straggler = next(iter(expected))
             with engine.begin() as connection:
-                connection.execute(sa.text("UPDATE patient SET id_number = :token WHERE id = :id"),
-                                   {"token": old_keys.encrypt(expected[straggler], CONTEXT), "id": straggler})
+                connection.execute(
+                    sa.text("UPDATE patient SET id_number = :token WHERE id = :id"),
+                    {"token": old_keys.encrypt(expected[straggler], CONTEXT), "id": straggler},
+                )
             assert "k1: 1 values" in prune_refused(project)
             assert_reads(server, expected)
 

@@ -8,10 +8,9 @@ Lists of entities without protected fields write nothing.
 from __future__ import annotations
 
 import pytest
+from masking_helpers import detail_of, served_clinic
 
 from builder.records import SYSTEM
-
-from masking_helpers import detail_of, served_clinic
 
 
 @pytest.fixture
@@ -57,7 +56,8 @@ def test_front_desk_views_of_masked_fields_count(clinic):
     api = clinic.api("front_desk")
     assert api.get("/api/patient").status_code == 200
     assert [detail_of(r)["fields"] for r in clinic.audit("list")] == [
-        ["age", "birth_date", "gender", "name", "phone", "primary_doctor", "stage"]]
+        ["age", "birth_date", "gender", "name", "phone", "primary_doctor", "stage"]
+    ]
     patient = clinic.data["patients"][0]["id"]
     assert api.get(f"/api/patient/{patient}").status_code == 200
     assert [(r.action, r.record_id) for r in clinic.audit("view")] == [("view", patient)]

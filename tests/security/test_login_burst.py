@@ -12,6 +12,7 @@ import re
 import sys
 
 import pytest
+from race_helpers import REPO, in_lockstep
 from starlette.testclient import TestClient
 
 from builder.accounts import add_user
@@ -23,10 +24,8 @@ from builder.storage.tables import build_schema
 from builder.system_tables import create_system_tables
 from builder.web.security import SecuritySettings
 
-from race_helpers import REPO, in_lockstep
-
 sys.path.insert(0, str(REPO / "tests" / "builder" / "web" / "security"))
-from security_helpers import PASSWORD, ROLES, FakeClock, build_app  # noqa: E402
+from security_helpers import PASSWORD, ROLES, FakeClock, build_app
 
 BURST = 30
 LIMIT = 5
@@ -50,8 +49,13 @@ def runtime(database_url, tmp_path):
 
 
 def _app(runtime, clock, per_address: int):
-    settings = SecuritySettings(secret_key="burst-secret-" + "x" * 40, login_max_failures=LIMIT,
-                                login_max_failures_per_address=per_address, login_window_minutes=15, clock=clock)
+    settings = SecuritySettings(
+        secret_key="burst-secret-" + "x" * 40,
+        login_max_failures=LIMIT,
+        login_max_failures_per_address=per_address,
+        login_window_minutes=15,
+        clock=clock,
+    )
     return build_app(runtime, settings)
 
 
@@ -68,8 +72,11 @@ def _burst(app, attempts: list[tuple[str, str]]) -> list[int]:
 
         def attempt(worker: int, _round: int) -> int:
             name, password = attempts[worker]
-            return clients[worker].post("/login", data={"username": name, "password": password,
-                                                        "csrf_token": tokens[worker]}).status_code
+            return (
+                clients[worker]
+                .post("/login", data={"username": name, "password": password, "csrf_token": tokens[worker]})
+                .status_code
+            )
 
         (statuses,) = in_lockstep(len(attempts), 1, attempt)
     finally:
@@ -122,7 +129,6 @@ def test_a_burst_over_many_names_from_one_address_is_throttled_too(runtime, cloc
 def test_a_burst_against_two_crm_serve_processes_gets_only_the_limit_checked(tmp_path, database_url):
     """Real servers sharing one database, default limits (5 per account in 15 minutes)."""
     import httpx
-
     from clinic_fixtures import PASSWORD as CLINIC_PASSWORD
     from race_helpers import clinic_runtime, crm_servers, write_config
 
@@ -136,14 +142,18 @@ def test_a_burst_against_two_crm_serve_processes_gets_only_the_limit_checked(tmp
 
             def attempt(worker: int, _round: int) -> int:
                 password = CLINIC_PASSWORD if worker == BURST - 1 else f"guess-{worker}"
-                return clients[worker].post("/login", data={"username": "admin", "password": password,
-                                                            "csrf_token": tokens[worker]}).status_code
+                return (
+                    clients[worker]
+                    .post("/login", data={"username": "admin", "password": password, "csrf_token": tokens[worker]})
+                    .status_code
+                )
 
             (statuses,) = in_lockstep(BURST, 1, attempt)
             _judge_mixed_burst(statuses)
             if 303 not in statuses:
-                late = clients[0].post("/login", data={"username": "admin", "password": CLINIC_PASSWORD,
-                                                       "csrf_token": tokens[0]})
+                late = clients[0].post(
+                    "/login", data={"username": "admin", "password": CLINIC_PASSWORD, "csrf_token": tokens[0]}
+                )
                 assert late.status_code == 429
         finally:
             for client in clients:

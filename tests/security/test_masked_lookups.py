@@ -12,17 +12,17 @@ from __future__ import annotations
 import concurrent.futures
 
 import pytest
+from masking_helpers import SECRET, detail_of, open_clinic, second_app, served_clinic
 
 from builder.records import TooManyLookups
 from builder.records.masked_lookups import ALERT_ACTION
 from builder.web.security import SecuritySettings
 
-from masking_helpers import SECRET, detail_of, open_clinic, second_app, served_clinic
-
 
 @pytest.fixture
 def clinic(tmp_path, database_url):
     yield from served_clinic(tmp_path, database_url)
+
 
 PHONE = "13800130001"  # Zhang Wei's, seeded by clinic_fixtures
 
@@ -47,10 +47,22 @@ def test_a_list_of_candidates_is_refused_without_echoing_them(clinic):
     assert PHONE not in page.text.replace(f"phone__in={_candidates(PHONE)}", "")
 
 
-@pytest.mark.parametrize("query", [
-    "phone__gt=13800130000", "phone__gte=13800130000", "phone__lt=13900000000", "phone__lte=13900000000",
-    "phone__contains=0013", "phone__ne=13800130001", "phone__between=1,2", "phone__startswith=138",
-    "sort=phone", "sort=-phone", "sort=name,-phone"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "phone__gt=13800130000",
+        "phone__gte=13800130000",
+        "phone__lt=13900000000",
+        "phone__lte=13900000000",
+        "phone__contains=0013",
+        "phone__ne=13800130001",
+        "phone__between=1,2",
+        "phone__startswith=138",
+        "sort=phone",
+        "sort=-phone",
+        "sort=name,-phone",
+    ],
+)
 def test_ranges_prefixes_and_sorting_on_a_masked_field_are_refused(clinic, query):
     response = clinic.api("front_desk").get(f"/api/patient?{query}")
     assert response.status_code == 400, response.text
@@ -168,8 +180,20 @@ def test_lookups_made_by_another_process_count(clinic, tmp_path, database_url):
 
     tests = Path(__file__).resolve().parents[1]
     repo = tests.parent
-    done = subprocess.run([sys.executable, "-c", LOOKUPS_IN_ANOTHER_PROCESS, str(tmp_path / "other"), database_url,
-                           str(repo), str(tests / "builder" / "web")], capture_output=True, text=True, timeout=240)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LOOKUPS_IN_ANOTHER_PROCESS,
+            str(tmp_path / "other"),
+            database_url,
+            str(repo),
+            str(tests / "builder" / "web"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr
     api = clinic.api("front_desk")
     assert [api.get("/api/patient", params={"phone": PHONE}).status_code for _ in range(11)] == [200] * 10 + [429]
@@ -200,8 +224,9 @@ def test_the_limit_comes_from_crm_toml(tmp_path, database_url):
     from builder.errors import ProjectError
     from builder.project import Project
 
-    project = Project(tmp_path, {"security": {"secret_key": SECRET, "masked_lookup_limit": 3,
-                                              "masked_lookup_window_minutes": 5}})
+    project = Project(
+        tmp_path, {"security": {"secret_key": SECRET, "masked_lookup_limit": 3, "masked_lookup_window_minutes": 5}}
+    )
     settings = SecuritySettings.from_project(project)
     assert (settings.masked_lookup_limit, settings.masked_lookup_window_minutes) == (3, 5)
     bad = Project(tmp_path, {"security": {"secret_key": SECRET, "masked_lookup_limit": 0}})

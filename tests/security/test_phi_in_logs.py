@@ -17,8 +17,7 @@ from builder.storage.database import make_engine
 def _phi_values(project) -> list[str]:
     values = []
     for patient in project.patients:
-        values += [patient["id_number"], patient["id_number"].lower(), patient["phone"][-11:],
-                   patient["allergies"]]
+        values += [patient["id_number"], patient["id_number"].lower(), patient["phone"][-11:], patient["allergies"]]
     return values
 
 
@@ -64,8 +63,10 @@ def test_export_audit_names_the_filters(tmp_path, sqlite_url):
     project = clinic_project(tmp_path, sqlite_url, patients=1)
     resident = project.patients[0]["id_number"]
     with LiveServer(project, tmp_path / "serve.log") as server:
-        assert server.client.get("/api/patient/export.csv", params={"id_number": resident, "q": "Patient"}) \
-            .status_code == 200
+        assert (
+            server.client.get("/api/patient/export.csv", params={"id_number": resident, "q": "Patient"}).status_code
+            == 200
+        )
     engine = make_engine(sqlite_url)
     try:
         with engine.connect() as connection:

@@ -78,8 +78,9 @@ def test_a_backup_holds_ciphertext_as_stored_and_is_private(engine, tmp_path):
 
     backups = tmp_path / "backups" / "before-drop"
     dropped = entities_from(tmp_path, BLUEPRINT.replace("    notes: {type: long_text}\n", ""), "after")
-    result = apply_migration(engine, plan_migration(engine, dropped), allow_data_loss=True, backup_dir=backups,
-                             keyring=keyring)
+    result = apply_migration(
+        engine, plan_migration(engine, dropped), allow_data_loss=True, backup_dir=backups, keyring=keyring
+    )
     files = [result.backup] if result.backup.is_file() else sorted(result.backup.iterdir())
     content = b"".join(path.read_bytes() for path in files)
     assert secret.encode() not in content and secret.lower().encode() not in content

@@ -13,11 +13,18 @@ import datetime as dt
 import httpx
 import pytest
 import sqlalchemy as sa
+from race_helpers import (
+    SLOT_MESSAGE,
+    SLOT_MESSAGES,
+    clinic_runtime,
+    crm_servers,
+    in_lockstep,
+    own_service,
+    summary,
+    write_config,
+)
 
 from builder.records import SYSTEM, FieldError, ValidationFailed
-
-from race_helpers import (SLOT_MESSAGE, SLOT_MESSAGES, clinic_runtime, crm_servers, in_lockstep, own_service, summary,
-                          write_config)
 
 PARALLEL = 16
 SLOTS = 10
@@ -29,8 +36,7 @@ def _slot(round_: int) -> str:
 
 
 def _refused_for_the_slot(outcome: object) -> bool:
-    return isinstance(outcome, ValidationFailed) and \
-        outcome.errors == [FieldError("starts_at", "rule", SLOT_MESSAGE)]
+    return isinstance(outcome, ValidationFailed) and outcome.errors == [FieldError("starts_at", "rule", SLOT_MESSAGE)]
 
 
 def _booked(runtime, doctor: int) -> list[dt.datetime]:
@@ -53,9 +59,13 @@ def test_parallel_creates_book_each_slot_exactly_once(tmp_path, database_url):
     runtime, ids = clinic_runtime(tmp_path / "project", database_url)
     services = [own_service(runtime, database_url) for _ in range(PARALLEL)]
     try:
+
         def book(worker: int, round_: int):
-            return services[worker].create(SYSTEM, "appointment", {
-                "patient": ids["patient"], "doctor": ids["doctor"], "starts_at": _slot(round_), "minutes": 20})
+            return services[worker].create(
+                SYSTEM,
+                "appointment",
+                {"patient": ids["patient"], "doctor": ids["doctor"], "starts_at": _slot(round_), "minutes": 20},
+            )
 
         _judge(in_lockstep(PARALLEL, SLOTS, book))
         assert len(_booked(runtime, ids["doctor"])) == SLOTS
@@ -70,21 +80,36 @@ def test_parallel_updates_move_one_record_into_each_slot(tmp_path, database_url)
     """Moving existing appointments into a slot is the same race as creating them there."""
     runtime, ids = clinic_runtime(tmp_path / "project", database_url)
     rounds = 4
-    parked = [[runtime.records.create(SYSTEM, "appointment", {
-        "patient": ids["patient"], "doctor": ids["doctor"], "minutes": 20,
-        "starts_at": (FIRST_SLOT + dt.timedelta(days=1 + worker, minutes=30 * round_)).isoformat()})
-        for worker in range(PARALLEL)] for round_ in range(rounds)]
+    parked = [
+        [
+            runtime.records.create(
+                SYSTEM,
+                "appointment",
+                {
+                    "patient": ids["patient"],
+                    "doctor": ids["doctor"],
+                    "minutes": 20,
+                    "starts_at": (FIRST_SLOT + dt.timedelta(days=1 + worker, minutes=30 * round_)).isoformat(),
+                },
+            )
+            for worker in range(PARALLEL)
+        ]
+        for round_ in range(rounds)
+    ]
     services = [own_service(runtime, database_url) for _ in range(PARALLEL)]
     try:
+
         def move(worker: int, round_: int):
             record = parked[round_][worker]
-            return services[worker].update(SYSTEM, "appointment", record["id"], {"starts_at": _slot(round_)},
-                                           record["version"])
+            return services[worker].update(
+                SYSTEM, "appointment", record["id"], {"starts_at": _slot(round_)}, record["version"]
+            )
 
         _judge(in_lockstep(PARALLEL, rounds, move))
         booked = _booked(runtime, ids["doctor"])
-        assert [b for b in booked if b.date() == FIRST_SLOT.date()] == \
-            [FIRST_SLOT + dt.timedelta(minutes=30 * r) for r in range(rounds)]
+        assert [b for b in booked if b.date() == FIRST_SLOT.date()] == [
+            FIRST_SLOT + dt.timedelta(minutes=30 * r) for r in range(rounds)
+        ]
     finally:
         for service in services:
             service.engine.dispose()
@@ -101,9 +126,17 @@ def test_parallel_bookings_through_two_crm_serve_processes(tmp_path, database_ur
     with crm_servers(project, 2) as bases:
         clients = [httpx.Client(base_url=bases[w % 2], headers=headers, timeout=60) for w in range(PARALLEL)]
         try:
+
             def book(worker: int, round_: int):
-                response = clients[worker].post("/api/appointment", json={
-                    "patient": ids["patient"], "doctor": ids["doctor"], "starts_at": _slot(round_), "minutes": 20})
+                response = clients[worker].post(
+                    "/api/appointment",
+                    json={
+                        "patient": ids["patient"],
+                        "doctor": ids["doctor"],
+                        "starts_at": _slot(round_),
+                        "minutes": 20,
+                    },
+                )
                 return response.status_code, response.json()
 
             results = in_lockstep(PARALLEL, SLOTS, book)
@@ -148,13 +181,18 @@ def test_parallel_creates_respect_a_counted_capacity(tmp_path, database_url):
     create_system_tables(services[0].engine)
     days = 5
     try:
+
         def book(worker: int, round_: int):
             return services[worker].create(SYSTEM, "booking", {"day": f"2026-12-0{round_ + 1}", "seat": worker % 4})
 
-        for round_, outcomes in enumerate(in_lockstep(PARALLEL, days, book)):
+        for outcomes in in_lockstep(PARALLEL, days, book):
             made = [o for o in outcomes if isinstance(o, dict)]
-            refused = [o for o in outcomes if isinstance(o, ValidationFailed) and
-                       {e.message for e in o.errors} <= {"The day is full", "The seat is taken"}]
+            refused = [
+                o
+                for o in outcomes
+                if isinstance(o, ValidationFailed)
+                and {e.message for e in o.errors} <= {"The day is full", "The seat is taken"}
+            ]
             assert len(made) == 3 and len({m["seat"] for m in made}) == 3, summary(outcomes)
             assert len(refused) == PARALLEL - 3, summary(outcomes)
         table = services[0].schema.table("booking")

@@ -8,12 +8,11 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from race_helpers import REPO, clinic_runtime
 
 from builder.records.related import SqlRelated
 from builder.storage.database import make_engine, write_transaction
 from builder.storage.locks import ScopeBusy, lock_scope_without_deadlock, lock_scopes, scope_key
-
-from race_helpers import REPO, clinic_runtime
 
 START = dt.datetime(2026, 12, 1, 9, 0)
 
@@ -21,18 +20,28 @@ START = dt.datetime(2026, 12, 1, 9, 0)
 def _advisory_keys(engine: sa.Engine) -> set[int]:
     """The advisory locks held right now by other connections (bigint keys are split in two halves)."""
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT classid::bigint, objid::bigint FROM pg_locks "
-                                    "WHERE locktype = 'advisory' AND granted AND objsubid = 1")).all()
+        rows = conn.execute(
+            sa.text(
+                "SELECT classid::bigint, objid::bigint FROM pg_locks "
+                "WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            )
+        ).all()
     return {int.from_bytes(((hi << 32) | lo).to_bytes(8, "big"), "big", signed=True) for hi, lo in rows}
 
 
 def test_a_scope_key_is_the_same_in_every_process():
     here = scope_key("rows", "appointment", [("doctor", ["7"])])
     code = "from builder.storage.locks import scope_key; print(scope_key('rows', 'appointment', [('doctor', ['7'])]))"
-    there = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           cwd=REPO, env={"PYTHONPATH": str(REPO), "PYTHONHASHSEED": "random"}).stdout
+    there = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PYTHONHASHSEED": "random"},
+    ).stdout
     assert int(there) == here
-    assert -2**63 <= here < 2**63
+    assert -(2**63) <= here < 2**63
     assert scope_key("rows", "appointment", [("doctor", ["8"])]) != here
 
 
@@ -45,8 +54,10 @@ def test_a_rule_read_in_a_write_locks_its_scope_and_a_plain_read_does_not(tmp_pa
             SqlRelated(service, conn).overlaps("appointment", START, 20, {"doctor": doctor})
             SqlRelated(service, conn).count("appointment", {})
             held = _advisory_keys(service.engine)
-        assert held == {scope_key("rows", "appointment", [("doctor", [str(doctor)])]),
-                        scope_key("rows", "appointment", [])}
+        assert held == {
+            scope_key("rows", "appointment", [("doctor", [str(doctor)])]),
+            scope_key("rows", "appointment", []),
+        }
         assert _advisory_keys(service.engine) == set()  # released at commit
         with service.engine.connect() as conn, conn.begin():
             SqlRelated(service, conn).overlaps("appointment", START, 20, {"doctor": doctor})

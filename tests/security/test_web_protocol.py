@@ -113,10 +113,15 @@ def test_a_computed_field_that_cannot_be_worked_out_names_the_field_not_python(s
 def test_a_validation_that_cannot_run_shows_its_own_message(served, caplog):
     api = served.token("admin")
     with caplog.at_level(logging.WARNING, logger="builder.records"):
-        response = api.post("/api/person", json={"name": "Wang", "birth_date": "1990-01-01", "check_after": 10**7},
-                            headers={"Accept-Language": "zh-CN"})
+        response = api.post(
+            "/api/person",
+            json={"name": "Wang", "birth_date": "1990-01-01", "check_after": 10**7},
+            headers={"Accept-Language": "zh-CN"},
+        )
     assert response.status_code == 422, response.text
     assert response.json()["errors"] == [
-        {"field": "check_after", "code": "rule_failed", "message": "检查日期须在1900年之后"}]
-    assert any(response.headers["x-request-id"] in r.getMessage() and "out of range" in r.getMessage()
-               for r in caplog.records)
+        {"field": "check_after", "code": "rule_failed", "message": "检查日期须在1900年之后"}
+    ]
+    assert any(
+        response.headers["x-request-id"] in r.getMessage() and "out of range" in r.getMessage() for r in caplog.records
+    )

@@ -34,8 +34,9 @@ class Served:
     def token(self, role: str) -> TestClient:
         from builder.accounts import create_token
 
-        secret = create_token(self.runtime.engine, f"t-{role}-{len(self.clients)}", role,
-                              roles=list(self.runtime.blueprint.roles))
+        secret = create_token(
+            self.runtime.engine, f"t-{role}-{len(self.clients)}", role, roles=list(self.runtime.blueprint.roles)
+        )
         return self.client({"Authorization": f"Bearer {secret}"})
 
     def login(self, name: str, role: str | None = None, locale: str = "en") -> TestClient:
@@ -45,12 +46,20 @@ class Served:
 
             from builder.accounts import add_user
 
-            add_user(self.runtime.engine, name, role, PASSWORD, locale, roles=list(self.runtime.blueprint.roles),
-                     hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+            add_user(
+                self.runtime.engine,
+                name,
+                role,
+                PASSWORD,
+                locale,
+                roles=list(self.runtime.blueprint.roles),
+                hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
+            )
         browser = self.client()
         page = browser.get("/login")
-        response = browser.post("/login", data={"username": name, "password": PASSWORD, "next": "/",
-                                                "csrf_token": csrf_of(page.text)})
+        response = browser.post(
+            "/login", data={"username": name, "password": PASSWORD, "next": "/", "csrf_token": csrf_of(page.text)}
+        )
         assert response.status_code == 303, response.text
         return browser
 

@@ -3,8 +3,8 @@
 `init_physio_project(dir, url)` makes a project folder like `crm init` does (the
 blueprint copied in, a crm.toml naming the database and a key file outside the
 folder); `crm` commands then run on it as on any project. `serve_physio(dir)` opens it
-like `crm serve` and gives API clients (`api`) and signed-in browsers (`login`) per account: `admin`, `reception`, and two
-therapists, `ther_a` and `ther_b`, whose therapist records carry their accounts.
+like `crm serve` and gives API clients (`api`) and signed-in browsers (`login`) per account: `admin`, `reception`,
+and two therapists, `ther_a` and `ther_b`, whose therapist records carry their accounts.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ def init_physio_project(directory: Path, database_url: str) -> Path:
     key_file = directory.parent / f".{directory.name}.crm-keys.json"
     (directory / "crm.toml").write_text(
         f'[project]\nblueprint = "blueprint"\n\n[database]\nurl = "{database_url}"\n\n'
-        f'[security]\nkey_file = "{key_file}"\n', encoding="utf-8")
+        f'[security]\nkey_file = "{key_file}"\n',
+        encoding="utf-8",
+    )
     return directory
 
 
@@ -54,8 +56,12 @@ class PhysioApp:
     clients: list[TestClient] = field(default_factory=list)
 
     def api(self, account: str) -> TestClient:
-        client = TestClient(self.app, raise_server_exceptions=False, follow_redirects=False,
-                            headers={"Authorization": f"Bearer {self.tokens[account]}"})
+        client = TestClient(
+            self.app,
+            raise_server_exceptions=False,
+            follow_redirects=False,
+            headers={"Authorization": f"Bearer {self.tokens[account]}"},
+        )
         self.clients.append(client)
         return client
 
@@ -66,8 +72,9 @@ class PhysioApp:
         page = client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]*)"', page.text)
         assert token, "the sign-in page has no CSRF token"
-        response = client.post("/login", data={"username": account, "password": PASSWORD, "next": "/",
-                                               "csrf_token": token.group(1)})
+        response = client.post(
+            "/login", data={"username": account, "password": PASSWORD, "next": "/", "csrf_token": token.group(1)}
+        )
         assert response.status_code == 303, response.text
         return client
 

@@ -82,8 +82,9 @@ def test_create_read_and_list_every_entity_with_permissions(served):
     # therapist: admin creates both, each carrying its login account
     made = {}
     for name, account in (("Li Na", "ther_a"), ("Zhou Jie", "ther_b")):
-        response = admin.post("/api/therapist", json={"display_name": name, "specialty": "sports",
-                                                      "account": served.user_ids[account]})
+        response = admin.post(
+            "/api/therapist", json={"display_name": name, "specialty": "sports", "account": served.user_ids[account]}
+        )
         assert response.status_code == 201, response.text
         made[account] = response.json()["id"]
     seen = reception.get(f"/api/therapist/{made['ther_a']}").json()
@@ -93,9 +94,16 @@ def test_create_read_and_list_every_entity_with_permissions(served):
     # client: reception registers one for each therapist, sees the mobile masked and no clinical fields
     clients = {}
     for account, mobile in (("ther_a", "13912345678"), ("ther_b", "13812345670")):
-        response = reception.post("/api/client", json={"full_name": f"Client of {account}", "mobile": mobile,
-                                                       "sex": "female", "born_on": "1980-05-02",
-                                                       "therapist": made[account]})
+        response = reception.post(
+            "/api/client",
+            json={
+                "full_name": f"Client of {account}",
+                "mobile": mobile,
+                "sex": "female",
+                "born_on": "1980-05-02",
+                "therapist": made[account],
+            },
+        )
         assert response.status_code == 201, response.text
         clients[account] = response.json()["id"]
     mine = reception.get(f"/api/client/{clients['ther_a']}").json()
@@ -103,12 +111,18 @@ def test_create_read_and_list_every_entity_with_permissions(served):
     assert "condition" not in mine and "id_number" not in mine and mine["referral"] == "self"
     listed = reception.get("/api/client").json()
     assert listed["total"] == 2 and all("****" in c["mobile"] for c in listed["items"])
-    assert reception.patch(f"/api/client/{clients['ther_a']}",
-                           json={"version": mine["version"], "condition": "ACL tear"}).status_code == 422
+    assert (
+        reception.patch(
+            f"/api/client/{clients['ther_a']}", json={"version": mine["version"], "condition": "ACL tear"}
+        ).status_code
+        == 422
+    )
 
     # a therapist sees full values of their own clients only
-    own = ther_a.patch(f"/api/client/{clients['ther_a']}",
-                       json={"version": mine["version"], "condition": "ACL tear", "id_number": "11010519491231002X"})
+    own = ther_a.patch(
+        f"/api/client/{clients['ther_a']}",
+        json={"version": mine["version"], "condition": "ACL tear", "id_number": "11010519491231002X"},
+    )
     assert own.status_code == 200, own.text
     full = ther_a.get(f"/api/client/{clients['ther_a']}").json()
     assert digits(full["mobile"]).endswith("13912345678") and full["condition"] == "ACL tear"
@@ -127,25 +141,45 @@ def test_create_read_and_list_every_entity_with_permissions(served):
     session_id = first.json()["id"]
     assert ther_a.get(f"/api/session/{session_id}").json()["room"] == "gym"
     assert ther_a.get("/api/session").json()["total"] == 2
-    assert ther_b.get(f"/api/session/{session_id}").status_code == 404 and ther_b.get("/api/session").json()["total"] == 0
+    assert (
+        ther_b.get(f"/api/session/{session_id}").status_code == 404 and ther_b.get("/api/session").json()["total"] == 0
+    )
 
     # exercise plan with its child table: therapists only
-    plan = ther_a.post("/api/exercise_plan", json={
-        "client": clients["ther_a"], "therapist": made["ther_a"], "goal": "Full knee extension",
-        "exercises": [{"exercise": "Quad sets", "reps": 10, "side": "left"}, {"exercise": "Heel slides", "reps": 15}]})
+    plan = ther_a.post(
+        "/api/exercise_plan",
+        json={
+            "client": clients["ther_a"],
+            "therapist": made["ther_a"],
+            "goal": "Full knee extension",
+            "exercises": [
+                {"exercise": "Quad sets", "reps": 10, "side": "left"},
+                {"exercise": "Heel slides", "reps": 15},
+            ],
+        },
+    )
     assert plan.status_code == 201, plan.text
     rows = ther_a.get(f"/api/exercise_plan/{plan.json()['id']}").json()["exercises"]
     assert [(r["exercise"], r["sets"]) for r in rows] == [("Quad sets", 3), ("Heel slides", 3)]
     assert ther_a.get("/api/exercise_plan").json()["total"] == 1
     assert ther_b.get(f"/api/exercise_plan/{plan.json()['id']}").status_code == 404
     assert reception.get("/api/exercise_plan").status_code == 403
-    other = ther_a.post("/api/exercise_plan", json={"client": clients["ther_b"], "therapist": made["ther_a"],
-                                                    "goal": "Someone else's client"})
+    other = ther_a.post(
+        "/api/exercise_plan",
+        json={"client": clients["ther_b"], "therapist": made["ther_a"], "goal": "Someone else's client"},
+    )
     assert other.status_code == 422  # a link the therapist sets must point at a client they can see
 
     # pain reading: its level comes from the decision table
-    reading = ther_a.post("/api/pain_reading", json={"client": clients["ther_a"], "therapist": made["ther_a"],
-                                                     "taken_at": "2026-03-02T10:00:00", "pain_score": 5})
+    reading = ther_a.post(
+        "/api/pain_reading",
+        json={
+            "client": clients["ther_a"],
+            "therapist": made["ther_a"],
+            "taken_at": "2026-03-02T10:00:00",
+            "pain_score": 5,
+        },
+    )
     assert reading.status_code == 201 and reading.json()["pain_level"] == "moderate", reading.text
     assert ther_a.get(f"/api/pain_reading/{reading.json()['id']}").json()["pain_score"] == 5
     assert ther_a.get("/api/pain_reading").json()["total"] == 1
@@ -157,10 +191,24 @@ def test_create_read_and_list_every_entity_with_permissions(served):
 def test_pages_show_each_role_what_the_api_shows(served):
     admin = served.api("admin")
     therapist = admin.post("/api/therapist", json={"display_name": "Li Na", "account": served.user_ids["ther_a"]})
-    client = admin.post("/api/client", json={"full_name": "Wang Fang", "mobile": "13912345678",
-                                             "condition": "Frozen shoulder", "therapist": therapist.json()["id"]})
-    plan = admin.post("/api/exercise_plan", json={"client": client.json()["id"], "therapist": therapist.json()["id"],
-                                                  "goal": "Reach overhead", "exercises": [{"exercise": "Wall walk"}]})
+    client = admin.post(
+        "/api/client",
+        json={
+            "full_name": "Wang Fang",
+            "mobile": "13912345678",
+            "condition": "Frozen shoulder",
+            "therapist": therapist.json()["id"],
+        },
+    )
+    plan = admin.post(
+        "/api/exercise_plan",
+        json={
+            "client": client.json()["id"],
+            "therapist": therapist.json()["id"],
+            "goal": "Reach overhead",
+            "exercises": [{"exercise": "Wall walk"}],
+        },
+    )
     assert plan.status_code == 201, plan.text
 
     reception = served.login("reception")

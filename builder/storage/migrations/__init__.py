@@ -1,9 +1,9 @@
 """Blueprint migrations: plan (renames first, then Alembic's comparison), refuse data loss, apply.
 
-    plan = plan_migration(engine, blueprint.entities)
-    print("\\n".join(plan.describe()))
-    print(migration_sql(engine, plan))          # --dry-run
-    apply_migration(engine, plan, allow_data_loss=False, applied_by="alice")
+plan = plan_migration(engine, blueprint.entities)
+print("\\n".join(plan.describe()))
+print(migration_sql(engine, plan))          # --dry-run
+apply_migration(engine, plan, allow_data_loss=False, applied_by="alice")
 """
 
 from .apply import MigrationResult, apply_migration, migration_sql

@@ -93,21 +93,24 @@ class ChangeType(Alteration):
 
     def describe(self) -> str:
         change = "widen" if self.verdict.safe else "narrow"
-        return (f"{change} field {self.names.column(self.table, self.column)}: "
-                f"{sql_type(self.old_type)} -> {sql_type(self.new_type)} ({self.verdict.reason})")
+        return (
+            f"{change} field {self.names.column(self.table, self.column)}: "
+            f"{sql_type(self.old_type)} -> {sql_type(self.new_type)} ({self.verdict.reason})"
+        )
 
     def examine(self, connection: sa.Connection) -> None:
         column: sa.ColumnClause[Any] = sa.column(self.column)
         self.loses_data = not self.verdict.safe
         if self.verdict.cut_length is not None:
-            longer = _count(connection, self.table,
-                            sa.func.length(sa.cast(column, sa.Text)) > self.verdict.cut_length)
+            longer = _count(connection, self.table, sa.func.length(sa.cast(column, sa.Text)) > self.verdict.cut_length)
             self.facts = f"{longer} values are longer and would be cut" if longer else "every value fits"
         elif self.verdict.integer_digits is not None:
-            too_big = _count(connection, self.table, sa.func.abs(column) >= 10 ** self.verdict.integer_digits)
+            too_big = _count(connection, self.table, sa.func.abs(column) >= 10**self.verdict.integer_digits)
             if too_big:
-                self.blocked = (f"{too_big} values have more than {self.verdict.integer_digits} digits before "
-                                "the decimal point; raise `precision`")
+                self.blocked = (
+                    f"{too_big} values have more than {self.verdict.integer_digits} digits before "
+                    "the decimal point; raise `precision`"
+                )
             else:
                 self.facts = "every value fits"
         elif self.loses_data:
@@ -118,18 +121,24 @@ class ChangeType(Alteration):
         cut = self.verdict.cut_length
         if cut is not None and kind_of(self.old_type) in ("text", "long_text"):
             col = quote(ops, self.column)
-            ops.execute(f"UPDATE {quote(ops, self.table)} SET {col} = substr({col}, 1, {cut}) "
-                        f"WHERE length({col}) > {cut}")
+            ops.execute(
+                f"UPDATE {quote(ops, self.table)} SET {col} = substr({col}, 1, {cut}) WHERE length({col}) > {cut}"
+            )
         self._widen_sequence(ops)
 
     def _widen_sequence(self, ops: Operations) -> None:
         """A PostgreSQL serial column keeps an INTEGER sequence when widened: widen it too."""
         bind = ops.get_bind()
-        if bind.dialect.name != "postgresql" or (kind_of(self.old_type), kind_of(self.new_type)) != \
-                ("integer", "integer") or not self.verdict.safe:
+        if (
+            bind.dialect.name != "postgresql"
+            or (kind_of(self.old_type), kind_of(self.new_type)) != ("integer", "integer")
+            or not self.verdict.safe
+        ):
             return
-        sequence = bind.execute(sa.text("SELECT pg_get_serial_sequence(:table, :column)"),
-                                {"table": quote(ops, self.table), "column": self.column}).scalar()
+        sequence = bind.execute(
+            sa.text("SELECT pg_get_serial_sequence(:table, :column)"),
+            {"table": quote(ops, self.table), "column": self.column},
+        ).scalar()
         if sequence:
             ops.execute(f"ALTER SEQUENCE {sequence} AS {self.new_type.compile(dialect=bind.dialect)}")
 
@@ -138,8 +147,9 @@ class ChangeType(Alteration):
         if kind_of(self.old_type) != kind_of(self.new_type):
             compiled = self.new_type.compile(dialect=batch.impl.dialect)
             extra["postgresql_using"] = f"{quote(batch, self.column)}::{compiled}"
-        batch.alter_column(self.column, type_=self.new_type, existing_type=self.old_type,
-                           existing_nullable=True, **extra)
+        batch.alter_column(
+            self.column, type_=self.new_type, existing_type=self.old_type, existing_nullable=True, **extra
+        )
 
 
 @dataclass
@@ -196,14 +206,17 @@ class AddUnique(Alteration):
 
     def examine(self, connection: sa.Connection) -> None:
         cols: list[sa.ColumnClause[Any]] = [sa.column(c) for c in self.columns]
-        groups = (sa.select(*cols, sa.func.count().label("n")).select_from(sa.table(self.table, *cols))
-                  .where(*[c.is_not(None) for c in cols]).group_by(*cols)
-                  .having(sa.func.count() > 1).subquery())
-        found = connection.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(groups.c.n), 0))
-                                   ).one()
+        groups = (
+            sa.select(*cols, sa.func.count().label("n"))
+            .select_from(sa.table(self.table, *cols))
+            .where(*[c.is_not(None) for c in cols])
+            .group_by(*cols)
+            .having(sa.func.count() > 1)
+            .subquery()
+        )
+        found = connection.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(groups.c.n), 0))).one()
         if found[0]:
-            self.blocked = (f"{found[0]} values appear more than once ({found[1]} rows); "
-                            "remove the duplicates first")
+            self.blocked = f"{found[0]} values appear more than once ({found[1]} rows); remove the duplicates first"
 
     def apply_batch(self, batch: BatchOperations) -> None:
         batch.create_unique_constraint(self.name, list(self.columns))
@@ -246,14 +259,19 @@ class AddForeignKey(Alteration):
             return
         column: sa.ColumnClause[Any] = sa.column(self.columns[0])
         target: sa.ColumnClause[Any] = sa.column(self.referred_columns[0])
-        missing = _count(connection, self.table, column.is_not(None) & column.not_in(
-            sa.select(target).select_from(sa.table(self.referred_table, target)).scalar_subquery()))
+        missing = _count(
+            connection,
+            self.table,
+            column.is_not(None)
+            & column.not_in(sa.select(target).select_from(sa.table(self.referred_table, target)).scalar_subquery()),
+        )
         if missing:
             self.blocked = f"{missing} values point at {self.referred_table} rows that do not exist"
 
     def apply_batch(self, batch: BatchOperations) -> None:
-        batch.create_foreign_key(self.name, self.referred_table, list(self.columns),
-                                 list(self.referred_columns), ondelete=self.ondelete)
+        batch.create_foreign_key(
+            self.name, self.referred_table, list(self.columns), list(self.referred_columns), ondelete=self.ondelete
+        )
 
 
 @dataclass

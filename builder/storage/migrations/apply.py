@@ -11,9 +11,10 @@ checked with `PRAGMA foreign_key_check` before committing.
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.migration import MigrationContext
@@ -23,10 +24,12 @@ from ..database import is_sqlite
 from . import history
 from .alterations import Alteration
 from .backup import write_backup
-from .errors import MigrationError
 from .encryption import KeyringStep
+from .errors import MigrationError
 from .operations import AddColumn, Step
-from .planner import MigrationPlan, blueprint_hash as hash_of, blueprint_json as json_of
+from .planner import MigrationPlan
+from .planner import blueprint_hash as hash_of
+from .planner import blueprint_json as json_of
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,9 @@ class MigrationResult:
     history_id: int | None = None
 
 
-def run_steps(operations: Operations, steps: list[Step],
-              copy_from: Callable[[str], sa.Table | None] | None = None) -> None:
+def run_steps(
+    operations: Operations, steps: list[Step], copy_from: Callable[[str], sa.Table | None] | None = None
+) -> None:
     """Run `steps` in order; consecutive alterations of one table share one batch block."""
     index = 0
     while index < len(steps):
@@ -75,14 +79,22 @@ def _check_sqlite_foreign_keys(connection: sa.Connection) -> None:
     problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if problems:
         tables = sorted({row[0] for row in problems})
-        raise MigrationError(f"the migration would leave {len(problems)} broken links in {', '.join(tables)}; "
-                             "nothing was changed")
+        raise MigrationError(
+            f"the migration would leave {len(problems)} broken links in {', '.join(tables)}; nothing was changed"
+        )
 
 
-def apply_migration(engine: sa.Engine, plan: MigrationPlan, *, allow_data_loss: bool = False,
-                    backup_dir: Path | str | None = None, applied_by: str = "cli",
-                    blueprint_hash: str | None = None, blueprint_json: str | None = None,
-                    keyring: Any = None) -> MigrationResult:
+def apply_migration(
+    engine: sa.Engine,
+    plan: MigrationPlan,
+    *,
+    allow_data_loss: bool = False,
+    backup_dir: Path | str | None = None,
+    applied_by: str = "cli",
+    blueprint_hash: str | None = None,
+    blueprint_json: str | None = None,
+    keyring: Any = None,
+) -> MigrationResult:
     """Apply `plan` in one transaction and record it in the history.
 
     Refuses (MigrationRefused) steps that lose data unless `allow_data_loss`, and then
@@ -96,8 +108,10 @@ def apply_migration(engine: sa.Engine, plan: MigrationPlan, *, allow_data_loss: 
     for step in plan.steps:
         if isinstance(step, KeyringStep):
             if keyring is None:
-                raise MigrationError(f"{step.describe()}: the encryption keys are needed "
-                                     "(set CRM_ENCRYPTION_KEYS or the key file); nothing was changed")
+                raise MigrationError(
+                    f"{step.describe()}: the encryption keys are needed "
+                    "(set CRM_ENCRYPTION_KEYS or the key file); nothing was changed"
+                )
             step.keyring = keyring
     summary = [line.strip() for line in plan.describe()]
     losing_tables = sorted({s.table for s in plan.data_losing})
@@ -115,9 +129,13 @@ def apply_migration(engine: sa.Engine, plan: MigrationPlan, *, allow_data_loss: 
                     if sqlite:
                         _check_sqlite_foreign_keys(connection)
                     history_id = history.record(
-                        connection, applied_by=applied_by, summary=summary, tables=plan.blueprint_tables,
+                        connection,
+                        applied_by=applied_by,
+                        summary=summary,
+                        tables=plan.blueprint_tables,
                         blueprint_hash=blueprint_hash or hash_of(plan.entities),
-                        blueprint_json=blueprint_json if blueprint_json is not None else json_of(plan.entities))
+                        blueprint_json=blueprint_json if blueprint_json is not None else json_of(plan.entities),
+                    )
             finally:
                 if sqlite:
                     _sqlite_foreign_keys(connection, True)
@@ -152,7 +170,8 @@ def migration_sql(engine: sa.Engine, plan: MigrationPlan) -> str:
         buffer.write("-- nothing to do: the database matches the blueprint\n")
         return buffer.getvalue()
     buffer.write("\n")
-    context = MigrationContext.configure(dialect_name=engine.dialect.name,
-                                         opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True})
+    context = MigrationContext.configure(
+        dialect_name=engine.dialect.name, opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True}
+    )
     run_steps(Operations(context), plan.steps, copy_from=_copy_source(plan))
     return buffer.getvalue()

@@ -78,8 +78,9 @@ def backup_tables(connection: sa.Connection, tables: list[str], backup_dir: Path
     return folder
 
 
-def write_backup(engine: sa.Engine, connection: sa.Connection | None, tables: list[str],
-                 backup_dir: Path | str | None) -> Path:
+def write_backup(
+    engine: sa.Engine, connection: sa.Connection | None, tables: list[str], backup_dir: Path | str | None
+) -> Path:
     """Back up before losing data; MigrationError (nothing changed) if the backup fails."""
     directory = Path(backup_dir) if backup_dir is not None else default_backup_dir(engine)
     try:

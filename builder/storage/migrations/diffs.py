@@ -11,8 +11,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .alterations import (AddForeignKey, AddIndex, AddUnique, ChangeNullable, ChangeType, DropColumn,
-                          DropForeignKey, DropIndex, DropUnique, Unsupported)
+from .alterations import (
+    AddForeignKey,
+    AddIndex,
+    AddUnique,
+    ChangeNullable,
+    ChangeType,
+    DropColumn,
+    DropForeignKey,
+    DropIndex,
+    DropUnique,
+    Unsupported,
+)
 from .naming import BlueprintNames
 from .operations import AddColumn, CreateTable, DropTable, Step
 from .types import classify, resolve
@@ -42,9 +52,15 @@ def _constraint_step(kind: str, item: Any, names: BlueprintNames) -> Step:
     if kind == "remove_constraint" and isinstance(item, sa.UniqueConstraint):
         return DropUnique(table, names, name=item.name, columns=_columns(item))
     if kind == "add_fk":
-        return AddForeignKey(table, names, name=item.name, columns=tuple(item.column_keys),
-                             referred_table=item.referred_table.name,
-                             referred_columns=tuple(e.column.name for e in item.elements), ondelete=item.ondelete)
+        return AddForeignKey(
+            table,
+            names,
+            name=item.name,
+            columns=tuple(item.column_keys),
+            referred_table=item.referred_table.name,
+            referred_columns=tuple(e.column.name for e in item.elements),
+            ondelete=item.ondelete,
+        )
     if kind == "remove_fk":
         return DropForeignKey(table, names, name=item.name, columns=_columns(item))
     return Unsupported(table, names, detail=f"{kind.replace('_', ' ')} {item.name}")

@@ -26,8 +26,9 @@ from .operations import Phase, Step
 
 def _stored_count(connection: sa.Connection, table: str, column: str) -> int:
     value: sa.ColumnClause[Any] = sa.column(column)
-    return connection.execute(sa.select(sa.func.count()).select_from(sa.table(table, value))
-                              .where(value.is_not(None))).scalar_one()
+    return connection.execute(
+        sa.select(sa.func.count()).select_from(sa.table(table, value)).where(value.is_not(None))
+    ).scalar_one()
 
 
 @dataclass
@@ -39,8 +40,9 @@ class KeyringStep(Step):
 
     def _require_keyring(self) -> Any:
         if self.keyring is None:
-            raise MigrationError(f"{self.describe()}: the encryption keys are needed (set CRM_ENCRYPTION_KEYS "
-                                 "or the key file)")
+            raise MigrationError(
+                f"{self.describe()}: the encryption keys are needed (set CRM_ENCRYPTION_KEYS or the key file)"
+            )
         return self.keyring
 
 
@@ -64,8 +66,14 @@ class Reencrypt(KeyringStep):
             return
         from ..rotation import reencrypt_column
 
-        reencrypt_column(ops.get_bind(), self.table, self.column, self._require_keyring(),
-                         old_context=self.old_context, new_context=self.new_context)
+        reencrypt_column(
+            ops.get_bind(),
+            self.table,
+            self.column,
+            self._require_keyring(),
+            old_context=self.old_context,
+            new_context=self.new_context,
+        )
 
 
 @dataclass
@@ -102,8 +110,10 @@ class StopEncrypting(Step):
     def examine(self, connection: sa.Connection) -> None:
         stored = _stored_count(connection, self.table, self.column)
         if stored:
-            self.blocked = (f"{stored} encrypted values would have to be decrypted, which crm migrate does not do; "
-                            "keep `encrypted: true` (or export, empty the field and import again)")
+            self.blocked = (
+                f"{stored} encrypted values would have to be decrypted, which crm migrate does not do; "
+                "keep `encrypted: true` (or export, empty the field and import again)"
+            )
 
     def apply(self, ops: Operations) -> None:
         """Nothing to do for an empty field: the column changes are steps of their own."""
@@ -120,8 +130,9 @@ def fields_by_table(entities: dict[str, EntitySpec]) -> dict[str, dict[str, Fiel
     return tables
 
 
-def plan_encryption_changes(entities: dict[str, EntitySpec], connection: sa.Connection,
-                            names: BlueprintNames) -> list[Step]:
+def plan_encryption_changes(
+    entities: dict[str, EntitySpec], connection: sa.Connection, names: BlueprintNames
+) -> list[Step]:
     """Fields switching encryption on or off (looked at after the renames)."""
     inspector = sa.inspect(connection)
     existing = set(inspector.get_table_names())

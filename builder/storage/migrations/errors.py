@@ -21,7 +21,7 @@ class MigrationRefused(MigrationError):
     `--allow-data-loss` would not help (duplicates in a new unique field...).
     """
 
-    def __init__(self, steps: list["Step"], *, overridable: bool):
+    def __init__(self, steps: list[Step], *, overridable: bool):
         self.steps = steps
         self.overridable = overridable
         lines = []
@@ -32,8 +32,10 @@ class MigrationRefused(MigrationError):
                 lines.append(f"  - {step.describe()}")
         if overridable:
             head = "the migration would lose data, so it was not applied:"
-            tail = ("\nRun again with --allow-data-loss to apply it anyway "
-                    "(a backup of the affected data is written first).")
+            tail = (
+                "\nRun again with --allow-data-loss to apply it anyway "
+                "(a backup of the affected data is written first)."
+            )
         else:
             head = "the migration cannot be applied to the current data:"
             tail = "\nFix the data or the blueprint and run again."

@@ -48,8 +48,9 @@ def field_label(table: str, column: str) -> str:
 
 def _empty_rows(connection: sa.Connection, table: str, column: str) -> int:
     value: sa.ColumnClause[Any] = sa.column(column)
-    return connection.execute(sa.select(sa.func.count()).select_from(sa.table(table, value))
-                              .where(value.is_(None))).scalar_one()
+    return connection.execute(
+        sa.select(sa.func.count()).select_from(sa.table(table, value)).where(value.is_(None))
+    ).scalar_one()
 
 
 def fill_value(spec: FieldSpec, timezone: str | None = None) -> Any:
@@ -60,13 +61,17 @@ def fill_value(spec: FieldSpec, timezone: str | None = None) -> Any:
         try:
             expression = compile_expression(default, names=())
         except ExpressionError:
-            raise NoFillValue(f"its default `{default}` reads the record, which existing rows cannot give; "
-                              "give it a constant default or fill them first") from None
+            raise NoFillValue(
+                f"its default `{default}` reads the record, which existing rows cannot give; "
+                "give it a constant default or fill them first"
+            ) from None
         try:
             default = expression.evaluate({}, timezone=timezone)
         except RuleError:
-            raise NoFillValue(f"its default `{default}` cannot be worked out without a record; "
-                              "give it a constant default or fill them first") from None
+            raise NoFillValue(
+                f"its default `{default}` cannot be worked out without a record; "
+                "give it a constant default or fill them first"
+            ) from None
     try:
         value = kind.coerce(default, spec)
     except FieldValueError:
@@ -136,20 +141,27 @@ class FillEncrypted(KeyringStep):
 
     def apply(self, ops: Operations) -> None:
         if ops.get_context().as_sql:
-            ops.execute(f"-- fill {self.table}.{self.column} (and its search hash) where it is empty, "
-                        "row by row with the keyring")
+            ops.execute(
+                f"-- fill {self.table}.{self.column} (and its search hash) where it is empty, "
+                "row by row with the keyring"
+            )
             return
         connection = ops.get_bind()
         index = hash_column(self.column)
         target = sa.table(self.table, sa.column("id"), sa.column(self.column), sa.column(index))
         empty = connection.execute(sa.select(target.c.id).where(target.c[self.column].is_(None))).scalars().all()
         keyring = self._require_keyring()
-        updates = [{"crm_row_id": row_id, **{f"crm_{k}": v for k, v in self._fill().stored(self.table, keyring).items()}}
-                   for row_id in empty]
+        updates = [
+            {"crm_row_id": row_id, **{f"crm_{k}": v for k, v in self._fill().stored(self.table, keyring).items()}}
+            for row_id in empty
+        ]
         if updates:
-            connection.execute(sa.update(target).where(target.c.id == sa.bindparam("crm_row_id"))
-                               .values({self.column: sa.bindparam(f"crm_{self.column}"),
-                                        index: sa.bindparam(f"crm_{index}")}), updates)
+            connection.execute(
+                sa.update(target)
+                .where(target.c.id == sa.bindparam("crm_row_id"))
+                .values({self.column: sa.bindparam(f"crm_{self.column}"), index: sa.bindparam(f"crm_{index}")}),
+                updates,
+            )
 
 
 @dataclass
@@ -176,8 +188,13 @@ def _needs_value(spec: FieldSpec) -> bool:
     return spec.required and spec.compute is None and spec.visible_if is None and field_type(spec.type).stored
 
 
-def plan_fills(entities: dict[str, EntitySpec], connection: sa.Connection, names: BlueprintNames,
-               target: sa.MetaData, timezone: str | None = None) -> list[Step]:
+def plan_fills(
+    entities: dict[str, EntitySpec],
+    connection: sa.Connection,
+    names: BlueprintNames,
+    target: sa.MetaData,
+    timezone: str | None = None,
+) -> list[Step]:
     """A step for every required field with empty rows (run after new tables and columns exist)."""
     inspector = sa.inspect(connection)
     existing = set(inspector.get_table_names())

@@ -21,7 +21,8 @@ HISTORY_TABLE = "crm_blueprint_history"
 HISTORY_METADATA = sa.MetaData()
 
 history = sa.Table(
-    HISTORY_TABLE, HISTORY_METADATA,
+    HISTORY_TABLE,
+    HISTORY_METADATA,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("blueprint_hash", sa.String(64), nullable=False),
     sa.Column("applied_at", sa.DateTime, nullable=False),
@@ -61,24 +62,34 @@ def recorded_tables(connection: sa.Connection) -> set[str]:
     return set(json.loads(row[0])) if row else set()
 
 
-def record(connection: sa.Connection, *, blueprint_hash: str, applied_by: str, summary: list[str],
-           tables: list[str], blueprint_json: str | None) -> int:
+def record(
+    connection: sa.Connection,
+    *,
+    blueprint_hash: str,
+    applied_by: str,
+    summary: list[str],
+    tables: list[str],
+    blueprint_json: str | None,
+) -> int:
     """Add the row for a migration just applied (same transaction); returns its id."""
     ensure_history_table(connection)
-    result = connection.execute(history.insert().values(
-        blueprint_hash=blueprint_hash,
-        applied_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-        applied_by=applied_by[:64],
-        summary="\n".join(summary),
-        tables=json.dumps(sorted(tables)),
-        blueprint=blueprint_json,
-    ))
+    result = connection.execute(
+        history.insert().values(
+            blueprint_hash=blueprint_hash,
+            applied_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            applied_by=applied_by[:64],
+            summary="\n".join(summary),
+            tables=json.dumps(sorted(tables)),
+            blueprint=blueprint_json,
+        )
+    )
     return inserted_id(result)
 
 
 def _entry(row: Any) -> HistoryEntry:
-    return HistoryEntry(row.id, row.blueprint_hash, row.applied_at, row.applied_by, row.summary,
-                        json.loads(row.tables), row.blueprint)
+    return HistoryEntry(
+        row.id, row.blueprint_hash, row.applied_at, row.applied_by, row.summary, json.loads(row.tables), row.blueprint
+    )
 
 
 def applied_history(engine: sa.Engine) -> list[HistoryEntry]:

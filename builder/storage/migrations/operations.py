@@ -88,8 +88,9 @@ class RenameColumn(Step):
 
     def apply(self, ops: Operations) -> None:
         # Native on PostgreSQL and on SQLite >= 3.25; no table copy needed.
-        ops.execute(f"ALTER TABLE {quote(ops, self.table)} RENAME COLUMN {quote(ops, self.old)} "
-                    f"TO {quote(ops, self.new)}")
+        ops.execute(
+            f"ALTER TABLE {quote(ops, self.table)} RENAME COLUMN {quote(ops, self.old)} TO {quote(ops, self.new)}"
+        )
 
 
 @dataclass
@@ -118,8 +119,7 @@ class AddColumn(Step):
 
     def plain_column(self) -> sa.Column:
         """The column without keys or indexes, which Alembic would otherwise add twice."""
-        return sa.Column(self.column.name, self.column.type, nullable=True,
-                         server_default=self.column.server_default)
+        return sa.Column(self.column.name, self.column.type, nullable=True, server_default=self.column.server_default)
 
     def apply(self, ops: Operations) -> None:
         ops.add_column(self.table, self.plain_column())

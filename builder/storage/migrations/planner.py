@@ -21,13 +21,13 @@ from alembic.operations import Operations
 from engines.forms import EntitySpec
 
 from ..tables import build_schema
+from .alterations import Alteration
 from .diffs import steps_from_diffs
 from .encryption import plan_encryption_changes
 from .errors import MigrationError, MigrationRefused
 from .fills import plan_fills
 from .history import recorded_tables
 from .naming import BlueprintNames
-from .alterations import Alteration
 from .operations import DropTable, Phase, Step
 from .renames import plan_renames
 
@@ -116,8 +116,13 @@ def plan_migration(engine: sa.Engine, entities: dict[str, EntitySpec], timezone:
     return MigrationPlan(steps, entities, target, engine.dialect.name, live)
 
 
-def _plan_in_transaction(connection: sa.Connection, entities: dict[str, EntitySpec], target: sa.MetaData,
-                         names: BlueprintNames, timezone: str | None) -> list[Step]:
+def _plan_in_transaction(
+    connection: sa.Connection,
+    entities: dict[str, EntitySpec],
+    target: sa.MetaData,
+    names: BlueprintNames,
+    timezone: str | None,
+) -> list[Step]:
     renames = plan_renames(entities, connection, names)
     operations = Operations(MigrationContext.configure(connection))
     for step in renames:
@@ -128,8 +133,9 @@ def _plan_in_transaction(connection: sa.Connection, entities: dict[str, EntitySp
     def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
         return name in owned if type_ == "table" else True
 
-    context = MigrationContext.configure(connection, opts={
-        "compare_type": True, "include_name": include_name, "target_metadata": target})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_name": include_name, "target_metadata": target}
+    )
     diffs = compare_metadata(context, target)
     steps = renames + plan_encryption_changes(entities, connection, names)
     steps += steps_from_diffs(diffs, target, names, connection.dialect.name)
@@ -166,5 +172,6 @@ def _reflect(connection: sa.Connection, tables: set[str]) -> dict[str, sa.Table]
         return {}
     metadata = sa.MetaData()
     inspector = sa.inspect(connection)
-    return {name: sa.Table(name, metadata, autoload_with=connection)
-            for name in sorted(tables) if inspector.has_table(name)}
+    return {
+        name: sa.Table(name, metadata, autoload_with=connection) for name in sorted(tables) if inspector.has_table(name)
+    }

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from engines.forms import EntitySpec, FieldSpec
 
 from ..tables import child_table_name, hash_column
-from .naming import BlueprintNames
 from .encryption import Reencrypt
+from .naming import BlueprintNames
 from .operations import RenameColumn, RenameTable, Step
 
 
@@ -52,8 +52,15 @@ class _RenamePlanner:
                     self.steps.append(RenameColumn(table, self.names, old=hash_column(old), new=hash_column(name)))
             was_encrypted = hash_column(old) in columns and old in columns
             if spec.encrypted and was_encrypted and (current, old) != (table, name):
-                self.steps.append(Reencrypt(table, self.names, column=name, old_context=_context(current, old),
-                                            new_context=_context(table, name)))
+                self.steps.append(
+                    Reencrypt(
+                        table,
+                        self.names,
+                        column=name,
+                        old_context=_context(current, old),
+                        new_context=_context(table, name),
+                    )
+                )
 
     def plan(self) -> list[Step]:
         for entity, spec in self.entities.items():

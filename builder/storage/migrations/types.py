@@ -112,9 +112,9 @@ def classify(old: sa.types.TypeEngine, new: sa.types.TypeEngine) -> TypeVerdict:
         length = _text_length(new)
         if length is None or length >= needed:
             return TypeVerdict(True, "numbers to text")
-        return TypeVerdict(False, f"numbers to text of {length} characters: long numbers are cut",
-                           cut_length=length)
+        return TypeVerdict(False, f"numbers to text of {length} characters: long numbers are cut", cut_length=length)
     if old_kind == "date" and new_kind == "datetime":
         return TypeVerdict(True, "dates to date and time")
-    return TypeVerdict(False, f"{old_kind.replace('_', ' ')} to {new_kind.replace('_', ' ')}: "
-                              "values that do not convert are lost")
+    return TypeVerdict(
+        False, f"{old_kind.replace('_', ' ')} to {new_kind.replace('_', ' ')}: values that do not convert are lost"
+    )

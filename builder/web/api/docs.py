@@ -9,9 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engines.forms import localized
-
 from builder.records import RecordService
+from engines.forms import localized
 
 from ..rendering import render
 from .openapi import openapi_document
@@ -33,10 +32,18 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
             if "requestBody" in op:
                 ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                 body = json.dumps(schemas[ref.rsplit("/", 1)[1]], indent=2, ensure_ascii=False)
-            out.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
-                        "tag": op.get("tags", [""])[0], "id": op["operationId"],
-                        "parameters": shared + op.get("parameters", []), "body": body,
-                        "responses": [(code, r.get("description", "")) for code, r in op["responses"].items()]})
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "tag": op.get("tags", [""])[0],
+                    "id": op["operationId"],
+                    "parameters": shared + op.get("parameters", []),
+                    "body": body,
+                    "responses": [(code, r.get("description", "")) for code, r in op["responses"].items()],
+                }
+            )
     return out
 
 
@@ -50,5 +57,7 @@ def docs_routes(service: RecordService, app_title_text: Any) -> list[BaseRoute]:
     async def docs_page(request: Request) -> Response:
         return render(request, "api_docs.html", {"spec": spec, "operations": operations})
 
-    return [Route("/openapi.json", openapi_json, methods=["GET"], name="api_openapi"),
-            Route("/docs", docs_page, methods=["GET"], name="api_docs")]
+    return [
+        Route("/openapi.json", openapi_json, methods=["GET"], name="api_openapi"),
+        Route("/docs", docs_page, methods=["GET"], name="api_docs"),
+    ]

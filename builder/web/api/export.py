@@ -51,8 +51,9 @@ async def export_csv(service: RecordService, actor: Actor, entity: CompiledEntit
         raise PermissionDenied(f"role `{actor.role}` may not export {entity.name} records")
     try:
         params = parse_list_params(entity, request.query_params, actor.locale, ignore=("limit", "offset"))
-        records = await run_in_threadpool(service.export, actor, entity.name, q=params.q, filters=params.filters,
-                                          sort=params.sort, max_rows=MAX_ROWS)
+        records = await run_in_threadpool(
+            service.export, actor, entity.name, q=params.q, filters=params.filters, sort=params.sort, max_rows=MAX_ROWS
+        )
     except (BadParameters, ValidationFailed) as exc:
         raise ApiError(400, exc.errors) from None
     columns = ["id"] + [n for n in entity.fields if n in grant.readable]
@@ -60,8 +61,13 @@ async def export_csv(service: RecordService, actor: Actor, entity: CompiledEntit
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for record in records:
-        writer.writerow([safe_cell(record.get("id"))] +
-                        [safe_cell(field_json(entity.fields[n], record.get(n))) for n in columns[1:]])
+        writer.writerow(
+            [safe_cell(record.get("id"))]
+            + [safe_cell(field_json(entity.fields[n], record.get(n))) for n in columns[1:]]
+        )
     filename = f"{entity.name}.csv"
-    return Response("\ufeff" + buffer.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

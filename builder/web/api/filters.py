@@ -63,16 +63,30 @@ def _value_schema(field: CompiledField) -> dict[str, Any]:
     return schema
 
 
-WORDS = {"eq": "equal to", "ne": "not equal to", "gt": "greater than", "gte": "at least", "lt": "less than",
-         "lte": "at most", "in": "one of these (comma-separated)", "contains": "containing this text (any case)"}
+WORDS = {
+    "eq": "equal to",
+    "ne": "not equal to",
+    "gt": "greater than",
+    "gte": "at least",
+    "lt": "less than",
+    "lte": "at most",
+    "in": "one of these (comma-separated)",
+    "contains": "containing this text (any case)",
+}
 
 
 def _key(name: str, op: str, value: dict[str, Any], multi: bool = False) -> FilterKey:
     key = name if op == "eq" else f"{name}__{op}"
-    schema = {"type": "array", "items": value} if op == "in" else (
-        {"type": "string", "maxLength": MAX_PARAM_LENGTH} if op == "contains" else value)
-    text = f"Only records whose `{name}` has this option." if multi else \
-        f"Only records whose `{name}` is {WORDS[op]} this value."
+    schema = (
+        {"type": "array", "items": value}
+        if op == "in"
+        else ({"type": "string", "maxLength": MAX_PARAM_LENGTH} if op == "contains" else value)
+    )
+    text = (
+        f"Only records whose `{name}` has this option."
+        if multi
+        else f"Only records whose `{name}` is {WORDS[op]} this value."
+    )
     return FilterKey(key, name, op, schema, text)
 
 
@@ -117,6 +131,12 @@ def id_filter_error(key: FilterKey, raw: str, locale: str) -> FieldError | None:
 
 def sort_keys(entity: CompiledEntity) -> list[str]:
     """What `sort` may name, both ways (`name`, `-name`): stored fields that are neither secret nor masked."""
-    names = [*SYSTEM_SORTS, *(n for n, f in entity.fields.items() if f.kind.stored and not f.children
-                              and not f.spec.encrypted and not f.spec.sensitive)]
+    names = [
+        *SYSTEM_SORTS,
+        *(
+            n
+            for n, f in entity.fields.items()
+            if f.kind.stored and not f.children and not f.spec.encrypted and not f.spec.sensitive
+        ),
+    ]
     return [key for name in names for key in (name, f"-{name}")]

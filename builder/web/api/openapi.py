@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from engines.forms import id_schema, localized
-
 from builder.records import RecordService
 from builder.records.compiled import CompiledEntity
 from builder.records.querying import MAX_LIMIT
+from engines.forms import id_schema, localized
 
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
@@ -30,9 +29,13 @@ ERROR_TEXT = {
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    return {code: {"description": ERROR_TEXT[code],
-                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}}
-            for code in codes}
+    return {
+        code: {
+            "description": ERROR_TEXT[code],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
+        }
+        for code in codes
+    }
 
 
 def _json(ref: str, description: str) -> dict[str, Any]:
@@ -46,26 +49,55 @@ def _camel(name: str) -> str:
 def _list_parameters(entity: CompiledEntity) -> list[dict[str, Any]]:
     comma_list = {"style": "form", "explode": False}
     params: list[dict[str, Any]] = [
-        {"name": "q", "in": "query", "required": False, "schema": {"type": "string", "maxLength": MAX_PARAM_LENGTH},
-         "description": "Search text, matched against: " + (", ".join(entity.spec.search) or "(no search fields)")},
-        {"name": "sort", "in": "query", "required": False, **comma_list,
-         "schema": {"type": "array", "items": {"type": "string", "enum": sort_keys(entity)}},
-         "description": "Comma-separated field names; `-` first for descending (`-starts_at,name`)."},
-        {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": 50}},
-        {"name": "offset", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+        {
+            "name": "q",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": MAX_PARAM_LENGTH},
+            "description": "Search text, matched against: " + (", ".join(entity.spec.search) or "(no search fields)"),
+        },
+        {
+            "name": "sort",
+            "in": "query",
+            "required": False,
+            **comma_list,
+            "schema": {"type": "array", "items": {"type": "string", "enum": sort_keys(entity)}},
+            "description": "Comma-separated field names; `-` first for descending (`-starts_at,name`).",
+        },
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_LIMIT, "default": 50},
+        },
+        {
+            "name": "offset",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+        },
     ]
     for key in filter_keys(entity):
-        param = {"name": key.key, "in": "query", "required": False, "schema": key.schema,
-                 "allowEmptyValue": True, "description": key.description + " Empty: no filter."}
+        param = {
+            "name": key.key,
+            "in": "query",
+            "required": False,
+            "schema": key.schema,
+            "allowEmptyValue": True,
+            "description": key.description + " Empty: no filter.",
+        }
         params.append({**param, **comma_list} if key.op == "in" else param)
     return params
 
 
 def _record_id_parameter() -> dict[str, Any]:
-    return {"name": "id", "in": "path", "required": True, "schema": id_schema(),
-            "description": "The record's id; one outside 1 to 2^63-1 is a 400."}
+    return {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": id_schema(),
+        "description": "The record's id; one outside 1 to 2^63-1 is a 400.",
+    }
 
 
 def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -77,54 +109,103 @@ def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]
         camel: read_schema(entity),
         f"{camel}Create": create_schema(entity),
         f"{camel}Patch": patch_schema(entity),
-        f"{camel}Page": {"type": "object", "required": ["items", "total", "limit", "offset"],
-                         "additionalProperties": False,
-                         "properties": {"items": {"type": "array", "items": {"$ref": ref}},
-                                        "total": {"type": "integer"}, "limit": {"type": "integer"},
-                                        "offset": {"type": "integer"}}},
+        f"{camel}Page": {
+            "type": "object",
+            "required": ["items", "total", "limit", "offset"],
+            "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": ref}},
+                "total": {"type": "integer"},
+                "limit": {"type": "integer"},
+                "offset": {"type": "integer"},
+            },
+        },
     }
+
     def body(suffix: str) -> dict[str, Any]:
-        return {"required": True, "content": {"application/json": {
-            "schema": {"$ref": f"#/components/schemas/{camel}{suffix}"}}}}
+        return {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{camel}{suffix}"}}},
+        }
 
     tags = [title]
     paths = {
         f"/api/{name}": {
-            "get": {"operationId": f"list_{name}", "tags": tags, "summary": f"List {title} records you may see",
-                    "parameters": _list_parameters(entity),
-                    "responses": {"200": _json(f"{ref}Page", "A page of records."), **_errors("400", "401", "403")}},
-            "post": {"operationId": f"create_{name}", "tags": tags, "summary": f"Create a {title} record",
-                     "requestBody": body("Create"),
-                     "responses": {"201": _json(ref, "The created record."),
-                                   **_errors("400", "401", "403", "409", "413", "422")}},
+            "get": {
+                "operationId": f"list_{name}",
+                "tags": tags,
+                "summary": f"List {title} records you may see",
+                "parameters": _list_parameters(entity),
+                "responses": {"200": _json(f"{ref}Page", "A page of records."), **_errors("400", "401", "403")},
+            },
+            "post": {
+                "operationId": f"create_{name}",
+                "tags": tags,
+                "summary": f"Create a {title} record",
+                "requestBody": body("Create"),
+                "responses": {
+                    "201": _json(ref, "The created record."),
+                    **_errors("400", "401", "403", "409", "413", "422"),
+                },
+            },
         },
         f"/api/{name}/{{id}}": {
             "parameters": [_record_id_parameter()],
-            "get": {"operationId": f"get_{name}", "tags": tags, "summary": f"Read one {title} record",
-                    "parameters": [{"name": "explain", "in": "query", "required": False,
-                                    "description": "1: add `_explain`, why each computed value is what it is.",
-                                    "schema": {"type": "string", "enum": ["0", "1"]}}],
-                    "responses": {"200": _json(ref, "The record."), **_errors("400", "401", "403", "404")}},
-            "patch": {"operationId": f"update_{name}", "tags": tags,
-                      "summary": f"Change fields of a {title} record (send the `version` you read)",
-                      "requestBody": body("Patch"),
-                      "responses": {"200": _json(ref, "The changed record."),
-                                    **_errors("400", "401", "403", "404", "409", "413", "422")}},
-            "delete": {"operationId": f"delete_{name}", "tags": tags, "summary": f"Delete a {title} record",
-                       "parameters": [{"name": "version", "in": "query", "required": False,
-                                       "schema": {"type": "integer", "format": "int32", "minimum": 1,
-                                                  "maximum": MAX_VERSION},
-                                       "description": "If given, refuse (409) when the record changed."}],
-                       "responses": {"204": {"description": "Deleted."},
-                                     **_errors("400", "401", "403", "404", "409", "422")}},
+            "get": {
+                "operationId": f"get_{name}",
+                "tags": tags,
+                "summary": f"Read one {title} record",
+                "parameters": [
+                    {
+                        "name": "explain",
+                        "in": "query",
+                        "required": False,
+                        "description": "1: add `_explain`, why each computed value is what it is.",
+                        "schema": {"type": "string", "enum": ["0", "1"]},
+                    }
+                ],
+                "responses": {"200": _json(ref, "The record."), **_errors("400", "401", "403", "404")},
+            },
+            "patch": {
+                "operationId": f"update_{name}",
+                "tags": tags,
+                "summary": f"Change fields of a {title} record (send the `version` you read)",
+                "requestBody": body("Patch"),
+                "responses": {
+                    "200": _json(ref, "The changed record."),
+                    **_errors("400", "401", "403", "404", "409", "413", "422"),
+                },
+            },
+            "delete": {
+                "operationId": f"delete_{name}",
+                "tags": tags,
+                "summary": f"Delete a {title} record",
+                "parameters": [
+                    {
+                        "name": "version",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_VERSION},
+                        "description": "If given, refuse (409) when the record changed.",
+                    }
+                ],
+                "responses": {"204": {"description": "Deleted."}, **_errors("400", "401", "403", "404", "409", "422")},
+            },
         },
         f"/api/{name}/export.csv": {
-            "get": {"operationId": f"export_{name}", "tags": tags,
-                    "summary": f"Export {title} records as CSV (roles with `export: true`; audited)",
-                    "parameters": [p for p in _list_parameters(entity) if p["name"] not in ("limit", "offset")],
-                    "responses": {"200": {"description": "UTF-8 CSV with a header row.",
-                                          "content": {"text/csv": {"schema": {"type": "string"}}}},
-                                  **_errors("400", "401", "403")}},
+            "get": {
+                "operationId": f"export_{name}",
+                "tags": tags,
+                "summary": f"Export {title} records as CSV (roles with `export: true`; audited)",
+                "parameters": [p for p in _list_parameters(entity) if p["name"] not in ("limit", "offset")],
+                "responses": {
+                    "200": {
+                        "description": "UTF-8 CSV with a header row.",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    **_errors("400", "401", "403"),
+                },
+            },
         },
     }
     return paths, components
@@ -140,13 +221,19 @@ def openapi_document(service: RecordService, title: str, version: str = "1") -> 
         schemas.update(components)
     return {
         "openapi": "3.1.0",
-        "info": {"title": f"{title} API", "version": version,
-                 "description": "Generated from the blueprint. Every call runs as the token's role: fields it may "
-                                "not read are absent, sensitive ones masked, rows outside its `where` invisible."},
+        "info": {
+            "title": f"{title} API",
+            "version": version,
+            "description": "Generated from the blueprint. Every call runs as the token's role: fields it may "
+            "not read are absent, sensitive ones masked, rows outside its `where` invisible.",
+        },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "paths": paths,
-        "components": {"schemas": schemas,
-                       "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                                          "description": "An API token (`crm token create`)."}}},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token (`crm token create`)."}
+            },
+        },
     }

@@ -9,14 +9,14 @@ hidden field is refused exactly like a missing one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
-from engines.forms import message
+from typing import Any
 
 from builder.records import FieldError
 from builder.records.compiled import CompiledEntity
 from builder.records.querying import MAX_LIMIT
+from engines.forms import message
 
 from ..inputs import coercion_crash, unstorable_text
 from .filters import MAX_PARAM_LENGTH, accepted_keys, id_filter_error
@@ -58,8 +58,13 @@ def _integer(name: str, raw: str, low: int, high: int, locale: str, errors: list
     return value
 
 
-def parse_list_params(entity: CompiledEntity, query: Mapping[str, str] | Any, locale: str,
-                      default_limit: int = 50, ignore: tuple[str, ...] = ()) -> ListParams:
+def parse_list_params(
+    entity: CompiledEntity,
+    query: Mapping[str, str] | Any,
+    locale: str,
+    default_limit: int = 50,
+    ignore: tuple[str, ...] = (),
+) -> ListParams:
     """ListParams from a query string; BadParameters lists every malformed parameter."""
     params = ListParams(limit=default_limit)
     errors: list[FieldError] = []
@@ -69,8 +74,11 @@ def parse_list_params(entity: CompiledEntity, query: Mapping[str, str] | Any, lo
         if key in ignore:
             continue
         if unstorable_text(key) or unstorable_text(raw) or len(raw) > MAX_PARAM_LENGTH:
-            errors.append(FieldError(key if not unstorable_text(key) else "__all__", "invalid_text",
-                                     message("invalid_text", locale)))
+            errors.append(
+                FieldError(
+                    key if not unstorable_text(key) else "__all__", "invalid_text", message("invalid_text", locale)
+                )
+            )
             continue
         if key == "q":
             params.q = raw or None

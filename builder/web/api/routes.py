@@ -15,20 +15,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engines.forms import message
-
 from builder.records import Actor, FieldError, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity
+from engines.forms import message
 
 from ..context import require_actor
 from ..inputs import coercion_crashes, unstorable_errors
+from ..writes import run_write
 from .errors import ApiError, one
 from .export import export_csv
 from .params import BadParameters, parse_list_params
 from .schemas import MAX_ID, MAX_VERSION
 from .serializing import jsonable, record_json
 from .validating import BodyValidator
-from ..writes import run_write
 
 
 class RecordsApi:
@@ -79,8 +78,14 @@ class RecordsApi:
             page = await run_in_threadpool(self.service.list, actor, entity.name, **params.as_kwargs())
         except (BadParameters, ValidationFailed) as exc:
             raise ApiError(400, exc.errors) from None
-        return JSONResponse({"items": [record_json(entity, r) for r in page.items], "total": page.total,
-                             "limit": page.limit, "offset": page.offset})
+        return JSONResponse(
+            {
+                "items": [record_json(entity, r) for r in page.items],
+                "total": page.total,
+                "limit": page.limit,
+                "offset": page.offset,
+            }
+        )
 
     async def create(self, request: Request) -> Response:
         actor = require_actor(request)

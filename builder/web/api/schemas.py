@@ -10,9 +10,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engines.forms import ID_MAX, id_schema
-
 from builder.records.compiled import CompiledEntity, CompiledField
+from engines.forms import ID_MAX, id_schema
 
 NULL = {"type": "null"}
 MAX_ID = ID_MAX  # ids are 64-bit (BIGINT) on every database
@@ -38,13 +37,16 @@ def writable_fields(entity: CompiledEntity) -> dict[str, CompiledField]:
 def input_value_schema(field: CompiledField) -> dict[str, Any]:
     """What a writer may send for `field` (null clears an optional field)."""
     if field.children:
-        return {"type": "array", "items": row_input_schema(field.children),
-                "maxItems": field.kind.value_schema(field.spec)["maxItems"]}
+        return {
+            "type": "array",
+            "items": row_input_schema(field.children),
+            "maxItems": field.kind.value_schema(field.spec)["maxItems"],
+        }
     schema = copy.deepcopy(field.kind.value_schema(field.spec)) or {}
     if not field.spec.required:
         return nullable(schema)
     if schema.get("type") == "string" and "enum" not in schema:
-        schema["minLength"] = 1
+        schema["minLength"] = max(schema.get("minLength", 0), 1)
         schema.setdefault("pattern", NOT_BLANK)
     return schema
 
@@ -61,10 +63,16 @@ def row_input_schema(children: dict[str, CompiledField]) -> dict[str, Any]:
 
 def create_schema(entity: CompiledEntity) -> dict[str, Any]:
     fields = writable_fields(entity)
-    required = [name for name, f in fields.items()
-                if f.spec.required and not has_default(f) and f.visible_if is None and not f.children]
-    schema: dict[str, Any] = {"type": "object", "properties": {n: input_value_schema(f) for n, f in fields.items()},
-                              "additionalProperties": False}
+    required = [
+        name
+        for name, f in fields.items()
+        if f.spec.required and not has_default(f) and f.visible_if is None and not f.children
+    ]
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {n: input_value_schema(f) for n, f in fields.items()},
+        "additionalProperties": False,
+    }
     if required:
         schema["required"] = required
     return schema
@@ -72,8 +80,13 @@ def create_schema(entity: CompiledEntity) -> dict[str, Any]:
 
 def patch_schema(entity: CompiledEntity) -> dict[str, Any]:
     properties = {n: input_value_schema(f) for n, f in writable_fields(entity).items()}
-    properties["version"] = {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_VERSION,
-                             "description": "The version you read; a stale one is refused with 409."}
+    properties["version"] = {
+        "type": "integer",
+        "format": "int32",
+        "minimum": 1,
+        "maximum": MAX_VERSION,
+        "description": "The version you read; a stale one is refused with 409.",
+    }
     return {"type": "object", "properties": properties, "required": ["version"], "additionalProperties": False}
 
 
@@ -96,8 +109,11 @@ def read_value_schema(field: CompiledField) -> dict[str, Any]:
         return {"type": "array", "items": row_read_schema(field.children)}
     schema = loose(field.kind.value_schema(field.spec) or {})
     if field.spec.sensitive:  # roles without full access get masked text (138****5678)
-        schema = {"anyOf": [schema, {"type": "string"}]} if schema.get("type") != "string" else \
-            {k: v for k, v in schema.items() if k != "enum"}
+        schema = (
+            {"anyOf": [schema, {"type": "string"}]}
+            if schema.get("type") != "string"
+            else {k: v for k, v in schema.items() if k != "enum"}
+        )
         schema["description"] = "Sensitive: masked for roles without full access."
     return nullable(schema)
 
@@ -112,28 +128,42 @@ def read_schema(entity: CompiledEntity) -> dict[str, Any]:
     properties: dict[str, Any] = {"id": {"type": "integer", "format": "int64"}}
     for name, field in entity.fields.items():
         properties[name] = read_value_schema(field)
-    properties.update({
-        "version": {"type": "integer"},
-        "created_at": {"type": "string", "description": "Local time of the clinic."},
-        "created_by": nullable({"type": "string"}),
-        "updated_at": {"type": "string"},
-        "updated_by": nullable({"type": "string"}),
-    })
+    properties.update(
+        {
+            "version": {"type": "integer"},
+            "created_at": {"type": "string", "description": "Local time of the clinic."},
+            "created_by": nullable({"type": "string"}),
+            "updated_at": {"type": "string"},
+            "updated_by": nullable({"type": "string"}),
+        }
+    )
     if any(f.compute is not None for f in entity.fields.values()):
         properties["_explain"] = {
-            "type": "object", "additionalProperties": {"type": "object"},
+            "type": "object",
+            "additionalProperties": {"type": "object"},
             "description": "With `?explain=1`: for each computed field you may read, the values it read "
-                           "and, for decision tables, every row and which one matched."}
-    return {"type": "object", "properties": properties, "required": ["id", "version"],
-            "additionalProperties": False,
-            "description": "Only the fields your role may read are present; sensitive ones may be masked."}
+            "and, for decision tables, every row and which one matched.",
+        }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": ["id", "version"],
+        "additionalProperties": False,
+        "description": "Only the fields your role may read are present; sensitive ones may be masked.",
+    }
 
 
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["errors"],
-    "properties": {"errors": {"type": "array", "items": {
-        "type": "object", "required": ["field", "code", "message"],
-        "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
-    }}},
+    "properties": {
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "code", "message"],
+                "properties": {"field": {"type": "string"}, "code": {"type": "string"}, "message": {"type": "string"}},
+            },
+        }
+    },
 }

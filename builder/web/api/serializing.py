@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import datetime as dt
 import decimal
+import json
 from typing import Any
 
 from builder.records.compiled import CompiledEntity, CompiledField

@@ -6,18 +6,27 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from engines.forms import message
-
 from builder.records import FieldError
 from builder.records.compiled import CompiledEntity, CompiledField
+from engines.forms import message
 
 from .schemas import NOT_BLANK, create_schema, patch_schema
 
 TYPE_CODES = {
-    "integer": "invalid_integer", "decimal": "invalid_number", "boolean": "invalid_boolean", "date": "invalid_date",
-    "datetime": "invalid_datetime", "select": "invalid_option", "state": "invalid_option",
-    "multi_select": "invalid_option", "link": "invalid_link", "user": "invalid_link", "table": "invalid_rows",
-    "phone": "invalid_phone", "email": "invalid_email", "cn_resident_id": "invalid_resident_id",
+    "integer": "invalid_integer",
+    "decimal": "invalid_number",
+    "boolean": "invalid_boolean",
+    "date": "invalid_date",
+    "datetime": "invalid_datetime",
+    "select": "invalid_option",
+    "state": "invalid_option",
+    "multi_select": "invalid_option",
+    "link": "invalid_link",
+    "user": "invalid_link",
+    "table": "invalid_rows",
+    "phone": "invalid_phone",
+    "email": "invalid_email",
+    "cn_resident_id": "invalid_resident_id",
 }
 MAX_ERRORS = 50
 
@@ -61,8 +70,11 @@ class BodyValidator:
         join = (lambda name: f"{prefix}.{name}") if prefix else (lambda name: name)
         if error.validator == "required":
             instance = error.instance if isinstance(error.instance, dict) else {}
-            return [FieldError(join(name), "required", message("required", locale))
-                    for name in error.validator_value if name not in instance]
+            return [
+                FieldError(join(name), "required", message("required", locale))
+                for name in error.validator_value
+                if name not in instance
+            ]
         if error.validator == "additionalProperties":
             allowed = set(error.schema.get("properties", {}))
             extra = [k for k in error.instance if k not in allowed] if isinstance(error.instance, dict) else []

@@ -10,5 +10,10 @@ from . import forms, home, lists, pickers, records
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
-    return [*home.routes(runtime), *lists.routes(runtime), *forms.routes(runtime), *pickers.routes(runtime),
-            *records.routes(runtime)]
+    return [
+        *home.routes(runtime),
+        *lists.routes(runtime),
+        *forms.routes(runtime),
+        *pickers.routes(runtime),
+        *records.routes(runtime),
+    ]

@@ -10,7 +10,7 @@ from builder.records import Actor, PermissionDenied, RecordService
 from builder.system_tables import users as users_table
 
 from ..presenting import titles_for
-from .pickers import PICK_LIMIT, option_label, picker_url
+from .pickers import PICK_LIMIT, option_label, picker_fields, picker_url
 
 SELECT_LIMIT = 100  # more records than this: a search box refreshes the options (static/forms.js)
 TYPEAHEAD_FIRST = PICK_LIMIT
@@ -29,8 +29,7 @@ def link_choices(service: RecordService, actor: Actor, target: str, current: int
     """Records of `target` the actor may see (the current value always included)."""
     try:
         entity = service.entities[target]
-        title = [entity.spec.title_field] if entity.spec.title_field else []
-        page = service.list(actor, target, limit=SELECT_LIMIT + 1, fields=title)  # titles only: nothing to audit
+        page = service.list(actor, target, limit=SELECT_LIMIT + 1, fields=picker_fields(entity))
     except PermissionDenied:
         return Choices(readable=False)
     items = page.items if page.total <= SELECT_LIMIT else page.items[:TYPEAHEAD_FIRST]
@@ -45,8 +44,9 @@ def link_choices(service: RecordService, actor: Actor, target: str, current: int
 def user_choices(service: RecordService) -> Choices:
     """Login accounts (for `user` fields); names only."""
     with service.engine.connect() as conn:
-        rows = conn.execute(sa.select(users_table.c.id, users_table.c.name).order_by(users_table.c.name)
-                            .limit(500)).all()
+        rows = conn.execute(
+            sa.select(users_table.c.id, users_table.c.name).order_by(users_table.c.name).limit(500)
+        ).all()
     return Choices([(str(r.id), r.name) for r in rows])
 
 

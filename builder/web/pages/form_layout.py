@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
-
-from engines.forms import FormSpec, localized
+from typing import Any
 
 from builder.records import Actor, RecordService
 from builder.records.compiled import CompiledEntity, CompiledField
 from builder.records.policy import Grant
+from engines.forms import FormSpec, localized
 
 from ..i18n import register_texts, translate
 from ..presenting import display, field_label, link_titles
 from .choices import Choices, link_choices, user_choices
 from .visibility import browser_condition, evaluate
 
-register_texts({
-    "form.details": {"en": "Details", "zh-CN": "详细信息"},
-    "form.other": {"en": "Other", "zh-CN": "其他"},
-})
+register_texts(
+    {
+        "form.details": {"en": "Details", "zh-CN": "详细信息"},
+        "form.other": {"en": "Other", "zh-CN": "其他"},
+    }
+)
 
 BLANK_ROWS = 2  # empty child rows offered without JavaScript
 
@@ -47,7 +49,7 @@ class FormField:
     visible: bool = True
     condition: str | None = None
     choices: Choices | None = None
-    columns: list["FormField"] = field(default_factory=list)  # child-table columns
+    columns: list[FormField] = field(default_factory=list)  # child-table columns
     rows: list[dict[str, Any]] = field(default_factory=list)  # child rows: {col: value, "_errors": {col: [..]}}
     unit: str = ""
     max_length: int | None = None  # the blueprint's text limit, as the input's `maxlength`
@@ -127,8 +129,9 @@ class FormBuilder:
     def _layout(self) -> list[tuple[str, int, list[str], str | None]]:
         if self.spec is None:
             return [(translate("form.details", self.locale), 2, list(self.entity.fields), None)]
-        sections = [(localized(s.section, self.locale), s.columns, list(s.fields), s.visible_if)
-                    for s in self.spec.layout]
+        sections = [
+            (localized(s.section, self.locale), s.columns, list(s.fields), s.visible_if) for s in self.spec.layout
+        ]
         placed = {name for _, _, names, _ in sections for name in names}
         rest = [n for n in self.entity.fields if n not in placed and n in self.grant.writable]
         if rest:
@@ -138,8 +141,13 @@ class FormBuilder:
     def title(self) -> str:
         return localized(self.spec.title, self.locale, "") if self.spec is not None else ""
 
-    def build(self, record: Mapping[str, Any], submitted: Mapping[str, Any] | None, creating: bool,
-              errors: Mapping[str, list[str]] | None = None) -> FormView:
+    def build(
+        self,
+        record: Mapping[str, Any],
+        submitted: Mapping[str, Any] | None,
+        creating: bool,
+        errors: Mapping[str, list[str]] | None = None,
+    ) -> FormView:
         """The form for `record` (typed values), showing `submitted` (raw input) when re-displayed."""
         errors = dict(errors or {})
         values_for_conditions = {**record, **(submitted or {})}
@@ -148,26 +156,46 @@ class FormBuilder:
         for title, columns, names, condition in self._layout():
             if not evaluate(condition, self.entity, values_for_conditions, self.actor):
                 continue
-            fields = [f for f in (self._field(n, record, submitted, creating, errors, titles,
-                                              values_for_conditions) for n in names) if f is not None]
+            fields = [
+                f
+                for f in (
+                    self._field(n, record, submitted, creating, errors, titles, values_for_conditions) for n in names
+                )
+                if f is not None
+            ]
             if fields:
                 sections.append(FormSection(title, columns, fields))
         shown = {f.name for s in sections for f in s.fields}
         leftover = [msg for name, msgs in errors.items() if name.split(".")[0] not in shown for msg in msgs]
         return FormView(self.title(), sections, leftover)
 
-    def _field(self, name: str, record: Mapping[str, Any], submitted: Mapping[str, Any] | None, creating: bool,
-               errors: Mapping[str, list[str]], titles: dict, values: Mapping[str, Any]) -> FormField | None:
+    def _field(
+        self,
+        name: str,
+        record: Mapping[str, Any],
+        submitted: Mapping[str, Any] | None,
+        creating: bool,
+        errors: Mapping[str, list[str]],
+        titles: dict,
+        values: Mapping[str, Any],
+    ) -> FormField | None:
         field = self.entity.fields.get(name)
         if field is None:
             return None
         editable = name in self.grant.writable and field.compute is None
         if not editable and (name not in self.grant.readable or creating):
             return None
-        out = FormField(name, field_label(field, self.locale), _widget(field), editable,
-                        required=field.spec.required and field.compute is None,
-                        help=localized(field.spec.help, self.locale, ""), errors=list(errors.get(name, [])),
-                        unit=field.spec.unit or "", max_length=_max_length(field))
+        out = FormField(
+            name,
+            field_label(field, self.locale),
+            _widget(field),
+            editable,
+            required=field.spec.required and field.compute is None,
+            help=localized(field.spec.help, self.locale, ""),
+            errors=list(errors.get(name, [])),
+            unit=field.spec.unit or "",
+            max_length=_max_length(field),
+        )
         if field.visible_if is not None:
             out.visible = evaluate(None, self.entity, values, self.actor, compiled=field.visible_if)
             out.condition = browser_condition(field.spec.visible_if, set(self.entity.fields))
@@ -175,8 +203,10 @@ class FormBuilder:
             out.text = display(field, record.get(name), self.locale, titles) if not field.children else ""
             if field.children:
                 out.columns = self._columns(field)
-                out.rows = [{c.name: display(field.children[c.name], row.get(c.name), self.locale)
-                             for c in out.columns} for row in record.get(name) or []]
+                out.rows = [
+                    {c.name: display(field.children[c.name], row.get(c.name), self.locale) for c in out.columns}
+                    for row in record.get(name) or []
+                ]
             return out
         if field.children:
             out.columns = self._columns(field)
@@ -196,13 +226,27 @@ class FormBuilder:
         return out
 
     def _columns(self, field: CompiledField) -> list[FormField]:
-        return [FormField(n, field_label(c, self.locale), _widget(c), c.compute is None,
-                          required=c.spec.required, unit=c.spec.unit or "", max_length=_max_length(c),
-                          choices=_options(c, self.locale) if c.spec.options else None)
-                for n, c in field.children.items()]
+        return [
+            FormField(
+                n,
+                field_label(c, self.locale),
+                _widget(c),
+                c.compute is None,
+                required=c.spec.required,
+                unit=c.spec.unit or "",
+                max_length=_max_length(c),
+                choices=_options(c, self.locale) if c.spec.options else None,
+            )
+            for n, c in field.children.items()
+        ]
 
-    def _rows(self, field: CompiledField, stored: list[dict], submitted: Mapping[str, Any] | None,
-              errors: Mapping[str, list[str]]) -> list[dict[str, Any]]:
+    def _rows(
+        self,
+        field: CompiledField,
+        stored: list[dict],
+        submitted: Mapping[str, Any] | None,
+        errors: Mapping[str, list[str]],
+    ) -> list[dict[str, Any]]:
         if submitted is not None:
             rows = [dict(r) for r in submitted.get(field.name) or []]
         else:

@@ -27,24 +27,28 @@ from .common import entity_of, record_id_of, submitted_form
 from .form_input import raw_submission, values_to_save
 from .form_layout import FormBuilder
 
-register_texts({
-    "form.new_title": {"en": "New {entity}", "zh-CN": "新建{entity}"},
-    "form.edit_title": {"en": "Edit {title}", "zh-CN": "编辑{title}"},
-    "form.save": {"en": "Save", "zh-CN": "保存"},
-    "form.cancel": {"en": "Cancel", "zh-CN": "取消"},
-    "form.required": {"en": "required", "zh-CN": "必填"},
-    "form.fix_errors": {"en": "Please correct the marked fields.", "zh-CN": "请修改标出的内容。"},
-    "form.conflict": {"en": "Someone else changed this record while you were editing. Your changes are "
-                            "shown below but were not saved.",
-                      "zh-CN": "您编辑期间该记录已被他人修改。您的修改显示在下方,但尚未保存。"},
-    "form.open_current": {"en": "Open the current version", "zh-CN": "查看最新版本"},
-    "form.add_row": {"en": "Add a row", "zh-CN": "添加一行"},
-    "form.remove_row": {"en": "Remove", "zh-CN": "删除"},
-    "form.choose": {"en": "— choose —", "zh-CN": "— 请选择 —"},
-    "form.search_records": {"en": "Type to search", "zh-CN": "输入以搜索"},
-    "form.computed": {"en": "calculated automatically", "zh-CN": "自动计算"},
-    "form.record_id": {"en": "Record number", "zh-CN": "记录编号"},
-})
+register_texts(
+    {
+        "form.new_title": {"en": "New {entity}", "zh-CN": "新建{entity}"},
+        "form.edit_title": {"en": "Edit {title}", "zh-CN": "编辑{title}"},
+        "form.save": {"en": "Save", "zh-CN": "保存"},
+        "form.cancel": {"en": "Cancel", "zh-CN": "取消"},
+        "form.required": {"en": "required", "zh-CN": "必填"},
+        "form.fix_errors": {"en": "Please correct the marked fields.", "zh-CN": "请修改标出的内容。"},
+        "form.conflict": {
+            "en": "Someone else changed this record while you were editing. Your changes are "
+            "shown below but were not saved.",
+            "zh-CN": "您编辑期间该记录已被他人修改。您的修改显示在下方,但尚未保存。",
+        },
+        "form.open_current": {"en": "Open the current version", "zh-CN": "查看最新版本"},
+        "form.add_row": {"en": "Add a row", "zh-CN": "添加一行"},
+        "form.remove_row": {"en": "Remove", "zh-CN": "删除"},
+        "form.choose": {"en": "— choose —", "zh-CN": "— 请选择 —"},
+        "form.search_records": {"en": "Type to search", "zh-CN": "输入以搜索"},
+        "form.computed": {"en": "calculated automatically", "zh-CN": "自动计算"},
+        "form.record_id": {"en": "Record number", "zh-CN": "记录编号"},
+    }
+)
 
 
 def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
@@ -66,15 +70,32 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
     def builder(actor: Actor, entity: CompiledEntity) -> FormBuilder:
         return FormBuilder(service, forms, actor, entity)
 
-    def page(request: Request, actor: Actor, entity: CompiledEntity, view: Any, *, record: dict | None,
-             status: int = 200, conflict: bool = False) -> Response:
+    def page(
+        request: Request,
+        actor: Actor,
+        entity: CompiledEntity,
+        view: Any,
+        *,
+        record: dict | None,
+        status: int = 200,
+        conflict: bool = False,
+    ) -> Response:
         title = entity_title(entity, actor.locale)
-        return render(request, "form.html", {
-            "entity": entity, "entity_title": title, "form": view, "record": record,
-            "record_title": record_title(entity, record) if record else "", "conflict": conflict,
-            "action": f"/records/{entity.name}/{record['id']}/edit" if record else f"/records/{entity.name}/new",
-            "cancel_url": f"/records/{entity.name}/{record['id']}" if record else f"/records/{entity.name}",
-        }, status_code=status)
+        return render(
+            request,
+            "form.html",
+            {
+                "entity": entity,
+                "entity_title": title,
+                "form": view,
+                "record": record,
+                "record_title": record_title(entity, record) if record else "",
+                "conflict": conflict,
+                "action": f"/records/{entity.name}/{record['id']}/edit" if record else f"/records/{entity.name}/new",
+                "cancel_url": f"/records/{entity.name}/{record['id']}" if record else f"/records/{entity.name}",
+            },
+            status_code=status,
+        )
 
     async def create(request: Request) -> Response:
         actor = require_actor(request)
@@ -124,8 +145,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
                 conflict = True
         shown = {**record, "version": version if version is not None else record["version"]}
         view = await run_in_threadpool(form_builder.build, record, raw, False, _errors_by_field(errors))
-        return page(request, actor, entity, view, record=shown, status=409 if conflict else 422,
-                    conflict=conflict)
+        return page(request, actor, entity, view, record=shown, status=409 if conflict else 422, conflict=conflict)
 
     return [
         Route("/records/{entity}/new", create, methods=["GET", "POST"], name="create"),

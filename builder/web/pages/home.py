@@ -13,12 +13,14 @@ from ..i18n import register_texts
 from ..presenting import entity_title
 from ..rendering import render
 
-register_texts({
-    "home.title": {"en": "What would you like to open?", "zh-CN": "您要打开哪一项?"},
-    "home.nothing": {"en": "Your role has no records to show here.", "zh-CN": "您的角色在此没有可查看的记录。"},
-    "home.api_docs": {"en": "API documentation", "zh-CN": "接口文档"},
-    "home.signed_in_as": {"en": "Signed in as {name} ({role})", "zh-CN": "当前用户:{name}({role})"},
-})
+register_texts(
+    {
+        "home.title": {"en": "What would you like to open?", "zh-CN": "您要打开哪一项?"},
+        "home.nothing": {"en": "Your role has no records to show here.", "zh-CN": "您的角色在此没有可查看的记录。"},
+        "home.api_docs": {"en": "API documentation", "zh-CN": "接口文档"},
+        "home.signed_in_as": {"en": "Signed in as {name} ({role})", "zh-CN": "当前用户:{name}({role})"},
+    }
+)
 
 
 def routes(runtime: Runtime) -> list[BaseRoute]:

@@ -8,8 +8,9 @@ otherwise leak through ordering).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from builder.records import Actor, RecordService
@@ -47,8 +48,12 @@ class FilterControl:
 
 
 def sortable(field: CompiledField) -> bool:
-    return field.kind.stored and not field.spec.sensitive and not field.spec.encrypted \
+    return (
+        field.kind.stored
+        and not field.spec.sensitive
+        and not field.spec.encrypted
         and field.spec.type not in ("multi_select", "long_text")
+    )
 
 
 def list_columns(entity: CompiledEntity, grant: Grant) -> list[str]:
@@ -76,8 +81,9 @@ def with_query(base: str, query: Mapping[str, str], **changes: Any) -> str:
     return f"{base}?{urlencode(merged)}" if merged else base
 
 
-def columns_with_sort(entity: CompiledEntity, names: list[str], base: str, query: Mapping[str, str],
-                      locale: str) -> list[Column]:
+def columns_with_sort(
+    entity: CompiledEntity, names: list[str], base: str, query: Mapping[str, str], locale: str
+) -> list[Column]:
     current = (query.get("sort") or "").split(",")[0]
     columns = []
     for name in names:
@@ -95,8 +101,9 @@ def columns_with_sort(entity: CompiledEntity, names: list[str], base: str, query
     return columns
 
 
-def filter_controls(service: RecordService, actor: Actor, entity: CompiledEntity, grant: Grant,
-                    query: Mapping[str, str]) -> list[FilterControl]:
+def filter_controls(
+    service: RecordService, actor: Actor, entity: CompiledEntity, grant: Grant, query: Mapping[str, str]
+) -> list[FilterControl]:
     controls: list[FilterControl] = []
     for name, f in entity.fields.items():
         if len(controls) >= MAX_FILTERS:
@@ -106,18 +113,29 @@ def filter_controls(service: RecordService, actor: Actor, entity: CompiledEntity
         label = field_label(f, actor.locale)
         if f.spec.type in CHOICE_TYPES:
             if f.spec.type == "boolean":
-                options = [("true", f.kind.display(True, f.spec, actor.locale)),
-                           ("false", f.kind.display(False, f.spec, actor.locale))]
+                options = [
+                    ("true", f.kind.display(True, f.spec, actor.locale)),
+                    ("false", f.kind.display(False, f.spec, actor.locale)),
+                ]
             else:
                 options = [(o, f.kind.option_label(o, f.spec, actor.locale)) for o in f.spec.options or []]
             controls.append(FilterControl(name, label, "choice", options=options, value=query.get(name, "")))
         elif f.spec.type == "link" and f.spec.to:
             choices = link_choices(service, actor, f.spec.to, None)
             if choices.readable and choices.search_url is None and len(choices.options) <= SELECT_LIMIT:
-                controls.append(FilterControl(name, label, "choice", options=choices.options,
-                                              value=query.get(name, "")))
+                controls.append(
+                    FilterControl(name, label, "choice", options=choices.options, value=query.get(name, ""))
+                )
         elif f.spec.type in RANGE_TYPES:
             widget = "date" if f.spec.type == "date" else "datetime-local"
-            controls.append(FilterControl(name, label, "range", widget=widget,
-                                          low=query.get(f"{name}__gte", ""), high=query.get(f"{name}__lte", "")))
+            controls.append(
+                FilterControl(
+                    name,
+                    label,
+                    "range",
+                    widget=widget,
+                    low=query.get(f"{name}__gte", ""),
+                    high=query.get(f"{name}__lte", ""),
+                )
+            )
     return controls

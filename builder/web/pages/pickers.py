@@ -36,10 +36,21 @@ def subtitle_fields(entity: CompiledEntity) -> list[CompiledField]:
     """The fields of the second line, before any permission is applied."""
     if entity.spec.subtitle is not None:
         return [entity.fields[n] for n in entity.spec.subtitle if n in entity.fields]
-    chosen = [f for name, f in entity.fields.items()
-              if name != entity.spec.title_field and f.spec.type in SUBTITLE_TYPES and f.kind.stored
-              and not (f.spec.phi or f.spec.encrypted)]
+    chosen = [
+        f
+        for name, f in entity.fields.items()
+        if name != entity.spec.title_field
+        and f.spec.type in SUBTITLE_TYPES
+        and f.kind.stored
+        and not (f.spec.phi or f.spec.encrypted)
+    ]
     return chosen[:2]
+
+
+def picker_fields(entity: CompiledEntity) -> list[str]:
+    """What a picker reads: the title and the second line, nothing more (so nothing else is audited as seen)."""
+    title = [entity.spec.title_field] if entity.spec.title_field else []
+    return title + [f.name for f in subtitle_fields(entity)]
 
 
 def subtitle(entity: CompiledEntity, record: dict[str, Any], locale: str) -> str:
@@ -71,14 +82,21 @@ def pick(service: RecordService, actor: Actor, target: str, q: str, limit: int =
     found: dict[int, dict[str, Any]] = {}
     for search in _searches(entity, q.strip()[:MAX_QUERY]):
         try:
-            page = service.list(actor, target, limit=limit, **search)
+            page = service.list(actor, target, limit=limit, fields=picker_fields(entity), **search)
         except ValidationFailed:
             continue  # the title is masked for this role: no substring search on it
         for record in page.items:
             found.setdefault(record["id"], record)
     records = sorted(found.values(), key=lambda r: r["id"], reverse=True)[:limit]
-    return [{"id": r["id"], "title": record_title(entity, r), "detail": subtitle(entity, r, actor.locale),
-             "label": option_label(entity, r, actor.locale)} for r in records]
+    return [
+        {
+            "id": r["id"],
+            "title": record_title(entity, r),
+            "detail": subtitle(entity, r, actor.locale),
+            "label": option_label(entity, r, actor.locale),
+        }
+        for r in records
+    ]
 
 
 def picker_url(target: str) -> str:

@@ -9,43 +9,49 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from engines.forms import localized
-
 from builder.records import Actor, Conflict, NotFound, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity
 from builder.runtime import Runtime
+from engines.forms import localized
 
 from ..context import require_actor
 from ..i18n import register_texts, translate
 from ..presenting import display, entity_title, field_label, link_titles, record_title
 from ..rendering import render
-from .choices import user_names
 from ..writes import run_write
+from .choices import user_names
 from .common import entity_of, record_id_of
 from .form_layout import form_spec
 
-register_texts({
-    "record.edit": {"en": "Edit", "zh-CN": "编辑"},
-    "record.delete": {"en": "Delete", "zh-CN": "删除"},
-    "record.back": {"en": "Back to the list", "zh-CN": "返回列表"},
-    "record.updated": {"en": "Last changed {at} by {by} (version {version})",
-                       "zh-CN": "最后修改:{at},{by}(版本 {version})"},
-    "record.saved": {"en": "Saved.", "zh-CN": "已保存。"},
-    "record.empty": {"en": "—", "zh-CN": "—"},
-    "record.no_rows": {"en": "No rows.", "zh-CN": "无记录。"},
-    "delete.title": {"en": "Delete {title}?", "zh-CN": "删除{title}?"},
-    "delete.warning": {"en": "This cannot be undone.", "zh-CN": "删除后无法恢复。"},
-    "delete.confirm": {"en": "Yes, delete", "zh-CN": "确认删除"},
-    "delete.cancel": {"en": "Cancel", "zh-CN": "取消"},
-})
+register_texts(
+    {
+        "record.edit": {"en": "Edit", "zh-CN": "编辑"},
+        "record.delete": {"en": "Delete", "zh-CN": "删除"},
+        "record.back": {"en": "Back to the list", "zh-CN": "返回列表"},
+        "record.updated": {
+            "en": "Last changed {at} by {by} (version {version})",
+            "zh-CN": "最后修改:{at},{by}(版本 {version})",
+        },
+        "record.saved": {"en": "Saved.", "zh-CN": "已保存。"},
+        "record.empty": {"en": "—", "zh-CN": "—"},
+        "record.no_rows": {"en": "No rows.", "zh-CN": "无记录。"},
+        "delete.title": {"en": "Delete {title}?", "zh-CN": "删除{title}?"},
+        "delete.warning": {"en": "This cannot be undone.", "zh-CN": "删除后无法恢复。"},
+        "delete.confirm": {"en": "Yes, delete", "zh-CN": "确认删除"},
+        "delete.cancel": {"en": "Cancel", "zh-CN": "取消"},
+    }
+)
 
 
-def detail_sections(service: RecordService, actor: Actor, entity: CompiledEntity, record: dict[str, Any],
-                    forms: Any) -> list[dict[str, Any]]:
+def detail_sections(
+    service: RecordService, actor: Actor, entity: CompiledEntity, record: dict[str, Any], forms: Any
+) -> list[dict[str, Any]]:
     """Readable fields grouped like the entity's form, each as label + text (child tables as rows)."""
     titles = link_titles(service, actor, entity, [record])
-    users = user_names(service, {record[n] for n, f in entity.fields.items()
-                                 if f.spec.type == "user" and isinstance(record.get(n), int)})
+    users = user_names(
+        service,
+        {record[n] for n, f in entity.fields.items() if f.spec.type == "user" and isinstance(record.get(n), int)},
+    )
     spec = form_spec(forms, entity.name)
     layout = [(localized(s.section, actor.locale), s.fields) for s in spec.layout] if spec else []
     placed = {n for _, names in layout for n in names}
@@ -62,8 +68,10 @@ def detail_sections(service: RecordService, actor: Actor, entity: CompiledEntity
             item: dict[str, Any] = {"name": name, "label": field_label(field, actor.locale)}
             if field.children:
                 item["columns"] = [field_label(c, actor.locale) for c in field.children.values()]
-                item["rows"] = [[display(c, row.get(n), actor.locale) for n, c in field.children.items()]
-                                for row in record.get(name) or []]
+                item["rows"] = [
+                    [display(c, row.get(n), actor.locale) for n, c in field.children.items()]
+                    for row in record.get(name) or []
+                ]
             elif field.spec.type == "user" and isinstance(record.get(name), int):
                 item["text"] = users.get(record[name], f"#{record[name]}")
             else:
@@ -77,15 +85,19 @@ def detail_sections(service: RecordService, actor: Actor, entity: CompiledEntity
     return sections
 
 
-register_texts({
-    "why.summary": {"en": "Why?", "zh-CN": "为什么?"},
-    "why.reads": {"en": "Values read:", "zh-CN": "读取的值:"},
-    "why.table": {"en": "Decision table {table}", "zh-CN": "决策表 {table}"},
-    "why.then": {"en": "Result", "zh-CN": "结果"},
-    "why.hidden": {"en": "(hidden)", "zh-CN": "(已隐藏)"},
-    "why.hidden_inputs": {"en": "Decision table {table} read values you may not see; only its result is shown.",
-                          "zh-CN": "决策表 {table} 读取了您无权查看的值,仅显示结果。"},
-})
+register_texts(
+    {
+        "why.summary": {"en": "Why?", "zh-CN": "为什么?"},
+        "why.reads": {"en": "Values read:", "zh-CN": "读取的值:"},
+        "why.table": {"en": "Decision table {table}", "zh-CN": "决策表 {table}"},
+        "why.then": {"en": "Result", "zh-CN": "结果"},
+        "why.hidden": {"en": "(hidden)", "zh-CN": "(已隐藏)"},
+        "why.hidden_inputs": {
+            "en": "Decision table {table} read values you may not see; only its result is shown.",
+            "zh-CN": "决策表 {table} 读取了您无权查看的值,仅显示结果。",
+        },
+    }
+)
 
 
 def routes(runtime: Runtime) -> list[BaseRoute]:
@@ -98,21 +110,33 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         record = await run_write(service, service.get, actor, entity.name, record_id_of(request))
         grant = service.policy.grant(actor, entity.name)
         sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
-        explained = await run_in_threadpool(service.explain, actor, entity.name, record["id"]) \
-            if any(f.compute is not None for f in entity.fields.values()) else {}
+        explained = (
+            await run_in_threadpool(service.explain, actor, entity.name, record["id"])
+            if any(f.compute is not None for f in entity.fields.values())
+            else {}
+        )
         for name, why in explained.items():  # decision outputs as the field shows them (高危, not high)
             field = entity.fields[name]
             for decision in why["decisions"]:
                 for row in decision["rows"]:
                     if isinstance(row["then"], str) and field.spec.options:
                         row["then"] = field.kind.display(row["then"], field.spec, actor.locale)
-        return render(request, "detail.html", {
-            "explained": explained,
-            "entity": entity, "entity_title": entity_title(entity, actor.locale), "record": record,
-            "title": record_title(entity, record), "sections": sections, "grant": grant,
-            "can_edit": bool(grant.writable), "can_delete": grant.delete,
-            "saved": request.query_params.get("saved") == "1",
-        })
+        return render(
+            request,
+            "detail.html",
+            {
+                "explained": explained,
+                "entity": entity,
+                "entity_title": entity_title(entity, actor.locale),
+                "record": record,
+                "title": record_title(entity, record),
+                "sections": sections,
+                "grant": grant,
+                "can_edit": bool(grant.writable),
+                "can_delete": grant.delete,
+                "saved": request.query_params.get("saved") == "1",
+            },
+        )
 
     async def delete(request: Request) -> Response:
         actor = require_actor(request)
@@ -135,10 +159,18 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
                 pass  # already gone: the list is where the user wanted to be
             if not errors:
                 return RedirectResponse(f"/records/{entity.name}?deleted=1", status_code=303)
-        return render(request, "delete.html", {
-            "entity": entity, "entity_title": entity_title(entity, actor.locale), "record": record,
-            "title": record_title(entity, record), "errors": errors,
-        }, status_code=409 if errors else 200)
+        return render(
+            request,
+            "delete.html",
+            {
+                "entity": entity,
+                "entity_title": entity_title(entity, actor.locale),
+                "record": record,
+                "title": record_title(entity, record),
+                "errors": errors,
+            },
+            status_code=409 if errors else 200,
+        )
 
     return [
         Route("/records/{entity}/{record_id:int}", detail, methods=["GET"], name="detail"),

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import ast
 import json
-from typing import Any, Mapping
-
-from engines.rules import compile_expression
+from collections.abc import Mapping
+from typing import Any
 
 from builder.records import Actor
 from builder.records.compiled import CompiledEntity
+from engines.rules import compile_expression
 
 
-def evaluate(source: str | None, entity: CompiledEntity, values: Mapping[str, Any], actor: Actor,
-             compiled: Any = None) -> bool:
+def evaluate(
+    source: str | None, entity: CompiledEntity, values: Mapping[str, Any], actor: Actor, compiled: Any = None
+) -> bool:
     """True when the condition holds (or cannot be evaluated: never hide by accident)."""
     if not source and compiled is None:
         return True
@@ -39,8 +40,12 @@ def browser_condition(source: str | None, field_names: set[str]) -> str | None:
         return None
     if isinstance(node, ast.Name) and node.id in field_names:
         return json.dumps({"field": node.id, "op": "truthy", "values": []})
-    if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name)
-            and node.left.id in field_names):
+    if not (
+        isinstance(node, ast.Compare)
+        and len(node.ops) == 1
+        and isinstance(node.left, ast.Name)
+        and node.left.id in field_names
+    ):
         return None
     right = node.comparators[0]
     op = {ast.Eq: "in", ast.NotEq: "not_in", ast.In: "in", ast.NotIn: "not_in"}.get(type(node.ops[0]))

@@ -23,7 +23,12 @@ from .authentication import AuthenticationMiddleware
 from .body_limit import BodyLimitMiddleware
 from .csrf import CSRFMiddleware
 from .guards import (
-    Forbidden, NotAuthenticated, current_actor, forbidden_response, not_authenticated_response, require_role,
+    Forbidden,
+    NotAuthenticated,
+    current_actor,
+    forbidden_response,
+    not_authenticated_response,
+    require_role,
     security_exception_handlers,
 )
 from .headers import SecurityHeadersMiddleware
@@ -51,11 +56,20 @@ def security_middleware(runtime: Any, settings: SecuritySettings) -> list[Middle
     """The middleware stack, outermost first: headers, body cap, session, authentication, CSRF."""
     return [
         Middleware(SecurityHeadersMiddleware, https_only=settings.https_only),
-        Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
-                   max_form_bytes=settings.max_form_bytes),
-        Middleware(SessionMiddleware, secret_key=settings.secret_key, idle_minutes=settings.session_idle_minutes,
-                   https_only=settings.https_only, clock=settings.clock),
-        Middleware(AuthenticationMiddleware, engine=runtime.engine, blueprint=runtime.blueprint,
-                   clock=settings.clock, session_max_age=settings.session_max_age),
+        Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_form_bytes=settings.max_form_bytes),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.secret_key,
+            idle_minutes=settings.session_idle_minutes,
+            https_only=settings.https_only,
+            clock=settings.clock,
+        ),
+        Middleware(
+            AuthenticationMiddleware,
+            engine=runtime.engine,
+            blueprint=runtime.blueprint,
+            clock=settings.clock,
+            session_max_age=settings.session_max_age,
+        ),
         Middleware(CSRFMiddleware, max_body_bytes=settings.max_form_bytes),
     ]

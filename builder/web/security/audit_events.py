@@ -15,8 +15,15 @@ from builder.records.auditing import audit_row
 from builder.system_tables import audit
 
 
-def record_sign_in_event(engine: sa.Engine, action: str, name: str, role: str | None, address: str | None,
-                         at: dt.datetime, detail: str | None = None) -> None:
+def record_sign_in_event(
+    engine: sa.Engine,
+    action: str,
+    name: str,
+    role: str | None,
+    address: str | None,
+    at: dt.datetime,
+    detail: str | None = None,
+) -> None:
     """Write one `login`, `login_failed` or `logout` entry.
 
     `at` comes from the security clock: naive times there are the machine's local

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -97,12 +98,15 @@ def parse_filters(params: Mapping[str, str], locale: str) -> tuple[AuditFilters,
 
 def _day_start_utc(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
     """Midnight starting `day` in `zone`, as the naive UTC time the table stores."""
-    return dt.datetime.combine(day, dt.time.min, zone).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.combine(day, dt.time.min, zone).astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _conditions(filters: AuditFilters, zone: dt.tzinfo) -> list[sa.ColumnElement[bool]]:
-    conditions = [getattr(audit.c, name) == getattr(filters, name)
-                  for name in (*TEXT_FILTERS, "record_id") if getattr(filters, name) is not None]
+    conditions = [
+        getattr(audit.c, name) == getattr(filters, name)
+        for name in (*TEXT_FILTERS, "record_id")
+        if getattr(filters, name) is not None
+    ]
     if filters.date_from:
         conditions.append(audit.c.at >= _day_start_utc(filters.date_from, zone))
     if filters.date_to:  # the whole day `date_to` is included
@@ -115,18 +119,32 @@ def _entry(row: sa.Row) -> dict[str, Any]:
         changes = json.loads(row.changes) if row.changes else None
     except ValueError:
         changes = row.changes
-    at = row.at.replace(tzinfo=dt.timezone.utc).isoformat() if row.at else None
-    return {"id": row.id, "at": at, "actor": row.actor, "role": row.role,
-            "address": row.address, "action": row.action, "entity": row.entity, "record_id": row.record_id,
-            "changes": changes, "detail": row.detail}
+    at = row.at.replace(tzinfo=dt.UTC).isoformat() if row.at else None
+    return {
+        "id": row.id,
+        "at": at,
+        "actor": row.actor,
+        "role": row.role,
+        "address": row.address,
+        "action": row.action,
+        "entity": row.entity,
+        "record_id": row.record_id,
+        "changes": changes,
+        "detail": row.detail,
+    }
 
 
-def search_audit(engine: sa.Engine, filters: AuditFilters, zone: dt.tzinfo = dt.timezone.utc) -> AuditPage:
+def search_audit(engine: sa.Engine, filters: AuditFilters, zone: dt.tzinfo = dt.UTC) -> AuditPage:
     """One page of entries, newest first; `zone` is the app's timezone (for the date filters)."""
     conditions = _conditions(filters, zone)
     offset = (filters.page - 1) * filters.per_page
-    query = (sa.select(audit).where(*conditions).order_by(audit.c.at.desc(), audit.c.id.desc())
-             .limit(filters.per_page).offset(offset))
+    query = (
+        sa.select(audit)
+        .where(*conditions)
+        .order_by(audit.c.at.desc(), audit.c.id.desc())
+        .limit(filters.per_page)
+        .offset(offset)
+    )
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(audit).where(*conditions)).scalar_one()
         rows = conn.execute(query).all()

@@ -9,7 +9,8 @@ answered with 401 straight away rather than treated as anonymous.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 import sqlalchemy as sa
@@ -38,9 +39,14 @@ def client_address(scope: Scope) -> str | None:
 class AuthenticationMiddleware:
     """Find the actor of each request (or None) and the request's language and preferences."""
 
-    def __init__(self, app: ASGIApp, engine: sa.Engine, blueprint: Any,
-                 clock: Callable[[], dt.datetime] = dt.datetime.now,
-                 session_max_age: dt.timedelta = dt.timedelta(hours=12)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        engine: sa.Engine,
+        blueprint: Any,
+        clock: Callable[[], dt.datetime] = dt.datetime.now,
+        session_max_age: dt.timedelta = dt.timedelta(hours=12),
+    ) -> None:
         if not isinstance(engine, sa.Engine):
             raise TypeError("engine must be an SQLAlchemy Engine")
         self.app = app
@@ -67,17 +73,27 @@ class AuthenticationMiddleware:
             actor = None
             if token:  # database work runs in a worker thread: a slow query must not stall the server
                 actor = await anyio.to_thread.run_sync(
-                    lambda: actor_for_token(self.engine, token, address=address, locale=locale))
+                    lambda: actor_for_token(self.engine, token, address=address, locale=locale)
+                )
             if actor is None:
-                response = refusal(scope, 401, "invalid_token", translate("security.invalid_token", locale),
-                                   {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                response = refusal(
+                    scope,
+                    401,
+                    "invalid_token",
+                    translate("security.invalid_token", locale),
+                    {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
                 await response(scope, receive, send)
                 return
             state.update(actor=actor, auth="bearer")
         else:
             actor = await anyio.to_thread.run_sync(self._session_actor, session, locale, address)  # may renew
-            state.update(actor=actor, auth="session" if actor is not None else None,
-                         csrf_token=session.get("csrf", ""), large_text=bool(session.get("large_text")))
+            state.update(
+                actor=actor,
+                auth="session" if actor is not None else None,
+                csrf_token=session.get("csrf", ""),
+                large_text=bool(session.get("large_text")),
+            )
         await self.app(scope, receive, send)
 
     def _session_actor(self, session: dict, locale: str, address: str | None) -> Actor | None:
@@ -85,8 +101,9 @@ class AuthenticationMiddleware:
         if not isinstance(user_id, int):
             return None
         user = get_user(self.engine, user_id)
-        live = user is not None and session_is_live(self.engine, str(session.get("sid", "")), user.id,
-                                                     self.clock(), self.session_max_age)
+        live = user is not None and session_is_live(
+            self.engine, str(session.get("sid", "")), user.id, self.clock(), self.session_max_age
+        )
         if user is None or not live or user.disabled or user.credential_stamp != session.get(STAMP):
             if isinstance(session, Session):
                 session.renew()  # signed out, expired, or the account is gone, disabled or has a new password

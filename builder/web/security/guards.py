@@ -8,7 +8,8 @@ so pages redirect to `/login?next=...` and the API answers 401 with
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -59,9 +60,13 @@ def login_url(next_path: str) -> str:
 
 def not_authenticated_response(request: Request, exc: NotAuthenticated) -> Response:
     if is_api(request.scope):
-        return refusal(request.scope, 401, "not_authenticated",
-                       translate("security.not_authenticated", scope_locale(request.scope)),
-                       {"WWW-Authenticate": "Bearer"})
+        return refusal(
+            request.scope,
+            401,
+            "not_authenticated",
+            translate("security.not_authenticated", scope_locale(request.scope)),
+            {"WWW-Authenticate": "Bearer"},
+        )
     return RedirectResponse(login_url(exc.next), status_code=303)
 
 

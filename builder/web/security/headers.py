@@ -9,8 +9,10 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-                           "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
 
 BASE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -30,8 +32,9 @@ class SecurityHeadersMiddleware:
     form carries a CSRF token); paths under `cacheable_prefixes` keep theirs.
     """
 
-    def __init__(self, app: ASGIApp, https_only: bool = False,
-                 cacheable_prefixes: tuple[str, ...] = ("/static/",)) -> None:
+    def __init__(
+        self, app: ASGIApp, https_only: bool = False, cacheable_prefixes: tuple[str, ...] = ("/static/",)
+    ) -> None:
         if not isinstance(cacheable_prefixes, tuple) or not all(p.startswith("/") for p in cacheable_prefixes):
             raise ValueError("cacheable_prefixes must be a tuple of paths starting with /")
         self.app = app

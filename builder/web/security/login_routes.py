@@ -50,8 +50,13 @@ class SignIn:
         self.blueprint = runtime.blueprint
         self.settings = settings
         self.locales = supported_locales(self.blueprint.app.locales)
-        self.throttle = LoginThrottle(self.engine, settings.login_max_failures,
-                                      settings.login_max_failures_per_address, settings.login_window, settings.clock)
+        self.throttle = LoginThrottle(
+            self.engine,
+            settings.login_max_failures,
+            settings.login_max_failures_per_address,
+            settings.login_window,
+            settings.clock,
+        )
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -62,10 +67,19 @@ class SignIn:
             Route("/large-text", self.set_large_text, methods=["POST"], name="set_large_text"),
         ]
 
-    def _page(self, request: Request, status: int = 200, error: str | None = None, username: str = "",
-              next_path: str = "/") -> Response:
-        return render(request, self.blueprint, "login.html", status, error=error, username=username,
-                      next=next_path, locales=self.locales)
+    def _page(
+        self, request: Request, status: int = 200, error: str | None = None, username: str = "", next_path: str = "/"
+    ) -> Response:
+        return render(
+            request,
+            self.blueprint,
+            "login.html",
+            status,
+            error=error,
+            username=username,
+            next=next_path,
+            locales=self.locales,
+        )
 
     async def login_page(self, request: Request) -> Response:
         next_path = safe_next(request.query_params.get("next"))
@@ -83,8 +97,9 @@ class SignIn:
         address = client_address(request.scope) or "unknown"
         now = self.settings.clock()
         if not await anyio.to_thread.run_sync(self.throttle.reserve, name, address):  # counted before checked
-            await anyio.to_thread.run_sync(record_sign_in_event, self.engine, "login_failed", name, None, address,
-                                           now, "throttled")
+            await anyio.to_thread.run_sync(
+                record_sign_in_event, self.engine, "login_failed", name, None, address, now, "throttled"
+            )
             message = translate("security.throttled", locale, minutes=self.settings.login_window_minutes)
             response = self._page(request, 429, message, name, next_path)
             response.headers["Retry-After"] = str(self.settings.login_window_minutes * 60)
@@ -113,8 +128,15 @@ class SignIn:
     async def logout(self, request: Request) -> Response:
         actor = request.state.actor
         if actor is not None and request.state.auth == "session":
-            await anyio.to_thread.run_sync(record_sign_in_event, self.engine, "logout", actor.name, actor.role,
-                                           actor.address, self.settings.clock())
+            await anyio.to_thread.run_sync(
+                record_sign_in_event,
+                self.engine,
+                "logout",
+                actor.name,
+                actor.role,
+                actor.address,
+                self.settings.clock(),
+            )
         session = request.scope.get("session")
         if isinstance(session, Session):
             if session.get("sid"):  # the cookie's sign-in ends on the server too: a copy of it is useless

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -32,20 +32,24 @@ def scope_locale(scope: Scope) -> str:
     return scope.get("state", {}).get("locale") or "en"
 
 
-def refusal(scope: Scope, status: int, code: str, message: str,
-            headers: Mapping[str, str] | None = None) -> Response:
+def refusal(scope: Scope, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
     """A refusal with `message` (already localized) as JSON or as a minimal HTML page."""
     if is_api(scope):
-        return JSONResponse({"errors": [{"field": "__all__", "code": code, "message": message}]},
-                            status_code=status, headers=dict(headers or {}))
+        return JSONResponse(
+            {"errors": [{"field": "__all__", "code": code, "message": message}]},
+            status_code=status,
+            headers=dict(headers or {}),
+        )
     page = _app_page(scope, status, message, headers)
     if page is not None:
         return page
     locale = scope_locale(scope)
     title = html.escape(translate("security.error_title", locale))
-    body = (f'<!doctype html>\n<html lang="{html.escape(locale)}"><head><meta charset="utf-8">'
-            f"<title>{title}</title></head><body><main><h1>{title}</h1><p>{html.escape(message)}</p>"
-            f'<p><a href="/">{html.escape(translate("security.back", locale))}</a></p></main></body></html>\n')
+    body = (
+        f'<!doctype html>\n<html lang="{html.escape(locale)}"><head><meta charset="utf-8">'
+        f"<title>{title}</title></head><body><main><h1>{title}</h1><p>{html.escape(message)}</p>"
+        f'<p><a href="/">{html.escape(translate("security.back", locale))}</a></p></main></body></html>\n'
+    )
     return HTMLResponse(body, status_code=status, headers=dict(headers or {}))
 
 
@@ -57,8 +61,13 @@ def _app_page(scope: Scope, status: int, message: str, headers: Mapping[str, str
     try:
         from builder.web.rendering import render
 
-        return render(Request(scope), "error.html", {"status": status, "message": message}, status_code=status,
-                      headers=dict(headers or {}))
+        return render(
+            Request(scope),
+            "error.html",
+            {"status": status, "message": message},
+            status_code=status,
+            headers=dict(headers or {}),
+        )
     except Exception:  # noqa: BLE001 - a refusal must always be answered
         logger.exception("the error page could not be rendered; answering with a plain one")
         return None

@@ -7,8 +7,9 @@ plain fallback so the security pages still render if that module is missing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader
 from starlette.requests import Request
@@ -24,8 +25,13 @@ base_context: Callable[[Request], dict[str, Any]] | None
 try:
     from builder.web.rendering import ENVIRONMENT, base_context
 except ImportError:  # the pages package is optional for this one
-    ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True,
-                              lstrip_blocks=True, undefined=ChainableUndefined)
+    ENVIRONMENT = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=ChainableUndefined,
+    )
     base_context = None
 
 
@@ -39,11 +45,15 @@ def _static_url(request: Request, path: str) -> str:
 def _fallback_context(request: Request, locale: str) -> dict[str, Any]:
     state = request.scope.get("state", {})
     return {
-        "request": request, "locale": locale, "actor": state.get("actor"),
-        "csrf_token": state.get("csrf_token", ""), "large_text": bool(state.get("large_text")),
+        "request": request,
+        "locale": locale,
+        "actor": state.get("actor"),
+        "csrf_token": state.get("csrf_token", ""),
+        "large_text": bool(state.get("large_text")),
         "t": lambda key, **params: translate(key, locale, **params),
         "L": lambda text, fallback="": localized(text, locale, fallback),
-        "static": lambda path: _static_url(request, path), "path": request.url.path,
+        "static": lambda path: _static_url(request, path),
+        "path": request.url.path,
     }
 
 
@@ -55,8 +65,7 @@ def page_context(request: Request, blueprint: Any) -> dict[str, Any]:
     return values
 
 
-def render(request: Request, blueprint: Any, template: str, status_code: int = 200,
-           **context: Any) -> HTMLResponse:
+def render(request: Request, blueprint: Any, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     values = page_context(request, blueprint)
     values.update(context)
     return HTMLResponse(ENVIRONMENT.get_template(template).render(values), status_code=status_code)

@@ -29,13 +29,19 @@ def open_session(engine: sa.Engine, sid: str, user_id: int, now: dt.datetime) ->
 def end_session(engine: sa.Engine, sid: str, now: dt.datetime) -> None:
     """Sign-out: the session can never be used again."""
     with engine.begin() as conn:
-        conn.execute(sessions.update().where(sessions.c.sid_hash == _hash(sid), sessions.c.ended_at.is_(None))
-                     .values(ended_at=now))
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.sid_hash == _hash(sid), sessions.c.ended_at.is_(None))
+            .values(ended_at=now)
+        )
 
 
 def session_is_live(engine: sa.Engine, sid: str, user_id: int, now: dt.datetime, max_age: dt.timedelta) -> bool:
     """True while the sign-in exists for this user, has not ended and is younger than `max_age`."""
     with engine.connect() as conn:
-        row = conn.execute(sa.select(sessions.c.user_id, sessions.c.created_at, sessions.c.ended_at)
-                           .where(sessions.c.sid_hash == _hash(sid))).first()
+        row = conn.execute(
+            sa.select(sessions.c.user_id, sessions.c.created_at, sessions.c.ended_at).where(
+                sessions.c.sid_hash == _hash(sid)
+            )
+        ).first()
     return row is not None and row.user_id == user_id and row.ended_at is None and now - row.created_at < max_age

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.datastructures import MutableHeaders
@@ -50,8 +51,15 @@ class SessionMiddleware:
     have no use for one.
     """
 
-    def __init__(self, app: ASGIApp, secret_key: str, idle_minutes: int = 30, https_only: bool = False,
-                 clock: Callable[[], dt.datetime] = dt.datetime.now, cookie_name: str = COOKIE_NAME) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        secret_key: str,
+        idle_minutes: int = 30,
+        https_only: bool = False,
+        clock: Callable[[], dt.datetime] = dt.datetime.now,
+        cookie_name: str = COOKIE_NAME,
+    ) -> None:
         if not secret_key:
             raise ValueError("a session secret key is required")
         if isinstance(idle_minutes, bool) or not isinstance(idle_minutes, int) or idle_minutes < 1:

@@ -24,9 +24,10 @@ import contextlib
 import datetime as dt
 import os
 import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from builder.errors import ProjectError
 from builder.project import Project
@@ -59,11 +60,21 @@ class SecuritySettings:
 
     def __post_init__(self) -> None:
         if not isinstance(self.secret_key, str) or len(self.secret_key) < MIN_SECRET_LENGTH:
-            raise ProjectError(f"the security secret key must have at least {MIN_SECRET_LENGTH} characters "
-                               f"(set {SECRET_ENV} or [security] secret_key, or remove it to use a generated one)")
-        for name in ("session_idle_minutes", "session_max_hours", "login_max_failures", "login_max_failures_per_address",
-                     "login_window_minutes", "max_body_bytes", "max_form_bytes", "masked_lookup_limit",
-                     "masked_lookup_window_minutes"):
+            raise ProjectError(
+                f"the security secret key must have at least {MIN_SECRET_LENGTH} characters "
+                f"(set {SECRET_ENV} or [security] secret_key, or remove it to use a generated one)"
+            )
+        for name in (
+            "session_idle_minutes",
+            "session_max_hours",
+            "login_max_failures",
+            "login_max_failures_per_address",
+            "login_window_minutes",
+            "max_body_bytes",
+            "max_form_bytes",
+            "masked_lookup_limit",
+            "masked_lookup_window_minutes",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ProjectError(f"[security] {name} must be a whole number of at least 1, not {value!r}")
@@ -71,11 +82,13 @@ class SecuritySettings:
             raise ProjectError(f"[security] https_only must be true or false, not {self.https_only!r}")
 
     def __repr__(self) -> str:  # never print the secret
-        return (f"SecuritySettings(session_idle_minutes={self.session_idle_minutes}, https_only={self.https_only}, "
-                f"login_max_failures={self.login_max_failures}, "
-                f"login_max_failures_per_address={self.login_max_failures_per_address}, "
-                f"login_window_minutes={self.login_window_minutes}, masked_lookup_limit={self.masked_lookup_limit}, "
-                f"masked_lookup_window_minutes={self.masked_lookup_window_minutes})")
+        return (
+            f"SecuritySettings(session_idle_minutes={self.session_idle_minutes}, https_only={self.https_only}, "
+            f"login_max_failures={self.login_max_failures}, "
+            f"login_max_failures_per_address={self.login_max_failures_per_address}, "
+            f"login_window_minutes={self.login_window_minutes}, masked_lookup_limit={self.masked_lookup_limit}, "
+            f"masked_lookup_window_minutes={self.masked_lookup_window_minutes})"
+        )
 
     @property
     def session_idle(self) -> dt.timedelta:
@@ -90,17 +103,30 @@ class SecuritySettings:
         return dt.timedelta(minutes=self.login_window_minutes)
 
     @classmethod
-    def from_project(cls, project: Project, environ: Mapping[str, str] | None = None,
-                     **overrides: Any) -> "SecuritySettings":
+    def from_project(
+        cls, project: Project, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> SecuritySettings:
         """Settings from `CRM_SECRET_KEY`, the project's `[security]` table and its secret file."""
         environ = os.environ if environ is None else environ
         section = project.config.get("security", {})
         if not isinstance(section, dict):
             raise ProjectError("crm.toml: [security] must be a table")
-        options: dict[str, Any] = {key: section[key] for key in (
-            "session_idle_minutes", "session_max_hours", "https_only", "login_max_failures", "login_max_failures_per_address",
-            "login_window_minutes", "max_body_bytes", "max_form_bytes", "masked_lookup_limit",
-            "masked_lookup_window_minutes") if key in section}
+        options: dict[str, Any] = {
+            key: section[key]
+            for key in (
+                "session_idle_minutes",
+                "session_max_hours",
+                "https_only",
+                "login_max_failures",
+                "login_max_failures_per_address",
+                "login_window_minutes",
+                "max_body_bytes",
+                "max_form_bytes",
+                "masked_lookup_limit",
+                "masked_lookup_window_minutes",
+            )
+            if key in section
+        }
         secret = environ.get(SECRET_ENV) or section.get("secret_key") or load_or_create_secret(secret_file(project))
         options.update(overrides)
         return cls(secret_key=secret, **options)

@@ -13,7 +13,7 @@ learn when a guess was right).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 
@@ -38,8 +38,14 @@ def _address_lock(address: str) -> int:
 class LoginThrottle:
     """Counts attempts in a sliding window; the window length is the lock-out time."""
 
-    def __init__(self, engine: sa.Engine, max_per_account: int, max_per_address: int, window: dt.timedelta,
-                 clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        max_per_account: int,
+        max_per_address: int,
+        window: dt.timedelta,
+        clock: Callable[[], dt.datetime],
+    ) -> None:
         if max_per_account < 1 or max_per_address < 1 or window <= dt.timedelta(0):
             raise ValueError("throttle limits and window must be positive")
         self.engine = engine

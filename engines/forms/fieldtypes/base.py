@@ -7,7 +7,8 @@ displayed and masked. Nothing else in the project switches on a type name.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Iterable
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 

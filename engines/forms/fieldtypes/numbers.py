@@ -98,8 +98,11 @@ class Decimal(FieldType):
         return number
 
     def validate(self, value: Any, spec: FieldSpec, minimum: Any = None, maximum: Any = None) -> None:
-        _check_range(value, None if minimum is None else decimal.Decimal(str(minimum)),
-                     None if maximum is None else decimal.Decimal(str(maximum)))
+        _check_range(
+            value,
+            None if minimum is None else decimal.Decimal(str(minimum)),
+            None if maximum is None else decimal.Decimal(str(maximum)),
+        )
 
     def from_storage(self, value: Any, spec: FieldSpec) -> Any:
         if value is None:
@@ -111,7 +114,7 @@ class Decimal(FieldType):
 
     def value_schema(self, spec: FieldSpec) -> dict[str, Any]:
         precision, scale = self._digits(spec)
-        bound = float(10 ** (precision - scale)) - 10.0 ** -scale
+        bound = float(10 ** (precision - scale)) - 10.0**-scale
         schema: dict[str, Any] = {"type": "number", "minimum": -bound, "maximum": bound}
         if isinstance(spec.min, (int, float)) and not isinstance(spec.min, bool):
             schema["minimum"] = spec.min

@@ -26,8 +26,7 @@ from .base import FieldValueError, register_field_type
 from .text import Text
 
 DEFAULT_REGION = "CN"
-ACCEPTED_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE,
-                            PhoneNumberType.FIXED_LINE_OR_MOBILE})
+ACCEPTED_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
 _TYPED = re.compile(r"^\+?[0-9\s().\-]{3,30}$")  # what people type, after NFKC (no letters: no vanity numbers)
 # The OpenAPI pattern: loose on purpose (the server decides), full-width forms and a
 # masked value sent back unchanged (`139****5678`) included.
@@ -72,8 +71,12 @@ class Phone(Text):
     def check(self, spec: FieldSpec) -> Iterable[Problem]:
         if spec.region is not None and spec.region.upper() not in phonenumbers.SUPPORTED_REGIONS:
             hint = did_you_mean(spec.region.upper(), phonenumbers.SUPPORTED_REGIONS)
-            yield Problem(("region",), "field.unknown_region",
-                          f"unknown phone region `{spec.region}` (an ISO 3166 code such as CN or HK)", hint)
+            yield Problem(
+                ("region",),
+                "field.unknown_region",
+                f"unknown phone region `{spec.region}` (an ISO 3166 code such as CN or HK)",
+                hint,
+            )
 
     @classmethod
     def spec_schema(cls) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from ..models import FieldSpec
 from .base import FieldType, FieldValueError, register_field_type
 
-
 # NUL, other C0 controls but tab and newlines, and lone surrogates: no database stores them.
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 

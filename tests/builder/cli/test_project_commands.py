@@ -55,18 +55,21 @@ def test_validate_and_test_the_template(runner):
 def test_a_changed_threshold_fails_with_the_example_named(runner, tmp_path):
     shutil.copytree("blueprints/clinic", tmp_path / "bp")
     table = tmp_path / "bp" / "decision_tables" / "bp_risk.yaml"
-    table.write_text(table.read_text(encoding="utf-8").replace('"systolic >= 140"', '"systolic >= 155"'),
-                     encoding="utf-8")
+    table.write_text(
+        table.read_text(encoding="utf-8").replace('"systolic >= 140"', '"systolic >= 155"'), encoding="utf-8"
+    )
     result = run(runner, "validate", tmp_path / "bp", ok=False)
     assert result.exit_code == 1
-    assert "example 2 of bp_risk: expected elevated, got normal for systolic=150, diastolic=85" in \
-        " ".join(result.output.split())
+    assert "example 2 of bp_risk: expected elevated, got normal for systolic=150, diastolic=85" in " ".join(
+        result.output.split()
+    )
     assert "Traceback" not in result.output
 
 
 def test_validate_reports_positions_without_traceback(runner, tmp_path):
-    (tmp_path / "bad.yaml").write_text("app: {name: x}\nentities:\n  p:\n    fields:\n      a: {type: txt}\n",
-                                       encoding="utf-8")
+    (tmp_path / "bad.yaml").write_text(
+        "app: {name: x}\nentities:\n  p:\n    fields:\n      a: {type: txt}\n", encoding="utf-8"
+    )
     result = run(runner, "validate", tmp_path / "bad.yaml", ok=False)
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "bad.yaml:5:" in result.output and "did you mean `text`?" in result.output
@@ -80,8 +83,10 @@ def test_schema_is_json(runner):
 def test_migrate_dry_run_then_apply_seed_and_rotate(runner, project):
     dry = run(runner, "migrate", "-p", project, "--dry-run").output
     assert "create entity patient" in dry and "CREATE TABLE patient" in dry
-    assert not (project / "crm.sqlite3").exists() or not sa.inspect(
-        sa.create_engine(f"sqlite:///{project / 'crm.sqlite3'}")).get_table_names()
+    assert (
+        not (project / "crm.sqlite3").exists()
+        or not sa.inspect(sa.create_engine(f"sqlite:///{project / 'crm.sqlite3'}")).get_table_names()
+    )
     applied = run(runner, "migrate", "-p", project, "--yes").output
     assert "Applied" in applied and "Created encryption key file" in applied
     assert "already matches" in run(runner, "migrate", "-p", project).output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from builder.loading import load_blueprint
-from builder.records import RecordService, SYSTEM
+from builder.records import SYSTEM, RecordService
 from builder.storage.crypto import Keyring
 from builder.storage.database import make_engine
 from builder.system_tables import create_system_tables

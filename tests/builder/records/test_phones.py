@@ -11,8 +11,15 @@ from builder.storage.database import make_engine
 from builder.system_tables import create_system_tables
 
 FRONT_DESK = Actor(7, "desk", "front_desk", locale="en")
-SPELLINGS = ("13912345678", "139 1234 5678", "139-1234-5678", "+86 139 1234 5678", "+86-13912345678",
-             "１３９１２３４５６７８", "＋８６ １３９ １２３４ ５６７８")
+SPELLINGS = (
+    "13912345678",
+    "139 1234 5678",
+    "139-1234-5678",
+    "+86 139 1234 5678",
+    "+86-13912345678",
+    "１３９１２３４５６７８",
+    "＋８６ １３９ １２３４ ５６７８",
+)
 
 
 def stored_phone(service: RecordService, record_id: int) -> str:

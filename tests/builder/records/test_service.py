@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from builder.records import Actor, Conflict, NotFound, PermissionDenied, SYSTEM, ValidationFailed
+from builder.records import SYSTEM, Actor, Conflict, NotFound, PermissionDenied, ValidationFailed
 from builder.system_tables import audit
 from engines.forms.fieldtypes import resident_id_check_digit
 from engines.rules import get_timezone
@@ -84,16 +84,22 @@ def test_defaults(service, doctor_id):
     assert p["stage"] == "lead" and p["consent_sms"] is False
     before = dt.datetime.now(get_timezone()).replace(tzinfo=None, microsecond=0)
     reading = service.create(SYSTEM, "vital_reading", {"patient": p["id"], "systolic": 150, "diastolic": 85})
-    assert before - dt.timedelta(seconds=1) <= reading["taken_at"] <= dt.datetime.now(get_timezone()).replace(tzinfo=None)
-    appt = service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id,
-                                                  "starts_at": "2026-12-01T09:00"})
+    assert (
+        before - dt.timedelta(seconds=1) <= reading["taken_at"] <= dt.datetime.now(get_timezone()).replace(tzinfo=None)
+    )
+    appt = service.create(
+        SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:00"}
+    )
     assert appt["minutes"] == 20 and appt["status"] == "requested"
 
 
 def test_record_validation_message_per_locale(service):
     with pytest.raises(ValidationFailed) as excinfo:
-        service.create(Actor(1, "doc", "doctor", locale="zh-CN"), "patient",
-                       {"name": "张伟", "phone": "13700000000", "gender": "male", "pregnancy": True})
+        service.create(
+            Actor(1, "doc", "doctor", locale="zh-CN"),
+            "patient",
+            {"name": "张伟", "phone": "13700000000", "gender": "male", "pregnancy": True},
+        )
     assert excinfo.value.by_field() == {"pregnancy": ["仅女性患者可标记为怀孕"]}
 
 
@@ -114,17 +120,36 @@ def test_optimistic_lock_conflict(service):
 def test_failed_write_leaves_nothing(service):
     p = patient(service)
     with pytest.raises(ValidationFailed):
-        service.create(SYSTEM, "visit", {"patient": p["id"], "visited_at": "2026-01-01T10:00",
-                                         "prescriptions": [{"drug": "阿司匹林"}, {"dose": "no drug"}]})
+        service.create(
+            SYSTEM,
+            "visit",
+            {
+                "patient": p["id"],
+                "visited_at": "2026-01-01T10:00",
+                "prescriptions": [{"drug": "阿司匹林"}, {"dose": "no drug"}],
+            },
+        )
     assert service.list(SYSTEM, "visit").total == 0
     with service.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(service.schema.child("visit", "prescriptions"))).scalar() == 0
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(service.schema.child("visit", "prescriptions"))
+            ).scalar()
+            == 0
+        )
 
 
 def test_child_rows_round_trip(service):
     p = patient(service)
-    visit = service.create(SYSTEM, "visit", {"patient": p["id"], "visited_at": "2026-01-01T10:00",
-                                             "prescriptions": [{"drug": "二甲双胍", "days": 30}, {"drug": "阿司匹林"}]})
+    visit = service.create(
+        SYSTEM,
+        "visit",
+        {
+            "patient": p["id"],
+            "visited_at": "2026-01-01T10:00",
+            "prescriptions": [{"drug": "二甲双胍", "days": 30}, {"drug": "阿司匹林"}],
+        },
+    )
     assert [r["drug"] for r in visit["prescriptions"]] == ["二甲双胍", "阿司匹林"]
     changed = service.update(SYSTEM, "visit", visit["id"], {"prescriptions": [{"drug": "氨氯地平", "days": 7}]}, 1)
     assert [(r["drug"], r["days"]) for r in changed["prescriptions"]] == [("氨氯地平", 7)]
@@ -190,11 +215,21 @@ def test_audit_trail_is_written_with_the_change(service):
 
 def test_decision_tables_compute_risk(service):
     p = patient(service)
-    readings = [(118, 76, None, None), (150, 85, "6.5", "fasting"), (185, 100, "12.0", "random"), (None, None, "3.5", "random")]
+    readings = [
+        (118, 76, None, None),
+        (150, 85, "6.5", "fasting"),
+        (185, 100, "12.0", "random"),
+        (None, None, "3.5", "random"),
+    ]
     risks = []
     for systolic, diastolic, glucose, context in readings:
-        values = {"patient": p["id"], "systolic": systolic, "diastolic": diastolic, "glucose": glucose,
-                  "glucose_context": context}
+        values = {
+            "patient": p["id"],
+            "systolic": systolic,
+            "diastolic": diastolic,
+            "glucose": glucose,
+            "glucose_context": context,
+        }
         record = service.create(SYSTEM, "vital_reading", {k: v for k, v in values.items() if v is not None})
         risks.append((record["risk"], record["glucose_risk"]))
     assert risks == [("normal", None), ("elevated", "elevated"), ("high", "high"), (None, "low")]
@@ -203,10 +238,13 @@ def test_decision_tables_compute_risk(service):
 def test_double_booking_is_refused_in_sql(service, doctor_id):
     p = patient(service)
     other_doctor = service.create(SYSTEM, "staff", {"name": "张医生"})["id"]
-    first = service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id,
-                                                   "starts_at": "2026-12-01T09:00", "minutes": 30})
+    first = service.create(
+        SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:00", "minutes": 30}
+    )
     with pytest.raises(ValidationFailed) as excinfo:
-        service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:20"})
+        service.create(
+            SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:20"}
+        )
     assert errors_of(excinfo) == {"starts_at": "rule"}
     service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": other_doctor, "starts_at": "2026-12-01T09:20"})
     service.create(SYSTEM, "appointment", {"patient": p["id"], "doctor": doctor_id, "starts_at": "2026-12-01T09:30"})
@@ -239,12 +277,15 @@ def test_a_rule_that_fails_at_run_time_writes_nothing(tmp_path, sqlite_url):
         "  score:\n"
         "    fields:\n"
         "      n: {type: integer}\n"
-        "      big: {type: decimal, compute: '10 ** n'}\n", encoding="utf-8")
+        "      big: {type: decimal, compute: '10 ** n'}\n",
+        encoding="utf-8",
+    )
     loaded = load_blueprint(tmp_path / "bp.yaml")
     engine = make_engine(sqlite_url)
     records = RecordService(loaded.blueprint.entities, engine)
     records.schema.metadata.create_all(engine)
     from builder.system_tables import create_system_tables
+
     create_system_tables(engine)
     with pytest.raises(ValidationFailed) as excinfo:
         records.create(SYSTEM, "score", {"n": 100000})
@@ -302,7 +343,8 @@ def test_a_link_must_point_at_a_record_the_actor_may_see(tmp_path, sqlite_url):
         "    fields: {person: {type: link, to: person}}\n"
         "    permissions: {caller: {read: all, write: all, create: true},"
         " clerk: {read: all, write: all, create: true}}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     loaded = load_blueprint(tmp_path / "bp.yaml")
     engine = make_engine(sqlite_url)
     records = RecordService(loaded.blueprint.entities, engine)
@@ -341,15 +383,18 @@ def test_child_rows_get_defaults_computed_values_and_checked_links(tmp_path, sql
         "          drug: {type: link, to: drug}\n"
         "          qty: {type: integer, default: 1}\n"
         "          price: {type: decimal}\n"
-        "          total: {type: decimal, compute: 'qty * price - parent.discount'}\n", encoding="utf-8")
+        "          total: {type: decimal, compute: 'qty * price - parent.discount'}\n",
+        encoding="utf-8",
+    )
     loaded = load_blueprint(tmp_path / "bp.yaml")
     engine = make_engine(sqlite_url)
     records = RecordService(loaded.blueprint.entities, engine)
     records.schema.metadata.create_all(engine)
     create_system_tables(engine)
     drug = records.create(SYSTEM, "drug", {"name": "阿司匹林"})["id"]
-    order = records.create(SYSTEM, "order", {"discount": "1", "lines": [{"drug": drug, "price": "2.5"},
-                                                                         {"qty": 4, "price": "3"}]})
+    order = records.create(
+        SYSTEM, "order", {"discount": "1", "lines": [{"drug": drug, "price": "2.5"}, {"qty": 4, "price": "3"}]}
+    )
     assert [(r["qty"], float(r["total"])) for r in order["lines"]] == [(1, 1.5), (4, 11.0)]
     changed = records.update(SYSTEM, "order", order["id"], {"lines": [{"price": "10"}]}, version=1)
     assert [(r["qty"], float(r["total"])) for r in changed["lines"]] == [(1, 9.0)]

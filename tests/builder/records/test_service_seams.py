@@ -14,8 +14,11 @@ PRIVATE_USE = re.compile(r"\b(?:service|records)\._[a-z]\w*")
 
 
 def test_no_module_reaches_into_the_record_services_private_helpers():
-    offenders = {str(path.relative_to(BUILDER)): PRIVATE_USE.findall(path.read_text(encoding="utf-8"))
-                 for path in BUILDER.rglob("*.py") if path.name != "service.py"}
+    offenders = {
+        str(path.relative_to(BUILDER)): PRIVATE_USE.findall(path.read_text(encoding="utf-8"))
+        for path in BUILDER.rglob("*.py")
+        if path.name != "service.py"
+    }
     assert {path: uses for path, uses in offenders.items() if uses} == {}
 
 

@@ -97,9 +97,10 @@ def test_clinic_patients_as_asked_with_believable_values(clinic):
 def test_rows_for_every_entity_with_overrides(clinic):
     output = ok("seed", "-p", clinic, "--rows", "4", "--rows", "staff=2", "--rows", "visit=0")
     assert re.search(r"visit\s+0\s+0", output)
-    assert counts(f"sqlite:///{clinic / 'crm.sqlite3'}", ["patient", "staff", "appointment", "follow_up", "visit",
-                                                          "vital_reading"]) == {
-        "patient": 4, "staff": 2, "appointment": 4, "follow_up": 4, "visit": 0, "vital_reading": 4}
+    assert counts(
+        f"sqlite:///{clinic / 'crm.sqlite3'}",
+        ["patient", "staff", "appointment", "follow_up", "visit", "vital_reading"],
+    ) == {"patient": 4, "staff": 2, "appointment": 4, "follow_up": 4, "visit": 0, "vital_reading": 4}
 
 
 def test_physio_every_entity_gets_rows_that_link_to_existing_rows(physio):
@@ -111,15 +112,24 @@ def test_physio_every_entity_gets_rows_that_link_to_existing_rows(physio):
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            for entity, column, target in [("client", "therapist", "therapist"), ("session", "client", "client"),
-                                           ("session", "therapist", "therapist"), ("exercise_plan", "client", "client"),
-                                           ("pain_reading", "client", "client")]:
-                dangling = conn.execute(sa.text(
-                    f"select count(*) from {entity} e left join {target} t on t.id = e.{column} "
-                    f"where e.{column} is not null and t.id is null")).scalar()
+            for entity, column, target in [
+                ("client", "therapist", "therapist"),
+                ("session", "client", "client"),
+                ("session", "therapist", "therapist"),
+                ("exercise_plan", "client", "client"),
+                ("pain_reading", "client", "client"),
+            ]:
+                dangling = conn.execute(
+                    sa.text(
+                        f"select count(*) from {entity} e left join {target} t on t.id = e.{column} "
+                        f"where e.{column} is not null and t.id is null"
+                    )
+                ).scalar()
                 assert dangling == 0, (entity, column)
-            assert conn.execute(sa.text("select count(*) from session where client is null or therapist is null")) \
-                .scalar() == 0
+            assert (
+                conn.execute(sa.text("select count(*) from session where client is null or therapist is null")).scalar()
+                == 0
+            )
             assert conn.execute(sa.text("select count(*) from client where therapist is not null")).scalar() > 0
     finally:
         engine.dispose()
@@ -168,13 +178,16 @@ def small_project(tmp_path: Path, blueprint: str) -> Path:
 
 
 def test_rows_a_rule_refuses_are_retried_then_skipped_and_counted(tmp_path):
-    project = small_project(tmp_path, """
+    project = small_project(
+        tmp_path,
+        """
 app: {name: rooms}
 entities:
   room:
     fields:
       code: {type: select, options: [a, b, c], unique: true, required: true}
-""")
+""",
+    )
     output = ok("seed", "-p", project, "--rows", "5")
     assert re.search(r"room\s+3\s+2", output), output
     assert "skipped 2" in output and "room: last refusal:" in output
@@ -182,7 +195,9 @@ entities:
 
 
 def test_links_in_a_cycle_and_to_the_same_entity_are_filled(tmp_path):
-    project = small_project(tmp_path, """
+    project = small_project(
+        tmp_path,
+        """
 app: {name: wards}
 entities:
   ward:
@@ -194,7 +209,8 @@ entities:
       name: {type: text, required: true}
       ward: {type: link, to: ward, required: true}
       mentor: {type: link, to: nurse}
-""")
+""",
+    )
     output = ok("seed", "-p", project, "--rows", "10")
     assert re.search(r"ward\s+10\s+0", output) and re.search(r"nurse\s+10\s+0", output), output
     assert "ward: " in output and "linked afterwards" in output

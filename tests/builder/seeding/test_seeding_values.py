@@ -29,33 +29,39 @@ def many(field: FieldSpec, name: str = "x", locale: str = "zh_CN", row: dict | N
     return [made.value(name, field, dict(row or {}), fields) for _ in range(SAMPLES)]
 
 
-@pytest.mark.parametrize("name, label, meaning", [
-    ("name", None, Meaning.PERSON_NAME),
-    ("full_name", None, Meaning.PERSON_NAME),
-    ("display_name", {"en": "Shown as"}, Meaning.PERSON_NAME),
-    ("xingming", {"zh-CN": "姓名"}, Meaning.PERSON_NAME),
-    ("who", {"en": "Full name", "zh-CN": "全名"}, Meaning.PERSON_NAME),
-    ("who", "Name (as on the ID card)", Meaning.PERSON_NAME),
-    ("first_name", None, Meaning.GIVEN_NAME),
-    ("surname", None, Meaning.FAMILY_NAME),
-    ("home", {"en": "Home address", "zh-CN": "家庭住址"}, Meaning.ADDRESS),
-    ("drug", {"en": "Drug", "zh-CN": "药品"}, Meaning.OTHER),
-    ("goal", {"en": "Goal"}, Meaning.OTHER),
-])
+@pytest.mark.parametrize(
+    "name, label, meaning",
+    [
+        ("name", None, Meaning.PERSON_NAME),
+        ("full_name", None, Meaning.PERSON_NAME),
+        ("display_name", {"en": "Shown as"}, Meaning.PERSON_NAME),
+        ("xingming", {"zh-CN": "姓名"}, Meaning.PERSON_NAME),
+        ("who", {"en": "Full name", "zh-CN": "全名"}, Meaning.PERSON_NAME),
+        ("who", "Name (as on the ID card)", Meaning.PERSON_NAME),
+        ("first_name", None, Meaning.GIVEN_NAME),
+        ("surname", None, Meaning.FAMILY_NAME),
+        ("home", {"en": "Home address", "zh-CN": "家庭住址"}, Meaning.ADDRESS),
+        ("drug", {"en": "Drug", "zh-CN": "药品"}, Meaning.OTHER),
+        ("goal", {"en": "Goal"}, Meaning.OTHER),
+    ],
+)
 def test_text_meaning_comes_from_the_name_or_a_label(name, label, meaning):
     assert meaning_of(name, FieldSpec(type="text", label=label)) is meaning
 
 
-@pytest.mark.parametrize("name, label, meaning", [
-    ("birth_date", None, Meaning.BIRTH_DATE),
-    ("born_on", None, Meaning.BIRTH_DATE),
-    ("d1", {"zh-CN": "出生日期"}, Meaning.BIRTH_DATE),
-    ("d2", {"en": "Date of birth"}, Meaning.BIRTH_DATE),
-    ("starts_at", None, Meaning.SCHEDULE),
-    ("due_on", None, Meaning.SCHEDULE),
-    ("taken_at", None, Meaning.PAST),
-    ("d3", {"zh-CN": "测量时间"}, Meaning.PAST),
-])
+@pytest.mark.parametrize(
+    "name, label, meaning",
+    [
+        ("birth_date", None, Meaning.BIRTH_DATE),
+        ("born_on", None, Meaning.BIRTH_DATE),
+        ("d1", {"zh-CN": "出生日期"}, Meaning.BIRTH_DATE),
+        ("d2", {"en": "Date of birth"}, Meaning.BIRTH_DATE),
+        ("starts_at", None, Meaning.SCHEDULE),
+        ("due_on", None, Meaning.SCHEDULE),
+        ("taken_at", None, Meaning.PAST),
+        ("d3", {"zh-CN": "测量时间"}, Meaning.PAST),
+    ],
+)
 def test_date_meaning_comes_from_the_name_or_a_label(name, label, meaning):
     assert meaning_of(name, FieldSpec(type="date", label=label)) is meaning
 
@@ -84,8 +90,11 @@ def test_phones_are_valid_cn_mobiles():
 
 
 def test_resident_ids_are_valid_and_agree_with_the_record():
-    fields = {"sex": FieldSpec(type="select", options=["female", "male"]), "born": FieldSpec(type="date"),
-              "id_number": FieldSpec(type="cn_resident_id")}
+    fields = {
+        "sex": FieldSpec(type="select", options=["female", "male"]),
+        "born": FieldSpec(type="date"),
+        "id_number": FieldSpec(type="cn_resident_id"),
+    }
     ids = many(fields["id_number"], "id_number", row={"sex": "female", "born": "1984-02-29"}, fields=fields)
     assert all(is_valid_resident_id(i) and i[6:14] == "19840229" and int(i[16]) % 2 == 0 for i in ids)
     assert all(is_valid_resident_id(i) for i in many(FieldSpec(type="cn_resident_id"), locale="en_US"))

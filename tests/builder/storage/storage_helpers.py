@@ -26,8 +26,7 @@ def rows(engine: sa.Engine, table: str, *columns: str) -> list[tuple]:
     """The chosen columns of every row, by id."""
     with engine.connect() as connection:
         target = sa.Table(table, sa.MetaData(), autoload_with=connection)
-        return [tuple(r) for r in connection.execute(sa.select(*[target.c[c] for c in columns])
-                                                      .order_by(target.c.id))]
+        return [tuple(r) for r in connection.execute(sa.select(*[target.c[c] for c in columns]).order_by(target.c.id))]
 
 
 def table_names(engine: sa.Engine) -> set[str]:

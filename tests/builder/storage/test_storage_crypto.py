@@ -7,6 +7,7 @@ import stat
 
 import pytest
 import sqlalchemy as sa
+from storage_helpers import insert, rows
 
 from builder.errors import ProjectError
 from builder.storage.crypto import DecryptionError, Keyring, KeyringError, field_context, key_id_of
@@ -15,7 +16,6 @@ from builder.storage.keys import ENV_VARIABLE
 from builder.storage.migrations import apply_migration, plan_migration
 from builder.storage.rotation import prune_keys, rotate_keys, values_by_key
 from builder.storage.tables import build_schema, hash_column
-from storage_helpers import insert, rows
 
 SECRET = "110105194912310025"
 CONTEXT = field_context("patient", "id_number")
@@ -95,14 +95,21 @@ def test_environment_variable_wins(tmp_path, monkeypatch):
     assert loaded.blind_index("x") == from_env.blind_index("x")
 
 
-@pytest.mark.parametrize("content, message", [
-    ("not json", "not valid JSON"),
-    ('{"format": "other"}', "not a crm-keys version 1 document"),
-    ('{"format": "crm-keys", "version": 1, "active": "k1", "keys": {"k1": "c2hvcnQ="}, "index_key": "x"}',
-     "must be 32 bytes"),
-    ('{"format": "crm-keys", "version": 1, "active": ["k1"], "keys": {"k1": "%s"}}' % ("A" * 43 + "="),
-     "the active key `\\['k1'\\]` is not among the keys"),  # was a TypeError (unhashable list)
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("not json", "not valid JSON"),
+        ('{"format": "other"}', "not a crm-keys version 1 document"),
+        (
+            '{"format": "crm-keys", "version": 1, "active": "k1", "keys": {"k1": "c2hvcnQ="}, "index_key": "x"}',
+            "must be 32 bytes",
+        ),
+        (
+            '{"format": "crm-keys", "version": 1, "active": ["k1"], "keys": {"k1": "%s"}}' % ("A" * 43 + "="),
+            "the active key `\\['k1'\\]` is not among the keys",
+        ),  # was a TypeError (unhashable list)
+    ],
+)
 def test_corrupt_key_file_is_a_clear_error(tmp_path, content, message):
     path = tmp_path / "keys.json"
     path.write_text(content)
@@ -123,18 +130,27 @@ def test_plaintext_never_reaches_the_database_file(tmp_path, keyring):
     engine = make_engine(f"sqlite:///{path}")
     schema = build_schema({"patient": _entities(tmp_path)["patient"]})
     schema.metadata.create_all(engine)
-    insert(engine, "patient", {"name": "Ann", "id_number": keyring.encrypt(SECRET, CONTEXT),
-                               hash_column("id_number"): keyring.blind_index(SECRET)})
+    insert(
+        engine,
+        "patient",
+        {
+            "name": "Ann",
+            "id_number": keyring.encrypt(SECRET, CONTEXT),
+            hash_column("id_number"): keyring.blind_index(SECRET),
+        },
+    )
     engine.dispose()  # checkpoint the WAL into the file
-    raw = path.read_bytes() + (path.with_name(path.name + "-wal").read_bytes()
-                               if path.with_name(path.name + "-wal").exists() else b"")
+    raw = path.read_bytes() + (
+        path.with_name(path.name + "-wal").read_bytes() if path.with_name(path.name + "-wal").exists() else b""
+    )
     assert b"Ann" in raw, "the unencrypted name is there, so the bytes were really read"
     assert SECRET.encode() not in raw
     engine = make_engine(f"sqlite:///{path}")
     table = schema.table("patient")
     with engine.connect() as connection:
-        found = connection.execute(sa.select(table.c.id_number).where(
-            table.c[hash_column("id_number")] == keyring.blind_index(SECRET.lower()))).scalar_one()
+        found = connection.execute(
+            sa.select(table.c.id_number).where(table.c[hash_column("id_number")] == keyring.blind_index(SECRET.lower()))
+        ).scalar_one()
     assert keyring.decrypt(found, CONTEXT) == SECRET
     engine.dispose()
 
@@ -153,8 +169,14 @@ def test_rotation_reencrypts_everything_and_keeps_old_keys_until_pruned(engine, 
     key_path = tmp_path / "keys.json"
     keyring = Keyring.generate(key_path)
     ids = [f"11010519491231{n:03d}5" for n in range(7)]
-    insert(engine, "patient", *[{"name": f"p{n}", "id_number": keyring.encrypt(v, CONTEXT),
-                                 "id_number__hash": keyring.blind_index(v)} for n, v in enumerate(ids)])
+    insert(
+        engine,
+        "patient",
+        *[
+            {"name": f"p{n}", "id_number": keyring.encrypt(v, CONTEXT), "id_number__hash": keyring.blind_index(v)}
+            for n, v in enumerate(ids)
+        ],
+    )
     insert(engine, "visit", {"note": "first"})
     child_context = field_context("visit__prescriptions", "code")
     insert(engine, "visit__prescriptions", {"parent_id": 1, "code": keyring.encrypt("RX-1", child_context)})

@@ -25,10 +25,9 @@ def test_sqlite_connections_enforce_foreign_keys_and_use_wal(sqlite_url):
 
 def test_sqlite_ddl_is_transactional(sqlite_url):
     engine = make_engine(sqlite_url)
-    with engine.connect() as connection:
-        with connection.begin() as transaction:
-            connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-            transaction.rollback()
+    with engine.connect() as connection, connection.begin() as transaction:
+        connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        transaction.rollback()
     assert not sa.inspect(engine).has_table("t")
     engine.dispose()
 

@@ -27,8 +27,13 @@ visit:
       fields:
         drug: {type: text, max_length: 60}
 """
-WIDENED = {("patient", "id"), ("visit", "id"), ("visit", "patient"), ("visit__prescriptions", "id"),
-           ("visit__prescriptions", "parent_id")}
+WIDENED = {
+    ("patient", "id"),
+    ("visit", "id"),
+    ("visit", "patient"),
+    ("visit__prescriptions", "id"),
+    ("visit__prescriptions", "parent_id"),
+}
 
 
 def _create_as_old_code_did(engine: sa.Engine, entities) -> None:
@@ -89,14 +94,20 @@ def _narrow_to_old_ids(url: str) -> int:
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.begin() as connection:
-            found = connection.execute(sa.text(
-                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
-                "AND data_type = 'bigint' AND table_name NOT LIKE 'crm%'")).all()
+            found = connection.execute(
+                sa.text(
+                    "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                    "AND data_type = 'bigint' AND table_name NOT LIKE 'crm%'"
+                )
+            ).all()
             for table, column in found:
                 connection.execute(sa.text(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" TYPE INTEGER'))
-            for (sequence,) in connection.execute(sa.text(
+            for (sequence,) in connection.execute(
+                sa.text(
                     "SELECT sequence_name FROM information_schema.sequences WHERE sequence_schema = 'public' "
-                    "AND sequence_name NOT LIKE 'crm%'")).all():
+                    "AND sequence_name NOT LIKE 'crm%'"
+                )
+            ).all():
                 connection.execute(sa.text(f'ALTER SEQUENCE "{sequence}" AS INTEGER'))
         return len(found)
     finally:
@@ -131,9 +142,16 @@ def test_crm_migrate_widens_an_old_clinic_database(tmp_path, postgres_url, monke
     engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as connection:
-            kinds = connection.execute(sa.text(
-                "SELECT DISTINCT data_type FROM information_schema.sequences WHERE sequence_schema = 'public' "
-                "AND sequence_name NOT LIKE 'crm%'")).scalars().all()
+            kinds = (
+                connection.execute(
+                    sa.text(
+                        "SELECT DISTINCT data_type FROM information_schema.sequences WHERE sequence_schema = 'public' "
+                        "AND sequence_name NOT LIKE 'crm%'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             patients = connection.execute(sa.text("SELECT count(*) FROM patient")).scalar_one()
     finally:
         engine.dispose()

@@ -105,8 +105,12 @@ def test_on_postgresql_a_rotation_waits_for_writes_under_way(postgres_url, tmp_p
     shared = SharedKeyring.open(engine, tmp_path / "keys.json")
     try:
         # A write under way has read k1: the rotation's change must wait for it.
-        with (write_transaction(engine), other.connect() as rotation,
-              pytest.raises(sa.exc.OperationalError, match="lock"), rotation.begin()):
+        with (
+            write_transaction(engine),
+            other.connect() as rotation,
+            pytest.raises(sa.exc.OperationalError, match="lock"),
+            rotation.begin(),
+        ):
             rotation.execute(sa.text("SET LOCAL lock_timeout = '200ms'"))
             set_active_key(rotation, "k2")
         with other.begin() as rotation:  # once it is done, the rotation goes through

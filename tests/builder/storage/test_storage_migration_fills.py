@@ -48,8 +48,9 @@ class Project:
     def __init__(self, root: Path, database_url: str, monkeypatch):
         self.root, self.database_url = root, database_url
         root.mkdir()
-        (root / "crm.toml").write_text(f'[project]\nblueprint = "blueprint.yaml"\n[database]\nurl = "{database_url}"\n',
-                                       encoding="utf-8")
+        (root / "crm.toml").write_text(
+            f'[project]\nblueprint = "blueprint.yaml"\n[database]\nurl = "{database_url}"\n', encoding="utf-8"
+        )
         monkeypatch.delenv("CRM_DATABASE_URL", raising=False)
         monkeypatch.delenv("CRM_ENCRYPTION_KEYS", raising=False)
         monkeypatch.setenv("CRM_KEY_FILE", str(root / "keys.json"))
@@ -77,8 +78,12 @@ def project(tmp_path, database_url, monkeypatch):
     engine = made.engine()
     insert(engine, "patient", *[{"name": f"p{i}"} for i in range(78)])
     insert(engine, "visit", {"patient": 1})
-    insert(engine, "visit__prescriptions", {"parent_id": 1, "position": 0, "drug": "aspirin"},
-           {"parent_id": 1, "position": 1, "drug": "metformin"})
+    insert(
+        engine,
+        "visit__prescriptions",
+        {"parent_id": 1, "position": 0, "drug": "aspirin"},
+        {"parent_id": 1, "position": 1, "drug": "metformin"},
+    )
     engine.dispose()
     return made
 
@@ -106,8 +111,9 @@ def test_a_field_made_required_fills_its_empty_rows(project):
         connection.execute(sa.text("UPDATE patient SET note = 'kept' WHERE id <= 3"))
     engine.dispose()
     before = BASE.replace("note: {type: text}", "note: {type: text, required: true, default: unknown}")
-    (project.root / "blueprint.yaml").write_text(before.replace("PATIENT_FIELDS\n", "").replace("CHILD_FIELDS\n", ""),
-                                                 encoding="utf-8")
+    (project.root / "blueprint.yaml").write_text(
+        before.replace("PATIENT_FIELDS\n", "").replace("CHILD_FIELDS\n", ""), encoding="utf-8"
+    )
     output = project.migrate()
     assert "fill 75 rows of patient.note with 'unknown'" in output
     assert [v for (v,) in _values(project, "patient", "note")] == ["kept"] * 3 + ["unknown"] * 75
@@ -124,8 +130,9 @@ def test_a_required_field_without_default_is_refused_with_the_count(project):
 
 def test_making_a_field_required_without_default_is_refused(project):
     text = BASE.replace("note: {type: text}", "note: {type: text, required: true}")
-    (project.root / "blueprint.yaml").write_text(text.replace("PATIENT_FIELDS\n", "").replace("CHILD_FIELDS\n", ""),
-                                                 encoding="utf-8")
+    (project.root / "blueprint.yaml").write_text(
+        text.replace("PATIENT_FIELDS\n", "").replace("CHILD_FIELDS\n", ""), encoding="utf-8"
+    )
     output = project.migrate(ok=False)
     assert "already matches" not in output
     assert "patient.note is required but 78 rows are empty" in output
@@ -151,7 +158,7 @@ def test_a_constant_expression_default_is_evaluated_once_in_the_app_timezone(pro
 
 
 def test_a_default_that_reads_the_record_is_refused(project):
-    project.write("      nickname: {type: text, required: true, default: \"upper(name)\"}\n")
+    project.write('      nickname: {type: text, required: true, default: "upper(name)"}\n')
     output = project.migrate(ok=False)
     assert "patient.nickname is required but 78 rows are empty" in output
     assert "give it a constant default or fill them first" in output

@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-
-from builder.storage.migrations import (MigrationError, MigrationRefused, applied_history, apply_migration,
-                                        migration_sql, plan_migration)
 from storage_helpers import column_names, insert, rows, table_names
+
+from builder.storage.migrations import (
+    MigrationError,
+    MigrationRefused,
+    applied_history,
+    apply_migration,
+    migration_sql,
+    plan_migration,
+)
 
 BASE = """
 patient:
@@ -41,19 +47,30 @@ def migrate(engine, entities, **options):
 def base(engine, entities_from):
     """The BASE blueprint applied, with two patients, a visit and two prescriptions."""
     migrate(engine, entities_from(BASE), applied_by="alice")
-    insert(engine, "patient", {"name": "Ann Lee", "age": 34, "notes": "penicillin"},
-           {"name": "Bob Wu", "age": 51, "notes": None})
+    insert(
+        engine,
+        "patient",
+        {"name": "Ann Lee", "age": 34, "notes": "penicillin"},
+        {"name": "Bob Wu", "age": 51, "notes": None},
+    )
     insert(engine, "visit", {"patient": 1})
-    insert(engine, "visit__prescriptions", {"parent_id": 1, "position": 0, "drug": "aspirin"},
-           {"parent_id": 1, "position": 1, "drug": "metformin"})
+    insert(
+        engine,
+        "visit__prescriptions",
+        {"parent_id": 1, "position": 0, "drug": "aspirin"},
+        {"parent_id": 1, "position": 1, "drug": "metformin"},
+    )
     return engine
 
 
 def test_create_from_empty_records_history(engine, entities_from):
     entities = entities_from(BASE)
     plan = plan_migration(engine, entities)
-    assert plan.describe() == ["           create entity patient", "           create entity visit",
-                               "           create child table visit.prescriptions"]
+    assert plan.describe() == [
+        "           create entity patient",
+        "           create entity visit",
+        "           create child table visit.prescriptions",
+    ]
     result = apply_migration(engine, plan, applied_by="alice", blueprint_hash="abc123")
     assert result.applied and result.backup is None
     assert {"patient", "visit", "visit__prescriptions"} <= table_names(engine)
@@ -72,14 +89,20 @@ def test_no_op_migration_records_nothing(base, entities_from):
 
 
 def test_add_entity_and_field_keeps_values(base, entities_from):
-    entities = entities_from(BASE.replace("    notes: {type: long_text}\n",
-                                          "    notes: {type: long_text}\n    blood_type: {type: text, max_length: 3}\n")
-                             + "staff:\n  fields:\n    name: {type: text}\n")
+    entities = entities_from(
+        BASE.replace(
+            "    notes: {type: long_text}\n",
+            "    notes: {type: long_text}\n    blood_type: {type: text, max_length: 3}\n",
+        )
+        + "staff:\n  fields:\n    name: {type: text}\n"
+    )
     plan, _ = migrate(base, entities, applied_by="bob")
     assert "add field patient.blood_type (text)" in [line.strip() for line in plan.describe()]
     assert "create entity staff" in [line.strip() for line in plan.describe()]
     assert rows(base, "patient", "name", "age", "notes", "blood_type") == [
-        ("Ann Lee", 34, "penicillin", None), ("Bob Wu", 51, None, None)]
+        ("Ann Lee", 34, "penicillin", None),
+        ("Bob Wu", 51, None, None),
+    ]
     history = applied_history(base)
     assert [h.applied_by for h in history] == ["alice", "bob"]
     assert history[0].blueprint_hash != history[1].blueprint_hash
@@ -87,8 +110,11 @@ def test_add_entity_and_field_keeps_values(base, entities_from):
 
 
 def test_rename_field_keeps_values(base, entities_from):
-    entities = entities_from(BASE.replace("name: {type: text, max_length: 40}",
-                                          "full_name: {type: text, max_length: 40, renamed_from: name}"))
+    entities = entities_from(
+        BASE.replace(
+            "name: {type: text, max_length: 40}", "full_name: {type: text, max_length: 40, renamed_from: name}"
+        )
+    )
     plan, _ = migrate(base, entities)
     assert [line.strip() for line in plan.describe()] == ["rename field patient.full_name (text) (was name)"]
     assert rows(base, "patient", "full_name", "age") == [("Ann Lee", 34), ("Bob Wu", 51)]
@@ -96,9 +122,11 @@ def test_rename_field_keeps_values(base, entities_from):
 
 
 def test_rename_entities_keeps_rows_children_and_links(base, entities_from):
-    renamed = (BASE.replace("patient:\n  fields:", "client:\n  renamed_from: patient\n  fields:")
-               .replace("visit:\n  fields:", "encounter:\n  renamed_from: visit\n  fields:")
-               .replace("to: patient", "to: client"))
+    renamed = (
+        BASE.replace("patient:\n  fields:", "client:\n  renamed_from: patient\n  fields:")
+        .replace("visit:\n  fields:", "encounter:\n  renamed_from: visit\n  fields:")
+        .replace("to: patient", "to: client")
+    )
     plan, _ = migrate(base, entities_from(renamed))
     described = "\n".join(plan.describe())
     assert "rename entity client (was table patient)" in described
@@ -116,12 +144,17 @@ def test_rename_entities_keeps_rows_children_and_links(base, entities_from):
 
 
 def test_widening_keeps_values(base, entities_from):
-    widened = BASE.replace("max_length: 40", "max_length: 100").replace("age: {type: integer}",
-                                                                        "age: {type: decimal, precision: 8, scale: 2}")
+    widened = BASE.replace("max_length: 40", "max_length: 100").replace(
+        "age: {type: integer}", "age: {type: decimal, precision: 8, scale: 2}"
+    )
     plan, _ = migrate(base, entities_from(widened))
     assert not plan.data_losing and len(plan.steps) == 2
     insert(base, "patient", {"name": "x" * 100, "age": decimal.Decimal("12.5")})
-    assert rows(base, "patient", "name", "age") == [("Ann Lee", 34), ("Bob Wu", 51), ("x" * 100, decimal.Decimal("12.5"))]
+    assert rows(base, "patient", "name", "age") == [
+        ("Ann Lee", 34),
+        ("Bob Wu", 51),
+        ("x" * 100, decimal.Decimal("12.5")),
+    ]
 
 
 def test_narrowing_is_refused_and_changes_nothing(base, entities_from):
@@ -137,8 +170,9 @@ def test_narrowing_is_refused_and_changes_nothing(base, entities_from):
 
 
 def test_decimal_without_room_for_current_values_is_blocked(base, entities_from):
-    plan = plan_migration(base, entities_from(BASE.replace("age: {type: integer}",
-                                                           "age: {type: decimal, precision: 2, scale: 1}")))
+    plan = plan_migration(
+        base, entities_from(BASE.replace("age: {type: integer}", "age: {type: decimal, precision: 2, scale: 1}"))
+    )
     with pytest.raises(MigrationRefused) as refused:
         apply_migration(base, plan, allow_data_loss=True)
     assert not refused.value.overridable and "2 values have more than 1 digits" in str(refused.value)
@@ -172,8 +206,10 @@ def test_dropping_a_field_with_data_needs_permission_and_is_backed_up(base, enti
 def test_dropping_an_entity_drops_children_first(base, entities_from, tmp_path):
     only_patient = entities_from(BASE.split("visit:")[0])
     plan = plan_migration(base, only_patient)
-    assert plan.describe() == ["LOSES DATA drop table visit__prescriptions (2 rows would be lost)",
-                               "LOSES DATA drop table visit (1 rows would be lost)"]
+    assert plan.describe() == [
+        "LOSES DATA drop table visit__prescriptions (2 rows would be lost)",
+        "LOSES DATA drop table visit (1 rows would be lost)",
+    ]
     apply_migration(base, plan, allow_data_loss=True, backup_dir=tmp_path / "backups")
     assert not ({"visit", "visit__prescriptions"} & table_names(base))
 
@@ -194,9 +230,12 @@ def test_unique_without_duplicates_applies(base, entities_from):
 
 
 def test_dry_run_prints_sql_and_changes_nothing(base, entities_from):
-    evolved = entities_from(BASE.replace("max_length: 40", "max_length: 100")
-                            .replace("    notes: {type: long_text}\n", "    notes: {type: long_text}\n    phone: {type: text}\n")
-                            + "staff:\n  fields:\n    name: {type: text}\n")
+    evolved = entities_from(
+        BASE.replace("max_length: 40", "max_length: 100").replace(
+            "    notes: {type: long_text}\n", "    notes: {type: long_text}\n    phone: {type: text}\n"
+        )
+        + "staff:\n  fields:\n    name: {type: text}\n"
+    )
     plan = plan_migration(base, evolved)
     sql = migration_sql(base, plan)
     assert "CREATE TABLE staff" in sql
@@ -223,11 +262,14 @@ def test_renaming_an_encrypted_field_reencrypts_for_the_new_name(engine, entitie
     migrate(engine, entities_from(before))
     token = keyring.encrypt("110105194912310025", "patient.id_number")
     insert(engine, "patient", {"id_number": token, "id_number__hash": keyring.blind_index("110105194912310025")})
-    after = entities_from("person:\n  renamed_from: patient\n  fields:\n"
-                          "    resident_id: {type: cn_resident_id, encrypted: true, renamed_from: id_number}\n")
+    after = entities_from(
+        "person:\n  renamed_from: patient\n  fields:\n"
+        "    resident_id: {type: cn_resident_id, encrypted: true, renamed_from: id_number}\n"
+    )
     plan = plan_migration(engine, after)
     assert "re-encrypt person.resident_id (cn_resident_id, encrypted) for its new name (1 values)" in [
-        line.strip() for line in plan.describe()]
+        line.strip() for line in plan.describe()
+    ]
     with pytest.raises(MigrationError, match="encryption keys are needed"):
         apply_migration(engine, plan)
     apply_migration(engine, plan, keyring=keyring)
@@ -240,7 +282,8 @@ def test_a_field_becoming_encrypted_has_its_values_encrypted(base, entities_from
     encrypted = entities_from(BASE.replace("notes: {type: long_text}", "notes: {type: long_text, encrypted: true}"))
     plan = plan_migration(base, encrypted)
     assert "encrypt the existing values of patient.notes (long_text, encrypted) (1 values)" in [
-        line.strip() for line in plan.describe()]
+        line.strip() for line in plan.describe()
+    ]
     with pytest.raises(MigrationError, match="encryption keys are needed"):
         apply_migration(base, plan)
     apply_migration(base, plan, keyring=keyring)

@@ -12,12 +12,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engines.rules import ExpressionError
-
 from builder.project import Project
 from builder.records import SYSTEM, Actor
 from builder.runtime import Runtime, open_runtime
 from builder.system_tables import create_system_tables
+from engines.rules import ExpressionError
 
 CLINIC = Path(__file__).resolve().parents[3] / "blueprints" / "clinic"
 ROLES = ("admin", "doctor", "nurse", "front_desk", "marketing", "analyst")
@@ -40,8 +39,10 @@ def _project(tmp_dir: Path, source: Path, url: str) -> Project:
     key_file = tmp_dir / "keys.json"
     if not key_file.exists():
         Keyring.generate(key_file)
-    return Project(tmp_dir, {"project": {"blueprint": str(source)}, "database": {"url": url},
-                             "security": {"key_file": str(key_file)}})
+    return Project(
+        tmp_dir,
+        {"project": {"blueprint": str(source)}, "database": {"url": url}, "security": {"key_file": str(key_file)}},
+    )
 
 
 def build_runtime(tmp_dir: Path, url: str, source: Path = CLINIC) -> Runtime:
@@ -85,33 +86,78 @@ def create_tokens(runtime: Runtime) -> dict[str, str]:
 def seed_clinic(runtime: Runtime, actors: dict[str, Actor]) -> dict[str, Any]:
     """A few records of each entity, written through the record service as the system."""
     service = runtime.records
-    staff = [service.create(SYSTEM, "staff", {"name": "Dr. Li", "department": "internal_medicine",
-                                              "user": actors["doctor"].id}),
-             service.create(SYSTEM, "staff", {"name": "Dr. Zhao", "department": "dental",
-                                              "user": actors["doctor2"].id})]
+    staff = [
+        service.create(
+            SYSTEM, "staff", {"name": "Dr. Li", "department": "internal_medicine", "user": actors["doctor"].id}
+        ),
+        service.create(SYSTEM, "staff", {"name": "Dr. Zhao", "department": "dental", "user": actors["doctor2"].id}),
+    ]
     patients = []
-    for i, (name, consent) in enumerate([("Wang Fang", True), ("Zhang Wei", False), ("Liu Yang", True),
-                                         ("Chen Jing", False)]):
-        patients.append(service.create(SYSTEM, "patient", {
-            "name": name, "phone": f"1380013{i:04d}", "gender": "female" if i % 2 == 0 else "male",
-            "birth_date": f"19{60 + i * 5}-05-0{i + 1}", "consent_marketing": consent, "allergies": "penicillin",
-            "email": f"p{i}@example.com", "stage": ["lead", "active", "active", "dormant"][i],
-            "tags": ["diabetes"] if i % 2 == 0 else ["vip"], "primary_doctor": staff[i % 2]["id"],
-            "id_number": ["11010519491231002X", "110105198001011238", None, None][i],
-        }))
-    appointments = [service.create(SYSTEM, "appointment", {
-        "patient": patients[i]["id"], "doctor": staff[i % 2]["id"], "starts_at": f"2026-03-0{i + 1}T09:00",
-        "channel": "phone"}) for i in range(4)]
-    visit = service.create(SYSTEM, "visit", {
-        "patient": patients[0]["id"], "doctor": staff[0]["id"], "visited_at": "2026-03-01T10:00",
-        "diagnosis": "hypertension", "satisfaction": 9,
-        "prescriptions": [{"drug": "Amlodipine", "dose": "5 mg", "days": 30}, {"drug": "Aspirin", "days": 7}]})
-    follow_up = service.create(SYSTEM, "follow_up", {"patient": patients[0]["id"], "assignee": staff[0]["id"],
-                                                     "due_on": "2026-03-10", "reason": "Check BP"})
-    vital = service.create(SYSTEM, "vital_reading", {"patient": patients[0]["id"], "taken_at": "2026-03-01T08:00",
-                                                     "systolic": 150, "diastolic": 95})
-    return {"vital": vital, "staff": staff, "patients": patients, "appointments": appointments, "visit": visit,
-            "follow_up": follow_up}
+    for i, (name, consent) in enumerate(
+        [("Wang Fang", True), ("Zhang Wei", False), ("Liu Yang", True), ("Chen Jing", False)]
+    ):
+        patients.append(
+            service.create(
+                SYSTEM,
+                "patient",
+                {
+                    "name": name,
+                    "phone": f"1380013{i:04d}",
+                    "gender": "female" if i % 2 == 0 else "male",
+                    "birth_date": f"19{60 + i * 5}-05-0{i + 1}",
+                    "consent_marketing": consent,
+                    "allergies": "penicillin",
+                    "email": f"p{i}@example.com",
+                    "stage": ["lead", "active", "active", "dormant"][i],
+                    "tags": ["diabetes"] if i % 2 == 0 else ["vip"],
+                    "primary_doctor": staff[i % 2]["id"],
+                    "id_number": ["11010519491231002X", "110105198001011238", None, None][i],
+                },
+            )
+        )
+    appointments = [
+        service.create(
+            SYSTEM,
+            "appointment",
+            {
+                "patient": patients[i]["id"],
+                "doctor": staff[i % 2]["id"],
+                "starts_at": f"2026-03-0{i + 1}T09:00",
+                "channel": "phone",
+            },
+        )
+        for i in range(4)
+    ]
+    visit = service.create(
+        SYSTEM,
+        "visit",
+        {
+            "patient": patients[0]["id"],
+            "doctor": staff[0]["id"],
+            "visited_at": "2026-03-01T10:00",
+            "diagnosis": "hypertension",
+            "satisfaction": 9,
+            "prescriptions": [{"drug": "Amlodipine", "dose": "5 mg", "days": 30}, {"drug": "Aspirin", "days": 7}],
+        },
+    )
+    follow_up = service.create(
+        SYSTEM,
+        "follow_up",
+        {"patient": patients[0]["id"], "assignee": staff[0]["id"], "due_on": "2026-03-10", "reason": "Check BP"},
+    )
+    vital = service.create(
+        SYSTEM,
+        "vital_reading",
+        {"patient": patients[0]["id"], "taken_at": "2026-03-01T08:00", "systolic": 150, "diastolic": 95},
+    )
+    return {
+        "vital": vital,
+        "staff": staff,
+        "patients": patients,
+        "appointments": appointments,
+        "visit": visit,
+        "follow_up": follow_up,
+    }
 
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]*)"')

@@ -12,16 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clinic_fixtures import PASSWORD, build_runtime, create_tokens, create_users, csrf_of, seed_clinic
 from starlette.testclient import TestClient
 
 from builder.records import Actor
 from builder.runtime import Runtime
 
-from clinic_fixtures import PASSWORD, csrf_of, build_runtime, create_tokens, create_users, seed_clinic
-
 SECRET = "web-tests-secret-key-that-is-long-enough-0123456789"
-
-
 
 
 @dataclass
@@ -49,8 +46,9 @@ class Clinic:
         """A browser session signed in as `user` (a role name, or `doctor2`)."""
         client = self._client()
         page = client.get("/login")
-        response = client.post("/login", data={"username": user, "password": PASSWORD, "next": "/",
-                                               "csrf_token": csrf_of(page.text)})
+        response = client.post(
+            "/login", data={"username": user, "password": PASSWORD, "next": "/", "csrf_token": csrf_of(page.text)}
+        )
         assert response.status_code == 303, response.text
         return client
 

@@ -15,14 +15,15 @@ CSS = Path(__file__).resolve().parents[3] / "builder" / "web" / "static" / "app.
 
 
 def _table(html: str) -> str:
-    return html[html.index("<tbody>"):html.index("</tbody>")]
+    return html[html.index("<tbody>") : html.index("</tbody>")]
 
 
 def _update_stage(clinic) -> dict:
     patient = clinic.data["patients"][0]
-    response = clinic.api("doctor").patch(f"/api/patient/{patient['id']}",
-                                          json={"version": patient["version"], "stage": "active",
-                                                "consent_marketing": False})
+    response = clinic.api("doctor").patch(
+        f"/api/patient/{patient['id']}",
+        json={"version": patient["version"], "stage": "active", "consent_marketing": False},
+    )
     assert response.status_code == 200, response.text
     return patient
 
@@ -60,8 +61,15 @@ def test_the_page_shows_app_time_labels_and_empty_not_python_values(clinic):
 
 def test_the_page_speaks_chinese_and_names_unknown_actions_in_words(clinic):
     with clinic.runtime.engine.begin() as conn:
-        conn.execute(audit.insert().values(at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor="system",
-                                           role="admin", action="masked_lookup_alert", entity="patient"))
+        conn.execute(
+            audit.insert().values(
+                at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                actor="system",
+                role="admin",
+                action="masked_lookup_alert",
+                entity="patient",
+            )
+        )
     admin = clinic.login("admin")
     english = _table(admin.get("/audit").text)
     assert "Masked lookup alert" in english and ">masked_lookup_alert<" not in english
@@ -75,7 +83,7 @@ def test_the_page_speaks_chinese_and_names_unknown_actions_in_words(clinic):
 
 
 def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 

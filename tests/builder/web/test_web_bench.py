@@ -10,8 +10,13 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def test_api_benchmark_smoke():
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "api.py"), "--smoke"], capture_output=True,
-                            text=True, timeout=240, cwd=REPO)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "api.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ratio generated/baseline: list" in result.stdout
     assert "generated server memory" in result.stdout

@@ -1,4 +1,4 @@
-""""Why?": a computed value explains itself in the record page and in the API (`?explain=1`)."""
+""" "Why?": a computed value explains itself in the record page and in the API (`?explain=1`)."""
 
 from __future__ import annotations
 
@@ -39,4 +39,3 @@ def test_a_bad_explain_value_is_a_400(clinic):
     vital = clinic.data["vital"]
     response = clinic.api("nurse").get(f"/api/vital_reading/{vital['id']}?explain=yes")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "explain"
-

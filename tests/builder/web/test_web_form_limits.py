@@ -19,8 +19,10 @@ def _textarea(page: str, name: str) -> str:
 def test_a_120000_character_note_comes_back_kept_with_its_error(clinic):
     browser = clinic.login("admin")
     token = csrf_of(browser.get("/records/patient/new").text)
-    response = browser.post("/records/patient/new", data={"csrf_token": token, "name": "Wang Xiaoming",
-                                                          "phone": "13800138000", "allergies": NOTE})
+    response = browser.post(
+        "/records/patient/new",
+        data={"csrf_token": token, "name": "Wang Xiaoming", "phone": "13800138000", "allergies": NOTE},
+    )
     assert response.status_code == 422, response.text[:500]
     page = response.text
     assert 'rel="stylesheet"' in page  # the app's own form page, not a bare refusal
@@ -35,9 +37,15 @@ def test_a_long_note_on_an_existing_record_is_kept_too(clinic):
     browser = clinic.login("admin")
     patient = clinic.data["patients"][1]
     form = browser.get(f"/records/patient/{patient['id']}/edit").text
-    response = browser.post(f"/records/patient/{patient['id']}/edit", data={
-        "csrf_token": csrf_of(form), "version": str(patient["version"]), "name": patient["name"],
-        "allergies": NOTE})
+    response = browser.post(
+        f"/records/patient/{patient['id']}/edit",
+        data={
+            "csrf_token": csrf_of(form),
+            "version": str(patient["version"]),
+            "name": patient["name"],
+            "allergies": NOTE,
+        },
+    )
     assert response.status_code == 422
     assert _textarea(response.text, "allergies") == NOTE
 

@@ -9,15 +9,25 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import checks as st_checks
 
-CHECKS = [st_checks.not_a_server_error, st_checks.status_code_conformance, st_checks.content_type_conformance,
-          st_checks.response_schema_conformance, st_checks.negative_data_rejection]
+CHECKS = [
+    st_checks.not_a_server_error,
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,
+]
 MODES = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
 # CI explores the same cases every run (a red build always means a real change);
 # CRM_FUZZ_RANDOM=1 with more CRM_FUZZ_EXAMPLES hunts for new ones.
 DERANDOMIZE = os.environ.get("CRM_FUZZ_RANDOM") != "1"
-EXAMPLES = int(os.environ.get("CRM_FUZZ_EXAMPLES", "30"))  # per operation and mode: bounded, the whole test stays well under a minute
-OPERATIONS = tuple(os.environ["CRM_FUZZ_OPERATIONS"].split(",")) if os.environ.get("CRM_FUZZ_OPERATIONS") else (
-    "/api/patient", "/api/patient/{id}", "/api/appointment", "/api/appointment/{id}")
+EXAMPLES = int(
+    os.environ.get("CRM_FUZZ_EXAMPLES", "30")
+)  # per operation and mode: bounded, the whole test stays well under a minute
+OPERATIONS = (
+    tuple(os.environ["CRM_FUZZ_OPERATIONS"].split(","))
+    if os.environ.get("CRM_FUZZ_OPERATIONS")
+    else ("/api/patient", "/api/patient/{id}", "/api/appointment", "/api/appointment/{id}")
+)
 
 
 @pytest.fixture(params=["sqlite"])
@@ -36,8 +46,14 @@ def test_api_conforms_to_its_openapi(clinic):
             except LookupError:
                 continue
 
-            @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=DERANDOMIZE, phases=[Phase.explicit, Phase.generate],
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                derandomize=DERANDOMIZE,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case):
                 case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}

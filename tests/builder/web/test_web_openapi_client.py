@@ -25,7 +25,11 @@ class SpecClient:
             for method, operation in item.items():
                 if method in ("get", "post", "patch", "put", "delete"):
                     self.operations[operation["operationId"]] = (
-                        method, path, shared + operation.get("parameters", []), operation)
+                        method,
+                        path,
+                        shared + operation.get("parameters", []),
+                        operation,
+                    )
 
     def _check(self, schema: dict[str, Any], value: Any) -> None:
         jsonschema.Draft202012Validator({**schema, "components": self.spec["components"]}).validate(value)
@@ -55,8 +59,10 @@ class SpecClient:
 def test_a_spec_generated_client_round_trips_a_patient(clinic):
     http = clinic.api("admin")
     client = SpecClient(http.get("/api/openapi.json").json(), http)
-    status, created = client.call("create_patient", body={"name": "Spec Client", "phone": "13911112222",
-                                                          "gender": "female", "birth_date": "1990-02-03"})
+    status, created = client.call(
+        "create_patient",
+        body={"name": "Spec Client", "phone": "13911112222", "gender": "female", "birth_date": "1990-02-03"},
+    )
     assert status == 201 and created["age"] >= 36
     status, found = client.call("list_patient", q="Spec Client", limit=10)
     assert status == 200 and [p["id"] for p in found["items"]] == [created["id"]]

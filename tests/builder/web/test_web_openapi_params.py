@@ -8,9 +8,20 @@ from openapi_spec_validator import validate as validate_spec
 from builder.records.querying import OPERATORS
 
 OPS = (*OPERATORS, "in", "contains")
-SAMPLES = {"text": "a", "long_text": "a", "phone": "13800138000", "email": "a@example.com",
-           "cn_resident_id": "11010519491231002X", "boolean": "true", "integer": "1", "decimal": "1.5",
-           "date": "2026-01-01", "datetime": "2026-01-01T09:00", "link": "1", "user": "1"}
+SAMPLES = {
+    "text": "a",
+    "long_text": "a",
+    "phone": "13800138000",
+    "email": "a@example.com",
+    "cn_resident_id": "11010519491231002X",
+    "boolean": "true",
+    "integer": "1",
+    "decimal": "1.5",
+    "date": "2026-01-01",
+    "datetime": "2026-01-01T09:00",
+    "link": "1",
+    "user": "1",
+}
 
 
 def _sample(field, op: str) -> str:
@@ -31,8 +42,15 @@ def test_every_accepted_list_parameter_is_documented_and_every_documented_one_ac
     api = clinic.api("admin")
     documented = _list_parameters(api.get("/api/openapi.json").json(), "patient")
     entity = clinic.runtime.records.entities["patient"]
-    candidates: dict[str, str] = {"q": "wang", "sort": "-name", "limit": "5", "offset": "0",
-                                  "no_such_field": "a", "name__startswith": "a", "tags__in": "vip,vip"}
+    candidates: dict[str, str] = {
+        "q": "wang",
+        "sort": "-name",
+        "limit": "5",
+        "offset": "0",
+        "no_such_field": "a",
+        "name__startswith": "a",
+        "tags__in": "vip,vip",
+    }
     fields = {"id": None, **{n: f for n, f in entity.fields.items() if f.kind.stored and not f.children}}
     for name, field in fields.items():
         for op in OPS:
@@ -87,5 +105,6 @@ def test_required_text_has_min_length_and_blank_text_is_required(clinic):
     for blank in ("", "   "):
         response = api.post("/api/patient", json={"name": blank, "phone": "13800138000"})
         assert response.status_code == 422
-        assert response.json()["errors"] == [{"field": "name", "code": "required",
-                                              "message": response.json()["errors"][0]["message"]}]
+        assert response.json()["errors"] == [
+            {"field": "name", "code": "required", "message": response.json()["errors"][0]["message"]}
+        ]

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
-from builder.records import SYSTEM
-
 from clinic_fixtures import csrf_of
+
+from builder.records import SYSTEM
 
 
 def test_create_form_keeps_input_and_shows_errors_beside_fields(clinic):
     client = clinic.login("front_desk")
     form = client.get("/records/patient/new")
     assert form.status_code == 200 and 'for="f-name"' in form.text and "Medical" not in form.text
-    bad = client.post("/records/patient/new", data={"csrf_token": csrf_of(form.text), "name": "Ma Li",
-                                                    "phone": "not a phone", "birth_date": "1990-02-30"})
+    bad = client.post(
+        "/records/patient/new",
+        data={"csrf_token": csrf_of(form.text), "name": "Ma Li", "phone": "not a phone", "birth_date": "1990-02-30"},
+    )
     assert bad.status_code == 422
     assert 'value="Ma Li"' in bad.text and 'value="not a phone"' in bad.text
     assert 'id="err-phone"' in bad.text and 'id="err-birth_date"' in bad.text
-    good = client.post("/records/patient/new", data={"csrf_token": csrf_of(bad.text), "name": "Ma Li",
-                                                     "phone": "13700000001", "gender": "female"})
+    good = client.post(
+        "/records/patient/new",
+        data={"csrf_token": csrf_of(bad.text), "name": "Ma Li", "phone": "13700000001", "gender": "female"},
+    )
     assert good.status_code == 303
     detail = client.get(good.headers["location"])
     assert "Ma Li" in detail.text and "137****0001" in detail.text and "Enquiry" in detail.text  # default stage
@@ -35,9 +39,16 @@ def test_edit_conflict_is_shown_clearly(clinic):
     patient = clinic.data["patients"][1]
     form = client.get(f"/records/patient/{patient['id']}/edit")
     clinic.runtime.records.update(SYSTEM, "patient", patient["id"], {"stage": "dormant"}, patient["version"])
-    response = client.post(f"/records/patient/{patient['id']}/edit", data={
-        "csrf_token": csrf_of(form.text), "version": str(patient["version"]), "name": "Zhang Wei (edited)",
-        "phone": patient["phone"], "stage": "active"})
+    response = client.post(
+        f"/records/patient/{patient['id']}/edit",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "version": str(patient["version"]),
+            "name": "Zhang Wei (edited)",
+            "phone": patient["phone"],
+            "stage": "active",
+        },
+    )
     assert response.status_code == 409
     assert "Someone else changed this record" in response.text and 'value="Zhang Wei (edited)"' in response.text
     assert clinic.runtime.records.get(SYSTEM, "patient", patient["id"])["name"] == "Zhang Wei"
@@ -49,18 +60,37 @@ def test_child_rows_are_edited_inline(clinic):
     form = client.get(f"/records/visit/{visit['id']}/edit")
     assert 'name="prescriptions-0-drug" value="Amlodipine"' in form.text
     assert 'name="prescriptions-3-drug" value=""' in form.text  # blank rows without JavaScript
-    response = client.post(f"/records/visit/{visit['id']}/edit", data={
-        "csrf_token": csrf_of(form.text), "version": str(visit["version"]), "patient": str(visit["patient"]),
-        "visited_at": "2026-03-01T10:00",
-        "prescriptions-0-drug": "Amlodipine", "prescriptions-0-dose": "10 mg", "prescriptions-0-days": "30",
-        "prescriptions-1-drug": "Aspirin", "prescriptions-1-_remove": "1",
-        "prescriptions-2-drug": "Metformin", "prescriptions-2-days": "0"})
+    response = client.post(
+        f"/records/visit/{visit['id']}/edit",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "version": str(visit["version"]),
+            "patient": str(visit["patient"]),
+            "visited_at": "2026-03-01T10:00",
+            "prescriptions-0-drug": "Amlodipine",
+            "prescriptions-0-dose": "10 mg",
+            "prescriptions-0-days": "30",
+            "prescriptions-1-drug": "Aspirin",
+            "prescriptions-1-_remove": "1",
+            "prescriptions-2-drug": "Metformin",
+            "prescriptions-2-days": "0",
+        },
+    )
     assert response.status_code == 422  # days must be at least 1: error beside the row's cell
     assert "Must be at least 1." in response.text and 'value="Metformin"' in response.text
-    fixed = client.post(f"/records/visit/{visit['id']}/edit", data={
-        "csrf_token": csrf_of(response.text), "version": str(visit["version"]), "patient": str(visit["patient"]),
-        "visited_at": "2026-03-01T10:00", "prescriptions-0-drug": "Amlodipine", "prescriptions-0-dose": "10 mg",
-        "prescriptions-2-drug": "Metformin", "prescriptions-2-days": "14"})
+    fixed = client.post(
+        f"/records/visit/{visit['id']}/edit",
+        data={
+            "csrf_token": csrf_of(response.text),
+            "version": str(visit["version"]),
+            "patient": str(visit["patient"]),
+            "visited_at": "2026-03-01T10:00",
+            "prescriptions-0-drug": "Amlodipine",
+            "prescriptions-0-dose": "10 mg",
+            "prescriptions-2-drug": "Metformin",
+            "prescriptions-2-days": "14",
+        },
+    )
     assert fixed.status_code == 303
     rows = clinic.runtime.records.get(SYSTEM, "visit", visit["id"])["prescriptions"]
     assert [(r["drug"], r["dose"], r["days"]) for r in rows] == [("Amlodipine", "10 mg", None), ("Metformin", None, 14)]
@@ -73,9 +103,17 @@ def test_field_visible_if_is_enforced_on_the_server(clinic):
     patient = clinic.data["patients"][1]  # male
     form = client.get(f"/records/patient/{patient['id']}/edit").text
     assert 'data-show-if="{&#34;field&#34;: &#34;gender&#34;' in form
-    response = client.post(f"/records/patient/{patient['id']}/edit", data={
-        "csrf_token": csrf_of(form), "version": str(patient["version"]), "name": patient["name"],
-        "phone": patient["phone"], "gender": "male", "pregnancy": "true"})
+    response = client.post(
+        f"/records/patient/{patient['id']}/edit",
+        data={
+            "csrf_token": csrf_of(form),
+            "version": str(patient["version"]),
+            "name": patient["name"],
+            "phone": patient["phone"],
+            "gender": "male",
+            "pregnancy": "true",
+        },
+    )
     assert response.status_code == 303  # the hidden field was cleared, not refused
     assert clinic.runtime.records.get(SYSTEM, "patient", patient["id"])["pregnancy"] is None
 
@@ -85,8 +123,10 @@ def test_delete_asks_first(clinic):
     appointment = clinic.data["appointments"][0]
     page = client.get(f"/records/appointment/{appointment['id']}/delete")
     assert page.status_code == 200 and "cannot be undone" in page.text
-    done = client.post(f"/records/appointment/{appointment['id']}/delete",
-                       data={"csrf_token": csrf_of(page.text), "version": str(appointment["version"])})
+    done = client.post(
+        f"/records/appointment/{appointment['id']}/delete",
+        data={"csrf_token": csrf_of(page.text), "version": str(appointment["version"])},
+    )
     assert done.status_code == 303 and done.headers["location"] == "/records/appointment?deleted=1"
     assert "was deleted" in client.get(done.headers["location"]).text
 

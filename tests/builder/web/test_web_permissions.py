@@ -11,10 +11,9 @@ import re
 from typing import Any
 
 import pytest
+from clinic_fixtures import ROLES
 
 from builder.records import SYSTEM
-
-from clinic_fixtures import ROLES
 
 SYSTEM_KEYS = {"id", "version", "created_at", "created_by", "updated_at", "updated_by"}
 MASKED = re.compile(r"^.{1,4}\*+.{0,4}$")
@@ -30,14 +29,28 @@ def rights(clinic, role: str, entity: str) -> dict[str, Any]:
     perm = spec.permissions.get(role)
     names = list(spec.fields)
     if perm is None:
-        return {"read": set(), "write": set(), "create": False, "delete": False, "export": False, "full": False,
-                "where": None}
+        return {
+            "read": set(),
+            "write": set(),
+            "create": False,
+            "delete": False,
+            "export": False,
+            "full": False,
+            "where": None,
+        }
     read, write = _fields(perm.read, names), _fields(perm.write, names)
     if perm.create and not write and perm.read is not None:
         write = set(read)
     full = perm.full_access if perm.full_access is not None else (perm.read == "all" and perm.write == "all")
-    return {"read": read | write, "write": write, "create": perm.create, "delete": perm.delete,
-            "export": perm.export, "full": full, "where": perm.where}
+    return {
+        "read": read | write,
+        "write": write,
+        "create": perm.create,
+        "delete": perm.delete,
+        "export": perm.export,
+        "full": full,
+        "where": perm.where,
+    }
 
 
 def create_body(entity: str, data: dict, n: int) -> dict[str, Any]:
@@ -54,8 +67,11 @@ def create_body(entity: str, data: dict, n: int) -> dict[str, Any]:
 
 def required_without_default(clinic, entity: str) -> set[str]:
     compiled = clinic.runtime.records.entities[entity]
-    return {n for n, f in compiled.fields.items() if f.spec.required and f.compute is None
-            and f.default is None and f.default_value is None}
+    return {
+        n
+        for n, f in compiled.fields.items()
+        if f.spec.required and f.compute is None and f.default is None and f.default_value is None
+    }
 
 
 def visible_ids(clinic, user: str, entity: str) -> set[int]:

@@ -17,14 +17,18 @@ def entities(**raw) -> dict[str, EntitySpec]:
 
 BASE = {
     "staff": {"fields": {"name": {"type": "text"}, "user": {"type": "user"}}},
-    "patient": {"title_field": "name", "search": ["name", "phone"], "fields": {
-        "name": {"type": "text", "required": True},
-        "gender": {"type": "select", "options": ["female", "male"]},
-        "birth_date": {"type": "date", "max": "today()"},
-        "age": {"type": "integer", "compute": "years_between(birth_date, today())"},
-        "phone": {"type": "phone"},
-        "primary_doctor": {"type": "link", "to": "staff"},
-    }},
+    "patient": {
+        "title_field": "name",
+        "search": ["name", "phone"],
+        "fields": {
+            "name": {"type": "text", "required": True},
+            "gender": {"type": "select", "options": ["female", "male"]},
+            "birth_date": {"type": "date", "max": "today()"},
+            "age": {"type": "integer", "compute": "years_between(birth_date, today())"},
+            "phone": {"type": "phone"},
+            "primary_doctor": {"type": "link", "to": "staff"},
+        },
+    },
 }
 
 
@@ -33,8 +37,13 @@ def problems(patch: dict | None = None, forms: dict | None = None, roles=ROLES, 
     raw = {name: {**spec, "fields": dict(spec["fields"])} for name, spec in BASE.items()}
     raw["patient"]["fields"].update(field_specs)
     raw["patient"].update(patch or {})
-    checked = check_entities_and_forms(entities(**raw), {n: FormSpec.model_validate(f) for n, f in (forms or {}).items()},
-                                       roles, set(tables), locales={"en", "zh-CN"})
+    checked = check_entities_and_forms(
+        entities(**raw),
+        {n: FormSpec.model_validate(f) for n, f in (forms or {}).items()},
+        roles,
+        set(tables),
+        locales={"en", "zh-CN"},
+    )
     return list(checked)
 
 
@@ -52,17 +61,24 @@ def test_the_base_is_clean():
 
 def test_unknown_type_with_hint():
     p = one(problems(notes={"type": "txt"}))
-    assert (p.loc, p.code, p.message, p.hint) == (FIELD + ("notes", "type"), "field.unknown_type",
-                                                  "unknown field type `txt`", "did you mean `text`?")
+    assert (p.loc, p.code, p.message, p.hint) == (
+        FIELD + ("notes", "type"),
+        "field.unknown_type",
+        "unknown field type `txt`",
+        "did you mean `text`?",
+    )
 
 
-@pytest.mark.parametrize("spec, option", [
-    ({"type": "integer", "options": ["a"]}, "options"),
-    ({"type": "text", "to": "staff"}, "to"),
-    ({"type": "select", "options": ["a"], "precision": 3}, "precision"),
-    ({"type": "integer", "max_length": 3}, "max_length"),
-    ({"type": "boolean", "min": 1}, "min"),
-])
+@pytest.mark.parametrize(
+    "spec, option",
+    [
+        ({"type": "integer", "options": ["a"]}, "options"),
+        ({"type": "text", "to": "staff"}, "to"),
+        ({"type": "select", "options": ["a"], "precision": 3}, "precision"),
+        ({"type": "integer", "max_length": 3}, "max_length"),
+        ({"type": "boolean", "min": 1}, "min"),
+    ],
+)
 def test_options_a_type_does_not_take(spec, option):
     p = one(problems(x=spec))
     assert (p.loc, p.code) == (FIELD + ("x", option), "field.option_not_allowed")
@@ -75,8 +91,12 @@ def test_type_own_checks_are_prefixed():
 
 def test_dangling_link():
     p = one(problems(doctor={"type": "link", "to": "staf"}))
-    assert (p.loc, p.code, p.message, p.hint) == (FIELD + ("doctor", "to"), "field.unknown_entity",
-                                                  "link to unknown entity `staf`", "did you mean `staff`?")
+    assert (p.loc, p.code, p.message, p.hint) == (
+        FIELD + ("doctor", "to"),
+        "field.unknown_entity",
+        "link to unknown entity `staf`",
+        "did you mean `staff`?",
+    )
 
 
 def test_title_field_and_search():
@@ -90,56 +110,89 @@ def test_title_field_and_search():
     assert found[0].hint == "did you mean `name`?"
 
 
-@pytest.mark.parametrize("name, code", [
-    ("Name2", "name.invalid"), ("2name", "name.invalid"), ("a__b", "name.double_underscore"),
-    ("created_at", "name.reserved"), ("id", "name.reserved"), ("version", "name.reserved"),
-    ("not", "name.reserved"), ("x" * 41, "name.too_long"),
-])
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("Name2", "name.invalid"),
+        ("2name", "name.invalid"),
+        ("a__b", "name.double_underscore"),
+        ("created_at", "name.reserved"),
+        ("id", "name.reserved"),
+        ("version", "name.reserved"),
+        ("not", "name.reserved"),
+        ("x" * 41, "name.too_long"),
+    ],
+)
 def test_field_names(name, code):
     p = one(problems(**{name: {"type": "text"}}))
     assert (p.loc, p.code) == (FIELD + (name,), code)
 
 
 def test_entity_names():
-    found = list(check_entities_and_forms(entities(Patient={"fields": {"a": {"type": "text"}}},
-                                                   crm_user={"fields": {"a": {"type": "text"}}}), {}, ROLES))
-    assert [(p.loc, p.code) for p in found] == [(("entities", "Patient"), "name.invalid"),
-                                                (("entities", "crm_user"), "name.reserved")]
+    found = list(
+        check_entities_and_forms(
+            entities(Patient={"fields": {"a": {"type": "text"}}}, crm_user={"fields": {"a": {"type": "text"}}}),
+            {},
+            ROLES,
+        )
+    )
+    assert [(p.loc, p.code) for p in found] == [
+        (("entities", "Patient"), "name.invalid"),
+        (("entities", "crm_user"), "name.reserved"),
+    ]
 
 
 def test_expression_default_must_compile():
     p = one(problems(seen={"type": "date", "default": "todya()"}))
-    assert (p.loc, p.code, p.hint, p.column_offset) == (FIELD + ("seen", "default"), "expression.unknown_function",
-                                                        "did you mean `today`?", 0)
+    assert (p.loc, p.code, p.hint, p.column_offset) == (
+        FIELD + ("seen", "default"),
+        "expression.unknown_function",
+        "did you mean `today`?",
+        0,
+    )
 
 
-@pytest.mark.parametrize("spec", [
-    {"type": "select", "options": ["a", "b"], "default": "c"},
-    {"type": "integer", "default": "x1", "min": 0},
-    {"type": "integer", "default": 12, "max": 10},
-    {"type": "boolean", "default": "maybe()"},
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "select", "options": ["a", "b"], "default": "c"},
+        {"type": "integer", "default": "x1", "min": 0},
+        {"type": "integer", "default": 12, "max": 10},
+        {"type": "boolean", "default": "maybe()"},
+    ],
+)
 def test_bad_defaults(spec):
     p = one(problems(x=spec))
     assert p.loc == FIELD + ("x", "default")
-    assert p.code in ("field.bad_default", "expression.unknown_name", "expression.unknown_function",
-                      "field.expression_type")
+    assert p.code in (
+        "field.bad_default",
+        "expression.unknown_name",
+        "expression.unknown_function",
+        "field.expression_type",
+    )
 
 
 def test_literal_defaults_are_accepted():
-    assert problems(a={"type": "select", "options": ["lead", "new"], "default": "lead"},
-                    b={"type": "integer", "default": 3, "min": 0, "max": 5},
-                    c={"type": "boolean", "default": False},
-                    d={"type": "datetime", "default": "now()"},
-                    e={"type": "text", "default": "'x' if user.role == 'doctor' else 'y'"}) == []
+    assert (
+        problems(
+            a={"type": "select", "options": ["lead", "new"], "default": "lead"},
+            b={"type": "integer", "default": 3, "min": 0, "max": 5},
+            c={"type": "boolean", "default": False},
+            d={"type": "datetime", "default": "now()"},
+            e={"type": "text", "default": "'x' if user.role == 'doctor' else 'y'"},
+        )
+        == []
+    )
 
 
 def test_limits():
-    found = problems(a={"type": "integer", "min": 5, "max": 2},
-                     b={"type": "integer", "min": "zero"},
-                     c={"type": "date", "min": "2024-01-01"},
-                     d={"type": "date", "min": dt.date(2024, 1, 1), "max": "birth_date"},
-                     e={"type": "date", "max": "years_between(birth_date, today())"})
+    found = problems(
+        a={"type": "integer", "min": 5, "max": 2},
+        b={"type": "integer", "min": "zero"},
+        c={"type": "date", "min": "2024-01-01"},
+        d={"type": "date", "min": dt.date(2024, 1, 1), "max": "birth_date"},
+        e={"type": "date", "max": "years_between(birth_date, today())"},
+    )
     assert [(p.loc[3:], p.code) for p in found] == [
         (("a", "min"), "field.limit_order"),
         (("b", "min"), "field.bad_limit"),
@@ -152,11 +205,17 @@ def test_limits():
 def test_unknown_name_in_compute_has_column_and_hint():
     p = one(problems(age2={"type": "integer", "compute": "years_between(birth_dat, today())"}))
     assert (p.code, p.message, p.hint, p.column_offset) == (
-        "expression.unknown_name", "unknown name `birth_dat`", "did you mean `birth_date`?", 14)
+        "expression.unknown_name",
+        "unknown name `birth_dat`",
+        "did you mean `birth_date`?",
+        14,
+    )
 
 
 def test_compute_cannot_read_user_but_visible_if_can():
-    p = one(problems(a={"type": "text", "compute": "user.name"}, b={"type": "text", "visible_if": "user.role == 'doctor'"}))
+    p = one(
+        problems(a={"type": "text", "compute": "user.name"}, b={"type": "text", "visible_if": "user.role == 'doctor'"})
+    )
     assert p.loc == FIELD + ("a", "compute")
 
 
@@ -177,20 +236,23 @@ def test_unknown_function():
     assert (p.code, p.hint) == ("expression.unknown_function", "did you mean `lower`?")
 
 
-@pytest.mark.parametrize("spec, code", [
-    ({"type": "integer", "compute": "1", "required": True}, "field.computed_required"),
-    ({"type": "integer", "compute": "1", "default": 2}, "field.computed_default"),
-    ({"type": "integer", "encrypted": True}, "field.encrypted_type"),
-    ({"type": "text", "compute": "name", "encrypted": True}, "field.encrypted_compute"),
-    ({"type": "text", "encrypted": True, "searchable": True}, "field.encrypted_search"),
-    ({"type": "long_text", "unique": True}, "field.unique_type"),
-    ({"type": "boolean", "unique": True}, "field.unique_type"),
-    ({"type": "multi_select", "options": ["a"], "unique": True}, "field.unique_type"),
-    ({"type": "integer", "searchable": True}, "field.not_searchable"),
-    ({"type": "state", "workflow": "flow"}, "field.unknown_workflow"),
-    ({"type": "decimal", "precision": 4, "scale": 6}, "field.bad_scale"),
-    ({"type": "text", "compute": "x2"}, "expression.unknown_name"),
-])
+@pytest.mark.parametrize(
+    "spec, code",
+    [
+        ({"type": "integer", "compute": "1", "required": True}, "field.computed_required"),
+        ({"type": "integer", "compute": "1", "default": 2}, "field.computed_default"),
+        ({"type": "integer", "encrypted": True}, "field.encrypted_type"),
+        ({"type": "text", "compute": "name", "encrypted": True}, "field.encrypted_compute"),
+        ({"type": "text", "encrypted": True, "searchable": True}, "field.encrypted_search"),
+        ({"type": "long_text", "unique": True}, "field.unique_type"),
+        ({"type": "boolean", "unique": True}, "field.unique_type"),
+        ({"type": "multi_select", "options": ["a"], "unique": True}, "field.unique_type"),
+        ({"type": "integer", "searchable": True}, "field.not_searchable"),
+        ({"type": "state", "workflow": "flow"}, "field.unknown_workflow"),
+        ({"type": "decimal", "precision": 4, "scale": 6}, "field.bad_scale"),
+        ({"type": "text", "compute": "x2"}, "expression.unknown_name"),
+    ],
+)
 def test_combinations_that_cannot_go_together(spec, code):
     assert one(problems(x2=spec) if code != "expression.unknown_name" else problems(x=spec)).code == code
 
@@ -212,13 +274,18 @@ def test_encrypted_field_cannot_be_in_search():
 
 
 def test_child_tables():
-    found = problems(rx={"type": "table", "fields": {
-        "drug": {"type": "text"},
-        "inner": {"type": "table", "fields": {"a": {"type": "text"}}},
-        "by": {"type": "link", "to": "nobody"},
-        "position": {"type": "integer"},
-        "dose": {"type": "integer", "visible_if": "parent.gender == 'female' and drug != ''"},
-    }})
+    found = problems(
+        rx={
+            "type": "table",
+            "fields": {
+                "drug": {"type": "text"},
+                "inner": {"type": "table", "fields": {"a": {"type": "text"}}},
+                "by": {"type": "link", "to": "nobody"},
+                "position": {"type": "integer"},
+                "dose": {"type": "integer", "visible_if": "parent.gender == 'female' and drug != ''"},
+            },
+        }
+    )
     assert [(p.loc[3:], p.code) for p in found] == [
         (("rx", "fields", "inner", "type"), "field.nested_table"),
         (("rx", "fields", "by", "to"), "field.unknown_entity"),
@@ -227,10 +294,14 @@ def test_child_tables():
 
 
 def test_validations():
-    found = problems({"validations": [
-        {"rule": "age >= 0", "fields": ["agee"], "message": {"en": "x", "fr": "y"}},
-        {"rule": "age >", "message": "bad"},
-    ]})
+    found = problems(
+        {
+            "validations": [
+                {"rule": "age >= 0", "fields": ["agee"], "message": {"en": "x", "fr": "y"}},
+                {"rule": "age >", "message": "bad"},
+            ]
+        }
+    )
     assert [(p.loc[2:], p.code) for p in found] == [
         (("validations", 0, "message", "fr"), "text.unknown_locale"),
         (("validations", 0, "fields", 0), "validation.unknown_field"),
@@ -240,16 +311,24 @@ def test_validations():
 
 
 def test_permissions():
-    found = problems({"permissions": {
-        "doctr": {"read": "all"},
-        "nurse": {"read": ["name", "nme"], "write": ["name", "phone"]},
-        "admin": {"read": ["name"], "write": "all", "where": "primary_doctor.user == user.id"},
-    }})
+    found = problems(
+        {
+            "permissions": {
+                "doctr": {"read": "all"},
+                "nurse": {"read": ["name", "nme"], "write": ["name", "phone"]},
+                "admin": {"read": ["name"], "write": "all", "where": "primary_doctor.user == user.id"},
+            }
+        }
+    )
     assert [(p.loc[2:], p.code, p.hint) for p in found] == [
         (("permissions", "doctr"), "permission.unknown_role", "did you mean `doctor`?"),
         (("permissions", "nurse", "read", 1), "permission.unknown_field", "did you mean `name`?"),
         (("permissions", "nurse", "write", 1), "permission.write_not_read", "add `phone` to `read`"),
-        (("permissions", "admin", "write"), "permission.write_not_read", "list the writable fields, or make them readable"),
+        (
+            ("permissions", "admin", "write"),
+            "permission.write_not_read",
+            "list the writable fields, or make them readable",
+        ),
     ]
 
 
@@ -267,25 +346,37 @@ def test_user_role_is_checked_against_roles():
 
 
 def test_forms():
-    found = problems(forms={
-        "intake": {"entity": "patient", "layout": [
-            {"section": "A", "fields": ["name", "nme"]},
-            {"section": {"en": "B"}, "fields": ["phone", "name"], "visible_if": "user.rol == 'doctor'"},
-        ]},
-        "other": {"entity": "patiant", "layout": []},
-    })
+    found = problems(
+        forms={
+            "intake": {
+                "entity": "patient",
+                "layout": [
+                    {"section": "A", "fields": ["name", "nme"]},
+                    {"section": {"en": "B"}, "fields": ["phone", "name"], "visible_if": "user.rol == 'doctor'"},
+                ],
+            },
+            "other": {"entity": "patiant", "layout": []},
+        }
+    )
     assert [(p.loc, p.code, p.hint) for p in found] == [
         (("forms", "intake", "layout", 0, "fields", 1), "form.unknown_field", "did you mean `name`?"),
         (("forms", "intake", "layout", 1, "visible_if"), "expression.unknown_name", "did you mean `role`?"),
-        (("forms", "intake", "layout", 1, "fields", 1), "form.duplicate_field",
-         "it is in section 1; a field appears once per form"),
+        (
+            ("forms", "intake", "layout", 1, "fields", 1),
+            "form.duplicate_field",
+            "it is in section 1; a field appears once per form",
+        ),
         (("forms", "other", "entity"), "form.unknown_entity", "did you mean `patient`?"),
     ]
 
 
 def test_renamed_from():
-    found = problems({"renamed_from": "staff"}, a={"type": "text", "renamed_from": "name"},
-                     b={"type": "text", "renamed_from": "b"}, c={"type": "text", "renamed_from": "old_c"})
+    found = problems(
+        {"renamed_from": "staff"},
+        a={"type": "text", "renamed_from": "name"},
+        b={"type": "text", "renamed_from": "b"},
+        c={"type": "text", "renamed_from": "old_c"},
+    )
     assert [(p.loc[2:], p.code) for p in found] == [
         (("renamed_from",), "entity.renamed_from_current"),
         (("fields", "a", "renamed_from"), "field.renamed_from_current"),

@@ -33,8 +33,10 @@ def resident_id(first17: str) -> str:
 
 # -- text-like ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [("  Li Lei ", "Li Lei"), ("", None), ("   ", None), (None, None),
-                                             (42, "42")])
+
+@pytest.mark.parametrize(
+    "value, expected", [("  Li Lei ", "Li Lei"), ("", None), ("   ", None), (None, None), (42, "42")]
+)
 def test_text_coercion(value, expected):
     assert coerce("text", value) == expected
 
@@ -56,19 +58,40 @@ def test_long_text_normalises_line_ends():
     assert coerce("long_text", "a\r\nb") == "a\nb"
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("138 1234 5678", "+8613812345678"), ("+86-138-1234-5678", "+8613812345678"), ("13812345678", "+8613812345678"),
-    ("+86 (138) 1234 5678", "+8613812345678"), ("１３８１２３４５６７８", "+8613812345678"),  # full-width digits
-    ("＋８６ １３８ １２３４ ５６７８", "+8613812345678"), ("010-12345678", "+861012345678"),  # Beijing landline
-    ("(0755) 8888 6666", "+8675588886666"), (" 13812345678 ", "+8613812345678")])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("138 1234 5678", "+8613812345678"),
+        ("+86-138-1234-5678", "+8613812345678"),
+        ("13812345678", "+8613812345678"),
+        ("+86 (138) 1234 5678", "+8613812345678"),
+        ("１３８１２３４５６７８", "+8613812345678"),  # full-width digits
+        ("＋８６ １３８ １２３４ ５６７８", "+8613812345678"),
+        ("010-12345678", "+861012345678"),  # Beijing landline
+        ("(0755) 8888 6666", "+8675588886666"),
+        (" 13812345678 ", "+8613812345678"),
+    ],
+)
 def test_phone_coercion_stores_e164(value, expected):
     assert coerce("phone", value) == expected
 
 
-@pytest.mark.parametrize("value", ["abc", "12", "12345", "138-abcd-5678", "1381234567", "23812345678",
-                                   "4008123123",  # a service number, not mobile or landline
-                                   "+85291234567", "+1 650 253 0000",  # numbers of other regions
-                                   "9" * 40, "13812345678" * 3])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "abc",
+        "12",
+        "12345",
+        "138-abcd-5678",
+        "1381234567",
+        "23812345678",
+        "4008123123",  # a service number, not mobile or landline
+        "+85291234567",
+        "+1 650 253 0000",  # numbers of other regions
+        "9" * 40,
+        "13812345678" * 3,
+    ],
+)
 def test_phone_refuses_what_is_not_a_number_of_its_region(value):
     assert refused("phone", value) == "invalid_phone"
 
@@ -124,6 +147,7 @@ def test_email():
 
 # -- cn_resident_id -------------------------------------------------------------------
 
+
 def test_resident_id_check_digit_of_the_standard_example():
     # GB 11643-1999's worked example: 11010519491231002X
     assert resident_id_check_digit("11010519491231002") == "X"
@@ -141,13 +165,16 @@ def wrong_check(first17: str) -> str:
     return first17 + next(c for c in "0123456789X" if c != right)
 
 
-@pytest.mark.parametrize("number", [
-    wrong_check("33010619800101123"),
-    wrong_check("44030419900215001"),
-    resident_id("33010619800230123"),  # 30 February, though the check character matches
-    "3301061980010112",         # too short
-    "33010619800101123Y",       # not a check character
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        wrong_check("33010619800101123"),
+        wrong_check("44030419900215001"),
+        resident_id("33010619800230123"),  # 30 February, though the check character matches
+        "3301061980010112",  # too short
+        "33010619800101123Y",  # not a check character
+    ],
+)
 def test_resident_id_refuses_invalid_numbers(number):
     assert refused("cn_resident_id", number) == "invalid_resident_id"
 
@@ -158,6 +185,7 @@ def test_resident_id_masking():
 
 
 # -- numbers --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("value, expected", [("42", 42), (" -7 ", -7), (3.0, 3), (0, 0), ("", None)])
 def test_integer_coercion(value, expected):
@@ -198,11 +226,25 @@ def test_decimal_default_digits_and_display():
 
 # -- choices --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    ("on", True), ("true", True), ("1", True), ("yes", True), ("Y", True),
-    ("off", False), ("false", False), ("0", False), ("", False), ("no", False),
-    (True, True), (0, False), (None, None),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("on", True),
+        ("true", True),
+        ("1", True),
+        ("yes", True),
+        ("Y", True),
+        ("off", False),
+        ("false", False),
+        ("0", False),
+        ("", False),
+        ("no", False),
+        (True, True),
+        (0, False),
+        (None, None),
+    ],
+)
 def test_boolean_from_form_strings(value, expected):
     assert coerce("boolean", value) is expected
 
@@ -245,9 +287,11 @@ def test_state_with_and_without_options():
 
 # -- time -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [("2024-02-29", dt.date(2024, 2, 29)), (dt.datetime(2024, 1, 2, 3, 4),
-                                                                                    dt.date(2024, 1, 2)),
-                                             ("", None)])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("2024-02-29", dt.date(2024, 2, 29)), (dt.datetime(2024, 1, 2, 3, 4), dt.date(2024, 1, 2)), ("", None)],
+)
 def test_date_coercion(value, expected):
     assert coerce("date", value) == expected
 
@@ -294,6 +338,7 @@ def test_datetime_naive_and_bad():
 
 # -- relations ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("value, expected", [(3, 3), ("3", 3), ({"id": 7, "title": "x"}, 7), ("", None)])
 def test_link_coercion(value, expected):
     assert coerce("link", value, to="patient") == expected
@@ -320,11 +365,15 @@ def test_table_rows_are_capped():
 
 # -- registry and messages ------------------------------------------------------------
 
+
 def test_every_type_has_a_value_schema_and_a_column():
     for name, kind in FIELD_TYPES.items():
-        field = spec(name, **({"options": ["a"]} if "options" in kind.options_allowed else {}),
-                     **({"to": "x"} if "to" in kind.options_allowed else {}),
-                     **({"fields": {"a": {"type": "text"}}} if "fields" in kind.options_allowed else {}))
+        field = spec(
+            name,
+            **({"options": ["a"]} if "options" in kind.options_allowed else {}),
+            **({"to": "x"} if "to" in kind.options_allowed else {}),
+            **({"fields": {"a": {"type": "text"}}} if "fields" in kind.options_allowed else {}),
+        )
         assert isinstance(kind.value_schema(field), dict)
         if kind.stored:
             kind.column_type(field)

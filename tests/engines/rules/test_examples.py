@@ -24,9 +24,13 @@ BP_RISK = {
 def test_table_examples_report_the_failing_one():
     tables, problems = build_decision_tables({"bp_risk": BP_RISK})
     assert problems == []
-    assert run_table_examples(tables) == [Problem(
-        ("bp_risk", "examples", 2), "example.failed",
-        "example 3 of bp_risk: expected normal, got elevated for systolic=150, diastolic=85")]
+    assert run_table_examples(tables) == [
+        Problem(
+            ("bp_risk", "examples", 2),
+            "example.failed",
+            "example 3 of bp_risk: expected normal, got elevated for systolic=150, diastolic=85",
+        )
+    ]
 
 
 def test_computed_value_examples_with_pinned_now():
@@ -37,9 +41,12 @@ def test_computed_value_examples_with_pinned_now():
         {"given": {}, "expect": None},
     ]
     problems = run_examples(age, examples, name="age", loc=("entities", "patient", "computed", "age"))
-    assert [(p.loc, p.message) for p in problems] == [(
-        ("entities", "patient", "computed", "age", "examples", 1),
-        "example 2 of age: expected 43, got 44 for birth_date=1980-06-01")]
+    assert [(p.loc, p.message) for p in problems] == [
+        (
+            ("entities", "patient", "computed", "age", "examples", 1),
+            "example 2 of age: expected 43, got 44 for birth_date=1980-06-01",
+        )
+    ]
 
 
 def test_validation_examples_pass_or_fail():
@@ -51,10 +58,13 @@ def test_validation_examples_pass_or_fail():
         {"given": {}, "expect": "maybe"},
     ]
     problems = run_examples(rule, examples, name="pregnancy_needs_female", validation=True)
-    assert [(p.loc, p.code) for p in problems] == [(("examples", 2), "example.failed"),
-                                                   (("examples", 3, "expect"), "example.invalid")]
-    assert problems[0].message == ("example 3 of pregnancy_needs_female: expected fail, got pass "
-                                   "for pregnancy=False, gender=male")
+    assert [(p.loc, p.code) for p in problems] == [
+        (("examples", 2), "example.failed"),
+        (("examples", 3, "expect"), "example.invalid"),
+    ]
+    assert problems[0].message == (
+        "example 3 of pregnancy_needs_female: expected fail, got pass for pregnancy=False, gender=male"
+    )
 
 
 def test_examples_with_related_records_and_runtime_failures():

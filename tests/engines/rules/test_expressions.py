@@ -14,41 +14,62 @@ def value(source: str, **context):
     return compile_expression(source).evaluate(context)
 
 
-@pytest.mark.parametrize("source, context, expected", [
-    ("1 + 2 * 3", {}, 7),
-    ("(1 + 2) * 3", {}, 9),
-    ("7 // 2 + 7 % 2", {}, 4),
-    ("2 ** 10", {}, 1024),
-    ("-x", {"x": 3}, -3),
-    ("a and b", {"a": True, "b": False}, False),
-    ("a or b", {"a": None, "b": "x"}, "x"),
-    ("not a", {"a": None}, True),
-    ("'ok' if age >= 18 else 'minor'", {"age": 20}, "ok"),
-    ("'ok' if age >= 18 else 'minor'", {"age": None}, "minor"),
-    ("x in ['a', 'b']", {"x": "b"}, True),
-    ("x not in ['a', 'b']", {"x": "c"}, True),
-    ("'all' in notes", {"notes": "allergy"}, True),
-    ("1 < x < 5", {"x": 3}, True),
-    ("1 < x < 5", {"x": 7}, False),
-    ("[1, x]", {"x": 2}, [1, 2]),
-    ("x is None", {}, True),
-    ("x is not None", {"x": 0}, True),
-    ("first + ' ' + last", {"first": "Ada", "last": "L"}, "Ada L"),
-    ("price * 2", {"price": Decimal("1.5")}, Decimal("3.0")),
-    ("price + 0.5", {"price": Decimal("1.5")}, Decimal("2.0")),
-])
+@pytest.mark.parametrize(
+    "source, context, expected",
+    [
+        ("1 + 2 * 3", {}, 7),
+        ("(1 + 2) * 3", {}, 9),
+        ("7 // 2 + 7 % 2", {}, 4),
+        ("2 ** 10", {}, 1024),
+        ("-x", {"x": 3}, -3),
+        ("a and b", {"a": True, "b": False}, False),
+        ("a or b", {"a": None, "b": "x"}, "x"),
+        ("not a", {"a": None}, True),
+        ("'ok' if age >= 18 else 'minor'", {"age": 20}, "ok"),
+        ("'ok' if age >= 18 else 'minor'", {"age": None}, "minor"),
+        ("x in ['a', 'b']", {"x": "b"}, True),
+        ("x not in ['a', 'b']", {"x": "c"}, True),
+        ("'all' in notes", {"notes": "allergy"}, True),
+        ("1 < x < 5", {"x": 3}, True),
+        ("1 < x < 5", {"x": 7}, False),
+        ("[1, x]", {"x": 2}, [1, 2]),
+        ("x is None", {}, True),
+        ("x is not None", {"x": 0}, True),
+        ("first + ' ' + last", {"first": "Ada", "last": "L"}, "Ada L"),
+        ("price * 2", {"price": Decimal("1.5")}, Decimal("3.0")),
+        ("price + 0.5", {"price": Decimal("1.5")}, Decimal("2.0")),
+    ],
+)
 def test_language(source, context, expected):
     assert value(source, **context) == expected
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("missing > 5", False), ("missing < 5", False), ("missing >= 5", False), ("missing <= 5", False),
-    ("missing == None", True), ("missing != None", False), ("missing == 5", False), ("missing != 5", True),
-    ("missing + 1", None), ("missing * 2", None), ("-missing", None), ("not missing", True),
-    ("missing in [1, 2]", False), ("1 in missing", False), ("missing.name", None),
-    ("lower(missing)", None), ("years_between(missing, today())", None), ("coalesce(missing, 3)", 3),
-    ("is_empty(missing)", True), ("missing and True", None), ("missing or 'x'", "x"),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("missing > 5", False),
+        ("missing < 5", False),
+        ("missing >= 5", False),
+        ("missing <= 5", False),
+        ("missing == None", True),
+        ("missing != None", False),
+        ("missing == 5", False),
+        ("missing != 5", True),
+        ("missing + 1", None),
+        ("missing * 2", None),
+        ("-missing", None),
+        ("not missing", True),
+        ("missing in [1, 2]", False),
+        ("1 in missing", False),
+        ("missing.name", None),
+        ("lower(missing)", None),
+        ("years_between(missing, today())", None),
+        ("coalesce(missing, 3)", 3),
+        ("is_empty(missing)", True),
+        ("missing and True", None),
+        ("missing or 'x'", "x"),
+    ],
+)
 def test_null_semantics(source, expected):
     assert value(source) == expected
 
@@ -110,18 +131,21 @@ def test_multi_line_expressions_are_accepted():
     assert compile_expression("a and\nb").evaluate({"a": 1, "b": 2}) == 2
 
 
-@pytest.mark.parametrize("source, code", [
-    ("", "expression.empty"),
-    ("1 +", "expression.syntax"),
-    ("foo(1)", "expression.unknown_function"),
-    ("x.__class__", "expression.unsafe"),
-    ("len(1, 2)", "expression.arity"),
-    ("today(1)", "expression.arity"),
-    ("lower(x=1)", "expression.arity"),
-    ("'a' - 1", "expression.type"),
-    ("x is 3", "expression.syntax"),
-    ("x" * 3000, "expression.too_long"),
-])
+@pytest.mark.parametrize(
+    "source, code",
+    [
+        ("", "expression.empty"),
+        ("1 +", "expression.syntax"),
+        ("foo(1)", "expression.unknown_function"),
+        ("x.__class__", "expression.unsafe"),
+        ("len(1, 2)", "expression.arity"),
+        ("today(1)", "expression.arity"),
+        ("lower(x=1)", "expression.arity"),
+        ("'a' - 1", "expression.type"),
+        ("x is 3", "expression.syntax"),
+        ("x" * 3000, "expression.too_long"),
+    ],
+)
 def test_error_codes(source, code):
     with pytest.raises(ExpressionError) as caught:
         compile_expression(source)
@@ -135,8 +159,13 @@ def test_unknown_function_hint():
 
 
 def test_runtime_errors_are_rule_errors():
-    for source, context in [("a / b", {"a": 1, "b": 0}), ("a < b", {"a": "x", "b": 1}),
-                            ("a + b", {"a": "x", "b": 1}), ("lower(a)", {"a": 3}), ("a in b", {"a": 1, "b": 3})]:
+    for source, context in [
+        ("a / b", {"a": 1, "b": 0}),
+        ("a < b", {"a": "x", "b": 1}),
+        ("a + b", {"a": "x", "b": 1}),
+        ("lower(a)", {"a": 3}),
+        ("a in b", {"a": 1, "b": 3}),
+    ]:
         with pytest.raises(RuleError):
             compile_expression(source).evaluate(context)
 
@@ -158,15 +187,20 @@ def test_date_and_datetime_compare_and_mix():
     context = {"d": dt.date(2024, 5, 1), "t": dt.datetime(2024, 5, 1, 9, 0)}
     assert value("t > d", **context) is True
     assert value("d == date('2024-05-01')", **context) is True
-    aware = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.timezone.utc)
+    aware = dt.datetime(2024, 5, 1, 9, 0, tzinfo=dt.UTC)
     assert value("t == a or t < a or t > a", t=dt.datetime(2024, 5, 1, 10), a=aware) is True
 
 
 def test_explain_lists_reads_and_value():
     explanation = compile_expression("not pregnancy or gender == 'female'").explain(
-        {"pregnancy": True, "gender": "male"})
-    assert explanation == {"source": "not pregnancy or gender == 'female'",
-                           "reads": {"gender": "male", "pregnancy": True}, "value": False, "error": None}
+        {"pregnancy": True, "gender": "male"}
+    )
+    assert explanation == {
+        "source": "not pregnancy or gender == 'female'",
+        "reads": {"gender": "male", "pregnancy": True},
+        "value": False,
+        "error": None,
+    }
     failed = compile_expression("a / b").explain({"a": 1, "b": 0})
     assert failed["value"] is None and "failed" in failed["error"]
 
@@ -180,8 +214,9 @@ def test_evaluation_does_not_reparse():
 def test_yaml_literal_words_are_constants():
     from engines.rules import compile_expression
 
-    expression = compile_expression("consent == true and not (flag == false) and note == null",
-                                    names={"consent", "flag", "note"})
+    expression = compile_expression(
+        "consent == true and not (flag == false) and note == null", names={"consent", "flag", "note"}
+    )
     assert expression.evaluate({"consent": True, "flag": True}) is True
     assert expression.evaluate({"consent": False, "flag": True}) is False
     assert expression.names == {"consent", "flag", "note"}

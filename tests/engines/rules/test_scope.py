@@ -7,22 +7,26 @@ import pytest
 from engines.rules import ExpressionError, FieldType, RecordType, Scope, ScopeError, choice, compile_expression
 
 DOCTOR = Scope({"name": "text", "license": "text"})
-PATIENT = Scope({
-    "birth_date": "date",
-    "gender": choice("female", "male", "other"),
-    "pregnancy": "boolean",
-    "weight": "decimal",
-    "visits": "integer",
-    "notes": "text",
-    "primary_doctor": RecordType(DOCTOR),
-    "tags": "list",
-})
-APPOINTMENT = Scope({
-    "starts_at": "datetime",
-    "minutes": "integer",
-    "patient": RecordType(lambda: PATIENT),  # lazy
-    "user": RecordType(Scope({"id": "integer", "role": "select"})),
-})
+PATIENT = Scope(
+    {
+        "birth_date": "date",
+        "gender": choice("female", "male", "other"),
+        "pregnancy": "boolean",
+        "weight": "decimal",
+        "visits": "integer",
+        "notes": "text",
+        "primary_doctor": RecordType(DOCTOR),
+        "tags": "list",
+    }
+)
+APPOINTMENT = Scope(
+    {
+        "starts_at": "datetime",
+        "minutes": "integer",
+        "patient": RecordType(lambda: PATIENT),  # lazy
+        "user": RecordType(Scope({"id": "integer", "role": "select"})),
+    }
+)
 
 
 def error(source: str, scope: Scope = APPOINTMENT) -> ExpressionError:
@@ -31,22 +35,25 @@ def error(source: str, scope: Scope = APPOINTMENT) -> ExpressionError:
     return caught.value
 
 
-@pytest.mark.parametrize("source", [
-    "patient.primary_doctor.name == 'Dr X'",
-    "years_between(patient.birth_date, today()) >= 18",
-    "starts_at + minutes(minutes) > now()",
-    "starts_at > today()",
-    "patient.gender == 'female' or not patient.pregnancy",
-    "patient.gender in ['female', 'other']",
-    "patient.weight * 2 > 100",
-    "user.role == 'doctor'",
-    "patient.visits + 1",
-    "patient.notes + ' (checked)'",
-    "coalesce(patient.notes, '') == ''",
-    "patient.birth_date < date('2000-01-01')",
-    "len(patient.tags) > 0",
-    "patient.birth_date == None",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "patient.primary_doctor.name == 'Dr X'",
+        "years_between(patient.birth_date, today()) >= 18",
+        "starts_at + minutes(minutes) > now()",
+        "starts_at > today()",
+        "patient.gender == 'female' or not patient.pregnancy",
+        "patient.gender in ['female', 'other']",
+        "patient.weight * 2 > 100",
+        "user.role == 'doctor'",
+        "patient.visits + 1",
+        "patient.notes + ' (checked)'",
+        "coalesce(patient.notes, '') == ''",
+        "patient.birth_date < date('2000-01-01')",
+        "len(patient.tags) > 0",
+        "patient.birth_date == None",
+    ],
+)
 def test_valid_expressions_pass(source):
     compile_expression(source, scope=APPOINTMENT)
 
@@ -64,20 +71,23 @@ def test_unknown_root_name():
     assert (problem.code, problem.column, problem.hint) == ("expression.unknown_name", 16, "did you mean `starts_at`?")
 
 
-@pytest.mark.parametrize("source, column", [
-    ("patient.birth_date == '2000-01-01'", 0),
-    ("patient.birth_date > 5", 0),
-    ("patient.notes * 2", 0),
-    ("patient.notes - 1", 0),
-    ("minutes + patient.notes", 0),
-    ("patient.gender / 2", 0),
-    ("1 + lower(patient.notes)", 0),
-    ("lower(minutes)", 6),
-    ("patient.birth_date.year", 0),
-    ("-patient.notes", 0),
-    ("starts_at + 5", 0),
-    ("patient.pregnancy < True", 0),
-])
+@pytest.mark.parametrize(
+    "source, column",
+    [
+        ("patient.birth_date == '2000-01-01'", 0),
+        ("patient.birth_date > 5", 0),
+        ("patient.notes * 2", 0),
+        ("patient.notes - 1", 0),
+        ("minutes + patient.notes", 0),
+        ("patient.gender / 2", 0),
+        ("1 + lower(patient.notes)", 0),
+        ("lower(minutes)", 6),
+        ("patient.birth_date.year", 0),
+        ("-patient.notes", 0),
+        ("starts_at + 5", 0),
+        ("patient.pregnancy < True", 0),
+    ],
+)
 def test_type_mismatches(source, column):
     problem = error(source)
     assert problem.code == "expression.type", problem.message

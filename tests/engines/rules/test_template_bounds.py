@@ -62,18 +62,21 @@ def test_attack_fails_fast_with_our_error(source: str) -> None:
     assert peak < PEAK_BYTES, f"{source!r} allocated {peak:,} bytes"
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("{{ 'ab'|center(6) }}", "  ab  "),
-    ("{{ 'a\nb'|indent(2, first=True) }}", "  a\n  b"),
-    ("{{ '%05d'|format(42) }}", "00042"),
-    ("{{ '{:>4}'.format(7) }}", "   7"),
-    ("{{ 'x'.ljust(3, '-') }}", "x--"),
-    ("{{ ['a', 'b']|join(', ') }}", "a, b"),
-    ("{{ 'a b c'|replace(' ', '_') }}", "a_b_c"),
-    ("{{ 'a' ~ 1 ~ 'b' }}", "a1b"),
-    ("{{ [1, 2, 3]|sum }}", "6"),
-    ("{{ 2 ** 10 }}", "1024"),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("{{ 'ab'|center(6) }}", "  ab  "),
+        ("{{ 'a\nb'|indent(2, first=True) }}", "  a\n  b"),
+        ("{{ '%05d'|format(42) }}", "00042"),
+        ("{{ '{:>4}'.format(7) }}", "   7"),
+        ("{{ 'x'.ljust(3, '-') }}", "x--"),
+        ("{{ ['a', 'b']|join(', ') }}", "a, b"),
+        ("{{ 'a b c'|replace(' ', '_') }}", "a_b_c"),
+        ("{{ 'a' ~ 1 ~ 'b' }}", "a1b"),
+        ("{{ [1, 2, 3]|sum }}", "6"),
+        ("{{ 2 ** 10 }}", "1024"),
+    ],
+)
 def test_ordinary_use_still_works(source: str, expected: str) -> None:
     assert render_template(source, {}) == expected
 

@@ -26,7 +26,7 @@ def test_html_is_escaped():
 
 
 def test_date_and_datetime_filters_follow_locale_and_timezone():
-    context = {"d": dt.date(2024, 5, 1), "t": dt.datetime(2024, 5, 1, 7, 30, tzinfo=dt.timezone.utc)}
+    context = {"d": dt.date(2024, 5, 1), "t": dt.datetime(2024, 5, 1, 7, 30, tzinfo=dt.UTC)}
     assert render_template("{{ d|date }}", context, "de") == "01.05.2024"
     assert render_template("{{ d|date }}", context, "en") == "01 May 2024"
     assert render_template("{{ d|date('%Y') }}", context) == "2024"
@@ -40,13 +40,16 @@ def test_compiled_once_rendered_many_times():
     assert [template.render({"n": i}) for i in range(3)] == ["0 ", "1 ", "2 "]
 
 
-@pytest.mark.parametrize("source, code, column", [
-    ("Hello {{ name ", "template.syntax", 0),
-    ("line one\n{% if %}", "template.syntax", 9),
-    ("{{ ''.__class__ }}", "template.unsafe", 0),
-    ("{% macro m() %}{% endmacro %}", "template.unsafe", 0),
-    ("{% for a in x %}{% for b in a %}{% endfor %}{% endfor %}", "template.unsafe", 0),
-])
+@pytest.mark.parametrize(
+    "source, code, column",
+    [
+        ("Hello {{ name ", "template.syntax", 0),
+        ("line one\n{% if %}", "template.syntax", 9),
+        ("{{ ''.__class__ }}", "template.unsafe", 0),
+        ("{% macro m() %}{% endmacro %}", "template.unsafe", 0),
+        ("{% for a in x %}{% for b in a %}{% endfor %}{% endfor %}", "template.unsafe", 0),
+    ],
+)
 def test_compile_errors(source, code, column):
     with pytest.raises(ExpressionError) as caught:
         compile_template(source)

@@ -16,56 +16,96 @@ ROLES = {"admin", "doctor", "nurse", "front_desk"}
 
 ENTITIES: dict[str, Any] = {
     "staff": {"fields": {"name": {"type": "text"}, "user": {"type": "user"}}},
-    "patient": {"fields": {
-        "name": {"type": "text"}, "primary_doctor": {"type": "link", "to": "staff"},
-        "consent_sms": {"type": "boolean"}, "stage": {"type": "select", "options": ["active", "dormant"]}}},
+    "patient": {
+        "fields": {
+            "name": {"type": "text"},
+            "primary_doctor": {"type": "link", "to": "staff"},
+            "consent_sms": {"type": "boolean"},
+            "stage": {"type": "select", "options": ["active", "dormant"]},
+        }
+    },
     "appointment": {
         "fields": {
-            "patient": {"type": "link", "to": "patient"}, "doctor": {"type": "link", "to": "staff"},
-            "starts_at": {"type": "datetime"}, "note": {"type": "text"},
-            "status": {"type": "state", "workflow": "appointment_flow"}},
-        "permissions": {"front_desk": {"read": "all", "write": "all"}, "nurse": {"read": "all", "write": ["note"]}}},
-    "follow_up": {"fields": {
-        "patient": {"type": "link", "to": "patient"}, "assignee": {"type": "link", "to": "staff"},
-        "due_on": {"type": "date", "required": True}, "reason": {"type": "text"}}},
+            "patient": {"type": "link", "to": "patient"},
+            "doctor": {"type": "link", "to": "staff"},
+            "starts_at": {"type": "datetime"},
+            "note": {"type": "text"},
+            "status": {"type": "state", "workflow": "appointment_flow"},
+        },
+        "permissions": {"front_desk": {"read": "all", "write": "all"}, "nurse": {"read": "all", "write": ["note"]}},
+    },
+    "follow_up": {
+        "fields": {
+            "patient": {"type": "link", "to": "patient"},
+            "assignee": {"type": "link", "to": "staff"},
+            "due_on": {"type": "date", "required": True},
+            "reason": {"type": "text"},
+        }
+    },
 }
 
 APPOINTMENT_FLOW: dict[str, Any] = {
     "entity": "appointment",
     "initial": "requested",
-    "states": {"requested": {"label": {"en": "Requested", "zh-CN": "待确认"}, "color": "amber"},
-               "confirmed": {"color": "blue"},
-               "checked_in": {},
-               "completed": {"final": True, "color": "green"},
-               "cancelled": {"final": True}},
+    "states": {
+        "requested": {"label": {"en": "Requested", "zh-CN": "待确认"}, "color": "amber"},
+        "confirmed": {"color": "blue"},
+        "checked_in": {},
+        "completed": {"final": True, "color": "green"},
+        "cancelled": {"final": True},
+    },
     "transitions": {
         "confirm": {"from": "requested", "to": "confirmed", "roles": ["front_desk"]},
         "check_in": {"from": "confirmed", "to": "checked_in"},  # no roles: whoever may write `status`
-        "complete": {"from": "checked_in", "to": "completed", "roles": ["doctor"], "requires": ["note"],
-                     "if": "starts_at <= now()"},
+        "complete": {
+            "from": "checked_in",
+            "to": "completed",
+            "roles": ["doctor"],
+            "requires": ["note"],
+            "if": "starts_at <= now()",
+        },
         "cancel": {"from": ["requested", "confirmed"], "to": "cancelled", "roles": ["front_desk", "admin"]},
     },
 }
 
 REMINDER: dict[str, Any] = {
-    "entity": "appointment", "at": "starts_at - hours(24)", "if": "status == 'confirmed'",
+    "entity": "appointment",
+    "at": "starts_at - hours(24)",
+    "if": "status == 'confirmed'",
     "do": [{"notify": {"to": "patient", "channel": "sms", "template": "reminder", "if": "patient.consent_sms"}}],
 }
-REMINDER_TEXT: dict[str, Any] = {"channels": {"sms": {"body": {
-    "en": "Hello {{ patient.name }}, see you at {{ starts_at | datetime }}.",
-    "zh-CN": "{{ patient.name }}您好,您的预约时间是{{ starts_at | datetime }}。"}}}}
+REMINDER_TEXT: dict[str, Any] = {
+    "channels": {
+        "sms": {
+            "body": {
+                "en": "Hello {{ patient.name }}, see you at {{ starts_at | datetime }}.",
+                "zh-CN": "{{ patient.name }}您好,您的预约时间是{{ starts_at | datetime }}。",
+            }
+        }
+    }
+}
 
 
-def sections(workflows: dict | None = None, automations: dict | None = None, notifications: dict | None = None,
-             entities: dict | None = None) -> dict[str, Any]:
+def sections(
+    workflows: dict | None = None,
+    automations: dict | None = None,
+    notifications: dict | None = None,
+    entities: dict | None = None,
+) -> dict[str, Any]:
     """The four sections as models; defaults are the appointment flow, the reminder and its text."""
     return {
-        "workflows": {n: WorkflowSpec.model_validate(w) for n, w in
-                      (workflows if workflows is not None else {"appointment_flow": APPOINTMENT_FLOW}).items()},
-        "automations": {n: AutomationSpec.model_validate(a) for n, a in
-                        (automations if automations is not None else {"reminder": REMINDER}).items()},
-        "notifications": {n: NotificationSpec.model_validate(t) for n, t in
-                          (notifications if notifications is not None else {"reminder": REMINDER_TEXT}).items()},
+        "workflows": {
+            n: WorkflowSpec.model_validate(w)
+            for n, w in (workflows if workflows is not None else {"appointment_flow": APPOINTMENT_FLOW}).items()
+        },
+        "automations": {
+            n: AutomationSpec.model_validate(a)
+            for n, a in (automations if automations is not None else {"reminder": REMINDER}).items()
+        },
+        "notifications": {
+            n: NotificationSpec.model_validate(t)
+            for n, t in (notifications if notifications is not None else {"reminder": REMINDER_TEXT}).items()
+        },
         "entities": {n: EntitySpec.model_validate(e) for n, e in (entities or ENTITIES).items()},
     }
 
@@ -73,8 +113,9 @@ def sections(workflows: dict | None = None, automations: dict | None = None, not
 def build(**kwargs: Any):
     """(Flows or None, problems) of the sections built by `sections(**kwargs)`."""
     s = sections(**kwargs)
-    return build_flows(s["workflows"], s["automations"], s["notifications"], s["entities"], ROLES,
-                       locales={"en", "zh-CN"})
+    return build_flows(
+        s["workflows"], s["automations"], s["notifications"], s["entities"], ROLES, locales={"en", "zh-CN"}
+    )
 
 
 def flows(**kwargs: Any):

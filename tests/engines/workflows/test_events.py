@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flows_helpers import NOW, flows
 
 from engines.workflows import Event, FlowError, match_event
-
-from flows_helpers import NOW, flows
 
 NOTE = [{"update": {"values": {"note": "'touched'"}}}]
 AUTOMATIONS = {
@@ -32,7 +31,9 @@ def fired(event, automations=AUTOMATIONS):
 def test_created_matches_created_and_entering_the_first_state():
     assert fired(Event("appointment", "created", 7, None, BEFORE)) == ["on_create"]
     assert fired(Event("appointment", "created", 7, None, {**BEFORE, "status": "confirmed"})) == [
-        "on_create", "on_confirmed"]
+        "on_create",
+        "on_confirmed",
+    ]
 
 
 def test_an_update_matches_updated_and_the_changed_fields():
@@ -46,8 +47,9 @@ def test_a_transition_matches_its_name_and_the_states_entered_and_left():
     event = Event("appointment", "transition", 7, BEFORE, confirmed, transition="confirm", workflow="appointment_flow")
     assert event.changed == {"status"}
     assert fired(event) == ["on_update", "on_confirmed", "on_left_requested"]
-    cancelled = Event("appointment", "transition", 7, confirmed, {**confirmed, "status": "cancelled"},
-                      transition="cancel")
+    cancelled = Event(
+        "appointment", "transition", 7, confirmed, {**confirmed, "status": "cancelled"}, transition="cancel"
+    )
     assert fired(cancelled) == ["on_update", "on_cancel"]
 
 
@@ -65,43 +67,77 @@ def test_an_unknown_event_kind_is_a_programming_error():
 
 
 def test_conditions_are_evaluated_on_the_record_and_actions_get_their_values():
-    automations = {"follow": {
-        "entity": "appointment", "when": {"enter": "completed"}, "if": "patient.consent_sms",
-        "do": [{"create": {"entity": "follow_up", "values": {
-                   "patient": "patient.id", "assignee": "patient.primary_doctor.id",
-                   "due_on": "today() + days(3)", "reason": "'Post-visit'"}}},
-               {"notify": {"to": "patient", "channel": "sms", "template": "reminder", "if": "not is_empty(note)"}}]}}
+    automations = {
+        "follow": {
+            "entity": "appointment",
+            "when": {"enter": "completed"},
+            "if": "patient.consent_sms",
+            "do": [
+                {
+                    "create": {
+                        "entity": "follow_up",
+                        "values": {
+                            "patient": "patient.id",
+                            "assignee": "patient.primary_doctor.id",
+                            "due_on": "today() + days(3)",
+                            "reason": "'Post-visit'",
+                        },
+                    }
+                },
+                {"notify": {"to": "patient", "channel": "sms", "template": "reminder", "if": "not is_empty(note)"}},
+            ],
+        }
+    }
     done = {**BEFORE, "status": "completed"}
     event = Event("appointment", "transition", 7, {**BEFORE, "status": "checked_in"}, done, transition="complete")
     [firing] = match_event(flows(automations=automations).of_entity("appointment"), event, now=NOW)
     assert [a.kind for a in firing.actions] == ["create"]  # the notify's `if:` is false: no note
-    assert firing.actions[0].values == {"patient": 3, "assignee": 9, "due_on": dt.date(2026, 12, 4),
-                                        "reason": "Post-visit"}
+    assert firing.actions[0].values == {
+        "patient": 3,
+        "assignee": 9,
+        "due_on": dt.date(2026, 12, 4),
+        "reason": "Post-visit",
+    }
     no_consent = {**done, "patient": {**PATIENT, "consent_sms": False}}
-    assert match_event(flows(automations=automations).of_entity("appointment"),
-                       Event("appointment", "transition", 7, BEFORE, no_consent), now=NOW) == []
+    assert (
+        match_event(
+            flows(automations=automations).of_entity("appointment"),
+            Event("appointment", "transition", 7, BEFORE, no_consent),
+            now=NOW,
+        )
+        == []
+    )
 
 
 def test_after_gives_a_due_timer_instead_of_actions():
-    automations = {"survey": {"entity": "appointment", "when": {"enter": "completed"}, "after": "days(7)",
-                              "do": NOTE}}
+    automations = {"survey": {"entity": "appointment", "when": {"enter": "completed"}, "after": "days(7)", "do": NOTE}}
     event = Event("appointment", "transition", 7, {**BEFORE, "status": "checked_in"}, {**BEFORE, "status": "completed"})
     [firing] = match_event(flows(automations=automations).of_entity("appointment"), event, now=NOW)
     assert (firing.due, firing.actions, firing.record_id) == (NOW + dt.timedelta(days=7), (), 7)
 
 
 def test_a_failing_expression_names_the_automation():
-    automations = {"bad": {"entity": "appointment", "when": "created",
-                           "if": "count('follow_up', patient=patient) > 0", "do": NOTE}}
+    automations = {
+        "bad": {"entity": "appointment", "when": "created", "if": "count('follow_up', patient=patient) > 0", "do": NOTE}
+    }
     with pytest.raises(FlowError) as caught:
-        match_event(flows(automations=automations).of_entity("appointment"),
-                    Event("appointment", "created", 7, None, BEFORE), now=NOW)
+        match_event(
+            flows(automations=automations).of_entity("appointment"),
+            Event("appointment", "created", 7, None, BEFORE),
+            now=NOW,
+        )
     assert caught.value.automation == "bad"
 
 
 def test_a_manual_run_is_for_the_roles_it_names_and_still_obeys_if():
-    automations = {"remind_now": {"entity": "appointment", "manual": {"roles": ["front_desk"]},
-                                  "if": "status == 'confirmed'", "do": NOTE}}
+    automations = {
+        "remind_now": {
+            "entity": "appointment",
+            "manual": {"roles": ["front_desk"]},
+            "if": "status == 'confirmed'",
+            "do": NOTE,
+        }
+    }
     remind = flows(automations=automations).automations["remind_now"]
     assert remind.allows_manual(["nurse", "front_desk"]) and not remind.allows_manual(["nurse"])
     assert not remind.holds(BEFORE, NOW)
@@ -110,9 +146,17 @@ def test_a_manual_run_is_for_the_roles_it_names_and_still_obeys_if():
 
 
 def test_today_is_the_date_in_the_timezone_of_now():
-    automations = {"follow": {"entity": "appointment", "when": "created", "do": [
-        {"create": {"entity": "follow_up", "values": {"due_on": "today() + days(3)"}}}]}}
+    automations = {
+        "follow": {
+            "entity": "appointment",
+            "when": "created",
+            "do": [{"create": {"entity": "follow_up", "values": {"due_on": "today() + days(3)"}}}],
+        }
+    }
     early = dt.datetime(2026, 12, 1, 7, 0, tzinfo=NOW.tzinfo)  # still 30 November in UTC
-    [firing] = match_event(flows(automations=automations).of_entity("appointment"),
-                           Event("appointment", "created", 7, None, BEFORE), now=early)
+    [firing] = match_event(
+        flows(automations=automations).of_entity("appointment"),
+        Event("appointment", "created", 7, None, BEFORE),
+        now=early,
+    )
     assert firing.actions[0].values == {"due_on": dt.date(2026, 12, 4)}

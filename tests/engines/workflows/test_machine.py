@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engines.workflows import HistoryEntry
-
 from flows_helpers import NOW, flow, flows, transitions
+
+from engines.workflows import HistoryEntry
 
 EARLIER = NOW - dt.timedelta(hours=1)
 
@@ -68,8 +68,16 @@ def test_a_false_guard_refuses_with_the_condition():
 
 
 def test_a_guard_that_fails_on_the_data_is_a_refusal_not_an_exception():
-    m = machine(transitions=transitions(confirm={"from": "requested", "to": "confirmed", "roles": ["front_desk"],
-                                                 "if": "count('appointment', patient=patient) < 3"}))
+    m = machine(
+        transitions=transitions(
+            confirm={
+                "from": "requested",
+                "to": "confirmed",
+                "roles": ["front_desk"],
+                "if": "count('appointment', patient=patient) < 3",
+            }
+        )
+    )
     decision = m.decide(record(), ["front_desk"], "confirm", now=NOW)  # no related-records port given
     assert (decision.allowed, decision.code) == (False, "guard_error")
 

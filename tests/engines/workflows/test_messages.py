@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flows_helpers import NOW, REMINDER_TEXT
 
 from engines.rules import RuleError
 from engines.workflows import NotificationSpec, render_notification
-
-from flows_helpers import NOW, REMINDER_TEXT
 
 CONTEXT = {"patient": {"name": "李娜"}, "starts_at": dt.datetime(2026, 12, 2, 9, 30)}
 
@@ -23,8 +22,9 @@ def test_the_locale_is_chosen_and_values_rendered():
 
 
 def test_a_missing_locale_falls_back_and_subjects_render():
-    spec = NotificationSpec.model_validate({"channels": {"email": {"subject": "Reminder {{ patient.name }}",
-                                                                   "body": {"en": "At {{ starts_at | date }}"}}}})
+    spec = NotificationSpec.model_validate(
+        {"channels": {"email": {"subject": "Reminder {{ patient.name }}", "body": {"en": "At {{ starts_at | date }}"}}}}
+    )
     message = render_notification(spec, "email", "zh-CN", CONTEXT)
     assert (message.subject, message.body) == ("Reminder 李娜", "At 02 Dec 2026")
 

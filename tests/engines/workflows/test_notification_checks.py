@@ -8,8 +8,10 @@ N = ("notifications", "reminder", "channels", "sms", "body")
 
 
 def with_body(body, automations=None):
-    return problems(notifications={"reminder": {"channels": {"sms": {"body": body}}}},
-                    automations={"reminder": REMINDER} if automations is None else automations)
+    return problems(
+        notifications={"reminder": {"channels": {"sms": {"body": body}}}},
+        automations={"reminder": REMINDER} if automations is None else automations,
+    )
 
 
 def test_fields_and_links_of_the_record_are_known():
@@ -31,17 +33,22 @@ def test_an_unknown_root_name_is_reported_with_a_hint_and_column():
 def test_an_unknown_field_through_a_link_is_reported():
     found = with_body("{{ patient.nam }} and {{ patient.primary_doctor.name }}")
     assert [(p.code, p.message) for p in found] == [
-        ("template.unknown_name", "`nam` is not a field of `patient` (on `appointment`)")]
+        ("template.unknown_name", "`nam` is not a field of `patient` (on `appointment`)")
+    ]
     found = with_body("{{ starts_at.day }}")
     assert [p.message for p in found] == ["`starts_at` is not a link; `.day` cannot be read from it"]
 
 
 def test_each_using_entity_is_checked():
-    on_patient = {"entity": "patient", "when": "created",
-                  "do": [{"notify": {"to": "record", "channel": "sms", "template": "reminder"}}]}
+    on_patient = {
+        "entity": "patient",
+        "when": "created",
+        "do": [{"notify": {"to": "record", "channel": "sms", "template": "reminder"}}],
+    }
     found = with_body("{{ name }}", automations={"r": REMINDER, "p": on_patient})
     assert [p.message for p in found] == [
-        "`name` is not a field of `appointment`, which this notification is sent about"]
+        "`name` is not a field of `appointment`, which this notification is sent about"
+    ]
 
 
 def test_an_unused_template_is_only_checked_for_syntax():
@@ -58,7 +65,10 @@ def test_the_sandbox_refuses_unsafe_templates():
 
 
 def test_subjects_and_locales_are_checked():
-    found = codes(notifications={"reminder": {"channels": {"email": {
-        "subject": {"fr": "Rappel"}, "body": {"en": "{{ patient.name }}"}}}}},
-        automations={"reminder": REMINDER})
+    found = codes(
+        notifications={
+            "reminder": {"channels": {"email": {"subject": {"fr": "Rappel"}, "body": {"en": "{{ patient.name }}"}}}}
+        },
+        automations={"reminder": REMINDER},
+    )
     assert found == [("text.unknown_locale", ("notifications", "reminder", "channels", "email", "subject", "fr"))]

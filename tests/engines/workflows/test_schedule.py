@@ -23,7 +23,7 @@ def test_invalid_lines(line):
 
 
 def test_next_run_is_in_the_app_timezone():
-    utc_now = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.timezone.utc)  # 15:00 in Shanghai
+    utc_now = dt.datetime(2026, 11, 30, 7, 0, tzinfo=dt.UTC)  # 15:00 in Shanghai
     assert next_run("0 9 1 * *", utc_now, SHANGHAI) == dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
     assert next_run("0 9 * * *", utc_now, SHANGHAI) == dt.datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
     assert next_run("0 16 * * *", utc_now, SHANGHAI) == dt.datetime(2026, 11, 30, 16, 0, tzinfo=SHANGHAI)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from engines.workflows import due_verdict, plan_timers
-
 from flows_helpers import NOW, REMINDER, SHANGHAI, flows
+
+from engines.workflows import due_verdict, plan_timers
 
 H = dt.timedelta(hours=1)
 OVERDUE = {"entity": "follow_up", "at": "due_on + days(1)", "do": [{"update": {"values": {"reason": "'late'"}}}]}
@@ -14,9 +14,18 @@ OVERDUE = {"entity": "follow_up", "at": "due_on + days(1)", "do": [{"update": {"
 
 def plan(before, after, now=NOW, automations=None):
     built = flows(automations=automations or {"reminder": REMINDER})
-    return [(p.automation, p.record_id, p.status, p.due, p.reason)
-            for p in plan_timers(built.automations.values(), "appointment" if "starts_at" in (after or before or {})
-                                 else "follow_up", 7, before, after, now=now, zone=SHANGHAI)]
+    return [
+        (p.automation, p.record_id, p.status, p.due, p.reason)
+        for p in plan_timers(
+            built.automations.values(),
+            "appointment" if "starts_at" in (after or before or {}) else "follow_up",
+            7,
+            before,
+            after,
+            now=now,
+            zone=SHANGHAI,
+        )
+    ]
 
 
 def appointment(hours_ahead: float, status="confirmed"):
@@ -67,7 +76,8 @@ def test_naive_datetimes_and_dates_are_local_to_the_app():
     assert plan(None, naive)[0][3] == dt.datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI)
     task = {"id": 7, "due_on": dt.date(2026, 12, 3)}
     assert plan(None, task, automations={"overdue": OVERDUE}) == [
-        ("overdue", 7, "planned", dt.datetime(2026, 12, 4, tzinfo=SHANGHAI), None)]
+        ("overdue", 7, "planned", dt.datetime(2026, 12, 4, tzinfo=SHANGHAI), None)
+    ]
 
 
 def test_grace_decides_fire_or_missed():

@@ -17,8 +17,11 @@ CODE = re.compile(r"""["']((?:workflow|automation|template)\.[a-z_]+)["']""")
 
 
 def problem_codes() -> set[str]:
-    return {code for path in (ROOT / "engines" / "workflows").glob("*.py")
-            for code in CODE.findall(path.read_text(encoding="utf-8"))}
+    return {
+        code
+        for path in (ROOT / "engines" / "workflows").glob("*.py")
+        for code in CODE.findall(path.read_text(encoding="utf-8"))
+    }
 
 
 def test_codes_are_found():
@@ -30,7 +33,14 @@ def test_every_problem_code_is_documented(code):
     assert f"| `{code}` |" in DOC
 
 
-@pytest.mark.parametrize("key", [f.alias or name for model in (WorkflowSpec, TransitionSpec, AutomationSpec)
-                                 for name, f in model.model_fields.items()] + list(ACTION_KINDS))
+@pytest.mark.parametrize(
+    "key",
+    [
+        f.alias or name
+        for model in (WorkflowSpec, TransitionSpec, AutomationSpec)
+        for name, f in model.model_fields.items()
+    ]
+    + list(ACTION_KINDS),
+)
 def test_every_key_is_documented(key):
     assert f"`{key}" in DOC

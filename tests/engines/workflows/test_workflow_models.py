@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from flows_helpers import APPOINTMENT_FLOW, REMINDER
 from pydantic import ValidationError
 
 from engines.workflows import ActionSpec, AutomationSpec, NotificationSpec, WorkflowSpec
-
-from flows_helpers import APPOINTMENT_FLOW, REMINDER
 
 
 def test_the_sample_sections_are_accepted():
@@ -18,14 +17,17 @@ def test_the_sample_sections_are_accepted():
     assert AutomationSpec.model_validate(REMINDER).do[0].kind == "notify"
 
 
-@pytest.mark.parametrize("raw", [
-    {**APPOINTMENT_FLOW, "stats": {}},                                            # unknown key
-    {**APPOINTMENT_FLOW, "states": {}},                                           # no state
-    {**APPOINTMENT_FLOW, "states": {"a": {"color": "pink"}}},                     # unknown colour
-    {**APPOINTMENT_FLOW, "transitions": {"x": {"from": [], "to": "a"}}},          # from nothing
-    {**APPOINTMENT_FLOW, "transitions": {"x": {"to": "a"}}},                      # no from
-    {k: v for k, v in APPOINTMENT_FLOW.items() if k != "initial"},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {**APPOINTMENT_FLOW, "stats": {}},  # unknown key
+        {**APPOINTMENT_FLOW, "states": {}},  # no state
+        {**APPOINTMENT_FLOW, "states": {"a": {"color": "pink"}}},  # unknown colour
+        {**APPOINTMENT_FLOW, "transitions": {"x": {"from": [], "to": "a"}}},  # from nothing
+        {**APPOINTMENT_FLOW, "transitions": {"x": {"to": "a"}}},  # no from
+        {k: v for k, v in APPOINTMENT_FLOW.items() if k != "initial"},
+    ],
+)
 def test_malformed_workflows_are_refused(raw):
     with pytest.raises(ValidationError):
         WorkflowSpec.model_validate(raw)
@@ -36,16 +38,19 @@ def test_colours_may_be_named_or_hex():
     assert spec.states["a"].color == "#12ab9F"
 
 
-@pytest.mark.parametrize("raw", [
-    {"notify": {"to": "patient", "channel": "sms", "template": "t"}, "update": {"values": {"a": "1"}}},  # two kinds
-    {},                                                                                                 # none
-    {"notify": {"channel": "sms", "template": "t"}},                                   # no recipient
-    {"notify": {"to": "patient", "to_role": "doctor", "channel": "sms", "template": "t"}},  # two recipients
-    {"webhook": {"url": "ftp://example.org"}},                                          # not http(s)
-    {"webhook": {"url": "https://example.org", "secret_env": "lower_case"}},
-    {"update": {"values": {}}},                                                         # nothing to set
-    {"create": {"entity": "x", "valeus": {}}},                                          # typo
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"notify": {"to": "patient", "channel": "sms", "template": "t"}, "update": {"values": {"a": "1"}}},  # two kinds
+        {},  # none
+        {"notify": {"channel": "sms", "template": "t"}},  # no recipient
+        {"notify": {"to": "patient", "to_role": "doctor", "channel": "sms", "template": "t"}},  # two recipients
+        {"webhook": {"url": "ftp://example.org"}},  # not http(s)
+        {"webhook": {"url": "https://example.org", "secret_env": "lower_case"}},
+        {"update": {"values": {}}},  # nothing to set
+        {"create": {"entity": "x", "valeus": {}}},  # typo
+    ],
+)
 def test_malformed_actions_are_refused(raw):
     with pytest.raises(ValidationError):
         ActionSpec.model_validate(raw)

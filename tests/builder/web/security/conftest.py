@@ -7,6 +7,7 @@ PostgreSQL (skipped, with the reason, when the server is unreachable).
 from __future__ import annotations
 
 import pytest
+from security_helpers import PASSWORD, REPO, ROLES, FakeClock, build_app
 from starlette.testclient import TestClient
 
 from builder.accounts import add_user
@@ -17,8 +18,6 @@ from builder.storage.database import make_engine
 from builder.storage.tables import build_schema
 from builder.system_tables import create_system_tables
 from builder.web.security import SecuritySettings
-
-from security_helpers import PASSWORD, REPO, ROLES, FakeClock, build_app
 
 
 @pytest.fixture(scope="session")
@@ -45,9 +44,14 @@ def clock():
 
 @pytest.fixture
 def settings(clock):
-    return SecuritySettings(secret_key="test-secret-" + "x" * 40, session_idle_minutes=30,
-                            login_max_failures=3, login_max_failures_per_address=6, login_window_minutes=15,
-                            clock=clock)
+    return SecuritySettings(
+        secret_key="test-secret-" + "x" * 40,
+        session_idle_minutes=30,
+        login_max_failures=3,
+        login_max_failures_per_address=6,
+        login_window_minutes=15,
+        clock=clock,
+    )
 
 
 @pytest.fixture
@@ -67,5 +71,3 @@ def users(runtime):
     for name, role in (("alice", "admin"), ("dr_wang", "doctor"), ("nurse_li", "nurse")):
         add_user(runtime.engine, name, role, PASSWORD, roles=ROLES)
     return {"admin": "alice", "doctor": "dr_wang", "nurse": "nurse_li"}
-
-

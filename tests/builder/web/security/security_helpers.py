@@ -52,19 +52,33 @@ async def _echo(request: Request) -> JSONResponse:
     if request.headers.get("content-type", "").startswith("application/json"):
         return JSONResponse({"actor": actor.name, "json": await request.json()})
     form = await request.form()
-    return JSONResponse({"actor": actor.name, "form": {k: str(v) for k, v in form.items()
-                                                        if isinstance(v, str)},
-                         "files": [v.filename for v in form.values() if not isinstance(v, str)]})
+    return JSONResponse(
+        {
+            "actor": actor.name,
+            "form": {k: str(v) for k, v in form.items() if isinstance(v, str)},
+            "files": [v.filename for v in form.values() if not isinstance(v, str)],
+        }
+    )
 
 
 def build_app(runtime, settings) -> Starlette:
-    routes = auth_routes(runtime, settings) + audit_routes(runtime) + [
-        Route("/", _home), Route("/patients", _home), Route("/api/ping", _ping),
-        Route("/echo", _echo, methods=["POST"]), Route("/api/echo", _echo, methods=["POST"]),
-    ]
+    routes = (
+        auth_routes(runtime, settings)
+        + audit_routes(runtime)
+        + [
+            Route("/", _home),
+            Route("/patients", _home),
+            Route("/api/ping", _ping),
+            Route("/echo", _echo, methods=["POST"]),
+            Route("/api/echo", _echo, methods=["POST"]),
+        ]
+    )
     routes.append(Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"))
-    app = Starlette(routes=routes, middleware=security_middleware(runtime, settings),
-                    exception_handlers=security_exception_handlers())
+    app = Starlette(
+        routes=routes,
+        middleware=security_middleware(runtime, settings),
+        exception_handlers=security_exception_handlers(),
+    )
     app.state.runtime = runtime  # as the real app does: the page context reads it
     return app
 

@@ -6,11 +6,10 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from security_helpers import ROLES, login, session_csrf
 
 from builder.accounts import create_token
 from builder.system_tables import audit
-
-from security_helpers import ROLES, login, session_csrf
 
 
 @pytest.fixture
@@ -19,11 +18,19 @@ def entries(runtime, users):
     rows = []
     start = dt.datetime(2026, 2, 25, 8, 0)  # before the fake clock: sign-ins are the newest
     for index in range(30):
-        rows.append({"at": start + dt.timedelta(hours=index * 2), "actor": "dr_wang" if index % 2 else "nurse_li",
-                     "role": "doctor" if index % 2 else "nurse", "address": "10.0.0.5",
-                     "action": "update" if index % 3 else "create", "entity": "patient" if index < 20 else "visit",
-                     "record_id": index % 5 + 1, "changes": '{"stage": ["lead", "active"], "allergies": "changed"}',
-                     "detail": None})
+        rows.append(
+            {
+                "at": start + dt.timedelta(hours=index * 2),
+                "actor": "dr_wang" if index % 2 else "nurse_li",
+                "role": "doctor" if index % 2 else "nurse",
+                "address": "10.0.0.5",
+                "action": "update" if index % 3 else "create",
+                "entity": "patient" if index < 20 else "visit",
+                "record_id": index % 5 + 1,
+                "changes": '{"stage": ["lead", "active"], "allergies": "changed"}',
+                "detail": None,
+            }
+        )
     with runtime.engine.begin() as conn:
         conn.execute(audit.insert(), rows)
     return rows
@@ -72,7 +79,9 @@ def test_filters(client, entries):
     assert len(day_two) == 12
     assert {dt.datetime.fromisoformat(i["at"]).astimezone(shanghai).date() for i in day_two} == {dt.date(2026, 2, 26)}
     assert items("entity=patient&actor=nurse_li&record_id=1")[0]["changes"] == {
-        "stage": ["lead", "active"], "allergies": "changed"}
+        "stage": ["lead", "active"],
+        "allergies": "changed",
+    }
 
 
 def test_bad_filters_are_explained_not_crashed(client, entries):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from builder.accounts import create_token
-
 from security_helpers import ROLES, login, session_csrf
+
+from builder.accounts import create_token
 
 
 def test_form_post_without_token_is_refused_with_a_page(client, users):
@@ -30,8 +30,11 @@ def test_form_post_with_token_reaches_the_endpoint_with_its_body(client, users):
 def test_multipart_form_with_token_keeps_its_files(client, users):
     login(client, "alice")
     token = session_csrf(client)
-    response = client.post("/echo", data={"csrf_token": token, "note": "scan"},
-                           files={"upload": ("report.pdf", b"%PDF-1.4 " + b"x" * 200_000, "application/pdf")})
+    response = client.post(
+        "/echo",
+        data={"csrf_token": token, "note": "scan"},
+        files={"upload": ("report.pdf", b"%PDF-1.4 " + b"x" * 200_000, "application/pdf")},
+    )
     assert response.status_code == 200, response.text
     assert response.json()["files"] == ["report.pdf"] and response.json()["form"]["note"] == "scan"
 
@@ -40,7 +43,9 @@ def test_api_call_with_cookie_needs_the_header_token(client, users):
     login(client, "alice")
     refused = client.post("/api/echo", json={"a": 1})
     assert refused.status_code == 403
-    assert refused.json() == {"errors": [{"field": "__all__", "code": "csrf", "message": refused.json()["errors"][0]["message"]}]}
+    assert refused.json() == {
+        "errors": [{"field": "__all__", "code": "csrf", "message": refused.json()["errors"][0]["message"]}]
+    }
     accepted = client.post("/api/echo", json={"a": 1}, headers={"X-CSRF-Token": session_csrf(client)})
     assert accepted.status_code == 200 and accepted.json() == {"actor": "alice", "json": {"a": 1}}
 
@@ -68,16 +73,17 @@ def test_invalid_bearer_token_is_401_not_a_csrf_refusal(client):
 
 def test_garbled_form_body_is_refused_not_crashed(client, users):
     login(client, "alice")
-    response = client.post("/echo", content=b"--x\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=x"})
+    response = client.post(
+        "/echo", content=b"--x\r\nbroken", headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
     assert response.status_code == 403
 
 
 def test_too_large_form_is_refused(runtime, settings):
     from dataclasses import replace
 
-    from starlette.testclient import TestClient
-
     from security_helpers import build_app
+    from starlette.testclient import TestClient
 
     small = replace(settings, max_form_bytes=1000)
     with TestClient(build_app(runtime, small), follow_redirects=False) as client:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from security_helpers import PASSWORD, ROLES, SESSION_COOKIE, audit_rows, csrf_from_login_page, login, session_csrf
 from starlette.testclient import TestClient
 
 from builder.accounts import add_user, disable_user
-
-from security_helpers import PASSWORD, ROLES, SESSION_COOKIE, audit_rows, csrf_from_login_page, login, session_csrf
 
 
 def test_login_page_is_localized_and_carries_a_csrf_token(client):

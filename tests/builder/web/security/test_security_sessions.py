@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from builder.accounts import create_token, disable_user, enable_user, revoke_token, set_password
-
 from security_helpers import ROLES, SESSION_COOKIE, login
+
+from builder.accounts import create_token, disable_user, enable_user, revoke_token, set_password
 
 
 def test_session_expires_after_idle_minutes(client, clock, settings, users):
@@ -38,9 +38,8 @@ def test_session_cookie_flags(client, users):
 def test_https_only_sets_secure_and_hsts(runtime, settings):
     from dataclasses import replace
 
-    from starlette.testclient import TestClient
-
     from security_helpers import build_app
+    from starlette.testclient import TestClient
 
     with TestClient(build_app(runtime, replace(settings, https_only=True)), base_url="https://testserver") as client:
         response = client.get("/login")
@@ -73,8 +72,14 @@ def test_security_headers_on_every_response(client, users):
     for response in (client.get("/login"), client.get("/"), client.get("/no-such-page"), client.get("/api/ping")):
         headers = response.headers
         csp = headers["content-security-policy"]
-        for directive in ("default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'",
-                          "form-action 'self'", "base-uri 'none'"):
+        for directive in (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+            "base-uri 'none'",
+        ):
             assert directive in csp
         assert "unsafe-inline" not in csp
         assert headers["x-frame-options"] == "DENY"
@@ -120,11 +125,8 @@ def test_bearer_header_overrides_a_session_cookie(client, users):
 
 
 def test_a_copied_cookie_is_useless_after_sign_out(client, runtime, settings, users):
+    from security_helpers import build_app, session_csrf
     from starlette.testclient import TestClient
-
-    from security_helpers import build_app
-
-    from security_helpers import session_csrf
 
     login(client, "alice")
     stolen = client.cookies.get(SESSION_COOKIE)
