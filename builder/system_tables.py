@@ -109,6 +109,48 @@ key_users = sa.Table(
 )
 
 
+outbox = sa.Table(
+    # Messages and webhooks to deliver, written in the transaction of the change that caused
+    # them. No body and no address: delivery renders from the current record (see docs/workflows.md).
+    "crm_outbox",
+    SYSTEM_METADATA,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(120), nullable=False, unique=True),  # the idempotency key
+    sa.Column("automation", sa.String(80), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("template", sa.String(80), nullable=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("recipient", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("provider_ref", sa.String(120), nullable=True),
+    sa.Index("ix_crm_outbox_due", "status", "next_attempt_at"),
+)
+
+
+inbox = sa.Table(
+    # The in-app staff inbox: one row per message to a user, or to every user of a role.
+    "crm_inbox",
+    SYSTEM_METADATA,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(120), nullable=False),  # the outbox row's key: delivered once per user
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("role", sa.String(64), nullable=True, index=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("entity", sa.String(64), nullable=True),
+    sa.Column("record_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("read_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("key", "user_id", name="uq_crm_inbox_key_user"),
+)
+
+
 def create_system_tables(engine: sa.Engine) -> None:
     """Create the `crm_*` tables that do not exist yet (safe to call on every start)."""
     SYSTEM_METADATA.create_all(engine, checkfirst=True)

@@ -30,10 +30,28 @@ def validate(path: Path | None) -> None:
 
     loaded = load_checked(_blueprint_path(path))
     bp = loaded.blueprint
+    channels = _check_channels(path, loaded)
     out.print(
         f"[green]OK[/green] {bp.app.name}: {len(bp.entities)} entities, {len(bp.forms)} forms, "
         f"{len(bp.roles)} roles, {len(bp.decision_tables)} decision tables."
+        + (f" Channels: {', '.join(channels)}." if channels else "")
     )
+
+
+def _check_channels(path: Path | None, loaded) -> list[str]:
+    """Given a project (a folder with crm.toml), its channels must load and cover the blueprint's."""
+    from ..delivery import check_channels_used, delivery_settings, load_channels
+    from ..project import CONFIG_NAME
+
+    root = Path(".") if path is None else path
+    if not (root.is_dir() and (root / CONFIG_NAME).exists()):
+        return []
+    project = Project.load(root)
+    source = str(project.root / CONFIG_NAME)
+    channels = load_channels(project.config, source=source, root=project.root)
+    delivery_settings(project.config, source)
+    check_channels_used(loaded.flows, channels, source)
+    return sorted(channels)
 
 
 @main.command("test")
