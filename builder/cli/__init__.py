@@ -6,6 +6,7 @@ from . import (
     account_commands,  # noqa: F401  (registers user and token)
     project_commands,  # noqa: F401  (registers init, validate, schema, migrate, seed, keys, demo)
     serve_commands,  # noqa: F401  (registers serve and demo)
+    worker_commands,  # noqa: F401  (registers worker)
 )
 from .base import main
 

@@ -115,7 +115,10 @@ def used_channels(flows: Any) -> Iterator[tuple[str, str]]:
 
 def check_channels_used(flows: Any, channels: Mapping[str, Channel], source: str = "crm.toml") -> None:
     """A ProjectError naming each channel the blueprint sends through that crm.toml does not configure."""
-    missing = sorted({(channel, automation) for channel, automation in used_channels(flows) if channel not in channels})
+    missing: dict[str, list[str]] = {}
+    for channel, automation in used_channels(flows):
+        if channel not in channels and automation not in missing.get(channel, []):
+            missing.setdefault(channel, []).append(automation)
     if missing:
-        listed = "; ".join(f"`{channel}` (automation {automation})" for channel, automation in missing)
+        listed = "; ".join(f"`{channel}` (used by {', '.join(names)})" for channel, names in sorted(missing.items()))
         raise ProjectError(f"{source}: no [channels.NAME] table for {listed}")

@@ -27,7 +27,9 @@ def test_validate_names_a_channel_the_blueprint_uses_but_crm_toml_lacks(tmp_path
     )
     code, output = run("validate", tmp_path / "clinic")
     assert code == 1
-    assert "crm.toml: no [channels.NAME] table for `sms` (automation appointment_reminder)" in " ".join(output.split())
+    assert "crm.toml: no [channels.NAME] table for `sms` (used by monthly_recall, appointment_reminder)" in " ".join(
+        output.split()
+    )
     assert "Traceback" not in output
 
 
