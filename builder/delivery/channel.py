@@ -8,7 +8,7 @@ A channel only sends; who gets the message, whether they may, and when, is decid
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -130,7 +130,7 @@ class Channel:
         """Release connections; the worker calls it when it stops."""
 
 
-CHANNEL_TYPES: dict[str, Callable[[ChannelConfig], Channel]] = {}
+CHANNEL_TYPES: dict[str, type[Channel]] = {}
 
 
 def register_channel(cls: type[Channel]) -> type[Channel]:

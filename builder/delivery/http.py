@@ -15,9 +15,14 @@ import httpx
 from .channel import DeliveryError
 
 
+def _plain(value: Any) -> Any:
+    """Dates and times as ISO 8601, anything else JSON lacks as text."""
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def json_bytes(body: Any) -> bytes:
     """Compact UTF-8 JSON, the exact bytes that are sent (and signed)."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=_plain).encode("utf-8")
 
 
 def post(client: httpx.Client, url: str, content: bytes, headers: Mapping[str, str]) -> httpx.Response:

@@ -81,6 +81,9 @@ def delivery_job(delivery: Delivery, *, clock: Callable[[], dt.datetime] | None 
     def deliver_due(now: dt.datetime) -> int:
         rows = claim(engine, now, settings.batch, settings.lease_seconds)
         for row in rows:
+            if row.attempts > settings.max_attempts:  # taken back from dead workers again and again
+                record(engine, row, Outcome("dead", f"worker lost it {row.attempts - 1} times"), now)
+                continue
             try:
                 outcome = deliver(row, delivery, now)
             except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others

@@ -219,3 +219,58 @@ def test_a_lapsed_lease_is_taken_back(world):
         assert job(MORNING + dt.timedelta(minutes=5)) == 1
     assert gateway.keys() == {key: 1}
     assert (world.row(key).status, world.row(key).attempts) == ("sent", 2)
+
+
+def test_a_row_whose_workers_keep_dying_ends_dead(world):
+    world.patient(0, consent_sms=True)
+    key = world.add_row()
+    with world.engine.begin() as conn:
+        from builder.system_tables import outbox
+
+        conn.execute(outbox.update().values(status="sending", attempts=5, next_attempt_at=MORNING))
+    with HttpStandIn() as gateway:
+        world.job({"sms": sms(gateway.url)}, max_attempts=5)(MORNING)
+    assert gateway.accepted() == []
+    assert (world.row(key).status, world.row(key).reason) == ("dead", "worker lost it 5 times")
+
+
+def test_webhook_action_signed_with_its_body_from_the_record_now(tmp_path, sqlite_url, monkeypatch):
+    import hashlib
+    import hmac
+    import shutil
+
+    from clinic_fixtures import CLINIC, build_runtime, create_users, seed_clinic
+    from delivery_helpers import World
+
+    monkeypatch.setenv("CRM_TEST_HOOK_SECRET", "s3cret")
+    with HttpStandIn() as receiver:
+        source = tmp_path / "clinic"
+        shutil.copytree(CLINIC, source)
+        (source / "workflows" / "hooks.yaml").write_text(
+            "automations:\n"
+            "  tell_lab:\n"
+            "    entity: appointment\n"
+            "    when: created\n"
+            "    do:\n"
+            f"      - webhook: {{url: '{receiver.url}/hook', secret_env: CRM_TEST_HOOK_SECRET,"
+            " body: {patient: patient.name, at: starts_at}}\n",
+            encoding="utf-8",
+        )
+        runtime = build_runtime(tmp_path / "project", sqlite_url, source)
+        try:
+            actors = create_users(runtime)
+            world = World(runtime, seed_clinic(runtime, actors), actors)
+            appointment = world.data["appointments"][0]["id"]
+            key = world.add_row(
+                key=f"tell_lab:0:appointment:{appointment}:1", channel="webhook", template=None, automation="tell_lab"
+            )
+            world.job({})(MORNING)
+        finally:
+            runtime.close()
+    assert world.row(key).status == "sent"
+    [request] = receiver.accepted()
+    assert request["json"]["data"] == {"patient": "Wang Fang", "at": "2026-03-01T09:00:00"}
+    assert request["headers"]["Idempotency-Key"] == key
+    timestamp = request["headers"]["X-CRM-Timestamp"]
+    expected = hmac.new(b"s3cret", timestamp.encode() + b"." + request["raw"], hashlib.sha256).hexdigest()
+    assert request["headers"]["X-CRM-Signature"] == f"sha256={expected}"
