@@ -8,6 +8,7 @@ and serves as the SMS gateway, the WeCom robot and a webhook receiver.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import socket
@@ -30,7 +31,8 @@ def free_port() -> int:
 class SmtpStandIn:
     """An SMTP server keeping each accepted mail: (X-CRM-Key, Message-ID, To, Subject, body)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
         self.mails: list[dict[str, str]] = []
         self.lock = threading.Lock()
         self.port = free_port()
@@ -38,6 +40,8 @@ class SmtpStandIn:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         mail = message_from_bytes(envelope.content)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.mails.append(
                 {

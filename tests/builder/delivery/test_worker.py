@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from delivery_helpers import MORNING, make_world, sms
-from standins import HttpStandIn
+from standins import HttpStandIn, SmtpStandIn
 
 from builder.system_tables import outbox
 from builder.worker import run_once, run_worker
@@ -82,7 +83,17 @@ def test_two_workers_on_postgres_never_send_the_same_row(tmp_path, postgres_url)
         world.runtime.close()
 
 
-def _write_project(world, folder: Path, url: str, gateway: str) -> Path:
+MAIL_NOTIFICATION = """\
+notifications:
+  appointment_mail:
+    channels:
+      email:
+        subject: {en: Appointment reminder}
+        body: {en: "Hello {{ patient.name }}, see you at {{ starts_at | datetime }}."}
+"""
+
+
+def _write_project(world, folder: Path, url: str, gateway: str, smtp_port: int) -> Path:
     project = world.runtime.project
     folder.mkdir()
     (folder / "crm.toml").write_text(
@@ -90,6 +101,7 @@ def _write_project(world, folder: Path, url: str, gateway: str) -> Path:
         f'[database]\nurl = "{url}"\n'
         f'[security]\nkey_file = "{project.key_file}"\n'
         f'[channels.sms]\ntype = "sms"\nurl = "{gateway}"\nsign_name = "S"\nconsent = "consent_sms"\n'
+        f'[channels.email]\ntype = "smtp"\nhost = "127.0.0.1"\nport = {smtp_port}\nfrom = "c@clinic.example"\n'
         '[channels.inbox]\ntype = "inbox"\n'
         '[delivery]\nquiet_hours = ""\ndaily_cap = 0\nbatch = 10\nlease_seconds = 1\nbackoff_seconds = 0\n',
         encoding="utf-8",
@@ -108,18 +120,39 @@ def _start_worker(folder: Path) -> subprocess.Popen:
     )
 
 
+def _clinic_with_mail(tmp_path: Path) -> Path:
+    from clinic_fixtures import CLINIC
+
+    source = tmp_path / "clinic"
+    shutil.copytree(CLINIC, source)
+    (source / "workflows" / "mail.yaml").write_text(MAIL_NOTIFICATION, encoding="utf-8")
+    return source
+
+
 def test_crm_worker_killed_mid_delivery_loses_nothing(tmp_path, database_url):
-    """kill -9 while ~200 messages go through a slow gateway; after a restart all arrive, repeats ≤ in flight."""
-    world = make_world(tmp_path, database_url)
+    """kill -9 amid 200 messages to slow SMS and SMTP stand-ins; after a restart all arrive, repeats ≤ in flight."""
+    from clinic_fixtures import build_runtime, create_users, seed_clinic
+    from delivery_helpers import World
+
+    runtime = build_runtime(tmp_path / "project", database_url, _clinic_with_mail(tmp_path))
+    actors = create_users(runtime)
+    world = World(runtime, seed_clinic(runtime, actors), actors)
     try:
         world.patient(0, consent_sms=True)
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        keys = [world.add_row(key=f"reminder:{i}", due=now - dt.timedelta(minutes=1)) for i in range(200)]
-        with HttpStandIn(delay=0.01) as gateway:
-            folder = _write_project(world, tmp_path / "worker-project", database_url, gateway.url)
+        due = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=1)
+        sms_keys = [world.add_row(key=f"reminder:{i}", due=due) for i in range(100)]
+        mail_keys = [
+            world.add_row(key=f"mail:{i}", due=due, channel="email", template="appointment_mail") for i in range(100)
+        ]
+        with HttpStandIn(delay=0.01) as gateway, SmtpStandIn(delay=0.01) as smtp:
+            folder = _write_project(world, tmp_path / "worker-project", database_url, gateway.url, smtp.port)
             first = _start_worker(folder)
+
+            def arrived() -> int:
+                return len(gateway.accepted()) + len(smtp.mails)
+
             try:
-                started = _wait(lambda: len(gateway.accepted()) >= 60 and _statuses(world.engine).get("sending", 0) > 0)
+                started = _wait(lambda: arrived() >= 60 and _statuses(world.engine).get("sending", 0) > 0)
                 assert started, first.stderr.read().decode() if first.poll() is not None else "no progress"
             finally:
                 first.send_signal(signal.SIGKILL)
@@ -132,11 +165,11 @@ def test_crm_worker_killed_mid_delivery_loses_nothing(tmp_path, database_url):
             finally:
                 second.send_signal(signal.SIGTERM)
                 assert second.wait(timeout=60) == 0
-        counts = gateway.keys()
-        assert set(counts) == set(keys)  # every message arrived
+            counts = gateway.keys() + smtp.keys()
+        assert set(counts) == {*sms_keys, *mail_keys}  # every message arrived, counted by key at the stand-ins
         assert sum(n - 1 for n in counts.values()) <= in_flight  # repeats only of those in flight
     finally:
-        world.runtime.close()
+        runtime.close()
 
 
 def test_serve_runs_a_worker_in_process_on_sqlite_only(tmp_path, database_url, capsys):
