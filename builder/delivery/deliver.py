@@ -1,7 +1,7 @@
 """Deliver one outbox row: resolve, protect, render, send — and say what became of it.
 
 `deliver` does no bookkeeping of its own; it returns an `Outcome` that the job writes
-back to the row. It reads the record as it is now, through the record service as the
+back to the row. It reads the record as it is now, through the record service's loader as the
 system, so a message never carries what was true when it was queued but is no longer.
 """
 
@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 from engines.rules import RuleError
 from engines.workflows import render_notification
 
-from ..records import SYSTEM, RecordService
-from ..records.errors import NotFound
+from ..records import RecordService
 from .channel import Address, Channel, DeliveryError, OutgoingMessage
 from .protection import backoff, person_tag, quiet_until, sent_today
+from .reading import Reader
 from .recipients import Recipient, Unresolved, resolve
 from .settings import DeliverySettings
 from .webhook import WebhookChannel
@@ -69,20 +69,25 @@ def _retry_or_dead(row: Any, error: DeliveryError, delivery: Delivery, now: dt.d
     return Outcome("dead", (error.reason + suffix)[:200])
 
 
-def deliver(row: Any, delivery: Delivery, now: dt.datetime) -> Outcome:
-    """The outcome of delivering `row` (a claimed crm_outbox row, attempts already counted) at `now`."""
+def deliver(row: Any, delivery: Delivery, now: dt.datetime, reader: Reader | None = None) -> Outcome:
+    """The outcome of delivering `row` (a claimed crm_outbox row, attempts already counted) at `now`.
+
+    `reader` is the batch's (records read once for many rows); without one, the row gets its own.
+    """
+    if reader is None:
+        with Reader(delivery.records) as own:
+            return deliver(row, delivery, now, own)
     channel = delivery.channel(row)
     if channel is None:
         return Outcome("dead", f"channel {row.channel} is not configured"[:200])
-    try:
-        record = delivery.records.get(SYSTEM, row.entity, row.record_id)
-    except NotFound:
+    record = reader.record(row.entity, row.record_id)
+    if record is None:
         return Outcome("skipped", "record deleted")
     try:
         message = (
-            _webhook_message(row, record, delivery, now)
+            _webhook_message(row, record, delivery, reader, now)
             if row.template is None
-            else _notification(row, record, channel, delivery, now)
+            else _notification(row, record, channel, delivery, reader, now)
         )
     except _Stop as stop:
         return stop.outcome
@@ -91,6 +96,8 @@ def deliver(row: Any, delivery: Delivery, now: dt.datetime) -> Outcome:
     except DeliveryError as error:
         return _retry_or_dead(row, error, delivery, now)
     tag = message.extra.get("tag")
+    if tag is not None:
+        reader.sent[tag] = reader.sent.get(tag, 0) + 1
     return Outcome("sent", tag, sent.provider_ref)
 
 
@@ -102,27 +109,25 @@ class _Stop(Exception):
         self.outcome = outcome
 
 
-def _notification(row: Any, record: dict, channel: Channel, delivery: Delivery, now: dt.datetime) -> OutgoingMessage:
+def _notification(
+    row: Any, record: dict, channel: Channel, delivery: Delivery, reader: Reader, now: dt.datetime
+) -> OutgoingMessage:
     try:
-        recipient = resolve(delivery.records, row.recipient, row.entity, record, delivery.default_locale)
+        recipient = resolve(delivery.records, reader, row.recipient, row.entity, record, delivery.default_locale)
     except Unresolved as exc:
         raise _Stop(Outcome("skipped", f"recipient: {exc}"[:200])) from None
     tag = None
     if recipient.kind == "patient":
         tag = person_tag(recipient.entity, recipient.record.get("id"))
-        _protect(recipient, channel, delivery, now, tag)
+        _protect(recipient, channel, delivery, reader, now, tag)
     _check_address(recipient, channel)
     spec = (delivery.flows.notifications if delivery.flows is not None else {}).get(row.template)
     if spec is None:
         raise _Stop(Outcome("dead", f"no notification {row.template}"[:200]))
-    loader_context = dict(record)
+    context = reader.context(row.entity, record)
+    context.update(app=dict(delivery.app), recipient={"name": recipient.address.name, "locale": recipient.locale})
     try:
-        with delivery.records.engine.connect() as conn:
-            context = delivery.records.link_loader(conn).wrap(row.entity, loader_context)
-            context.update(
-                app=dict(delivery.app), recipient={"name": recipient.address.name, "locale": recipient.locale}
-            )
-            rendered = render_notification(spec, row.channel, recipient.locale, context)
+        rendered = render_notification(spec, row.channel, recipient.locale, context)
     except KeyError:
         raise _Stop(Outcome("dead", f"{row.template} has no message for channel {row.channel}"[:200])) from None
     except RuleError as exc:
@@ -140,7 +145,9 @@ def _notification(row: Any, record: dict, channel: Channel, delivery: Delivery, 
     )
 
 
-def _protect(recipient: Recipient, channel: Channel, delivery: Delivery, now: dt.datetime, tag: str) -> None:
+def _protect(
+    recipient: Recipient, channel: Channel, delivery: Delivery, reader: Reader, now: dt.datetime, tag: str
+) -> None:
     if channel.consent is not None and recipient.record.get(channel.consent) is not True:
         raise _Stop(Outcome("skipped", f"no consent ({channel.consent})"))
     wake = quiet_until(now, delivery.settings, delivery.zone)
@@ -151,7 +158,7 @@ def _protect(recipient: Recipient, channel: Channel, delivery: Delivery, now: dt
     cap = delivery.settings.daily_cap
     if cap:
         with delivery.records.engine.connect() as conn:
-            if sent_today(conn, tag, now, delivery.zone) >= cap:
+            if sent_today(conn, tag, now, delivery.zone) + reader.sent.get(tag, 0) >= cap:
                 raise _Stop(Outcome("skipped", f"daily cap ({cap}) reached"))
 
 
@@ -166,7 +173,7 @@ def _check_address(recipient: Recipient, channel: Channel) -> None:
         raise _Stop(Outcome("skipped", reason))
 
 
-def _webhook_message(row: Any, record: dict, delivery: Delivery, now: dt.datetime) -> OutgoingMessage:
+def _webhook_message(row: Any, record: dict, delivery: Delivery, reader: Reader, now: dt.datetime) -> OutgoingMessage:
     """A `webhook:` action's call: its URL and key from the blueprint, the body from the record now."""
     rest = row.key.partition(":")[2]
     index_text = rest.partition(":")[0]
@@ -183,15 +190,14 @@ def _webhook_message(row: Any, record: dict, delivery: Delivery, now: dt.datetim
         if not secret:
             raise _Stop(Outcome("dead", f"environment variable {spec.secret_env} is not set"))
     if action.values:
-        with delivery.records.engine.connect() as conn:
-            context = delivery.records.link_loader(conn).wrap(row.entity, record)
-            try:
-                body = {
-                    k: v.evaluate(context, now=now, timezone=delivery.zone) if hasattr(v, "evaluate") else v
-                    for k, v in action.values.items()
-                }
-            except RuleError as exc:
-                raise _Stop(Outcome("dead", f"webhook body failed ({type(exc).__name__})")) from None
+        context = reader.context(row.entity, record)
+        try:
+            body = {
+                k: v.evaluate(context, now=now, timezone=delivery.zone) if hasattr(v, "evaluate") else v
+                for k, v in action.values.items()
+            }
+        except RuleError as exc:
+            raise _Stop(Outcome("dead", f"webhook body failed ({type(exc).__name__})")) from None
     else:
         body = {"entity": row.entity, "id": row.record_id, "record": record}
     payload = {

@@ -13,12 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
-from ..records import SYSTEM, RecordService
-from ..records.errors import NotFound
-from ..system_tables import users
+from ..records import RecordService
 from .channel import Address
+from .reading import Reader
 
 
 @dataclass(frozen=True)
@@ -43,20 +40,13 @@ def _first_of_type(records: RecordService, entity: str, kind: str, values: Mappi
     return None
 
 
-def _accounts(engine: sa.Engine, *, role: str | None = None, user_id: int | None = None) -> list[Any]:
-    query = sa.select(users.c.id, users.c.locale).where(users.c.disabled == sa.false())
-    query = query.where(users.c.role == role) if role is not None else query.where(users.c.id == user_id)
-    with engine.connect() as conn:
-        return list(conn.execute(query.order_by(users.c.id)).all())
-
-
 def resolve(
-    records: RecordService, reference: str, entity: str, record: Mapping[str, Any], default_locale: str
+    records: RecordService, reader: Reader, reference: str, entity: str, record: Mapping[str, Any], default_locale: str
 ) -> Recipient:
     """The recipient `reference` names, starting from `record` (of `entity`), read as the system."""
     if reference.startswith("role:"):
         role = reference.removeprefix("role:")
-        accounts = _accounts(records.engine, role=role)
+        accounts = reader.accounts(role=role)
         return Recipient("role", Address(user_ids=tuple(a.id for a in accounts), role=role), default_locale)
     current_entity, current = entity, record
     if reference != "record":
@@ -65,17 +55,16 @@ def resolve(
             value = current.get(link)
             if target is None or not isinstance(value, int):
                 raise Unresolved(f"no {link} on the record")
-            try:
-                current = records.get(SYSTEM, target, value)
-            except NotFound:
-                raise Unresolved(f"{link} not found") from None
-            current_entity = target
+            found = reader.record(target, value)
+            if found is None:
+                raise Unresolved(f"{link} not found")
+            current, current_entity = found, target
     user_id = _first_of_type(records, current_entity, "user", current)
     has_account_field = any(f.spec.type == "user" for f in records.entity(current_entity).fields.values())
     email = _first_of_type(records, current_entity, "email", current)
     name = str(current.get("name") or "") or None
     if has_account_field:
-        accounts = _accounts(records.engine, user_id=user_id) if isinstance(user_id, int) else []
+        accounts = reader.accounts(user_id=user_id) if isinstance(user_id, int) else []
         locale = (accounts[0].locale if accounts else None) or default_locale
         address = Address(email=email, user_ids=tuple(a.id for a in accounts), name=name)
         return Recipient("staff", address, locale, current_entity, current)

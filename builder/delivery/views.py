@@ -36,9 +36,8 @@ def outbox_page(engine: sa.Engine, status: str | None, page: int = 1) -> OutboxP
         query = query.where(outbox.c.status == status)
         counting = counting.where(outbox.c.status == status)
     with engine.connect() as conn:
-        counts: dict[str, int] = dict(
-            conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)).tuples().all()
-        )
+        by_status = conn.execute(sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)).all()
+        counts = {str(status): int(count) for status, count in by_status}
         total = int(conn.execute(counting).scalar_one())
         pages = max(1, -(-total // PER_PAGE))
         page = min(max(1, page), pages)

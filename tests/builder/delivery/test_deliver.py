@@ -274,3 +274,17 @@ def test_webhook_action_signed_with_its_body_from_the_record_now(tmp_path, sqlit
     timestamp = request["headers"]["X-CRM-Timestamp"]
     expected = hmac.new(b"s3cret", timestamp.encode() + b"." + request["raw"], hashlib.sha256).hexdigest()
     assert request["headers"]["X-CRM-Signature"] == f"sha256={expected}"
+
+
+def test_a_slow_gateway_hands_back_the_rest_of_the_batch_before_the_lease_ends(world):
+    world.patient(0, consent_sms=True)
+    keys = [world.add_row(key=f"reminder:{i}") for i in range(6)]
+    with HttpStandIn(delay=0.4) as gateway:
+        job = world.job({"sms": sms(gateway.url)}, lease_seconds=1, daily_cap=0)
+        handled = job(MORNING)
+        assert 0 < handled < 6
+        waiting = [world.row(k) for k in keys[handled:]]
+        assert {(r.status, r.attempts) for r in waiting} == {("pending", 0)}
+        while job(MORNING):
+            pass
+    assert gateway.keys() == dict.fromkeys(keys, 1)
