@@ -72,3 +72,17 @@ def mark_read(engine: sa.Engine, user_id: int, item_id: int | None, now: dt.date
         condition = sa.and_(condition, inbox.c.id == item_id)
     with write_transaction(engine) as conn:
         return conn.execute(inbox.update().where(condition).values(read_at=now)).rowcount
+
+
+def outbox_for_record(engine: sa.Engine, entity: str, record_id: int, limit: int = 20) -> list[Any]:
+    """The messages about one record, newest first: for its timeline (status, template, channel, when, why)."""
+    columns = [outbox.c[name] for name in ("id", "automation", "channel", "template", "status", "attempts")]
+    columns += [outbox.c[name] for name in ("created_at", "sent_at", "next_attempt_at", "reason")]
+    with engine.connect() as conn:
+        query = (
+            sa.select(*columns)
+            .where(outbox.c.entity == entity, outbox.c.record_id == record_id)
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
+        return list(conn.execute(query).all())
