@@ -95,6 +95,7 @@ def delivery_job(delivery: Delivery, *, clock: Callable[[], dt.datetime] | None 
         started = time.monotonic()
         results: list[tuple[Any, Outcome]] = []
         with Reader(delivery.records) as reader:
+            reader.prefetch_rows(rows)
             for row in rows:
                 if time.monotonic() - started > settings.lease_seconds / 2:  # a slow gateway: hand back the rest
                     release(engine, rows[len(results) :], now)
