@@ -1,9 +1,10 @@
 """Read what a batch of deliveries needs on one connection: records as the system sees them, accounts.
 
-Records come through the record service's link loader (decoded and decrypted, every
-field: the system's view), cached for the batch and fetched many at a time, so the
-patient of fifty reminders is read once and a batch costs a few queries, not a few per row. These reads are not written to the audit trail: the system reading a record
-to send the message an automation asked for is not a person viewing it.
+Records are decoded and decrypted like the record service's link loader does (every
+field: the system's view), fetched many at a time and cached for the batch, so the
+patient of fifty reminders is read once and a batch costs a few queries, not a few per
+row. These reads are not written to the audit trail: the system reading a record to
+send the message an automation asked for is not a person viewing it.
 """
 
 from __future__ import annotations
