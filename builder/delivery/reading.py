@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from ..records import RecordService
 from ..records.codec import decode
 from ..records.links import LinkLoader
+from ..storage.database import is_sqlite
 from ..system_tables import users
 
 PREFETCH_CHUNK = 500
@@ -34,6 +35,8 @@ class Reader:
 
     def __enter__(self) -> Reader:
         self._conn = self.records.engine.connect()
+        if not is_sqlite(self._conn):  # no transaction left idle while a slow gateway is waited for
+            self._conn = self._conn.execution_options(isolation_level="AUTOCOMMIT")
         self._service_loader = self.records.link_loader(self._conn)
         self._primed: dict[tuple[str, int], dict[str, Any]] = {}
         self._loader = LinkLoader(self._fetch, self.records.link_targets)
