@@ -94,7 +94,7 @@ def input_value(field: CompiledField, value: Any) -> Any:
         return str(value)
     if isinstance(value, list):
         return [str(v) for v in value]
-    return str(value)
+    return field.kind.edit_text(value, field.spec)
 
 
 def _options(field: CompiledField, locale: str) -> Choices:
