@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from engines.forms import id_column_type
+
 SYSTEM_METADATA = sa.MetaData()
 
 users = sa.Table(
@@ -38,7 +40,7 @@ tokens = sa.Table(
 audit = sa.Table(
     "crm_audit",
     SYSTEM_METADATA,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", id_column_type(), primary_key=True, autoincrement=True),  # one entry per request adds up
     sa.Column("at", sa.DateTime, nullable=False, index=True),
     sa.Column("actor", sa.String(64), nullable=True, index=True),
     sa.Column("role", sa.String(64), nullable=True),
@@ -110,5 +112,31 @@ key_users = sa.Table(
 
 
 def create_system_tables(engine: sa.Engine) -> None:
-    """Create the `crm_*` tables that do not exist yet (safe to call on every start)."""
+    """Create the `crm_*` tables that do not exist yet, and widen old 32-bit id columns (safe on every start)."""
     SYSTEM_METADATA.create_all(engine, checkfirst=True)
+    widen_system_ids(engine)
+
+
+def widen_system_ids(engine: sa.Engine) -> None:
+    """PostgreSQL tables made before ids were 64-bit keep INTEGER columns; make them BIGINT like the model.
+
+    SQLite's INTEGER is already 64-bit. Only columns the model declares BIGINT and the
+    database holds as INTEGER are altered, so a current database costs one catalogue read.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        for table in SYSTEM_METADATA.sorted_tables:
+            live = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                held = live.get(column.name)
+                narrow = isinstance(held, sa.Integer) and not isinstance(held, sa.BigInteger)
+                if isinstance(column.type, sa.BigInteger) and narrow:
+                    conn.execute(sa.text(f'ALTER TABLE "{table.name}" ALTER COLUMN "{column.name}" TYPE BIGINT'))
+                    sequence = conn.execute(
+                        sa.text("SELECT pg_get_serial_sequence(:table, :column)"),
+                        {"table": f'"{table.name}"', "column": column.name},
+                    ).scalar()
+                    if sequence:
+                        conn.execute(sa.text(f"ALTER SEQUENCE {sequence} AS BIGINT"))
