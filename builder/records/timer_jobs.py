@@ -65,9 +65,12 @@ def fire_due_timers(service: RecordService, now: dt.datetime, *, limit: int = BA
                     status, reason = _handle(service, conn, row, moment)
             except (RecordError, FlowError) as exc:
                 status, reason = FAILED, str(exc)  # the actions rolled back to the savepoint; recorded why
+            # The actions may have planned this very timer again: a new moment is a new timer, kept;
+            # otherwise (still as claimed, or cancelled by the record's new state) it is what we did.
+            replanned = sa.and_(timers.c.status == PLANNED, timers.c.due_at != row.due_at)
             conn.execute(
                 timers.update()
-                .where(timers.c.id == row.id, timers.c.status == PLANNED)
+                .where(timers.c.id == row.id, sa.not_(replanned))
                 .values(
                     status=status,
                     reason=None if reason is None else reason[:200],

@@ -9,8 +9,10 @@ appointments) and `analyst`.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +23,8 @@ from builder.storage.database import make_engine
 from builder.system_tables import create_system_tables
 from engines.rules import get_timezone, set_timezone
 
-LOADED = load_blueprint("blueprints/clinic")
+CLINIC_DIR = Path(__file__).resolve().parents[3] / "blueprints" / "clinic"
+LOADED = load_blueprint(CLINIC_DIR)
 START = dt.datetime(2026, 12, 1, 9, 0)  # a Tuesday morning in Shanghai
 
 ADMIN = Actor(1, "ada", "admin")
@@ -70,18 +73,19 @@ class Clinic:
         return self.service.transition(actor, entity, record["id"], name, record["version"], **kw)
 
 
-def make_clinic(database_url: str) -> Clinic:
-    set_timezone(LOADED.blueprint.app.timezone)
+def make_clinic(database_url: str, loaded: Any = LOADED) -> Clinic:
+    """The wired service over `loaded` (the clinic template, or a variant of it), with a doctor and a patient."""
+    set_timezone(loaded.blueprint.app.timezone)
     engine = make_engine(database_url)
     clock = Clock()
     service = RecordService(
-        LOADED.blueprint.entities,
+        loaded.blueprint.entities,
         engine,
         None,
         clock=clock,
-        decision_tables=LOADED.decision_tables,
-        timezone=LOADED.blueprint.app.timezone,
-        flows=LOADED.flows,
+        decision_tables=loaded.decision_tables,
+        timezone=loaded.blueprint.app.timezone,
+        flows=loaded.flows,
     )
     service.schema.metadata.create_all(engine)
     create_system_tables(engine)
@@ -94,10 +98,17 @@ def make_clinic(database_url: str) -> Clinic:
     return clinic
 
 
-def clinic_fixture(database_url: str) -> Iterator[Clinic]:
+def clinic_fixture(database_url: str, loaded: Any = LOADED) -> Iterator[Clinic]:
     """For a test module's `clinic` fixture: the wired clinic, the global timezone restored after."""
     previous = get_timezone()
-    made = make_clinic(database_url)
+    made = make_clinic(database_url, loaded)
     yield made
     made.service.engine.dispose()
     set_timezone(previous)
+
+
+def clinic_variant(directory: Path, extra_yaml: str) -> Any:
+    """The clinic template with one more file under workflows/ (extra automations for a test)."""
+    shutil.copytree(CLINIC_DIR, directory)
+    (directory / "workflows" / "test_extra.yaml").write_text(extra_yaml, encoding="utf-8")
+    return load_blueprint(directory)
