@@ -155,6 +155,7 @@ schedules = sa.Table(
     sa.Column("automation", sa.String(80), primary_key=True),
     sa.Column("next_run", sa.DateTime, nullable=False),  # naive UTC
     sa.Column("last_run", sa.DateTime, nullable=True),  # naive UTC
+    sa.Column("last_result", sa.String(200), nullable=True),  # "12 records", "missed: ...", failures
 )
 
 outbox = sa.Table(

@@ -58,7 +58,7 @@ class Clinic:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def rows(self, table: sa.Table, **where: Any) -> list[Any]:
-        query = sa.select(table).order_by(table.c.id)
+        query = sa.select(table).order_by(*table.primary_key.columns)
         for name, value in where.items():
             query = query.where(table.c[name] == value)
         with self.service.engine.connect() as conn:
