@@ -457,6 +457,8 @@ class RecordService:
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, grant: Grant, written: Written
     ) -> dict[str, Any]:
         """The record as the actor now sees it: automations may have changed it after the write."""
+        if self.flows is None or not self.flows.of_entity(entity.name):
+            return written.presented  # nothing this write set off can have touched it
         table = self.schema.table(entity.name)
         version = conn.execute(sa.select(table.c.version).where(table.c.id == written.record_id)).scalar()
         if version == written.version:

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, Conflict, NotFound, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity
+from builder.records.transitions import driven_fields
 from builder.runtime import Runtime
 from engines.forms import localized
 
@@ -139,7 +140,7 @@ async def render_detail(
             "title": record_title(entity, record),
             "sections": sections,
             "grant": grant,
-            "can_edit": bool(grant.writable),
+            "can_edit": bool(grant.writable - set(driven_fields(service.flows, entity.name))),
             "can_delete": grant.delete,
             "saved": request.query_params.get("saved") == "1",
             "moved": request.query_params.get("moved") == "1",

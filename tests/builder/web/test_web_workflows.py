@@ -96,3 +96,12 @@ def test_the_diagram_page_needs_read_access(clinic):
     assert "<svg" in clinic.login("front_desk").get("/workflows/appointment_flow").text
     assert clinic.login("analyst").get("/workflows/appointment_flow").status_code == 404
     assert clinic.login("front_desk").get("/workflows/nothing").status_code == 404
+
+
+def test_forms_show_the_state_as_text_and_a_role_that_may_only_move_it_has_no_edit_button(clinic):
+    appt = appointment(clinic)
+    form = clinic.login("front_desk").get(f"/records/appointment/{appt['id']}/edit")
+    assert form.status_code == 200 and 'name="starts_at"' in form.text and 'name="status"' not in form.text
+    assert 'name="status"' not in clinic.login("front_desk").get("/records/appointment/new").text
+    nurse_page = clinic.login("nurse").get(f"/records/appointment/{appt['id']}")  # nurses may write only `status`
+    assert f"/records/appointment/{appt['id']}/edit" not in nurse_page.text
