@@ -88,8 +88,11 @@ def context(service: RecordService, conn: sa.Connection, entity: str, record_id:
     return {**service.link_loader(conn).wrap(entity, values), "id": record_id}
 
 
-def react(service: RecordService, run: Run, change: Change) -> None:
-    """Run what `change` sets off: matching automations' actions, timers, outbox rows."""
+def react(service: RecordService, run: Run, change: Change, *, events: bool = True) -> None:
+    """Run what `change` sets off: matching automations' actions, timers, outbox rows.
+
+    `events=False` (an actor writing history, see Actor.sets_off) plans the timers only.
+    """
     flows = service.flows
     automations = flows.of_entity(change.entity) if flows is not None else []
     if not automations:
@@ -100,7 +103,7 @@ def react(service: RecordService, run: Run, change: Change) -> None:
     related = SqlRelated(service, conn, (change.entity, change.record_id))
     event = Event(change.entity, change.kind, change.record_id, before, after, None, change.transition, change.workflow)
     try:
-        firings = match_event(automations, event, now=run.now, related=related)
+        firings = match_event(automations, event, now=run.now, related=related) if events else []
         plans = plan_timers(
             automations, change.entity, change.record_id, before, after, now=run.now, zone=service.zone, related=related
         )

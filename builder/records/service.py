@@ -349,7 +349,8 @@ class RecordService:
             conn.execute(
                 audit_table.insert().values(**audit_row(actor, "delete", entity_name, record_id, self.clock()))
             )
-            react(self, self.new_run(conn), Change(entity_name, "deleted", record_id, row.version, before, None))
+            deleted = Change(entity_name, "deleted", record_id, row.version, before, None)
+            react(self, self.new_run(conn), deleted, events=actor.sets_off)
 
     def _write(
         self, actor: Actor, entity_name: str, record_id: int | None, values: Mapping[str, Any], version: int | None
@@ -360,7 +361,7 @@ class RecordService:
         with write_transaction(self.engine) as conn:
             run = self.new_run(conn)
             written = self.write_in(conn, actor, entity, grant, record_id, values, version)
-            react(self, run, written.change("created" if record_id is None else "updated"))
+            react(self, run, written.change("created" if record_id is None else "updated"), events=actor.sets_off)
             return self.reread(conn, actor, entity, grant, written)
 
     def write_in(

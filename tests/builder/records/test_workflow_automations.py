@@ -125,3 +125,15 @@ def test_webhooks_go_to_the_outbox_too(variant):
         "https://lab.example/hook",
     )
     assert row.record_id == reading["id"]
+
+
+def test_seeded_history_plans_timers_but_sets_off_no_event_automations(clinic):
+    from builder.records import SEEDING
+    from builder.system_tables import timers
+
+    starts = (clinic.clock.now + dt.timedelta(hours=48)).isoformat()
+    base = {"patient": clinic.patient, "doctor": clinic.doctor}
+    clinic.service.create(SEEDING, "appointment", {**base, "starts_at": "2026-11-01T09:00", "status": "completed"})
+    clinic.service.create(SEEDING, "appointment", {**base, "starts_at": starts, "status": "confirmed"})
+    assert clinic.service.list(ADMIN, "visit").total == 0 and clinic.service.list(ADMIN, "follow_up").total == 0
+    assert {(t.automation, t.status) for t in clinic.rows(timers)} >= {("appointment_reminder", "planned")}
