@@ -48,6 +48,14 @@ register_texts(
             "en": "Your role may not make this move.",
             "zh-CN": "您的角色无权执行此操作。",
         },
+        "flow.refused_guard": {
+            "en": "Not possible yet: a condition of this move is not met.",
+            "zh-CN": "暂不能执行:此操作的条件尚未满足。",
+        },
+        "flow.refused_guard_error": {
+            "en": "The condition of this move could not be checked on this record.",
+            "zh-CN": "无法在此记录上检查此操作的条件。",
+        },
         "flow.refused_state": {
             "en": "This move is not possible from the current status.",
             "zh-CN": "当前状态下不能执行此操作。",
@@ -113,20 +121,22 @@ def _input(entity: CompiledEntity, name: str, locale: str) -> dict[str, Any]:
 
 
 def _reason(decision: Any, machine: Any, entity: CompiledEntity, locale: str) -> str:
-    """Why a button is disabled, in the viewer's language and with labels."""
+    """Why a button is disabled, in the viewer's language and with labels (never a raw code)."""
     if decision.code == "required":
         names = ", ".join(field_label(entity.fields[f], locale) for f in decision.missing if f in entity.fields)
         return ("请先填写:" if locale.startswith("zh") else "Fill in first: ") + names
-    if decision.code == "wrong_state":
-        return translate("flow.refused_state", locale)
-    if decision.code == "role":
-        return translate("flow.refused_role", locale)
-    guard = machine.spec.transitions[decision.transition].if_
-    return (
-        ("条件未满足:" if locale.startswith("zh") else "Not yet: the condition ")
-        + f"`{guard}`"
-        + ("" if locale.startswith("zh") else " is not met")
-    )
+    return translate(REFUSAL_TEXTS.get(decision.code or "", "flow.refused_guard"), locale)
+
+
+REFUSAL_TEXTS = {
+    "role": "flow.refused_role",
+    "wrong_state": "flow.refused_state",
+    "transition.wrong_state": "flow.refused_state",
+    "guard": "flow.refused_guard",
+    "transition.guard": "flow.refused_guard",
+    "guard_error": "flow.refused_guard_error",
+    "transition.guard_error": "flow.refused_guard_error",
+}
 
 
 def routes(runtime: Runtime) -> list[BaseRoute]:
@@ -208,6 +218,9 @@ def _problems(exc: RecordError, entity: CompiledEntity, locale: str) -> list[str
         texts = []
         for error in exc.errors:
             field = entity.fields.get(error.field)
-            texts.append(f"{field_label(field, locale)}: {error.message}" if field is not None else error.message)
+            if error.code in REFUSAL_TEXTS:
+                texts.append(translate(REFUSAL_TEXTS[error.code], locale))
+            else:
+                texts.append(f"{field_label(field, locale)}: {error.message}" if field is not None else error.message)
         return texts
     return [str(exc)]

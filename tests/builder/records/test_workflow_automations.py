@@ -25,6 +25,12 @@ automations:
     if: "reason == 'loop'"
     do:
       - update: {values: {attempts: "attempts + 1"}}
+  survey_after_visit:           # a week after the visit, on the appointment as it is then
+    entity: appointment
+    when: {enter: completed}
+    after: "days(7)"
+    do:
+      - notify: {to: patient, channel: sms, template: appointment_reminder}
   tell_the_lab:
     entity: vital_reading
     when: created
@@ -137,3 +143,20 @@ def test_seeded_history_plans_timers_but_sets_off_no_event_automations(clinic):
     clinic.service.create(SEEDING, "appointment", {**base, "starts_at": starts, "status": "confirmed"})
     assert clinic.service.list(ADMIN, "visit").total == 0 and clinic.service.list(ADMIN, "follow_up").total == 0
     assert {(t.automation, t.status) for t in clinic.rows(timers)} >= {("appointment_reminder", "planned")}
+
+
+def test_after_an_event_a_timer_is_planned_and_fires_once_a_week_later(variant):
+    from builder.records.timer_jobs import fire_due_timers
+    from builder.system_tables import timers
+
+    appt = completed(variant)
+    [survey] = variant.rows(timers, automation="survey_after_visit")
+    assert (survey.status, survey.due_at) == ("planned", dt.datetime(2026, 12, 8, 1, 0))  # 7 days on, UTC
+    assert variant.rows(outbox, automation="survey_after_visit") == []
+    week_later = dt.datetime(2026, 12, 8, 1, 1, tzinfo=dt.UTC)
+    assert fire_due_timers(variant.service, week_later) == 2  # and the 3-day follow-up's overdue alert, missed
+    assert variant.rows(timers, automation="survey_after_visit")[0].status == "fired"
+    assert [t.status for t in variant.rows(timers, automation="follow_up_overdue")] == ["missed", "planned"]
+    [message] = variant.rows(outbox, automation="survey_after_visit")
+    assert (message.record_id, message.recipient) == (appt["id"], "patient")
+    assert fire_due_timers(variant.service, week_later) == 0

@@ -105,3 +105,15 @@ def test_forms_show_the_state_as_text_and_a_role_that_may_only_move_it_has_no_ed
     assert 'name="status"' not in clinic.login("front_desk").get("/records/appointment/new").text
     nurse_page = clinic.login("nurse").get(f"/records/appointment/{appt['id']}")  # nurses may write only `status`
     assert f"/records/appointment/{appt['id']}/edit" not in nurse_page.text
+
+
+def test_refusals_on_the_page_are_explained_in_words_not_codes(clinic):
+    appt = appointment(clinic)
+    browser = clinic.login("front_desk")
+    page = browser.get(f"/records/appointment/{appt['id']}")
+    form = {"csrf_token": csrf_of(page.text), "version": "1"}
+    wrong = browser.post(f"/records/appointment/{appt['id']}/transitions/check_in", data=form)
+    assert wrong.status_code == 422 and "not possible from the current status" in wrong.text
+    assert "`requested`" not in wrong.text and "wrong_state" not in wrong.text
+    stale = browser.post(f"/records/appointment/{appt['id']}/transitions/confirm", data={**form, "version": "7"})
+    assert stale.status_code == 409 and history(clinic, appt["id"]) == []
