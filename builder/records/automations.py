@@ -88,15 +88,16 @@ def context(service: RecordService, conn: sa.Connection, entity: str, record_id:
     return {**service.link_loader(conn).wrap(entity, values), "id": record_id}
 
 
-def react(service: RecordService, run: Run, change: Change, *, events: bool = True) -> None:
+def react(service: RecordService, run: Run, change: Change, *, events: bool = True) -> bool:
     """Run what `change` sets off: matching automations' actions, timers, outbox rows.
 
+    True when actions were performed (they may have changed the record again).
     `events=False` (an actor writing history, see Actor.sets_off) plans the timers only.
     """
     flows = service.flows
     automations = flows.of_entity(change.entity) if flows is not None else []
     if not automations:
-        return
+        return False
     conn = run.conn
     before = context(service, conn, change.entity, change.record_id, change.before)
     after = context(service, conn, change.entity, change.record_id, change.after)
@@ -111,11 +112,14 @@ def react(service: RecordService, run: Run, change: Change, *, events: bool = Tr
         raise AutomationFailed(exc.automation, str(exc).split(": ", 1)[-1]) from None
     for plan in plans:
         timer_store.store_plan(conn, change.entity, plan, run.now)
+    acted = False
     for firing in firings:
         if firing.due is not None:  # `after:` an event: a timer, acted on as the record is then
             timer_store.store_due(conn, firing.automation, change.entity, change.record_id, firing.due, run.now)
-        else:
+        elif firing.actions:
             perform(service, run, change.entity, change.record_id, firing.actions, f"v{change.version}")
+            acted = True
+    return acted
 
 
 def perform(

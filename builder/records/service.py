@@ -361,8 +361,9 @@ class RecordService:
         with write_transaction(self.engine) as conn:
             run = self.new_run(conn)
             written = self.write_in(conn, actor, entity, grant, record_id, values, version)
-            react(self, run, written.change("created" if record_id is None else "updated"), events=actor.sets_off)
-            return self.reread(conn, actor, entity, grant, written)
+            change = written.change("created" if record_id is None else "updated")
+            acted = react(self, run, change, events=actor.sets_off)
+            return self.reread(conn, actor, entity, grant, written) if acted else written.presented
 
     def write_in(
         self,
@@ -458,8 +459,6 @@ class RecordService:
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, grant: Grant, written: Written
     ) -> dict[str, Any]:
         """The record as the actor now sees it: automations may have changed it after the write."""
-        if self.flows is None or not self.flows.of_entity(entity.name):
-            return written.presented  # nothing this write set off can have touched it
         table = self.schema.table(entity.name)
         version = conn.execute(sa.select(table.c.version).where(table.c.id == written.record_id)).scalar()
         if version == written.version:

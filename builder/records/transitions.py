@@ -174,8 +174,8 @@ def make_transition(
             comment=move.comment,
         )
     )
-    react(service, run, written.change("transition", name, machine.name))
-    return service.reread(conn, actor, entity, grant, written)
+    acted = react(service, run, written.change("transition", name, machine.name))
+    return service.reread(conn, actor, entity, grant, written) if acted else written.presented
 
 
 def _machine(flows: Flows | None, entity: str, transition: str) -> StateMachine:
