@@ -95,8 +95,8 @@ def react(service: RecordService, run: Run, change: Change, *, events: bool = Tr
     `events=False` (an actor writing history, see Actor.sets_off) plans the timers only.
     """
     flows = service.flows
-    automations = flows.of_entity(change.entity) if flows is not None else []
-    if not automations:
+    automations = [a for a in flows.of_entity(change.entity) if a.spec.when or a.spec.at] if flows else []
+    if not automations:  # none reacts to writes (schedules and buttons only): nothing to do
         return False
     conn = run.conn
     before = context(service, conn, change.entity, change.record_id, change.before)
@@ -110,8 +110,7 @@ def react(service: RecordService, run: Run, change: Change, *, events: bool = Tr
         )
     except FlowError as exc:
         raise AutomationFailed(exc.automation, str(exc).split(": ", 1)[-1]) from None
-    for plan in plans:
-        timer_store.store_plan(conn, change.entity, plan, run.now)
+    timer_store.store_plans(conn, change.entity, change.record_id, plans, run.now)
     acted = False
     for firing in firings:
         if firing.due is not None:  # `after:` an event: a timer, acted on as the record is then

@@ -9,6 +9,7 @@ again when the moment itself changes (the engine then says `planned`).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -20,50 +21,61 @@ from .outbox import utc
 PLANNED, FIRED, MISSED, SKIPPED, CANCELLED, FAILED = "planned", "fired", "missed", "skipped", "cancelled", "failed"
 
 
-def _key(automation: str, entity: str, record_id: int) -> sa.ColumnElement[bool]:
-    return sa.and_(timers.c.automation == automation, timers.c.entity == entity, timers.c.record_id == record_id)
-
-
-def _upsert(
-    conn: sa.Connection,
-    automation: str,
-    entity: str,
-    record_id: int,
-    status: str,
-    due: dt.datetime | None,
-    reason: str | None,
-    now: dt.datetime,
-) -> None:
-    values = {
+def _values(status: str, due: dt.datetime | None, reason: str | None, now: dt.datetime) -> dict[str, Any]:
+    return {
         "due_at": None if due is None else utc(due),
         "status": status,
         "reason": None if reason is None else reason[:200],
         "fired_at": None,
         "updated_at": utc(now),
     }
-    found = conn.execute(sa.select(timers.c.id).where(_key(automation, entity, record_id))).first()
-    if found is None:
-        conn.execute(timers.insert().values(automation=automation, entity=entity, record_id=record_id, **values))
-    else:
-        conn.execute(timers.update().where(timers.c.id == found.id).values(**values))
 
 
-def store_plan(conn: sa.Connection, entity: str, plan: TimerPlan, now: dt.datetime) -> None:
-    """Apply one TimerPlan: store or move, cancel the pending one, record a skip; unchanged is left alone."""
-    if plan.status == "unchanged":
+def store_plans(conn: sa.Connection, entity: str, record_id: int, plans: list[TimerPlan], now: dt.datetime) -> None:
+    """Apply one record's TimerPlans with one read and at most one insert.
+
+    planned / skipped: store or move the row; cancelled: cancel the pending one (with
+    the reason); unchanged: leave it alone (it may have fired).
+    """
+    wanted = [p for p in plans if p.status != "unchanged"]
+    if not wanted:
         return
-    if plan.status == "cancelled":
+    existing = dict(
         conn.execute(
-            timers.update()
-            .where(_key(plan.automation, entity, plan.record_id), timers.c.status == PLANNED)
-            .values(status=CANCELLED, reason=(plan.reason or "")[:200] or None, updated_at=utc(now))
-        )
-        return
-    _upsert(conn, plan.automation, entity, plan.record_id, plan.status, plan.due, plan.reason, now)
+            sa.select(timers.c.automation, timers.c.id).where(
+                timers.c.entity == entity, timers.c.record_id == record_id
+            )
+        ).all()
+    )
+    new_rows = []
+    for plan in wanted:
+        found = existing.get(plan.automation)
+        if plan.status == "cancelled":
+            if found is not None:
+                conn.execute(
+                    timers.update()
+                    .where(timers.c.id == found, timers.c.status == PLANNED)
+                    .values(status=CANCELLED, reason=(plan.reason or "")[:200] or None, updated_at=utc(now))
+                )
+        elif found is None:
+            new_rows.append(
+                {
+                    "automation": plan.automation,
+                    "entity": entity,
+                    "record_id": record_id,
+                    **_values(plan.status, plan.due, plan.reason, now),
+                }
+            )
+        else:
+            conn.execute(
+                timers.update().where(timers.c.id == found).values(**_values(plan.status, plan.due, plan.reason, now))
+            )
+    if new_rows:
+        conn.execute(timers.insert(), new_rows)
 
 
 def store_due(
     conn: sa.Connection, automation: str, entity: str, record_id: int, due: dt.datetime, now: dt.datetime
 ) -> None:
     """Plan an `after:` timer (a later event of the same kind plans it again from then)."""
-    _upsert(conn, automation, entity, record_id, PLANNED, due, None, now)
+    store_plans(conn, entity, record_id, [TimerPlan(automation, record_id, PLANNED, due)], now)
