@@ -33,6 +33,7 @@ from .compiled import CompiledEntity, compile_entity
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .links import LinkLoader
+from .manual import run_manual
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
 from .querying import MAX_LIMIT, ListQuery, build_list_query
@@ -499,6 +500,10 @@ class RecordService:
             return make_transition(
                 self, self.new_run(conn), actor, entity_name, record_id, name, version, comment, values
             )
+
+    def run_automation(self, actor: Actor, entity_name: str, record_id: int, name: str) -> int:
+        """Press an automation's `manual:` button on a record (manual.py); how many actions ran."""
+        return run_manual(self, actor, entity_name, record_id, name)
 
     def _write_children(
         self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool

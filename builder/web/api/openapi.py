@@ -153,8 +153,40 @@ def transition_path(entity: CompiledEntity, transitions: list[str], ref: str, ta
     }
 
 
-def entity_paths(entity: CompiledEntity, transitions: list[str] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The paths and component schemas of one entity (`transitions`: its workflow's, if any)."""
+def manual_path(entity: CompiledEntity, names: list[str], tags: list[str]) -> dict[str, Any]:
+    """`POST /api/{entity}/{id}/automations/{name}`: an automation's `manual:` button."""
+    result = {
+        "type": "object",
+        "required": ["automation", "actions"],
+        "additionalProperties": False,
+        "properties": {"automation": {"type": "string"}, "actions": {"type": "integer", "minimum": 0}},
+    }
+    return {
+        "parameters": [
+            _record_id_parameter(),
+            {"name": "automation", "in": "path", "required": True, "schema": {"type": "string", "enum": names}},
+        ],
+        "post": {
+            "operationId": f"run_automation_{entity.name}",
+            "tags": tags,
+            "summary": "Run an automation's manual button on the record now (its `manual: roles` only)",
+            "description": "422 when the automation's `if:` does not hold on the record, or an action failed "
+            "(nothing is written). Messages go to the outbox.",
+            "responses": {
+                "200": {
+                    "description": "How many actions ran.",
+                    "content": {"application/json": {"schema": result}},
+                },
+                **_errors("401", "403", "404", "422"),
+            },
+        },
+    }
+
+
+def entity_paths(
+    entity: CompiledEntity, transitions: list[str] | None = None, manual: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The paths and component schemas of one entity (its workflow's transitions and manual buttons, if any)."""
     name, camel = entity.name, _camel(entity.name)
     title = localized(entity.spec.title, "en", name)
     ref = f"#/components/schemas/{camel}"
@@ -263,6 +295,8 @@ def entity_paths(entity: CompiledEntity, transitions: list[str] | None = None) -
     }
     if transitions:
         paths[f"/api/{name}/{{id}}/transitions/{{transition}}"] = transition_path(entity, transitions, ref, tags)
+    if manual:
+        paths[f"/api/{name}/{{id}}/automations/{{automation}}"] = manual_path(entity, manual, tags)
     return paths, components
 
 
@@ -272,7 +306,8 @@ def openapi_document(service: RecordService, title: str, version: str = "1") -> 
     schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA, TRANSITION_BODY: transition_body()}
     for entity in service.entities.values():
         moves = [t for m in driven_fields(service.flows, entity.name).values() for t in m.spec.transitions]
-        entity_paths_, components = entity_paths(entity, moves)
+        buttons = [a.name for a in service.flows.of_entity(entity.name) if a.spec.manual] if service.flows else []
+        entity_paths_, components = entity_paths(entity, moves, buttons)
         paths.update(entity_paths_)
         schemas.update(components)
     return {

@@ -169,6 +169,15 @@ class RecordsApi:
             raise ApiError(422, errors)
         return version, comment, values
 
+    async def automation(self, request: Request) -> Response:
+        """Press an automation's `manual:` button on a record (no body)."""
+        actor = require_actor(request)
+        entity = self._entity(request)
+        record_id = self._record_id(request)
+        name = request.path_params["automation"]
+        count = await run_write(self.service, self.service.run_automation, actor, entity.name, record_id, name)
+        return JSONResponse({"automation": name, "actions": count})
+
     async def export(self, request: Request) -> Response:
         actor = require_actor(request)
         entity = self._entity(request)
@@ -187,6 +196,12 @@ class RecordsApi:
                 self.transition,
                 methods=["POST"],
                 name="api_transition",
+            ),
+            Route(
+                "/{entity}/{record_id:int}/automations/{automation}",
+                self.automation,
+                methods=["POST"],
+                name="api_automation",
             ),
         ]
 

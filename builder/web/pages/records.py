@@ -23,7 +23,7 @@ from ..writes import run_write
 from .choices import user_names
 from .common import entity_of, record_id_of
 from .form_layout import form_spec
-from .workflow_panels import workflow_panels
+from .workflow_panels import manual_buttons, workflow_panels
 
 register_texts(
     {
@@ -145,6 +145,8 @@ async def render_detail(
             "saved": request.query_params.get("saved") == "1",
             "moved": request.query_params.get("moved") == "1",
             "workflows": flows,
+            "buttons": manual_buttons(service, actor, entity),
+            "ran": request.query_params.get("ran"),
             "problems": problems or [],
         },
         status_code=status_code,

@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, Conflict, NotFound, PermissionDenied, RecordError, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity
+from builder.records.manual import manual_automations
 from builder.records.workflow_views import workflow_views
 from builder.runtime import Runtime
 from engines.forms import localized
@@ -40,6 +41,11 @@ register_texts(
         "flow.comment": {"en": "Comment", "zh-CN": "备注"},
         "flow.yes": {"en": "Yes", "zh-CN": "确定"},
         "flow.system": {"en": "system", "zh-CN": "系统"},
+        "flow.ran": {"en": "Done.", "zh-CN": "已执行。"},
+        "flow.ran_nothing": {
+            "en": "Nothing to do: the conditions of its actions are not met (a consent, for instance).",
+            "zh-CN": "无需执行:其操作的条件未满足(例如未同意接收)。",
+        },
         "flow.when": {"en": "When", "zh-CN": "时间"},
         "flow.who": {"en": "Who", "zh-CN": "操作人"},
         "flow.move": {"en": "Action", "zh-CN": "操作"},
@@ -115,6 +121,23 @@ def workflow_panels(
     return panels
 
 
+def manual_buttons(service: RecordService, actor: Actor, entity: CompiledEntity) -> list[dict[str, Any]]:
+    """The `manual:` buttons of the entity's automations the viewer's role may press."""
+    buttons = []
+    for automation in manual_automations(service, actor, entity.name):
+        manual = automation.spec.manual
+        assert manual is not None
+        fallback = localized(automation.spec.title, actor.locale, automation.name.replace("_", " "))
+        buttons.append(
+            {
+                "name": automation.name,
+                "label": localized(manual.label, actor.locale, fallback),
+                "confirm": localized(manual.confirm, actor.locale, "") if manual.confirm else "",
+            }
+        )
+    return buttons
+
+
 def _input(entity: CompiledEntity, name: str, locale: str) -> dict[str, Any]:
     field = entity.fields[name]
     return {"name": name, "label": field_label(field, locale), "long": field.spec.type == "long_text"}
@@ -181,6 +204,23 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             return await render_detail(service, forms, request, actor, entity, record_id, [str(exc)], exc.status)
         return RedirectResponse(f"/records/{entity.name}/{record_id}?moved=1", status_code=303)
 
+    async def press(request: Request) -> Response:
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        record_id = record_id_of(request)
+        await submitted_form(request)  # read (and CSRF-checked) like every form post
+        try:
+            count = await run_write(
+                service, service.run_automation, actor, entity.name, record_id, request.path_params["automation"]
+            )
+        except NotFound:
+            raise HTTPException(404) from None
+        except (ValidationFailed, PermissionDenied) as exc:
+            return await render_detail(
+                service, forms, request, actor, entity, record_id, _problems(exc, entity, actor.locale), exc.status
+            )
+        return RedirectResponse(f"/records/{entity.name}/{record_id}?ran={min(count, 1)}", status_code=303)
+
     async def diagram(request: Request) -> Response:
         actor = require_actor(request)
         flows = service.flows
@@ -206,6 +246,12 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             move,
             methods=["POST"],
             name="record_transition",
+        ),
+        Route(
+            "/records/{entity}/{record_id:int}/automations/{automation}",
+            press,
+            methods=["POST"],
+            name="record_automation",
         ),
         Route("/workflows/{name}", diagram, methods=["GET"], name="workflow_diagram"),
     ]

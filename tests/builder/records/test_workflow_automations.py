@@ -160,3 +160,28 @@ def test_after_an_event_a_timer_is_planned_and_fires_once_a_week_later(variant):
     [message] = variant.rows(outbox, automation="survey_after_visit")
     assert (message.record_id, message.recipient) == (appt["id"], "patient")
     assert fire_due_timers(variant.service, week_later) == 0
+
+
+def test_a_manual_button_runs_the_automation_now_for_its_roles_only(clinic):
+    from workflow_helpers import ANALYST
+
+    from builder.records import NotFound, PermissionDenied
+    from builder.system_tables import audit
+
+    run = clinic.service.run_automation
+    appt = clinic.appointment()
+    with pytest.raises(ValidationFailed) as not_now:  # requested: the reminder's `if:` does not hold
+        run(FRONT, "appointment", appt["id"], "appointment_reminder")
+    assert "does not apply" in str(not_now.value)
+    clinic.move(FRONT, "appointment", appt, "confirm")
+    with pytest.raises(PermissionDenied):
+        run(NURSE, "appointment", appt["id"], "appointment_reminder")
+    with pytest.raises(NotFound):
+        run(ANALYST, "appointment", appt["id"], "appointment_reminder")
+    with pytest.raises(NotFound):  # no button on this one
+        run(FRONT, "appointment", appt["id"], "after_visit")
+    assert run(FRONT, "appointment", appt["id"], "appointment_reminder") == 1
+    [row] = clinic.rows(outbox, automation="appointment_reminder")
+    assert row.key.startswith(f"appointment_reminder:0:appointment:{appt['id']}:manual:") and row.recipient == "patient"
+    [entry] = clinic.rows(audit, action="automation")
+    assert (entry.actor, entry.record_id) == ("fay", appt["id"])

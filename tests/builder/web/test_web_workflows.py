@@ -117,3 +117,34 @@ def test_refusals_on_the_page_are_explained_in_words_not_codes(clinic):
     assert "`requested`" not in wrong.text and "wrong_state" not in wrong.text
     stale = browser.post(f"/records/appointment/{appt['id']}/transitions/confirm", data={**form, "version": "7"})
     assert stale.status_code == 409 and history(clinic, appt["id"]) == []
+
+
+def test_a_manual_button_on_the_page_and_the_api_for_its_roles_only(clinic):
+    from builder.system_tables import outbox
+
+    appt = appointment(clinic)
+    confirmed = move(clinic.api("front_desk"), appt, "confirm").json()
+    url = f"/api/appointment/{appt['id']}/automations/appointment_reminder"
+    assert clinic.api("nurse").post(url).status_code == 403
+    assert clinic.api("analyst").post(url).status_code == 404
+    nurse_page = clinic.login("nurse").get(f"/records/appointment/{appt['id']}")
+    assert "Send reminder now" not in nurse_page.text
+    browser = clinic.login("front_desk")
+    page = browser.get(f"/records/appointment/{appt['id']}")
+    assert "Send reminder now" in page.text and confirmed["status"] == "confirmed"
+    pressed = browser.post(
+        f"/records/appointment/{appt['id']}/automations/appointment_reminder", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert pressed.status_code == 303
+    assert "Nothing to do" in browser.get(pressed.headers["location"]).text
+    with clinic.runtime.engine.connect() as conn:
+        assert conn.execute(outbox.select()).all() == []  # the patient gave no SMS consent: the action's `if:`
+    patient = clinic.api("admin").get(f"/api/patient/{appt['patient']}").json()
+    consent = {"version": patient["version"], "consent_sms": True}
+    assert clinic.api("admin").patch(f"/api/patient/{appt['patient']}", json=consent).status_code == 200
+    assert clinic.api("front_desk").post(url).json() == {"automation": "appointment_reminder", "actions": 1}
+    with clinic.runtime.engine.connect() as conn:
+        [row] = conn.execute(outbox.select()).all()
+    assert (row.channel, row.recipient, row.template) == ("sms", "patient", "appointment_reminder")
+    document = clinic.api("admin").get("/api/openapi.json").json()
+    assert "/api/appointment/{id}/automations/{automation}" in document["paths"]
