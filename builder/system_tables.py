@@ -1,5 +1,5 @@
 """The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, masked-field
-lookups, the audit trail.
+lookups, the audit trail, and the workflows' history, timers, schedules and outbox.
 
 They live beside the blueprint's tables but are never touched by blueprint
 migrations; `create_system_tables` creates whatever is missing.
@@ -8,6 +8,8 @@ migrations; `create_system_tables` creates whatever is missing.
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from engines.forms import id_column_type
 
 SYSTEM_METADATA = sa.MetaData()
 
@@ -38,7 +40,7 @@ tokens = sa.Table(
 audit = sa.Table(
     "crm_audit",
     SYSTEM_METADATA,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", id_column_type(), primary_key=True, autoincrement=True),  # one entry per request adds up
     sa.Column("at", sa.DateTime, nullable=False, index=True),
     sa.Column("actor", sa.String(64), nullable=True, index=True),
     sa.Column("role", sa.String(64), nullable=True),
@@ -109,13 +111,63 @@ key_users = sa.Table(
 )
 
 
+BIG_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # 64-bit, but SQLite's rowid for autoincrement
+
+workflow_history = sa.Table(
+    # One row per transition made: who moved which record from where to where, and why.
+    "crm_workflow_history",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("workflow", sa.String(80), nullable=False),
+    sa.Column("transition", sa.String(80), nullable=False),
+    sa.Column("from_state", sa.String(64), nullable=False),
+    sa.Column("to_state", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=True),  # the account name; NULL: the system (automations, timers)
+    sa.Column("actor_id", sa.BigInteger, nullable=True),
+    sa.Column("at", sa.DateTime, nullable=False),  # naive UTC
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Index("ix_crm_workflow_history_record", "entity", "record_id"),
+)
+
+timers = sa.Table(
+    # Durable timers, one per (automation, record): planned again on every write of the
+    # record, claimed by `fire_due_timers`; a row is never fired twice.
+    "crm_timer",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("automation", sa.String(80), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("due_at", sa.DateTime, nullable=True),  # naive UTC
+    sa.Column("status", sa.String(16), nullable=False),  # planned | fired | missed | skipped | cancelled | failed
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("fired_at", sa.DateTime, nullable=True),  # naive UTC
+    sa.Column("updated_at", sa.DateTime, nullable=False),  # naive UTC
+    sa.UniqueConstraint("automation", "entity", "record_id", name="uq_crm_timer_key"),
+    sa.Index("ix_crm_timer_due", "status", "due_at"),
+)
+
+schedules = sa.Table(
+    # The next run of each scheduled (cron) automation: claimed and moved on in one
+    # transaction, so a run happens once whatever the number of workers.
+    "crm_schedule",
+    SYSTEM_METADATA,
+    sa.Column("automation", sa.String(80), primary_key=True),
+    sa.Column("next_run", sa.DateTime, nullable=False),  # naive UTC
+    sa.Column("last_run", sa.DateTime, nullable=True),  # naive UTC
+    sa.Column("last_result", sa.String(200), nullable=True),  # "12 records", "missed: ...", failures
+)
+
 outbox = sa.Table(
-    # Messages and webhooks to deliver, written in the transaction of the change that caused
-    # them. No body and no address: delivery renders from the current record (see docs/workflows.md).
+    # Messages and webhooks to deliver, written in the transaction of the write that caused
+    # them. No body and no address: delivery resolves `recipient` and renders `template`
+    # from the current record, so no PHI sits here in clear.
     "crm_outbox",
     SYSTEM_METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
-    sa.Column("key", sa.String(120), nullable=False, unique=True),  # the idempotency key
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(120), nullable=False, unique=True),
     sa.Column("automation", sa.String(80), nullable=False),
     sa.Column("channel", sa.String(40), nullable=False),
     sa.Column("template", sa.String(80), nullable=True),
@@ -137,7 +189,7 @@ inbox = sa.Table(
     # The in-app staff inbox: one row per message to a user, or to every user of a role.
     "crm_inbox",
     SYSTEM_METADATA,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
     sa.Column("key", sa.String(120), nullable=False),  # the outbox row's key: delivered once per user
     sa.Column("user_id", sa.Integer, nullable=False, index=True),
     sa.Column("role", sa.String(64), nullable=True, index=True),
@@ -152,5 +204,31 @@ inbox = sa.Table(
 
 
 def create_system_tables(engine: sa.Engine) -> None:
-    """Create the `crm_*` tables that do not exist yet (safe to call on every start)."""
+    """Create the `crm_*` tables that do not exist yet, and widen old 32-bit id columns (safe on every start)."""
     SYSTEM_METADATA.create_all(engine, checkfirst=True)
+    widen_system_ids(engine)
+
+
+def widen_system_ids(engine: sa.Engine) -> None:
+    """PostgreSQL tables made before ids were 64-bit keep INTEGER columns; make them BIGINT like the model.
+
+    SQLite's INTEGER is already 64-bit. Only columns the model declares BIGINT and the
+    database holds as INTEGER are altered, so a current database costs one catalogue read.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        inspector = sa.inspect(conn)
+        for table in SYSTEM_METADATA.sorted_tables:
+            live = {c["name"]: c["type"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                held = live.get(column.name)
+                narrow = isinstance(held, sa.Integer) and not isinstance(held, sa.BigInteger)
+                if isinstance(column.type, sa.BigInteger) and narrow:
+                    conn.execute(sa.text(f'ALTER TABLE "{table.name}" ALTER COLUMN "{column.name}" TYPE BIGINT'))
+                    sequence = conn.execute(
+                        sa.text("SELECT pg_get_serial_sequence(:table, :column)"),
+                        {"table": f'"{table.name}"', "column": column.name},
+                    ).scalar()
+                    if sequence:
+                        conn.execute(sa.text(f"ALTER SEQUENCE {sequence} AS BIGINT"))

@@ -121,6 +121,7 @@ def demo(ctx: click.Context, directory: Path, host: str, port: int, patients: in
     from . import project_commands
 
     if not (directory / CONFIG_NAME).exists():
+        ctx.meta["crm.quiet_next_steps"] = True  # demo does those steps itself
         ctx.invoke(project_commands.init, directory=directory, template="clinic")
     ctx.invoke(
         project_commands.migrate, project_dir=directory, dry_run=False, allow_data_loss=False, yes=True, backup_dir=None

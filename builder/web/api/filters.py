@@ -13,10 +13,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from builder.records import FieldError
 from builder.records.compiled import CompiledEntity, CompiledField
 from builder.records.querying import SYSTEM_SORTS
-from engines.forms import message
 
 from .schemas import loose
 
@@ -106,27 +104,6 @@ def accepted_keys(entity: CompiledEntity) -> dict[str, FilterKey]:
 
 
 ID_MAX = 2**63 - 1  # ids are 64-bit on every database
-
-
-def id_filter_error(key: FilterKey, raw: str, locale: str) -> FieldError | None:
-    """An `id` filter whose value (each one, for `__in`) is not an id the column could hold.
-
-    Such a value matches nothing and the database driver fails on it; the field
-    filters get the same check from the record service, where the actor's rights
-    are known (a hidden field must be refused like a missing one).
-    """
-    if key.field != "id":
-        return None
-    for part in raw.split(",") if key.op == "in" else [raw]:
-        try:
-            value = int(part.strip())
-        except ValueError:
-            return FieldError(key.key, "invalid_integer", message("invalid_integer", locale))
-        if value > ID_MAX:
-            return FieldError(key.key, "max", message("max", locale, limit=ID_MAX))
-        if value < -ID_MAX:
-            return FieldError(key.key, "min", message("min", locale, limit=-ID_MAX))
-    return None
 
 
 def sort_keys(entity: CompiledEntity) -> list[str]:

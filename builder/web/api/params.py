@@ -19,7 +19,7 @@ from builder.records.querying import MAX_LIMIT
 from engines.forms import message
 
 from ..inputs import coercion_crash, unstorable_text
-from .filters import MAX_PARAM_LENGTH, accepted_keys, id_filter_error
+from .filters import MAX_PARAM_LENGTH, accepted_keys
 
 RESERVED = ("q", "sort", "limit", "offset")
 MAX_OFFSET = 10**9
@@ -92,8 +92,6 @@ def parse_list_params(
             params.offset = value if value is not None else params.offset
         elif key not in known:
             errors.append(FieldError(key, "unknown_field", message("unknown_field", locale)))
-        elif raw != "" and (bad_id := id_filter_error(known[key], raw, locale)) is not None:
-            errors.append(bad_id)
         elif raw != "":  # an empty filter box means "any"
             params.filters[key] = raw
             name = key.partition("__")[0]

@@ -79,6 +79,10 @@ class FieldType:
     def display(self, value: Any, spec: FieldSpec, locale: str) -> str:
         return "" if value is None else str(value)
 
+    def edit_text(self, value: Any, spec: FieldSpec) -> str:
+        """A stored text as an edit form's input shows it (what a person would type back)."""
+        return str(value)
+
     def option_label(self, option: str, spec: FieldSpec, locale: str) -> str:
         """The label of one of the field's `options`; types without options show it as written."""
         return option

@@ -118,6 +118,10 @@ class Phone(Text):
         shown = self._national(value, spec)
         return str(value) if shown is None else shown[0] + shown[1]
 
+    def edit_text(self, value: Any, spec: FieldSpec) -> str:
+        """`139 1234 5678` in the form too, not the stored `+8613912345678` (both are accepted back)."""
+        return self.display(value, spec, "")
+
     def mask(self, value: Any, spec: FieldSpec) -> Any:
         """`139****5678`: the national digits with all but the first three and last four hidden."""
         if value is None:

@@ -156,3 +156,29 @@ def test_crm_migrate_widens_an_old_clinic_database(tmp_path, postgres_url, monke
     finally:
         engine.dispose()
     assert kinds == ["bigint"] and patients == 5
+
+
+@pytest.mark.postgres
+def test_an_old_audit_table_is_widened_on_start(postgres_url):
+    """`crm_audit` made with 32-bit ids (and its sequence) becomes 64-bit when the app starts."""
+    from builder.storage.database import make_engine
+    from builder.system_tables import audit, create_system_tables
+
+    engine = make_engine(postgres_url)
+    try:
+        create_system_tables(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.text("ALTER TABLE crm_audit ALTER COLUMN id TYPE INTEGER"))
+            conn.execute(sa.text("ALTER TABLE crm_audit ALTER COLUMN record_id TYPE INTEGER"))
+            conn.execute(sa.text("ALTER SEQUENCE crm_audit_id_seq AS INTEGER"))
+        create_system_tables(engine)  # what every start does
+        types = {c["name"]: type(c["type"]) for c in sa.inspect(engine).get_columns("crm_audit")}
+        assert issubclass(types["id"], sa.BigInteger) and issubclass(types["record_id"], sa.BigInteger)
+        with engine.begin() as conn:
+            conn.execute(sa.text("SELECT setval('crm_audit_id_seq', 3000000000)"))
+            values = {"at": sa.func.now(), "action": "view", "entity": "patient", "record_id": 2**40}
+            new_id = conn.execute(audit.insert().values(**values).returning(audit.c.id)).scalar_one()
+        assert new_id > 2**31
+        create_system_tables(engine)  # and a second start changes nothing
+    finally:
+        engine.dispose()

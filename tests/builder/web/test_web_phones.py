@@ -44,3 +44,11 @@ def test_pages_show_the_national_form(clinic):
     assert "139 1234 5678" in listed
     desk_page = clinic.login("front_desk").get(f"/records/patient/{record['id']}").text
     assert "139****5678" in desk_page and "13912345678" not in desk_page and "+8613912345678" not in desk_page
+
+
+def test_the_edit_form_shows_the_national_form(clinic):
+    record = _create(clinic, "+8613912345678").json()
+    admin = clinic.login("admin")
+    form = admin.get(f"/records/patient/{record['id']}/edit").text
+    assert 'value="139 1234 5678"' in form and "+8613912345678" not in form
+    assert clinic.api("admin").get(f"/api/patient/{record['id']}").json()["phone"] == "+8613912345678"
