@@ -72,3 +72,28 @@ class Blueprint(Spec):
     @property
     def default_locale(self) -> str:
         return self.app.locales[0]
+
+
+def with_workflow_labels(blueprint: Blueprint) -> Blueprint:
+    """State fields take their options and labels from the workflow that drives them.
+
+    The workflow names each state with a label per locale; without this, a page, an
+    export or the audit trail would show the field's raw code (`requested`) where the
+    workflow's badge says 待确认. Labels the field declares itself still win.
+    """
+    entities = dict(blueprint.entities)
+    for name, entity in blueprint.entities.items():
+        fields = dict(entity.fields)
+        for field_name, spec in entity.fields.items():
+            flow = blueprint.workflows.get(spec.workflow or "") if spec.type == "state" else None
+            if flow is None:
+                continue
+            labels = {state: s.label for state, s in flow.states.items() if s.label is not None}
+            fields[field_name] = spec.model_copy(
+                update={
+                    "options": spec.options or list(flow.states),
+                    "option_labels": {**labels, **(spec.option_labels or {})},
+                }
+            )
+        entities[name] = entity.model_copy(update={"fields": fields})
+    return blueprint.model_copy(update={"entities": entities})

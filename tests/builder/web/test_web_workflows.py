@@ -148,3 +148,16 @@ def test_a_manual_button_on_the_page_and_the_api_for_its_roles_only(clinic):
     assert (row.channel, row.recipient, row.template) == ("sms", "patient", "appointment_reminder")
     document = clinic.api("admin").get("/api/openapi.json").json()
     assert "/api/appointment/{id}/automations/{automation}" in document["paths"]
+
+
+def test_a_state_shows_its_workflow_label_everywhere_never_its_code(clinic):
+    appt = appointment(clinic)
+    status = clinic.runtime.blueprint.entities["appointment"].fields["status"]
+    assert status.option_labels["requested"] == {"en": "Requested", "zh-CN": "待确认"}  # from the workflow
+    client = clinic.login("front_desk")
+    home = client.get("/records/appointment")
+    client.post("/locale", data={"csrf_token": csrf_of(home.text), "locale": "zh-CN", "next": "/records/appointment"})
+    listed = client.get("/records/appointment").text
+    page = client.get(f"/records/appointment/{appt['id']}").text
+    for html in (listed, page):
+        assert "待确认" in html and "Requested" not in html and ">requested<" not in html
