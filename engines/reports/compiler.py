@@ -114,7 +114,8 @@ def compile_report(
     if group:
         query = query.group_by(*(column.element for column in group))
     labels = {column.name: column for column in selected}
-    order = [(item.lstrip("-"), item.startswith("-")) for item in spec.sort] or [(d.key, False) for d in dimensions]
+    order = [(item.lstrip("-"), item.startswith("-")) for item in spec.sort]
+    order += [(d.key, False) for d in dimensions if d.key not in {key for key, _ in order}]  # ties: one order
     query = query.order_by(*(_ordered(labels[key], desc) for key, desc in order))
     if spec.limit is not None:
         query = query.limit(spec.limit)

@@ -6,7 +6,10 @@ give it away (total minus the shown cells), so cells are suppressed besides
 (complementary) until every line a total could be taken over (the whole table;
 for two dimensions also each row and each column) either has no suppressed cell,
 or has at least two whose sum is not just their number (two hidden cells
-summing to 2 are both 1). Complements are the line's smallest non-empty cells.
+summing to 2 are both 1). Then, as an attacker would, the hidden cells are
+solved from every line's total at once (exact linear algebra): any cell the
+totals still pin down gets another complement in its line. Complements are the
+line's smallest non-empty cells.
 When a line has no cell left to hide, its total is hidden too (the grand total;
 row and column subtotals are not shown). Expression measures are hidden wherever
 a measure they are computed from is. Cells of buckets with no records (filled
@@ -17,7 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
+
+EXACT_LIMIT = 400  # hidden cells beyond which the exact check is skipped (the line rules still hold)
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,40 @@ def _numeric(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
+def determined(hidden: set[int], lines: list[list[int]]) -> set[int]:
+    """The hidden cells whose value follows from the lines' totals (and the shown cells), by linear algebra."""
+    order = sorted(hidden)
+    position = {cell: i for i, cell in enumerate(order)}
+    basis: list[tuple[int, list[Fraction]]] = []  # (pivot column, reduced row)
+
+    def reduce(row: list[Fraction]) -> list[Fraction]:
+        for pivot, base in basis:
+            if row[pivot]:
+                factor = row[pivot]
+                row = [a - factor * b for a, b in zip(row, base)]
+        return row
+
+    for line in lines:
+        row = [Fraction(0)] * len(order)
+        for cell in line:
+            if cell in position:
+                row[position[cell]] = Fraction(1)
+        row = reduce(row)
+        pivot = next((i for i, value in enumerate(row) if value), None)
+        if pivot is None:
+            continue
+        row = [value / row[pivot] for value in row]
+        basis = [(p, [a - b[pivot] * c for a, c in zip(b, row)]) if b[pivot] else (p, b) for p, b in basis]
+        basis.append((pivot, row))
+    found = set()
+    for cell, index in position.items():
+        unit = [Fraction(0)] * len(order)
+        unit[index] = Fraction(1)
+        if not any(reduce(unit)):
+            found.add(cell)
+    return found
+
+
 def suppress_column(
     values: Sequence[Any],
     sizes: Sequence[int],
@@ -77,6 +117,20 @@ def suppress_column(
                 changed = True
             elif number == 0:
                 total_hidden = True
+        if not changed and hidden and len(hidden) <= EXACT_LIMIT:
+            open_lines = lines[1:] if total_hidden else lines
+            for cell in sorted(determined(hidden, open_lines)):
+                for line in open_lines:
+                    candidates = [i for i in line if cell in line and i not in hidden and sizes[i] > 0]
+                    if candidates:
+                        hidden.add(min(candidates, key=lambda i: (_numeric(values[i]), sizes[i], i)))
+                        changed = True
+                        break
+                if changed:
+                    break
+            else:
+                if determined(hidden, open_lines) and not total_hidden:
+                    total_hidden, changed = True, True
     return hidden, total_hidden
 
 
