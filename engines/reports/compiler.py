@@ -11,7 +11,7 @@ and WHERE without GROUP BY) is built beside it when the report asks for totals.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,7 @@ class CompiledReport:
     fill: tuple[dt.date | None, dt.date | None] | None = None  # the time range whose empty buckets are filled
     base_measures: Mapping[str, str] = field(default_factory=dict)  # aggregate measures -> their agg
     depends: dict[str, set[str]] = field(default_factory=dict)  # expression measure -> base measures it uses
+    fields_used: frozenset[tuple[str, str]] = frozenset()  # (entity, field) read, titles included
 
 
 def compile_report(
@@ -71,8 +72,12 @@ def compile_report(
     params: Mapping[str, Any] | None = None,
     row_filter: RowFilterPort | None = None,
     private: bool = True,
+    show_title: Callable[[str], bool] | None = None,
 ) -> CompiledReport:
     """Compile checked report `spec`; `private` (a viewer without read access) turns on small-cell suppression.
+
+    `show_title(entity)` says whether a link dimension may carry the linked record's
+    title beside its id (default: yes); the builder answers from the viewer's read rights.
 
     Raises ReportError for an unknown or malformed parameter, or median on a database without it.
     """
@@ -97,7 +102,10 @@ def compile_report(
             group.append(target.c.id.label(dimension.key))
             title_field = entities[path.spec.to or ""].title_field
             title = None
-            if title_field and not entities[path.spec.to or ""].fields[title_field].encrypted:
+            target_entity = path.spec.to or ""
+            visible = show_title is None or show_title(target_entity)
+            if title_field and visible and not entities[target_entity].fields[title_field].encrypted:
+                joins.used.add((target_entity, title_field))
                 title = dimension.key + TITLE_SUFFIX
                 group.append(target.c[title_field].label(title))
             dimensions.append(DimensionColumn(dimension.key, dimension.field, None, title))
@@ -138,6 +146,7 @@ def compile_report(
         fill,
         base,
         {m: _base_of(spec, m) for m, s in spec.measures.items() if s.expr is not None},
+        frozenset(joins.used),
     )
 
 

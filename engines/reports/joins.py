@@ -35,9 +35,13 @@ class Joins:
         self.root: sa.FromClause = schema(source)
         self.from_clause: Any = self.root
         self._aliases: dict[tuple[Hop, ...], sa.FromClause] = {(): self.root}
+        self.used: set[tuple[str, str]] = set()  # (entity, field) the report reads: for the caller's access rules
 
     def path(self, text: str) -> FieldPath:
-        return resolve_path(self.entities, self.source, text)
+        path = resolve_path(self.entities, self.source, text)
+        self.used.update((hop.entity, hop.field) for hop in path.hops)
+        self.used.add((path.entity, path.field))
+        return path
 
     def table_at(self, hops: tuple[Hop, ...]) -> sa.FromClause:
         """The table (or alias) reached by `hops`, joining it on first use."""

@@ -4,12 +4,13 @@ A cell is suppressed first (primary) when its group has fewer than `min_cell`
 records, or when it is a count between 1 and `min_cell - 1`. Totals would then
 give it away (total minus the shown cells), so cells are suppressed besides
 (complementary) until every line a total could be taken over (the whole table;
-for two dimensions also each row and each column) either has no suppressed cell,
+for two dimensions also each row and each column of two cells or more) either has no suppressed cell,
 or has at least two whose sum is not just their number (two hidden cells
 summing to 2 are both 1). Then, as an attacker would, the hidden cells are
 solved from every line's total at once (exact linear algebra): any cell the
 totals still pin down gets another complement in its line. Complements are the
-line's smallest non-empty cells.
+line's smallest non-empty cells, preferring cells that are not alone along
+another dimension (the one-dimension report would show such a cell's value).
 When a line has no cell left to hide, its total is hidden too (the grand total;
 row and column subtotals are not shown). Expression measures are hidden wherever
 a measure they are computed from is. Cells of buckets with no records (filled
@@ -36,8 +37,28 @@ class Suppressed:
         return f"<{self.below}"
 
 
-def _lines(rows: Sequence[Mapping[str, Any]], dimensions: Sequence[str]) -> list[list[int]]:
-    """Groups of row indexes a total could be taken over: all rows, and per dimension the rows alike elsewhere."""
+def _alone(rows: Sequence[Mapping[str, Any]], dimensions: Sequence[str], sizes: Sequence[int]) -> set[int]:
+    """Cells alone in their line along some dimension: a one-dimension report shows their value as a total."""
+    if len(dimensions) < 2:
+        return set()
+    alone: set[int] = set()
+    for axis in range(len(dimensions)):
+        others = [d for i, d in enumerate(dimensions) if i != axis]
+        grouped: dict[tuple[Any, ...], list[int]] = {}
+        for index, row in enumerate(rows):
+            if sizes[index] == 0:
+                continue  # a filled empty bucket: a shown zero, no part of any hidden sum
+            grouped.setdefault(tuple(repr(row[d]) for d in others), []).append(index)
+        alone.update(line[0] for line in grouped.values() if len(line) == 1)
+    return alone
+
+
+def _lines(rows: Sequence[Mapping[str, Any]], dimensions: Sequence[str], sizes: Sequence[int]) -> list[list[int]]:
+    """Groups of row indexes a total could be taken over: all rows, and per dimension the rows alike elsewhere.
+
+    A line of one cell is left out: its total is the cell itself, which the
+    one-dimension report hides by the same rule.
+    """
     everything = list(range(len(rows)))
     lines = [everything]
     if len(dimensions) < 2:
@@ -46,8 +67,10 @@ def _lines(rows: Sequence[Mapping[str, Any]], dimensions: Sequence[str]) -> list
         others = [d for i, d in enumerate(dimensions) if i != axis]
         grouped: dict[tuple[Any, ...], list[int]] = {}
         for index, row in enumerate(rows):
+            if sizes[index] == 0:
+                continue  # a filled empty bucket: a shown zero, no part of any hidden sum
             grouped.setdefault(tuple(repr(row[d]) for d in others), []).append(index)
-        lines.extend(grouped.values())
+        lines.extend(line for line in grouped.values() if len(line) > 1)  # one cell: its total is itself
     return lines
 
 
@@ -96,6 +119,7 @@ def suppress_column(
     lines: list[list[int]],
     *,
     counting: bool,
+    avoid: frozenset[int] = frozenset(),
 ) -> tuple[set[int], bool]:
     """The row indexes to hide in one measure column, and whether the grand total must be hidden too."""
     hidden = set(primary)
@@ -113,7 +137,7 @@ def suppress_column(
                 continue
             candidates = [i for i in line if i not in hidden and sizes[i] > 0]
             if candidates:
-                hidden.add(min(candidates, key=lambda i: (_numeric(values[i]), sizes[i], i)))
+                hidden.add(min(candidates, key=lambda i: (i in avoid, _numeric(values[i]), sizes[i], i)))
                 changed = True
             elif number == 0:
                 total_hidden = True
@@ -123,7 +147,7 @@ def suppress_column(
                 for line in open_lines:
                     candidates = [i for i in line if cell in line and i not in hidden and sizes[i] > 0]
                     if candidates:
-                        hidden.add(min(candidates, key=lambda i: (_numeric(values[i]), sizes[i], i)))
+                        hidden.add(min(candidates, key=lambda i: (i in avoid, _numeric(values[i]), sizes[i], i)))
                         changed = True
                         break
                 if changed:
@@ -146,7 +170,8 @@ def suppress(
     min_cell: int,
 ) -> int:
     """Hide small cells of `rows` and `totals` in place; return how many cells were hidden."""
-    lines = _lines(rows, dimensions)
+    lines = _lines(rows, dimensions, sizes)
+    avoid = frozenset(_alone(rows, dimensions, sizes))
     marker = Suppressed(min_cell)
     hidden_by_measure: dict[str, set[int]] = {}
     total_hidden: dict[str, bool] = {}
@@ -160,7 +185,7 @@ def suppress(
             if sizes[index] < min_cell or (counting and isinstance(value, int) and 0 < value < min_cell):
                 primary.add(index)
         values = [row[measure] for row in rows]
-        hidden, whole = suppress_column(values, sizes, primary, lines, counting=counting)
+        hidden, whole = suppress_column(values, sizes, primary, lines, counting=counting, avoid=avoid)
         small_total = total_size is not None and 0 < total_size < min_cell
         total_value = None if totals is None else totals.get(measure)
         small_count = counting and isinstance(total_value, int) and 0 < total_value < min_cell

@@ -209,3 +209,15 @@ def test_the_attacker_does_find_an_unprotected_cell():
     assert recoverable([(["a", "b"], 2)], ["a", "b"]) == {"a": 1, "b": 1}
     assert recoverable([(["a", "b"], 5), (["a"], 2)], ["a", "b"]) == {"a": 2, "b": 3}
     assert recoverable([(["a", "b"], 5)], ["a", "b"]) == {}
+
+
+def test_a_complement_is_not_a_cell_another_report_shows(engine):
+    """`referral` appears in one month only: the by-channel report shows its 6, so it cannot hide the 2 beside it."""
+    grid = {
+        ("2026-01", "walk_in"): 10, ("2026-01", "wechat"): 2, ("2026-01", "referral"): 6,
+        ("2026-02", "walk_in"): 9, ("2026-02", "wechat"): 8,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    learned, hidden, _ = attack(engine, schema, [BY_MONTH, "channel"])
+    assert "2026-01/referral" not in hidden
+    assert learned == {}
