@@ -83,6 +83,28 @@ class Project:
         return self._get(section, key, default)
 
 
+DEMO_CHANNELS = """\
+# Channels the blueprint's notifications name (see docs/workflows.md, "Channels").
+# For the demo, the patient-facing `sms` channel prints instead of sending; put a real
+# gateway here (type = "sms", url, sign_name, api_key_env, ...) when going live.
+# Secrets never go in this file: options ending in _env name environment variables.
+[channels.console]
+type = "console"
+
+[channels.sms]
+type = "console"
+consent = "consent_sms"
+
+[channels.inbox]
+type = "inbox"
+
+[delivery]
+quiet_hours = "21:00-08:00"
+daily_cap = 3
+max_attempts = 5
+"""
+
+
 def init_project(directory: Path, template: str) -> Path:
     """Create a project folder from a ready template; refuse to overwrite an existing project."""
     source = TEMPLATES_DIR / template
@@ -102,7 +124,7 @@ def init_project(directory: Path, template: str) -> Path:
         "[database]\n# CRM_DATABASE_URL overrides this; for PostgreSQL:\n"
         '# url = "postgresql://user@127.0.0.1:5432/clinic"\nurl = "sqlite:///crm.sqlite3"\n\n'
         "[security]\n# The encryption key file must live outside the database and its backups.\n"
-        f'key_file = "../.{directory.resolve().name}.crm-keys.json"\n',
+        f'key_file = "../.{directory.resolve().name}.crm-keys.json"\n\n' + DEMO_CHANNELS,
         encoding="utf-8",
     )
     return directory

@@ -93,6 +93,7 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
         keyring,
         decision_tables=loaded.decision_tables,
         timezone=loaded.blueprint.app.timezone,
+        flows=loaded.flows,
     )
     return Runtime(project, loaded, engine, records, keyring)
 

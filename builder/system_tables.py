@@ -1,5 +1,5 @@
 """The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, masked-field
-lookups, the audit trail.
+lookups, the audit trail, and the workflows' history, timers, schedules and outbox.
 
 They live beside the blueprint's tables but are never touched by blueprint
 migrations; `create_system_tables` creates whatever is missing.
@@ -108,6 +108,98 @@ key_users = sa.Table(
     sa.Column("active_key", sa.String(32), nullable=False),
     sa.Column("key_ids", sa.String(1000), nullable=False),
     sa.Column("seen_at", sa.DateTime, nullable=False, index=True),
+)
+
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")  # 64-bit, but SQLite's rowid for autoincrement
+
+workflow_history = sa.Table(
+    # One row per transition made: who moved which record from where to where, and why.
+    "crm_workflow_history",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("workflow", sa.String(80), nullable=False),
+    sa.Column("transition", sa.String(80), nullable=False),
+    sa.Column("from_state", sa.String(64), nullable=False),
+    sa.Column("to_state", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=True),  # the account name; NULL: the system (automations, timers)
+    sa.Column("actor_id", sa.BigInteger, nullable=True),
+    sa.Column("at", sa.DateTime, nullable=False),  # naive UTC
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Index("ix_crm_workflow_history_record", "entity", "record_id"),
+)
+
+timers = sa.Table(
+    # Durable timers, one per (automation, record): planned again on every write of the
+    # record, claimed by `fire_due_timers`; a row is never fired twice.
+    "crm_timer",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("automation", sa.String(80), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("due_at", sa.DateTime, nullable=True),  # naive UTC
+    sa.Column("status", sa.String(16), nullable=False),  # planned | fired | missed | skipped | cancelled | failed
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("fired_at", sa.DateTime, nullable=True),  # naive UTC
+    sa.Column("updated_at", sa.DateTime, nullable=False),  # naive UTC
+    sa.UniqueConstraint("automation", "entity", "record_id", name="uq_crm_timer_key"),
+    sa.Index("ix_crm_timer_due", "status", "due_at"),
+)
+
+schedules = sa.Table(
+    # The next run of each scheduled (cron) automation: claimed and moved on in one
+    # transaction, so a run happens once whatever the number of workers.
+    "crm_schedule",
+    SYSTEM_METADATA,
+    sa.Column("automation", sa.String(80), primary_key=True),
+    sa.Column("next_run", sa.DateTime, nullable=False),  # naive UTC
+    sa.Column("last_run", sa.DateTime, nullable=True),  # naive UTC
+    sa.Column("last_result", sa.String(200), nullable=True),  # "12 records", "missed: ...", failures
+)
+
+outbox = sa.Table(
+    # Messages and webhooks to deliver, written in the transaction of the write that caused
+    # them. No body and no address: delivery resolves `recipient` and renders `template`
+    # from the current record, so no PHI sits here in clear.
+    "crm_outbox",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(120), nullable=False, unique=True),
+    sa.Column("automation", sa.String(80), nullable=False),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("template", sa.String(80), nullable=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("recipient", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.DateTime, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime, nullable=True),
+    sa.Column("reason", sa.String(200), nullable=True),
+    sa.Column("provider_ref", sa.String(120), nullable=True),
+    sa.Index("ix_crm_outbox_due", "status", "next_attempt_at"),
+)
+
+
+inbox = sa.Table(
+    # The in-app staff inbox: one row per message to a user, or to every user of a role.
+    "crm_inbox",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(120), nullable=False),  # the outbox row's key: delivered once per user
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("role", sa.String(64), nullable=True, index=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("entity", sa.String(64), nullable=True),
+    sa.Column("record_id", sa.BigInteger, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("read_at", sa.DateTime, nullable=True),
+    sa.UniqueConstraint("key", "user_id", name="uq_crm_inbox_key_user"),
 )
 
 

@@ -7,6 +7,7 @@ from . import (
     project_commands,  # noqa: F401  (registers init, validate, schema, migrate, seed, keys, demo)
     report_commands,  # noqa: F401  (registers report run)
     serve_commands,  # noqa: F401  (registers serve and demo)
+    worker_commands,  # noqa: F401  (registers worker)
 )
 from .base import main
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import BlueprintError, ProjectError
+from .problem_report import render_full, render_short
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)  # one problem a line, for editors
 out = Console(highlight=False, soft_wrap=True)
@@ -29,13 +30,12 @@ class CrmGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BlueprintError as exc:
+            short = os.environ.get("CRM_ERROR_FORMAT", "").lower() == "short"
             for problem in exc.problems:
-                console.print(
-                    f"[red]{escape(str(problem.position))}:[/red] {escape(problem.message)}"
-                    + (f" [dim]({escape(problem.hint)})[/dim]" if problem.hint else "")
-                    + f" [dim]\\[{problem.code}][/dim]",
-                    markup=True,
-                )
+                if short:
+                    console.print(render_short(problem), markup=False)
+                else:
+                    console.print(render_full(problem) + "\n", markup=False)
             count = len(exc.problems)
             console.print(f"[red]{count} problem{'s' if count != 1 else ''} found.[/red]")
             sys.exit(1)

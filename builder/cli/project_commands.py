@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
+from ..errors import ProjectError
 from ..project import Project, init_project
 from .base import main, out, project_option
 
@@ -19,21 +21,59 @@ def init(directory: Path, template: str) -> None:
     """Create a new clinic project in DIRECTORY from a template."""
     init_project(directory, template)
     out.print(f"Created project in {directory} from the `{template}` template.")
-    out.print(f"Next: cd {directory} && crm migrate && crm seed")
+    if not click.get_current_context().meta.get("crm.quiet_next_steps"):
+        out.print(next_steps(directory))
+
+
+def next_steps(directory: Path) -> str:
+    """What a new project needs before anyone can sign in, in the order to do it."""
+    return "\n".join(
+        [
+            "Next steps:",
+            f"  cd {directory}",
+            "  crm validate                            # check the blueprint (edit blueprint/ first if you like)",
+            "  crm migrate                             # create the database (SQLite; PostgreSQL: see crm.toml)",
+            "  crm user add admin --role admin         # the first account; it asks for a password",
+            "  crm seed --patients 200                 # optional: made-up demo data",
+            "  crm serve                               # http://127.0.0.1:8000",
+        ]
+    )
 
 
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path), required=False)
-def validate(path: Path | None) -> None:
+@click.option("--short", is_flag=True, help="One line a problem (file:line:column: message [code]), for editors.")
+def validate(path: Path | None, short: bool) -> None:
     """Check a blueprint's structure and meaning (PATH: file, folder or project; default: here)."""
     from ..runtime import load_checked
 
+    if short:
+        os.environ["CRM_ERROR_FORMAT"] = "short"
+
     loaded = load_checked(_blueprint_path(path))
     bp = loaded.blueprint
+    channels = _check_channels(path, loaded)
     out.print(
         f"[green]OK[/green] {bp.app.name}: {len(bp.entities)} entities, {len(bp.forms)} forms, "
         f"{len(bp.roles)} roles, {len(bp.decision_tables)} decision tables."
+        + (f" Channels: {', '.join(channels)}." if channels else "")
     )
+
+
+def _check_channels(path: Path | None, loaded) -> list[str]:
+    """Given a project (a folder with crm.toml), its channels must load and cover the blueprint's."""
+    from ..delivery import check_channels_used, delivery_settings, load_channels
+    from ..project import CONFIG_NAME
+
+    root = Path(".") if path is None else path
+    if not (root.is_dir() and (root / CONFIG_NAME).exists()):
+        return []
+    project = Project.load(root)
+    source = str(project.root / CONFIG_NAME)
+    channels = load_channels(project.config, source=source, root=project.root)
+    delivery_settings(project.config, source)
+    check_channels_used(loaded.flows, channels, source)
+    return sorted(channels)
 
 
 @main.command("test")
@@ -47,9 +87,25 @@ def test_examples(path: Path | None) -> None:
     out.print(f"[green]OK[/green] {count} examples passed.")
 
 
+def _here() -> Path:
+    """The blueprint of the project in the current folder; a clear error where there is none.
+
+    Without this, `crm validate` in a home folder read every YAML file below it.
+    """
+    here = Path.cwd()
+    project = Project.load(here)
+    markers = ("crm.toml", "app.yaml", "app.yml", "app.json")
+    if any((here / m).exists() for m in markers) or project.blueprint_path != project.root:
+        return project.blueprint_path
+    raise ProjectError(
+        f"no project in {here}: it has no crm.toml, no blueprint/ folder and no app.yaml. "
+        "Run this inside a project made by `crm init`, or give a path: `crm validate PATH`."
+    )
+
+
 def _blueprint_path(path: Path | None) -> Path:
     if path is None:
-        return Project.load(".").blueprint_path
+        return _here()
     if path.is_dir() and (path / "crm.toml").exists():
         return Project.load(path).blueprint_path
     return path

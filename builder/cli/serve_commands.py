@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .base import main, out, project_option
+from .worker_commands import in_process_worker
 
 DEMO_PATIENTS = 300
 DEMO_PASSWORD = "demo-{role}-2026"  # well known on purpose: the demo holds made-up patients only
@@ -31,8 +32,10 @@ def run_server(project_dir: Path, host: str, port: int) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit through `finally` so that
     # the runtime is closed (its key heartbeat removed) instead of dying on the spot.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    worker = None
     try:
         runtime.keep_keys_in_step()
+        worker = in_process_worker(runtime)
         app = create_app(runtime)
         out.print(f"Serving {project_dir.resolve()} on http://{host}:{port}/  (Ctrl+C stops)")
         uvicorn.run(
@@ -45,6 +48,9 @@ def run_server(project_dir: Path, host: str, port: int) -> None:
             server_header=False,
         )
     finally:
+        if worker is not None:
+            worker[1].set()
+            worker[0].join(timeout=15)
         runtime.close()
 
 
@@ -115,6 +121,7 @@ def demo(ctx: click.Context, directory: Path, host: str, port: int, patients: in
     from . import project_commands
 
     if not (directory / CONFIG_NAME).exists():
+        ctx.meta["crm.quiet_next_steps"] = True  # demo does those steps itself
         ctx.invoke(project_commands.init, directory=directory, template="clinic")
     ctx.invoke(
         project_commands.migrate, project_dir=directory, dry_run=False, allow_data_loss=False, yes=True, backup_dir=None

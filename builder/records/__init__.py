@@ -4,7 +4,7 @@ Pages, the API, importers, seeders and workflows all call it, so defaults, compu
 values, validations, permissions, masking and the audit trail can never be skipped.
 """
 
-from .actor import SYSTEM, Actor
+from .actor import SEEDING, SYSTEM, Actor
 from .errors import (
     Conflict,
     FieldError,
@@ -17,6 +17,7 @@ from .errors import (
 from .service import Page, RecordService
 
 __all__ = [
+    "SEEDING",
     "SYSTEM",
     "Actor",
     "Conflict",

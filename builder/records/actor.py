@@ -10,7 +10,10 @@ from typing import Any
 class Actor:
     """A signed-in user (or the system itself) with one role and a language.
 
-    `address` is where the request came from, for the audit trail.
+    `address` is where the request came from, for the audit trail. `sets_off` False is
+    for writing history as it was (seeding demo data): its writes plan the records'
+    timers but set off no event automations (a seeded completed visit opens no new
+    follow-ups).
     """
 
     id: int | None
@@ -19,6 +22,7 @@ class Actor:
     locale: str = "en"
     address: str | None = None
     system: bool = False
+    sets_off: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def as_context(self) -> dict[str, Any]:
@@ -27,3 +31,4 @@ class Actor:
 
 
 SYSTEM = Actor(id=None, name="system", role="system", system=True)
+SEEDING = Actor(id=None, name="system", role="system", system=True, sets_off=False)

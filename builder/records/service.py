@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -21,21 +22,25 @@ from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
 from engines.forms import EntitySpec, message
 from engines.rules import get_timezone
+from engines.workflows import Flows
 
 from . import preparing
 from .actor import Actor
 from .auditing import audit_changes, audit_row
+from .automations import Change, Run, Written, react
 from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .links import LinkLoader
+from .manual import run_manual
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
 from .querying import MAX_LIMIT, ListQuery, build_list_query
 from .read_audit import protected_fields, read_detail, write_read_audit
 from .related import SqlRelated
 from .rowfilter import compile_row_filter
+from .transitions import Move, make_transition, start_state, state_writes
 
 
 @dataclass
@@ -66,6 +71,7 @@ class RecordService:
         decision_tables: Mapping[str, Any] | None = None,
         timezone: str | None = None,
         masked_lookups: MaskedLookupGuard | None = None,
+        flows: Flows | None = None,
     ):
         self.engine = engine
         self.masked_lookups = masked_lookups or MaskedLookupGuard()
@@ -73,6 +79,7 @@ class RecordService:
         self.schema = schema or build_schema(entities)
         self.decision_tables = dict(decision_tables or {})
         self.timezone = timezone
+        self.flows = flows  # the compiled workflows and automations; None: the blueprint has none
         self.entities: dict[str, CompiledEntity] = {
             n: compile_entity(n, entities, self.decision_tables) for n in entities
         }
@@ -330,10 +337,12 @@ class RecordService:
         self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "delete")
         table = self.schema.table(entity_name)
+        entity = self.entities[entity_name]
         with write_transaction(self.engine) as conn:
             row = self.visible_row(conn, actor, entity_name, grant, record_id)
             if version is not None and row.version != version:
                 raise Conflict(message("conflict", actor.locale), row.version)
+            before = decode(entity.stored_fields, row, entity_name, self.cipher)
             try:
                 conn.execute(table.delete().where(table.c.id == record_id))
             except sa.exc.IntegrityError:
@@ -341,76 +350,160 @@ class RecordService:
             conn.execute(
                 audit_table.insert().values(**audit_row(actor, "delete", entity_name, record_id, self.clock()))
             )
+            deleted = Change(entity_name, "deleted", record_id, row.version, before, None)
+            react(self, self.new_run(conn), deleted, events=actor.sets_off)
 
     def _write(
         self, actor: Actor, entity_name: str, record_id: int | None, values: Mapping[str, Any], version: int | None
     ) -> dict[str, Any]:
+        """One create or update, and everything it sets off (automations, timers, outbox), in one transaction."""
         entity = self.entity(entity_name)
+        grant = self.policy.require(actor, entity_name, "create" if record_id is None else "write")
+        with write_transaction(self.engine) as conn:
+            run = self.new_run(conn)
+            written = self.write_in(conn, actor, entity, grant, record_id, values, version)
+            change = written.change("created" if record_id is None else "updated")
+            acted = react(self, run, change, events=actor.sets_off)
+            return self.reread(conn, actor, entity, grant, written) if acted else written.presented
+
+    def write_in(
+        self,
+        conn: sa.Connection,
+        actor: Actor,
+        entity: CompiledEntity,
+        grant: Grant,
+        record_id: int | None,
+        values: Mapping[str, Any],
+        version: int | None,
+        *,
+        move: Move | None = None,
+    ) -> Written:
+        """Check and write one record within `conn`: the lifecycle every write shares.
+
+        The caller owns the transaction and then calls `automations.react` with the
+        returned Written (create/update above, transitions, automations' own writes).
+
+        `move` is the transition being made (transitions.py): it alone may change a
+        workflow-driven state field, and it is audited as a transition.
+        """
+        entity_name = entity.name
         creating = record_id is None
-        grant = self.policy.require(actor, entity_name, "create" if creating else "write")
         if not isinstance(values, Mapping):
             raise ValidationFailed([FieldError("__all__", "invalid", "expected an object of field values")])
         locale = actor.locale
         table = self.schema.table(entity_name)
-        with write_transaction(self.engine) as conn:
-            evaluate = self._evaluator(entity_name, actor, conn, record_id)
-            stored: dict[str, Any] = {}
-            if record_id is not None:
-                row = self.visible_row(conn, actor, entity_name, grant, record_id)
-                if version is None:
-                    raise ValidationFailed([FieldError("version", "required", message("required", locale))])
-                if row.version != version:
-                    raise Conflict(message("conflict", locale), row.version)
-                stored = decode(entity.stored_fields, row, entity_name, self.cipher)
-                children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
-                for field in entity.child_fields:
-                    stored[field.name] = children.get((field.name, record_id), [])
-                values = preparing.drop_unchanged_masks(entity, grant, values, stored)
-            typed, errors = preparing.coerce_input(entity.fields, values, locale)
-            errors += preparing.not_writable(entity, grant, typed, locale)
-            record = {**stored, **typed}
-            if creating:
-                errors += preparing.apply_defaults(entity.fields, record, evaluate, locale)
-            errors += preparing.prepare_rows(entity, record, evaluate, locale, set(typed) if not creating else None)
-            errors += preparing.apply_computed(entity.fields, record, evaluate, locale)
-            failed = {e.field for e in errors}
-            checked = preparing.check_fields(entity.fields, record, evaluate, locale)
-            if not creating:
-                checked = preparing.drop_required_unwritable(checked, grant)
-            errors += [e for e in checked if e.field not in failed]
-            errors += self._check_links(conn, actor, entity, record, set(typed), locale)
-            errors += self._check_unique(conn, entity, record, record_id, locale)
-            if not errors:
-                errors += preparing.check_rules(entity, record, evaluate, locale)
-            if errors:
-                raise ValidationFailed(errors)
-            now = self.clock()
-            row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
-            try:
-                if record_id is None:
-                    row_values.update(
-                        created_at=now, created_by=actor.name, updated_at=now, updated_by=actor.name, version=1
-                    )
-                    record_id = inserted_id(conn.execute(table.insert().values(**row_values)))
-                else:
-                    row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
-                    result = conn.execute(
-                        table.update().where(table.c.id == record_id, table.c.version == version).values(**row_values)
-                    )
-                    if result.rowcount != 1:
-                        raise Conflict(message("conflict", locale))
-                self._write_children(conn, entity, record_id, record, typed, creating)
-            except sa.exc.IntegrityError as exc:
-                raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
-            changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
-            conn.execute(
-                audit_table.insert().values(
-                    **audit_row(actor, "create" if creating else "update", entity_name, record_id, now, changes)
-                )
-            )
-            written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
+        evaluate = self._evaluator(entity_name, actor, conn, record_id)
+        stored: dict[str, Any] = {}
+        row: Any = None
+        if record_id is not None:
+            row = self.visible_row(conn, actor, entity_name, grant, record_id)
+            if version is None:
+                raise ValidationFailed([FieldError("version", "required", message("required", locale))])
+            if row.version != version:
+                raise Conflict(message("conflict", locale), row.version)
+            stored = decode(entity.stored_fields, row, entity_name, self.cipher)
             children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
-            return self._present(entity, written, grant, children)
+            for field in entity.child_fields:
+                stored[field.name] = children.get((field.name, record_id), [])
+            values = preparing.drop_unchanged_masks(entity, grant, values, stored)
+        typed, errors = preparing.coerce_input(entity.fields, values, locale)
+        errors += state_writes(self.flows, entity_name, actor, typed, stored, creating, move, locale)
+        errors += preparing.not_writable(entity, grant, typed, locale)
+        record = {**stored, **typed}
+        if creating:
+            errors += preparing.apply_defaults(entity.fields, record, evaluate, locale)
+            start_state(self.flows, entity_name, record)
+        errors += preparing.prepare_rows(entity, record, evaluate, locale, set(typed) if not creating else None)
+        errors += preparing.apply_computed(entity.fields, record, evaluate, locale)
+        failed = {e.field for e in errors}
+        checked = preparing.check_fields(entity.fields, record, evaluate, locale)
+        if not creating:
+            checked = preparing.drop_required_unwritable(checked, grant)
+        errors += [e for e in checked if e.field not in failed]
+        errors += self._check_links(conn, actor, entity, record, set(typed), locale)
+        errors += self._check_unique(conn, entity, record, record_id, locale)
+        if not errors:
+            errors += preparing.check_rules(entity, record, evaluate, locale)
+        if errors:
+            raise ValidationFailed(errors)
+        now = self.clock()
+        row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
+        try:
+            if record_id is None:
+                row_values.update(
+                    created_at=now, created_by=actor.name, updated_at=now, updated_by=actor.name, version=1
+                )
+                record_id = inserted_id(conn.execute(table.insert().values(**row_values)))
+            else:
+                row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
+                result = conn.execute(
+                    table.update().where(table.c.id == record_id, table.c.version == version).values(**row_values)
+                )
+                if result.rowcount != 1:
+                    raise Conflict(message("conflict", locale))
+            self._write_children(conn, entity, record_id, record, typed, creating)
+        except sa.exc.IntegrityError as exc:
+            raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
+        changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
+        action = "create" if creating else ("transition" if move is not None else "update")
+        conn.execute(
+            audit_table.insert().values(
+                **audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None)
+            )
+        )
+        written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
+        children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
+        presented = self._present(entity, written, grant, children)
+        return Written(entity_name, record_id, row_values["version"], None if creating else stored, record, presented)
+
+    def reread(
+        self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, grant: Grant, written: Written
+    ) -> dict[str, Any]:
+        """The record as the actor now sees it: automations may have changed it after the write."""
+        table = self.schema.table(entity.name)
+        version = conn.execute(sa.select(table.c.version).where(table.c.id == written.record_id)).scalar()
+        if version == written.version:
+            return written.presented
+        try:
+            row = self.visible_row(conn, actor, entity.name, grant, written.record_id)
+        except NotFound:
+            return written.presented
+        children = self._children(conn, entity, [row.id]) if entity.child_fields else {}
+        return self._present(entity, row, grant, children)
+
+    # -- workflows -------------------------------------------------------------------
+    def new_run(self, conn: sa.Connection, now: dt.datetime | None = None) -> Run:
+        """What automations set off by a write share: its connection and the app-timezone moment."""
+        return Run(conn, now or self.moment())
+
+    def moment(self) -> dt.datetime:
+        """Now, aware, in the app's timezone: the `now` workflow decisions and automations see."""
+        current = self.clock()
+        return current if current.tzinfo is not None else current.replace(tzinfo=self.zone)
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        return ZoneInfo(self.timezone) if self.timezone else get_timezone()
+
+    def transition(
+        self,
+        actor: Actor,
+        entity_name: str,
+        record_id: int,
+        name: str,
+        version: int | None,
+        comment: str | None = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Make workflow transition `name` on a record (transitions.py); what it sets off runs in its transaction."""
+        with write_transaction(self.engine) as conn:
+            return make_transition(
+                self, self.new_run(conn), actor, entity_name, record_id, name, version, comment, values
+            )
+
+    def run_automation(self, actor: Actor, entity_name: str, record_id: int, name: str) -> int:
+        """Press an automation's `manual:` button on a record (manual.py); how many actions ran."""
+        return run_manual(self, actor, entity_name, record_id, name)
 
     def _write_children(
         self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool

@@ -14,9 +14,12 @@ from typing import Any
 
 from engines.forms import EntitySpec, FieldSpec
 
+from .meaning import Meaning, meaning_of
 from .values import ValueMaker
 
 OPTIONAL_SHARE = 0.85
+# A clinic always has these, even where the blueprint leaves them optional (an age needs its birth date).
+ALWAYS_KNOWN = (Meaning.PERSON_NAME, Meaning.BIRTH_DATE)
 CHILD_ROWS = (0, 3)
 
 
@@ -48,15 +51,15 @@ class RowBuilder:
         row: dict[str, Any] = {}
         for name in sorted(fields, key=lambda n: _making_order(fields[n])):  # stable: declared order kept
             spec = fields[name]
-            if spec.compute or spec.type == "user" or not self._wanted(spec):
+            if spec.compute or spec.type == "user" or not self._wanted(name, spec):
                 continue
             value = self._value(name, spec, row, fields)
             if value is not None:
                 row[name] = value
         return row
 
-    def _wanted(self, spec: FieldSpec) -> bool:
-        if spec.required:
+    def _wanted(self, name: str, spec: FieldSpec) -> bool:
+        if spec.required or meaning_of(name, spec) in ALWAYS_KNOWN:
             return True
         if spec.default is not None or spec.visible_if:
             return self.rng.random() < 0.5

@@ -2,8 +2,11 @@
 
 Every row is created as the system actor, so defaults, computed values, validations
 (`overlaps`, limits, unique values...) and the audit trail hold for seeded data
-exactly as for typed-in data. A row the service refuses is made again with new
-values a few times, then skipped and counted, never forced in.
+exactly as for typed-in data. Seeded rows are history (records.SEEDING): they plan
+their timers (a seeded confirmed appointment gets its reminder) but set off no event
+automations (a seeded completed appointment opens no extra visit or follow-ups).
+A row the service refuses is made again with new values a few times, then skipped
+and counted, never forced in.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from faker import Faker
 
 from engines.forms import EntitySpec
 
-from ..records import SYSTEM, Conflict, RecordService, ValidationFailed
+from ..records import SEEDING, Conflict, RecordService, ValidationFailed
 from .rows import LinkPool, RowBuilder
 from .values import ValueMaker
 
@@ -93,7 +96,7 @@ def _create(
 ) -> dict | None:
     for _attempt in range(ATTEMPTS):
         try:
-            return records.create(SYSTEM, name, builder.record(entity))
+            return records.create(SEEDING, name, builder.record(entity))
         except ValidationFailed as refused:
             report.reasons[name] = str(refused)
     return None
@@ -128,7 +131,7 @@ def _link_afterwards(
             if not values:
                 continue
             try:
-                records.update(SYSTEM, name, record_id, values, version)
+                records.update(SEEDING, name, record_id, values, version)
             except (ValidationFailed, Conflict):
                 continue
             report.linked_afterwards[name] = report.linked_afterwards.get(name, 0) + 1

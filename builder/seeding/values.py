@@ -19,6 +19,7 @@ from faker import Faker
 from engines.forms import FieldSpec
 from engines.forms.fieldtypes import resident_id_check_digit
 
+from .clinical import clinical_kind, clinical_text
 from .limits import fit_moment, number_bounds
 from .meaning import Meaning, meaning_of
 
@@ -128,7 +129,13 @@ class ValueMaker:
         }.get(meaning)
         if made is not None:
             return _fit(made().replace("\n", ", "), limit)
+        if (kind := clinical_kind(name, spec)) is not None:
+            return _fit(clinical_text(kind, self._chinese, self.rng), limit)
         return _fit(fake.sentence(nb_words=self.rng.randint(2, 5)).rstrip(".。"), limit)
+
+    @property
+    def _chinese(self) -> bool:
+        return self.fake.locales[0].startswith("zh")
 
     def _given_name(self, row: Row) -> str:
         sex = next((v for v in row.values() if v in ("female", "male")), None)
@@ -145,6 +152,8 @@ class ValueMaker:
         limit = min(spec.max_length or LONG_TEXT_CAP, LONG_TEXT_CAP)
         if meaning_of(name, spec) is Meaning.ADDRESS:
             return _fit(self.fake.address(), limit)
+        if (kind := clinical_kind(name, spec)) is not None:
+            return _fit(clinical_text(kind, self._chinese, self.rng), limit)
         return _fit(self.fake.paragraph(nb_sentences=self.rng.randint(1, 3)), limit)
 
     def _phone(self, name: str, spec: FieldSpec, row: Row) -> str | None:

@@ -67,6 +67,12 @@ def limit_masked_lookups(runtime: Runtime, settings: Any) -> None:
     )
 
 
+def outbox_routes(runtime: Runtime) -> list[BaseRoute]:
+    from .outbox_pages import outbox_routes as routes
+
+    return routes(runtime)
+
+
 def audit_layer(runtime: Runtime) -> list[BaseRoute]:
     try:
         from .audit_pages import audit_routes
@@ -83,6 +89,7 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *layer.routes,
         *audit_layer(runtime),
+        *outbox_routes(runtime),
         Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
         *page_routes(runtime),
     ]

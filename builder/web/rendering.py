@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -54,7 +55,20 @@ def base_context(request: Request) -> dict[str, Any]:
         "static": lambda path: str(request.url_for("static", path=path)),
         "locales": runtime.blueprint.app.locales if runtime else ["zh-CN", "en"],
         "path": request.url.path,
+        "inbox_unread": lambda: _unread(runtime, actor_of(request)),
     }
+
+
+def _unread(runtime: Any, actor: Any) -> int:
+    """The header badge: the signed-in user's unread inbox messages (0 when there is no inbox yet)."""
+    from builder.delivery.views import unread_count
+
+    if runtime is None or actor is None or actor.id is None:
+        return 0
+    try:
+        return unread_count(runtime.engine, actor.id)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+        return 0
 
 
 def render(

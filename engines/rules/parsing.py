@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .errors import ExpressionError
 from .limits import MAX_BRACKET_DEPTH, MAX_DEPTH, MAX_NODES, MAX_SOURCE_LENGTH
+from .syntax_messages import explain_syntax
 
 _ALLOWED = (
     ast.Expression,
@@ -125,8 +126,8 @@ def parse(source: str) -> Parsed:
     try:
         tree = ast.parse(one_line, mode="eval")
     except SyntaxError as exc:
-        column = lead + max((exc.offset or 1) - 1, 0)
-        raise ExpressionError("expression.syntax", f"invalid syntax: {exc.msg}", column) from None
+        said, at = explain_syntax(one_line, exc.msg, exc.offset)
+        raise ExpressionError("expression.syntax", said, lead + at) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ExpressionError(
             "expression.syntax", f"the expression cannot be read: {type(exc).__name__}", lead

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from engines.forms import localized
-from engines.rules import render_template
+from engines.rules import CompiledTemplate, compile_template, render_template
 
 from .notification_spec import NotificationSpec
 
@@ -36,6 +37,12 @@ def render_notification(spec: NotificationSpec, channel: str, locale: str, conte
     message = spec.channels[channel]
     subject = None
     if message.subject is not None:
-        subject = render_template(localized(message.subject, locale), context, locale)
-    body = render_template(localized(message.body, locale), context, locale)
+        subject = render_template(_compiled(localized(message.subject, locale), locale), context, locale)
+    body = render_template(_compiled(localized(message.body, locale), locale), context, locale)
     return Message(channel, locale, subject, body)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(source: str, locale: str) -> CompiledTemplate:
+    """Compile each template text once per locale: a worker renders the same few thousands of times."""
+    return compile_template(source, locale=locale)

@@ -100,7 +100,7 @@ def test_expression_syntax_error_points_inside_the_expression(write):
     )
     # Python points at the start of `birth_date today()`, the part that needs a comma
     assert problems_of(path) == [
-        "bp.yaml:9:52: invalid syntax: invalid syntax. Perhaps you forgot a comma? [expression.syntax]"
+        "bp.yaml:9:52: two values stand side by side here: put a comma or an operator between them [expression.syntax]"
     ]
 
 

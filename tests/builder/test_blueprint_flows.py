@@ -95,7 +95,7 @@ def test_crm_validate_prints_them_and_fails(write, tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        env={"PYTHONPATH": str(ROOT)},
+        env={"PYTHONPATH": str(ROOT), "CRM_ERROR_FORMAT": "short"},
     )
     assert done.returncode != 0
     assert [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("bp.yaml")] == EXPECTED

@@ -11,11 +11,12 @@ from typing import Any
 from builder.records import RecordService
 from builder.records.compiled import CompiledEntity
 from builder.records.querying import MAX_LIMIT
+from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
 
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
-from .schemas import ERROR_SCHEMA, MAX_VERSION, create_schema, patch_schema, read_schema
+from .schemas import ERROR_SCHEMA, MAX_COMMENT, MAX_VERSION, create_schema, patch_schema, read_schema
 
 ERROR_TEXT = {
     "400": "Malformed JSON or query parameters (including filters or sorts on fields you may not read).",
@@ -100,8 +101,92 @@ def _record_id_parameter() -> dict[str, Any]:
     }
 
 
-def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The paths and component schemas of one entity."""
+TRANSITION_BODY = "TransitionRequest"
+
+
+def transition_body() -> dict[str, Any]:
+    """What a transition request sends: the version read, an optional comment, values to fill."""
+    return {
+        "type": "object",
+        "required": ["version"],
+        "additionalProperties": False,
+        "properties": {
+            "version": {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_VERSION},
+            "comment": {"anyOf": [{"type": "string", "maxLength": MAX_COMMENT}, {"type": "null"}]},
+            "values": {
+                "type": "object",
+                "description": "Fields to fill with the move (a transition's `requires`), if your role may write them.",
+            },
+        },
+    }
+
+
+def transition_path(entity: CompiledEntity, transitions: list[str], ref: str, tags: list[str]) -> dict[str, Any]:
+    """`POST /api/{entity}/{id}/transitions/{name}`: the workflow's moves (the state field is never PATCHed)."""
+    return {
+        "parameters": [
+            _record_id_parameter(),
+            {
+                "name": "transition",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "enum": transitions},
+                "description": "The transition's name.",
+            },
+        ],
+        "post": {
+            "operationId": f"transition_{entity.name}",
+            "tags": tags,
+            "summary": "Make a workflow transition (send the `version` you read)",
+            "description": "Allowed to the transition's roles, who need not write the record. 403: not your "
+            "transition; 422: not from this state, a condition not met or a required field empty (each error "
+            "says which), or an automation it sets off failed (nothing is written).",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{TRANSITION_BODY}"}}},
+            },
+            "responses": {
+                "200": _json(ref, "The record after the move and what it set off."),
+                **_errors("400", "401", "403", "404", "409", "413", "422"),
+            },
+        },
+    }
+
+
+def manual_path(entity: CompiledEntity, names: list[str], tags: list[str]) -> dict[str, Any]:
+    """`POST /api/{entity}/{id}/automations/{name}`: an automation's `manual:` button."""
+    result = {
+        "type": "object",
+        "required": ["automation", "actions"],
+        "additionalProperties": False,
+        "properties": {"automation": {"type": "string"}, "actions": {"type": "integer", "minimum": 0}},
+    }
+    return {
+        "parameters": [
+            _record_id_parameter(),
+            {"name": "automation", "in": "path", "required": True, "schema": {"type": "string", "enum": names}},
+        ],
+        "post": {
+            "operationId": f"run_automation_{entity.name}",
+            "tags": tags,
+            "summary": "Run an automation's manual button on the record now (its `manual: roles` only)",
+            "description": "422 when the automation's `if:` does not hold on the record, or an action failed "
+            "(nothing is written). Messages go to the outbox.",
+            "responses": {
+                "200": {
+                    "description": "How many actions ran.",
+                    "content": {"application/json": {"schema": result}},
+                },
+                **_errors("401", "403", "404", "422"),
+            },
+        },
+    }
+
+
+def entity_paths(
+    entity: CompiledEntity, transitions: list[str] | None = None, manual: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The paths and component schemas of one entity (its workflow's transitions and manual buttons, if any)."""
     name, camel = entity.name, _camel(entity.name)
     title = localized(entity.spec.title, "en", name)
     ref = f"#/components/schemas/{camel}"
@@ -208,15 +293,21 @@ def entity_paths(entity: CompiledEntity) -> tuple[dict[str, Any], dict[str, Any]
             },
         },
     }
+    if transitions:
+        paths[f"/api/{name}/{{id}}/transitions/{{transition}}"] = transition_path(entity, transitions, ref, tags)
+    if manual:
+        paths[f"/api/{name}/{{id}}/automations/{{automation}}"] = manual_path(entity, manual, tags)
     return paths, components
 
 
 def openapi_document(service: RecordService, title: str, version: str = "1") -> dict[str, Any]:
     """The whole OpenAPI 3.1 document for every entity of the blueprint."""
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA}
+    schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA, TRANSITION_BODY: transition_body()}
     for entity in service.entities.values():
-        entity_paths_, components = entity_paths(entity)
+        moves = [t for m in driven_fields(service.flows, entity.name).values() for t in m.spec.transitions]
+        buttons = [a.name for a in service.flows.of_entity(entity.name) if a.spec.manual] if service.flows else []
+        entity_paths_, components = entity_paths(entity, moves, buttons)
         paths.update(entity_paths_)
         schemas.update(components)
     return {

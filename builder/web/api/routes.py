@@ -25,7 +25,7 @@ from ..writes import run_write
 from .errors import ApiError, one
 from .export import export_csv
 from .params import BadParameters, parse_list_params
-from .schemas import MAX_ID, MAX_VERSION
+from .schemas import MAX_COMMENT, MAX_ID, MAX_VERSION
 from .serializing import jsonable, record_json
 from .validating import BodyValidator
 
@@ -128,6 +128,56 @@ class RecordsApi:
         await run_write(self.service, self.service.delete, actor, entity.name, record_id, version)
         return Response(status_code=204)
 
+    async def transition(self, request: Request) -> Response:
+        """Make a workflow transition: `{"version": 3, "comment": "...", "values": {...}}`."""
+        actor = require_actor(request)
+        entity = self._entity(request)
+        record_id = self._record_id(request)
+        name = request.path_params["transition"]
+        version, comment, values = await self._transition_body(request, entity, actor)
+        record = await run_write(
+            self.service, self.service.transition, actor, entity.name, record_id, name, version, comment, values
+        )
+        return JSONResponse(record_json(entity, record))
+
+    async def _transition_body(
+        self, request: Request, entity: CompiledEntity, actor: Actor
+    ) -> tuple[int, str | None, dict[str, Any]]:
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            raise one(400, "malformed_json", "the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise one(400, "malformed_json", "the request body must be a JSON object")
+        unknown = sorted(set(body) - {"version", "comment", "values"})
+        if unknown:
+            raise one(422, "unknown_field", f"unknown key `{unknown[0]}`: send version, comment and values", unknown[0])
+        version = body.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+            raise one(422, "required", "send the `version` of the record you read (an integer)", "version")
+        comment = body.get("comment")
+        if comment is not None and (not isinstance(comment, str) or len(comment) > MAX_COMMENT):
+            raise one(422, "invalid", f"the comment is a text of at most {MAX_COMMENT} characters", "comment")
+        values = body.get("values") or {}
+        if not isinstance(values, dict):
+            raise one(422, "invalid", "`values` is an object of field values", "values")
+        errors = unstorable_errors(values, actor.locale)
+        errors = errors or self.validators[entity.name].errors({**values, "version": version}, True, actor.locale)
+        errors = errors or coercion_crashes(entity.fields, values, actor.locale)
+        if errors:
+            raise ApiError(422, errors)
+        return version, comment, values
+
+    async def automation(self, request: Request) -> Response:
+        """Press an automation's `manual:` button on a record (no body)."""
+        actor = require_actor(request)
+        entity = self._entity(request)
+        record_id = self._record_id(request)
+        name = request.path_params["automation"]
+        count = await run_write(self.service, self.service.run_automation, actor, entity.name, record_id, name)
+        return JSONResponse({"automation": name, "actions": count})
+
     async def export(self, request: Request) -> Response:
         actor = require_actor(request)
         entity = self._entity(request)
@@ -141,6 +191,18 @@ class RecordsApi:
             Route("/{entity}/{record_id:int}", self.get, methods=["GET"], name="api_record"),
             Route("/{entity}/{record_id:int}", self.patch, methods=["PATCH"], name="api_patch"),
             Route("/{entity}/{record_id:int}", self.delete, methods=["DELETE"], name="api_delete"),
+            Route(
+                "/{entity}/{record_id:int}/transitions/{transition}",
+                self.transition,
+                methods=["POST"],
+                name="api_transition",
+            ),
+            Route(
+                "/{entity}/{record_id:int}/automations/{automation}",
+                self.automation,
+                methods=["POST"],
+                name="api_automation",
+            ),
         ]
 
 

@@ -16,6 +16,7 @@ from engines.forms import ID_MAX, id_schema
 NULL = {"type": "null"}
 MAX_ID = ID_MAX  # ids are 64-bit (BIGINT) on every database
 MAX_VERSION = 2**31 - 1  # the version column is a 32-bit integer
+MAX_COMMENT = 2000  # a transition's comment, kept in the workflow history
 RANGE_TYPES = ("integer", "decimal", "date", "datetime")
 LOOSE_DROP = ("minimum", "maximum", "maxLength", "minLength", "pattern", "uniqueItems", "maxItems")
 NOT_BLANK = r"\S"  # text is trimmed before it is stored: only spaces is no text at all

@@ -1,4 +1,4 @@
-"""Server-rendered pages: home, lists, record details, forms and delete confirmations."""
+"""Server-rendered pages: home, lists, record details (with their workflows), forms and delete confirmations."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute
 
 from builder.runtime import Runtime
 
-from . import forms, home, lists, pickers, records
+from . import forms, home, lists, pickers, records, workflow_panels
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -16,4 +16,5 @@ def page_routes(runtime: Runtime) -> list[BaseRoute]:
         *forms.routes(runtime),
         *pickers.routes(runtime),
         *records.routes(runtime),
+        *workflow_panels.routes(runtime),
     ]

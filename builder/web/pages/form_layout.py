@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from builder.records import Actor, RecordService
 from builder.records.compiled import CompiledEntity, CompiledField
 from builder.records.policy import Grant
+from builder.records.transitions import driven_fields
 from engines.forms import FormSpec, localized
 
 from ..i18n import register_texts, translate
@@ -122,7 +123,9 @@ class FormBuilder:
 
     def __init__(self, service: RecordService, forms: Mapping[str, FormSpec], actor: Actor, entity: CompiledEntity):
         self.service, self.actor, self.entity = service, actor, entity
-        self.grant: Grant = service.policy.grant(actor, entity.name)
+        grant = service.policy.grant(actor, entity.name)
+        driven = frozenset(driven_fields(service.flows, entity.name))  # moved by transitions, shown as text
+        self.grant: Grant = replace(grant, writable=grant.writable - driven) if driven else grant
         self.spec = form_spec(forms, entity.name)
         self.locale = actor.locale
 

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, Conflict, NotFound, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity
+from builder.records.transitions import driven_fields
 from builder.runtime import Runtime
 from engines.forms import localized
 
@@ -22,6 +23,7 @@ from ..writes import run_write
 from .choices import user_names
 from .common import entity_of, record_id_of
 from .form_layout import form_spec
+from .workflow_panels import manual_buttons, workflow_panels
 
 register_texts(
     {
@@ -33,6 +35,7 @@ register_texts(
             "zh-CN": "最后修改:{at},{by}(版本 {version})",
         },
         "record.saved": {"en": "Saved.", "zh-CN": "已保存。"},
+        "record.moved": {"en": "Done.", "zh-CN": "操作成功。"},
         "record.empty": {"en": "—", "zh-CN": "—"},
         "record.no_rows": {"en": "No rows.", "zh-CN": "无记录。"},
         "delete.title": {"en": "Delete {title}?", "zh-CN": "删除{title}?"},
@@ -100,6 +103,56 @@ register_texts(
 )
 
 
+async def render_detail(
+    service: RecordService,
+    forms: Any,
+    request: Request,
+    actor: Actor,
+    entity: CompiledEntity,
+    record_id: int,
+    problems: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The record's page: its fields, its workflows (buttons, history, diagram); `problems` from a refused move."""
+    record = await run_write(service, service.get, actor, entity.name, record_id)
+    grant = service.policy.grant(actor, entity.name)
+    sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
+    explained = (
+        await run_in_threadpool(service.explain, actor, entity.name, record["id"])
+        if any(f.compute is not None for f in entity.fields.values())
+        else {}
+    )
+    for name, why in explained.items():  # decision outputs as the field shows them (高危, not high)
+        field = entity.fields[name]
+        for decision in why["decisions"]:
+            for row in decision["rows"]:
+                if isinstance(row["then"], str) and field.spec.options:
+                    row["then"] = field.kind.display(row["then"], field.spec, actor.locale)
+    flows = await run_in_threadpool(workflow_panels, service, actor, entity, record)
+    return render(
+        request,
+        "detail.html",
+        {
+            "explained": explained,
+            "entity": entity,
+            "entity_title": entity_title(entity, actor.locale),
+            "record": record,
+            "title": record_title(entity, record),
+            "sections": sections,
+            "grant": grant,
+            "can_edit": bool(grant.writable - set(driven_fields(service.flows, entity.name))),
+            "can_delete": grant.delete,
+            "saved": request.query_params.get("saved") == "1",
+            "moved": request.query_params.get("moved") == "1",
+            "workflows": flows,
+            "buttons": manual_buttons(service, actor, entity),
+            "ran": request.query_params.get("ran"),
+            "problems": problems or [],
+        },
+        status_code=status_code,
+    )
+
+
 def routes(runtime: Runtime) -> list[BaseRoute]:
     service = runtime.records
     forms = runtime.blueprint.forms
@@ -107,36 +160,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
     async def detail(request: Request) -> Response:
         actor = require_actor(request)
         entity = entity_of(service, request)
-        record = await run_write(service, service.get, actor, entity.name, record_id_of(request))
-        grant = service.policy.grant(actor, entity.name)
-        sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
-        explained = (
-            await run_in_threadpool(service.explain, actor, entity.name, record["id"])
-            if any(f.compute is not None for f in entity.fields.values())
-            else {}
-        )
-        for name, why in explained.items():  # decision outputs as the field shows them (高危, not high)
-            field = entity.fields[name]
-            for decision in why["decisions"]:
-                for row in decision["rows"]:
-                    if isinstance(row["then"], str) and field.spec.options:
-                        row["then"] = field.kind.display(row["then"], field.spec, actor.locale)
-        return render(
-            request,
-            "detail.html",
-            {
-                "explained": explained,
-                "entity": entity,
-                "entity_title": entity_title(entity, actor.locale),
-                "record": record,
-                "title": record_title(entity, record),
-                "sections": sections,
-                "grant": grant,
-                "can_edit": bool(grant.writable),
-                "can_delete": grant.delete,
-                "saved": request.query_params.get("saved") == "1",
-            },
-        )
+        return await render_detail(service, forms, request, actor, entity, record_id_of(request))
 
     async def delete(request: Request) -> Response:
         actor = require_actor(request)

@@ -79,8 +79,10 @@ class _Options(FieldType):
         return value
 
     def option_label(self, option: str, spec: FieldSpec, locale: str) -> str:
+        """The option's label in `locale`; without one, the code made readable (`walk_in` -> `Walk in`)."""
         labels = spec.option_labels or {}
-        return localized(labels.get(option), locale, option) if option in labels else option
+        readable = option.replace("_", " ").strip().capitalize() or option
+        return localized(labels.get(option), locale, readable) if option in labels else readable
 
 
 @register_field_type

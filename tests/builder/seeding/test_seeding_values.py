@@ -74,6 +74,18 @@ def test_person_names_are_names_not_sentences():
     assert all(len(n) <= 3 for n in many(FieldSpec(type="text", max_length=3), "name"))
 
 
+def test_clinical_notes_read_like_a_clinic_not_faker_sentences():
+    from builder.seeding.clinical import _PHRASES
+
+    allergies = set(many(FieldSpec(type="long_text", phi=True), "allergies"))
+    assert allergies <= set(_PHRASES["allergy"]["zh"]) and len(allergies) > 3
+    by_label = set(many(FieldSpec(type="text", label={"en": "Diagnosis", "zh-CN": "诊断"}), "dx", locale="en_US"))
+    assert by_label <= set(_PHRASES["diagnosis"]["en"])
+    assert set(many(FieldSpec(type="text", max_length=4), "outcome")) <= {p[:4] for p in _PHRASES["outcome"]["zh"]}
+    other = many(FieldSpec(type="long_text"), "anything")
+    assert not set(other) & {p for kind in _PHRASES.values() for p in kind["zh"]}
+
+
 def test_birth_dates_are_in_the_past_for_ages_1_to_95():
     for field, name in ((FieldSpec(type="date"), "birth_date"), (FieldSpec(type="date", label="出生日期"), "d")):
         ages = [(NOW.date() - dt.date.fromisoformat(v)).days / 365.25 for v in many(field, name)]

@@ -265,7 +265,9 @@ def test_select():
     assert caught.value.params == {"choices": "female, male"}
     kind, field = field_type("select"), spec("select", **options)
     assert kind.display("female", field, "zh-CN") == "女"
-    assert kind.display("male", field, "zh-CN") == "male"
+    assert kind.display("male", field, "zh-CN") == "Male"  # no label: the code made readable, never raw
+    walk_in = spec("select", options=["walk_in"])
+    assert kind.display("walk_in", walk_in, "en") == "Walk in"
 
 
 def test_multi_select_keeps_declared_order_without_duplicates():

@@ -1,0 +1,52 @@
+"""The demo channel: prints what would have been sent, to its own stream, and sends nothing.
+
+Its output holds message bodies, so it goes where crm.toml says (`stream = "stdout"`,
+`"stderr"` or a file path, appended to), never into the server's access or error log.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import TextIO
+
+from .channel import Channel, ChannelConfig, OutgoingMessage, Sent, register_channel
+
+
+@register_channel
+class ConsoleChannel(Channel):
+    type = "console"
+    needs = None
+    options = ("stream",)
+
+    def __init__(self, config: ChannelConfig):
+        super().__init__(config)
+        self.stream_name: str = config.get("stream", str, "stdout")
+        self.base = config.root
+        self._lock = threading.Lock()
+
+    def _write(self, text: str) -> None:
+        if self.stream_name in ("stdout", "stderr"):
+            stream: TextIO = sys.stdout if self.stream_name == "stdout" else sys.stderr
+            stream.write(text)
+            stream.flush()
+            return
+        path = Path(self.stream_name).expanduser()
+        if not path.is_absolute() and self.base is not None:
+            path = self.base / path
+        with path.open("a", encoding="utf-8") as file:
+            file.write(text)
+
+    def send(self, message: OutgoingMessage) -> Sent:
+        to = message.address
+        who = (
+            to.phone or to.email or (f"role {to.role}" if to.role else "") or ",".join(f"user {u}" for u in to.user_ids)
+        )
+        lines = [f"[{self.name}] {message.key} to {who or '(group)'} ({message.locale})"]
+        if message.subject:
+            lines.append(f"  subject: {message.subject}")
+        lines.extend(f"  {line}" for line in message.body.splitlines() or [""])
+        with self._lock:
+            self._write("\n".join(lines) + "\n")
+        return Sent(None)

@@ -1,0 +1,145 @@
+"""The delivery job: claim due outbox rows, send them outside any transaction, record the outcome.
+
+Three short steps per batch, in the shape of Oban, Solid Queue and GoodJob:
+
+1. claim — in one transaction, select due rows (`pending`/`failed` whose time has come,
+   or `sending` whose lease ran out) `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite: the
+   write lock), mark them `sending` with a lease, count the attempt, commit;
+2. send — no transaction open, no lock held, while the gateway takes its time;
+3. record — one short transaction for the batch: sent, skipped, failed (with its next
+   attempt), dead, or back to pending (quiet hours), on each row still ours.
+
+A worker killed between the gateway's acceptance and step 3 leaves its rows `sending`;
+after the lease another worker sends them again with the same idempotency key: at least
+once, and a duplicate only for messages that were in flight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..storage.database import is_sqlite, write_transaction
+from ..system_tables import outbox
+from .deliver import Delivery, Outcome, deliver
+from .reading import Reader
+
+log = logging.getLogger("crm.delivery")
+
+DUE_STATUSES = ("pending", "failed", "sending")
+
+
+def claim(engine: sa.Engine, now: dt.datetime, batch: int, lease_seconds: float) -> list[Any]:
+    """Take up to `batch` due rows for this worker; nobody else gets them until the lease ends."""
+    lease_end = now + dt.timedelta(seconds=lease_seconds)
+    query = (
+        sa.select(outbox.c.id)
+        .where(outbox.c.status.in_(DUE_STATUSES), outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(batch)
+    )
+    with write_transaction(engine) as conn:
+        if not is_sqlite(conn):
+            query = query.with_for_update(skip_locked=True)
+        ids = list(conn.execute(query).scalars())
+        if not ids:
+            return []
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(ids))
+            .values(status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=lease_end)
+        )
+        return list(conn.execute(sa.select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all())
+
+
+def _values(outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {"status": outcome.status, "reason": outcome.reason}
+    if outcome.status == "sent":
+        values.update(sent_at=now, provider_ref=outcome.provider_ref)
+    if outcome.next_attempt_at is not None:
+        values["next_attempt_at"] = outcome.next_attempt_at
+    if outcome.status == "pending":  # delayed (quiet hours): this was not an attempt
+        values["attempts"] = outbox.c.attempts - 1
+    return values
+
+
+def record(engine: sa.Engine, results: list[tuple[Any, Outcome]], now: dt.datetime) -> int:
+    """Write each outcome on its row if the row is still this claim's (same attempt, still sending).
+
+    One transaction for the batch: a commit per message would cost more than the sending.
+    """
+    written = 0
+    with write_transaction(engine) as conn:
+        for row, outcome in results:
+            result = conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row.id, outbox.c.status == "sending", outbox.c.attempts == row.attempts)
+                .values(**_values(outcome, now))
+            )
+            written += result.rowcount
+    return written
+
+
+def delivery_job(delivery: Delivery, *, clock: Callable[[], dt.datetime] | None = None) -> Callable[[dt.datetime], int]:
+    """A worker job (`job(now) -> rows handled`) delivering one batch of due outbox rows."""
+    engine = delivery.records.engine
+    settings = delivery.settings
+
+    def deliver_due(now: dt.datetime) -> int:
+        rows = claim(engine, now, settings.batch, settings.lease_seconds)
+        started = time.monotonic()
+        results: list[tuple[Any, Outcome]] = []
+        with Reader(delivery.records) as reader:
+            reader.prefetch_rows(rows)
+            for row in rows:
+                if time.monotonic() - started > settings.lease_seconds / 2:  # a slow gateway: hand back the rest
+                    release(engine, rows[len(results) :], now)
+                    break
+                results.append((row, _outcome(row, delivery, reader, now)))
+        if results:
+            record(engine, results, clock() if clock is not None else now)
+        return len(results)
+
+    deliver_due.__name__ = "deliver_outbox"
+    return deliver_due
+
+
+def _outcome(row: Any, delivery: Delivery, reader: Reader, now: dt.datetime) -> Outcome:
+    settings = delivery.settings
+    if row.attempts > settings.max_attempts:  # taken back from dead workers again and again
+        return Outcome("dead", f"worker lost it {row.attempts - 1} times")
+    try:
+        return deliver(row, delivery, now, reader)
+    except Exception as exc:  # noqa: BLE001 - one bad row must not stop the others
+        log.error("outbox row %s: %s", row.id, type(exc).__name__)  # no message, no address
+        reason = f"internal error ({type(exc).__name__})"
+        if row.attempts >= settings.max_attempts:
+            return Outcome("dead", reason)
+        return Outcome("failed", reason, next_attempt_at=now + dt.timedelta(seconds=settings.lease_seconds))
+
+
+def release(engine: sa.Engine, rows: list[Any], now: dt.datetime) -> None:
+    """Give claimed rows back untried (due now, the attempt not counted), if they are still ours."""
+    with write_transaction(engine) as conn:
+        for row in rows:
+            conn.execute(
+                outbox.update()
+                .where(outbox.c.id == row.id, outbox.c.status == "sending", outbox.c.attempts == row.attempts)
+                .values(status="pending", attempts=row.attempts - 1, next_attempt_at=now)
+            )
+
+
+def retry(engine: sa.Engine, row_id: int, now: dt.datetime) -> bool:
+    """An admin's retry of a dead or failed row: due now, with a fresh count of attempts."""
+    with write_transaction(engine) as conn:
+        result = conn.execute(
+            outbox.update()
+            .where(outbox.c.id == row_id, outbox.c.status.in_(("dead", "failed")))
+            .values(status="pending", attempts=0, next_attempt_at=now, reason=None)
+        )
+    return result.rowcount == 1

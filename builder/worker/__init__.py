@@ -1,0 +1,29 @@
+"""The background worker: a loop over job callables (`job(now) -> int`), see loop.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING
+
+from .loop import Clock, Job, run_once, run_worker, start_worker_thread, utc_now
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+
+def project_jobs(runtime: Runtime, environ: Mapping[str, str] | None = None) -> list[Job]:
+    """The jobs a worker of this project runs, in order: scheduled runs and due timers (which may
+    write outbox rows), then the delivery of the outbox, so a reminder goes out in the same round."""
+    from ..delivery import delivery_job, open_delivery
+    from ..records.schedule_jobs import run_due_schedules
+    from ..records.timer_jobs import fire_due_timers
+
+    return [
+        partial(run_due_schedules, runtime.records),
+        partial(fire_due_timers, runtime.records),
+        delivery_job(open_delivery(runtime, environ)),
+    ]
+
+
+__all__ = ["Clock", "Job", "project_jobs", "run_once", "run_worker", "start_worker_thread", "utc_now"]

@@ -1,0 +1,98 @@
+"""Scheduled automations: the monthly recall runs once per due moment, over the records `for_each` selects."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+import pytest
+from workflow_helpers import LOADED, Clinic, clinic_fixture
+
+from builder.records import SYSTEM, RecordService
+from builder.records.schedule_jobs import run_due_schedules
+from builder.storage.database import make_engine
+from builder.system_tables import outbox, schedules
+
+UTC = dt.UTC
+FIRST_OF_JANUARY_0905 = dt.datetime(2027, 1, 1, 1, 5, tzinfo=UTC)  # 09:05 in Shanghai
+
+
+@pytest.fixture
+def clinic(database_url):
+    yield from clinic_fixture(database_url)
+
+
+def patients(clinic: Clinic) -> dict[str, int]:
+    """A dormant consenting patient, a recent one, one without consent (and the fixture's, never seen)."""
+    made = {}
+    for name, phone, consent, days_ago in [
+        ("old", "13800000001", True, 400),
+        ("recent", "13800000002", True, 30),
+        ("silent", "13800000003", False, 400),
+    ]:
+        data = {"name": name, "phone": phone, "consent_sms": consent, "stage": "active"}
+        made[name] = clinic.service.create(SYSTEM, "patient", data)["id"]
+        visited = clinic.clock.now - dt.timedelta(days=days_ago)
+        clinic.service.create(SYSTEM, "visit", {"patient": made[name], "visited_at": visited.isoformat()})
+    return made
+
+
+def test_the_monthly_recall_runs_once_over_the_selected_patients(clinic):
+    made = patients(clinic)
+    assert run_due_schedules(clinic.service, dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC)) == 0  # planned, not due
+    [row] = clinic.rows(schedules)
+    assert (row.automation, row.next_run) == ("monthly_recall", dt.datetime(2027, 1, 1, 1, 0))
+    clinic.clock.now = dt.datetime(2027, 1, 1, 9, 5)
+    assert run_due_schedules(clinic.service, FIRST_OF_JANUARY_0905) == 1
+    assert run_due_schedules(clinic.service, FIRST_OF_JANUARY_0905 + dt.timedelta(minutes=1)) == 0
+    recalls = clinic.rows(outbox, automation="monthly_recall")
+    assert [(r.record_id, r.channel, r.template, r.recipient) for r in recalls] == [
+        (made["old"], "sms", "recall", "record")
+    ]
+    assert clinic.service.get(SYSTEM, "patient", made["old"])["stage"] == "dormant"
+    assert clinic.service.get(SYSTEM, "patient", made["recent"])["stage"] == "active"
+    [row] = clinic.rows(schedules)
+    assert (row.next_run, row.last_result) == (dt.datetime(2027, 2, 1, 1, 0), "1 records")
+
+
+def test_a_run_missed_beyond_its_grace_is_recorded_not_made(clinic):
+    patients(clinic)
+    run_due_schedules(clinic.service, dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    assert run_due_schedules(clinic.service, FIRST_OF_JANUARY_0905 + dt.timedelta(hours=3)) == 1
+    [row] = clinic.rows(schedules)
+    assert row.last_result.startswith("missed") and clinic.rows(outbox) == []
+
+
+@pytest.mark.postgres
+def test_two_workers_racing_run_the_schedule_once(postgres_url):
+    clinic = next(clinic_fixture(postgres_url))
+    patients(clinic)
+    run_due_schedules(clinic.service, dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    blueprint = LOADED.blueprint
+    workers = [
+        RecordService(
+            blueprint.entities,
+            make_engine(postgres_url),
+            clock=clinic.clock,
+            decision_tables=LOADED.decision_tables,
+            timezone=blueprint.app.timezone,
+            flows=LOADED.flows,
+        )
+        for _ in range(2)
+    ]
+    counts: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def work(service: RecordService) -> None:
+        barrier.wait()
+        counts.append(run_due_schedules(service, FIRST_OF_JANUARY_0905))
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(counts) == [0, 1] and len(clinic.rows(outbox, automation="monthly_recall")) == 1
+    for w in workers:
+        w.engine.dispose()
+    clinic.service.engine.dispose()
