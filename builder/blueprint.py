@@ -2,7 +2,7 @@
 
 The builder owns only `app` and `roles`; entities and forms belong to the forms
 engine, decision tables to the rules engine, workflows, automations and
-notifications to the workflows engine, and so on. Sections whose engine has
+notifications to the workflows engine, reports and dashboards to the reports engine. Sections whose engine has
 not arrived yet are refused with a clear "not supported yet" error, never ignored.
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from engines.forms.models import EntitySpec, FormSpec, LocalizedText, Spec
+from engines.reports import DashboardSpec, ReportSpec
 from engines.rules import DecisionTableSpec
 from engines.workflows import AutomationSpec, NotificationSpec, WorkflowSpec
 
 from .locales import LOCALES
 
-UNSUPPORTED_SECTIONS = ("reports", "dashboards")
+UNSUPPORTED_SECTIONS: tuple[str, ...] = ()  # sections whose engine has not arrived yet: refused
 
 
 class AppSpec(Spec):
@@ -68,6 +69,8 @@ class Blueprint(Spec):
     workflows: dict[str, WorkflowSpec] = Field(default_factory=dict)
     automations: dict[str, AutomationSpec] = Field(default_factory=dict)
     notifications: dict[str, NotificationSpec] = Field(default_factory=dict)
+    reports: dict[str, ReportSpec] = Field(default_factory=dict)
+    dashboards: dict[str, DashboardSpec] = Field(default_factory=dict)
 
     @property
     def default_locale(self) -> str:

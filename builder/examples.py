@@ -1,8 +1,9 @@
 """Run the `examples:` a blueprint carries: tests inside the blueprint itself.
 
 Decision tables, computed fields and validations may list inputs with the result
-they must give; a changed threshold that breaks one fails `crm validate` (and
-`crm test`) with the example named, before it reaches patients.
+they must give, and reports given rows with the cells they must give; a changed
+threshold that breaks one fails `crm validate` (and `crm test`) with the example
+named, before it reaches patients.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from engines.rules import Problem, run_examples, run_table_examples
 
 from .loading import LoadedBlueprint
 from .records.compiled import compile_entity
+from .report_examples import run_report_examples
 
 
 def blueprint_examples(loaded: LoadedBlueprint) -> tuple[int, list[Problem]]:
@@ -40,4 +42,8 @@ def blueprint_examples(loaded: LoadedBlueprint) -> tuple[int, list[Problem]]:
                     loc=("entities", name, "validations", index),
                     validation=True,
                 )
+    for name, report in blueprint.reports.items():
+        ran, failed = run_report_examples(name, report, blueprint.entities)
+        count += ran
+        problems += failed
     return count, problems

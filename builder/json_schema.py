@@ -41,6 +41,8 @@ SECTION_DESCRIPTIONS = {
     "workflows": "State machines over an entity's `state` field: states, transitions, who may make them.",
     "automations": "What happens when records change, at a moment, on a schedule or on a button: actions.",
     "notifications": "Message templates per channel and locale, sent by automations' `notify` actions.",
+    "reports": "Questions about one entity's records: dimensions, measures, filters, parameters; compiled to SQL.",
+    "dashboards": "Pages of report cards (charts, KPIs) for some roles.",
 }
 APP_DESCRIPTIONS = {
     "name": "A short identifier (lower-case letters, digits and _).",
@@ -93,6 +95,8 @@ def _section_defs(properties: dict[str, Any]) -> dict[str, Any]:
         "workflows": "WorkflowsSection",
         "automations": "AutomationsSection",
         "notifications": "NotificationsSection",
+        "reports": "ReportsSection",
+        "dashboards": "DashboardsSection",
     }
     return {names[key]: {k: v for k, v in properties[key].items() if k not in ("default", "title")} for key in names}
 
@@ -104,7 +108,7 @@ def blueprint_json_schema() -> dict[str, Any]:
     enrich_forms_schema(defs)
     properties = raw["properties"]
     properties["decision_tables"] = _decision_tables(defs)
-    for key in ("roles", "entities", "forms", "workflows", "automations", "notifications"):
+    for key in ("roles", "entities", "forms", "workflows", "automations", "notifications", "reports", "dashboards"):
         properties[key]["propertyNames"] = {"pattern": NAME_PATTERN}
     for key, text in SECTION_DESCRIPTIONS.items():
         properties[key]["description"] = text
@@ -118,8 +122,8 @@ def blueprint_json_schema() -> dict[str, Any]:
         "$id": SCHEMA_ID,
         "title": "Clinic CRM blueprint",
         "description": "A clinic CRM described as data: app, roles, entities, forms, decision tables, "
-        "workflows, automations and notifications. "
-        f"Not supported yet (refused): {', '.join(UNSUPPORTED_SECTIONS)}.",
+        "workflows, automations, notifications, reports and dashboards."
+        + (f" Not supported yet (refused): {', '.join(UNSUPPORTED_SECTIONS)}." if UNSUPPORTED_SECTIONS else ""),
         "type": "object",
         "required": raw.get("required", ["app"]),
         "properties": properties,

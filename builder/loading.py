@@ -29,6 +29,13 @@ class LoadedBlueprint:
     decision_tables: dict[str, Any] = field(default_factory=dict)
     flows: Any = None  # engines.workflows.Flows: state machines and automations, compiled
 
+    @property
+    def reports(self) -> Any:
+        """The checked reports and dashboards (engines.reports.Reports)."""
+        from engines.reports import Reports
+
+        return Reports(self.blueprint.reports, self.blueprint.dashboards)
+
     def locate(self, problems: Iterable[Problem]) -> list[LocatedProblem]:
         return locate(self.source, problems)
 
@@ -104,6 +111,7 @@ _KNOWN_KEYS_CACHE: dict[type, list[str]] = {}
 def _model_at(loc: tuple[Any, ...]) -> type | None:
     """The pydantic model class that owns the mapping at `loc` (for did-you-mean hints)."""
     from engines.forms.models import EntitySpec, FieldSpec, FormSpec, PermissionSpec, SectionSpec, ValidationSpec
+    from engines.reports import CardSpec, DashboardSpec, DimensionSpec, MeasureSpec, ParameterSpec, ReportSpec
     from engines.workflows import ActionSpec, AutomationSpec, NotificationSpec, WorkflowSpec
     from engines.workflows.workflow_spec import StateSpec, TransitionSpec
 
@@ -126,6 +134,12 @@ def _model_at(loc: tuple[Any, ...]) -> type | None:
             "automations": AutomationSpec,
             "do": ActionSpec,
             "notifications": NotificationSpec,
+            "reports": ReportSpec,
+            "dimensions": DimensionSpec,
+            "measures": MeasureSpec,
+            "parameters": ParameterSpec,
+            "dashboards": DashboardSpec,
+            "cards": CardSpec,
         }.get(loc[i])
         if ann is None:
             sub = field.annotation
@@ -198,6 +212,7 @@ def check_meaning(blueprint: Blueprint) -> tuple[list[Problem], dict[str, Any], 
     compiled flows (None when the flow sections have problems).
     """
     from engines.forms import check_entities_and_forms
+    from engines.reports import build_reports
     from engines.rules import build_decision_tables
     from engines.workflows import build_flows
 
@@ -221,7 +236,10 @@ def check_meaning(blueprint: Blueprint) -> tuple[list[Problem], dict[str, Any], 
         tables=tables,
         locales=SUPPORTED_LOCALES,
     )
-    return problems + flow_problems, tables, flows
+    _, report_problems = build_reports(
+        blueprint.reports, blueprint.dashboards, blueprint.entities, set(blueprint.roles), locales=SUPPORTED_LOCALES
+    )
+    return problems + flow_problems + report_problems, tables, flows
 
 
 def load_blueprint(path: Path | str) -> LoadedBlueprint:

@@ -168,13 +168,13 @@ def test_duplicate_entity_across_files(write):
     ]
 
 
-def test_unsupported_reports_section(write):
+def test_report_problems_are_located(write):
     path = write(
-        HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\nreports:\n  visits: {source: patient}\n"
+        HEAD
+        + "entities:\n  patient:\n    fields:\n      name: {type: text}\nreports:\n"
+        + "  names: {source: patient, measures: {total: {agg: sum, field: name}}}\n"
     )
-    assert problems_of(path) == [
-        "bp.yaml:9:1: the `reports` section is not supported yet; remove it for now [section.not_supported]"
-    ]
+    assert problems_of(path) == ["bp.yaml:10:57: `sum` needs a number; `name` is a `text` field [report.wrong_type]"]
 
 
 def test_wrong_type_for_a_flag_and_a_union(write):

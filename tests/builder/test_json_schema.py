@@ -89,7 +89,7 @@ def test_accepts_a_minimal_blueprint():
         with_field(type="text", label={"fr": "Nom"}),  # unknown locale
         {**MINIMAL, "workflows": {"flow": {}}},  # a workflow without entity, initial, states
         {**MINIMAL, "automations": {"a": {"entity": "patient", "on": "created", "do": []}}},  # `on`, no actions
-        {**MINIMAL, "reports": {}},
+        {**MINIMAL, "reports": {"r": {"source": "patient"}}},  # a report without measures
         {"entities": MINIMAL["entities"]},  # no app
         {**MINIMAL, "entities": {"Patient": {"fields": {"name": {"type": "text"}}}}},  # bad entity name
         {**MINIMAL, "decision_tables": {"t": {"inputs": ["a"], "rows": [{"when": ["-"], "then": 1}], "hitt": 1}}},

@@ -56,7 +56,7 @@ def test_front_desk_views_of_masked_fields_count(clinic):
     api = clinic.api("front_desk")
     assert api.get("/api/patient").status_code == 200
     assert [detail_of(r)["fields"] for r in clinic.audit("list")] == [
-        ["age", "birth_date", "gender", "name", "phone", "primary_doctor", "stage"]
+        ["age", "birth_date", "channel", "gender", "name", "phone", "primary_doctor", "stage"]
     ]
     patient = clinic.data["patients"][0]["id"]
     assert api.get(f"/api/patient/{patient}").status_code == 200

@@ -1,0 +1,253 @@
+"""A report, its parameters and the viewer, compiled to one SQLAlchemy Core SELECT.
+
+The engine never opens a database: the caller passes a schema port (entity ->
+Table), an optional row-filter port (the viewer's row filters, applied to the
+source and to every joined entity), the database dialect's name and today's date
+in the app's timezone (for periods such as `last_12_months`). Grouping, filters,
+aggregates and expression measures all run in SQL; a totals query (the same FROM
+and WHERE without GROUP BY) is built beside it when the report asks for totals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from engines.forms import EntitySpec
+
+from .buckets import bucket_sql
+from .joins import Joins, RowFilterPort, SchemaPort
+from .measure_expr import compile_measure_expr, measure_names
+from .periods import PeriodError, period_range
+from .report_spec import MeasureSpec, ReportSpec
+from .where_sql import compile_where
+
+GROUP_SIZE = "__n"  # the hidden count(*) of each group, for small-cell suppression
+TITLE_SUFFIX = "__title"
+COUNTING = ("count", "count_distinct")
+
+
+class ReportError(ValueError):
+    """A report that cannot run as asked: a bad parameter value, or a measure this database lacks."""
+
+
+@dataclass(frozen=True)
+class DimensionColumn:
+    """A result column a dimension gives; `title` is set when it is a link (the linked record's title)."""
+
+    key: str
+    field: str
+    by: str | None = None
+    title: str | None = None
+
+
+@dataclass
+class CompiledReport:
+    """What `run_report` needs: the queries and how to read, fill and protect their rows."""
+
+    name: str
+    spec: ReportSpec
+    query: sa.Select
+    totals_query: sa.Select | None
+    dimensions: list[DimensionColumn]
+    min_cell: int | None  # None: the viewer may read the records, no suppression
+    fill: tuple[dt.date | None, dt.date | None] | None = None  # the time range whose empty buckets are filled
+    base_measures: Mapping[str, str] = field(default_factory=dict)  # aggregate measures -> their agg
+    depends: dict[str, set[str]] = field(default_factory=dict)  # expression measure -> base measures it uses
+    fields_used: frozenset[tuple[str, str]] = frozenset()  # (entity, field) read, titles included
+
+
+def compile_report(
+    name: str,
+    spec: ReportSpec,
+    entities: Mapping[str, EntitySpec],
+    *,
+    schema: SchemaPort,
+    dialect: str,
+    today: dt.date,
+    params: Mapping[str, Any] | None = None,
+    row_filter: RowFilterPort | None = None,
+    private: bool = True,
+    show_title: Callable[[str], bool] | None = None,
+) -> CompiledReport:
+    """Compile checked report `spec`; `private` (a viewer without read access) turns on small-cell suppression.
+
+    `show_title(entity)` says whether a link dimension may carry the linked record's
+    title beside its id (default: yes); the builder answers from the viewer's read rights.
+
+    Raises ReportError for an unknown or malformed parameter, or median on a database without it.
+    """
+    joins = Joins(entities, spec.source, schema, row_filter)
+    conditions: list[Any] = []
+    source_filter = joins.source_filter()
+    if source_filter is not None:
+        conditions.append(source_filter)
+    conditions += [compile_where(text, joins.column) for text in spec.filters]
+    fill_range = _parameters(spec, joins, conditions, dict(params or {}), today)
+
+    dimensions: list[DimensionColumn] = []
+    group: list[Any] = []
+    for dimension in spec.dimensions:
+        path = joins.path(dimension.field)
+        if dimension.by is not None:
+            expression = bucket_sql(joins.column(dimension.field), dimension.by, dialect)
+            group.append(expression.label(dimension.key))
+            dimensions.append(DimensionColumn(dimension.key, dimension.field, dimension.by))
+        elif path.is_link:
+            target = joins.linked(path)
+            group.append(target.c.id.label(dimension.key))
+            title_field = entities[path.spec.to or ""].title_field
+            title = None
+            target_entity = path.spec.to or ""
+            visible = show_title is None or show_title(target_entity)
+            if title_field and visible and not entities[target_entity].fields[title_field].encrypted:
+                joins.used.add((target_entity, title_field))
+                title = dimension.key + TITLE_SUFFIX
+                group.append(target.c[title_field].label(title))
+            dimensions.append(DimensionColumn(dimension.key, dimension.field, None, title))
+        else:
+            group.append(joins.column(dimension.field).label(dimension.key))
+            dimensions.append(DimensionColumn(dimension.key, dimension.field))
+
+    measures = _measures(spec, joins, dialect)
+    selected = [*group, sa.func.count().label(GROUP_SIZE)]
+    selected += [measures[m].label(m) for m in spec.measures]
+    query = sa.select(*selected).select_from(joins.from_clause)
+    if conditions:
+        query = query.where(*conditions)
+    if group:
+        query = query.group_by(*(column.element for column in group))
+    labels = {column.name: column for column in selected}
+    order = [(item.lstrip("-"), item.startswith("-")) for item in spec.sort]
+    order += [(d.key, False) for d in dimensions if d.key not in {key for key, _ in order}]  # ties: one order
+    query = query.order_by(*(_ordered(labels[key], desc) for key, desc in order))
+    if spec.limit is not None:
+        query = query.limit(spec.limit)
+
+    totals_query = None
+    if spec.totals and group:
+        totals = [sa.func.count().label(GROUP_SIZE)] + [measures[m].label(m) for m in spec.measures]
+        totals_query = sa.select(*totals).select_from(joins.from_clause)
+        if conditions:
+            totals_query = totals_query.where(*conditions)
+    fill = fill_range if spec.time_dimension is not None and spec.limit is None and not spec.sort else None
+    base = {m: s.agg for m, s in spec.measures.items() if s.agg is not None}
+    return CompiledReport(
+        name,
+        spec,
+        query,
+        totals_query,
+        dimensions,
+        spec.min_cell if private else None,
+        fill,
+        base,
+        {m: _base_of(spec, m) for m, s in spec.measures.items() if s.expr is not None},
+        frozenset(joins.used),
+    )
+
+
+def _ordered(column: Any, descending: bool) -> Any:
+    """Order by a result column, empty values last on both databases."""
+    return sa.nulls_last(column.desc() if descending else column.asc())
+
+
+def _base_of(spec: ReportSpec, name: str, seen: frozenset[str] = frozenset()) -> set[str]:
+    """The aggregate measures expression measure `name` is computed from, through other expressions."""
+    measure = spec.measures[name]
+    if measure.expr is None:
+        return {name}
+    result: set[str] = set()
+    for ref, _ in measure_names(measure.expr):
+        if ref not in seen:
+            result |= _base_of(spec, ref, seen | {name})
+    return result
+
+
+def _measures(spec: ReportSpec, joins: Joins, dialect: str) -> dict[str, Any]:
+    built: dict[str, Any] = {}
+
+    def build(name: str) -> Any:
+        if name not in built:
+            measure = spec.measures[name]
+            if measure.expr is not None:
+                refs = {ref: build(ref) for ref, _ in measure_names(measure.expr)}
+                built[name] = compile_measure_expr(measure.expr, refs)
+            else:
+                built[name] = _aggregate(measure, joins, dialect)
+        return built[name]
+
+    for name in spec.measures:
+        build(name)
+    return built
+
+
+def _aggregate(measure: MeasureSpec, joins: Joins, dialect: str) -> Any:
+    column = None if measure.field is None else joins.column(measure.field)
+    condition = None if measure.where is None else compile_where(measure.where, joins.column)
+    if measure.agg == "count":
+        if column is None and condition is None:
+            return sa.func.count()
+        value = sa.literal(1) if column is None else column
+        return sa.func.count(value if condition is None else sa.case((condition, value)))
+    assert column is not None  # checked: every aggregate but count has a field
+    target: Any = column if condition is None else sa.case((condition, column))
+    if measure.agg == "count_distinct":
+        return sa.func.count(sa.distinct(target))
+    if measure.agg == "median":
+        if dialect != "postgresql":
+            raise ReportError("`median` needs PostgreSQL; on SQLite use `avg`, or run the report on PostgreSQL")
+        return sa.func.percentile_cont(0.5).within_group(target)
+    return getattr(sa.func, str(measure.agg))(target)
+
+
+def _parameters(
+    spec: ReportSpec, joins: Joins, conditions: list[Any], params: dict[str, Any], today: dt.date
+) -> tuple[dt.date | None, dt.date | None] | None:
+    """Add each set parameter's condition; return the time range to fill, when one applies to the time dimension."""
+    unknown = sorted(set(params) - set(spec.parameters))
+    if unknown:
+        raise ReportError(f"report has no parameter `{unknown[0]}`; it has: {', '.join(spec.parameters) or 'none'}")
+    fill: tuple[dt.date | None, dt.date | None] | None = (None, None)
+    time = spec.time_dimension
+    for name, param in spec.parameters.items():
+        value = params.get(name, param.default)
+        if value is None or value == "":
+            continue
+        path = joins.path(param.field)
+        column = joins.column(param.field)
+        if param.type == "date_range":
+            try:
+                start, end = period_range(str(value), today)
+            except PeriodError as exc:
+                raise ReportError(f"parameter `{name}`: {exc}") from None
+            moment = path.spec.type == "datetime"
+            if start is not None:
+                conditions.append(column >= (dt.datetime.combine(start, dt.time()) if moment else start))
+            if end is not None:
+                conditions.append(column < (dt.datetime.combine(end, dt.time()) if moment else end))
+            if time is not None and time.field == param.field:
+                fill = (start, None if end is None else end - dt.timedelta(days=1))
+        elif param.type == "link":
+            try:
+                conditions.append(column == int(value))
+            except (TypeError, ValueError):
+                raise ReportError(f"parameter `{name}` is a record id (a whole number), not `{value}`") from None
+        else:
+            conditions.append(column == _option(name, value, path.spec.type, path.spec.options))
+    return fill
+
+
+def _option(name: str, value: Any, kind: str, options: list[str] | None) -> Any:
+    if kind == "boolean":
+        if str(value).lower() in ("true", "1", "yes"):
+            return True
+        if str(value).lower() in ("false", "0", "no"):
+            return False
+        raise ReportError(f"parameter `{name}` is true or false, not `{value}`")
+    if options is not None and value not in options:
+        raise ReportError(f"parameter `{name}` is one of {', '.join(options)}, not `{value}`")
+    return value
