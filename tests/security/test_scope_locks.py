@@ -18,12 +18,16 @@ START = dt.datetime(2026, 12, 1, 9, 0)
 
 
 def _advisory_keys(engine: sa.Engine) -> set[int]:
-    """The advisory locks held right now by other connections (bigint keys are split in two halves)."""
+    """The advisory locks held right now in this test's own database (bigint keys are split in two halves).
+
+    Other tests run in parallel on the same server, each in its own database: their locks are not ours.
+    """
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(
                 "SELECT classid::bigint, objid::bigint FROM pg_locks "
-                "WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+                "WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             )
         ).all()
     return {int.from_bytes(((hi << 32) | lo).to_bytes(8, "big"), "big", signed=True) for hi, lo in rows}
