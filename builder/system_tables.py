@@ -182,6 +182,7 @@ outbox = sa.Table(
     sa.Column("reason", sa.String(200), nullable=True),
     sa.Column("provider_ref", sa.String(120), nullable=True),
     sa.Index("ix_crm_outbox_due", "status", "next_attempt_at"),
+    sa.Index("ix_crm_outbox_record", "entity", "record_id"),  # a record's messages, on its page
 )
 
 

@@ -23,6 +23,7 @@ from ..writes import run_write
 from .choices import user_names
 from .common import entity_of, record_id_of
 from .form_layout import form_spec
+from .message_timeline import record_messages
 from .workflow_panels import manual_buttons, workflow_panels
 
 register_texts(
@@ -129,6 +130,7 @@ async def render_detail(
                 if isinstance(row["then"], str) and field.spec.options:
                     row["then"] = field.kind.display(row["then"], field.spec, actor.locale)
     flows = await run_in_threadpool(workflow_panels, service, actor, entity, record)
+    messages = await run_in_threadpool(record_messages, service, entity.name, record["id"], actor.locale)
     return render(
         request,
         "detail.html",
@@ -145,6 +147,7 @@ async def render_detail(
             "saved": request.query_params.get("saved") == "1",
             "moved": request.query_params.get("moved") == "1",
             "workflows": flows,
+            "messages": messages,
             "buttons": manual_buttons(service, actor, entity),
             "ran": request.query_params.get("ran"),
             "problems": problems or [],

@@ -111,3 +111,14 @@ def test_inbox_badge_list_and_mark_read(clinic):
     client.post("/inbox/read", data={"csrf_token": csrf})
     assert 'class="badge"' not in client.get("/").text
     assert 'aria-label="1 unread">1</span>' in clinic.login("doctor2").get("/").text  # theirs untouched
+
+
+def test_a_record_page_shows_its_messages_with_labels_and_reasons(clinic, rows):
+    appointment = clinic.data["appointments"][0]["id"]
+    page = clinic.login("front_desk").get(f"/records/appointment/{appointment}").text
+    html = page[page.index('id="messages"') : page.index("</section>", page.index('id="messages"'))]
+    for text in ("Appointment reminder", "Given up", "Skipped", "Sent", "no consent (consent_sms)"):
+        assert text in html
+    assert ">dead<" not in html and ">skipped<" not in html and "appointment_reminder" not in html
+    other = clinic.data["appointments"][1]["id"]
+    assert 'id="messages"' not in clinic.login("front_desk").get(f"/records/appointment/{other}").text
