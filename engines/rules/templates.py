@@ -40,8 +40,17 @@ DATE_FORMATS = {
     "it": "%d/%m/%Y",
     "nl": "%d-%m-%Y",
     "us": "%m/%d/%Y",
+    "zh": "%Y年%m月%d日",
+    "ja": "%Y年%m月%d日",
 }
-TIME_FORMATS = {"en": "%d %b %Y %H:%M", "de": "%d.%m.%Y %H:%M", "fr": "%d/%m/%Y %H:%M", "us": "%m/%d/%Y %I:%M %p"}
+TIME_FORMATS = {
+    "en": "%d %b %Y %H:%M",
+    "de": "%d.%m.%Y %H:%M",
+    "fr": "%d/%m/%Y %H:%M",
+    "us": "%m/%d/%Y %I:%M %p",
+    "zh": "%Y年%m月%d日 %H:%M",
+    "ja": "%Y年%m月%d日 %H:%M",
+}
 _REFUSED = (nodes.Macro, nodes.CallBlock, nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
 

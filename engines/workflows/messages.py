@@ -37,9 +37,28 @@ def render_notification(spec: NotificationSpec, channel: str, locale: str, conte
     message = spec.channels[channel]
     subject = None
     if message.subject is not None:
-        subject = render_template(_compiled(localized(message.subject, locale), locale), context, locale)
-    body = render_template(_compiled(localized(message.body, locale), locale), context, locale)
+        subject = _render(message.subject, locale, context)
+    body = _render(message.body, locale, context)
     return Message(channel, locale, subject, body)
+
+
+def _render(text: Any, locale: str, context: Mapping[str, Any]) -> str:
+    """The text for `locale`, with dates written the way that text's language writes them.
+
+    A Chinese reader falling back to the English text reads "At 02 Dec 2026", not a mix.
+    """
+    written_in = text_locale(text, locale)
+    return render_template(_compiled(localized(text, locale), written_in), context, written_in)
+
+
+def text_locale(text: Any, locale: str) -> str:
+    """Which locale's text `localized(text, locale)` picks (the asked one for a text without locales)."""
+    if not isinstance(text, dict):
+        return locale
+    for key in (locale, locale.split("-")[0], "en"):
+        if key in text:
+            return key
+    return next(iter(text), locale)
 
 
 @lru_cache(maxsize=1024)

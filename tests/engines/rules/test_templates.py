@@ -33,6 +33,8 @@ def test_date_and_datetime_filters_follow_locale_and_timezone():
     set_timezone("Europe/Berlin")
     assert render_template("{{ t|datetime }}", context, "de-DE") == "01.05.2024 09:30"
     assert render_template("{{ missing|date }}", context) == ""
+    assert render_template("{{ d|date }}", context, "zh-CN") == "2024年05月01日"  # a Chinese SMS reads naturally
+    assert render_template("{{ t|datetime }}", context, "zh-CN") == "2024年05月01日 09:30"
 
 
 def test_compiled_once_rendered_many_times():

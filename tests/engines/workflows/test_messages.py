@@ -16,7 +16,7 @@ CONTEXT = {"patient": {"name": "李娜"}, "starts_at": dt.datetime(2026, 12, 2, 
 def test_the_locale_is_chosen_and_values_rendered():
     spec = NotificationSpec.model_validate(REMINDER_TEXT)
     zh = render_notification(spec, "sms", "zh-CN", CONTEXT)
-    assert (zh.subject, zh.body) == (None, "李娜您好,您的预约时间是02 Dec 2026 09:30。")
+    assert (zh.subject, zh.body) == (None, "李娜您好,您的预约时间是2026年12月02日 09:30。")
     en = render_notification(spec, "sms", "en", CONTEXT)
     assert en.body == "Hello 李娜, see you at 02 Dec 2026 09:30."
 
