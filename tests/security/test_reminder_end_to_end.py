@@ -2,8 +2,9 @@
 the API, a durable timer, the outbox and a local HTTP server standing in for the SMS gateway.
 
 Confirming an appointment plans its reminder 24 hours before it starts; cancelling one
-cancels its reminder; moving one moves it. Appointments start 24 hours and a few seconds
-from now, so their reminders fall due while the test watches, on the real clock.
+cancels its reminder; moving one moves it. Appointments start 24 hours and 35 to 45 seconds
+from now, so their reminders fall due while the test watches, on the real clock (the margin
+lets a slow machine cancel and move before those moments).
 """
 
 from __future__ import annotations
@@ -71,13 +72,13 @@ def test_confirmed_reminded_once_cancelled_and_moved_never(tmp_path):
                 assert moved.status_code == 200, moved.text
                 return moved.json()
 
-            kept = confirmed(0, 25)
-            cancelled = confirmed(1, 15)
+            kept = confirmed(0, 45)
+            cancelled = confirmed(1, 35)
             answer = api.post(
                 f"/api/appointment/{cancelled['id']}/transitions/cancel", json={"version": cancelled["version"]}
             )
             assert answer.status_code == 200, answer.text
-            later = confirmed(2, 20)
+            later = confirmed(2, 40)
             answer = api.patch(
                 f"/api/appointment/{later['id']}",
                 json={"starts_at": _starting_in(3600 * 24), "version": later["version"]},
