@@ -59,7 +59,7 @@ class RowBuilder:
         return row
 
     def _wanted(self, name: str, spec: FieldSpec) -> bool:
-        if spec.required or meaning_of(name, spec) in ALWAYS_KNOWN:
+        if spec.required or spec.type == "state" or meaning_of(name, spec) in ALWAYS_KNOWN:
             return True
         if spec.default is not None or spec.visible_if:
             return self.rng.random() < 0.5
@@ -79,8 +79,11 @@ class RowBuilder:
 
 
 def _making_order(spec: FieldSpec) -> int:
-    """Choices first (a name fits the sex), values that follow others last (an ID from the birth date)."""
-    if spec.type in ("select", "state", "boolean"):
+    """Choices first (a name fits the sex), values that follow others last (an ID from the birth date,
+    a state from the record's moment)."""
+    if spec.type == "state":
+        return 3
+    if spec.type in ("select", "boolean"):
         return 0
     if spec.type == "cn_resident_id" or (
         spec.type in ("date", "datetime")

@@ -100,7 +100,7 @@ class ValueMaker:
             "date": self._date,
             "datetime": self._datetime,
             "select": self._choice,
-            "state": self._choice,
+            "state": self._state,
             "multi_select": self._choices,
         }
 
@@ -245,6 +245,28 @@ class ValueMaker:
 
     def _choice(self, name: str, spec: FieldSpec, row: Row) -> str | None:
         return self.rng.choice(spec.options) if spec.options else None
+
+    def _state(self, name: str, spec: FieldSpec, row: Row) -> str | None:
+        """A state that fits the record's moment: a past visit has ended, a future one has not.
+
+        States are listed in their flow's order (a workflow's `states:`), so the first half is
+        how records start and the second how they end; the earliest of each half is the
+        commonest (most bookings are completed, some are no-shows or cancelled).
+        """
+        options = list(spec.options or [])
+        if len(options) < 2:
+            return options[0] if options else None
+        moment = next((row[n] for n, f in self._fields.items() if f.type in ("date", "datetime") and n in row), None)
+        if moment is None:
+            return self._choice(name, spec, row)
+        when = dt.datetime.fromisoformat(str(moment))
+        past = when < (
+            self.now if isinstance(when, dt.datetime) and len(str(moment)) > 10 else self.now.replace(hour=0)
+        )
+        half = (len(options) + 1) // 2
+        pool = options[half:] if past and len(options) > half else options[:half]
+        weights = [0.7] + [0.3 / max(len(pool) - 1, 1)] * (len(pool) - 1)
+        return self.rng.choices(pool, weights=weights)[0]
 
     def _choices(self, name: str, spec: FieldSpec, row: Row) -> list[str]:
         options = spec.options or []

@@ -143,3 +143,17 @@ def test_moments_fit_their_meaning_and_limits():
     assert all(v > "2026-09-01" for v in after)
     old = many(FieldSpec(type="date", min=dt.date(2020, 1, 1), max=dt.date(2020, 12, 31)), "d")
     assert all("2020-01-01" <= v <= "2020-12-31" for v in old)
+
+
+def test_a_state_fits_the_records_moment():
+    states = ["requested", "confirmed", "checked_in", "completed", "no_show", "cancelled"]
+    fields = {"starts_at": FieldSpec(type="datetime"), "status": FieldSpec(type="state", options=states)}
+    made = maker()
+    past = {
+        made.value("status", fields["status"], {"starts_at": NOW - dt.timedelta(days=3)}, fields) for _ in range(200)
+    }
+    ahead = {
+        made.value("status", fields["status"], {"starts_at": NOW + dt.timedelta(days=3)}, fields) for _ in range(200)
+    }
+    assert past == {"completed", "no_show", "cancelled"}  # a visit in the past has ended
+    assert ahead == {"requested", "confirmed", "checked_in"}  # one ahead has not
