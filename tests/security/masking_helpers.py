@@ -11,69 +11,28 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import sqlalchemy as sa
-from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "builder" / "web"))
 
 from clinic_fixtures import (
     CLINIC,
-    PASSWORD,
+    ServedClinic,
     build_runtime,
     create_tokens,
     create_users,
-    csrf_of,
     seed_clinic,
 )
-
-from builder.records import Actor
-from builder.runtime import Runtime
-from builder.system_tables import audit
 
 SECRET = "masking-tests-secret-key-that-is-long-enough-0123456789"
 
 
-@dataclass
-class Clinic:
-    runtime: Runtime
-    app: Any
-    actors: dict[str, Actor]
-    tokens: dict[str, str]
-    data: dict[str, Any]
-    clients: list[TestClient] = field(default_factory=list)
-
-    def _client(self, headers: dict[str, str] | None = None) -> TestClient:
-        client = TestClient(self.app, raise_server_exceptions=False, follow_redirects=False, headers=headers or {})
-        self.clients.append(client)
-        return client
-
-    def api(self, role: str) -> TestClient:
-        return self._client({"Authorization": f"Bearer {self.tokens[role]}"})
-
-    def login(self, user: str) -> TestClient:
-        client = self._client()
-        page = client.get("/login")
-        response = client.post(
-            "/login", data={"username": user, "password": PASSWORD, "next": "/", "csrf_token": csrf_of(page.text)}
-        )
-        assert response.status_code == 303, response.text
-        return client
-
-    def audit(self, *actions: str) -> list[Any]:
-        """Audit rows (oldest first), only those of `actions` if given."""
-        query = sa.select(audit).order_by(audit.c.id)
-        if actions:
-            query = query.where(audit.c.action.in_(actions))
-        with self.runtime.engine.connect() as conn:
-            return conn.execute(query).all()
+class Clinic(ServedClinic):
+    """The web tests' clinic; closing it closes its runtime too (a second app has its own)."""
 
     def close(self) -> None:
-        for client in self.clients:
-            client.close()
+        super().close()
         self.runtime.close()
 
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
+from starlette.testclient import TestClient
 
 from builder.project import Project
 from builder.records import SYSTEM, Actor
 from builder.runtime import Runtime, open_runtime
-from builder.system_tables import create_system_tables
+from builder.system_tables import audit, create_system_tables
 from engines.rules import ExpressionError
 
 CLINIC = Path(__file__).resolve().parents[3] / "blueprints" / "clinic"
@@ -168,3 +172,49 @@ def csrf_of(html: str) -> str:
     match = CSRF_FIELD.search(html)
     assert match, "the page has no CSRF token"
     return match.group(1)
+
+
+@dataclass
+class ServedClinic:
+    """A seeded clinic behind the real app, with clients per role: `api(role)`, `login(user)`, `anonymous()`."""
+
+    runtime: Runtime
+    app: Any
+    actors: dict[str, Actor]
+    tokens: dict[str, str]
+    data: dict[str, Any]
+    clients: list[TestClient] = field(default_factory=list)
+
+    def _client(self, headers: dict[str, str] | None = None) -> TestClient:
+        client = TestClient(self.app, raise_server_exceptions=False, follow_redirects=False, headers=headers or {})
+        self.clients.append(client)
+        return client
+
+    def api(self, role: str) -> TestClient:
+        """A client acting with `role`'s API token."""
+        return self._client({"Authorization": f"Bearer {self.tokens[role]}"})
+
+    def anonymous(self) -> TestClient:
+        return self._client()
+
+    def login(self, user: str) -> TestClient:
+        """A browser session signed in as `user` (a role name, or `doctor2`)."""
+        client = self._client()
+        page = client.get("/login")
+        response = client.post(
+            "/login", data={"username": user, "password": PASSWORD, "next": "/", "csrf_token": csrf_of(page.text)}
+        )
+        assert response.status_code == 303, response.text
+        return client
+
+    def audit(self, *actions: str) -> list[Any]:
+        """Audit rows (oldest first), only those of `actions` if given."""
+        query = sa.select(audit).order_by(audit.c.id)
+        if actions:
+            query = query.where(audit.c.action.in_(actions))
+        with self.runtime.engine.connect() as conn:
+            return list(conn.execute(query).all())
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
