@@ -28,8 +28,14 @@ register_texts(
 )
 
 
-def record_messages(service: RecordService, entity: str, record_id: int, locale: str) -> list[dict[str, Any]]:
-    """The record's outbox rows, newest first, with labels for a person (times in the clinic's zone)."""
+def record_messages(
+    service: RecordService, entity: str, record_id: int, locale: str, with_reasons: bool
+) -> list[dict[str, Any]]:
+    """The record's outbox rows, newest first, with labels for a person (times in the clinic's zone).
+
+    A reason can tell what a role may not read ("no consent (consent_sms)" tells the
+    patient's consent), so only those who may see the outbox (`with_reasons`) get it.
+    """
     notifications = service.flows.notifications if service.flows is not None else {}
     zone = service.zone
     shown = []
@@ -42,7 +48,7 @@ def record_messages(service: RecordService, entity: str, record_id: int, locale:
                 "message": localized(title, locale, row.template) if title else row.template,
                 "channel": row.channel,
                 "status": row.status,
-                "reason": row.reason or "",
+                "reason": (row.reason or "") if with_reasons else "",
             }
         )
     return shown

@@ -17,6 +17,7 @@ from engines.forms import localized
 
 from ..context import require_actor
 from ..i18n import register_texts, translate
+from ..outbox_pages import OUTBOX_ROLES
 from ..presenting import display, entity_title, field_label, link_titles, record_title
 from ..rendering import render
 from ..writes import run_write
@@ -130,7 +131,9 @@ async def render_detail(
                 if isinstance(row["then"], str) and field.spec.options:
                     row["then"] = field.kind.display(row["then"], field.spec, actor.locale)
     flows = await run_in_threadpool(workflow_panels, service, actor, entity, record)
-    messages = await run_in_threadpool(record_messages, service, entity.name, record["id"], actor.locale)
+    messages = await run_in_threadpool(
+        record_messages, service, entity.name, record["id"], actor.locale, actor.role in OUTBOX_ROLES
+    )
     return render(
         request,
         "detail.html",

@@ -117,8 +117,11 @@ def test_a_record_page_shows_its_messages_with_labels_and_reasons(clinic, rows):
     appointment = clinic.data["appointments"][0]["id"]
     page = clinic.login("front_desk").get(f"/records/appointment/{appointment}").text
     html = page[page.index('id="messages"') : page.index("</section>", page.index('id="messages"'))]
-    for text in ("Appointment reminder", "Given up", "Skipped", "Sent", "no consent (consent_sms)"):
+    for text in ("Appointment reminder", "Given up", "Skipped", "Sent"):
         assert text in html
     assert ">dead<" not in html and ">skipped<" not in html and "appointment_reminder" not in html
+    assert "consent" not in html  # the reason would tell the patient's consent: admins only
+    admin = clinic.login("admin").get(f"/records/appointment/{appointment}").text
+    assert "no consent (consent_sms)" in admin[admin.index('id="messages"') :]
     other = clinic.data["appointments"][1]["id"]
     assert 'id="messages"' not in clinic.login("front_desk").get(f"/records/appointment/{other}").text
