@@ -17,6 +17,7 @@ from engines.rules import Problem, did_you_mean
 
 from .blueprint import SUPPORTED_LOCALES, UNSUPPORTED_SECTIONS, Blueprint, with_workflow_labels
 from .errors import BlueprintError, LocatedProblem
+from .partial_blueprint import meaning_of_what_parsed
 from .source import Source, load_source
 
 
@@ -250,7 +251,9 @@ def load_blueprint(path: Path | str) -> LoadedBlueprint:
     try:
         blueprint = Blueprint.model_validate(data)
     except ValidationError as exc:
-        raise BlueprintError(locate(source, problems + _pydantic_problems(exc))) from None
+        structural = _pydantic_problems(exc)
+        meaning = meaning_of_what_parsed(data, structural, _pydantic_problems, lambda bp: check_meaning(bp)[0])
+        raise BlueprintError(locate(source, problems + structural + meaning)) from None
     meaning, tables, flows = check_meaning(blueprint)
     problems += meaning
     if problems:

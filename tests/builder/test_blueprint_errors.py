@@ -245,3 +245,48 @@ def test_unknown_phone_region_and_region_on_another_type(write):
         "bp.yaml:8:28: unknown phone region `XX` (an ISO 3166 code such as CN or HK) [field.unknown_region]",
         "bp.yaml:10:26: `region` does not apply to a `text` field (it applies to: phone) [field.option_not_allowed]",
     ]
+
+
+def test_a_structural_mistake_does_not_hide_meaning_errors_elsewhere(write):
+    """An unknown key in one field and a wrong type in a report no longer stop the expression and role checks."""
+    path = write(
+        HEAD
+        + "entities:\n"
+        + "  patient:\n"
+        + "    fields:\n"
+        + "      name: {type: text, colour: red}\n"
+        + '      age: {type: integer, compute: "years_between(birth_dat, today())"}\n'
+        + "      birth_date: {type: date}\n"
+        + "    permissions:\n"
+        + "      doctr: {read: all}\n"
+        + "reports:\n"
+        + "  broken: {source: patient, measures: [1, 2]}\n"
+    )
+    assert problems_of(path) == [
+        "bp.yaml:8:26: unknown key `colour` [blueprint.unknown_key]",
+        "bp.yaml:9:52: unknown name `birth_dat` (did you mean `birth_date`?) [expression.unknown_name]",
+        "bp.yaml:12:7: unknown role `doctr` (did you mean `doctor`?) [permission.unknown_role]",
+        "bp.yaml:14:29: `measures` must be a mapping [blueprint.wrong_type]",
+    ]
+
+
+def test_what_was_cut_for_a_structural_mistake_is_not_reported_again_as_unknown(write):
+    """A form naming the field whose definition is broken gets no second, misleading "unknown field"."""
+    path = write(
+        HEAD
+        + "entities:\n"
+        + "  patient:\n"
+        + "    fields:\n"
+        + "      name: {type: text}\n"
+        + "      phone: {type: phone, mask: [1]}\n"
+        + "forms:\n"
+        + "  intake:\n"
+        + "    entity: patient\n"
+        + "    layout:\n"
+        + "      - {section: Basics, fields: [name, phone, nickname]}\n"
+    )
+    assert problems_of(path) == [
+        "bp.yaml:9:28: unknown key `mask` [blueprint.unknown_key]",
+        # the form's own mistake is found; `phone`, cut for its broken definition, is not called unknown
+        "bp.yaml:14:49: unknown field `nickname` in entity `patient` (did you mean `name`?) [form.unknown_field]",
+    ]
