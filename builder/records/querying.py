@@ -150,7 +150,8 @@ def _order(entity: CompiledEntity, grant: Grant, table: sa.Table, sort: str | No
         if not allowed:
             raise _bad("sort", "unknown_field", locale)
         column = table.c[name]
-        order.append(column.desc() if descending else column.asc())
+        # empty values last both ways, so a page is the same on either database
+        order.append((column.desc() if descending else column.asc()).nulls_last())
     if not any(str(o).startswith(f"{table.name}.id") for o in order):
         order.append(table.c.id.desc())
     return order

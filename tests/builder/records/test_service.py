@@ -404,3 +404,19 @@ def test_child_rows_get_defaults_computed_values_and_checked_links(tmp_path, sql
     with pytest.raises(ValidationFailed) as excinfo:
         records.create(SYSTEM, "order", {"lines": [{"price": "1", "total": "5"}]})
     assert errors_of(excinfo) == {"lines.0.total": "read_only"}
+
+
+def test_empty_values_sort_last_both_ways_on_either_database(service):
+    """`sort=-birth_date` and `sort=birth_date` give the same pages on SQLite and PostgreSQL: empty ones last."""
+    births = ["1980-05-01", None, "1990-01-01", None, "1970-03-03"]
+    ids = [
+        service.create(SYSTEM, "patient", {"name": f"P{i}", "phone": f"1390000000{i}", "birth_date": born})["id"]
+        for i, born in enumerate(births)
+    ]
+    undated = sorted((ids[1], ids[3]), reverse=True)  # ties go by id, newest first
+    ascending = [r["id"] for r in service.list(SYSTEM, "patient", sort="birth_date").items]
+    descending = [r["id"] for r in service.list(SYSTEM, "patient", sort="-birth_date").items]
+    assert ascending == [ids[4], ids[0], ids[2], *undated]
+    assert descending == [ids[2], ids[0], ids[4], *undated]
+    second_page = service.list(SYSTEM, "patient", sort="-birth_date", limit=2, offset=2).items
+    assert [r["id"] for r in second_page] == [ids[4], undated[0]]
