@@ -67,10 +67,10 @@ def caret_width(line: str, column: int) -> int:
     return max(1, len(match.group(0))) if match else 1
 
 
-def render_full(problem: LocatedProblem) -> str:
+def render_full(problem: LocatedProblem, severity: str = "error") -> str:
     """The problem as an author reads it: message, place, the line with a caret, hint, reference."""
     position = problem.position
-    parts = [f"error[{problem.code}]: {problem.message}", f"  --> {position}"]
+    parts = [f"{severity}[{problem.code}]: {problem.message}", f"  --> {position}"]
     line = source_line(problem)
     if line is not None:
         number = str(position.line)

@@ -10,8 +10,10 @@ import click
 from rich.markup import escape
 
 from ..errors import ProjectError
+from ..label_coverage import label_warnings
 from ..project import Project, init_project
 from .base import main, out, project_option
+from .problem_report import render_full, render_short
 
 
 @main.command()
@@ -43,7 +45,8 @@ def next_steps(directory: Path) -> str:
 @main.command()
 @click.argument("path", type=click.Path(path_type=Path), required=False)
 @click.option("--short", is_flag=True, help="One line a problem (file:line:column: message [code]), for editors.")
-def validate(path: Path | None, short: bool) -> None:
+@click.option("--strict", is_flag=True, help="Warnings (such as a missing label) fail too, for CI.")
+def validate(path: Path | None, short: bool, strict: bool) -> None:
     """Check a blueprint's structure and meaning (PATH: file, folder or project; default: here)."""
     from ..runtime import load_checked
 
@@ -58,6 +61,19 @@ def validate(path: Path | None, short: bool) -> None:
         f"{len(bp.roles)} roles, {len(bp.decision_tables)} decision tables."
         + (f" Channels: {', '.join(channels)}." if channels else "")
     )
+    _print_label_warnings(loaded, short)
+    if strict and label_warnings(bp):
+        raise SystemExit(1)
+
+
+def _print_label_warnings(loaded, short: bool) -> None:
+    """Names people would see as raw codes: warnings, after the OK line."""
+    warnings = loaded.locate(label_warnings(loaded.blueprint))
+    if not warnings:
+        return
+    out.print(f"[yellow]{len(warnings)} warning{'s' if len(warnings) > 1 else ''}[/yellow]: labels people would miss")
+    for warning in warnings:
+        out.print(render_short(warning) if short else render_full(warning, "warning") + "\n", markup=False)
 
 
 def _check_channels(path: Path | None, loaded) -> list[str]:
