@@ -51,6 +51,7 @@ class Runtime:
     engine: sa.Engine
     records: RecordService
     keys: SharedKeyring | None = None
+    version: int = 0  # the migration (crm_blueprint_history id) this runtime follows; see builder/following.py
 
     @property
     def blueprint(self):

@@ -24,19 +24,22 @@ def run_server(project_dir: Path, host: str, port: int) -> None:
 
     import uvicorn
 
+    from ..following import BlueprintFollower
     from ..runtime import open_runtime
     from ..web.access_log import uvicorn_log_config
     from ..web.app import create_app
+    from ..web.following_app import FollowingApp
 
     runtime = open_runtime(project_dir)
+    follower = BlueprintFollower(runtime, lambda: open_runtime(project_dir))
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit through `finally` so that
     # the runtime is closed (its key heartbeat removed) instead of dying on the spot.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     worker = None
     try:
         runtime.keep_keys_in_step()
-        worker = in_process_worker(runtime)
-        app = create_app(runtime)
+        worker = in_process_worker(runtime, follower)
+        app = FollowingApp(follower, create_app)  # follows `crm migrate` without a restart
         out.print(f"Serving {project_dir.resolve()} on http://{host}:{port}/  (Ctrl+C stops)")
         uvicorn.run(
             app,
@@ -51,7 +54,7 @@ def run_server(project_dir: Path, host: str, port: int) -> None:
         if worker is not None:
             worker[1].set()
             worker[0].join(timeout=15)
-        runtime.close()
+        follower.runtime.close()
 
 
 @main.command()

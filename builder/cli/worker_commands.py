@@ -16,14 +16,16 @@ from rich.markup import escape
 from .base import main, out, project_option
 
 
-def in_process_worker(runtime) -> tuple[threading.Thread, threading.Event] | None:
+def in_process_worker(runtime, follower=None) -> tuple[threading.Thread, threading.Event] | None:
     """The worker thread `crm serve` starts: always on SQLite, on PostgreSQL when `[worker] in_process = true`.
 
     A channel problem does not stop the web app: it is printed and the thread is not started.
+    With a `follower` (builder/following.py) the jobs follow migrations, as the web app does.
     """
     from ..errors import ProjectError
     from ..storage.database import is_sqlite
     from ..worker import project_jobs, start_worker_thread
+    from ..worker.following import following_jobs
 
     wanted = runtime.project.setting("worker", "in_process", None)
     if wanted is False or (wanted is None and not is_sqlite(runtime.engine)):
@@ -33,6 +35,8 @@ def in_process_worker(runtime) -> tuple[threading.Thread, threading.Event] | Non
     except ProjectError as exc:
         out.print(f"[yellow]The outbox worker is not started:[/yellow] {escape(str(exc))}")
         return None
+    if follower is not None:
+        jobs = following_jobs(follower, project_jobs)
     poll = float(runtime.project.setting("worker", "poll_seconds", 2))
     out.print("Outbox worker running in this process.")
     return start_worker_thread(jobs, poll_seconds=poll)
@@ -51,13 +55,17 @@ def in_process_worker(runtime) -> tuple[threading.Thread, threading.Event] | Non
 @click.option("--once", is_flag=True, help="Run every job once and exit (for cron or a test).")
 def worker(project_dir: Path, poll_seconds: float, once: bool) -> None:
     """Deliver due outbox messages until SIGTERM or Ctrl+C."""
+    from ..following import BlueprintFollower
     from ..runtime import open_runtime
     from ..worker import project_jobs, run_once, run_worker
+    from ..worker.following import following_jobs
 
     runtime = open_runtime(project_dir)
+    follower = BlueprintFollower(runtime, lambda: open_runtime(project_dir))
     try:
         runtime.keep_keys_in_step()
-        jobs = project_jobs(runtime)
+        project_jobs(runtime)  # channel settings are checked before the first round
+        jobs = following_jobs(follower, project_jobs)
         if once:
             out.print(f"Handled {run_once(jobs)} item(s).")
             return
@@ -72,4 +80,4 @@ def worker(project_dir: Path, poll_seconds: float, once: bool) -> None:
         run_worker(jobs, stop_event=stop, poll_seconds=poll_seconds)
         out.print("Worker stopped.")
     finally:
-        runtime.close()
+        follower.runtime.close()

@@ -9,7 +9,8 @@ be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL name
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +74,28 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
+_WRITE_GUARDS: weakref.WeakKeyDictionary[sa.Engine, Callable[[sa.Connection], None]] = weakref.WeakKeyDictionary()
+
+
+def set_write_guard(engine: sa.Engine, guard: Callable[[sa.Connection], None]) -> None:
+    """Run `guard(connection)` first in every `write_transaction` on `engine` (it raises to refuse)."""
+    _WRITE_GUARDS[engine] = guard
+
+
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A transaction that may read before it writes, safe with concurrent writers on every database."""
+    """A transaction that may read before it writes, safe with concurrent writers on every database.
+
+    If the process follows the migrated blueprint (storage/blueprint_version.py), the
+    first statement checks that no migration has landed since it loaded, and holds
+    migrations off until the commit.
+    """
     with engine.connect() as conn:
         conn.execution_options(writes=True)
         with conn.begin():
+            guard = _WRITE_GUARDS.get(engine)
+            if guard is not None:
+                guard(conn)
             yield conn
 
 

@@ -69,3 +69,21 @@ def lock_scope_without_deadlock(
         if time.monotonic() > deadline:
             raise ScopeBusy("another write to the same records is still in progress; try again")
         time.sleep(WAIT_STEP_SECONDS)
+
+
+MIGRATION_LOCK = scope_key("crm.migration")
+
+
+def hold_off_writers(conn: sa.Connection) -> None:
+    """For a migration's transaction: wait for writes in flight, keep new ones waiting until the commit.
+
+    See storage/blueprint_version.py: writers take the same lock shared, first thing.
+    """
+    if takes_locks(conn):
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+
+
+def wait_out_migrations(conn: sa.Connection) -> None:
+    """For a write transaction, first thing: wait while a migration runs, and hold the next one off."""
+    if takes_locks(conn):
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(MIGRATION_LOCK)))

@@ -27,6 +27,7 @@ from builder.records import (
     ValidationFailed,
 )
 from builder.request_ids import new_request_id, reset_request_id, set_request_id
+from builder.storage.blueprint_version import StaleBlueprint
 from engines.forms import message
 
 from .api.errors import ApiError, error_response
@@ -58,6 +59,10 @@ register_texts(
             "tell your administrator this code:",
             "zh-CN": "系统出现问题,请重试;如果问题持续,请把以下编号告诉管理员:",
         },
+        "error.503": {
+            "en": "The CRM was just updated. Please try again in a moment; nothing was saved.",
+            "zh-CN": "系统刚刚完成更新,请稍后重试;本次操作未保存。",
+        },
         "error.title": {"en": "Error {status}", "zh-CN": "错误 {status}"},
         "error.back_home": {"en": "Back to the home page", "zh-CN": "返回首页"},
     }
@@ -73,7 +78,10 @@ CODES = {
     413: "too_large",
     422: "invalid",
     429: "too_many_requests",
+    503: "updating",
 }
+
+RETRY_AFTER_UPDATE = {"Retry-After": "2"}
 
 
 def is_api(scope_or_request: Any) -> bool:
@@ -135,6 +143,11 @@ async def record_error(request: Request, exc: Exception) -> Response:
     if is_api(request):
         return error_response(status, errors, headers)
     return error_page(request, status, str(exc) if isinstance(exc, TooManyLookups) else None, headers)
+
+
+async def stale_blueprint(request: Request, exc: Exception) -> Response:
+    """A write refused because a migration landed while this process had the old blueprint."""
+    return error_page(request, 503, None, RETRY_AFTER_UPDATE)
 
 
 async def not_signed_in(request: Request, exc: Exception) -> Response:
@@ -221,6 +234,7 @@ def exception_handlers() -> dict[Any, Any]:
     from .context import NotSignedIn
 
     handlers[NotSignedIn] = not_signed_in
+    handlers[StaleBlueprint] = stale_blueprint
     try:
         from .security import security_exception_handlers
 

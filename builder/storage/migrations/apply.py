@@ -21,6 +21,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
 from ..database import is_sqlite
+from ..locks import hold_off_writers
 from . import history
 from .alterations import Alteration
 from .backup import write_backup
@@ -123,6 +124,7 @@ def apply_migration(
                 _sqlite_foreign_keys(connection, False)
             try:
                 with connection.begin():
+                    hold_off_writers(connection)
                     if losing_tables and not sqlite:
                         backup = write_backup(engine, connection, losing_tables, backup_dir)
                     run_steps(Operations(MigrationContext.configure(connection)), plan.steps)

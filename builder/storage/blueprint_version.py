@@ -1,0 +1,71 @@
+"""Which migrated blueprint the database holds, and the guard that keeps stale processes from writing.
+
+`crm migrate` records every applied change in `crm_blueprint_history`, in the same
+transaction as the change. A server or worker started before a migration would
+otherwise go on with the old blueprint: return a newly encrypted e-mail as its
+ciphertext, or write plain text into it. Each process remembers the history id it
+opened at; each write transaction first checks that the database is still there
+(`guard_writes`), and its requests and job rounds check it first
+(builder/following.py) and reopen the project when a migration has landed.
+
+On PostgreSQL the check takes a shared advisory lock that `crm migrate` takes
+exclusively before its first step: a migration waits for the writes in flight, and
+writes that start during it wait for it and then find the new version, so no
+write of the old blueprint lands beside the new one. Both take this lock before
+any table lock, so they cannot deadlock. SQLite needs nothing: a migration and a
+write each hold the database's write lock for their whole transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from .database import set_write_guard
+from .locks import wait_out_migrations
+from .migrations.history import ensure_history_table, history
+
+
+class StaleBlueprint(Exception):
+    """The database was migrated since this process loaded its blueprint; the write was rolled back."""
+
+
+@dataclass(frozen=True)
+class AppliedVersion:
+    """The latest applied migration: its history id (0 before any) and the hash of its entities."""
+
+    id: int
+    blueprint_hash: str | None
+
+
+def applied_version(connection: sa.Connection) -> AppliedVersion:
+    """One indexed read: the newest row of the migration history."""
+    row = connection.execute(
+        sa.select(history.c.id, history.c.blueprint_hash).order_by(history.c.id.desc()).limit(1)
+    ).first()
+    return AppliedVersion(row.id, row.blueprint_hash) if row else AppliedVersion(0, None)
+
+
+def read_applied_version(engine: sa.Engine) -> AppliedVersion:
+    with engine.connect() as connection:
+        return applied_version(connection)
+
+
+def prepare_version_tracking(engine: sa.Engine) -> AppliedVersion:
+    """Make sure the history table exists (an empty database has none yet) and read where it stands."""
+    with engine.begin() as connection:
+        ensure_history_table(connection)
+    return read_applied_version(engine)
+
+
+def guard_writes(engine: sa.Engine, expected: Callable[[], int]) -> None:
+    """Every `write_transaction` on `engine` checks, before it commits, that no migration landed meanwhile."""
+
+    def check(connection: sa.Connection) -> None:
+        wait_out_migrations(connection)
+        if applied_version(connection).id != expected():
+            raise StaleBlueprint("the database was migrated to a newer blueprint; this write was not made")
+
+    set_write_guard(engine, check)
