@@ -16,7 +16,9 @@ from engines.forms import ID_MAX, FieldValueError, message
 
 from .codec import search_value
 from .compiled import CompiledEntity, CompiledField
+from .counting import COUNT_MODES
 from .errors import FieldError, ValidationFailed
+from .keyset import BadCursor, SortKey, after_condition, decode_cursor
 from .policy import Grant
 
 if TYPE_CHECKING:
@@ -42,6 +44,17 @@ class ListQuery:
     sort: str | None = None
     limit: int = 50
     offset: int = 0
+    count: str = "auto"  # counting.COUNT_MODES
+    after: str | None = None  # a keyset cursor (keyset.py): the page after that row
+
+
+@dataclass
+class ListQueries:
+    """A list request compiled: the page (one row more than asked, to know if more follow), the matches, the order."""
+
+    page: sa.Select
+    matches: sa.Select
+    order: list[SortKey]
 
 
 def _bad(name: str, code: str, locale: str, **params: Any) -> ValidationFailed:
@@ -137,8 +150,8 @@ def _filter(
     return OPERATORS[op](table.c[name], f.kind.to_storage(value, f.spec))
 
 
-def _order(entity: CompiledEntity, grant: Grant, table: sa.Table, sort: str | None, locale: str) -> list:
-    order = []
+def _order(entity: CompiledEntity, grant: Grant, table: sa.Table, sort: str | None, locale: str) -> list[SortKey]:
+    order: list[SortKey] = []
     for part in (sort or "-id").split(","):
         part = part.strip()
         descending = part.startswith("-")
@@ -149,18 +162,17 @@ def _order(entity: CompiledEntity, grant: Grant, table: sa.Table, sort: str | No
         )
         if not allowed:
             raise _bad("sort", "unknown_field", locale)
-        column = table.c[name]
-        # empty values last both ways, so a page is the same on either database
-        order.append((column.desc() if descending else column.asc()).nulls_last())
-    if not any(str(o).startswith(f"{table.name}.id") for o in order):
-        order.append(table.c.id.desc())
+        # empty values last both ways (SortKey.clause), so a page is the same on either database
+        order.append(SortKey(table.c[name], descending))
+    if not any(key.column.name == "id" for key in order):
+        order.append(SortKey(table.c.id, True))
     return order
 
 
 def build_list_query(
     service: RecordService, entity: CompiledEntity, grant: Grant, base: sa.Select, spec: ListQuery, locale: str
-) -> tuple[sa.Select, sa.Select]:
-    """The page query and the count query for `spec`."""
+) -> ListQueries:
+    """The page query, the matching rows (to count) and the order for `spec`."""
     table = service.schema.table(entity.name)
     conditions = []
     if spec.q and spec.q.strip():
@@ -176,7 +188,17 @@ def build_list_query(
         raise _bad("limit", "max", locale, limit=MAX_LIMIT)
     if offset < 0:
         raise _bad("offset", "min", locale, limit=0)
+    if spec.count not in COUNT_MODES:
+        raise _bad("count", "invalid_option", locale, choices=", ".join(COUNT_MODES))
     spec.limit, spec.offset = limit, offset
-    count = sa.select(sa.func.count()).select_from(query.subquery())
-    page = query.order_by(*_order(entity, grant, table, spec.sort, locale)).limit(limit).offset(offset)
-    return page, count
+    order = _order(entity, grant, table, spec.sort, locale)
+    page = query
+    if spec.after:
+        if offset:
+            raise _bad("after", "invalid_cursor", locale)  # a cursor is a position already: no offset beside it
+        try:
+            page = page.where(after_condition(order, decode_cursor(order, spec.after)))
+        except BadCursor:
+            raise _bad("after", "invalid_cursor", locale) from None
+    page = page.order_by(*(key.clause() for key in order)).limit(limit + 1).offset(offset)
+    return ListQueries(page, query, order)

@@ -30,13 +30,15 @@ from .auditing import audit_changes, audit_row
 from .automations import Change, Run, Written, react
 from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
+from .counting import count_matches
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
+from .keyset import SortKey, encode_cursor
 from .links import LinkLoader
 from .manual import run_manual
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
-from .querying import MAX_LIMIT, ListQuery, build_list_query
+from .querying import MAX_LIMIT, ListQueries, ListQuery, build_list_query
 from .read_audit import protected_fields, read_detail, write_read_audit
 from .related import SqlRelated
 from .rowfilter import compile_row_filter
@@ -45,12 +47,18 @@ from .transitions import Move, make_transition, start_state, state_writes
 
 @dataclass
 class Page:
-    """One page of a list: the records and how many match in all."""
+    """One page of a list: the records, how many match in all, and where the next page starts.
+
+    `total_kind` says what `total` is (counting.py): exact, estimate, at_least, or none
+    (then `total` is None). `next_after` is the keyset cursor of the next page (None on the last).
+    """
 
     items: list[dict[str, Any]]
-    total: int
+    total: int | None
     limit: int
     offset: int
+    total_kind: str = "exact"
+    next_after: str | None = None
 
 
 def _now() -> dt.datetime:
@@ -166,8 +174,9 @@ class RecordService:
         return found
 
     def _present(self, entity: CompiledEntity, row: Any, grant: Grant, children: dict) -> dict[str, Any]:
-        """What the actor may see of a stored row: readable fields only, sensitive ones masked."""
-        values = decode(entity.stored_fields, row, entity.name, self.cipher)
+        """What the actor may see of a stored row: readable fields only (only those decrypted), sensitive masked."""
+        readable = [f for f in entity.stored_fields if f.name in grant.readable]
+        values = decode(readable, row, entity.name, self.cipher)
         out: dict[str, Any] = {"id": row.id}
         for name, field in entity.fields.items():
             if name not in grant.readable:
@@ -215,14 +224,19 @@ class RecordService:
         limit: int = 50,
         offset: int = 0,
         fields: Collection[str] | None = None,
+        count: str = "auto",
+        after: str | None = None,
     ) -> Page:
         """A page of the records the actor may see, searched, filtered and sorted; audited if it shows PHI.
 
-        `fields` narrows what each record carries (a picker needs titles only), and so what is audited.
+        `fields` narrows what each record carries (a picker needs titles only), and so what is
+        read, decrypted and audited. `count` and `after`: see counting.py and keyset.py.
         """
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
-        spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort, limit=limit, offset=offset)
+        spec = ListQuery(
+            q=q, filters=dict(filters or {}), sort=sort, limit=limit, offset=offset, count=count, after=after
+        )
         shown = grant if fields is None else replace(grant, readable=grant.readable & frozenset(fields))
         page, masked = self._first_page(actor, entity, grant, spec, shown)
         self._audit_read(actor, "list", entity, shown, page.items, spec, masked)
@@ -243,11 +257,11 @@ class RecordService:
         grant = self.policy.require(actor, entity_name, "export")
         if not grant.readable:
             raise PermissionDenied(f"role `{actor.role}` may not export {entity_name} records")
-        spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort, limit=MAX_LIMIT, offset=0)
+        spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort, limit=MAX_LIMIT, offset=0, count="exact")
         page, masked = self._first_page(actor, entity, grant, spec)
         records = list(page.items)
-        while page.items and spec.offset + spec.limit < page.total and len(records) < max_rows:
-            spec.offset += spec.limit
+        while page.next_after and len(records) < max_rows:
+            spec.after = page.next_after
             page = self._page(actor, entity, grant, spec)
             records += page.items
         self._audit_read(actor, "export", entity, grant, records[:max_rows], spec, masked, always=True)
@@ -258,27 +272,32 @@ class RecordService:
     ) -> tuple[Page, dict[str, Any] | None]:
         """The first page, after refusing probes of masked fields and counting a masked look-up."""
         lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
-        query, count = build_list_query(
+        queries = build_list_query(
             self, entity, grant, self._select_visible(actor, entity.name, grant), spec, actor.locale
         )
         masked = None
         if lookup is not None:  # counted only once the whole query is known to be valid
             self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
             masked = {"fields": list(lookup.fields), "hash": self.masked_lookups.keyed_hash(lookup, self.cipher)}
-        return self._run_page(entity, shown or grant, spec, query, count), masked
+        return self._run_page(entity, shown or grant, spec, queries), masked
 
     def _page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery) -> Page:
         base = self._select_visible(actor, entity.name, grant)
-        return self._run_page(entity, grant, spec, *build_list_query(self, entity, grant, base, spec, actor.locale))
+        return self._run_page(entity, grant, spec, build_list_query(self, entity, grant, base, spec, actor.locale))
 
-    def _run_page(
-        self, entity: CompiledEntity, grant: Grant, spec: ListQuery, query: sa.Select, count: sa.Select
-    ) -> Page:
+    def _run_page(self, entity: CompiledEntity, shown: Grant, spec: ListQuery, queries: ListQueries) -> Page:
+        """Run the page and its count; only the columns `shown` needs are read (and decrypted)."""
+        table = self.schema.table(entity.name)
         with self.engine.connect() as conn:
-            total = conn.execute(count).scalar_one()
-            rows = conn.execute(query).all()
+            count = count_matches(conn, queries.matches, spec.count, may_estimate=not shown.where)
+            page = queries.page.with_only_columns(*_columns_for(table, entity, shown, queries.order))
+            rows = conn.execute(page).all() if spec.limit else []
+            more = len(rows) > spec.limit
+            rows = rows[: spec.limit]
             children = self._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
-        return Page([self._present(entity, r, grant, children) for r in rows], total, spec.limit, spec.offset)
+        items = [self._present(entity, r, shown, children) for r in rows]
+        cursor = encode_cursor(queries.order, rows[-1]) if more else None
+        return Page(items, count.total, spec.limit, spec.offset, count.kind, cursor)
 
     def _audit_read(
         self,
@@ -599,3 +618,13 @@ def _integrity_errors(entity: CompiledEntity, exc: sa.exc.IntegrityError, locale
         if field.spec.unique and field.name in text:
             return [FieldError(field.name, "unique", message("unique", locale))]
     return [FieldError("__all__", "conflict", message("conflict", locale))]
+
+
+SYSTEM_COLUMNS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
+
+
+def _columns_for(table: sa.Table, entity: CompiledEntity, shown: Grant, order: list[SortKey]) -> list[sa.Column]:
+    """The columns a page needs: the system ones, the shown stored fields, and the sort's (for the cursor)."""
+    names = [*SYSTEM_COLUMNS, *(f.name for f in entity.stored_fields if f.name in shown.readable)]
+    names += [key.column.name for key in order]
+    return [table.c[name] for name in dict.fromkeys(names)]

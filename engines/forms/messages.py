@@ -34,6 +34,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Enter a valid 18-character resident ID (the check digit does not match).",
         "zh-CN": "请输入有效的18位居民身份证号码(校验位不正确)。",
     },
+    "invalid_cursor": {
+        "en": "This page position is not valid for this list (start again from the first page).",
+        "zh-CN": "该翻页位置对此列表无效(请从第一页重新开始)。",
+    },
     "invalid_link": {"en": "Choose an existing record.", "zh-CN": "请选择已存在的记录。"},
     "invalid_rows": {"en": "Enter a list of rows.", "zh-CN": "请输入行列表。"},
     "too_many_rows": {"en": "At most {limit} rows.", "zh-CN": "最多 {limit} 行。"},

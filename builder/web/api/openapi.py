@@ -10,6 +10,8 @@ from typing import Any
 
 from builder.records import RecordService
 from builder.records.compiled import CompiledEntity
+from builder.records.counting import COUNT_MODES
+from builder.records.keyset import MAX_CURSOR_LENGTH
 from builder.records.querying import MAX_LIMIT
 from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
@@ -47,6 +49,11 @@ def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+def readable_names(entity: CompiledEntity) -> list[str]:
+    """What `fields` may name: the entity's fields but tables (a role sees only those it may read)."""
+    return [name for name, field in entity.fields.items() if not field.children]
+
+
 def _list_parameters(entity: CompiledEntity) -> list[dict[str, Any]]:
     comma_list = {"style": "form", "explode": False}
     params: list[dict[str, Any]] = [
@@ -76,6 +83,32 @@ def _list_parameters(entity: CompiledEntity) -> list[dict[str, Any]]:
             "in": "query",
             "required": False,
             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0},
+        },
+        {
+            "name": "after",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH},
+            "description": "Keyset paging: the `next_after` of the previous page (same sort and filters; "
+            "no `offset` beside it). Faster than a large offset, and not shifted by new records.",
+        },
+        {
+            "name": "count",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": list(COUNT_MODES), "default": "auto"},
+            "description": "How `total` is worked out: `auto` (exact up to 10,000 matches, then an estimate on "
+            "PostgreSQL or a lower bound on SQLite), `exact`, `estimate`, `none` (no count: `total` is null). "
+            "The response's `total_kind` says which it is.",
+        },
+        {
+            "name": "fields",
+            "in": "query",
+            "required": False,
+            **comma_list,
+            "schema": {"type": "array", "items": {"type": "string", "enum": readable_names(entity)}},
+            "description": "Sparse fields: only these (and id, version and the timestamps) come back; "
+            "the others are not read or decrypted.",
         },
     ]
     for key in filter_keys(entity):
@@ -196,13 +229,18 @@ def entity_paths(
         f"{camel}Patch": patch_schema(entity),
         f"{camel}Page": {
             "type": "object",
-            "required": ["items", "total", "limit", "offset"],
+            "required": ["items", "total", "total_kind", "limit", "offset", "next_after"],
             "additionalProperties": False,
             "properties": {
                 "items": {"type": "array", "items": {"$ref": ref}},
-                "total": {"type": "integer"},
+                "total": {"type": ["integer", "null"], "description": "How many match; see `total_kind`."},
+                "total_kind": {"type": "string", "enum": ["exact", "estimate", "at_least", "none"]},
                 "limit": {"type": "integer"},
                 "offset": {"type": "integer"},
+                "next_after": {
+                    "type": ["string", "null"],
+                    "description": "Pass as `after` for the next page; null on the last page.",
+                },
             },
         },
     }
@@ -282,7 +320,11 @@ def entity_paths(
                 "operationId": f"export_{name}",
                 "tags": tags,
                 "summary": f"Export {title} records as CSV (roles with `export: true`; audited)",
-                "parameters": [p for p in _list_parameters(entity) if p["name"] not in ("limit", "offset")],
+                "parameters": [
+                    p
+                    for p in _list_parameters(entity)
+                    if p["name"] not in ("limit", "offset", "after", "count", "fields")
+                ],
                 "responses": {
                     "200": {
                         "description": "UTF-8 CSV with a header row.",

@@ -15,13 +15,14 @@ from typing import Any
 
 from builder.records import FieldError
 from builder.records.compiled import CompiledEntity
+from builder.records.counting import COUNT_MODES
 from builder.records.querying import MAX_LIMIT
 from engines.forms import message
 
 from ..inputs import coercion_crash, unstorable_text
 from .filters import MAX_PARAM_LENGTH, accepted_keys
 
-RESERVED = ("q", "sort", "limit", "offset")
+RESERVED = ("q", "sort", "limit", "offset", "count", "after", "fields")
 MAX_OFFSET = 10**9
 
 
@@ -40,9 +41,20 @@ class ListParams:
     sort: str | None = None
     limit: int = 50
     offset: int = 0
+    count: str = "auto"
+    after: str | None = None
+    fields: list[str] | None = None  # sparse fields: only these (and id, version, timestamps) come back
 
     def as_kwargs(self) -> dict[str, Any]:
-        return {"q": self.q, "filters": self.filters, "sort": self.sort, "limit": self.limit, "offset": self.offset}
+        return {
+            "q": self.q,
+            "filters": self.filters,
+            "sort": self.sort,
+            "limit": self.limit,
+            "offset": self.offset,
+            "count": self.count,
+            "after": self.after,
+        }
 
 
 def _integer(name: str, raw: str, low: int, high: int, locale: str, errors: list[FieldError]) -> int | None:
@@ -90,6 +102,22 @@ def parse_list_params(
         elif key == "offset":
             value = _integer("offset", raw, 0, MAX_OFFSET, locale, errors)
             params.offset = value if value is not None else params.offset
+        elif key == "count":
+            if raw not in COUNT_MODES:
+                errors.append(
+                    FieldError(
+                        "count", "invalid_option", message("invalid_option", locale, choices=", ".join(COUNT_MODES))
+                    )
+                )
+            params.count = raw
+        elif key == "after":
+            params.after = raw or None
+        elif key == "fields":
+            names = [name.strip() for name in raw.split(",") if name.strip()]
+            unknown = [name for name in names if name not in entity.fields or entity.fields[name].children]
+            if unknown:
+                errors.append(FieldError("fields", "unknown_field", message("unknown_field", locale)))
+            params.fields = names
         elif key not in known:
             errors.append(FieldError(key, "unknown_field", message("unknown_field", locale)))
         elif raw != "":  # an empty filter box means "any"

@@ -75,15 +75,22 @@ class RecordsApi:
         entity = self._entity(request)
         try:
             params = parse_list_params(entity, request.query_params, actor.locale)
-            page = await run_in_threadpool(self.service.list, actor, entity.name, **params.as_kwargs())
+            readable = self.service.policy.grant(actor, entity.name).readable
+            if params.fields is not None and not set(params.fields) <= readable:  # hidden looks like missing
+                raise BadParameters([FieldError("fields", "unknown_field", message("unknown_field", actor.locale))])
+            page = await run_in_threadpool(
+                self.service.list, actor, entity.name, **params.as_kwargs(), fields=params.fields
+            )
         except (BadParameters, ValidationFailed) as exc:
             raise ApiError(400, exc.errors) from None
         return JSONResponse(
             {
                 "items": [record_json(entity, r) for r in page.items],
                 "total": page.total,
+                "total_kind": page.total_kind,
                 "limit": page.limit,
                 "offset": page.offset,
+                "next_after": page.next_after,
             }
         )
 

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from builder.locales import count_text
 from builder.records import PermissionDenied, ValidationFailed
 from builder.runtime import Runtime
 
@@ -56,13 +57,15 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         query = {k: v for k, v in request.query_params.items()}
         base = request.url.path
         errors: list[str] = []
-        items, total, offset = [], 0, 0
+        items, total, offset, more = [], "0", 0, False
         try:
             params = parse_list_params(
                 entity, request.query_params, actor.locale, default_limit=PAGE_SIZE, ignore=("deleted",)
             )
-            page = await run_in_threadpool(service.list, actor, entity.name, **params.as_kwargs())
-            items, total, offset = page.items, page.total, page.offset
+            shown = [*list_columns(entity, grant), *([entity.spec.title_field] if entity.spec.title_field else [])]
+            page = await run_in_threadpool(service.list, actor, entity.name, **params.as_kwargs(), fields=shown)
+            items, offset, more = page.items, page.offset, page.next_after is not None
+            total = count_text(page.total, page.total_kind, actor.locale)
             limit = page.limit or PAGE_SIZE
         except (BadParameters, ValidationFailed) as exc:
             errors = [f"{e.field}: {e.message}" for e in exc.errors]
@@ -98,9 +101,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             "previous_url": with_query(base, query, offset=max(offset - limit, 0) or None, deleted=None)
             if offset > 0
             else None,
-            "next_url": with_query(base, query, offset=offset + limit, deleted=None)
-            if limit and offset + limit < total
-            else None,
+            "next_url": with_query(base, query, offset=offset + limit, deleted=None) if limit and more else None,
             "export_url": with_query(f"/api/{entity.name}/export.csv", export_query) if grant.export else None,
             "deleted": query.get("deleted") == "1",
         }
