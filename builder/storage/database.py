@@ -75,11 +75,19 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A transaction that may read before it writes, safe with concurrent writers on every database."""
+    """A transaction that may read before it writes, safe with concurrent writers on every database.
+
+    Entities its writes noted (`table_versions.note_change`) get their change counters
+    bumped just before it commits, so cached reports over them are stale from then on.
+    """
+    from .table_versions import flush_changes, forget_changes
+
     with engine.connect() as conn:
         conn.execution_options(writes=True)
+        forget_changes(conn)
         with conn.begin():
             yield conn
+            flush_changes(conn)
 
 
 def create_private_sqlite_file(database: str | None) -> None:
