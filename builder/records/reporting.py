@@ -33,7 +33,13 @@ from builder.storage.table_versions import read_versions
 from engines.reports import CompiledReport, ReportResult, ReportSpec, ResultColumn, compile_report, run_report
 from engines.reports.paths import SYSTEM_FIELDS
 from engines.reports.runner import _columns
-from engines.reports.streaming import iter_report_rows, needs_all_groups, report_totals, run_report_page
+from engines.reports.streaming import (
+    check_fill_size,
+    iter_report_rows,
+    needs_all_groups,
+    report_totals,
+    run_report_page,
+)
 
 from .actor import Actor
 from .errors import NotFound, PermissionDenied
@@ -126,6 +132,7 @@ def prepare_report_as(
             raise PermissionDenied(f"role `{actor.role}` may not report on {entity}.{field}")
     if unreadable:
         compiled = replace(compiled, min_cell=spec.min_cell)
+    check_fill_size(compiled, day)
     scope = _reachable(service, spec.source)
     filtered = any(grants[entity].where for entity in scope)
     context = json.dumps(actor.as_context(), sort_keys=True, default=str) if filtered else None

@@ -18,16 +18,41 @@ which suppression keeps small anyway (a group must hold `min_cell` records).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 
 from .buckets import as_date, bucket_label
-from .compiler import CompiledReport
+from .compiler import CompiledReport, ReportError
 from .runner import ReportResult, _columns, _number, run_report
 
 STREAM_BATCH = 1000  # groups fetched per round trip while streaming
+MAX_FILLED_BUCKETS = 20_000  # time buckets a filled report may span (55 years of days)
+BUCKET_DAYS = {"day": 1, "week": 7, "month": 28, "quarter": 89, "year": 365}  # at least this many days each
+
+
+class ResultTooLarge(ReportError):
+    """A filled report whose period holds more time buckets than can be filled (`0001-01-01..` by day)."""
+
+
+def check_fill_size(compiled: CompiledReport, today: dt.date) -> None:
+    """Refuse a period whose empty buckets would be too many to fill: filling is done in memory.
+
+    An open end is taken as today (the data rarely runs far past it); an open start
+    is bounded by the data itself, so it is not judged here.
+    """
+    time = next((d for d in compiled.dimensions if d.by is not None), None)
+    if compiled.fill is None or time is None or time.by is None or compiled.fill[0] is None:
+        return
+    first, last = compiled.fill[0], compiled.fill[1] or max(today, compiled.fill[0])
+    buckets = (last - first).days // BUCKET_DAYS[time.by] + 1
+    if buckets > MAX_FILLED_BUCKETS:
+        raise ResultTooLarge(
+            f"the period holds about {buckets:,} {time.by} buckets, more than {MAX_FILLED_BUCKETS:,}: "
+            "choose a shorter period or a larger bucket"
+        )
 
 
 def needs_all_groups(compiled: CompiledReport) -> bool:

@@ -333,7 +333,7 @@ def report_export_path(name: str, spec: Any) -> dict[str, Any]:
             "select": "one of the field's options",
         }.get(param.type, "a value")
         default = f"; default `{param.default}`" if param.default is not None else ""
-        schema: dict[str, Any] = {"type": "integer", "minimum": 1} if param.type == "link" else {"type": "string"}
+        schema: dict[str, Any] = id_schema() if param.type == "link" else {"type": "string", "maxLength": 200}
         params.append(
             {"name": key, "in": "query", "required": False, "schema": schema, "description": f"{hint}{default}"}
         )

@@ -141,3 +141,18 @@ def test_exports_are_in_the_openapi_document(clinic):
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     }
     assert "/api/patient/export.xlsx" in spec["paths"]
+
+
+def test_hostile_parameters_are_clear_400s_never_a_crash(clinic):
+    api = english(clinic, "admin")
+    for params, words in [
+        ({"doctor": "99999999999999999999999"}, "record id from 1 to"),
+        ({"doctor": "0"}, "record id from 1 to"),
+        ({"period": "..9999-12-31"}, "not a range of ISO dates"),
+        ({"period": "0001-01-01..9999-12-30"}, "choose a shorter period"),
+    ]:
+        response = api.get("/api/reports/revisit_rate/export", params={**params, "format": "xlsx"})
+        assert response.status_code == 400, (params, response.text)
+        assert words in response.json()["errors"][0]["message"], params
+    response = api.get("/api/reports/no_show_rate/export", params={"period": "1900-01-01.."})  # weeks since 1900
+    assert response.status_code == 200
