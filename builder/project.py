@@ -6,6 +6,9 @@
     blueprint = "blueprint"          # file or directory, relative to the project
     [database]
     url = "sqlite:///crm.sqlite3"    # CRM_DATABASE_URL overrides it
+    reports_url = "postgresql://reader@replica/crm"   # reports run here (a read replica); CRM_REPORTS_DATABASE_URL
+    [reports]
+    cache_entries = 256              # results kept per process (0: no cache); see docs/reports.md
     [security]
     key_file = "~/.config/crm/sunrise.keys.json"   # CRM_KEY_FILE overrides it
 """
@@ -65,6 +68,17 @@ class Project:
         url = os.environ.get("CRM_DATABASE_URL") or self._get("database", "url")
         if not url:
             return f"sqlite:///{self.root / 'crm.sqlite3'}"
+        return self._resolved(url)
+
+    @property
+    def reports_database_url(self) -> str | None:
+        """Where reports run (`[database] reports_url`, a read replica), or None: on the primary."""
+        url = os.environ.get("CRM_REPORTS_DATABASE_URL") or self._get("database", "reports_url")
+        if not url:
+            return None
+        return self._resolved(url)
+
+    def _resolved(self, url: str) -> str:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             relative = url.removeprefix("sqlite:///")
             if relative and relative != ":memory:":

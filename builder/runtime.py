@@ -66,6 +66,8 @@ class Runtime:
     def close(self) -> None:
         if self.keys is not None:
             self.keys.close()
+        if self.records.reports_engine is not None:
+            self.records.reports_engine.dispose()
         self.engine.dispose()
 
 
@@ -96,7 +98,27 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
         timezone=loaded.blueprint.app.timezone,
         flows=loaded.flows,
     )
+    configure_reports(project, records)
     return Runtime(project, loaded, engine, records, keyring)
+
+
+DEFAULT_REPORT_CACHE_ENTRIES = 256
+
+
+def configure_reports(project: Project, records: RecordService) -> None:
+    """Reports run on `[database] reports_url` when set (a read replica), through a per-process result cache."""
+    from .records.report_cache import ReportCache
+    from .storage.database import make_engine
+
+    url = project.reports_database_url
+    if url:
+        records.reports_engine = make_engine(url)
+    entries = project.setting("reports", "cache_entries", DEFAULT_REPORT_CACHE_ENTRIES)
+    if not isinstance(entries, int) or isinstance(entries, bool) or entries < 0:
+        from .errors import ProjectError
+
+        raise ProjectError(f"crm.toml: [reports] cache_entries is a whole number of at least 0, not {entries!r}")
+    records.report_cache = ReportCache(entries) if entries else None
 
 
 def _has_encrypted(loaded: LoadedBlueprint) -> bool:

@@ -1,5 +1,5 @@
 """The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, masked-field
-lookups, the audit trail, and the workflows' history, timers, schedules and outbox.
+lookups, the audit trail, the workflows' history, timers, schedules and outbox, and the tables' change counters.
 
 They live beside the blueprint's tables but are never touched by blueprint
 migrations; `create_system_tables` creates whatever is missing.
@@ -201,6 +201,17 @@ inbox = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("read_at", sa.DateTime, nullable=True),
     sa.UniqueConstraint("key", "user_id", name="uq_crm_inbox_key_user"),
+)
+
+
+table_versions = sa.Table(
+    # A change counter per blueprint entity, bumped in the transaction of every write to it
+    # (builder/storage/table_versions.py): cached report results are keyed by the counters of
+    # the tables they read, so every process on the database sees the same invalidation.
+    "crm_table_version",
+    SYSTEM_METADATA,
+    sa.Column("entity", sa.String(64), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 

@@ -24,6 +24,7 @@ from .channel import (
 from .deliver import Delivery, Outcome, deliver
 from .inbox import InboxChannel
 from .job import claim, delivery_job, record, retry
+from .report_mail import check_report_channels
 from .settings import DeliverySettings, check_channels_used, delivery_settings, load_channels
 from .webhook import signature
 
@@ -40,6 +41,7 @@ def open_delivery(runtime: Runtime, environ: Mapping[str, str] | None = None) ->
     environ = os.environ if environ is None else environ
     channels = load_channels(project.config, environ, source, project.root)
     check_channels_used(runtime.loaded.flows, channels, source)
+    check_report_channels(runtime.blueprint.reports, channels, source)
     for channel in channels.values():
         if isinstance(channel, InboxChannel):
             channel.bind(runtime.engine, runtime.records.clock)
@@ -53,6 +55,7 @@ def open_delivery(runtime: Runtime, environ: Mapping[str, str] | None = None) ->
         default_locale=runtime.blueprint.default_locale,
         app={"name": app.name, "timezone": app.timezone},
         environ=environ,
+        reports=runtime.blueprint.reports,
     )
 
 

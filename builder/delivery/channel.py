@@ -48,6 +48,15 @@ class Address:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (a scheduled report's workbook), built at delivery time."""
+
+    filename: str
+    content_type: str  # maintype/subtype
+    data: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One rendered message for one recipient; `key` is the idempotency key (the outbox row's)."""
 
@@ -63,6 +72,7 @@ class OutgoingMessage:
     url: str | None = None  # a webhook action's own URL and signing key, from the blueprint
     secret: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()  # only channels that carry files (SMTP) send them
 
 
 class ChannelConfig:

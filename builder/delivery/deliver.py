@@ -22,6 +22,7 @@ from .channel import Address, Channel, DeliveryError, OutgoingMessage
 from .protection import backoff, person_tag, quiet_until, sent_today
 from .reading import Reader
 from .recipients import Recipient, Unresolved, resolve
+from .report_mail import REPORT_MAIL, ReportMailStop, report_message
 from .settings import DeliverySettings
 from .webhook import WebhookChannel
 
@@ -48,6 +49,7 @@ class Delivery:
     default_locale: str
     app: Mapping[str, Any] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    reports: Mapping[str, Any] = field(default_factory=dict)  # the blueprint's reports, for scheduled mails
 
     def channel(self, row: Any) -> Channel | None:
         found = self.channels.get(row.channel)
@@ -80,6 +82,8 @@ def deliver(row: Any, delivery: Delivery, now: dt.datetime, reader: Reader | Non
     channel = delivery.channel(row)
     if channel is None:
         return Outcome("dead", f"channel {row.channel} is not configured"[:200])
+    if row.automation.startswith(REPORT_MAIL):
+        return _send(row, channel, delivery, now, reader, lambda: report_message(row, delivery, reader, now))
     record = reader.record(row.entity, row.record_id)
     if record is None:
         return Outcome("skipped", "record deleted")
@@ -91,6 +95,14 @@ def deliver(row: Any, delivery: Delivery, now: dt.datetime, reader: Reader | Non
         )
     except _Stop as stop:
         return stop.outcome
+    return _send(row, channel, delivery, now, reader, lambda: message)
+
+
+def _send(row: Any, channel: Channel, delivery: Delivery, now: dt.datetime, reader: Reader, build: Any) -> Outcome:
+    try:
+        message = build()
+    except ReportMailStop as stop:
+        return Outcome(stop.status, stop.reason[:200])
     try:
         sent = channel.send(message)
     except DeliveryError as error:

@@ -1,7 +1,8 @@
 """E-mail over SMTP, one connection per message (a clinic sends tens an hour, not thousands).
 
 The Message-ID is made from the idempotency key (and `X-CRM-Key` carries it as is), so a
-repeat after a crash is recognisable in any mailbox or relay log.
+repeat after a crash is recognisable in any mailbox or relay log. A message may carry
+attachments (a scheduled report's XLSX) and several addresses (a role's staff).
 
     [channels.email]
     type = "smtp"
@@ -57,6 +58,9 @@ class SmtpChannel(Channel):
         mail["Message-ID"] = message_id(message.key, self.sender)
         mail["X-CRM-Key"] = message.key
         mail.set_content(message.body)
+        for attachment in message.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            mail.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename)
         try:
             factory = smtplib.SMTP_SSL if self.ssl else smtplib.SMTP
             with factory(self.host, self.port, timeout=self.timeout) as smtp:

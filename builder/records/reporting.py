@@ -11,24 +11,40 @@ grants, what it may see:
 - a role that can read every field the report uses sees every cell; a role
   that uses a field it cannot read needs `report: true` on that entity, and then
   sees the cells with small-cell suppression (`min_cell`); otherwise it is refused.
+
+Every run is audited here (report_audit.py), whoever calls: pages, the API,
+exports, the command line. Runs go to `service.reports_engine` (a read replica,
+`[database] reports_url`) when one is set, and through `service.report_cache`
+when the runtime gave one (report_cache.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import replace
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from engines.reports import ReportResult, ReportSpec, compile_report, run_report
+from builder.storage.table_versions import read_versions
+from engines.reports import CompiledReport, ReportResult, ReportSpec, ResultColumn, compile_report, run_report
 from engines.reports.paths import SYSTEM_FIELDS
+from engines.reports.runner import _columns
+from engines.reports.streaming import (
+    check_fill_size,
+    iter_report_rows,
+    needs_all_groups,
+    report_totals,
+    run_report_page,
+)
 
 from .actor import Actor
 from .errors import NotFound, PermissionDenied
 from .policy import Grant
+from .report_audit import audited_params, write_report_audit
 from .rowfilter import compile_row_filter
 from .service import RecordService
 
@@ -41,7 +57,30 @@ def _readable(grant: Grant, field: str) -> bool:
     return field in grant.readable or (field in SYSTEM_FIELDS and grant.allows("read"))
 
 
-def run_report_as(
+@dataclass
+class PreparedReport:
+    """A report compiled for one actor: the query, what it may read (cache scope) and whose view it is."""
+
+    name: str
+    spec: ReportSpec
+    compiled: CompiledReport
+    params: dict[str, Any]
+    today: dt.date
+    scope: frozenset[str]  # the source and every entity reachable through links: what may change the result
+    identity: tuple[Any, ...]  # who sees this result: the role, and the account when a row filter applies
+
+
+@dataclass
+class ReportStream:
+    """A report read lazily (exports): its columns, its totals and an iterator of its rows."""
+
+    prepared: PreparedReport
+    columns: list[ResultColumn]
+    totals: dict[str, Any] | None
+    rows: Iterator[dict[str, Any]]
+
+
+def prepare_report_as(
     service: RecordService,
     reports: Mapping[str, ReportSpec],
     actor: Actor,
@@ -49,8 +88,8 @@ def run_report_as(
     params: Mapping[str, Any] | None = None,
     *,
     today: dt.date | None = None,
-) -> ReportResult:
-    """The result of report `name` for `actor`; NotFound, PermissionDenied or the engine's ReportError."""
+) -> PreparedReport:
+    """Compile report `name` for `actor`; NotFound, PermissionDenied or the engine's ReportError."""
     spec = reports.get(name)
     if spec is None:
         raise NotFound(f"there is no report `{name}`")
@@ -74,13 +113,14 @@ def run_report_as(
         return title is not None and _readable(grants[entity], title)
 
     entities = {entity: compiled.spec for entity, compiled in service.entities.items()}
+    day = today or dt.datetime.now(ZoneInfo(service.timezone or "UTC")).date()
     compiled = compile_report(
         name,
         spec,
         entities,
         schema=service.schema.table,
-        dialect=service.engine.dialect.name,
-        today=today or dt.datetime.now(ZoneInfo(service.timezone or "UTC")).date(),
+        dialect=(service.reports_engine or service.engine).dialect.name,
+        today=day,
         params=params,
         row_filter=row_filter,
         private=False,
@@ -92,5 +132,122 @@ def run_report_as(
             raise PermissionDenied(f"role `{actor.role}` may not report on {entity}.{field}")
     if unreadable:
         compiled = replace(compiled, min_cell=spec.min_cell)
-    with service.engine.connect() as connection:
-        return run_report(connection, compiled)
+    check_fill_size(compiled, day)
+    scope = _reachable(service, spec.source)
+    filtered = any(grants[entity].where for entity in scope)
+    context = json.dumps(actor.as_context(), sort_keys=True, default=str) if filtered else None
+    identity = (actor.role, actor.system, context)
+    return PreparedReport(name, spec, compiled, dict(params or {}), day, scope, identity)
+
+
+def _reachable(service: RecordService, source: str) -> frozenset[str]:
+    """The source and every entity its links lead to, transitively: a join may read any of them."""
+    seen = {source}
+    todo = [source]
+    while todo:
+        for target in service.link_targets(todo.pop()).values():
+            if target in service.entities and target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return frozenset(seen)
+
+
+def reports_engine(service: RecordService) -> sa.Engine:
+    """Where reports run: the read replica when `[database] reports_url` is set, else the primary."""
+    return service.reports_engine or service.engine
+
+
+def run_report_as(
+    service: RecordService,
+    reports: Mapping[str, ReportSpec],
+    actor: Actor,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    today: dt.date | None = None,
+    offset: int | None = None,
+    limit: int | None = None,
+    via: str = "run",
+) -> ReportResult:
+    """The result of report `name` for `actor`; NotFound, PermissionDenied or the engine's ReportError.
+
+    With `limit` (and `offset`) only that page of rows comes back, with `total_rows`
+    the number of rows in all; it is paged in SQL unless the report fills buckets or
+    suppresses small cells (see engines/reports/streaming.py). `via` says for the
+    audit how the result was seen (page, api, dashboard, cli, ...).
+    """
+    prepared = prepare_report_as(service, reports, actor, name, params, today=today)
+    cache = service.report_cache
+    paged = limit is not None
+    with reports_engine(service).connect() as connection:
+        key = None
+        result = None
+        if cache is not None:
+            versions = read_versions(connection, prepared.scope)  # before the query: never older than its key
+            frozen = tuple(sorted((k, str(v)) for k, v in prepared.params.items()))
+            page = (offset or 0, limit) if paged else None
+            key = (name, frozen, prepared.today, prepared.identity, page, versions)
+            result = cache.get(key)
+        cached = result is not None
+        if result is None:
+            if paged:
+                result = run_report_page(connection, prepared.compiled, max(0, offset or 0), max(0, limit or 0))
+            else:
+                result = run_report(connection, prepared.compiled)
+            if cache is not None:
+                cache.put(key, result)
+    assert result is not None
+    audit_run(service, actor, prepared, via, rows=len(result.rows), cached=cached)
+    return result
+
+
+def stream_report_as(
+    service: RecordService,
+    reports: Mapping[str, ReportSpec],
+    actor: Actor,
+    name: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    today: dt.date | None = None,
+    via: str = "export",
+    audit: dict[str, Any] | None = None,
+) -> ReportStream:
+    """Report `name` for `actor` with its rows read lazily, for exports: a million rows never sit in memory.
+
+    Refusals and bad parameters are raised here, before anything is sent; the run is
+    audited here too (`audit` adds to the entry, e.g. the export's format). The rows
+    are read from a server-side cursor on a connection held until they are consumed
+    or the iterator is closed. A report that fills buckets or hides small cells is
+    run whole first (its size is bounded by its groups).
+    """
+    prepared = prepare_report_as(service, reports, actor, name, params, today=today)
+    engine = reports_engine(service)
+    compiled = prepared.compiled
+    if needs_all_groups(compiled):
+        with engine.connect() as connection:
+            whole = run_report(connection, compiled)
+        rows: Iterator[dict[str, Any]] = iter(whole.rows)
+        totals, columns = whole.totals, whole.columns
+    else:
+        with engine.connect() as connection:
+            totals = report_totals(connection, compiled)
+        rows, columns = _streamed(engine, compiled), _columns(compiled)
+    audit_run(service, actor, prepared, via, **(audit or {}))
+    return ReportStream(prepared, columns, totals, rows)
+
+
+def _streamed(engine: sa.Engine, compiled: CompiledReport) -> Iterator[dict[str, Any]]:
+    with engine.connect() as connection:
+        yield from iter_report_rows(connection, compiled)
+
+
+def audit_run(service: RecordService, actor: Actor, prepared: PreparedReport, via: str, **extra: Any) -> None:
+    """One audit entry for a run: the report, its parameters (safe values only), how it was seen."""
+    entities = {entity: compiled.spec for entity, compiled in service.entities.items()}
+    detail = {
+        "report": prepared.name,
+        "params": audited_params(prepared.spec, entities, prepared.params),
+        "via": via,
+        **extra,
+    }
+    write_report_audit(service.engine, actor, prepared.spec, service.clock(), detail)

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from builder.storage.database import inserted_id, write_transaction
+from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
 from engines.forms import EntitySpec, message
@@ -88,6 +89,8 @@ class RecordService:
         self.decision_tables = dict(decision_tables or {})
         self.timezone = timezone
         self.flows = flows  # the compiled workflows and automations; None: the blueprint has none
+        self.reports_engine: sa.Engine | None = None  # `[database] reports_url`: reports run there when set
+        self.report_cache: Any = None  # a records.report_cache.ReportCache, set by the runtime
         self.entities: dict[str, CompiledEntity] = {
             n: compile_entity(n, entities, self.decision_tables) for n in entities
         }
@@ -366,6 +369,7 @@ class RecordService:
                 conn.execute(table.delete().where(table.c.id == record_id))
             except sa.exc.IntegrityError:
                 raise ValidationFailed([FieldError("__all__", "in_use", _in_use(actor.locale))]) from None
+            note_change(conn, entity_name)
             conn.execute(
                 audit_table.insert().values(**audit_row(actor, "delete", entity_name, record_id, self.clock()))
             )
@@ -463,6 +467,7 @@ class RecordService:
             self._write_children(conn, entity, record_id, record, typed, creating)
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
+        note_change(conn, entity_name)  # cached reports over this entity are stale once this commits
         changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
         action = "create" if creating else ("transition" if move is not None else "update")
         conn.execute(

@@ -88,15 +88,21 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
 
     If the process follows the migrated blueprint (storage/blueprint_version.py), the
     first statement checks that no migration has landed since it loaded, and holds
-    migrations off until the commit.
+    migrations off until the commit. Entities its writes noted
+    (`table_versions.note_change`) get their change counters bumped just before it
+    commits, so cached reports over them are stale from then on.
     """
+    from .table_versions import flush_changes, forget_changes
+
     with engine.connect() as conn:
         conn.execution_options(writes=True)
+        forget_changes(conn)
         with conn.begin():
             guard = _WRITE_GUARDS.get(engine)
             if guard is not None:
                 guard(conn)
             yield conn
+            flush_changes(conn)
 
 
 def create_private_sqlite_file(database: str | None) -> None:

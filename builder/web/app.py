@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from builder.runtime import Runtime
 
 from .api.docs import docs_routes
+from .api.report_export import ReportExportApi
 from .api.routes import RecordsApi
 from .errors import ErrorBoundary, exception_handlers
 from .pages import page_routes
@@ -85,12 +86,20 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
     """The Starlette app for `runtime`; `auth` replaces the security layer (tests only)."""
     layer = auth if auth is not None else security_layer(runtime, settings)
     api = RecordsApi(runtime.records)
+    report_exports = ReportExportApi(runtime.records, runtime.blueprint.reports)
     routes: list[BaseRoute] = [
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *layer.routes,
         *audit_layer(runtime),
         *outbox_routes(runtime),
-        Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
+        Mount(
+            "/api",
+            routes=[
+                *docs_routes(runtime.records, runtime.blueprint.app.title, reports=runtime.blueprint.reports),
+                *report_exports.routes(),
+                *api.routes(),
+            ],
+        ),
         *page_routes(runtime),
     ]
     app = Starlette(

@@ -29,6 +29,7 @@ register_texts(
         "audit.action.lookup": {"en": "Looked up", "zh-CN": "查找"},
         "audit.action.explain": {"en": "Explained", "zh-CN": "查看计算说明"},
         "audit.action.export": {"en": "Exported", "zh-CN": "导出"},
+        "audit.action.report": {"en": "Ran a report", "zh-CN": "运行报表"},
         "audit.action.alert": {"en": "Alert", "zh-CN": "警报"},
         "audit.action.login": {"en": "Signed in", "zh-CN": "登录"},
         "audit.action.login_failed": {"en": "Sign-in failed", "zh-CN": "登录失败"},

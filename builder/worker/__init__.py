@@ -13,15 +13,17 @@ if TYPE_CHECKING:
 
 
 def project_jobs(runtime: Runtime, environ: Mapping[str, str] | None = None) -> list[Job]:
-    """The jobs a worker of this project runs, in order: scheduled runs and due timers (which may
-    write outbox rows), then the delivery of the outbox, so a reminder goes out in the same round."""
+    """The jobs a worker of this project runs, in order: scheduled runs, due timers and scheduled report
+    mails (which write outbox rows), then the delivery of the outbox, so a reminder goes out in the same round."""
     from ..delivery import delivery_job, open_delivery
+    from ..records.report_mail_jobs import run_due_report_mails
     from ..records.schedule_jobs import run_due_schedules
     from ..records.timer_jobs import fire_due_timers
 
     return [
         partial(run_due_schedules, runtime.records),
         partial(fire_due_timers, runtime.records),
+        partial(run_due_report_mails, runtime.records, runtime.blueprint.reports),
         delivery_job(open_delivery(runtime, environ)),
     ]
 

@@ -15,6 +15,7 @@ from engines.rules import Problem
 
 from .checks_dashboards import check_dashboard
 from .checks_reports import ReportContext, check_report
+from .checks_schedule import check_schedule
 from .dashboard_spec import DashboardSpec
 from .report_spec import ReportSpec
 
@@ -44,6 +45,8 @@ def build_reports(
     problems: list[Problem] = []
     for name, spec in reports.items():
         problems.extend(check_report(ctx, name, spec))
+        if spec.source in ctx.entities:
+            problems.extend(check_schedule(ctx, spec, ("reports", name)))
     for name, dashboard in dashboards.items():
         problems.extend(check_dashboard(ctx, reports, name, dashboard))
     if problems:

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engines.forms import EntitySpec
+from engines.forms import ID_MAX, EntitySpec
 
 from .buckets import bucket_sql
 from .joins import Joins, RowFilterPort, SchemaPort
@@ -233,9 +233,12 @@ def _parameters(
                 fill = (start, None if end is None else end - dt.timedelta(days=1))
         elif param.type == "link":
             try:
-                conditions.append(column == int(value))
+                record_id = int(value)
             except (TypeError, ValueError):
                 raise ReportError(f"parameter `{name}` is a record id (a whole number), not `{value}`") from None
+            if not 1 <= record_id <= ID_MAX:  # beyond a 64-bit id the database itself would fail
+                raise ReportError(f"parameter `{name}` is a record id from 1 to {ID_MAX}, not `{value}`")
+            conditions.append(column == record_id)
         else:
             conditions.append(column == _option(name, value, path.spec.type, path.spec.options))
     return fill

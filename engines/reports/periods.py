@@ -29,7 +29,7 @@ def period_range(value: str, today: dt.date) -> tuple[dt.date | None, dt.date | 
         try:
             start = dt.date.fromisoformat(first.strip()) if first.strip() else None
             end = dt.date.fromisoformat(last.strip()) + dt.timedelta(days=1) if last.strip() else None
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: the day after 9999-12-31
             raise PeriodError(f"`{value}` is not a range of ISO dates (2026-01-01..2026-03-31)") from None
         if start and end and end <= start:
             raise PeriodError(f"`{value}` ends before it starts")

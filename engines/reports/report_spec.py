@@ -17,6 +17,8 @@ from pydantic import Field, field_validator, model_validator
 from engines.forms import LocalizedText
 from engines.forms.models import Spec
 
+from .schedule_spec import ReportScheduleSpec
+
 TIME_BUCKETS = ("day", "week", "month", "quarter", "year")
 AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "median")
 FORMATS = ("number", "percent", "integer")
@@ -134,6 +136,7 @@ class ReportSpec(Spec):
     min_cell: int = Field(default=5, ge=2, le=1000)
     chart: ChartSpec | None = None
     examples: list[ReportExampleSpec] = Field(default_factory=list)
+    schedule: ReportScheduleSpec | None = None  # mailed on a cron schedule (schedule_spec.py)
 
     @field_validator("measures")
     @classmethod

@@ -45,6 +45,7 @@ class ReportResult:
     totals: dict[str, Any] | None = None
     suppressed: int = 0
     notes: list[str] = field(default_factory=list)
+    total_rows: int | None = None  # when `rows` is one page (streaming.run_report_page): rows in all
 
 
 def _number(value: Any) -> Any:

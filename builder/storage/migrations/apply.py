@@ -22,6 +22,7 @@ from alembic.operations import Operations
 
 from ..database import is_sqlite
 from ..locks import hold_off_writers
+from ..table_versions import bump_all
 from . import history
 from .alterations import Alteration
 from .backup import write_backup
@@ -138,6 +139,7 @@ def apply_migration(
                         blueprint_hash=blueprint_hash or hash_of(plan.entities),
                         blueprint_json=blueprint_json if blueprint_json is not None else json_of(plan.entities),
                     )
+                    bump_all(connection)  # cached reports read the old tables: stale in every process
             finally:
                 if sqlite:
                     _sqlite_foreign_keys(connection, True)

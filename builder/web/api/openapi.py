@@ -6,6 +6,7 @@ Per entity: a read, a create and a patch schema (from each field type's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from builder.records import RecordService
@@ -20,6 +21,8 @@ from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
 from .schemas import ERROR_SCHEMA, MAX_COMMENT, MAX_VERSION, create_schema, patch_schema, read_schema
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+BINARY = {"type": "string", "contentMediaType": XLSX}
 ERROR_TEXT = {
     "400": "Malformed JSON or query parameters (including filters or sorts on fields you may not read).",
     "401": "Not signed in: send `Authorization: Bearer <token>`.",
@@ -334,6 +337,19 @@ def entity_paths(
                 },
             },
         },
+        f"/api/{name}/export.xlsx": {
+            "get": {
+                "operationId": f"export_{name}_xlsx",
+                "tags": tags,
+                "summary": f"Export {title} records as XLSX: labels as headers, option labels and link titles "
+                "as values, in your language (roles with `export: true`; audited)",
+                "parameters": [p for p in _list_parameters(entity) if p["name"] not in ("limit", "offset")],
+                "responses": {
+                    "200": {"description": "An XLSX workbook of one sheet.", "content": {XLSX: {"schema": BINARY}}},
+                    **_errors("400", "401", "403"),
+                },
+            },
+        },
     }
     if transitions:
         paths[f"/api/{name}/{{id}}/transitions/{{transition}}"] = transition_path(entity, transitions, ref, tags)
@@ -342,8 +358,52 @@ def entity_paths(
     return paths, components
 
 
-def openapi_document(service: RecordService, title: str, version: str = "1") -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document for every entity of the blueprint."""
+def report_export_path(name: str, spec: Any) -> dict[str, Any]:
+    """`GET /api/reports/{name}/export`: the report's parameters as query parameters, CSV or XLSX back."""
+    params: list[dict[str, Any]] = [
+        {
+            "name": "format",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "enum": ["csv", "xlsx"], "default": "csv"},
+        }
+    ]
+    for key, param in spec.parameters.items():
+        hint = {
+            "date_range": "a period (`last_12_months`, `this_month`, ...) or `FROM..TO` (ISO dates, TO included)",
+            "link": "a record id",
+            "select": "one of the field's options",
+        }.get(param.type, "a value")
+        default = f"; default `{param.default}`" if param.default is not None else ""
+        schema: dict[str, Any] = id_schema() if param.type == "link" else {"type": "string", "maxLength": 200}
+        params.append(
+            {"name": key, "in": "query", "required": False, "schema": schema, "description": f"{hint}{default}"}
+        )
+    title = localized(spec.title, "en", name) if spec.title else name
+    return {
+        "get": {
+            "operationId": f"export_report_{name}",
+            "tags": ["reports"],
+            "summary": f"Export report {title} as CSV or XLSX: labels in your language, small cells hidden for "
+            "aggregate-only roles (roles with `export: true` on "
+            f"{spec.source}; audited with its parameters)",
+            "parameters": params,
+            "responses": {
+                "200": {
+                    "description": "The report's cells, a header row of column labels and a totals row when it has "
+                    "totals; streamed.",
+                    "content": {"text/csv": {"schema": {"type": "string"}}, XLSX: {"schema": BINARY}},
+                },
+                **_errors("400", "401", "403", "404"),
+            },
+        }
+    }
+
+
+def openapi_document(
+    service: RecordService, title: str, version: str = "1", *, reports: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document for every entity (and every report's export) of the blueprint."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA, TRANSITION_BODY: transition_body()}
     for entity in service.entities.values():
@@ -352,6 +412,8 @@ def openapi_document(service: RecordService, title: str, version: str = "1") -> 
         entity_paths_, components = entity_paths(entity, moves, buttons)
         paths.update(entity_paths_)
         schemas.update(components)
+    for name, spec in (reports or {}).items():
+        paths[f"/api/reports/{name}/export"] = report_export_path(name, spec)
     return {
         "openapi": "3.1.0",
         "info": {

@@ -23,7 +23,7 @@ from ..context import require_actor
 from ..inputs import coercion_crashes, unstorable_errors
 from ..writes import run_write
 from .errors import ApiError, one
-from .export import export_csv
+from .export import export_csv, export_xlsx
 from .params import BadParameters, parse_list_params
 from .schemas import MAX_COMMENT, MAX_ID, MAX_VERSION
 from .serializing import jsonable, record_json
@@ -190,9 +190,15 @@ class RecordsApi:
         entity = self._entity(request)
         return await export_csv(self.service, actor, entity, request)
 
+    async def export_xlsx(self, request: Request) -> Response:
+        actor = require_actor(request)
+        entity = self._entity(request)
+        return await export_xlsx(self.service, actor, entity, request)
+
     def routes(self) -> builtins.list[BaseRoute]:
         return [
             Route("/{entity}/export.csv", self.export, methods=["GET"], name="api_export"),
+            Route("/{entity}/export.xlsx", self.export_xlsx, methods=["GET"], name="api_export_xlsx"),
             Route("/{entity}", self.list, methods=["GET"], name="api_list"),
             Route("/{entity}", self.create, methods=["POST"], name="api_create"),
             Route("/{entity}/{record_id:int}", self.get, methods=["GET"], name="api_record"),

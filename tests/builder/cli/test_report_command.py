@@ -57,3 +57,42 @@ def test_report_run_errors_are_clear(runner, project):
     assert unknown.exit_code == 1 and "no report `nope`" in unknown.output
     malformed = run(runner, "report", "run", "revisit_rate", "-p", project, "--param", "period", ok=False)
     assert malformed.exit_code == 2 and "NAME=VALUE" in malformed.output
+
+
+def test_report_run_writes_xlsx_with_labels_and_is_audited(runner, project, tmp_path):
+    import sqlalchemy as sa
+    from openpyxl import load_workbook
+
+    from builder.project import Project
+    from builder.system_tables import audit
+
+    target = tmp_path / "new.xlsx"
+    result = run(runner, "report", "run", "new_patients", "-p", project, "--param", "period=all",
+                 "--format", "xlsx", "--output", target, "--as-role", "analyst")  # fmt: skip
+    assert "rows written to" in result.output
+    rows = [tuple(r) for r in load_workbook(target).active.iter_rows(values_only=True)]
+    assert rows[0] == ("月份", "来源渠道", "新患者数")  # the clinic speaks Chinese by default
+    assert rows[-1][0] == "合计" and rows[-1][2] == 40
+    assert all(row[2] == 0 or row[2] == "<5" or row[2] >= 5 for row in rows[1:-1])
+    english = tmp_path / "new-en.xlsx"
+    run(runner, "report", "run", "new_patients", "-p", project, "--format", "xlsx", "-o", english, "--locale", "en")
+    assert next(load_workbook(english).active.iter_rows(values_only=True)) == ("Month", "Came through", "New patients")
+    engine = sa.create_engine(Project.load(project).database_url)
+    with engine.connect() as conn:
+        entries = conn.execute(sa.select(audit.c.role, audit.c.detail).where(audit.c.action == "report")).all()
+    engine.dispose()
+    assert [(role, json.loads(detail)["via"], json.loads(detail)["format"]) for role, detail in entries] == [
+        ("analyst", "cli", "xlsx"),
+        ("system", "cli", "xlsx"),
+    ]
+    assert json.loads(entries[0][1])["params"] == {"period": "all"}
+
+
+def test_report_run_streams_csv_to_a_file_and_xlsx_needs_one(runner, project, tmp_path):
+    target = tmp_path / "out.csv"
+    run(runner, "report", "run", "new_patients", "-p", project, "--param", "period=all", "-o", target)
+    printed = run(runner, "report", "run", "new_patients", "-p", project, "--param", "period=all").output
+    assert target.read_text(encoding="utf-8") == printed
+    assert printed.splitlines()[0] == "month,channel,new_patients"
+    refused = run(runner, "report", "run", "new_patients", "-p", project, "--format", "xlsx", ok=False)
+    assert refused.exit_code == 2 and "--output" in refused.output

@@ -29,11 +29,11 @@ def free_port() -> int:
 
 
 class SmtpStandIn:
-    """An SMTP server keeping each accepted mail: (X-CRM-Key, Message-ID, To, Subject, body)."""
+    """An SMTP server keeping each accepted mail: (X-CRM-Key, Message-ID, To, Subject, body, attachments)."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
-        self.mails: list[dict[str, str]] = []
+        self.mails: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.port = free_port()
         self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
@@ -42,6 +42,10 @@ class SmtpStandIn:
         mail = message_from_bytes(envelope.content)
         if self.delay:
             await asyncio.sleep(self.delay)
+        parts = list(mail.walk()) if mail.is_multipart() else [mail]
+        text = next(p for p in parts if p.get_content_type() == "text/plain" and not p.get_filename())
+        files = [(p.get_filename(), p.get_content_type(), p.get_payload(decode=True)) for p in parts]
+        files = [file for file in files if file[0]]
         with self.lock:
             self.mails.append(
                 {
@@ -49,7 +53,8 @@ class SmtpStandIn:
                     "message_id": str(mail["Message-ID"]),
                     "to": str(mail["To"]),
                     "subject": str(mail["Subject"]),
-                    "body": mail.get_payload(decode=True).decode("utf-8"),
+                    "body": text.get_payload(decode=True).decode("utf-8"),
+                    "attachments": files,  # (filename, content type, bytes)
                 }
             )
         return "250 OK"

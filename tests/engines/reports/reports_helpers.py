@@ -118,8 +118,11 @@ def insert(connection: sa.Connection, schema: Schema, rows_by_entity: dict[str, 
 
 
 def clinic_database(engine: sa.Engine, rows: dict[str, list[dict[str, Any]]] | None = None) -> Schema:
+    from builder.system_tables import create_system_tables
+
     schema = make_schema(dict(clinic().blueprint.entities))
     schema.metadata.create_all(engine)
+    create_system_tables(engine)  # reports run as an actor are audited in crm_audit
     with engine.begin() as connection:
         insert(connection, schema, CLINIC_ROWS if rows is None else rows)
     return schema

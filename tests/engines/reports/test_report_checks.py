@@ -201,3 +201,19 @@ def test_a_dimension_may_be_written_as_text():
     )
     assert [d.key for d in spec.dimensions] == ["primary_doctor", "visited_at"]
     assert spec.time_dimension is spec.dimensions[1]
+
+
+def test_a_schedule_names_a_cron_line_known_roles_and_known_parameters():
+    good = {"cron": "0 7 * * 1", "to_roles": ["admin"], "params": {"period": "last_month"}}
+    params = {"period": {"type": "date_range", "field": "visited_at"}}
+    assert problems(visit_report(parameters=params, schedule=good)) == []
+    bad = {"cron": "7 every monday", "to_roles": ["admin", "manger"], "params": {"periode": "last_month"}}
+    found = problems(visit_report(parameters=params, schedule=bad))
+    assert [(code, loc[2:]) for code, loc, _ in found] == [
+        ("report.bad_schedule", ("schedule", "cron")),
+        ("report.unknown_role", ("schedule", "to_roles", 1)),
+        ("report.unknown_parameter", ("schedule", "params", "periode")),
+    ]
+    assert "`7 every monday` is not a cron line" in found[0][2]
+    with pytest.raises(ValidationError):
+        ReportSpec.model_validate(visit_report(schedule={"cron": "0 7 * * 1", "to_roles": []}))
