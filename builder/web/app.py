@@ -21,6 +21,9 @@ from .api.docs import docs_routes
 from .api.routes import RecordsApi
 from .errors import ErrorBoundary, exception_handlers
 from .pages import page_routes
+from .reports import api_routes as report_api_routes
+from .reports import page_routes as report_page_routes
+from .reports import vendor_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 logger = logging.getLogger("builder.web")
@@ -86,11 +89,20 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
     layer = auth if auth is not None else security_layer(runtime, settings)
     api = RecordsApi(runtime.records)
     routes: list[BaseRoute] = [
+        *vendor_routes(),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *layer.routes,
         *audit_layer(runtime),
         *outbox_routes(runtime),
-        Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
+        Mount(
+            "/api",
+            routes=[
+                *docs_routes(runtime.records, runtime.blueprint.app.title, runtime.blueprint.reports),
+                *report_api_routes(runtime),
+                *api.routes(),
+            ],
+        ),
+        *report_page_routes(runtime),
         *page_routes(runtime),
     ]
     app = Starlette(

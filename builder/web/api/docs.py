@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -47,8 +48,10 @@ def _operations(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def docs_routes(service: RecordService, app_title_text: Any) -> list[BaseRoute]:
-    spec = openapi_document(service, localized(app_title_text, "en", "CRM"))
+def docs_routes(
+    service: RecordService, app_title_text: Any, reports: Mapping[str, Any] | None = None
+) -> list[BaseRoute]:
+    spec = openapi_document(service, localized(app_title_text, "en", "CRM"), reports=reports)
     operations = _operations(spec)
 
     async def openapi_json(request: Request) -> Response:

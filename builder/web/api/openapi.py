@@ -6,6 +6,7 @@ Per entity: a read, a create and a patch schema (from each field type's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from builder.records import RecordService
@@ -13,6 +14,7 @@ from builder.records.compiled import CompiledEntity
 from builder.records.querying import MAX_LIMIT
 from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
+from engines.reports import ReportSpec
 
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
@@ -300,8 +302,10 @@ def entity_paths(
     return paths, components
 
 
-def openapi_document(service: RecordService, title: str, version: str = "1") -> dict[str, Any]:
-    """The whole OpenAPI 3.1 document for every entity of the blueprint."""
+def openapi_document(
+    service: RecordService, title: str, version: str = "1", *, reports: Mapping[str, ReportSpec] | None = None
+) -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document for every entity of the blueprint (and its reports, when given)."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA, TRANSITION_BODY: transition_body()}
     for entity in service.entities.values():
@@ -310,6 +314,12 @@ def openapi_document(service: RecordService, title: str, version: str = "1") -> 
         entity_paths_, components = entity_paths(entity, moves, buttons)
         paths.update(entity_paths_)
         schemas.update(components)
+    if reports:
+        from .report_openapi import report_paths
+
+        report_paths_, report_components = report_paths(reports)
+        paths = {**report_paths_, **paths}
+        schemas.update(report_components)
     return {
         "openapi": "3.1.0",
         "info": {
