@@ -40,8 +40,7 @@
     var size = largeText() ? 16 : 12;
     var stacked = data.type === "stacked_bar";
     var kind = data.type === "line" ? "line" : "bar";
-    option.xAxis = { type: "category", data: data.categories, name: data.x_label, nameLocation: "middle",
-                     nameGap: 28 + size, axisLabel: { fontSize: size, hideOverlap: true } };
+    option.xAxis = { type: "category", data: data.categories, axisLabel: { fontSize: size, hideOverlap: true } };
     option.yAxis = { type: "value", axisLabel: { fontSize: size, formatter: formatter(data.format) } };
     option.series = [];
     data.series.forEach(function (s) {
