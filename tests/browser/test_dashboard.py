@@ -2,9 +2,11 @@
 
 Runs `crm serve` (uvicorn in a subprocess on a free port, bounded by a timeout)
 on a SQLite clinic seeded with the demo seeder, signs in as the admin (who sees
-every cell; the analyst's small cells are hidden), opens the dashboard from the home page, checks that every chart card holds a drawn ECharts
-instance (a canvas) and saves screenshots. With CRM_UPDATE_SCREENSHOTS=1 they
-replace docs/screenshots/dashboard-desktop.png and dashboard-phone.png (README).
+every cell; the analyst's small cells are hidden), opens the dashboard from the
+home page, checks that every chart card holds a drawn ECharts instance (a canvas),
+that KPI cards sit side by side on a desktop and every card is stacked on a phone,
+and saves screenshots. With CRM_UPDATE_SCREENSHOTS=1 they replace
+docs/screenshots/dashboard-desktop.png and dashboard-phone.png (README).
 Skips when Chromium or the ECharts file (`make assets`) is missing.
 """
 
