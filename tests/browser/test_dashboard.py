@@ -98,7 +98,7 @@ DRAWN = """() => Array.from(document.querySelectorAll('[data-chart]')).map(box =
 })"""
 
 
-def _open_dashboard(browser, base: str, viewport: dict, shot: Path) -> list[dict]:
+def _open_dashboard(browser, base: str, viewport: dict, shot: Path, downloads: Path) -> list[dict]:
     context = browser.new_context(viewport=viewport, locale="en-US")
     page = context.new_page()
     page.set_default_timeout(15000)
@@ -118,6 +118,17 @@ def _open_dashboard(browser, base: str, viewport: dict, shot: Path) -> list[dict
         "() => Array.from(document.querySelectorAll('.dash-card')).map(c => c.getBoundingClientRect().width)"
     )
     page.screenshot(path=str(shot), full_page=True)
+    page.click(".dash-card h2 a >> nth=4")  # the revisit-rate chart's report page
+    page.wait_for_selector("#chart-report canvas")
+    table = page.locator("#table-report")
+    assert table.is_hidden()  # the chart is drawn: its table is one press away
+    page.click("[data-toggle-table]")
+    assert table.is_visible()
+    with page.expect_download() as download:
+        page.click("[data-png]")
+    png = downloads / f"{shot.stem}-chart.png"
+    download.value.save_as(str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     context.close()
     assert not problems, problems
     assert len(kpis) == 4 and all(k.strip() for k in kpis), kpis
@@ -132,8 +143,12 @@ def test_operations_dashboard_draws_its_charts_on_desktop_and_phone(server, tmp_
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            desktop = _open_dashboard(browser, server, {"width": 1280, "height": 900}, shots / "dashboard-desktop.png")
-            phone = _open_dashboard(browser, server, {"width": 375, "height": 740}, shots / "dashboard-phone.png")
+            desktop = _open_dashboard(
+                browser, server, {"width": 1280, "height": 900}, shots / "dashboard-desktop.png", tmp_path
+            )
+            phone = _open_dashboard(
+                browser, server, {"width": 375, "height": 740}, shots / "dashboard-phone.png", tmp_path
+            )
         finally:
             browser.close()
     for drawn in (desktop, phone):

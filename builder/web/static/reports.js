@@ -6,7 +6,7 @@
 (function () {
   "use strict";
 
-  var PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
+  var PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#000000", "#F0E442"];
   var HEAT = ["#f7fbff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"];
 
   function largeText() { return document.body.classList.contains("large-text"); }

@@ -273,3 +273,27 @@ def test_report_page_has_its_chart_table_and_controls(clinic, large):
     assert 'data-png="chart-report"' in page and "data-toggle-table" in page
     assert '<option value="custom"' in page and 'name="period__from"' in page
     assert "<tfoot>" in page  # the totals row
+
+
+def test_the_page_shows_a_large_result_a_page_at_a_time(clinic, monkeypatch):
+    import builder.web.reports.pages as pages
+
+    monkeypatch.setattr(pages, "PAGE_ROWS", 2)
+    client = clinic.login("admin")
+    page = client.get(f"/reports/no_show_rate?period={MARCH}").text
+    assert "1–2 of 6 rows" in page and len(_cells(page)) == 2 * 4 + 4  # two rows and the totals
+    following = html.unescape(re.search(r'rel="next" href="([^"]+)"', page).group(1))
+    assert "offset=2" in following
+    page = client.get(f"/reports/no_show_rate{following}").text
+    assert "3–4 of 6 rows" in page and 'rel="prev"' in page
+
+
+def test_a_hostile_name_stays_text_in_the_table_and_the_chart_data(clinic):
+    service = clinic.runtime.records
+    doctor = clinic.data["staff"][0]
+    service.update(SYSTEM, "staff", doctor["id"], {"name": "</script><script>alert(1)</script>"}, doctor["version"])
+    page = clinic.login("admin").get("/reports/revisit_rate?period=all").text
+    assert "<script>alert(1)" not in page
+    assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the table, escaped
+    chart = _charts(page)[0]
+    assert chart["series"][0]["name"] == "</script><script>alert(1)</script>"  # the JSON, intact as data
