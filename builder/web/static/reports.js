@@ -64,12 +64,12 @@
     return option;
   }
 
-  function pieOption(data) {
+  function pieOption(data, width) {
     var option = baseOption(data);
     var s = data.series[0] || { data: [], links: [] };
     option.series = [{
       type: "pie", radius: ["40%", "68%"], center: ["50%", "45%"], links: s.links,
-      label: { fontSize: largeText() ? 16 : 12 },
+      label: { show: width > 480, fontSize: largeText() ? 16 : 12 }, // on a phone the legend names the slices
       data: data.categories.map(function (name, i) { return { name: name, value: s.data[i] }; })
         .filter(function (item) { return item.value !== null; })
     }];
@@ -93,8 +93,8 @@
     return option;
   }
 
-  function optionFor(data) {
-    if (data.type === "pie") return pieOption(data);
+  function optionFor(data, width) {
+    if (data.type === "pie") return pieOption(data, width);
     if (data.type === "heatmap") return heatOption(data);
     return seriesOption(data);
   }
@@ -111,7 +111,7 @@
     var data;
     try { data = JSON.parse(source.textContent); } catch (e) { return; }
     var chart = window.echarts.init(box, null, { renderer: "canvas" });
-    chart.setOption(optionFor(data));
+    chart.setOption(optionFor(data, box.clientWidth));
     chart.on("click", function (params) {
       var url = linkOf(chart, params);
       if (url) window.location.href = url;
