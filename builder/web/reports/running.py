@@ -20,6 +20,7 @@ from starlette.routing import NoMatchFound
 from builder.records import Actor, RecordService
 from builder.records.reporting import run_report_as
 from engines.reports import ReportResult, ReportSpec
+from engines.reports.paths import SYSTEM_FIELDS
 
 from .drill import DrillDown
 
@@ -32,9 +33,20 @@ def today_of(service: RecordService) -> dt.date:
 
 
 def may_run(service: RecordService, actor: Actor, spec: ReportSpec) -> bool:
-    """Whether the role may run reports on the source at all (`report: true` or read access)."""
+    """Whether to offer the report: `report: true` on the source, or read access to the source fields it uses.
+
+    `run_report_as` decides for good (fields across links, filters); this keeps the
+    list from offering a report the role would only be refused.
+    """
     grant = service.policy.grant(actor, spec.source)
-    return grant.report or grant.allows("read")
+    if grant.report:
+        return True
+    if not grant.allows("read"):
+        return False
+    used = [d.field for d in spec.dimensions] + [p.field for p in spec.parameters.values()]
+    used += [m.field for m in spec.measures.values() if m.field is not None]
+    own = [name.split(".", 1)[0] for name in used]
+    return all(name in grant.readable or name in SYSTEM_FIELDS for name in own)
 
 
 async def run(
