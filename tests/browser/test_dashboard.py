@@ -124,6 +124,7 @@ def _open_dashboard(browser, base: str, viewport: dict, shot: Path, downloads: P
     assert table.is_hidden()  # the chart is drawn: its table is one press away
     page.click("[data-toggle-table]")
     assert table.is_visible()
+    page.screenshot(path=str(downloads / f"{shot.stem}-report.png"), full_page=True)
     with page.expect_download() as download:
         page.click("[data-png]")
     png = downloads / f"{shot.stem}-chart.png"
