@@ -68,15 +68,12 @@ def result_json(
     dimensions = dimensions_of(runtime.records, spec, locale)
     columns = []
     for column in result.columns:
+        base = column.name.removesuffix("__title") if column.kind == "title" else column.name
+        fallback = dimensions[base].label if base in dimensions else base.replace("_", " ").capitalize()
         entry: dict[str, Any] = {
             "name": column.name,
             "kind": column.kind,
-            "label": localized(column.label, locale, "")
-            or (
-                dimensions[column.name].label
-                if column.name in dimensions
-                else column.name.replace("_", " ").capitalize()
-            ),
+            "label": localized(column.label, locale, "") or fallback,
             "format": column.format,
         }
         if column.kind == "dimension":

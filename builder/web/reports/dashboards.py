@@ -47,7 +47,10 @@ register_texts(
         "dashboards.open_report": {"en": "Open the report", "zh-CN": "打开报表"},
         "dashboards.vs_previous": {"en": "vs the previous period", "zh-CN": "较上一周期"},
         "dashboards.kpi_hidden": {"en": "hidden for privacy", "zh-CN": "为保护隐私已隐藏"},
-        "dashboards.your_home": {"en": "Your dashboard", "zh-CN": "我的看板"},
+        "dashboards.unknown_filter": {
+            "en": "The dashboard has no filter `{name}`; it has: {known}.",
+            "zh-CN": "看板没有筛选条件 `{name}`;可用的有:{known}。",
+        },
     }
 )
 
@@ -118,7 +121,7 @@ async def dashboard_page(request: Request, runtime: Runtime) -> Response:
     shared = shared_parameters(specs)
     query = dict(request.query_params.items())
     errors = [
-        translate("reports.bad_params", actor.locale) + f" `{key}`"
+        translate("dashboards.unknown_filter", actor.locale, name=key, known=", ".join(shared) or "—")
         for key in query
         if key.partition("__")[0] not in shared
     ]

@@ -180,6 +180,10 @@ def test_the_api_pages_rows_and_refuses_bad_input_with_our_error_shape(clinic):
     assert labels["no_show_rate"] == "爽约率"  # the token's account speaks the app's first language
     week = next(c for c in whole["columns"] if c["name"] == "week")
     assert week["values"]["2026-W10"] == "2026年第10周"
+    visits = api.get("/api/reports/revisit_rate?period=all").json()
+    doctor_columns = [(c["name"], c["kind"], c["label"]) for c in visits["columns"] if c["name"].startswith("doctor")]
+    assert doctor_columns == [("doctor", "dimension", "医生"), ("doctor__title", "title", "医生")]
+    assert visits["rows"][0]["doctor__title"] == "Dr. Li"
     page = api.get(f"/api/reports/no_show_rate?period={MARCH}&offset=2&limit=2").json()
     assert page["rows"] == whole["rows"][2:4] and page["total_rows"] == 6
     cases = {
@@ -227,7 +231,8 @@ def test_dashboard_filters_apply_to_every_card_and_the_home_page_links_it(clinic
     no_show = clinic.api("admin").get(f"/api/reports/no_show_rate?period={MARCH}&doctor={staff}").json()
     assert no_show["totals"]["due"] == 2
     assert client.get("/dashboards/operations?period=never").status_code == 400
-    assert client.get("/dashboards/operations?colour=red").status_code == 400
+    unknown = client.get("/dashboards/operations?colour=red")
+    assert unknown.status_code == 400 and "no filter `colour`; it has: period, doctor" in unknown.text
     home = clinic.login("analyst").get("/").text
     assert "Your dashboard: Operations" in home and 'href="/dashboards/operations"' in home
     front = clinic.login("front_desk").get("/").text
