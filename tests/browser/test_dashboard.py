@@ -104,6 +104,7 @@ def _open_dashboard(browser, base: str, viewport: dict, shot: Path, downloads: P
     page.set_default_timeout(15000)
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{base}/login")
     page.fill("#username", "admin")
     page.fill("#password", "correct-horse-battery-staple")
@@ -112,6 +113,8 @@ def _open_dashboard(browser, base: str, viewport: dict, shot: Path, downloads: P
     page.click('a[href="/dashboards/operations"]')  # linked from the home page
     page.wait_for_selector("[data-chart] canvas")
     page.wait_for_timeout(300)
+    page.hover("#chart-5 canvas")  # a tooltip (drawn in the canvas: no inline style against the CSP)
+    page.wait_for_timeout(200)
     drawn = page.evaluate(DRAWN)
     kpis = page.locator(".kpi-value").all_inner_texts()
     widths = page.evaluate(

@@ -28,7 +28,8 @@
       aria: { enabled: true, decal: { show: true } },
       textStyle: { fontSize: size },
       animation: false,
-      tooltip: { trigger: data.type === "pie" || data.type === "heatmap" ? "item" : "axis",
+      // richText: the tooltip is drawn in the canvas, so no inline style meets the page's CSP
+      tooltip: { trigger: data.type === "pie" || data.type === "heatmap" ? "item" : "axis", renderMode: "richText",
                  valueFormatter: formatter(data.format), textStyle: { fontSize: size } },
       legend: { type: "scroll", bottom: 0, textStyle: { fontSize: size } },
       grid: { left: 8, right: 16, top: 24, bottom: 48, containLabel: true }
