@@ -115,6 +115,7 @@ def _open_dashboard(browser, base: str, viewport: dict, shot: Path, downloads: P
     page.wait_for_timeout(300)
     page.hover("#chart-5 canvas")  # a tooltip (drawn in the canvas: no inline style against the CSP)
     page.wait_for_timeout(200)
+    page.mouse.move(0, 0)
     drawn = page.evaluate(DRAWN)
     kpis = page.locator(".kpi-value").all_inner_texts()
     widths = page.evaluate(
