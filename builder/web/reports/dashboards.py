@@ -151,7 +151,7 @@ async def dashboard_page(request: Request, runtime: Runtime) -> Response:
         return runs[report]
 
     cards = [
-        await _card(service, actor, specs, index, card, await result_of(card.report), today)
+        _card(service, actor, specs, index, card, await result_of(card.report), today)
         for index, card in enumerate(board.cards)
     ]
     controls: list[Control] = [
@@ -172,7 +172,7 @@ async def dashboard_page(request: Request, runtime: Runtime) -> Response:
     return render(request, "dashboard.html", context, status_code=400 if errors else 200)
 
 
-async def _card(
+def _card(
     service: Any,
     actor: Actor,
     specs: Mapping[str, ReportSpec],
