@@ -7,7 +7,7 @@ DEMO_DIR ?= demo
 # ruff lints and checks the formatting of all our Python; mypy (configured in pyproject.toml) types builder and engines.
 LINT_PATHS := builder engines tests bench
 
-.PHONY: demo test lint install browser clean bench
+.PHONY: demo test lint install assets browser clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Apache ECharts from the npm registry (package.json, pinned by package-lock.json), served by the app
+# itself under /static/vendor/ (no CDN: clinics run on intranets). Without npm the report pages still
+# work as tables and say the charts library is not installed.
+ECHARTS := node_modules/echarts/dist/echarts.min.js
+$(ECHARTS): package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = "0" ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null || true; fi
+	@if command -v npm >/dev/null 2>&1; then npm ci --omit=dev --no-audit --no-fund --loglevel=error && touch $(ECHARTS); \
+	else echo "npm is missing: report charts will show as tables (install npm, then make assets)"; fi
+assets: $(ECHARTS)
 
 # Debian's Chromium for the browser tests (Playwright drives it via executable_path),
 # and a CJK font so screenshots of the Chinese interface show characters, not boxes.
@@ -28,7 +39,7 @@ browser:
 		else echo "not root: install the packages $(BROWSER_PACKAGES) to run browser tests"; fi; \
 	fi
 
-demo: install
+demo: install assets
 	$(BIN)/crm demo $(DEMO_DIR)
 
 lint: install
@@ -36,7 +47,7 @@ lint: install
 	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 
-test: install browser lint
+test: install assets browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs
 
 bench: install
@@ -44,4 +55,4 @@ bench: install
 	$(BIN)/python bench/api.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) *.egg-info
+	rm -rf $(VENV) $(DEMO_DIR) *.egg-info node_modules

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engines.forms import ID_MAX, FieldValueError, message
+from engines.forms import ID_MAX, FieldSpec, FieldValueError, field_type, message
 
 from .codec import search_value
 from .compiled import CompiledEntity, CompiledField
@@ -33,6 +33,9 @@ OPERATORS = {
     "lte": lambda c, v: c <= v,
 }
 SYSTEM_SORTS = ("id", "created_at", "updated_at")
+SYSTEM_MOMENTS = ("created_at", "updated_at")  # every table's stamps: ranges of them (a report's drill-down)
+RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
+_MOMENT = FieldSpec(type="datetime")
 MAX_LIMIT = 500
 TEXT_TYPES = ("text", "long_text", "phone", "email", "cn_resident_id", "select", "state")
 
@@ -121,6 +124,12 @@ def _filter(
             return OPERATORS[op](table.c.id, _id_value(key, raw, locale))
         except (TypeError, ValueError):
             raise _bad(key, "invalid_integer", locale) from None
+    if f is None and name in SYSTEM_MOMENTS and op in RANGE_OPERATORS:
+        try:  # like sorting by them, open to any role that may list the records
+            moment = field_type("datetime").coerce(raw, _MOMENT)
+        except FieldValueError as exc:
+            raise _bad(key, exc.code, locale, **exc.params) from None
+        return OPERATORS[op](table.c[name], moment)
     if f is None or name not in grant.readable or not f.kind.stored:
         raise _bad(key, "unknown_field", locale)
     if op not in OPERATORS and op not in ("in", "contains"):

@@ -22,6 +22,9 @@ from .api.report_export import ReportExportApi
 from .api.routes import RecordsApi
 from .errors import ErrorBoundary, exception_handlers
 from .pages import page_routes
+from .reports import api_routes as report_api_routes
+from .reports import page_routes as report_page_routes
+from .reports import vendor_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 logger = logging.getLogger("builder.web")
@@ -88,6 +91,7 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
     api = RecordsApi(runtime.records)
     report_exports = ReportExportApi(runtime.records, runtime.blueprint.reports)
     routes: list[BaseRoute] = [
+        *vendor_routes(),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *layer.routes,
         *audit_layer(runtime),
@@ -97,9 +101,11 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
             routes=[
                 *docs_routes(runtime.records, runtime.blueprint.app.title, reports=runtime.blueprint.reports),
                 *report_exports.routes(),
+                *report_api_routes(runtime),
                 *api.routes(),
             ],
         ),
+        *report_page_routes(runtime),
         *page_routes(runtime),
     ]
     app = Starlette(

@@ -41,6 +41,7 @@ register_texts(
         "app.language": {"en": "Language", "zh-CN": "语言"},
         "app.large_text": {"en": "Large text", "zh-CN": "大字体"},
         "app.audit": {"en": "Audit log", "zh-CN": "审计日志"},
+        "app.reports": {"en": "Reports", "zh-CN": "报表"},
     }
 )
 

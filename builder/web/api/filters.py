@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from builder.records.compiled import CompiledEntity, CompiledField
-from builder.records.querying import SYSTEM_SORTS
+from builder.records.querying import RANGE_OPERATORS, SYSTEM_MOMENTS, SYSTEM_SORTS
 
 from .schemas import loose
 
@@ -22,6 +22,7 @@ TEXT_TYPES = ("text", "long_text", "phone", "email", "cn_resident_id")
 ORDERED_TYPES = ("integer", "decimal", "date", "datetime", *TEXT_TYPES)
 MAX_PARAM_LENGTH = 1000
 ID_SCHEMA = {"type": "integer", "format": "int64"}
+MOMENT_SCHEMA = {"type": "string", "format": "date-time", "maxLength": 40}
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,9 @@ def _key(name: str, op: str, value: dict[str, Any], multi: bool = False) -> Filt
 def filter_keys(entity: CompiledEntity) -> list[FilterKey]:
     """Every filter parameter of `entity`'s list, in field order (`id` first)."""
     keys = [_key("id", op, dict(ID_SCHEMA)) for op in ("eq", "ne", "in", "gt", "gte", "lt", "lte")]
+    for stamp in SYSTEM_MOMENTS:  # when records were created or changed: ranges only (a report's drill-down)
+        if stamp not in entity.fields:
+            keys += [_key(stamp, op, dict(MOMENT_SCHEMA)) for op in RANGE_OPERATORS]
     for name, field in entity.fields.items():
         if not field.kind.stored or field.children:
             continue

@@ -16,6 +16,7 @@ from builder.records.keyset import MAX_CURSOR_LENGTH
 from builder.records.querying import MAX_LIMIT
 from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
+from engines.reports import ReportSpec
 
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
@@ -412,6 +413,12 @@ def openapi_document(
         entity_paths_, components = entity_paths(entity, moves, buttons)
         paths.update(entity_paths_)
         schemas.update(components)
+    if reports:
+        from .report_openapi import report_paths
+
+        report_paths_, report_components = report_paths(reports)
+        paths = {**report_paths_, **paths}
+        schemas.update(report_components)
     for name, spec in (reports or {}).items():
         paths[f"/api/reports/{name}/export"] = report_export_path(name, spec)
     return {
