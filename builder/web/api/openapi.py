@@ -16,7 +16,6 @@ from builder.records.keyset import MAX_CURSOR_LENGTH
 from builder.records.querying import MAX_LIMIT
 from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
-from engines.reports import ReportSpec
 
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET

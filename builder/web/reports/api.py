@@ -63,8 +63,8 @@ def _paging(query: Mapping[str, str]) -> tuple[int, int]:
 def result_json(
     runtime: Runtime, name: str, spec: ReportSpec, result: ReportResult, locale: str, offset: int, limit: int
 ) -> dict[str, Any]:
-    """The JSON body of one page of a result."""
-    page = result.rows[offset : offset + limit]
+    """The JSON body of one page of a result (`result` already holds just that page: see running.run)."""
+    page = result.rows
     dimensions = dimensions_of(runtime.records, spec, locale)
     columns = []
     for column in result.columns:
@@ -94,7 +94,7 @@ def result_json(
         "totals": None if result.totals is None else {k: _cell(v) for k, v in result.totals.items()},
         "suppressed": result.suppressed,
         "notes": list(result.notes),
-        "total_rows": len(result.rows),
+        "total_rows": result.total_rows if result.total_rows is not None else len(result.rows),
         "offset": offset,
         "limit": limit,
     }
@@ -135,7 +135,9 @@ def api_routes(runtime: Runtime) -> list[BaseRoute]:
         except BadReportParameters as exc:
             raise ApiError(400, exc.errors) from None
         try:
-            result = await run(service, reports, actor, name, params, today_of(service))
+            result = await run(
+                service, reports, actor, name, params, today_of(service), offset=offset, limit=limit, via="api"
+            )
         except ReportError as exc:
             raise ApiError(422, [FieldError(field_of_error(str(exc)), "invalid", str(exc))]) from None
         except NotFound:

@@ -140,7 +140,7 @@ async def dashboard_page(request: Request, runtime: Runtime) -> Response:
                 if not may_run(service, actor, spec):
                     raise PermissionDenied(report)
                 params = report_params(spec, mine, form=True)
-                runs[report] = (await run(service, reports, actor, report, params, today), params, "")
+                runs[report] = (await run(service, reports, actor, report, params, today, via="dashboard"), params, "")
             except PermissionDenied:
                 runs[report] = (None, {}, translate("dashboards.not_for_role", actor.locale))
             except (BadReportParameters, ReportError) as exc:

@@ -111,11 +111,10 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         today = today_of(service)
         try:
             params = report_params(spec, query, ignore=("offset",), form=True)
-            result = await run(service, reports, actor, name, params, today)
-            total_rows = len(result.rows)
-            offset = min(offset, max(total_rows - 1, 0))
+            result = await run(service, reports, actor, name, params, today, offset=offset, limit=PAGE_ROWS)
+            total_rows = result.total_rows if result.total_rows is not None else len(result.rows)
             drill = drill_for(service, actor, spec, params, today)
-            page = result.rows[offset : offset + PAGE_ROWS]
+            page = result.rows
             view = build_view(service, name, spec, result, actor.locale, drill=drill.url, rows=page)
         except BadReportParameters as exc:
             errors = [e.message for e in exc.errors]

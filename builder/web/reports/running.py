@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,9 +57,24 @@ async def run(
     name: str,
     params: Mapping[str, Any],
     today: dt.date,
+    *,
+    offset: int | None = None,
+    limit: int | None = None,
+    via: str = "page",
 ) -> ReportResult:
-    """The result for `actor`; NotFound, PermissionDenied or ReportError as `run_report_as` raises them."""
-    return await run_in_threadpool(run_report_as, service, reports, actor, name, dict(params), today=today)
+    """The result for `actor`; NotFound, PermissionDenied or ReportError as `run_report_as` raises them.
+
+    With `limit`, only that page of rows comes back (cut in SQL where the report allows),
+    and `total_rows` counts them all.
+    """
+    return await run_in_threadpool(
+        partial(run_report_as, today=today, offset=offset, limit=limit, via=via),
+        service,
+        reports,
+        actor,
+        name,
+        dict(params),
+    )
 
 
 def drill_for(

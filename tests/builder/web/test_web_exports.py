@@ -43,7 +43,11 @@ def test_a_report_exports_as_csv_with_labels_and_is_audited_with_its_parameters(
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert 'filename="revisit_rate.csv"' in response.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
-    assert rows == [["Month", "Doctor", "Visits", "Patients", "Revisit rate"], ["2026-03", "Dr. Li", "1", "1", "0.0"]]
+    assert rows == [
+        ["Month", "Doctor", "Visits", "Patients", "Revisit rate"],
+        ["2026-03", "Dr. Li", "1", "1", "0.0"],
+        ["Total", "", "1", "1", "0.0"],
+    ]
     entry = audits(clinic, "report")[-1]
     assert entry == {
         "role": "admin",
