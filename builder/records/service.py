@@ -33,13 +33,14 @@ from .compiled import CompiledEntity, compile_entity
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .links import LinkLoader
-from .manual import run_manual
+from .manual import BulkRun, run_manual, run_manual_many
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
 from .querying import MAX_LIMIT, ListQuery, build_list_query
 from .read_audit import protected_fields, read_detail, write_read_audit
 from .related import SqlRelated
 from .rowfilter import compile_row_filter
+from .tasks import MAX_TASKS, TaskList, count_tasks, list_tasks
 from .transitions import Move, make_transition, start_state, state_writes
 
 
@@ -504,6 +505,19 @@ class RecordService:
     def run_automation(self, actor: Actor, entity_name: str, record_id: int, name: str) -> int:
         """Press an automation's `manual:` button on a record (manual.py); how many actions ran."""
         return run_manual(self, actor, entity_name, record_id, name)
+
+    def run_automation_many(self, actor: Actor, entity_name: str, ids: builtins.list[int], name: str) -> BulkRun:
+        """Press an automation's `manual:` button on selected records (manual.py): per-row outcomes, one audit entry."""
+        self.entity(entity_name)
+        return run_manual_many(self, actor, entity_name, ids, name)
+
+    def tasks(self, actor: Actor, limit: int = MAX_TASKS) -> TaskList:
+        """The records waiting for the actor ("My tasks", tasks.py): read like a list, audited like one."""
+        return list_tasks(self, actor, limit)
+
+    def count_tasks(self, actor: Actor) -> int:
+        """How many tasks wait for the actor (the header badge)."""
+        return count_tasks(self, actor)
 
     def _write_children(
         self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool
