@@ -19,6 +19,7 @@ from builder.runtime import Runtime
 
 from .api.docs import docs_routes
 from .api.routes import RecordsApi
+from .api.tasks import tasks_routes
 from .errors import ErrorBoundary, exception_handlers
 from .pages import page_routes
 
@@ -90,7 +91,14 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         *layer.routes,
         *audit_layer(runtime),
         *outbox_routes(runtime),
-        Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
+        Mount(
+            "/api",
+            routes=[
+                *docs_routes(runtime.records, runtime.blueprint.app.title),
+                *tasks_routes(runtime.records),  # before `/{entity}`: `tasks` is a reserved entity name
+                *api.routes(),
+            ],
+        ),
         *page_routes(runtime),
     ]
     app = Starlette(

@@ -10,6 +10,7 @@ from typing import Any
 
 from builder.records import RecordService
 from builder.records.compiled import CompiledEntity
+from builder.records.manual import MAX_BULK_IDS
 from builder.records.querying import MAX_LIMIT
 from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
@@ -17,6 +18,7 @@ from engines.forms import id_schema, localized
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
 from .schemas import ERROR_SCHEMA, MAX_COMMENT, MAX_VERSION, create_schema, patch_schema, read_schema
+from .tasks import TASK_LIST, tasks_path, tasks_schema
 
 ERROR_TEXT = {
     "400": "Malformed JSON or query parameters (including filters or sorts on fields you may not read).",
@@ -183,6 +185,68 @@ def manual_path(entity: CompiledEntity, names: list[str], tags: list[str]) -> di
     }
 
 
+BULK_BODY = "SelectedRecords"
+
+
+def bulk_body() -> dict[str, Any]:
+    """What pressing a button on selected rows sends: the records' ids."""
+    return {
+        "type": "object",
+        "required": ["ids"],
+        "additionalProperties": False,
+        "properties": {"ids": {"type": "array", "items": id_schema(), "minItems": 1, "maxItems": MAX_BULK_IDS}},
+    }
+
+
+def manual_many_path(entity: CompiledEntity, names: list[str], tags: list[str]) -> dict[str, Any]:
+    """`POST /api/{entity}/automations/{name}`: an automation's `manual:` button on selected records."""
+    refusal = {
+        "type": "object",
+        "required": ["id", "code", "message"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "code": {"type": "string", "enum": ["not_found", "condition", "failed"]},
+            "message": {"type": "string"},
+        },
+    }
+    result = {
+        "type": "object",
+        "required": ["automation", "ran", "actions", "refused"],
+        "additionalProperties": False,
+        "properties": {
+            "automation": {"type": "string"},
+            "ran": {"type": "array", "items": {"type": "integer"}, "description": "The records it ran on."},
+            "actions": {"type": "integer", "minimum": 0},
+            "refused": {"type": "array", "items": refusal},
+        },
+    }
+    return {
+        "parameters": [
+            {"name": "automation", "in": "path", "required": True, "schema": {"type": "string", "enum": names}},
+        ],
+        "post": {
+            "operationId": f"run_automation_many_{entity.name}",
+            "tags": tags,
+            "summary": f"Run an automation's manual button on up to {MAX_BULK_IDS} selected records",
+            "description": "Its `manual: roles` only (403 otherwise). Each record is judged alone: one you cannot "
+            "see (`not_found`), whose automation `if:` does not hold (`condition`) or whose actions fail "
+            "(`failed`) is reported in `refused` and left unchanged; the others run. One audit entry per request.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{BULK_BODY}"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "What ran, and what was refused and why.",
+                    "content": {"application/json": {"schema": result}},
+                },
+                **_errors("400", "401", "403", "404", "413", "422"),
+            },
+        },
+    }
+
+
 def entity_paths(
     entity: CompiledEntity, transitions: list[str] | None = None, manual: list[str] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -297,13 +361,20 @@ def entity_paths(
         paths[f"/api/{name}/{{id}}/transitions/{{transition}}"] = transition_path(entity, transitions, ref, tags)
     if manual:
         paths[f"/api/{name}/{{id}}/automations/{{automation}}"] = manual_path(entity, manual, tags)
+        paths[f"/api/{name}/automations/{{automation}}"] = manual_many_path(entity, manual, tags)
     return paths, components
 
 
 def openapi_document(service: RecordService, title: str, version: str = "1") -> dict[str, Any]:
     """The whole OpenAPI 3.1 document for every entity of the blueprint."""
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA, TRANSITION_BODY: transition_body()}
+    schemas: dict[str, Any] = {
+        "Errors": ERROR_SCHEMA,
+        TRANSITION_BODY: transition_body(),
+        BULK_BODY: bulk_body(),
+        TASK_LIST: tasks_schema(),
+    }
+    paths["/api/tasks"] = tasks_path()
     for entity in service.entities.values():
         moves = [t for m in driven_fields(service.flows, entity.name).values() for t in m.spec.transitions]
         buttons = [a.name for a in service.flows.of_entity(entity.name) if a.spec.manual] if service.flows else []

@@ -1,0 +1,117 @@
+"""A `manual:` button pressed on selected rows of a list: run per record, then a summary in words.
+
+The list page shows a checkbox per row and a bar of the buttons the role may press
+(`manual_buttons`); the form posts the checked ids here. The record service runs the
+automation on each record as the actor (`run_automation_many`): a role the button
+does not name is refused for the whole request (403), and each row it may not act
+on (hidden, gone, its condition not met, its actions failing) is listed with the
+reason, never skipped in silence.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from builder.records import NotFound, PermissionDenied, ValidationFailed
+from builder.records.manual import MAX_BULK_IDS
+from builder.runtime import Runtime
+
+from ..api.schemas import MAX_ID
+from ..context import require_actor
+from ..i18n import register_texts, translate
+from ..presenting import entity_title
+from ..rendering import render
+from ..writes import run_write
+from .common import entity_of, submitted_form
+from .workflow_panels import manual_buttons
+
+register_texts(
+    {
+        "bulk.select": {"en": "Select", "zh-CN": "选择"},
+        "bulk.select_row": {"en": "Select {title}", "zh-CN": "选择 {title}"},
+        "bulk.selected_hint": {
+            "en": "Tick rows, then press a button to run it on each of them.",
+            "zh-CN": "勾选记录后点击按钮,将对每条记录执行。",
+        },
+        "bulk.summary": {
+            "en": "Done for {ran} of {selected} selected.",
+            "zh-CN": "已对所选 {selected} 条中的 {ran} 条执行。",
+        },
+        "bulk.refused": {"en": "{count} refused:", "zh-CN": "{count} 条被拒绝:"},
+        "bulk.none_selected": {"en": "Select at least one row first.", "zh-CN": "请先选择至少一条记录。"},
+        "bulk.too_many": {
+            "en": "Select at most {limit} rows at a time.",
+            "zh-CN": "每次最多选择 {limit} 条记录。",
+        },
+        "bulk.not_found": {"en": "Not found, or not one you may see.", "zh-CN": "未找到,或您无权查看。"},
+        "bulk.condition": {
+            "en": "Does not apply to this record now (its condition is not met).",
+            "zh-CN": "当前不适用于此记录(条件未满足)。",
+        },
+        "bulk.failed": {"en": "Its actions failed: {reason}", "zh-CN": "执行失败:{reason}"},
+        "bulk.back": {"en": "Back to the list", "zh-CN": "返回列表"},
+    }
+)
+
+
+def _ids(values: list[str]) -> list[int] | None:
+    """The checked ids; None when one is not an id at all (a forged form)."""
+    ids = []
+    for value in values:
+        if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+            return None
+        ids.append(int(value))
+    return ids
+
+
+def routes(runtime: Runtime) -> list[BaseRoute]:
+    service = runtime.records
+
+    async def press_many(request: Request) -> Response:
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        name = request.path_params["automation"]
+        form = await submitted_form(request)
+        button = next((b for b in manual_buttons(service, actor, entity) if b["name"] == name), None)
+        label = button["label"] if button is not None else name
+        context = {
+            "entity": entity,
+            "entity_title": entity_title(entity, actor.locale),
+            "label": label,
+            "done": None,
+            "errors": [],
+            "refused": [],
+        }
+        ids = _ids([v for v in form.getlist("ids") if isinstance(v, str)])
+        if ids is None:
+            raise HTTPException(400)
+        if not ids or len(ids) > MAX_BULK_IDS:
+            key = "bulk.none_selected" if not ids else "bulk.too_many"
+            context["errors"] = [translate(key, actor.locale, limit=MAX_BULK_IDS)]
+            return render(request, "bulk.html", context, status_code=422)
+        try:
+            done = await run_write(service, service.run_automation_many, actor, entity.name, ids, name)
+        except NotFound:
+            raise HTTPException(404) from None
+        except PermissionDenied:
+            context["errors"] = [translate("flow.refused_role", actor.locale)]
+            return render(request, "bulk.html", context, status_code=403)
+        except ValidationFailed as exc:
+            context["errors"] = [e.message for e in exc.errors]
+            return render(request, "bulk.html", context, status_code=422)
+        texts = {
+            "not_found": lambda r: translate("bulk.not_found", actor.locale),
+            "condition": lambda r: translate("bulk.condition", actor.locale),
+            "failed": lambda r: translate("bulk.failed", actor.locale, reason=r.message),
+        }
+        context["done"] = done
+        context["selected"] = len(dict.fromkeys(ids))
+        context["refused"] = [
+            {"id": r.record_id, "text": texts[r.code](r), "link": r.code != "not_found"} for r in done.refused
+        ]
+        return render(request, "bulk.html", context)
+
+    return [Route("/records/{entity}/automations/{automation}", press_many, methods=["POST"], name="list_automation")]
