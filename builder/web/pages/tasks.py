@@ -68,8 +68,12 @@ def task_card(service: RecordService, actor: Actor, task: Task, titles: dict[tup
     shown = [n for n in list_columns(entity, grant) if n not in skip and record.get(n) not in (None, "", [])]
     summary = [
         {"label": field_label(entity.fields[n], locale), "value": display(entity.fields[n], record[n], locale, titles)}
-        for n in shown[:SUMMARY_FIELDS]
+        for n in shown[: SUMMARY_FIELDS + 1]
     ]
+    title = record_title(entity, record)
+    if not entity.spec.title_field and summary:  # no title field: the first field shown names it (the patient)
+        title, summary = summary[0]["value"], summary[1:]
+    summary = summary[:SUMMARY_FIELDS]
     due_field = entity.fields[source.due] if source is not None and source.due else None
     state = machine.spec.states.get(task.state) if machine else None
     return {
@@ -77,7 +81,7 @@ def task_card(service: RecordService, actor: Actor, task: Task, titles: dict[tup
         "entity_title": entity_title(entity, locale),
         "id": record["id"],
         "version": record["version"],
-        "title": record_title(entity, record),
+        "title": title,
         "summary": summary,
         "state": machine.label(task.state, locale) if machine else task.state,
         "color": getattr(state, "color", None) or "gray",
