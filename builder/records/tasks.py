@@ -4,8 +4,9 @@ What makes a record a task is the blueprint's (`tasks:` on an entity, see
 engines/workflows/tasks.py): a record in a task state that is assigned to the
 actor (its assignee field is the actor's account, or links to the actor's staff
 record), or that is unassigned and waits for a move the actor's role may make. The
-query is the role's own (its row filter, its readable fields: an assignee or due
-field it may not read is neither shown nor sorted on), the rows are presented and
+query is the role's own (its row filter, its readable fields: a role that may not
+read the state or assignee field gets no tasks of that entity, a due field it may not
+read is neither shown nor sorted on), the rows are presented and
 masked as in any list, and each entity's read is audited as one list. The actor's
 own staff record is found in SQL, like a row filter's `doctor.user == user.id`:
 it tells the actor nothing about anyone else.
@@ -62,7 +63,13 @@ def task_sources(service: RecordService, actor: Actor) -> list[TaskSource]:
     flows = service.flows
     if flows is None or actor.system:
         return []
-    return [s for s in flows.tasks.values() if service.policy.grant(actor, s.entity).readable]
+    return [s for s in flows.tasks.values() if _reads(service.policy.grant(actor, s.entity), s)]
+
+
+def _reads(grant: Grant, source: TaskSource) -> bool:
+    """The role reads the state (and assignee) field: filtering on them tells it nothing it could not see."""
+    needed = {source.machine.state_field} | ({source.assignee} if source.assignee else set())
+    return needed <= grant.readable
 
 
 def _mine(service: RecordService, source: TaskSource, actor: Actor, table: sa.Table) -> sa.ColumnElement[bool]:

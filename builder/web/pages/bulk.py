@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from builder.records import NotFound, PermissionDenied, ValidationFailed
 from builder.records.manual import MAX_BULK_IDS
 from builder.runtime import Runtime
+from engines.forms import localized
 
 from ..api.schemas import MAX_ID
 from ..context import require_actor
@@ -26,7 +27,6 @@ from ..presenting import entity_title
 from ..rendering import render
 from ..writes import run_write
 from .common import entity_of, submitted_form
-from .workflow_panels import manual_buttons
 
 register_texts(
     {
@@ -75,8 +75,12 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         entity = entity_of(service, request)
         name = request.path_params["automation"]
         form = await submitted_form(request)
-        button = next((b for b in manual_buttons(service, actor, entity) if b["name"] == name), None)
-        label = button["label"] if button is not None else name
+        automation = service.flows.automations.get(name) if service.flows is not None else None
+        manual = automation.spec.manual if automation is not None and automation.entity == entity.name else None
+        if manual is None:
+            raise HTTPException(404)
+        fallback = localized(automation.spec.title, actor.locale, name.replace("_", " ")) if automation else name
+        label = localized(manual.label, actor.locale, fallback)
         context = {
             "entity": entity,
             "entity_title": entity_title(entity, actor.locale),

@@ -121,6 +121,7 @@ def test_a_page_post_by_a_role_the_button_does_not_name_is_refused_and_needs_csr
         "/records/appointment/automations/appointment_reminder", data={"csrf_token": csrf_of(page.text), "ids": ids}
     )
     assert refused.status_code == 403 and "Your role may not make this move." in refused.text
+    assert "<h1>Send reminder now</h1>" in refused.text  # its label, never its name
     desk = clinic.login("front_desk")
     assert desk.post("/records/appointment/automations/appointment_reminder", data={"ids": ids}).status_code == 403
     assert outbox_rows(clinic) == [] and clinic.audit("automation") == []

@@ -148,3 +148,30 @@ def test_openapi_documents_the_tasks_endpoint(clinic):
     operation = document["paths"]["/api/tasks"]["get"]
     assert operation["operationId"] == "list_tasks" and set(operation["responses"]) == {"200", "401"}
     assert "TaskList" in document["components"]["schemas"]
+
+
+def test_a_role_that_may_not_read_the_state_field_gets_no_tasks_of_that_entity(tmp_path, database_url):
+    import shutil
+
+    from clinic_fixtures import CLINIC, build_runtime, create_users, seed_clinic
+
+    source = tmp_path / "clinic"
+    shutil.copytree(CLINIC, source)
+    path = source / "entities" / "follow_up.yaml"
+    text = path.read_text(encoding="utf-8")
+    narrowed = "    nurse:  {read: [patient, due_on, reason, assignee, outcome, attempts], write: [outcome, attempts]}"
+    path.write_text(
+        text.replace("    nurse:  {read: all, write: [status, outcome, attempts], create: true}", narrowed),
+        encoding="utf-8",
+    )
+    runtime = build_runtime(tmp_path / "project", database_url, source)
+    try:
+        actors = create_users(runtime)
+        data = seed_clinic(runtime, actors)
+        service = runtime.records
+        unassigned = {"patient": data["patients"][0]["id"], "due_on": "2099-01-01", "reason": "Call"}
+        made = service.create(SYSTEM, "follow_up", unassigned)
+        assert [t.record["id"] for t in service.tasks(actors["doctor2"]).items] == [made["id"]]
+        assert service.tasks(actors["nurse"]).items == [] and service.count_tasks(actors["nurse"]) == 0
+    finally:
+        runtime.close()
