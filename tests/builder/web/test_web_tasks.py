@@ -143,11 +143,20 @@ def test_reading_tasks_is_audited_like_a_list_when_it_shows_protected_fields(cli
     assert len(clinic.audit("list")) == before  # appointments hold no PHI: no entry, as for their list
 
 
-def test_openapi_documents_the_tasks_endpoint(clinic):
+def test_openapi_documents_the_tasks_endpoint_and_the_answers_fit_it(clinic):
+    import jsonschema
+
     document = clinic.api("admin").get("/api/openapi.json").json()
     operation = document["paths"]["/api/tasks"]["get"]
     assert operation["operationId"] == "list_tasks" and set(operation["responses"]) == {"200", "401"}
-    assert "TaskList" in document["components"]["schemas"]
+    schema = {**document["components"]["schemas"]["TaskList"], "components": document["components"]}
+    for user in ("doctor", "front_desk", "nurse"):
+        jsonschema.Draft202012Validator(schema).validate(clinic.login(user).get("/api/tasks").json())
+    bulk = document["paths"]["/api/appointment/automations/{automation}"]["post"]["responses"]["200"]
+    answer = clinic.api("front_desk").post(
+        "/api/appointment/automations/appointment_reminder", json={"ids": [1, 999_999]}
+    )
+    jsonschema.Draft202012Validator(bulk["content"]["application/json"]["schema"]).validate(answer.json())
 
 
 def test_a_role_that_may_not_read_the_state_field_gets_no_tasks_of_that_entity(tmp_path, database_url):
