@@ -511,6 +511,15 @@ class RecordService:
         self.entity(entity_name)
         return run_manual_many(self, actor, entity_name, ids, name)
 
+    def transition_many(
+        self, actor: Actor, entity_name: str, records: builtins.list[tuple[int, int]], name: str
+    ) -> BulkRun:
+        """Make a simple transition on selected (id, version) records (bulk_moves.py): per-row outcomes."""
+        from .bulk_moves import transition_many
+
+        self.entity(entity_name)
+        return transition_many(self, actor, entity_name, records, name)
+
     def tasks(self, actor: Actor, limit: int = MAX_TASKS) -> TaskList:
         """The records waiting for the actor ("My tasks", tasks.py): read like a list, audited like one."""
         return list_tasks(self, actor, limit)

@@ -247,6 +247,77 @@ def manual_many_path(entity: CompiledEntity, names: list[str], tags: list[str]) 
     }
 
 
+BULK_MOVES_BODY = "SelectedMoves"
+
+
+def bulk_moves_body() -> dict[str, Any]:
+    """What a transition on selected rows sends: each record's id and the version read."""
+    item = {
+        "type": "object",
+        "required": ["id", "version"],
+        "additionalProperties": False,
+        "properties": {
+            "id": id_schema(),
+            "version": {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_VERSION},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["records"],
+        "additionalProperties": False,
+        "properties": {"records": {"type": "array", "items": item, "minItems": 1, "maxItems": MAX_BULK_IDS}},
+    }
+
+
+def transition_many_path(entity: CompiledEntity, transitions: list[str], tags: list[str]) -> dict[str, Any]:
+    """`POST /api/{entity}/transitions/{name}`: a simple move made on selected records."""
+    refusal = {
+        "type": "object",
+        "required": ["id", "code", "message"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "code": {"type": "string", "enum": ["not_found", "conflict", "wrong_state", "guard", "failed"]},
+            "message": {"type": "string"},
+        },
+    }
+    result = {
+        "type": "object",
+        "required": ["transition", "moved", "refused"],
+        "additionalProperties": False,
+        "properties": {
+            "transition": {"type": "string"},
+            "moved": {"type": "array", "items": {"type": "integer"}},
+            "refused": {"type": "array", "items": refusal},
+        },
+    }
+    return {
+        "parameters": [
+            {"name": "transition", "in": "path", "required": True, "schema": {"type": "string", "enum": transitions}},
+        ],
+        "post": {
+            "operationId": f"transition_many_{entity.name}",
+            "tags": tags,
+            "summary": f"Make a transition on up to {MAX_BULK_IDS} selected records (moves asking for nothing)",
+            "description": "The transition's roles only (403 otherwise); one with `requires` or `comment` is a 422 "
+            "(make it record by record). Each record moves alone: one you cannot see (`not_found`), changed since "
+            "you read it (`conflict`), not in a state the move leaves (`wrong_state`), failing its condition "
+            "(`guard`) or what it sets off (`failed`) is reported and left as it was.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{BULK_MOVES_BODY}"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "What moved, and what was refused and why.",
+                    "content": {"application/json": {"schema": result}},
+                },
+                **_errors("400", "401", "403", "404", "413", "422"),
+            },
+        },
+    }
+
+
 def entity_paths(
     entity: CompiledEntity, transitions: list[str] | None = None, manual: list[str] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -359,6 +430,7 @@ def entity_paths(
     }
     if transitions:
         paths[f"/api/{name}/{{id}}/transitions/{{transition}}"] = transition_path(entity, transitions, ref, tags)
+        paths[f"/api/{name}/transitions/{{transition}}"] = transition_many_path(entity, transitions, tags)
     if manual:
         paths[f"/api/{name}/{{id}}/automations/{{automation}}"] = manual_path(entity, manual, tags)
         paths[f"/api/{name}/automations/{{automation}}"] = manual_many_path(entity, manual, tags)
@@ -372,6 +444,7 @@ def openapi_document(service: RecordService, title: str, version: str = "1") -> 
         "Errors": ERROR_SCHEMA,
         TRANSITION_BODY: transition_body(),
         BULK_BODY: bulk_body(),
+        BULK_MOVES_BODY: bulk_moves_body(),
         TASK_LIST: tasks_schema(),
     }
     paths["/api/tasks"] = tasks_path()

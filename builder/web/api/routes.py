@@ -211,6 +211,44 @@ class RecordsApi:
             }
         )
 
+    async def transition_many(self, request: Request) -> Response:
+        """Make a simple transition on selected records: `{"records": [{"id": 1, "version": 2}, ...]}`."""
+        actor = require_actor(request)
+        entity = self._entity(request)
+        name = request.path_params["transition"]
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            raise one(400, "malformed_json", "the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise one(400, "malformed_json", "the request body must be a JSON object")
+        unknown = sorted(set(body) - {"records"})
+        if unknown:
+            raise one(422, "unknown_field", f"unknown key `{unknown[0]}`: send records", unknown[0])
+        records = body.get("records")
+        message_text = f"`records` is a list of 1 to {MAX_BULK_IDS} objects {{id, version}}"
+        if not isinstance(records, list) or not 1 <= len(records) <= MAX_BULK_IDS:
+            raise one(422, "invalid", message_text, "records")
+        pairs = []
+        for item in records:
+            if not isinstance(item, dict) or set(item) != {"id", "version"}:
+                raise one(422, "invalid", message_text, "records")
+            record_id, version = item["id"], item["version"]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (record_id, version)):
+                raise one(422, "invalid", message_text, "records")
+            if not (1 <= record_id <= MAX_ID and 1 <= version <= MAX_VERSION):
+                raise one(422, "invalid", message_text, "records")
+            pairs.append((record_id, version))
+        done = await run_write(self.service, self.service.transition_many, actor, entity.name, pairs, name)
+        return JSONResponse(
+            {
+                "transition": done.automation,
+                "moved": done.ran,
+                "refused": [{"id": r.record_id, "code": r.code, "message": r.message} for r in done.refused],
+            }
+        )
+
     async def export(self, request: Request) -> Response:
         actor = require_actor(request)
         entity = self._entity(request)
@@ -235,6 +273,12 @@ class RecordsApi:
                 self.automation,
                 methods=["POST"],
                 name="api_automation",
+            ),
+            Route(
+                "/{entity}/transitions/{transition}",
+                self.transition_many,
+                methods=["POST"],
+                name="api_transition_many",
             ),
             Route(
                 "/{entity}/automations/{automation}",

@@ -17,6 +17,7 @@ from ..presenting import display, entity_title, link_titles, record_title
 from ..rendering import render
 from .common import entity_of
 from .list_controls import columns_with_sort, filter_controls, list_columns, with_query
+from .bulk import bulk_moves
 from .workflow_panels import manual_buttons
 
 PAGE_SIZE = 25
@@ -105,6 +106,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             "export_url": with_query(f"/api/{entity.name}/export.csv", export_query) if grant.export else None,
             "deleted": query.get("deleted") == "1",
             "bulk_buttons": manual_buttons(service, actor, entity) if rows else [],
+            "bulk_moves": bulk_moves(service, actor, entity) if rows else [],
+            "versions": {item["id"]: item["version"] for item in items},
         }
         return render(request, "list.html", context, status_code=400 if errors else 200)
 

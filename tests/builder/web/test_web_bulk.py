@@ -84,7 +84,7 @@ def test_the_list_page_has_checkboxes_and_the_bar_for_roles_the_button_names_onl
     )
     assert "Send reminder now" in desk
     nurse = clinic.login("nurse").get("/records/appointment").text
-    assert 'name="ids"' not in nurse and "Send reminder now" not in nurse  # nurses may read, not press
+    assert "data-automation=" not in nurse and "Send reminder now" not in nurse  # nurses may read, not press
     assert 'name="ids"' not in clinic.login("front_desk").get("/records/patient").text  # no manual button there
 
 
@@ -148,3 +148,64 @@ def test_openapi_documents_the_selected_rows_endpoint(clinic):
     assert document["components"]["schemas"]["SelectedRecords"]["properties"]["ids"]["maxItems"] == MAX_BULK_IDS
     assert "/api/patient/automations/{automation}" not in document["paths"]
     assert clinic.api("admin").get("/api/docs").status_code == 200  # the docs page renders the new body too
+
+
+MOVE = "/api/appointment/transitions/confirm"
+
+
+def history(clinic) -> list:
+    from builder.system_tables import workflow_history
+
+    with clinic.runtime.engine.connect() as conn:
+        return list(conn.execute(sa.select(workflow_history).order_by(workflow_history.c.id)).all())
+
+
+def test_a_simple_transition_on_selected_records_moves_each_it_may_and_reports_the_rest(clinic):
+    first, second, third = (a["id"] for a in clinic.data["appointments"][:3])
+    records = [{"id": first, "version": 1}, {"id": second, "version": 1}, {"id": third, "version": 5}]
+    answer = clinic.api("front_desk").post(MOVE, json={"records": [*records, {"id": 999_999, "version": 1}]})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["moved"] == [first, second]
+    assert [(r["id"], r["code"]) for r in body["refused"]] == [(third, "conflict"), (999_999, "not_found")]
+    assert [(h.record_id, h.transition, h.actor) for h in history(clinic)] == [
+        (first, "confirm", "token:test-front_desk"),
+        (second, "confirm", "token:test-front_desk"),
+    ]
+    again = clinic.api("front_desk").post(MOVE, json={"records": [{"id": first, "version": 2}]}).json()
+    assert [(r["id"], r["code"]) for r in again["refused"]] == [(first, "wrong_state")]
+    assert len(clinic.audit("transition")) == 2  # each move audited as made one by one
+
+
+def test_selected_moves_are_for_the_transitions_roles_and_ask_for_nothing(clinic):
+    records = [{"id": clinic.data["appointments"][0]["id"], "version": 1}]
+    assert clinic.api("nurse").post(MOVE, json={"records": records}).status_code == 403
+    assert clinic.api("analyst").post(MOVE, json={"records": records}).status_code == 404
+    cancel = clinic.api("front_desk").post("/api/appointment/transitions/cancel", json={"records": records})
+    assert cancel.status_code == 422 and cancel.json()["errors"][0]["code"] == "not_bulk"  # it asks for a comment
+    for body in ({"records": []}, {"records": [{"id": 1}]}, {"records": [{"id": 1, "version": True}]}, {"ids": [1]}):
+        assert clinic.api("front_desk").post(MOVE, json=body).status_code == 422, body
+    assert history(clinic) == []
+    page = clinic.login("front_desk").get("/records/appointment").text
+    assert 'formaction="/records/appointment/transitions/confirm"' in page
+    assert "/records/appointment/transitions/cancel" not in page  # asks for a comment: record by record
+    assert (
+        'formaction="/records/appointment/transitions/confirm"'
+        not in clinic.login("nurse").get("/records/appointment").text
+    )
+
+
+def test_the_list_page_moves_the_selected_rows_and_says_which_could_not(clinic):
+    first, second = (a["id"] for a in clinic.data["appointments"][:2])
+    assert clinic.api("front_desk").post(MOVE, json={"records": [{"id": second, "version": 1}]}).status_code == 200
+    browser = clinic.login("front_desk")
+    page = browser.get("/records/appointment")
+    form = {"csrf_token": csrf_of(page.text), "ids": [str(first), str(second)], f"version.{first}": "1"}
+    done = browser.post("/records/appointment/transitions/confirm", data={**form, f"version.{second}": "2"})
+    assert done.status_code == 200 and "<h1>Confirm</h1>" in done.text
+    assert (
+        "Done for 1 of 2 selected." in done.text and "This move is not possible from the current status." in done.text
+    )
+    assert "wrong_state" not in done.text and "`requested`" not in done.text
+    missing = browser.post("/records/appointment/transitions/confirm", data={**form, "ids": [str(second)]})
+    assert missing.status_code == 400  # no version for the row: a forged form
