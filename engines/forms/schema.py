@@ -36,7 +36,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "fields": "The entity's fields, by name (lower-case letters, digits and _).",
         "validations": "Record-level rules; the record is refused when a rule is false.",
         "permissions": "What each role may do; a role not listed may do nothing (least privilege).",
-        "tasks": "Its records are tasks on \"My tasks\" while in these workflow states; `{}` infers every key.",
+        "tasks": 'Its records are tasks on "My tasks" while in these workflow states; `{}` infers every key.',
     },
     "TasksSpec": {
         "assignee": "Whose task: a `user` field or a link to a staff-like entity; `false`: the roles that may move it.",

@@ -15,9 +15,9 @@ from ..context import require_actor
 from ..i18n import register_texts
 from ..presenting import display, entity_title, link_titles, record_title
 from ..rendering import render
+from .bulk import bulk_moves
 from .common import entity_of
 from .list_controls import columns_with_sort, filter_controls, list_columns, with_query
-from .bulk import bulk_moves
 from .workflow_panels import manual_buttons
 
 PAGE_SIZE = 25
