@@ -7,17 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from engines.forms import FIELD_TYPES, FieldSpec
+from engines.forms import FIELD_TYPES, FieldSpec, TasksSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "blueprints.md").read_text(encoding="utf-8")
 CODE = re.compile(
-    r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|expression)"""
+    r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|expression|tasks)"""
     r"""\.[a-z_]+)["']"""
 )
 SOURCES = [
     *sorted((ROOT / "engines" / "forms").glob("checks*.py")),
     *sorted((ROOT / "engines" / "forms" / "fieldtypes").glob("*.py")),
+    ROOT / "engines" / "forms" / "tasks.py",
+    ROOT / "engines" / "workflows" / "tasks.py",
     ROOT / "builder" / "loading.py",
     ROOT / "builder" / "source.py",
 ]
@@ -28,7 +30,7 @@ def problem_codes() -> set[str]:
 
 
 def test_problem_codes_are_found():
-    assert {"field.unknown_type", "permission.unknown_role", "yaml.syntax"} <= problem_codes()
+    assert {"field.unknown_type", "permission.unknown_role", "yaml.syntax", "tasks.bad_due"} <= problem_codes()
 
 
 @pytest.mark.parametrize("name", sorted(FIELD_TYPES))
@@ -39,6 +41,11 @@ def test_every_field_type_is_documented(name):
 @pytest.mark.parametrize("option", list(FieldSpec.model_fields))
 def test_every_field_option_is_documented(option):
     assert f"`{option}`" in DOC
+
+
+@pytest.mark.parametrize("key", list(TasksSpec.model_fields))
+def test_every_tasks_key_is_documented(key):
+    assert f"    {key}: " in DOC.split("**Tasks.**", 1)[1].split("## Field types", 1)[0]
 
 
 @pytest.mark.parametrize("code", sorted(problem_codes()))

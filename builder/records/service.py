@@ -36,13 +36,14 @@ from .errors import Conflict, FieldError, NotFound, PermissionDenied, Validation
 from .evaluating import RecordEvaluator, child_key
 from .keyset import SortKey, encode_cursor
 from .links import LinkLoader
-from .manual import run_manual
+from .manual import BulkRun, run_manual, run_manual_many
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
 from .querying import MAX_LIMIT, ListQueries, ListQuery, build_list_query
 from .read_audit import protected_fields, read_detail, write_read_audit
 from .related import SqlRelated
 from .rowfilter import compile_row_filter
+from .tasks import MAX_TASKS, TaskList, count_tasks, list_tasks
 from .transitions import Move, make_transition, start_state, state_writes
 
 
@@ -528,6 +529,28 @@ class RecordService:
     def run_automation(self, actor: Actor, entity_name: str, record_id: int, name: str) -> int:
         """Press an automation's `manual:` button on a record (manual.py); how many actions ran."""
         return run_manual(self, actor, entity_name, record_id, name)
+
+    def run_automation_many(self, actor: Actor, entity_name: str, ids: builtins.list[int], name: str) -> BulkRun:
+        """Press an automation's `manual:` button on selected records (manual.py): per-row outcomes, one audit entry."""
+        self.entity(entity_name)
+        return run_manual_many(self, actor, entity_name, ids, name)
+
+    def transition_many(
+        self, actor: Actor, entity_name: str, records: builtins.list[tuple[int, int]], name: str
+    ) -> BulkRun:
+        """Make a simple transition on selected (id, version) records (bulk_moves.py): per-row outcomes."""
+        from .bulk_moves import transition_many
+
+        self.entity(entity_name)
+        return transition_many(self, actor, entity_name, records, name)
+
+    def tasks(self, actor: Actor, limit: int = MAX_TASKS) -> TaskList:
+        """The records waiting for the actor ("My tasks", tasks.py): read like a list, audited like one."""
+        return list_tasks(self, actor, limit)
+
+    def count_tasks(self, actor: Actor) -> int:
+        """How many tasks wait for the actor (the header badge)."""
+        return count_tasks(self, actor)
 
     def _write_children(
         self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool

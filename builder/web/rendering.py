@@ -56,7 +56,20 @@ def base_context(request: Request) -> dict[str, Any]:
         "locales": runtime.blueprint.app.locales if runtime else ["zh-CN", "en"],
         "path": request.url.path,
         "inbox_unread": lambda: _unread(runtime, actor_of(request)),
+        "tasks_count": lambda: _open_tasks(runtime, actor_of(request)),
     }
+
+
+def _open_tasks(runtime: Any, actor: Any) -> int | None:
+    """The header's "My tasks" badge; None when the role can have no tasks (no link then)."""
+    from builder.records.tasks import task_sources
+
+    if runtime is None or actor is None or not task_sources(runtime.records, actor):
+        return None
+    try:
+        return runtime.records.count_tasks(actor)
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+        return None
 
 
 def _unread(runtime: Any, actor: Any) -> int:

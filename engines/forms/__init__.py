@@ -22,10 +22,12 @@ from .models import (
     LocalizedText,
     PermissionSpec,
     SectionSpec,
+    TasksSpec,
     ValidationSpec,
     localized,
 )
 from .scope import child_scope, default_is_expression, entity_names, entity_scope
+from .tasks import TaskFields, person_fields, resolve_tasks
 
 __all__ = [
     "FIELD_TYPES",
@@ -39,6 +41,8 @@ __all__ = [
     "LocalizedText",
     "PermissionSpec",
     "SectionSpec",
+    "TaskFields",
+    "TasksSpec",
     "ValidationSpec",
     "check_entities_and_forms",
     "check_localized",
@@ -53,5 +57,7 @@ __all__ = [
     "id_schema",
     "localized",
     "message",
+    "person_fields",
     "register_field_type",
+    "resolve_tasks",
 ]

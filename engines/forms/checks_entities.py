@@ -13,6 +13,10 @@ from .checks_permissions import check_permissions
 from .fieldtypes import FIELD_TYPES
 from .models import EntitySpec
 from .scope import entity_scope
+from .tasks import check_tasks
+
+# Entity names the web app's own paths use (`/api/tasks` would hide an entity `tasks`).
+RESERVED_ENTITY_NAMES = ("tasks",)
 
 
 def record_scopes(ctx: CheckContext, name: str) -> FieldScopes:
@@ -29,6 +33,8 @@ def check_entity(ctx: CheckContext, name: str, spec: EntitySpec) -> Iterator[Pro
     """Every problem of entity `name` (locs from the blueprint root)."""
     loc = ("entities", name)
     yield from check_name(name, loc, "entity")
+    if name in RESERVED_ENTITY_NAMES:
+        yield Problem(loc, "name.reserved", f"`{name}` is a page of the app (`/{name}`); choose another entity name")
     if name.startswith(SYSTEM_TABLE_PREFIX):
         yield Problem(
             loc,
@@ -44,6 +50,7 @@ def check_entity(ctx: CheckContext, name: str, spec: EntitySpec) -> Iterator[Pro
     yield from _check_title_and_search(name, spec)
     yield from _check_validations(ctx, name, spec, scopes)
     yield from check_permissions(ctx, name, spec, scopes.with_user)
+    yield from check_tasks(ctx.entities, name)
 
 
 def _check_renamed_from(ctx: CheckContext, name: str, spec: EntitySpec) -> Iterator[Problem]:

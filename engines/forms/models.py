@@ -98,6 +98,21 @@ class PermissionSpec(Spec):
     full_access: bool | None = None  # sees sensitive values unmasked; default: admin only
 
 
+class TasksSpec(Spec):
+    """Records of an entity are tasks on "My tasks" while their workflow state is one of `states`.
+
+    `assignee` is a `user` field or a link to a staff-like entity (one with a `user`
+    field): a record assigned to someone is that person's task; an unassigned one is a
+    task for every role that may make a transition from its state. `false` says there
+    is no assignee (approvals: the roles that may move the record). Absent keys are
+    inferred (see `tasks.resolve_tasks`).
+    """
+
+    assignee: str | Literal[False] | None = None
+    due: str | None = None  # a date or datetime field: overdue tasks come first, then by this
+    states: list[str] | None = None  # workflow states in which a record is a task; default: the non-final ones
+
+
 class EntitySpec(Spec):
     """One kind of record: a table, its screens and its rules."""
 
@@ -109,6 +124,7 @@ class EntitySpec(Spec):
     fields: dict[str, FieldSpec]
     validations: list[ValidationSpec] = Field(default_factory=list)
     permissions: dict[str, PermissionSpec] = Field(default_factory=dict)
+    tasks: TasksSpec | None = None  # its records appear on "My tasks" (see docs/workflows.md)
 
     @field_validator("fields")
     @classmethod

@@ -36,6 +36,12 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "fields": "The entity's fields, by name (lower-case letters, digits and _).",
         "validations": "Record-level rules; the record is refused when a rule is false.",
         "permissions": "What each role may do; a role not listed may do nothing (least privilege).",
+        "tasks": 'Its records are tasks on "My tasks" while in these workflow states; `{}` infers every key.',
+    },
+    "TasksSpec": {
+        "assignee": "Whose task: a `user` field or a link to a staff-like entity; `false`: the roles that may move it.",
+        "due": "A date or datetime field: overdue tasks first, then by it. Default: the first such field.",
+        "states": "The workflow states in which a record is a task. Default: the states that are not final.",
     },
     "FieldSpec": {
         "type": "The field type; it decides the column, the input widget, validation and display.",

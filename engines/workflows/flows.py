@@ -23,6 +23,7 @@ from .checks_workflows import check_workflow
 from .context import FlowContext
 from .machine import StateMachine
 from .notification_spec import NotificationSpec
+from .tasks import TaskSource, check_task_states, task_sources
 from .workflow_spec import WorkflowSpec
 
 
@@ -33,6 +34,7 @@ class Flows:
     machines: dict[str, StateMachine] = field(default_factory=dict)
     automations: dict[str, Automation] = field(default_factory=dict)
     notifications: Mapping[str, NotificationSpec] = field(default_factory=dict)
+    tasks: dict[str, TaskSource] = field(default_factory=dict)  # entities declaring `tasks:`
 
     def machine_for(self, entity: str, state_field: str | None = None) -> StateMachine | None:
         """The state machine driving `entity` (its `state_field`, when the entity has several)."""
@@ -78,11 +80,12 @@ def build_flows(
     for name, automation in automations.items():
         problems.extend(check_automation(ctx, name, automation))
     problems.extend(check_notifications(ctx))
+    problems.extend(check_task_states(ctx))
     if problems:
         return None, problems
     machines = {name: _machine(ctx, name, spec) for name, spec in workflows.items()}
     compiled = {name: _automation(ctx, name, spec) for name, spec in automations.items()}
-    return Flows(machines, compiled, notifications), []
+    return Flows(machines, compiled, notifications, task_sources(entities, machines)), []
 
 
 def _must(ctx: FlowContext, source: Any, scope: Scope) -> Expression:

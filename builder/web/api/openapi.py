@@ -13,6 +13,7 @@ from builder.records import RecordService
 from builder.records.compiled import CompiledEntity
 from builder.records.counting import COUNT_MODES
 from builder.records.keyset import MAX_CURSOR_LENGTH
+from builder.records.manual import MAX_BULK_IDS
 from builder.records.querying import MAX_LIMIT
 from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
@@ -20,6 +21,7 @@ from engines.forms import id_schema, localized
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
 from .schemas import ERROR_SCHEMA, MAX_COMMENT, MAX_VERSION, create_schema, patch_schema, read_schema
+from .tasks import TASK_LIST, tasks_path, tasks_schema
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BINARY = {"type": "string", "contentMediaType": XLSX}
@@ -219,6 +221,139 @@ def manual_path(entity: CompiledEntity, names: list[str], tags: list[str]) -> di
     }
 
 
+BULK_BODY = "SelectedRecords"
+
+
+def bulk_body() -> dict[str, Any]:
+    """What pressing a button on selected rows sends: the records' ids."""
+    return {
+        "type": "object",
+        "required": ["ids"],
+        "additionalProperties": False,
+        "properties": {"ids": {"type": "array", "items": id_schema(), "minItems": 1, "maxItems": MAX_BULK_IDS}},
+    }
+
+
+def manual_many_path(entity: CompiledEntity, names: list[str], tags: list[str]) -> dict[str, Any]:
+    """`POST /api/{entity}/automations/{name}`: an automation's `manual:` button on selected records."""
+    refusal = {
+        "type": "object",
+        "required": ["id", "code", "message"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "code": {"type": "string", "enum": ["not_found", "condition", "failed"]},
+            "message": {"type": "string"},
+        },
+    }
+    result = {
+        "type": "object",
+        "required": ["automation", "ran", "actions", "refused"],
+        "additionalProperties": False,
+        "properties": {
+            "automation": {"type": "string"},
+            "ran": {"type": "array", "items": {"type": "integer"}, "description": "The records it ran on."},
+            "actions": {"type": "integer", "minimum": 0},
+            "refused": {"type": "array", "items": refusal},
+        },
+    }
+    return {
+        "parameters": [
+            {"name": "automation", "in": "path", "required": True, "schema": {"type": "string", "enum": names}},
+        ],
+        "post": {
+            "operationId": f"run_automation_many_{entity.name}",
+            "tags": tags,
+            "summary": f"Run an automation's manual button on up to {MAX_BULK_IDS} selected records",
+            "description": "Its `manual: roles` only (403 otherwise). Each record is judged alone: one you cannot "
+            "see (`not_found`), whose automation `if:` does not hold (`condition`) or whose actions fail "
+            "(`failed`) is reported in `refused` and left unchanged; the others run. One audit entry per request.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{BULK_BODY}"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "What ran, and what was refused and why.",
+                    "content": {"application/json": {"schema": result}},
+                },
+                **_errors("400", "401", "403", "404", "413", "422"),
+            },
+        },
+    }
+
+
+BULK_MOVES_BODY = "SelectedMoves"
+
+
+def bulk_moves_body() -> dict[str, Any]:
+    """What a transition on selected rows sends: each record's id and the version read."""
+    item = {
+        "type": "object",
+        "required": ["id", "version"],
+        "additionalProperties": False,
+        "properties": {
+            "id": id_schema(),
+            "version": {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_VERSION},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["records"],
+        "additionalProperties": False,
+        "properties": {"records": {"type": "array", "items": item, "minItems": 1, "maxItems": MAX_BULK_IDS}},
+    }
+
+
+def transition_many_path(entity: CompiledEntity, transitions: list[str], tags: list[str]) -> dict[str, Any]:
+    """`POST /api/{entity}/transitions/{name}`: a simple move made on selected records."""
+    refusal = {
+        "type": "object",
+        "required": ["id", "code", "message"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "integer"},
+            "code": {"type": "string", "enum": ["not_found", "conflict", "wrong_state", "guard", "failed"]},
+            "message": {"type": "string"},
+        },
+    }
+    result = {
+        "type": "object",
+        "required": ["transition", "moved", "refused"],
+        "additionalProperties": False,
+        "properties": {
+            "transition": {"type": "string"},
+            "moved": {"type": "array", "items": {"type": "integer"}},
+            "refused": {"type": "array", "items": refusal},
+        },
+    }
+    return {
+        "parameters": [
+            {"name": "transition", "in": "path", "required": True, "schema": {"type": "string", "enum": transitions}},
+        ],
+        "post": {
+            "operationId": f"transition_many_{entity.name}",
+            "tags": tags,
+            "summary": f"Make a transition on up to {MAX_BULK_IDS} selected records (moves asking for nothing)",
+            "description": "The transition's roles only (403 otherwise); one with `requires` or `comment` is a 422 "
+            "(make it record by record). Each record moves alone: one you cannot see (`not_found`), changed since "
+            "you read it (`conflict`), not in a state the move leaves (`wrong_state`), failing its condition "
+            "(`guard`) or what it sets off (`failed`) is reported and left as it was.",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{BULK_MOVES_BODY}"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "What moved, and what was refused and why.",
+                    "content": {"application/json": {"schema": result}},
+                },
+                **_errors("400", "401", "403", "404", "413", "422"),
+            },
+        },
+    }
+
+
 def entity_paths(
     entity: CompiledEntity, transitions: list[str] | None = None, manual: list[str] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -353,8 +488,10 @@ def entity_paths(
     }
     if transitions:
         paths[f"/api/{name}/{{id}}/transitions/{{transition}}"] = transition_path(entity, transitions, ref, tags)
+        paths[f"/api/{name}/transitions/{{transition}}"] = transition_many_path(entity, transitions, tags)
     if manual:
         paths[f"/api/{name}/{{id}}/automations/{{automation}}"] = manual_path(entity, manual, tags)
+        paths[f"/api/{name}/automations/{{automation}}"] = manual_many_path(entity, manual, tags)
     return paths, components
 
 
@@ -405,7 +542,14 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The whole OpenAPI 3.1 document for every entity (and every report's export) of the blueprint."""
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = {"Errors": ERROR_SCHEMA, TRANSITION_BODY: transition_body()}
+    schemas: dict[str, Any] = {
+        "Errors": ERROR_SCHEMA,
+        TRANSITION_BODY: transition_body(),
+        BULK_BODY: bulk_body(),
+        BULK_MOVES_BODY: bulk_moves_body(),
+        TASK_LIST: tasks_schema(),
+    }
+    paths["/api/tasks"] = tasks_path()
     for entity in service.entities.values():
         moves = [t for m in driven_fields(service.flows, entity.name).values() for t in m.spec.transitions]
         buttons = [a.name for a in service.flows.of_entity(entity.name) if a.spec.manual] if service.flows else []

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, FieldError, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity
+from builder.records.manual import MAX_BULK_IDS
 from engines.forms import message
 
 from ..context import require_actor
@@ -185,6 +186,76 @@ class RecordsApi:
         count = await run_write(self.service, self.service.run_automation, actor, entity.name, record_id, name)
         return JSONResponse({"automation": name, "actions": count})
 
+    async def automation_many(self, request: Request) -> Response:
+        """Press an automation's `manual:` button on selected records: `{"ids": [1, 2, 3]}`."""
+        actor = require_actor(request)
+        entity = self._entity(request)
+        name = request.path_params["automation"]
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            raise one(400, "malformed_json", "the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise one(400, "malformed_json", "the request body must be a JSON object")
+        unknown = sorted(set(body) - {"ids"})
+        if unknown:
+            raise one(422, "unknown_field", f"unknown key `{unknown[0]}`: send ids", unknown[0])
+        ids = body.get("ids")
+        if (
+            not isinstance(ids, list)
+            or not 1 <= len(ids) <= MAX_BULK_IDS
+            or not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in ids)
+        ):
+            raise one(422, "invalid", f"`ids` is a list of 1 to {MAX_BULK_IDS} record ids", "ids")
+        done = await run_write(self.service, self.service.run_automation_many, actor, entity.name, ids, name)
+        return JSONResponse(
+            {
+                "automation": done.automation,
+                "ran": done.ran,
+                "actions": done.actions,
+                "refused": [{"id": r.record_id, "code": r.code, "message": r.message} for r in done.refused],
+            }
+        )
+
+    async def transition_many(self, request: Request) -> Response:
+        """Make a simple transition on selected records: `{"records": [{"id": 1, "version": 2}, ...]}`."""
+        actor = require_actor(request)
+        entity = self._entity(request)
+        name = request.path_params["transition"]
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
+        except (ValueError, RecursionError):
+            raise one(400, "malformed_json", "the request body is not valid JSON") from None
+        if not isinstance(body, dict):
+            raise one(400, "malformed_json", "the request body must be a JSON object")
+        unknown = sorted(set(body) - {"records"})
+        if unknown:
+            raise one(422, "unknown_field", f"unknown key `{unknown[0]}`: send records", unknown[0])
+        records = body.get("records")
+        message_text = f"`records` is a list of 1 to {MAX_BULK_IDS} objects {{id, version}}"
+        if not isinstance(records, list) or not 1 <= len(records) <= MAX_BULK_IDS:
+            raise one(422, "invalid", message_text, "records")
+        pairs = []
+        for item in records:
+            if not isinstance(item, dict) or set(item) != {"id", "version"}:
+                raise one(422, "invalid", message_text, "records")
+            record_id, version = item["id"], item["version"]
+            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (record_id, version)):
+                raise one(422, "invalid", message_text, "records")
+            if not (1 <= record_id <= MAX_ID and 1 <= version <= MAX_VERSION):
+                raise one(422, "invalid", message_text, "records")
+            pairs.append((record_id, version))
+        done = await run_write(self.service, self.service.transition_many, actor, entity.name, pairs, name)
+        return JSONResponse(
+            {
+                "transition": done.automation,
+                "moved": done.ran,
+                "refused": [{"id": r.record_id, "code": r.code, "message": r.message} for r in done.refused],
+            }
+        )
+
     async def export(self, request: Request) -> Response:
         actor = require_actor(request)
         entity = self._entity(request)
@@ -215,6 +286,18 @@ class RecordsApi:
                 self.automation,
                 methods=["POST"],
                 name="api_automation",
+            ),
+            Route(
+                "/{entity}/transitions/{transition}",
+                self.transition_many,
+                methods=["POST"],
+                name="api_transition_many",
+            ),
+            Route(
+                "/{entity}/automations/{automation}",
+                self.automation_many,
+                methods=["POST"],
+                name="api_automation_many",
             ),
         ]
 

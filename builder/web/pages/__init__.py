@@ -1,4 +1,4 @@
-"""Server-rendered pages: home, lists, record details (with their workflows), forms and delete confirmations."""
+"""Server-rendered pages: home, lists, record details (with their workflows), forms, deletes and "My tasks"."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute
 
 from builder.runtime import Runtime
 
-from . import forms, home, lists, pickers, records, workflow_panels
+from . import bulk, forms, home, lists, pickers, records, tasks, workflow_panels
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -17,4 +17,6 @@ def page_routes(runtime: Runtime) -> list[BaseRoute]:
         *pickers.routes(runtime),
         *records.routes(runtime),
         *workflow_panels.routes(runtime),
+        *tasks.routes(runtime),
+        *bulk.routes(runtime),
     ]

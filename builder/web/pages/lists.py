@@ -16,8 +16,10 @@ from ..context import require_actor
 from ..i18n import register_texts
 from ..presenting import display, entity_title, link_titles, record_title
 from ..rendering import render
+from .bulk import bulk_moves
 from .common import entity_of
 from .list_controls import columns_with_sort, filter_controls, list_columns, with_query
+from .workflow_panels import manual_buttons
 
 PAGE_SIZE = 25
 
@@ -104,6 +106,9 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             "next_url": with_query(base, query, offset=offset + limit, deleted=None) if limit and more else None,
             "export_url": with_query(f"/api/{entity.name}/export.csv", export_query) if grant.export else None,
             "deleted": query.get("deleted") == "1",
+            "bulk_buttons": manual_buttons(service, actor, entity) if rows else [],
+            "bulk_moves": bulk_moves(service, actor, entity) if rows else [],
+            "versions": {item["id"]: item["version"] for item in items},
         }
         return render(request, "list.html", context, status_code=400 if errors else 200)
 

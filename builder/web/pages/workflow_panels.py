@@ -90,7 +90,7 @@ def workflow_panels(
                     "name": decision.transition,
                     "label": machine.label(decision.transition, locale),
                     "enabled": decision.allowed or fillable,
-                    "reason": None if decision.allowed or fillable else _reason(decision, machine, entity, locale),
+                    "reason": None if decision.allowed or fillable else refusal_text(decision, entity, locale),
                     "confirm": localized(move.confirm, locale, "") if move.confirm else "",
                     "comment": bool(move.comment),
                     "inputs": inputs if not decision.allowed else [],
@@ -143,13 +143,15 @@ def _input(entity: CompiledEntity, name: str, locale: str) -> dict[str, Any]:
     return {"name": name, "label": field_label(field, locale), "long": field.spec.type == "long_text"}
 
 
-def _reason(decision: Any, machine: Any, entity: CompiledEntity, locale: str) -> str:
+def refusal_text(decision: Any, entity: CompiledEntity, locale: str) -> str:
     """Why a button is disabled, in the viewer's language and with labels (never a raw code)."""
     if decision.code == "required":
         names = ", ".join(field_label(entity.fields[f], locale) for f in decision.missing if f in entity.fields)
         return ("请先填写:" if locale.startswith("zh") else "Fill in first: ") + names
     return translate(REFUSAL_TEXTS.get(decision.code or "", "flow.refused_guard"), locale)
 
+
+TASKS_PAGE = "/tasks"
 
 REFUSAL_TEXTS = {
     "role": "flow.refused_role",
@@ -202,6 +204,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             )
         except RecordError as exc:
             return await render_detail(service, forms, request, actor, entity, record_id, [str(exc)], exc.status)
+        if form.get("next") == TASKS_PAGE:  # pressed on "My tasks": back there (no other target: no open redirect)
+            return RedirectResponse(f"{TASKS_PAGE}?moved=1", status_code=303)
         return RedirectResponse(f"/records/{entity.name}/{record_id}?moved=1", status_code=303)
 
     async def press(request: Request) -> Response:
