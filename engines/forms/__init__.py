@@ -3,6 +3,7 @@
 from .checks import check_entities_and_forms
 from .checks_common import check_localized
 from .checks_expressions import compile_checked, fits
+from .checks_public import public_fields, public_roles
 from .fieldtypes import (
     FIELD_TYPES,
     ID_MAX,
@@ -21,6 +22,7 @@ from .models import (
     FormSpec,
     LocalizedText,
     PermissionSpec,
+    PublicSpec,
     SectionSpec,
     ValidationSpec,
     localized,
@@ -38,6 +40,7 @@ __all__ = [
     "FormSpec",
     "LocalizedText",
     "PermissionSpec",
+    "PublicSpec",
     "SectionSpec",
     "ValidationSpec",
     "check_entities_and_forms",
@@ -53,5 +56,7 @@ __all__ = [
     "id_schema",
     "localized",
     "message",
+    "public_fields",
+    "public_roles",
     "register_field_type",
 ]
