@@ -81,15 +81,31 @@ def audit_layer(runtime: Runtime) -> list[BaseRoute]:
     return list(audit_routes(runtime))
 
 
+def public_layer(runtime: Runtime, settings: Any) -> tuple[Any, list[BaseRoute]]:
+    """Patients' own forms (docs/public-forms.md): their desk and pages, and staff's links and review queue."""
+    from builder.public_forms import PublicDesk
+    from builder.public_forms.submitting import Limits
+
+    from .public_pages import PublicPages
+    from .public_staff import StaffPages
+    from .security import SecuritySettings
+
+    settings = settings or SecuritySettings.from_project(runtime.project)
+    desk = PublicDesk(runtime.records, runtime.blueprint, settings.secret_key, Limits.from_project(runtime.project))
+    return desk, [*PublicPages(runtime, desk).routes(), *StaffPages(runtime, desk).routes()]
+
+
 def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None = None) -> Starlette:
     """The Starlette app for `runtime`; `auth` replaces the security layer (tests only)."""
     layer = auth if auth is not None else security_layer(runtime, settings)
+    desk, public_routes = public_layer(runtime, settings)
     api = RecordsApi(runtime.records)
     routes: list[BaseRoute] = [
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
         *layer.routes,
         *audit_layer(runtime),
         *outbox_routes(runtime),
+        *public_routes,
         Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
         *page_routes(runtime),
     ]
@@ -99,4 +115,5 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         exception_handlers=exception_handlers(),
     )
     app.state.runtime = runtime
+    app.state.public_desk = desk
     return app

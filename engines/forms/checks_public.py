@@ -49,6 +49,13 @@ def check_public(ctx: CheckContext, name: str, form: FormSpec, entity: EntitySpe
     public = form.public
     assert public is not None
     loc = ("forms", name, "public")
+    if "public" in ctx.roles:
+        yield Problem(
+            ("roles", "public"),
+            "public.reserved_role",
+            "the role name `public` is reserved: it is the actor of public forms",
+            "rename the role",
+        )
     yield from _check_mode(ctx, public, entity, loc)
     yield from _check_fields(form, public, entity, loc)
     for key in ("review_roles", "send_roles"):
