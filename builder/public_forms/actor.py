@@ -19,7 +19,9 @@ PUBLIC_NAME = PUBLIC_ROLE = "public"
 def public_actor(form: PublicForm, bound_id: int | None, locale: str, address_hash: str | None) -> Actor:
     """The actor a submission to `form` is made as (`bound_id`: the token's record, patient mode)."""
     fields = frozenset(form.fields) | ({form.bind} if form.bind else frozenset())
-    grants = {form.entity: Grant(fields, fields, True, False, False, False, None, False)}
+    # Creates with the form's fields; reads nothing, and its row filter admits no stored row, so no
+    # record can be updated or deleted either (a grant to write is also one to update).
+    grants = {form.entity: Grant(frozenset(), fields, True, False, False, False, "false", False)}
     if form.bound_entity is not None and bound_id is not None:
         # "id" is no field: nothing is ever shown, but links to the bound record pass the visibility check.
         grants[form.bound_entity] = Grant(
