@@ -166,8 +166,13 @@ def _check_fields(form: FormSpec, public: PublicSpec, entity: EntitySpec, loc: t
                 )
     if not names:
         yield Problem(loc, "public.no_fields", "a public form needs at least one field to fill")
-    offered = set(names) | ({public.bind} if public.bind else set())
+    offered = {n for n in names if n in entity.fields and entity.fields[n].type not in NOT_PUBLIC_TYPES}
+    bind = entity.fields.get(public.bind) if public.mode == "patient" and public.bind else None
+    if bind is not None and bind.type == "link":
+        offered.add(str(public.bind))
     for field_name, spec in entity.fields.items():
+        if public.mode == "patient" and (bind is None or bind.type != "link") and spec.type == "link":
+            continue  # the broken `bind` is the problem, already reported
         if spec.required and spec.compute is None and spec.default is None and field_name not in offered:
             yield Problem(
                 loc,
