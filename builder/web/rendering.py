@@ -56,7 +56,15 @@ def base_context(request: Request) -> dict[str, Any]:
         "locales": runtime.blueprint.app.locales if runtime else ["zh-CN", "en"],
         "path": request.url.path,
         "inbox_unread": lambda: _unread(runtime, actor_of(request)),
+        "reviews": lambda: _reviews(request),
     }
+
+
+def _reviews(request: Request) -> bool:
+    """Whether the header links the review queue of public forms (docs/public-forms.md) for this user."""
+    desk = getattr(request.app.state, "public_desk", None)
+    actor = actor_of(request)
+    return bool(desk is not None and actor is not None and desk.review.forms_for(actor.role))
 
 
 def _unread(runtime: Any, actor: Any) -> int:

@@ -111,3 +111,20 @@ def test_a_therapist_sends_the_diary_from_the_clients_page_and_reception_cannot(
     assert refused.status_code == 422 and 'value="11"' in refused.text
     assert fill(anonymous, path, pain_score="2").status_code == 303
     assert fill(anonymous, path, pain_score="3").status_code == 303  # the diary's link is reusable until it expires
+
+
+def test_a_declared_greeting_is_all_the_page_shows_of_the_client(project):
+    from starlette.testclient import TestClient
+
+    diary = project / "blueprint" / "forms" / "pain_diary.yaml"
+    diary.write_text(diary.read_text().replace("    reuse: true\n", "    reuse: true\n    greeting: full_name\n"))
+    served = serve_physio(project)
+    try:
+        grace = a_client(served, "Grace", "13700002222")
+        desk = served.app.state.public_desk
+        token, _ = desk.tokens.issue(desk.form("pain_diary"), grace["id"], "admin")
+        page = TestClient(served.app, headers={"accept-language": "en"}).get(f"/f/{token}")
+        assert "Hello, Grace" in page.text
+        assert "2222" not in page.text and "13700002222" not in page.text and f"/client/{grace['id']}" not in page.text
+    finally:
+        served.close()

@@ -356,6 +356,7 @@ def test_a_clinic_intake_waits_for_review_encrypted_and_with_duplicates_flagged(
     assert all(r.payload.startswith("enc:") and "1391111" not in r.payload and "Sun Li" not in r.payload for r in rows)
 
     front_desk = clinic.login("front_desk")
+    assert 'href="/review"' in front_desk.get("/").text  # the header links the queue for reviewers
     queue = front_desk.get("/review")
     assert queue.status_code == 200
     assert "Someone Else" in queue.text and "Sun Li" in queue.text
@@ -385,6 +386,7 @@ def test_only_reviewers_see_the_queue(clinic):
     submission = pending_rows(clinic)[0].id
     doctor = clinic.login("doctor")
     assert doctor.get("/review").status_code == 403
+    assert 'href="/review"' not in doctor.get("/").text
     page = doctor.get("/")
     assert doctor.post(f"/review/{submission}/accept", data={"csrf_token": csrf_of(page.text)}).status_code == 403
     assert anon(clinic).get("/review").status_code in (302, 303)  # to the sign-in page
