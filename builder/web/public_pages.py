@@ -3,8 +3,8 @@
 A public page shows the form's declared fields and nothing else: no record, no id,
 no masked value (at most the greeting the form declares). It opens large by default,
 in the language of `?lang=`, else of the browser. A submission passes, in order: the
-link's check (a friendly 403/410 page), the limits per address and per link (429),
-the CSRF check (the security middleware, as for every form), the honeypot (a bot sees
+CSRF check (the security middleware, as for every form), the link's check (a friendly
+403/410 page), the limits per address and per link (429), the honeypot (a bot sees
 "thank you" and nothing is kept), then the record service as the public actor; errors
 re-show the form with what was typed. See docs/public-forms.md.
 """

@@ -397,3 +397,19 @@ def test_a_clinic_intake_shows_errors_with_what_was_typed(clinic):
     refused = send(anon(clinic), "/f/clinic/public_intake", name="Wu", phone="12345", birth_date="2999-01-01")
     assert refused.status_code == 422 and 'value="Wu"' in refused.text and 'value="12345"' in refused.text
     assert pending_rows(clinic) == []
+
+
+def test_a_clinic_form_without_review_creates_the_record_as_the_public_actor(clinic):
+    public = desk(clinic)
+    form = public.form("public_intake")
+    direct = dataclasses.replace(form, public=form.public.model_copy(update={"review": False}))
+    outcome = public.submit(direct, None, {"name": "Qian Yu", "phone": "13933334444", "stage": "vip"}, "en", "10.1.1.1")
+    assert outcome.kind == "created" and pending_rows(clinic) == []
+    created = clinic.runtime.records.get(SYSTEM, "patient", outcome.record_id)
+    assert (created["name"], created["created_by"], created["stage"]) == (
+        "Qian Yu",
+        "public",
+        "lead",
+    )  # stage: not mapped
+    entry = clinic.audit("public_submit")[-1]
+    assert entry.record_id == outcome.record_id and entry.address == public.address_hash("10.1.1.1") != "10.1.1.1"
