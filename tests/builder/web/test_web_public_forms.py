@@ -29,14 +29,16 @@ INPUTS = re.compile(r'<(?:input|select|textarea)[^>]*\bname="([a-z_]+)"')
 LINK = re.compile(r'id="public-link"[^>]*>https?://[^/]+(/f/[^<]+)<')
 
 
-def make_link(clinic, user: str = "doctor", patient_index: int = 0, form: str = "home_reading") -> str:
-    """The path of a new link made from the patient's page as `user` (the page's own button)."""
+def make_link(
+    clinic, user: str = "doctor", patient_index: int = 0, form: str = "home_reading", entity: str = "patient"
+) -> str:
+    """The path of a new link made from the record's page (a patient's, by default) as `user`."""
     browser = clinic.login(user)
-    patient = clinic.data["patients"][patient_index]["id"]
-    page = browser.get(f"/records/patient/{patient}")
+    record = clinic.data["patients"][patient_index]["id"] if entity == "patient" else clinic.data[entity]["id"]
+    page = browser.get(f"/records/{entity}/{record}")
     assert page.status_code == 200
     made = browser.post(
-        f"/records/patient/{patient}/public-links", data={"form": form, "csrf_token": csrf_of(page.text)}
+        f"/records/{entity}/{record}/public-links", data={"form": form, "csrf_token": csrf_of(page.text)}
     )
     assert made.status_code == 200, made.text
     assert "<svg" in made.text and "QR code of the link" in made.text  # the QR code, inline
@@ -413,3 +415,29 @@ def test_a_clinic_form_without_review_creates_the_record_as_the_public_actor(cli
     )  # stage: not mapped
     entry = clinic.audit("public_submit")[-1]
     assert entry.record_id == outcome.record_id and entry.address == public.address_hash("10.1.1.1") != "10.1.1.1"
+
+
+def test_a_nurse_sends_the_survey_of_a_visit_and_the_patient_answers_once(clinic):
+    path = make_link(clinic, "nurse", form="visit_survey", entity="visit")
+    anonymous = anon(clinic)
+    page = anonymous.get(path)
+    assert set(INPUTS.findall(page.text)) - {"csrf_token"} == {"score", "recommend", "comment"}
+    assert "hypertension" not in page.text and "Amlodipine" not in page.text  # nothing of the visit
+    assert (
+        anonymous.post(
+            path, data={"score": "4", "recommend": "true", "comment": "Quick", "csrf_token": csrf_of(page.text)}
+        ).status_code
+        == 303
+    )
+    answers = clinic.runtime.records.list(SYSTEM, "satisfaction", sort="-id", limit=1).items[0]
+    assert (answers["visit"], answers["score"], answers["recommend"], answers["comment"]) == (
+        clinic.data["visit"]["id"],
+        4,
+        True,
+        "Quick",
+    )
+    assert anonymous.get(path).status_code == 410  # a survey is answered once
+    assert (
+        "Send form link: How was your visit?"
+        not in clinic.login("doctor").get(f"/records/visit/{clinic.data['visit']['id']}").text
+    )
