@@ -134,9 +134,11 @@ class PublicDesk:
             raise BadToken("used")
         try:
             record = self.service.create(actor, form.entity, values)
-        except ValidationFailed:
+        except ValidationFailed as exc:
             if row is not None:
                 self.tokens.release(row)
+            if form.bind is not None and any(e.field == form.bind for e in exc.errors):
+                raise BadToken("revoked") from None  # the bound record is gone: the link no longer leads anywhere
             raise
         self._audit(actor, form, record["id"], row, {})
         return Outcome("created", record_id=record["id"])

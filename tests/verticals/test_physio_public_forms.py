@@ -128,3 +128,11 @@ def test_a_declared_greeting_is_all_the_page_shows_of_the_client(project):
         assert "2222" not in page.text and "13700002222" not in page.text and f"/client/{grace['id']}" not in page.text
     finally:
         served.close()
+
+
+def test_crm_form_link_takes_its_address_from_crm_toml(served, project):
+    grace = a_client(served)
+    settings = project / "crm.toml"
+    settings.write_text(settings.read_text() + '\n[public]\nbase_url = "https://physio.example.cn/"\n')
+    made = crm("form-link", "pain_diary", "--patient", grace["id"], "-p", project)
+    assert made.exit_code == 0 and made.output.startswith("https://physio.example.cn/f/"), made.output

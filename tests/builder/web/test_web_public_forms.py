@@ -110,6 +110,7 @@ def test_the_page_shows_the_forms_fields_and_nothing_of_the_patient(clinic):
         assert secret not in page.text
     assert "large-text" in page.text and 'name="viewport"' in page.text  # large text by default, on a phone
     assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["x-robots-tag"] == "noindex"
 
 
 def test_the_page_speaks_the_patients_language(clinic):
@@ -441,3 +442,34 @@ def test_a_nurse_sends_the_survey_of_a_visit_and_the_patient_answers_once(clinic
         "Send form link: How was your visit?"
         not in clinic.login("doctor").get(f"/records/visit/{clinic.data['visit']['id']}").text
     )
+
+
+def test_two_racing_submissions_spend_a_single_use_link_once(clinic):
+    import threading
+
+    public = desk(clinic)
+    row = public.tokens.check(single_use(clinic).removeprefix("/f/"))
+    start, results = threading.Barrier(4), []
+
+    def claim() -> None:
+        start.wait()
+        results.append(public.tokens.claim(row))
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [False, False, False, True]
+
+
+def test_a_link_to_a_deleted_record_is_refused_kindly(clinic):
+    service = clinic.runtime.records
+    gone = service.create(SYSTEM, "patient", {"name": "Gone Soon", "phone": "13955556666"})
+    form = desk(clinic).form("home_reading")
+    token, _ = desk(clinic).tokens.issue(form, gone["id"], "doctor")
+    anonymous = anon(clinic)
+    page = anonymous.get(f"/f/{token}")
+    service.delete(SYSTEM, "patient", gone["id"])
+    sent = anonymous.post(f"/f/{token}", data={"systolic": "120", "csrf_token": csrf_of(page.text)})
+    assert sent.status_code == 410 and "withdrawn" in sent.text
