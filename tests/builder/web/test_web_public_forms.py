@@ -473,3 +473,12 @@ def test_a_link_to_a_deleted_record_is_refused_kindly(clinic):
     service.delete(SYSTEM, "patient", gone["id"])
     sent = anonymous.post(f"/f/{token}", data={"systolic": "120", "csrf_token": csrf_of(page.text)})
     assert sent.status_code == 410 and "withdrawn" in sent.text
+
+
+def test_the_audit_page_names_public_submissions_in_words(clinic):
+    send(anon(clinic), make_link(clinic), systolic="120", diastolic="80")
+    page = clinic.login("admin").get("/audit", headers=EN)
+    assert page.status_code == 200
+    assert "Public form submitted" in page.text and "Form link made" in page.text
+    assert "<td>Public form</td>" in page.text  # the public actor's role, in words
+    assert ">public_submit<" not in page.text
