@@ -482,3 +482,14 @@ def test_the_audit_page_names_public_submissions_in_words(clinic):
     assert "Public form submitted" in page.text and "Form link made" in page.text
     assert "<td>Public form</td>" in page.text  # the public actor's role, in words
     assert ">public_submit<" not in page.text
+
+
+def test_duplicates_are_found_by_phone_resident_id_or_name_and_birth_date(clinic):
+    review = desk(clinic).review
+    first, second = clinic.data["patients"][0], clinic.data["patients"][1]
+    found = review.duplicates("patient", {"id_number": "11010519491231002x"})  # encrypted: matched by keyed hash
+    assert [(d.record_id, d.fields) for d in found] == [(first["id"], ("id_number",))]
+    found = review.duplicates("patient", {"name": "Zhang Wei", "birth_date": "1965-05-02", "phone": "13900009999"})
+    assert [(d.record_id, d.fields) for d in found] == [(second["id"], ("name", "birth_date"))]
+    assert review.duplicates("patient", {"name": "Zhang Wei", "birth_date": "1965-05-03"}) == []
+    assert review.duplicates("patient", {"phone": "not a phone"}) == []  # matches nothing, never an error
