@@ -166,6 +166,16 @@ def _check_fields(form: FormSpec, public: PublicSpec, entity: EntitySpec, loc: t
                 )
     if not names:
         yield Problem(loc, "public.no_fields", "a public form needs at least one field to fill")
+    if not (public.mode == "clinic" and public.review):
+        for field_name in names:
+            spec = entity.fields.get(field_name)
+            if spec is not None and spec.unique:
+                yield Problem(
+                    loc + (("fields", public.fields.index(field_name)) if public.fields else ()),
+                    "public.unique_field",
+                    f'`{field_name}` is unique: its "already used" would tell a stranger that the value is on file',
+                    "hold submissions for staff (`mode: clinic` with `review: true`), or leave the field out",
+                )
     offered = {n for n in names if n in entity.fields and entity.fields[n].type not in NOT_PUBLIC_TYPES}
     bind = entity.fields.get(public.bind) if public.mode == "patient" and public.bind else None
     if bind is not None and bind.type == "link":

@@ -16,7 +16,7 @@ ENTITIES = {
         "title_field": "name",
         "fields": {
             "name": {"type": "text", "required": True},
-            "phone": {"type": "phone", "sensitive": True},
+            "phone": {"type": "phone", "sensitive": True, "unique": True},
             "birth_date": {"type": "date"},
         },
         "permissions": {"admin": {"read": "all", "write": "all", "create": True}, "nurse": {"read": "all"}},
@@ -136,3 +136,11 @@ def test_crm_validate_points_at_the_line_and_column(tmp_path, monkeypatch):
     assert [str(p) for p in caught.value.problems] == [
         "bp.yaml:18:29: unknown role `frontdesk` (known roles: admin) [public.unknown_role]"
     ]
+
+
+def test_a_unique_field_only_on_a_reviewed_form():
+    assert codes({"mode": "clinic"}, entity="patient", fields=("name", "phone")) == [("public.unique_field", ())]
+    assert codes({"mode": "clinic", "fields": ["name", "phone"]}, entity="patient", fields=("name",)) == [
+        ("public.unique_field", ("fields", 1))
+    ]
+    assert codes({"mode": "clinic", "review": True}, entity="patient", fields=("name", "phone")) == []
