@@ -5,8 +5,8 @@ link"; the link is opened in a fresh phone context (375x667, WeChat's user agent
 cookies of staff) where the patient fills the reading and sees the thanks page. Run on
 the clinic (a blood-pressure reading, in Chinese) and on the physio vertical (a pain
 score, in English). The app runs under `crm serve` in a subprocess, bounded by a
-timeout. With CRM_UPDATE_SCREENSHOTS=1 the clinic's phone screenshot replaces
-docs/screenshots/public-reading-phone.png.
+timeout. With CRM_UPDATE_SCREENSHOTS=1 the clinic's screenshots replace
+docs/screenshots/public-reading-phone.png and public-link-desktop.png.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def physio_server(tmp_path, monkeypatch) -> Iterator[str]:
     yield from _serve(project)
 
 
-def _make_link(browser, base: str, user: str, entity: str, record_id: int) -> str:
+def _make_link(browser, base: str, user: str, entity: str, record_id: int, shot: Path | None = None) -> str:
     """Staff on a desktop: sign in, open the record, press "Send form link", read the link."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
     page = context.new_page()
@@ -129,6 +129,8 @@ def _make_link(browser, base: str, user: str, entity: str, record_id: int) -> st
     page.click("text=Send form link")
     page.wait_for_selector("#public-link")
     assert page.locator(".qr svg").count() == 1  # the QR code, drawn inline
+    if shot is not None:
+        page.screenshot(path=str(shot), full_page=True)
     link = page.inner_text("#public-link")
     context.close()
     return link
@@ -156,7 +158,7 @@ def test_a_patient_fills_a_blood_pressure_reading_on_a_phone(clinic_server, tmp_
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
-            link = _make_link(browser, clinic_server, "doctor", "patient", 1)
+            link = _make_link(browser, clinic_server, "doctor", "patient", 1, shots / "public-link-desktop.png")
             context, page = _phone(browser, "zh-CN")
             page.goto(link)
             assert page.inner_text("h1") == "居家测量记录"
