@@ -493,3 +493,11 @@ def test_duplicates_are_found_by_phone_resident_id_or_name_and_birth_date(clinic
     assert [(d.record_id, d.fields) for d in found] == [(second["id"], ("name", "birth_date"))]
     assert review.duplicates("patient", {"name": "Zhang Wei", "birth_date": "1965-05-03"}) == []
     assert review.duplicates("patient", {"phone": "not a phone"}) == []  # matches nothing, never an error
+
+
+def test_a_public_form_takes_no_big_bodies(clinic):
+    anonymous = anon(clinic)
+    csrf = csrf_of(anonymous.get("/f/clinic/public_intake").text)
+    big = anonymous.post("/f/clinic/public_intake", data={"name": "x" * 200_000, "csrf_token": csrf})
+    assert big.status_code == 413 and "Traceback" not in big.text
+    assert pending_rows(clinic) == []
