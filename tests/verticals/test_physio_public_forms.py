@@ -86,7 +86,9 @@ def test_crm_form_link_makes_a_link_the_client_fills_without_an_account(served, 
 def test_crm_form_link_refuses_what_is_not_a_patient_form_or_record(served, project):
     grace = a_client(served)
     wrong_form = crm("form-link", "client_intake", "--patient", grace["id"], "-p", project)
-    assert wrong_form.exit_code == 2 and "not a patient form" in wrong_form.output and "pain_diary" in wrong_form.output
+    assert wrong_form.exit_code == 2 and "not a public form" in wrong_form.output and "pain_diary" in wrong_form.output
+    no_record = crm("form-link", "pain_diary", "-p", project)
+    assert no_record.exit_code == 2 and "name the record" in no_record.output
     no_client = crm("form-link", "pain_diary", "--patient", 999_999, "-p", project)
     assert no_client.exit_code == 2 and "there is no client 999999" in no_client.output
 
@@ -136,3 +138,26 @@ def test_crm_form_link_takes_its_address_from_crm_toml(served, project):
     settings.write_text(settings.read_text() + '\n[public]\nbase_url = "https://physio.example.cn/"\n')
     made = crm("form-link", "pain_diary", "--patient", grace["id"], "-p", project)
     assert made.exit_code == 0 and made.output.startswith("https://physio.example.cn/f/"), made.output
+
+
+def test_crm_form_link_prints_a_clinic_forms_address_for_the_desk(project, tmp_path):
+    from starlette.testclient import TestClient
+
+    walk_in = project / "blueprint" / "forms" / "walk_in.yaml"
+    walk_in.write_text(
+        "walk_in:\n  entity: client\n  title: {en: Walk-in, zh-CN: 到店登记}\n  layout:\n"
+        "    - section: {en: You, zh-CN: 您}\n      fields: [full_name, mobile]\n"
+        "  public: {mode: clinic, review: true}\n"
+    )
+    qr = tmp_path / "desk.svg"
+    made = crm("form-link", "walk_in", "-p", project, "--base-url", "https://physio.example", "--qr", qr)
+    assert made.exit_code == 0 and made.output.strip() == "https://physio.example/f/clinic/walk_in", made.output
+    assert qr.read_text().startswith("<svg")
+    bound = crm("form-link", "walk_in", "--patient", 1, "-p", project)
+    assert bound.exit_code == 2 and "for everyone" in bound.output
+    fresh = serve_physio(project)
+    try:
+        page = TestClient(fresh.app, headers={"accept-language": "en"}).get("/f/clinic/walk_in")
+        assert page.status_code == 200 and "Walk-in" in page.text
+    finally:
+        fresh.close()
