@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from builder.errors import ProjectError
 from builder.records import Actor, FieldError, RecordService, ValidationFailed
 from builder.records.auditing import audit_row
 from builder.storage.database import write_transaction
@@ -56,11 +57,17 @@ class Limits:
 
     @classmethod
     def from_project(cls, project: Any) -> Limits:
-        """`[public]` in crm.toml: per_address, per_token, window_minutes."""
+        """`[public]` in crm.toml: per_address, per_token, window_minutes (whole numbers of at least 1)."""
+
+        def number(key: str, default: int) -> int:
+            value = project.setting("public", key, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ProjectError(f"[public] {key} must be a whole number of at least 1, not {value!r}")
+            return value
+
+        minutes = number("window_minutes", 60)
         return cls(
-            int(project.setting("public", "per_address", cls.per_address)),
-            int(project.setting("public", "per_token", cls.per_token)),
-            dt.timedelta(minutes=int(project.setting("public", "window_minutes", 60))),
+            number("per_address", cls.per_address), number("per_token", cls.per_token), dt.timedelta(minutes=minutes)
         )
 
 

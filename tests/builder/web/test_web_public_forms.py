@@ -501,3 +501,10 @@ def test_a_public_form_takes_no_big_bodies(clinic):
     big = anonymous.post("/f/clinic/public_intake", data={"name": "x" * 200_000, "csrf_token": csrf})
     assert big.status_code == 413 and "Traceback" not in big.text
     assert pending_rows(clinic) == []
+
+
+def test_bad_limits_in_crm_toml_are_a_clear_error(clinic):
+    from builder.errors import ProjectError
+
+    with pytest.raises(ProjectError, match=r"\[public\] per_token must be a whole number of at least 1, not 'ten'"):
+        served_with_limits(clinic, per_token="ten")
