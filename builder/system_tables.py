@@ -214,6 +214,54 @@ table_versions = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+public_tokens = sa.Table(
+    # Links to a public form bound to one record (docs/public-forms.md). Only a hash of the
+    # token is kept: the database alone cannot make a working link. `used_at` set: a
+    # single-use link spent; `revoked_at` set: staff withdrew it.
+    "crm_public_token",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("form", sa.String(80), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),  # the bound record's entity (the patient's)
+    sa.Column("record_id", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),  # naive UTC, like every time here
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.DateTime, nullable=False),
+    sa.Column("reusable", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("uses", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("used_at", sa.DateTime, nullable=True),
+    sa.Column("revoked_at", sa.DateTime, nullable=True),
+    sa.Index("ix_crm_public_token_record", "entity", "record_id"),
+)
+
+public_submissions = sa.Table(
+    # Clinic-wide submissions waiting for staff review: the values as JSON, encrypted with
+    # the project's keyring when it has one, never shown to anyone but the reviewers.
+    "crm_public_submission",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("form", sa.String(80), nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # pending | accepted | rejected
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("address_hash", sa.String(64), nullable=True),
+    sa.Column("decided_at", sa.DateTime, nullable=True),
+    sa.Column("decided_by", sa.String(64), nullable=True),
+    sa.Column("record_id", sa.BigInteger, nullable=True),  # the record an accepted one became
+)
+
+public_attempts = sa.Table(
+    # Submissions to public forms, counted per hashed address and per token so the limits
+    # hold across processes; rows older than the window are pruned. No values.
+    "crm_public_attempt",
+    SYSTEM_METADATA,
+    sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False, index=True),
+    sa.Column("key", sa.String(80), nullable=False, index=True),
+)
+
 
 def create_system_tables(engine: sa.Engine) -> None:
     """Create the `crm_*` tables that do not exist yet, and widen old 32-bit id columns (safe on every start)."""

@@ -12,7 +12,7 @@ from engines.forms import FIELD_TYPES, FieldSpec, TasksSpec
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "blueprints.md").read_text(encoding="utf-8")
 CODE = re.compile(
-    r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|expression|tasks)"""
+    r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|public|expression|tasks)"""
     r"""\.[a-z_]+)["']"""
 )
 SOURCES = [

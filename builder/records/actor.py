@@ -14,6 +14,9 @@ class Actor:
     for writing history as it was (seeding demo data): its writes plan the records'
     timers but set off no event automations (a seeded completed visit opens no new
     follow-ups).
+
+    `grants`, when set, are the actor's whole rights ({entity: Grant}), instead of its
+    role's in the blueprint: a public form's actor may do exactly what the form maps.
     """
 
     id: int | None
@@ -24,6 +27,7 @@ class Actor:
     system: bool = False
     sets_off: bool = True
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    grants: Any = field(default=None, compare=False)  # Mapping[str, policy.Grant] | None
 
     def as_context(self) -> dict[str, Any]:
         """What expressions see as `user`."""

@@ -82,6 +82,8 @@ class Policy:
         if actor.system:
             fields = self.all_fields[entity]
             return Grant(fields, fields, True, True, True, True, None, True)
+        if actor.grants is not None:  # rights of its own (a public form's actor): nothing of any role's
+            return actor.grants.get(entity, NO_GRANT)
         return self.grants.get((actor.role, entity), NO_GRANT)
 
     def require(self, actor: Actor, entity: str, action: str) -> Grant:

@@ -86,9 +86,24 @@ def audit_layer(runtime: Runtime) -> list[BaseRoute]:
     return list(audit_routes(runtime))
 
 
+def public_layer(runtime: Runtime, settings: Any) -> tuple[Any, list[BaseRoute]]:
+    """Patients' own forms (docs/public-forms.md): their desk and pages, and staff's links and review queue."""
+    from builder.public_forms import PublicDesk
+    from builder.public_forms.submitting import Limits
+
+    from .public_pages import PublicPages
+    from .public_staff import StaffPages
+    from .security import SecuritySettings
+
+    settings = settings or SecuritySettings.from_project(runtime.project)
+    desk = PublicDesk(runtime.records, runtime.blueprint, settings.secret_key, Limits.from_project(runtime.project))
+    return desk, [*PublicPages(runtime, desk).routes(), *StaffPages(runtime, desk).routes()]
+
+
 def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None = None) -> Starlette:
     """The Starlette app for `runtime`; `auth` replaces the security layer (tests only)."""
     layer = auth if auth is not None else security_layer(runtime, settings)
+    desk, public_routes = public_layer(runtime, settings)
     api = RecordsApi(runtime.records)
     report_exports = ReportExportApi(runtime.records, runtime.blueprint.reports)
     routes: list[BaseRoute] = [
@@ -97,6 +112,7 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         *layer.routes,
         *audit_layer(runtime),
         *outbox_routes(runtime),
+        *public_routes,
         Mount(
             "/api",
             routes=[
@@ -116,4 +132,5 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         exception_handlers=exception_handlers(),
     )
     app.state.runtime = runtime
+    app.state.public_desk = desk
     return app

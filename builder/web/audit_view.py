@@ -67,6 +67,8 @@ def role_label(blueprint: Any, role: str | None, locale: str) -> str:
     if not role:
         return ""
     spec = blueprint.roles.get(role)
+    if spec is None and translate(f"audit.role.{role}", locale) != f"audit.role.{role}":
+        return translate(f"audit.role.{role}", locale)  # an actor of the app's own (`public`)
     return localized(spec.title, locale, role) if spec is not None and spec.title else role
 
 

@@ -57,6 +57,7 @@ def base_context(request: Request) -> dict[str, Any]:
         "path": request.url.path,
         "inbox_unread": lambda: _unread(runtime, actor_of(request)),
         "tasks_count": lambda: _open_tasks(runtime, actor_of(request)),
+        "reviews": lambda: _reviews(request),
     }
 
 
@@ -70,6 +71,13 @@ def _open_tasks(runtime: Any, actor: Any) -> int | None:
         return runtime.records.count_tasks(actor)
     except (sa.exc.OperationalError, sa.exc.ProgrammingError):
         return None
+
+
+def _reviews(request: Request) -> bool:
+    """Whether the header links the review queue of public forms (docs/public-forms.md) for this user."""
+    desk = getattr(request.app.state, "public_desk", None)
+    actor = actor_of(request)
+    return bool(desk is not None and actor is not None and desk.review.forms_for(actor.role))
 
 
 def _unread(runtime: Any, actor: Any) -> int:

@@ -3,6 +3,7 @@
 from .checks import check_entities_and_forms
 from .checks_common import check_localized
 from .checks_expressions import compile_checked, fits
+from .checks_public import public_fields, public_roles
 from .fieldtypes import (
     FIELD_TYPES,
     ID_MAX,
@@ -21,6 +22,7 @@ from .models import (
     FormSpec,
     LocalizedText,
     PermissionSpec,
+    PublicSpec,
     SectionSpec,
     TasksSpec,
     ValidationSpec,
@@ -40,6 +42,7 @@ __all__ = [
     "FormSpec",
     "LocalizedText",
     "PermissionSpec",
+    "PublicSpec",
     "SectionSpec",
     "TaskFields",
     "TasksSpec",
@@ -58,6 +61,8 @@ __all__ = [
     "localized",
     "message",
     "person_fields",
+    "public_fields",
+    "public_roles",
     "register_field_type",
     "resolve_tasks",
 ]

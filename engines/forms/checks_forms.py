@@ -8,6 +8,7 @@ from engines.rules import Problem
 
 from .checks_common import CheckContext, check_localized, check_name, unknown
 from .checks_expressions import compile_checked
+from .checks_public import check_public
 from .models import FormSpec
 from .scope import entity_scope
 
@@ -44,3 +45,5 @@ def check_form(ctx: CheckContext, name: str, form: FormSpec) -> Iterator[Problem
                 )
             else:
                 first_seen[field_name] = index
+    if form.public is not None:
+        yield from check_public(ctx, name, form, entity)

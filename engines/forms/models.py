@@ -143,12 +143,38 @@ class SectionSpec(Spec):
     visible_if: str | None = None
 
 
+DURATION = r"^[1-9][0-9]{0,4}[mhd]$"  # 30m, 12h, 7d
+
+
+class PublicSpec(Spec):
+    """A form published as a public link that patients fill without signing in (docs/public-forms.md).
+
+    `patient`: each link is a signed token bound to one record of the `bind` link's target
+    (the patient), which the created record is linked to; `clinic`: one plain link for
+    everyone (a new-patient intake), optionally held for staff `review`. The public
+    actor may create exactly one record of the form's entity with exactly `fields`.
+    """
+
+    mode: Literal["patient", "clinic"]
+    bind: str | None = None  # patient mode: the link field the token sets
+    fields: list[str] | None = None  # default: the layout's fields that are not computed
+    expires: str = Field(default="7d", pattern=DURATION)  # a token's lifetime
+    reuse: bool = False  # patient mode: the link may be used again until it expires (readings)
+    review: bool = False  # clinic mode: submissions wait for staff to accept them
+    review_roles: list[str] | None = None  # default: the roles that may create the entity
+    send_roles: list[str] | None = None  # who may make links; default: the roles that may create the entity
+    greeting: str | None = None  # patient mode: a field of the bound record to greet by ("Hello, Fang")
+    intro: LocalizedText | None = None
+    thanks: LocalizedText | None = None
+
+
 class FormSpec(Spec):
     """A screen for editing one entity; entities without one get a default form."""
 
     entity: str
     title: LocalizedText | None = None
     layout: list[SectionSpec]
+    public: PublicSpec | None = None
 
 
 FieldSpec.model_rebuild()

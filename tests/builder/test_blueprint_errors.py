@@ -233,7 +233,15 @@ def test_problems_carry_their_blueprint_path(write):
 
 def test_the_clinic_template_loads_without_problems(at_root):
     loaded = load_blueprint("blueprints/clinic")
-    assert set(loaded.blueprint.entities) == {"patient", "staff", "appointment", "visit", "follow_up", "vital_reading"}
+    assert set(loaded.blueprint.entities) == {
+        "patient",
+        "staff",
+        "appointment",
+        "visit",
+        "follow_up",
+        "vital_reading",
+        "satisfaction",
+    }
 
 
 def test_unknown_phone_region_and_region_on_another_type(write):

@@ -78,7 +78,8 @@ class FormView:
 
 
 def form_spec(forms: Mapping[str, FormSpec], entity: str) -> FormSpec | None:
-    return next((spec for spec in forms.values() if spec.entity == entity), None)
+    """The staff form of `entity`: a public form (docs/public-forms.md) is for patients only."""
+    return next((spec for spec in forms.values() if spec.entity == entity and spec.public is None), None)
 
 
 def input_value(field: CompiledField, value: Any) -> Any:

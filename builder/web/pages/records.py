@@ -19,6 +19,7 @@ from ..context import require_actor
 from ..i18n import register_texts, translate
 from ..outbox_pages import OUTBOX_ROLES
 from ..presenting import display, entity_title, field_label, link_titles, record_title
+from ..public_staff import public_panel
 from ..rendering import render
 from ..writes import run_write
 from .choices import user_names
@@ -134,11 +135,13 @@ async def render_detail(
     messages = await run_in_threadpool(
         record_messages, service, entity.name, record["id"], actor.locale, actor.role in OUTBOX_ROLES
     )
+    public = await run_in_threadpool(public_panel, request, actor, entity.name, record["id"])
     return render(
         request,
         "detail.html",
         {
             "explained": explained,
+            "public": public,
             "entity": entity,
             "entity_title": entity_title(entity, actor.locale),
             "record": record,

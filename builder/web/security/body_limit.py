@@ -5,7 +5,8 @@ Reading a body whole and then measuring it lets one client make the server hold
 byte is read, and a chunked body is counted as it arrives: the read that passes the
 cap raises BodyTooLarge, which becomes a 413 (JSON under `/api/`, a page elsewhere)
 while the rest of the body is never read. Forms have their own cap (`max_form_bytes`),
-JSON and every other body share `max_body_bytes`.
+JSON and every other body share `max_body_bytes`. A public form (`/f/...`, posted by
+anyone without signing in, docs/public-forms.md) takes at most PUBLIC_FORM_BYTES.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from builder.web.i18n import translate
 from .refusals import refusal, scope_locale
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+PUBLIC_PREFIX, PUBLIC_FORM_BYTES = "/f/", 100_000  # a patient's answers: no files, short texts
 
 
 class BodyTooLarge(HTTPException):
@@ -48,7 +50,8 @@ class BodyLimitMiddleware:
 
     def cap(self, scope: Scope) -> int:
         content_type = _header(scope, b"content-type").split(";")[0].strip().lower()
-        return self.max_form_bytes if content_type in FORM_TYPES else self.max_body_bytes
+        cap = self.max_form_bytes if content_type in FORM_TYPES else self.max_body_bytes
+        return min(cap, PUBLIC_FORM_BYTES) if str(scope.get("path", "")).startswith(PUBLIC_PREFIX) else cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

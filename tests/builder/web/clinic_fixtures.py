@@ -154,7 +154,9 @@ def seed_clinic(runtime: Runtime, actors: dict[str, Actor]) -> dict[str, Any]:
         "vital_reading",
         {"patient": patients[0]["id"], "taken_at": "2026-03-01T08:00", "systolic": 150, "diastolic": 95},
     )
+    survey = service.create(SYSTEM, "satisfaction", {"visit": visit["id"], "score": 5, "comment": "Kind staff"})
     return {
+        "survey": survey,
         "vital": vital,
         "staff": staff,
         "patients": patients,

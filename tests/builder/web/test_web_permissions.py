@@ -62,6 +62,7 @@ def create_body(entity: str, data: dict, n: int) -> dict[str, Any]:
         "visit": {"patient": patient, "visited_at": "2026-05-01T10:00"},
         "follow_up": {"patient": patient, "due_on": "2026-05-01"},
         "vital_reading": {"patient": patient, "taken_at": "2026-05-01T10:00", "systolic": 120, "diastolic": 80},
+        "satisfaction": {"visit": data["visit"]["id"], "score": 4},
     }[entity]
 
 
