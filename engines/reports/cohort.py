@@ -70,7 +70,9 @@ def compile_cohort(
     cohort = spec.cohort
     assert cohort is not None
     subject_path = joins.path(cohort.subject)
-    subject = joins.linked(subject_path).c.id  # joined with the subject's row filter: hidden subjects are NULL
+    # with row filters the subject is joined with its own: a subject the viewer may not see is NULL, not counted
+    filtered = joins.row_filter is not None
+    subject = joins.linked(subject_path).c.id if filtered else joins.column(cohort.subject)
     anchor = joins.column(cohort.anchor)
     bucket = bucket_sql(anchor, cohort.by, dialect)
     events = (

@@ -157,7 +157,9 @@ class ReportExampleSpec(Spec):
     params: dict[str, Any] = Field(default_factory=dict)
     now: dt.datetime | dt.date | None = None
     expect: list[dict[str, Any]]
+    rows: int | None = Field(default=None, ge=0)  # when set: the result has this many rows, `expect` lists some
     totals: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None  # with `compare`: the measures over the period before
 
 
 class ReportSpec(Spec):
