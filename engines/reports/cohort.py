@@ -88,8 +88,8 @@ def compile_cohort(
         .cte("cohort_firsts")
     )
     step = 1 if cohort.by == "month" else 7
-    since = (_index(events.c.bucket, cohort.by, dialect) - _index(firsts.c.first, cohort.by, dialect)) / step
-    since = sa.cast(since, sa.Integer)
+    since = _index(events.c.bucket, cohort.by, dialect) - _index(firsts.c.first, cohort.by, dialect)
+    since = sa.cast(since if step == 1 else since / step, sa.Integer)  # weeks: days between Mondays, over 7
     query = (
         sa.select(firsts.c.first.label("cohort"), since.label("period"), sa.func.count().label("active"))
         .select_from(firsts.join(events, events.c.subject == firsts.c.subject))
