@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from engines.forms import LocalizedText
 from engines.forms.models import Spec
@@ -162,8 +162,17 @@ class ReportExampleSpec(Spec):
     previous: dict[str, Any] | None = None  # with `compare`: the measures over the period before
 
 
+_KIND_SCHEMA: dict[str, Any] = {  # the JSON Schema's view of `_kind` below: editors see it too
+    "if": {"properties": {"kind": {"const": "cohort"}}, "required": ["kind"]},
+    "then": {"required": ["cohort"]},
+    "else": {"required": ["measures"], "properties": {"measures": {"minProperties": 1}}},
+}
+
+
 class ReportSpec(Spec):
     """One report: a source entity grouped by dimensions, with measures per group (or a cohort table)."""
+
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra=_KIND_SCHEMA)
 
     title: LocalizedText | None = None
     description: LocalizedText | None = None
