@@ -6,9 +6,10 @@ the average of the same weekday over the last `history` complete weeks
 (`season: none`). No trend, no holidays, no school terms. History is the
 buckets before today's (today is not over); forecasts start at today's bucket,
 so a day with appointments already booked shows both the booked count and the
-forecast. The error is measured by a backtest: the last 4 weeks of history are
-held out, forecast from the weeks before them by the same method, and compared
-with what happened (MAE: the average miss per bucket; MAPE: the average miss as
+forecast (a series that ends before today is continued right after its end).
+The error is measured by a backtest: the last 4 weeks of history are held out,
+forecast from the weeks before them by the same method, and compared with what
+happened (MAE: the average miss per bucket; MAPE: the average miss as
 a share of the actual, over buckets with any records).
 
 For a viewer who may not read the records, a forecast built from a hidden cell
@@ -63,7 +64,10 @@ def forecast(
     rows: Sequence[Mapping[str, Any]], time_key: str, by: str, spec: ForecastSpec, measure: str, today: dt.date
 ) -> tuple[list[tuple[dt.date, Any]], ForecastInfo]:
     """The next `spec.periods` buckets from today's, each with its forecast, and the method's backtest."""
+    found = [row[time_key] for row in rows if row[time_key] is not None]
     start = bucket_of(today, by)
+    if found and next_bucket(max(found), by) < start:
+        start = next_bucket(max(found), by)  # a series that ends before today is continued right after its end
     history = {row[time_key]: row[measure] for row in rows if row[time_key] is not None and row[time_key] < start}
     future, bucket = [], start
     for _ in range(spec.periods):

@@ -252,3 +252,20 @@ def test_the_queries_read_no_row_per_record_in_python(engine):
     )
     text = str(compiled.cohort.query.compile(dialect=engine.dialect))
     assert text.startswith("WITH cohort_events AS") and "cohort_firsts AS" in text
+
+
+def test_a_weekly_forecast_continues_a_series_that_ended_before_today(engine):
+    schema = clinic_database(engine, {"staff": STAFF, "patient": PATIENTS[:1], "appointment": mondays()})
+    report = spec(
+        source="appointment",
+        dimensions=[{"field": "starts_at", "by": "week", "name": "week"}],
+        measures={"n": {"agg": "count"}},
+        parameters={"period": {"type": "date_range", "field": "starts_at"}},
+        forecast={"periods": 2, "season": "none", "history": 4},
+    )
+    result = run(engine, schema, report, params={"period": "2026-01-19..2026-03-15"})  # weeks 4 to 11
+    future = [(r["week"], r["n"]) for r in result.rows if r["forecast"]]
+    assert future == [("2026-W12", 3.0), ("2026-W13", 3.0)]  # weeks 8-11 had 2, 4, 2, 4
+    # held out weeks 8-11, forecast from weeks 4-7 (2, 4, 2, 4): 3 each, off by 1 every week: MAPE (1/2 + 1/4) / 2
+    assert result.forecast is not None
+    assert (result.forecast.mae, result.forecast.mape, result.forecast.backtest_buckets) == (1.0, 0.375, 4)
