@@ -135,7 +135,9 @@ def compile_report(
             dimensions.append(DimensionColumn(dimension.key, dimension.field, None, title))
         else:
             group.append(joins.column(dimension.field).label(dimension.key))
-            options = dict(path.spec.option_labels) if path.spec.option_labels else None
+            options: dict[Any, Any] | None = dict(path.spec.option_labels) if path.spec.option_labels else None
+            if path.spec.type == "boolean":
+                options = {True: {"en": "yes", "zh-CN": "是"}, False: {"en": "no", "zh-CN": "否"}}
             dimensions.append(DimensionColumn(dimension.key, dimension.field, labels=options))
         per_dimension[dimension.key] = group[start:]
 

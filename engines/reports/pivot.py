@@ -14,6 +14,13 @@ from typing import Any
 from engines.forms import LocalizedText
 
 LOCALES = ("en", "zh-CN")
+SUBTOTAL = "_subtotal"
+TOTAL = object()  # the value of a row-total column
+
+
+def _rolls_up(row: Mapping[str, Any], pivot: str) -> bool:
+    """A subtotal row over another dimension: the pivoted one is rolled up into it."""
+    return bool(row.get(SUBTOTAL)) and row.get(SUBTOTAL) != pivot
 
 
 def _text(label: LocalizedText | None, locale: str) -> str:
@@ -47,19 +54,26 @@ def pivot_rows(
     """The pivoted rows and the new columns as (name, measure, value), values in order of appearance.
 
     `keep` are the columns that identify a row (the other dimensions, their titles,
-    and `_subtotal`); a missing combination is an empty cell.
+    and `_subtotal`); a missing combination is an empty cell. A subtotal row that
+    rolls the pivoted dimension up is its row's total: column `<measure>__total`
+    on the row of its details (the value is TOTAL in the columns returned).
     """
     values: list[Any] = []
+    totals = False
     for row in rows:
-        if row[pivot] not in values:
+        if _rolls_up(row, pivot):
+            totals = True
+        elif row[pivot] not in values:
             values.append(row[pivot])
     out: dict[tuple[str, ...], dict[str, Any]] = {}
     for row in rows:
-        identity = tuple(repr(row.get(k)) for k in keep)
-        target = out.setdefault(identity, {k: row.get(k) for k in keep if k in row})
+        rolled = _rolls_up(row, pivot)
+        identity = tuple("None" if rolled and k == SUBTOTAL else repr(row.get(k)) for k in keep)
+        target = out.setdefault(identity, {k: row.get(k) for k in keep if k in row and not (rolled and k == SUBTOTAL)})
         for measure in measures:
-            target[column_name(measure, row[pivot])] = row.get(measure)
+            target[f"{measure}__total" if rolled else column_name(measure, row[pivot])] = row.get(measure)
     columns = [(column_name(m, v), m, v) for v in values for m in measures]
+    columns += [(f"{m}__total", m, TOTAL) for m in measures] if totals else []
     result = []
     for row in out.values():
         for name, _, _ in columns:

@@ -25,7 +25,7 @@ from .comparison import apply_changes, change_measures, change_value, hide_chang
 from .compiler import GROUP_SIZE, CompiledReport, DimensionColumn
 from .forecast import ForecastInfo, describe, forecast
 from .measure_expr import evaluate_measure_expr
-from .pivot import joined, pivot_rows
+from .pivot import TOTAL, joined, pivot_rows
 from .report_spec import TIME_BUCKETS
 from .subtotals import protect_subtotals
 from .suppression import Suppressed, suppress
@@ -276,7 +276,10 @@ def _pivot(compiled: CompiledReport, result: ReportResult) -> None:
     by_name = {c.name: c for c in result.columns}
     new_columns = [by_name[name] for name in keep if name in by_name]
     for name, measure, value in columns:
-        label = value_labels.get(value, "—" if value is None else str(value))
+        if value is TOTAL:
+            label: Any = {"en": "Total", "zh-CN": "合计"}
+        else:
+            label = value_labels.get(value, "—" if value is None else str(value))
         own = by_name[measure]
         new_columns.append(
             ResultColumn(name, "measure", joined(label, own.label) if len(measures) > 1 else label, own.format)

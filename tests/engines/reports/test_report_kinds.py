@@ -269,3 +269,28 @@ def test_a_weekly_forecast_continues_a_series_that_ended_before_today(engine):
     # held out weeks 8-11, forecast from weeks 4-7 (2, 4, 2, 4): 3 each, off by 1 every week: MAPE (1/2 + 1/4) / 2
     assert result.forecast is not None
     assert (result.forecast.mae, result.forecast.mape, result.forecast.backtest_buckets) == (1.0, 0.375, 4)
+
+
+def test_a_pivot_with_subtotals_gets_a_total_column(engine):
+    visits = [*VISITS, {"id": 8, "patient": 1, "doctor": 2, "visited_at": T("2026-01-25T09:00")}]
+    schema = clinic_database(engine, {**CLINIC_ROWS, "visit": visits})
+    report = spec(
+        source="visit",
+        dimensions=[{"field": "visited_at", "by": "month", "name": "month"}, "doctor"],
+        measures={"patients": {"agg": "count_distinct", "field": "patient"}},
+        parameters={"period": {"type": "date_range", "field": "visited_at"}},
+        subtotals=True,
+        pivot="doctor",
+    )
+    result = run(engine, schema, report, params={"period": Q1})
+    assert [c.name for c in result.columns] == ["month", "patients__1", "patients__2", "patients__total"]
+    assert result.columns[-1].label == {"en": "Total", "zh-CN": "合计"}
+    assert cells(result) == [("2026-01", 2, 1, 2), ("2026-02", 0, 2, 2), ("2026-03", 0, 1, 1)]  # distinct, in SQL
+
+
+def test_a_boolean_dimension_reads_yes_and_no(engine):
+    schema = clinic_database(engine)
+    report = spec(source="patient", dimensions=["consent_marketing"], measures={"n": {"agg": "count"}})
+    result = run(engine, schema, report)
+    assert cells(result) == [(False, 2), (True, 4)]
+    assert result.columns[0].labels == {True: {"en": "yes", "zh-CN": "是"}, False: {"en": "no", "zh-CN": "否"}}
