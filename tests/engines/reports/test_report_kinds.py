@@ -294,3 +294,33 @@ def test_a_boolean_dimension_reads_yes_and_no(engine):
     result = run(engine, schema, report)
     assert cells(result) == [(False, 2), (True, 4)]
     assert result.columns[0].labels == {True: {"en": "yes", "zh-CN": "是"}, False: {"en": "no", "zh-CN": "否"}}
+
+
+def test_the_period_before_is_of_equal_length():
+    from engines.reports.compiler import _period_before
+    from engines.reports.periods import period_range
+
+    today = dt.date(2026, 4, 15)
+
+    def before(value: str, how: str = "previous") -> tuple[dt.date, dt.date]:
+        start, end = period_range(value, today)
+        assert start is not None and end is not None
+        first, after = _period_before(start, end, how)
+        return first, after - dt.timedelta(days=1)
+
+    assert before("today") == (dt.date(2026, 4, 14), dt.date(2026, 4, 14))
+    assert before("last_30_days") == (dt.date(2026, 2, 15), dt.date(2026, 3, 16))
+    assert before("this_month") == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))  # a whole month, not 30 days
+    assert before("last_3_months") == (dt.date(2025, 11, 1), dt.date(2026, 1, 31))
+    assert before("this_month", "year_before") == (dt.date(2025, 4, 1), dt.date(2025, 4, 30))
+    assert before("2024-02-29..2024-03-01", "year_before") == (dt.date(2023, 2, 28), dt.date(2023, 3, 1))
+
+
+def test_comparator_buckets():
+    from engines.reports.comparison import comparator
+
+    assert comparator(dt.date(2026, 1, 1), "month", "previous") == dt.date(2025, 12, 1)
+    assert comparator(dt.date(2026, 1, 1), "quarter", "previous") == dt.date(2025, 10, 1)
+    assert comparator(dt.date(2026, 3, 2), "week", "year_before") == dt.date(2025, 3, 3)  # ISO week 10 of 2025
+    assert comparator(dt.date(2026, 12, 28), "week", "year_before") == dt.date(2025, 12, 22)  # week 53: 2025's 52nd
+    assert comparator(dt.date(2028, 2, 29), "day", "year_before") == dt.date(2027, 2, 28)
