@@ -12,7 +12,8 @@ totals still pin down gets another complement in its line. Complements are the
 line's smallest non-empty cells, preferring cells that are not alone along
 another dimension (the one-dimension report would show such a cell's value).
 When a line has no cell left to hide, its total is hidden too (the grand total;
-row and column subtotals are not shown). Expression measures are hidden wherever
+row and column subtotals are not shown, unless the report asks for `subtotals`:
+then subtotals.py protects them, and the details through them, afterwards). Expression measures are hidden wherever
 a measure they are computed from is. Cells of buckets with no records (filled
 zeros) are never hidden: a zero discloses nobody.
 """
