@@ -132,6 +132,7 @@ def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportRes
     }
     hidden = 0
     if compiled.min_cell is not None:
+        raw = [dict(row) for row in rows] if subtotals else []
         hidden = suppress(
             rows,
             totals,
@@ -145,6 +146,7 @@ def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportRes
         if subtotals:
             hidden += protect_subtotals(
                 rows,
+                raw,
                 sizes,
                 subtotals,
                 totals,

@@ -23,7 +23,8 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
-from .suppression import EXACT_LIMIT, Suppressed, suppress_column
+from .bounds import pinned_cells
+from .suppression import BOUNDS_LIMIT, EXACT_LIMIT, Suppressed, suppress_column
 
 Cell = tuple[Any, ...]  # ("d", row) | ("s", dimension, row) | ("t",)
 
@@ -68,6 +69,7 @@ def _number(value: Any) -> float:
 
 def protect_subtotals(
     rows: list[dict[str, Any]],
+    raw: Sequence[Mapping[str, Any]],
     sizes: Sequence[int],
     subtotals: Mapping[str, tuple[list[dict[str, Any]], list[int]]],
     totals: dict[str, Any] | None,
@@ -77,7 +79,10 @@ def protect_subtotals(
     depends: Mapping[str, set[str]],
     min_cell: int,
 ) -> int:
-    """Hide subtotal cells (and more details where needed) in place, after `suppress`; return how many were hidden."""
+    """Hide subtotal cells (and more details where needed) in place, after `suppress`; return how many were hidden.
+
+    `raw` are the rows' values before `suppress` hid some (the search by whole numbers needs them).
+    """
     marker = Suppressed(min_cell)
     count = 0
     other_lines = _other_lines(rows, sizes, dimensions, set(subtotals))
@@ -114,16 +119,21 @@ def protect_subtotals(
             if len(unknowns) > EXACT_LIMIT:
                 break
             pinned = [cell for cell in determined_cells(unknowns, equations) if cell != ("t",)]
+            if not pinned and counting and len(unknowns) <= BOUNDS_LIMIT:
+                pinned = _pinned_by_bounds(raw, measure, hidden, total_hidden, subtotals, other_lines)
             if not pinned:
                 break
-            cell = sorted(pinned, key=repr)[0]
-            candidates = [
-                other
-                for equation in equations
-                if cell in equation
-                for other in equation
-                if other != ("t",) and other not in hidden and size_of.get(other, 0) > 0
-            ]
+            candidates = []
+            for cell in sorted(pinned, key=repr):  # the first pinned cell that another hidden cell can cover
+                candidates = [
+                    other
+                    for equation in equations
+                    if cell in equation
+                    for other in equation
+                    if other != ("t",) and other not in hidden and size_of.get(other, 0) > 0
+                ]
+                if candidates:
+                    break
             if candidates:
                 hidden.add(min(candidates, key=lambda c: (_number(values[c]), size_of[c], repr(c))))
             elif not total_hidden:
@@ -149,6 +159,36 @@ def protect_subtotals(
             totals[measure] = marker
             count += 1
     return count
+
+
+def _pinned_by_bounds(
+    raw: Sequence[Mapping[str, Any]],
+    measure: str,
+    hidden: set[Cell],
+    total_hidden: bool,
+    subtotals: Mapping[str, tuple[list[dict[str, Any]], list[int]]],
+    other_lines: list[list[int]],
+) -> list[Cell]:
+    """Hidden details and subtotals that whole-number bounds pin down (bounds.py), given what the result shows."""
+    details = sorted(int(cell[1]) for cell in hidden if cell[0] == "d")
+    truth = {i: int(_number(raw[i][measure])) for i in details}
+
+    def equation(line: Sequence[int]) -> tuple[list[int], int]:
+        cells = [i for i in line if i in truth]
+        return cells, sum(truth[i] for i in cells)
+
+    equations = [] if total_hidden else [equation(range(len(raw)))]
+    sums: dict[Any, list[int]] = {}
+    for key, (sub_rows, _) in subtotals.items():
+        for j, row in enumerate(sub_rows):
+            line = [i for i, detail in enumerate(raw) if repr(detail[key]) == repr(row[key])]
+            if ("s", key, j) in hidden:
+                sums[("s", key, j)] = [i for i in line if i in truth]
+            else:
+                equations.append(equation(line))
+    equations += [equation(line) for line in other_lines]
+    found = pinned_cells([e for e in equations if e[0]], truth, sums)
+    return sorted((("d", c) if isinstance(c, int) else c for c in found or ()), key=repr)
 
 
 def _other_lines(

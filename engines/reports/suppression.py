@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from .bounds import pinned_cells
+
 EXACT_LIMIT = 400  # hidden cells beyond which the exact check is skipped (the line rules still hold)
+BOUNDS_LIMIT = 60  # hidden cells beyond which the whole-number search is skipped (it has a node budget too)
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,33 @@ def suppress_column(
             else:
                 if determined(hidden, open_lines) and not total_hidden:
                     total_hidden, changed = True, True
+        if not changed and counting and hidden and len(hidden) <= BOUNDS_LIMIT:
+            changed, total_hidden = _bounds(values, sizes, hidden, lines, total_hidden, avoid)
     return hidden, total_hidden
+
+
+def _bounds(
+    values: Sequence[Any],
+    sizes: Sequence[int],
+    hidden: set[int],
+    lines: list[list[int]],
+    total_hidden: bool,
+    avoid: frozenset[int],
+) -> tuple[bool, bool]:
+    """Hide one more cell when whole-number bounds pin a hidden count down (bounds.py); (changed, total hidden)."""
+    open_lines = lines[1:] if total_hidden else lines
+    truth = {i: int(_numeric(values[i])) for i in hidden}
+    equations = [([i for i in line if i in hidden], sum(truth[i] for i in line if i in hidden)) for line in open_lines]
+    pinned = pinned_cells([e for e in equations if e[0]], truth)
+    if not pinned:
+        return False, total_hidden
+    for cell in sorted(pinned, key=repr):
+        for line in open_lines:
+            candidates = [i for i in line if cell in line and i not in hidden and sizes[i] > 0]
+            if candidates:
+                hidden.add(min(candidates, key=lambda i: (i in avoid, _numeric(values[i]), sizes[i], i)))
+                return True, total_hidden
+    return (True, True) if not total_hidden else (False, total_hidden)
 
 
 def suppress(
