@@ -86,6 +86,7 @@ def protect_subtotals(
     marker = Suppressed(min_cell)
     count = 0
     other_lines = _other_lines(rows, sizes, dimensions, set(subtotals))
+    singles = _other_lines(rows, sizes, dimensions, set(subtotals), single=True)  # alone: another report shows them
     for measure, agg in base_measures.items():
         counting = agg in ("count", "count_distinct")
         values: dict[Cell, Any] = {("d", i): row[measure] for i, row in enumerate(rows)}
@@ -120,7 +121,8 @@ def protect_subtotals(
                 break
             pinned = [cell for cell in determined_cells(unknowns, equations) if cell != ("t",)]
             if not pinned and counting and len(unknowns) <= BOUNDS_LIMIT:
-                pinned = _pinned_by_bounds(raw, measure, hidden, total_hidden, subtotals, other_lines)
+                public = {i for i in singles if sizes[i] >= min_cell and _number(raw[i][measure]) >= min_cell}
+                pinned = _pinned_by_bounds(raw, measure, hidden, total_hidden, subtotals, other_lines, public)
             if not pinned:
                 break
             candidates = []
@@ -134,6 +136,14 @@ def protect_subtotals(
                 ]
                 if candidates:
                     break
+            if not candidates and total_hidden:  # pinned through other equations: cover one of those
+                candidates = [
+                    other
+                    for equation in equations
+                    if any(c in hidden for c in equation)
+                    for other in equation
+                    if other != ("t",) and other not in hidden and size_of.get(other, 0) > 0
+                ]
             if candidates:
                 hidden.add(min(candidates, key=lambda c: (_number(values[c]), size_of[c], repr(c))))
             elif not total_hidden:
@@ -168,10 +178,11 @@ def _pinned_by_bounds(
     total_hidden: bool,
     subtotals: Mapping[str, tuple[list[dict[str, Any]], list[int]]],
     other_lines: list[list[int]],
+    public: set[int],
 ) -> list[Cell]:
     """Hidden details and subtotals that whole-number bounds pin down (bounds.py), given what the result shows."""
     details = sorted(int(cell[1]) for cell in hidden if cell[0] == "d")
-    truth = {i: int(_number(raw[i][measure])) for i in details}
+    truth = {i: int(_number(raw[i][measure])) for i in details if i not in public}
 
     def equation(line: Sequence[int]) -> tuple[list[int], int]:
         cells = [i for i in line if i in truth]
@@ -192,8 +203,12 @@ def _pinned_by_bounds(
 
 
 def _other_lines(
-    rows: Sequence[Mapping[str, Any]], sizes: Sequence[int], dimensions: Sequence[str], shown: set[str]
-) -> list[list[int]]:
+    rows: Sequence[Mapping[str, Any]],
+    sizes: Sequence[int],
+    dimensions: Sequence[str],
+    shown: set[str],
+    single: bool = False,
+) -> Any:
     """Lines of rows alike in the other dimensions whose totals another report shows (those not grouped by a
     subtotal dimension: the subtotal rows are those lines' totals here, hidden or not)."""
     lines: list[list[int]] = []
@@ -207,5 +222,5 @@ def _other_lines(
         for index, row in enumerate(rows):
             if sizes[index] > 0:
                 grouped.setdefault(tuple(repr(row[d]) for d in others), []).append(index)
-        lines.extend(line for line in grouped.values() if len(line) > 1)
-    return lines
+        lines.extend(line for line in grouped.values() if (len(line) == 1) == single)
+    return {line[0] for line in lines} if single else lines

@@ -124,6 +124,7 @@ def suppress_column(
     *,
     counting: bool,
     avoid: frozenset[int] = frozenset(),
+    public: frozenset[int] = frozenset(),
 ) -> tuple[set[int], bool]:
     """The row indexes to hide in one measure column, and whether the grand total must be hidden too."""
     hidden = set(primary)
@@ -160,7 +161,7 @@ def suppress_column(
                 if determined(hidden, open_lines) and not total_hidden:
                     total_hidden, changed = True, True
         if not changed and counting and hidden and len(hidden) <= BOUNDS_LIMIT:
-            changed, total_hidden = _bounds(values, sizes, hidden, lines, total_hidden, avoid)
+            changed, total_hidden = _bounds(values, sizes, hidden, lines, total_hidden, avoid, public)
     return hidden, total_hidden
 
 
@@ -171,11 +172,16 @@ def _bounds(
     lines: list[list[int]],
     total_hidden: bool,
     avoid: frozenset[int],
+    public: frozenset[int],
 ) -> tuple[bool, bool]:
-    """Hide one more cell when whole-number bounds pin a hidden count down (bounds.py); (changed, total hidden)."""
+    """Hide one more cell when whole-number bounds pin a hidden count down (bounds.py); (changed, total hidden).
+
+    `public` cells are known anyway (alone along a dimension, the one-dimension
+    report shows them): they are no unknowns of the attacker.
+    """
     open_lines = lines[1:] if total_hidden else lines
-    truth = {i: int(_numeric(values[i])) for i in hidden}
-    equations = [([i for i in line if i in hidden], sum(truth[i] for i in line if i in hidden)) for line in open_lines]
+    truth = {i: int(_numeric(values[i])) for i in hidden if i not in public}
+    equations = [([i for i in line if i in truth], sum(truth[i] for i in line if i in truth)) for line in open_lines]
     pinned = pinned_cells([e for e in equations if e[0]], truth)
     if not pinned:
         return False, total_hidden
@@ -185,7 +191,14 @@ def _bounds(
             if candidates:
                 hidden.add(min(candidates, key=lambda i: (i in avoid, _numeric(values[i]), sizes[i], i)))
                 return True, total_hidden
-    return (True, True) if not total_hidden else (False, total_hidden)
+    if not total_hidden:
+        return True, True
+    # pinned through other lines: cover a cell of any line that holds a hidden cell
+    candidates = [i for line in open_lines if hidden & set(line) for i in line if i not in hidden and sizes[i] > 0]
+    if candidates:
+        hidden.add(min(candidates, key=lambda i: (i in avoid, _numeric(values[i]), sizes[i], i)))
+        return True, total_hidden
+    return False, total_hidden
 
 
 def suppress(
@@ -215,7 +228,8 @@ def suppress(
             if sizes[index] < min_cell or (counting and isinstance(value, int) and 0 < value < min_cell):
                 primary.add(index)
         values = [row[measure] for row in rows]
-        hidden, whole = suppress_column(values, sizes, primary, lines, counting=counting, avoid=avoid)
+        public = frozenset(i for i in avoid if sizes[i] >= min_cell and _numeric(values[i]) >= min_cell)
+        hidden, whole = suppress_column(values, sizes, primary, lines, counting=counting, avoid=avoid, public=public)
         small_total = total_size is not None and 0 < total_size < min_cell
         total_value = None if totals is None else totals.get(measure)
         small_count = counting and isinstance(total_value, int) and 0 < total_value < min_cell

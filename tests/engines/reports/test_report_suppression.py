@@ -346,3 +346,41 @@ def test_a_complementary_subtotal_gets_a_hidden_detail(engine):
     assert "2026-01" in hidden_subtotals and len(hidden_subtotals) >= 2
     pinned = {cell: values for cell, values in possible.items() if len(values) == 1}
     assert pinned == {}, pinned
+
+
+def test_whole_numbers_pin_what_linear_algebra_leaves_open():
+    """a + b = 14, a + c = 9, b + e + g = 8 and each at least 1: b can only be 6 (a <= 8), so all follow."""
+    from engines.reports.bounds import pinned_cells
+
+    truth = {"a": 8, "b": 6, "c": 1, "d": 6, "e": 1, "f": 4, "g": 1}
+    equations = [(["a", "b"], 14), (["c", "d", "e"], 8), (["f", "g"], 5), (["a", "c"], 9), (["d", "f"], 10),
+                 (["b", "e", "g"], 8)]  # fmt: skip
+    assert pinned_cells(equations, truth) == set(truth)
+    assert pinned_cells(equations[:3], truth) == set()
+    assert pinned_cells([(["a", "b"], 2)], {"a": 1, "b": 1}, {"s": ["a", "b"]}) == {"a", "b", "s"}
+    assert pinned_cells(equations, truth, budget=3) is None  # too large to decide: unknown, not "safe"
+
+
+def test_hidden_cells_resist_an_attack_by_whole_numbers(engine):
+    """This table gave every hidden cell back to an attacker who knows counts are whole and at least 1."""
+    grid = {
+        ("2026-01", "walk_in"): 8, ("2026-01", "wechat"): 6, ("2026-01", "web"): 8,
+        ("2026-02", "walk_in"): 1, ("2026-02", "wechat"): 1, ("2026-02", "web"): 6,
+        ("2026-03", "walk_in"): 10, ("2026-03", "wechat"): 1, ("2026-03", "web"): 4,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    learned, hidden, _ = attack(engine, schema, [BY_MONTH, "channel"])
+    assert learned == {}, (learned, hidden)
+    possible, _ = attack_with_subtotals(engine, schema)
+    assert {cell: values for cell, values in possible.items() if len(values) == 1} == {}
+
+
+def test_a_cell_pinned_through_other_lines_gets_a_complement_there(engine):
+    """Feb + Mar subtotals minus the wechat column leave walk_in's two small cells summing to 2."""
+    grid = {
+        ("2026-01", "walk_in"): 8, ("2026-02", "walk_in"): 1, ("2026-02", "wechat"): 12,
+        ("2026-03", "walk_in"): 1, ("2026-03", "wechat"): 6,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    possible, _ = attack_with_subtotals(engine, schema)
+    assert not any(len(values) == 1 and min(values) < 5 for values in possible.values()), possible
