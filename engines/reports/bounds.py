@@ -7,14 +7,18 @@ with every cell at least 1 can leave a single possible value where the
 equations alone leave many. Here, for each hidden count, a search looks for
 another whole-number assignment of all hidden cells consistent with every
 equation and lower bound in which that cell (or a hidden sum, such as a hidden
-subtotal) differs from its true value; a cell without one is pinned. The search
-is depth-first with propagation and a node budget: when the budget runs out the
+subtotal) differs from its true value; a cell without one is pinned. Most cells
+are settled at once by a witness: a whole-number move that keeps every sum (a
+kernel vector, or the sum or difference of two) and every bound. The others
+are searched depth-first with propagation and a node budget: when the budget runs out the
 answer is "unknown" (None) and the caller keeps what it has (a documented limit).
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
+from fractions import Fraction
+from math import gcd, lcm
 from typing import TypeVar
 
 K = TypeVar("K", bound=Hashable)
@@ -68,11 +72,63 @@ def _feasible(
     return search({})
 
 
+def _kernel(equations: Sequence[Equation[K]], unknowns: Sequence[K]) -> list[dict[K, int]]:
+    """Whole-number moves that keep every equation's sum: a basis of the kernel, each scaled to integers."""
+    index = {cell: i for i, cell in enumerate(unknowns)}
+    rows = []
+    for cells, _ in equations:
+        row = [Fraction(0)] * len(unknowns)
+        for cell in cells:
+            row[index[cell]] += 1
+        rows.append(row)
+    pivots: list[int] = []
+    rank = 0
+    for column in range(len(unknowns)):
+        pivot = next((r for r in range(rank, len(rows)) if rows[r][column]), None)
+        if pivot is None:
+            continue
+        rows[rank], rows[pivot] = rows[pivot], rows[rank]
+        head = rows[rank][column]
+        rows[rank] = [value / head for value in rows[rank]]
+        for r in range(len(rows)):
+            if r != rank and rows[r][column]:
+                factor = rows[r][column]
+                rows[r] = [a - factor * b for a, b in zip(rows[r], rows[rank])]
+        pivots.append(column)
+        rank += 1
+    moves = []
+    for free in (c for c in range(len(unknowns)) if c not in pivots):
+        vector = [Fraction(0)] * len(unknowns)
+        vector[free] = Fraction(1)
+        for r, column in enumerate(pivots):
+            vector[column] = -rows[r][free]
+        scale = lcm(*(v.denominator for v in vector))
+        whole = [int(v * scale) for v in vector]
+        divisor = gcd(*whole) or 1
+        moves.append({unknowns[i]: v // divisor for i, v in enumerate(whole) if v})
+    return moves
+
+
+def _feasible_moves(moves: list[dict[K, int]], truth: Mapping[K, int], lower: Mapping[K, int]) -> list[dict[K, int]]:
+    """The moves (kernel vectors, their sums and differences, both ways) that keep every cell at its bound."""
+    combined = list(moves) + [
+        {k: a.get(k, 0) + sign * b.get(k, 0) for k in {*a, *b}} for i, a in enumerate(moves) for b in moves[i + 1 :]
+        for sign in (1, -1)
+    ]  # fmt: skip
+    feasible = []
+    for move in combined:
+        for direction in (1, -1):
+            if all(truth[k] + direction * v >= lower[k] for k, v in move.items()):
+                feasible.append(move)
+                break
+    return feasible
+
+
 def pinned_cells(
     equations: Sequence[Equation[K]],
     truth: Mapping[K, int],
     sums: Mapping[K, Sequence[K]] | None = None,
-    budget: int = 20_000,
+    budget: int = 2_000,
 ) -> set[K] | None:
     """The hidden cells (keys of `truth`) and hidden sums (keys of `sums`) with only one possible value.
 
@@ -86,10 +142,14 @@ def pinned_cells(
     targets += list((sums or {}).items())
     found: set[K] = set()
     nodes = [budget]
+    moves = _feasible_moves(_kernel(equations, unknowns), truth, lower)
+    moved = {cell for move in moves for cell, change in move.items() if change}
     try:
         for name, cells in targets:
             if not cells:
                 continue
+            if set(cells) & moved and any(sum(move.get(c, 0) for c in cells) for move in moves):
+                continue  # a whole-number move changes it: not pinned, no search needed
             value = sum(truth[c] for c in cells)
             if not _feasible(equations, unknowns, lower, (cells, value), nodes):
                 found.add(name)
