@@ -107,6 +107,8 @@ def compile_report(
         compiled = CompiledReport(name, spec, sa.select(sa.literal(1)), None, [], spec.min_cell if private else None)
         compiled.cohort = compile_cohort(spec, joins, conditions, dialect, today, ranges)
         compiled.today = today
+        bounded = [(a, b) for a, b in ranges.values() if a is not None and b is not None]
+        compiled.period = (bounded[0][0], bounded[0][1] - dt.timedelta(days=1)) if bounded else None
         compiled.fields_used = frozenset(joins.used)
         return compiled
 

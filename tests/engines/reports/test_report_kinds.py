@@ -163,6 +163,7 @@ def test_first_visit_cohort(engine):
     result = run(engine, schema, "first_visit_cohort", params={"period": Q1})
     assert cells(result, "cohort", "period", "cohort_size", "active", "retention") == COHORT
     assert [c.name for c in result.columns] == ["cohort", "period", "cohort_size", "active", "retention"]
+    assert result.period == (dt.date(2026, 1, 1), dt.date(2026, 3, 31))
 
 
 def test_a_cohort_counts_only_subjects_and_events_the_viewer_may_see(engine):
