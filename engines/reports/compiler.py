@@ -71,6 +71,15 @@ class CompiledReport:
     )  # change period -> the report over the buckets before
     cohort: Any = None  # a compiled cohort report (engines/reports/cohort.py)
 
+    @property
+    def runs_whole(self) -> bool:
+        """Whether `run_report` must see every group before any row is shown (no paging or streaming of `query`):
+        cycles filled, subtotals, changes, the period before, forecasts, pivots and cohorts all work across groups."""
+        spec = self.spec
+        across = self.fill_cycles or bool(self.subtotal_queries) or bool(self.shifted) or self.previous is not None
+        kinds = spec.forecast is not None or spec.pivot is not None or any(m.change for m in spec.measures.values())
+        return across or kinds or self.cohort is not None or self.fill is not None or self.min_cell is not None
+
 
 def compile_report(
     name: str,

@@ -325,3 +325,30 @@ def test_comparator_buckets():
     assert comparator(dt.date(2026, 3, 2), "week", "year_before") == dt.date(2025, 3, 3)  # ISO week 10 of 2025
     assert comparator(dt.date(2026, 12, 28), "week", "year_before") == dt.date(2025, 12, 22)  # week 53: 2025's 52nd
     assert comparator(dt.date(2028, 2, 29), "day", "year_before") == dt.date(2027, 2, 28)
+
+
+def test_reports_that_work_across_groups_say_so(engine):
+    """Paging or streaming `compiled.query` would skip this work: such reports run whole."""
+    from reports_helpers import TODAY, clinic
+
+    from engines.reports import compile_report
+
+    schema = clinic_database(engine)
+    blueprint = clinic().blueprint
+
+    def compiled(name, **changes):
+        spec = blueprint.reports[name].model_copy(update=changes)
+        return compile_report(
+            name, spec, blueprint.entities, schema=schema.table, dialect=engine.dialect.name, today=TODAY,
+            private=False,
+        )  # fmt: skip
+
+    for name in (
+        "appointment_load",
+        "appointments_forecast",
+        "visits_trend",
+        "first_visit_cohort",
+        "appointments_today",
+    ):
+        assert compiled(name).runs_whole, name
+    assert not compiled("follow_up_completion", compare=None).runs_whole  # sorted, no kinds: pages in SQL
