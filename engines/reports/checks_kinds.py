@@ -90,6 +90,13 @@ def check_kinds(ctx: object, spec: ReportSpec, loc: Loc) -> Iterator[Problem]:
             )
     if spec.pivot is not None and spec.pivot not in keys:
         yield unknown_name("dimension", spec.pivot, keys, loc + ("pivot",), "report.unknown_column")
+    if spec.chart is not None and spec.chart.type == "heatmap" and spec.kind == "table" and len(keys) != 2:
+        yield Problem(
+            loc + ("chart", "type"),
+            "report.heatmap_needs_two_dimensions",
+            f"a heat map is a grid of two dimensions (its columns and rows); the report has {len(keys)}",
+            "group by two, such as {field: starts_at, by: weekday} and {field: starts_at, by: hour}",
+        )
     if spec.forecast is not None:
         yield from _forecast(spec, loc + ("forecast",))
     if spec.cohort is not None:

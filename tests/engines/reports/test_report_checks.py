@@ -266,6 +266,12 @@ MONTHLY = [{"field": "visited_at", "by": "month", "name": "month"}]
         ),
         (visit_report(dimensions=MONTHLY, pivot="doctor"), "report.unknown_column", ("pivot",), "`doctor`"),
         (
+            visit_report(dimensions=MONTHLY, chart={"type": "heatmap"}),
+            "report.heatmap_needs_two_dimensions",
+            ("chart", "type"),
+            "two dimensions",
+        ),
+        (
             visit_report(dimensions=MONTHLY, forecast={"periods": 4}),
             "report.bad_forecast",
             ("forecast",),
