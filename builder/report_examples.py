@@ -73,11 +73,16 @@ def run_report_examples(name: str, spec: ReportSpec, entities: Mapping[str, Enti
             continue
         finally:
             engine.dispose()
-        problems += _compare(label, where, example.expect, example.totals, result)
+        problems += _compare(label, where, example.expect, example.totals, result, example.rows)
+        for key, value in (example.previous or {}).items():
+            got = (result.previous or {}).get(key)
+            if not _same(value, got):
+                message = f"{label}: previous {key} is {got}, expected {value}"
+                problems.append(Problem((*where, "previous", key), "example.failed", message))
     return len(spec.examples), problems
 
 
-def _compare(label: str, where: tuple, expect: list, totals: Any, result: Any) -> list[Problem]:
+def _compare(label: str, where: tuple, expect: list, totals: Any, result: Any, count: int | None) -> list[Problem]:
     problems = []
     rows = list(result.rows)
     for number, wanted in enumerate(expect):
@@ -88,7 +93,10 @@ def _compare(label: str, where: tuple, expect: list, totals: Any, result: Any) -
             )
         else:
             rows.remove(match)
-    if not problems and rows:
+    if count is not None and len(result.rows) != count:
+        message = f"{label}: {len(result.rows)} rows, expected {count}"
+        problems.append(Problem((*where, "rows"), "example.failed", message))
+    elif count is None and not problems and rows:
         problems.append(Problem((*where, "expect"), "example.failed", f"{label}: rows not expected: {rows}"))
     for key, value in (totals or {}).items():
         got = (result.totals or {}).get(key)

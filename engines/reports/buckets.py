@@ -16,9 +16,41 @@ from typing import Any
 
 import sqlalchemy as sa
 
+WEEKDAYS = {
+    1: {"en": "Monday", "zh-CN": "星期一"},
+    2: {"en": "Tuesday", "zh-CN": "星期二"},
+    3: {"en": "Wednesday", "zh-CN": "星期三"},
+    4: {"en": "Thursday", "zh-CN": "星期四"},
+    5: {"en": "Friday", "zh-CN": "星期五"},
+    6: {"en": "Saturday", "zh-CN": "星期六"},
+    7: {"en": "Sunday", "zh-CN": "星期日"},
+}
+CYCLES: dict[str, list[int]] = {"weekday": list(WEEKDAYS), "hour": list(range(24))}
+
+
+def cycle_labels(by: str) -> dict[Any, Any] | None:
+    """How each position of a cycle reads per locale (weekday names; hours as 09:00)."""
+    if by == "weekday":
+        return dict(WEEKDAYS)
+    if by == "hour":
+        return {hour: f"{hour:02d}:00" for hour in range(24)}
+    return None
+
+
+def cycle_sql(column: Any, by: str, dialect: str) -> Any:
+    """The SQL giving `column`'s place in a cycle: ISO weekday 1 (Monday) to 7 (Sunday), or the hour 0 to 23."""
+    if dialect == "postgresql":
+        part = "isodow" if by == "weekday" else "hour"
+        return sa.cast(sa.extract(part, sa.cast(column, sa.DateTime())), sa.Integer)
+    if by == "weekday":  # strftime('%w') is 0 on Sunday
+        return (sa.cast(sa.func.strftime("%w", column), sa.Integer) + 6) % 7 + 1
+    return sa.cast(sa.func.strftime("%H", column), sa.Integer)
+
 
 def bucket_sql(column: Any, by: str, dialect: str) -> Any:
-    """The SQL giving the first day of `column`'s bucket (NULL stays NULL)."""
+    """The SQL giving the first day of `column`'s bucket (NULL stays NULL); a cycle's position for weekday, hour."""
+    if by in CYCLES:
+        return cycle_sql(column, by, dialect)
     if dialect == "postgresql":
         return sa.cast(sa.func.date_trunc(by, sa.cast(column, sa.DateTime())), sa.Date())
     if by == "day":
@@ -56,6 +88,33 @@ def bucket_of(day: dt.date, by: str) -> dt.date:
     if by == "quarter":
         return dt.date(day.year, (day.month - 1) // 3 * 3 + 1, 1)
     return dt.date(day.year, 1, 1)
+
+
+def shift_bucket(start: dt.date, by: str, steps: int) -> dt.date:
+    """The first day of the bucket `steps` buckets after (negative: before) the one starting on `start`."""
+    if by == "day":
+        return start + dt.timedelta(days=steps)
+    if by == "week":
+        return start + dt.timedelta(days=7 * steps)
+    months = {"month": 1, "quarter": 3, "year": 12}[by] * steps
+    index = start.year * 12 + start.month - 1 + months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def year_before(start: dt.date, by: str) -> dt.date:
+    """The same bucket a year before: the same ISO week of the previous year for weeks, else 12 months back."""
+    if by == "week":
+        year, week, _ = start.isocalendar()
+        try:
+            return dt.date.fromisocalendar(year - 1, week, 1)
+        except ValueError:  # week 53 in a year of 52
+            return dt.date.fromisocalendar(year - 1, 52, 1)
+    if by == "day":
+        try:
+            return start.replace(year=start.year - 1)
+        except ValueError:  # 29 February
+            return start.replace(year=start.year - 1, day=28)
+    return shift_bucket(start, "month", -12)
 
 
 def next_bucket(start: dt.date, by: str) -> dt.date:

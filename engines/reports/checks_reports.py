@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from engines.forms import EntitySpec, check_localized, field_type
 from engines.rules import Loc, Problem, did_you_mean
 
+from .checks_kinds import check_kinds, result_columns
 from .measure_expr import measure_names
 from .paths import FieldPath, PathError, resolve_path
 from .periods import PeriodError, period_range
@@ -77,7 +78,9 @@ def check_report(ctx: ReportContext, name: str, spec: ReportSpec) -> Iterator[Pr
     for index, source in enumerate(spec.filters):
         yield from _where(ctx, spec.source, source, loc + ("filters", index))
     yield from _parameters(ctx, spec, loc)
-    columns = set(keys) | set(spec.measures)
+    yield from check_kinds(ctx, spec, loc)
+    columns = result_columns(spec)
+    measures = set(spec.measures) if spec.kind == "table" else {"cohort_size", "active", "retention"}
     for index, item in enumerate(spec.sort):
         if item.lstrip("-") not in columns:
             yield unknown_name("column", item.lstrip("-"), columns, loc + ("sort", index), "report.unknown_column")
@@ -88,8 +91,8 @@ def check_report(ctx: ReportContext, name: str, spec: ReportSpec) -> Iterator[Pr
                 yield unknown_name("column", value, columns, loc + ("chart", axis), "report.unknown_column")
         ys = [spec.chart.y] if isinstance(spec.chart.y, str) else spec.chart.y or []
         for y in ys:
-            if y not in spec.measures:
-                yield unknown_name("measure", y, spec.measures, loc + ("chart", "y"), "report.unknown_measure")
+            if y not in measures:
+                yield unknown_name("measure", y, measures, loc + ("chart", "y"), "report.unknown_measure")
     yield from _examples(ctx, spec, columns, loc)
 
 
@@ -117,6 +120,8 @@ def _dimension(ctx: ReportContext, spec: ReportSpec, text: str, by: str | None, 
         yield Problem(loc + ("field",), "report.not_groupable", f"a `{path.spec.type}` field cannot be a dimension")
     elif by is not None and path.spec.type not in DATES:
         yield Problem(loc + ("by",), "report.not_a_date", f"`{text}` is not a date, so it has no `by: {by}`")
+    elif by == "hour" and path.spec.type != "datetime":
+        yield Problem(loc + ("by",), "report.hour_of_a_date", f"`{text}` is a date without a time: it has no hour")
     elif by is None and path.spec.type == "datetime":
         yield Problem(
             loc + ("field",),
@@ -254,6 +259,7 @@ def _default(kind: str, value: object, path: FieldPath, loc: Loc) -> Iterator[Pr
 
 
 def _examples(ctx: ReportContext, spec: ReportSpec, columns: set[str], loc: Loc) -> Iterator[Problem]:
+    measures = set(spec.measures)
     for index, example in enumerate(spec.examples):
         at = loc + ("examples", index)
         for entity in example.given:
@@ -265,11 +271,12 @@ def _examples(ctx: ReportContext, spec: ReportSpec, columns: set[str], loc: Loc)
                 yield unknown_name("parameter", param, spec.parameters, where, "report.unknown_parameter")
         for row_index, row in enumerate(example.expect):
             for column in row:
-                if column not in columns:
+                pivoted = spec.pivot is not None and column.split("__")[0] in spec.measures
+                if column not in columns and not pivoted and not (column == "_subtotal" and spec.subtotals):
                     where = at + ("expect", row_index, column)
                     yield unknown_name("column", column, columns, where, "report.unknown_column")
-        for column in example.totals or {}:
-            if column not in spec.measures:
+        for column in [*(example.totals or {}), *(example.previous or {})]:
+            if column not in measures:
                 yield unknown_name("measure", column, spec.measures, at + ("totals", column), "report.unknown_measure")
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from engines.forms import ID_MAX, EntitySpec
 
-from .buckets import bucket_sql
+from .buckets import CYCLES, bucket_of, bucket_sql, cycle_labels, next_bucket, shift_bucket, year_before
 from .joins import Joins, RowFilterPort, SchemaPort
 from .measure_expr import compile_measure_expr, measure_names
 from .periods import PeriodError, period_range
@@ -43,6 +43,7 @@ class DimensionColumn:
     field: str
     by: str | None = None
     title: str | None = None
+    labels: dict[Any, Any] | None = None  # value -> how it reads per locale (weekdays, hours, options)
 
 
 @dataclass
@@ -59,6 +60,25 @@ class CompiledReport:
     base_measures: Mapping[str, str] = field(default_factory=dict)  # aggregate measures -> their agg
     depends: dict[str, set[str]] = field(default_factory=dict)  # expression measure -> base measures it uses
     fields_used: frozenset[tuple[str, str]] = frozenset()  # (entity, field) read, titles included
+    today: dt.date | None = None
+    fill_cycles: bool = False  # weekday and hour dimensions get every position (7, 24)
+    subtotal_queries: dict[str, sa.Select] = field(default_factory=dict)  # dimension -> grouped by it alone
+    period: tuple[dt.date, dt.date] | None = None  # the date range asked for (both ends included)
+    previous: CompiledReport | None = None  # `compare`: the report without dimensions over the period before
+    previous_period: tuple[dt.date, dt.date] | None = None
+    shifted: dict[str, CompiledReport] = field(
+        default_factory=dict
+    )  # change period -> the report over the buckets before
+    cohort: Any = None  # a compiled cohort report (engines/reports/cohort.py)
+
+    @property
+    def runs_whole(self) -> bool:
+        """Whether `run_report` must see every group before any row is shown (no paging or streaming of `query`):
+        cycles filled, subtotals, changes, the period before, forecasts, pivots and cohorts all work across groups."""
+        spec = self.spec
+        across = self.fill_cycles or bool(self.subtotal_queries) or bool(self.shifted) or self.previous is not None
+        kinds = spec.forecast is not None or spec.pivot is not None or any(m.change for m in spec.measures.values())
+        return across or kinds or self.cohort is not None or self.fill is not None or self.min_cell is not None
 
 
 def compile_report(
@@ -87,16 +107,31 @@ def compile_report(
     if source_filter is not None:
         conditions.append(source_filter)
     conditions += [compile_where(text, joins.column) for text in spec.filters]
-    fill_range = _parameters(spec, joins, conditions, dict(params or {}), today)
+    ranges: dict[str, tuple[dt.date | None, dt.date | None]] = {}
+    fill_range = _parameters(spec, joins, conditions, dict(params or {}), today, ranges)
+
+    if spec.kind == "cohort":
+        from .cohort import compile_cohort
+
+        compiled = CompiledReport(name, spec, sa.select(sa.literal(1)), None, [], spec.min_cell if private else None)
+        compiled.cohort = compile_cohort(spec, joins, conditions, dialect, today, ranges)
+        compiled.today = today
+        bounded = [(a, b) for a, b in ranges.values() if a is not None and b is not None]
+        compiled.period = (bounded[0][0], bounded[0][1] - dt.timedelta(days=1)) if bounded else None
+        compiled.fields_used = frozenset(joins.used)
+        return compiled
 
     dimensions: list[DimensionColumn] = []
     group: list[Any] = []
+    per_dimension: dict[str, list[Any]] = {}
     for dimension in spec.dimensions:
+        start = len(group)
         path = joins.path(dimension.field)
         if dimension.by is not None:
             expression = bucket_sql(joins.column(dimension.field), dimension.by, dialect)
             group.append(expression.label(dimension.key))
-            dimensions.append(DimensionColumn(dimension.key, dimension.field, dimension.by))
+            labels = cycle_labels(dimension.by)
+            dimensions.append(DimensionColumn(dimension.key, dimension.field, dimension.by, labels=labels))
         elif path.is_link:
             target = joins.linked(path)
             group.append(target.c.id.label(dimension.key))
@@ -111,11 +146,15 @@ def compile_report(
             dimensions.append(DimensionColumn(dimension.key, dimension.field, None, title))
         else:
             group.append(joins.column(dimension.field).label(dimension.key))
-            dimensions.append(DimensionColumn(dimension.key, dimension.field))
+            options: dict[Any, Any] | None = dict(path.spec.option_labels) if path.spec.option_labels else None
+            if path.spec.type == "boolean":
+                options = {True: {"en": "yes", "zh-CN": "是"}, False: {"en": "no", "zh-CN": "否"}}
+            dimensions.append(DimensionColumn(dimension.key, dimension.field, labels=options))
+        per_dimension[dimension.key] = group[start:]
 
     measures = _measures(spec, joins, dialect)
     selected = [*group, sa.func.count().label(GROUP_SIZE)]
-    selected += [measures[m].label(m) for m in spec.measures]
+    selected += [measures[m].label(m) for m in spec.sql_measures]
     query = sa.select(*selected).select_from(joins.from_clause)
     if conditions:
         query = query.where(*conditions)
@@ -129,14 +168,24 @@ def compile_report(
         query = query.limit(spec.limit)
 
     totals_query = None
+    aggregates = [sa.func.count().label(GROUP_SIZE)] + [measures[m].label(m) for m in spec.sql_measures]
     if spec.totals and group:
-        totals = [sa.func.count().label(GROUP_SIZE)] + [measures[m].label(m) for m in spec.measures]
-        totals_query = sa.select(*totals).select_from(joins.from_clause)
+        totals_query = sa.select(*aggregates).select_from(joins.from_clause)
         if conditions:
             totals_query = totals_query.where(*conditions)
-    fill = fill_range if spec.time_dimension is not None and spec.limit is None and not spec.sort else None
+    subtotal_queries = {}
+    for key in spec.subtotal_dimensions:
+        columns = per_dimension[key]
+        subtotal = sa.select(*columns, *aggregates).select_from(joins.from_clause)
+        if conditions:
+            subtotal = subtotal.where(*conditions)
+        subtotal_queries[key] = subtotal.group_by(*(c.element for c in columns)).order_by(
+            *(_ordered(c, False) for c in columns[:1])
+        )
+    unordered = spec.limit is None and not spec.sort
+    fill = fill_range if spec.time_dimension is not None and unordered else None
     base = {m: s.agg for m, s in spec.measures.items() if s.agg is not None}
-    return CompiledReport(
+    compiled = CompiledReport(
         name,
         spec,
         query,
@@ -147,7 +196,80 @@ def compile_report(
         base,
         {m: _base_of(spec, m) for m, s in spec.measures.items() if s.expr is not None},
         frozenset(joins.used),
+        today,
+        unordered and any(d.by in CYCLES for d in spec.dimensions),
+        subtotal_queries,
     )
+    again = {"entities": entities, "schema": schema, "dialect": dialect, "today": today, "row_filter": row_filter}
+    _comparisons(compiled, ranges, dict(params or {}), {**again, "private": private, "show_title": show_title})
+    return compiled
+
+
+def _plain(spec: ReportSpec, **changes: Any) -> ReportSpec:
+    """`spec` reduced to its SQL measures, with no totals, subtotals, pivot, comparison or forecast."""
+    base = {"measures": spec.sql_measures, "totals": False, "subtotals": False, "pivot": None, "compare": None}
+    return spec.model_copy(update={**base, "forecast": None, "sort": [], "limit": None, "examples": [], **changes})
+
+
+def _comparisons(
+    compiled: CompiledReport,
+    ranges: dict[str, tuple[dt.date | None, dt.date | None]],
+    params: dict[str, Any],
+    again: dict[str, Any],
+) -> None:
+    """Compile what period-over-period needs: the period before (`compare`), the buckets before (`change`)."""
+    spec = compiled.spec
+    bounded = [(name, a, b) for name, (a, b) in ranges.items() if a is not None and b is not None]
+    if bounded:
+        name, low_day, high_day = bounded[0]
+        assert low_day is not None and high_day is not None
+        compiled.period = (low_day, high_day - dt.timedelta(days=1))
+        if spec.compare is not None:
+            try:
+                first, after = _period_before(low_day, high_day, spec.compare)
+            except (OverflowError, ValueError):
+                raise ReportError(
+                    "the period before this one would start before the year 1: choose a shorter period, or a later one"
+                ) from None
+            compiled.previous_period = (first, after - dt.timedelta(days=1))
+            before = {**params, name: f"{first.isoformat()}..{(after - dt.timedelta(days=1)).isoformat()}"}
+            compiled.previous = compile_report(compiled.name, _plain(spec, dimensions=[]), params=before, **again)
+    time = spec.time_dimension
+    periods = {m.change.period for m in spec.measures.values() if m.change is not None}
+    if time is None or time.by is None or not periods:
+        return
+    on_time = [key for key, (a, _) in ranges.items() if a is not None and spec.parameters[key].field == time.field]
+    if not on_time:
+        return  # every bucket's comparator is in the result itself (or before the first record)
+    start, end = ranges[on_time[0]]
+    assert start is not None
+    first_bucket = bucket_of(start, time.by)
+    last_bucket = bucket_of((end - dt.timedelta(days=1)) if end else compiled.today or start, time.by)
+    for period in sorted(periods):
+        try:
+            if period == "previous":
+                low, high = shift_bucket(first_bucket, time.by, -1), shift_bucket(last_bucket, time.by, -1)
+            else:
+                low, high = year_before(first_bucket, time.by), year_before(last_bucket, time.by)
+            until = next_bucket(high, time.by) - dt.timedelta(days=1)
+        except (OverflowError, ValueError):
+            raise ReportError(
+                "the period to compare with would fall outside the calendar; choose another period"
+            ) from None
+        shifted = {**params, on_time[0]: f"{low.isoformat()}..{until.isoformat()}"}
+        compiled.shifted[period] = compile_report(compiled.name, _plain(spec), params=shifted, **again)
+
+
+def _period_before(start: dt.date, end: dt.date, how: str) -> tuple[dt.date, dt.date]:
+    """[first, after) of the period before [start, end): whole months back when the range is whole months."""
+    if how == "year_before":
+        return year_before(start, "month" if start.day == 1 else "day"), year_before(
+            end, "month" if end.day == 1 else "day"
+        )
+    if start.day == 1 and end.day == 1:
+        months = (end.year * 12 + end.month) - (start.year * 12 + start.month)
+        return shift_bucket(start, "month", -months), start
+    return start - (end - start), start
 
 
 def _ordered(column: Any, descending: bool) -> Any:
@@ -180,7 +302,7 @@ def _measures(spec: ReportSpec, joins: Joins, dialect: str) -> dict[str, Any]:
                 built[name] = _aggregate(measure, joins, dialect)
         return built[name]
 
-    for name in spec.measures:
+    for name in spec.sql_measures:
         build(name)
     return built
 
@@ -205,9 +327,14 @@ def _aggregate(measure: MeasureSpec, joins: Joins, dialect: str) -> Any:
 
 
 def _parameters(
-    spec: ReportSpec, joins: Joins, conditions: list[Any], params: dict[str, Any], today: dt.date
+    spec: ReportSpec,
+    joins: Joins,
+    conditions: list[Any],
+    params: dict[str, Any],
+    today: dt.date,
+    ranges: dict[str, tuple[dt.date | None, dt.date | None]],
 ) -> tuple[dt.date | None, dt.date | None] | None:
-    """Add each set parameter's condition; return the time range to fill, when one applies to the time dimension."""
+    """Add each set parameter's condition (date ranges into `ranges`); return the time range to fill."""
     unknown = sorted(set(params) - set(spec.parameters))
     if unknown:
         raise ReportError(f"report has no parameter `{unknown[0]}`; it has: {', '.join(spec.parameters) or 'none'}")
@@ -224,6 +351,9 @@ def _parameters(
                 start, end = period_range(str(value), today)
             except PeriodError as exc:
                 raise ReportError(f"parameter `{name}`: {exc}") from None
+            ranges[name] = (start, end)
+            if spec.kind == "cohort":
+                continue  # a cohort's range picks cohorts (first events), not the events counted
             moment = path.spec.type == "datetime"
             if start is not None:
                 conditions.append(column >= (dt.datetime.combine(start, dt.time()) if moment else start))

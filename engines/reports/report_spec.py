@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from engines.forms import LocalizedText
 from engines.forms.models import Spec
@@ -20,6 +20,8 @@ from engines.forms.models import Spec
 from .schedule_spec import ReportScheduleSpec
 
 TIME_BUCKETS = ("day", "week", "month", "quarter", "year")
+CYCLE_BUCKETS = ("weekday", "hour")  # positions in a cycle, not a series: Monday..Sunday, 0..23
+CHANGE_PERIODS = ("previous", "year_before")
 AGGREGATES = ("count", "count_distinct", "sum", "avg", "min", "max", "median")
 FORMATS = ("number", "percent", "integer")
 CHART_TYPES = ("line", "bar", "stacked_bar", "pie", "table", "kpi", "heatmap")
@@ -48,7 +50,7 @@ class DimensionSpec(Spec):
     """
 
     field: str = Field(min_length=1)
-    by: Literal["day", "week", "month", "quarter", "year"] | None = None
+    by: Literal["day", "week", "month", "quarter", "year", "weekday", "hour"] | None = None
     name: str | None = Field(default=None, pattern=NAME)
     label: LocalizedText | None = None
 
@@ -63,20 +65,36 @@ class DimensionSpec(Spec):
         return self.name or self.field.rsplit(".", 1)[-1]
 
 
+class ChangeSpec(Spec):
+    """A period-over-period change of another measure: against the previous bucket, or the same bucket a year before.
+
+    `as: relative` gives (this - before) / before (0.1 is +10%); `as: difference`
+    gives this - before (for a rate: the change in percentage points).
+    """
+
+    of: str = Field(min_length=1)
+    period: Literal["previous", "year_before"] = "previous"
+    as_: Literal["relative", "difference"] = Field(default="relative", alias="as")
+
+
 class MeasureSpec(Spec):
-    """One number per group: an aggregate (`agg`, optional `field` and `where`) or an `expr` over other measures."""
+    """One number per group: an aggregate (`agg`, optional `field` and `where`), an `expr` over other measures,
+    or the `change` of a measure against an earlier time bucket."""
 
     agg: Literal["count", "count_distinct", "sum", "avg", "min", "max", "median"] | None = None
     field: str | None = None
     where: str | None = None
     expr: str | None = None
+    change: ChangeSpec | None = None
     label: LocalizedText | None = None
     format: Literal["number", "percent", "integer"] = "number"
 
     @model_validator(mode="after")
     def _agg_or_expr(self) -> MeasureSpec:
-        if (self.agg is None) == (self.expr is None):
-            raise ValueError("a measure has either `agg` (with `field`, `where`) or `expr`, not both")
+        if sum(x is not None for x in (self.agg, self.expr, self.change)) != 1:
+            raise ValueError("a measure has either `agg` (with `field`, `where`), `expr` or `change`: one of them")
+        if self.change is not None and (self.field is not None or self.where is not None):
+            raise ValueError("a `change` measure compares another measure; put `field` and `where` on that one")
         if self.expr is not None and (self.field is not None or self.where is not None):
             raise ValueError("an `expr` measure combines other measures; put `field` and `where` on those")
         if self.agg not in (None, "count") and self.field is None:
@@ -106,6 +124,30 @@ class ChartSpec(Spec):
     series: str | None = None
 
 
+class ForecastSpec(Spec):
+    """Forecast rows after a day or week series: seasonal averages over the last `history` weeks.
+
+    `season: weekday` (day buckets) averages the same weekday of each of the last
+    `history` weeks; `season: none` averages the last `history` buckets. No trend,
+    no holidays: a stated, simple method whose error on past weeks is reported.
+    """
+
+    periods: int = Field(ge=1, le=366)
+    method: Literal["seasonal_average"] = "seasonal_average"
+    season: Literal["weekday", "none"] = "weekday"
+    history: int = Field(default=8, ge=1, le=104)  # weeks averaged
+    measure: str | None = None  # default: the report's first count measure
+
+
+class CohortSpec(Spec):
+    """A cohort report: subjects (patients) grouped by the bucket of their first event, active in each later bucket."""
+
+    subject: str = Field(min_length=1)  # a link of the source to the entity followed (patient)
+    anchor: str = Field(min_length=1)  # the event's date or datetime (visited_at)
+    by: Literal["month", "week"] = "month"
+    periods: int = Field(default=12, ge=1, le=60)
+
+
 class ReportExampleSpec(Spec):
     """A test inside the report: given rows per entity, the expected result rows.
 
@@ -117,35 +159,73 @@ class ReportExampleSpec(Spec):
     params: dict[str, Any] = Field(default_factory=dict)
     now: dt.datetime | dt.date | None = None
     expect: list[dict[str, Any]]
+    rows: int | None = Field(default=None, ge=0)  # when set: the result has this many rows, `expect` lists some
     totals: dict[str, Any] | None = None
+    previous: dict[str, Any] | None = None  # with `compare`: the measures over the period before
+
+
+_KIND_SCHEMA: dict[str, Any] = {  # the JSON Schema's view of `_kind` below: editors see it too
+    "if": {"properties": {"kind": {"const": "cohort"}}, "required": ["kind"]},
+    "then": {"required": ["cohort"]},
+    "else": {"required": ["measures"], "properties": {"measures": {"minProperties": 1}}},
+}
 
 
 class ReportSpec(Spec):
-    """One report: a source entity grouped by dimensions, with measures per group."""
+    """One report: a source entity grouped by dimensions, with measures per group (or a cohort table)."""
+
+    model_config = ConfigDict(**Spec.model_config, json_schema_extra=_KIND_SCHEMA)
 
     title: LocalizedText | None = None
     description: LocalizedText | None = None
+    kind: Literal["table", "cohort"] = "table"
     source: str
     dimensions: list[DimensionSpec] = Field(default_factory=list, max_length=3)
-    measures: dict[str, MeasureSpec]
+    measures: dict[str, MeasureSpec] = Field(default_factory=dict)
     filters: list[str] = Field(default_factory=list)
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
     sort: list[str] = Field(default_factory=list)
     limit: int | None = Field(default=None, gt=0, le=100_000)
     totals: bool = False
+    subtotals: bool | list[str] = False  # true: by the first dimension; or the dimensions named
+    pivot: str | None = None  # a dimension whose values become columns
+    compare: Literal["previous", "year_before"] | None = None  # totals over the period before (KPI change)
+    forecast: ForecastSpec | None = None
+    cohort: CohortSpec | None = None
     min_cell: int = Field(default=5, ge=2, le=1000)
     chart: ChartSpec | None = None
     examples: list[ReportExampleSpec] = Field(default_factory=list)
     schedule: ReportScheduleSpec | None = None  # mailed on a cron schedule (schedule_spec.py)
 
-    @field_validator("measures")
-    @classmethod
-    def _some_measure(cls, value: dict[str, MeasureSpec]) -> dict[str, MeasureSpec]:
-        if not value:
+    @model_validator(mode="after")
+    def _kind(self) -> ReportSpec:
+        if self.kind == "cohort":
+            if self.cohort is None:
+                raise ValueError("a `kind: cohort` report needs `cohort: {subject, anchor, by, periods}`")
+            if self.dimensions or self.measures or self.forecast or self.subtotals or self.pivot or self.compare:
+                raise ValueError(
+                    "a cohort report's columns are fixed (cohort, period, cohort_size, active, retention): "
+                    "it has no `dimensions`, `measures`, `subtotals`, `pivot`, `compare` or `forecast`"
+                )
+        elif self.cohort is not None:
+            raise ValueError("`cohort:` belongs to a `kind: cohort` report")
+        elif not self.measures:
             raise ValueError("a report needs at least one measure")
-        return value
+        return self
 
     @property
     def time_dimension(self) -> DimensionSpec | None:
-        """The first dimension cut into time buckets, if any."""
-        return next((d for d in self.dimensions if d.by is not None), None)
+        """The first dimension cut into a time series (day to year), if any; weekday and hour are cycles."""
+        return next((d for d in self.dimensions if d.by in TIME_BUCKETS), None)
+
+    @property
+    def sql_measures(self) -> dict[str, MeasureSpec]:
+        """The measures computed in SQL (aggregates and expressions); `change` measures are computed after."""
+        return {name: m for name, m in self.measures.items() if m.change is None}
+
+    @property
+    def subtotal_dimensions(self) -> list[str]:
+        """The dimension columns that get subtotal rows."""
+        if self.subtotals is True:
+            return [self.dimensions[0].key] if len(self.dimensions) > 1 else []
+        return list(self.subtotals or [])

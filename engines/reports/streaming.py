@@ -56,8 +56,9 @@ def check_fill_size(compiled: CompiledReport, today: dt.date) -> None:
 
 
 def needs_all_groups(compiled: CompiledReport) -> bool:
-    """Whether the rows need work across groups (filling buckets, suppression) before any can be shown."""
-    return compiled.fill is not None or compiled.min_cell is not None
+    """Whether the rows need work across groups (filling, suppression, subtotals, changes, pivots,
+    forecasts, cohorts: `CompiledReport.runs_whole`) before any can be shown."""
+    return compiled.runs_whole
 
 
 def _row(compiled: CompiledReport, record: Any) -> dict[str, Any]:

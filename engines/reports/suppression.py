@@ -12,7 +12,8 @@ totals still pin down gets another complement in its line. Complements are the
 line's smallest non-empty cells, preferring cells that are not alone along
 another dimension (the one-dimension report would show such a cell's value).
 When a line has no cell left to hide, its total is hidden too (the grand total;
-row and column subtotals are not shown). Expression measures are hidden wherever
+row and column subtotals are not shown, unless the report asks for `subtotals`:
+then subtotals.py protects them, and the details through them, afterwards). Expression measures are hidden wherever
 a measure they are computed from is. Cells of buckets with no records (filled
 zeros) are never hidden: a zero discloses nobody.
 """
@@ -24,7 +25,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from .bounds import pinned_cells
+
 EXACT_LIMIT = 400  # hidden cells beyond which the exact check is skipped (the line rules still hold)
+BOUNDS_LIMIT = 60  # hidden cells beyond which the whole-number search is skipped (it has a node budget too)
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def suppress_column(
     *,
     counting: bool,
     avoid: frozenset[int] = frozenset(),
+    public: frozenset[int] = frozenset(),
 ) -> tuple[set[int], bool]:
     """The row indexes to hide in one measure column, and whether the grand total must be hidden too."""
     hidden = set(primary)
@@ -155,7 +160,45 @@ def suppress_column(
             else:
                 if determined(hidden, open_lines) and not total_hidden:
                     total_hidden, changed = True, True
+        if not changed and counting and hidden and len(hidden) <= BOUNDS_LIMIT:
+            changed, total_hidden = _bounds(values, sizes, hidden, lines, total_hidden, avoid, public)
     return hidden, total_hidden
+
+
+def _bounds(
+    values: Sequence[Any],
+    sizes: Sequence[int],
+    hidden: set[int],
+    lines: list[list[int]],
+    total_hidden: bool,
+    avoid: frozenset[int],
+    public: frozenset[int],
+) -> tuple[bool, bool]:
+    """Hide one more cell when whole-number bounds pin a hidden count down (bounds.py); (changed, total hidden).
+
+    `public` cells are known anyway (alone along a dimension, the one-dimension
+    report shows them): they are no unknowns of the attacker.
+    """
+    open_lines = lines[1:] if total_hidden else lines
+    truth = {i: int(_numeric(values[i])) for i in hidden if i not in public}
+    equations = [([i for i in line if i in truth], sum(truth[i] for i in line if i in truth)) for line in open_lines]
+    pinned = pinned_cells([e for e in equations if e[0]], truth)
+    if not pinned:
+        return False, total_hidden
+    for cell in sorted(pinned, key=repr):
+        for line in open_lines:
+            candidates = [i for i in line if cell in line and i not in hidden and sizes[i] > 0]
+            if candidates:
+                hidden.add(min(candidates, key=lambda i: (i in avoid, _numeric(values[i]), sizes[i], i)))
+                return True, total_hidden
+    if not total_hidden:
+        return True, True
+    # pinned through other lines: cover a cell of any line that holds a hidden cell
+    candidates = [i for line in open_lines if hidden & set(line) for i in line if i not in hidden and sizes[i] > 0]
+    if candidates:
+        hidden.add(min(candidates, key=lambda i: (i in avoid, _numeric(values[i]), sizes[i], i)))
+        return True, total_hidden
+    return False, total_hidden
 
 
 def suppress(
@@ -185,7 +228,8 @@ def suppress(
             if sizes[index] < min_cell or (counting and isinstance(value, int) and 0 < value < min_cell):
                 primary.add(index)
         values = [row[measure] for row in rows]
-        hidden, whole = suppress_column(values, sizes, primary, lines, counting=counting, avoid=avoid)
+        public = frozenset(i for i in avoid if sizes[i] >= min_cell and _numeric(values[i]) >= min_cell)
+        hidden, whole = suppress_column(values, sizes, primary, lines, counting=counting, avoid=avoid, public=public)
         small_total = total_size is not None and 0 < total_size < min_cell
         total_value = None if totals is None else totals.get(measure)
         small_count = counting and isinstance(total_value, int) and 0 < total_value < min_cell

@@ -90,6 +90,8 @@ def test_accepts_a_minimal_blueprint():
         {**MINIMAL, "workflows": {"flow": {}}},  # a workflow without entity, initial, states
         {**MINIMAL, "automations": {"a": {"entity": "patient", "on": "created", "do": []}}},  # `on`, no actions
         {**MINIMAL, "reports": {"r": {"source": "patient"}}},  # a report without measures
+        {**MINIMAL, "reports": {"r": {"source": "patient", "measures": {}}}},  # ... or with none
+        {**MINIMAL, "reports": {"r": {"kind": "cohort", "source": "patient"}}},  # a cohort without `cohort:`
         {"entities": MINIMAL["entities"]},  # no app
         {**MINIMAL, "entities": {"Patient": {"fields": {"name": {"type": "text"}}}}},  # bad entity name
         {**MINIMAL, "decision_tables": {"t": {"inputs": ["a"], "rows": [{"when": ["-"], "then": 1}], "hitt": 1}}},

@@ -78,7 +78,9 @@ def result_json(
         }
         if column.kind == "dimension":
             entry["values"] = {
-                str(row.get(column.name)): dimension_text(dimensions.get(column.name), row, column.name, locale)
+                str(row.get(column.name)): dimension_text(
+                    dimensions.get(column.name), row, column.name, locale, column.labels
+                )
                 for row in page
                 if row.get(column.name) is not None
             }

@@ -47,6 +47,7 @@ register_texts(
         "dashboards.open_report": {"en": "Open the report", "zh-CN": "打开报表"},
         "dashboards.vs_previous": {"en": "vs the previous period", "zh-CN": "较上一周期"},
         "dashboards.kpi_hidden": {"en": "hidden for privacy", "zh-CN": "为保护隐私已隐藏"},
+        "dashboards.points": {"en": "{value} pts", "zh-CN": "{value} 个百分点"},
         "dashboards.unknown_filter": {
             "en": "The dashboard has no filter `{name}`; it has: {known}.",
             "zh-CN": "看板没有筛选条件 `{name}`;可用的有:{known}。",
@@ -96,6 +97,16 @@ def kpi_of(result: ReportResult, measure: str, locale: str) -> tuple[str, bool, 
     text = number_text(value, formats.get(measure), locale) or "—"
     hidden = isinstance(value, Suppressed)
     change, rising = "", None
+    delta_of_period = (result.changes or {}).get(measure)
+    if isinstance(delta_of_period, (int, float)) and not isinstance(delta_of_period, bool):
+        # `compare:` (engines/reports/comparison.py): relative for counts, points for percentages
+        rising = delta_of_period > 0 if delta_of_period != 0 else None
+        arrow = "▲" if delta_of_period > 0 else ("▼" if delta_of_period < 0 else "")
+        if formats.get(measure) == "percent":
+            size = translate("dashboards.points", locale, value=f"{abs(delta_of_period) * 100:.1f}")
+        else:
+            size = number_text(abs(delta_of_period), "percent", locale)
+        return text, hidden, f"{arrow} {size}".strip(), rising
     for suffix in CHANGE_SUFFIXES:
         key = measure + suffix
         delta = source.get(key)

@@ -96,8 +96,17 @@ def dimensions_of(service: RecordService, spec: ReportSpec, locale: str) -> dict
     return found
 
 
-def dimension_text(dimension: Dimension | None, row: Mapping[str, Any], key: str, locale: str) -> str:
+def dimension_text(
+    dimension: Dimension | None,
+    row: Mapping[str, Any],
+    key: str,
+    locale: str,
+    labels: Mapping[Any, Any] | None = None,
+) -> str:
+    """A dimension's cell in words: the engine's value labels (weekdays, hours), then buckets, options, titles."""
     value = row.get(key)
+    if labels and value in labels:
+        return localized(labels[value], locale, str(value))
     if dimension is None:
         return value_text(None, value, locale)
     if dimension.by is not None:
@@ -138,11 +147,19 @@ def build_view(
             label = localized(column.label, locale, column.name.replace("_", " ").capitalize())
             columns.append(ColumnView(column.name, label, "measure", column.format))
 
+    value_labels = {c.name: c.labels for c in result.columns if c.labels}
+
     def row_view(row: Mapping[str, Any], url: str | None, totals: bool = False) -> RowView:
         cells = []
         for column in columns:
             if column.kind == "dimension":
-                text = "" if totals else dimension_text(dimensions.get(column.name), row, column.name, locale)
+                text = (
+                    ""
+                    if totals
+                    else dimension_text(
+                        dimensions.get(column.name), row, column.name, locale, value_labels.get(column.name)
+                    )
+                )
                 cells.append(Cell(text))
             else:
                 value = row.get(column.name)
@@ -219,8 +236,12 @@ def chart_data(
         "x_label": dimensions[x].label if x is not None and x in dimensions else "",
     }
 
+    value_labels = {c.name: c.labels for c in result.columns if c.labels}
+
     def text(row: Mapping[str, Any], key: str | None) -> str:
-        return dimension_text(dimensions.get(key or ""), row, key or "", locale) if key else data["axis"]
+        if not key:
+            return str(data["axis"])
+        return dimension_text(dimensions.get(key), row, key, locale, value_labels.get(key))
 
     categories: list[str] = []
     for row in rows:

@@ -50,11 +50,21 @@ def _to_chinese(client) -> None:
 
 
 def test_each_role_sees_the_reports_and_dashboards_it_may_open(clinic):
+    appointments = {"no_show_rate", "appointment_load", "appointments_forecast", "appointments_today"}
+    everything = {
+        *appointments,
+        "follow_up_completion",
+        "new_patients",
+        "bp_risk_distribution",
+        "revisit_rate",
+        "visits_trend",
+        "first_visit_cohort",
+    }
     expected = {
-        "admin": {"no_show_rate", "follow_up_completion", "new_patients", "bp_risk_distribution", "revisit_rate"},
-        "analyst": {"no_show_rate", "follow_up_completion", "new_patients", "bp_risk_distribution", "revisit_rate"},
-        "doctor": {"no_show_rate", "follow_up_completion", "new_patients", "bp_risk_distribution", "revisit_rate"},
-        "front_desk": {"no_show_rate", "new_patients"},
+        "admin": everything,
+        "analyst": everything,
+        "doctor": everything,
+        "front_desk": {*appointments, "new_patients"},  # no visits, readings or follow-ups
         "marketing": set(),  # reads patients, but not their channel: new patients by channel is not offered
     }
     for role, names in expected.items():
@@ -229,7 +239,9 @@ def test_dashboard_filters_apply_to_every_card_and_the_home_page_links_it(clinic
     assert kpis[0] == "100.0%"  # no-show rate over March, from the global period
     assert 'name="period"' in page and 'name="doctor"' in page  # shared by two reports or more
     assert 'name="channel"' not in page  # one report's own parameter is not global
-    assert len(_charts(page)) == 3  # revisit rate, no-shows, blood pressure (no new patients in March: a note)
+    # revisit rate, no-shows, blood pressure, the visits trend, the load heat map, the cohort and the forecast
+    # (no new patients in March: a note instead of a chart)
+    assert len(_charts(page)) == 7
     staff = clinic.data["staff"][1]["id"]
     one_doctor = client.get(f"/dashboards/operations?period={MARCH}&doctor={staff}").text
     assert re.findall(r'<p class="kpi-value[^"]*">([^<]*)</p>', one_doctor)[0] == "100.0%"
@@ -241,7 +253,11 @@ def test_dashboard_filters_apply_to_every_card_and_the_home_page_links_it(clinic
     home = clinic.login("analyst").get("/").text
     assert "Your dashboard: Operations" in home and 'href="/dashboards/operations"' in home
     front = clinic.login("front_desk").get("/").text
-    assert "/dashboards/" not in front and 'href="/reports"' in front
+    assert 'href="/dashboards/today"' in front and "/dashboards/operations" not in front  # their own home only
+    today = clinic.login("front_desk").get("/dashboards/today")
+    assert today.status_code == 200 and "kpi-value" in today.text
+    nurse = clinic.login("nurse").get("/").text
+    assert "/dashboards/" not in nurse  # no dashboard is home for nurses
 
 
 def test_charts_library_missing_the_tables_still_work(clinic, monkeypatch, tmp_path):

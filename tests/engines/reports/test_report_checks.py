@@ -217,3 +217,125 @@ def test_a_schedule_names_a_cron_line_known_roles_and_known_parameters():
     assert "`7 every monday` is not a cron line" in found[0][2]
     with pytest.raises(ValidationError):
         ReportSpec.model_validate(visit_report(schedule={"cron": "0 7 * * 1", "to_roles": []}))
+
+
+MONTHLY = [{"field": "visited_at", "by": "month", "name": "month"}]
+
+
+@pytest.mark.parametrize(
+    ("report", "code", "loc", "words"),
+    [
+        (
+            visit_report(dimensions=[{"field": "patient.birth_date", "by": "hour"}]),
+            "report.hour_of_a_date",
+            ("dimensions", 0, "by"),
+            "no hour",
+        ),
+        (
+            visit_report(dimensions=MONTHLY, measures={"n": {"agg": "count"}, "c": {"change": {"of": "nn"}}}),
+            "report.unknown_measure",
+            ("measures", "c", "change", "of"),
+            "`nn`",
+        ),
+        (
+            visit_report(measures={"n": {"agg": "count"}, "c": {"change": {"of": "n"}}}),
+            "report.change_needs_time",
+            ("measures", "c", "change"),
+            "no time series",
+        ),
+        (
+            visit_report(
+                dimensions=MONTHLY,
+                measures={"n": {"agg": "count"}, "c": {"change": {"of": "n"}}, "d": {"change": {"of": "c"}}},
+            ),
+            "report.bad_change",
+            ("measures", "d", "change", "of"),
+            "change of a change",
+        ),
+        (
+            visit_report(
+                dimensions=MONTHLY,
+                measures={"n": {"agg": "count"}, "c": {"change": {"of": "n"}}, "e": {"expr": "c * 2"}},
+            ),
+            "report.bad_change",
+            ("measures", "e", "expr"),
+            "computed after the query",
+        ),
+        (visit_report(compare="previous"), "report.compare_needs_range", ("compare",), "no date range"),
+        (
+            visit_report(dimensions=["doctor"], subtotals=True),
+            "report.subtotals_need_dimensions",
+            ("subtotals",),
+            "two",
+        ),
+        (
+            visit_report(dimensions=[*MONTHLY, "doctor"], subtotals=["doctr"]),
+            "report.unknown_column",
+            ("subtotals", 0),
+            "`doctr`",
+        ),
+        (
+            visit_report(dimensions=[*MONTHLY, "doctor"], subtotals=True, limit=5),
+            "report.subtotals_with_limit",
+            ("subtotals",),
+            "limit",
+        ),
+        (visit_report(dimensions=MONTHLY, pivot="doctor"), "report.unknown_column", ("pivot",), "`doctor`"),
+        (
+            visit_report(dimensions=MONTHLY, chart={"type": "heatmap"}),
+            "report.heatmap_needs_two_dimensions",
+            ("chart", "type"),
+            "two dimensions",
+        ),
+        (
+            visit_report(dimensions=MONTHLY, forecast={"periods": 4}),
+            "report.bad_forecast",
+            ("forecast",),
+            "by day or week",
+        ),
+        (
+            visit_report(dimensions=[{"field": "visited_at", "by": "week"}], forecast={"periods": 4}),
+            "report.bad_forecast",
+            ("forecast", "season"),
+            "day buckets",
+        ),
+        (
+            {"kind": "cohort", "source": "visit", "cohort": {"subject": "wait_minutes", "anchor": "visited_at"}},
+            "report.bad_cohort",
+            ("cohort", "subject"),
+            "not a link",
+        ),
+        (
+            {"kind": "cohort", "source": "visit", "cohort": {"subject": "patient", "anchor": "doctor"}},
+            "report.not_a_date",
+            ("cohort", "anchor"),
+            "not a date",
+        ),
+        (
+            {
+                "kind": "cohort",
+                "source": "visit",
+                "cohort": {"subject": "patient", "anchor": "visited_at"},
+                "parameters": {"p": {"type": "date_range", "field": "patient.created_at"}},
+            },
+            "report.bad_cohort",
+            ("parameters", "p", "field"),
+            "on the anchor",
+        ),
+    ],
+)
+def test_mistakes_in_the_new_report_keys(report, code, loc, words):
+    found = problems(report)
+    matching = [p for p in found if p[0] == code and words in p[2]]
+    assert matching, found
+    assert matching[0][1] == ("reports", "r", *loc)
+
+
+def test_a_cohort_report_has_fixed_columns():
+    with pytest.raises(ValidationError, match="columns are fixed"):
+        ReportSpec.model_validate(
+            {"kind": "cohort", "source": "visit", "cohort": {"subject": "patient", "anchor": "visited_at"},
+             "measures": {"n": {"agg": "count"}}}
+        )  # fmt: skip
+    with pytest.raises(ValidationError, match="needs `cohort:"):
+        ReportSpec.model_validate({"kind": "cohort", "source": "visit"})

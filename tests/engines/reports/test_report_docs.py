@@ -9,7 +9,15 @@ from reports_helpers import ROOT
 
 from engines.reports import AGGREGATES, PERIODS, TIME_BUCKETS, DashboardSpec, ReportSpec
 from engines.reports.dashboard_spec import CardSpec
-from engines.reports.report_spec import ParameterSpec
+from engines.reports.report_spec import (
+    CHANGE_PERIODS,
+    CYCLE_BUCKETS,
+    ChangeSpec,
+    CohortSpec,
+    ForecastSpec,
+    ParameterSpec,
+    ReportExampleSpec,
+)
 
 DOC = (ROOT / "docs" / "reports.md").read_text(encoding="utf-8")
 CODE = re.compile(r"""["']((?:report|dashboard)\.[a-z_]+)["']""")
@@ -34,12 +42,19 @@ def test_every_problem_code_is_documented(code):
 
 @pytest.mark.parametrize(
     "key",
-    sorted({name for model in (ReportSpec, DashboardSpec, CardSpec, ParameterSpec) for name in model.model_fields}),
+    sorted(
+        {
+            field.alias or name
+            for model in (ReportSpec, DashboardSpec, CardSpec, ParameterSpec, ChangeSpec, ForecastSpec, CohortSpec)
+            for name, field in model.model_fields.items()
+        }
+        | set(ReportExampleSpec.model_fields)
+    ),
 )
 def test_every_key_is_documented(key):
     assert f"`{key}`" in DOC
 
 
-@pytest.mark.parametrize("word", [*AGGREGATES, *TIME_BUCKETS, *PERIODS])
+@pytest.mark.parametrize("word", [*AGGREGATES, *TIME_BUCKETS, *CYCLE_BUCKETS, *CHANGE_PERIODS, *PERIODS])
 def test_every_measure_bucket_and_period_is_documented(word):
     assert f"`{word}`" in DOC

@@ -221,3 +221,166 @@ def test_a_complement_is_not_a_cell_another_report_shows(engine):
     learned, hidden, _ = attack(engine, schema, [BY_MONTH, "channel"])
     assert "2026-01/referral" not in hidden
     assert learned == {}
+
+
+def solutions(equations: list[tuple[list[str], int]], unknowns: list[str], lower: int = 1) -> list[dict[str, int]]:
+    """Every assignment of the unknowns (each >= `lower`) satisfying `equations` (sums of unknowns = totals)."""
+    found: list[dict[str, int]] = []
+    limit = max((total for _, total in equations), default=0)
+
+    def search(values: dict[str, int]) -> None:
+        values = dict(values)
+        forced = True
+        while forced:
+            forced = False
+            for cells, total in equations:
+                missing = [c for c in cells if c not in values]
+                rest = total - sum(values[c] for c in cells if c in values)
+                if rest < lower * len(missing) or (not missing and rest != 0):
+                    return
+                if len(missing) == 1:
+                    values[missing[0]] = rest
+                    forced = True
+        free = [u for u in unknowns if u not in values]
+        if not free:
+            found.append(values)
+            return
+        bounds = []
+        for cells, total in equations:
+            missing = [c for c in cells if c not in values]
+            if missing:
+                bounds.append((total - sum(values[c] for c in cells if c in values), missing))
+        rest, missing = min(bounds) if bounds else (limit, free)
+        for value in range(lower, rest - lower * (len(missing) - 1) + 1):
+            search({**values, missing[0]: value})
+
+    search({})
+    return found
+
+
+def subtotal_report() -> ReportSpec:
+    return ReportSpec.model_validate(
+        {
+            "source": "patient",
+            "dimensions": [BY_MONTH, "channel"],
+            "measures": {"n": {"agg": "count"}},
+            "totals": True,
+            "subtotals": True,
+        }
+    )
+
+
+def attack_with_subtotals(engine, schema) -> tuple[dict[str, set[int]], Any]:
+    """Each hidden cell's possible values, from the shown details, subtotals, total and the by-channel report."""
+    main = run(engine, schema, subtotal_report(), private=True)
+    details = [r for r in main.rows if not r.get("_subtotal")]
+    subtotals = [r for r in main.rows if r.get("_subtotal")]
+    name = lambda row: f"{row['month']}/{row['channel']}"  # noqa: E731
+    unknowns = [name(r) for r in details if isinstance(r["n"], Suppressed)]
+    equations: list[tuple[list[str], int]] = []
+
+    def add(rows: list[dict[str, Any]], total: Any) -> None:
+        if not isinstance(total, Suppressed):
+            hidden = [name(r) for r in rows if isinstance(r["n"], Suppressed)]
+            equations.append((hidden, total - sum(r["n"] for r in rows if not isinstance(r["n"], Suppressed))))
+
+    add(details, main.totals["n"])
+    for subtotal in subtotals:
+        add([r for r in details if r["month"] == subtotal["month"]], subtotal["n"])
+    for line in run(engine, schema, report("channel"), private=True).rows:
+        add([r for r in details if r["channel"] == line["channel"]], line["n"])
+    possible: dict[str, set[int]] = {u: set() for u in unknowns}
+    hidden_subtotals = [s for s in subtotals if isinstance(s["n"], Suppressed)]
+    for s in hidden_subtotals:
+        possible[f"subtotal {s['month']}"] = set()
+    for values in solutions(equations, unknowns):
+        for u in unknowns:
+            possible[u].add(values[u])
+        for s in hidden_subtotals:
+            line = [r for r in details if r["month"] == s["month"]]
+            possible[f"subtotal {s['month']}"].add(
+                sum(values[name(r)] if isinstance(r["n"], Suppressed) else r["n"] for r in line)
+            )
+    return possible, main
+
+
+def test_subtotals_cannot_give_a_hidden_cell_back(engine):
+    grid = {
+        ("2026-01", "walk_in"): 10, ("2026-01", "wechat"): 2, ("2026-01", "web"): 8,
+        ("2026-02", "walk_in"): 9, ("2026-02", "wechat"): 7, ("2026-02", "web"): 11,
+        ("2026-03", "walk_in"): 6, ("2026-03", "wechat"): 12, ("2026-03", "web"): 3,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    possible, main = attack_with_subtotals(engine, schema)
+    assert "2026-01/wechat" in possible and "2026-03/web" in possible
+    assert len([r for r in main.rows if r.get("_subtotal")]) == 3
+    pinned = {cell: values for cell, values in possible.items() if len(values) == 1}
+    assert pinned == {}, pinned
+
+
+def test_a_small_subtotal_is_hidden_and_cannot_be_recomputed(engine):
+    """March has 3 patients in all: its subtotal is small, so hidden, and the total must not give it back."""
+    grid = {
+        ("2026-01", "walk_in"): 10, ("2026-01", "wechat"): 6, ("2026-01", "web"): 8,
+        ("2026-02", "walk_in"): 9, ("2026-02", "wechat"): 7, ("2026-02", "web"): 11,
+        ("2026-03", "walk_in"): 2, ("2026-03", "wechat"): 1,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    possible, main = attack_with_subtotals(engine, schema)
+    march = next(r for r in main.rows if r.get("_subtotal") and r["month"] == "2026-03")
+    assert isinstance(march["n"], Suppressed)
+    pinned = {cell: values for cell, values in possible.items() if len(values) == 1}
+    assert pinned == {}, pinned
+
+
+def test_a_complementary_subtotal_gets_a_hidden_detail(engine):
+    """A subtotal hidden only as a complement would be the sum of its shown details: one of them is hidden too."""
+    grid = {
+        ("2026-01", "walk_in"): 2, ("2026-01", "wechat"): 2,
+        ("2026-02", "walk_in"): 9, ("2026-02", "wechat"): 7,
+        ("2026-03", "walk_in"): 8, ("2026-03", "wechat"): 12,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    possible, main = attack_with_subtotals(engine, schema)
+    hidden_subtotals = [r["month"] for r in main.rows if r.get("_subtotal") and isinstance(r["n"], Suppressed)]
+    assert "2026-01" in hidden_subtotals and len(hidden_subtotals) >= 2
+    pinned = {cell: values for cell, values in possible.items() if len(values) == 1}
+    assert pinned == {}, pinned
+
+
+def test_whole_numbers_pin_what_linear_algebra_leaves_open():
+    """a + b = 14, a + c = 9, b + e + g = 8 and each at least 1: b can only be 6 (a <= 8), so all follow."""
+    from engines.reports.bounds import pinned_cells
+
+    truth = {"a": 8, "b": 6, "c": 1, "d": 6, "e": 1, "f": 4, "g": 1}
+    equations = [(["a", "b"], 14), (["c", "d", "e"], 8), (["f", "g"], 5), (["a", "c"], 9), (["d", "f"], 10),
+                 (["b", "e", "g"], 8)]  # fmt: skip
+    assert pinned_cells(equations, truth) == set(truth)
+    assert pinned_cells(equations[:3], truth) == set()
+    assert pinned_cells([(["a", "b"], 2)], {"a": 1, "b": 1}, {"s": ["a", "b"]}) == {"a", "b", "s"}
+    assert pinned_cells(equations, truth, budget=3) is None  # too large to decide: unknown, not "safe"
+
+
+def test_hidden_cells_resist_an_attack_by_whole_numbers(engine):
+    """This table gave every hidden cell back to an attacker who knows counts are whole and at least 1."""
+    grid = {
+        ("2026-01", "walk_in"): 8, ("2026-01", "wechat"): 6, ("2026-01", "web"): 8,
+        ("2026-02", "walk_in"): 1, ("2026-02", "wechat"): 1, ("2026-02", "web"): 6,
+        ("2026-03", "walk_in"): 10, ("2026-03", "wechat"): 1, ("2026-03", "web"): 4,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    learned, hidden, _ = attack(engine, schema, [BY_MONTH, "channel"])
+    assert learned == {}, (learned, hidden)
+    possible, _ = attack_with_subtotals(engine, schema)
+    assert {cell: values for cell, values in possible.items() if len(values) == 1} == {}
+
+
+def test_a_cell_pinned_through_other_lines_gets_a_complement_there(engine):
+    """Feb + Mar subtotals minus the wechat column leave walk_in's two small cells summing to 2."""
+    grid = {
+        ("2026-01", "walk_in"): 8, ("2026-02", "walk_in"): 1, ("2026-02", "wechat"): 12,
+        ("2026-03", "walk_in"): 1, ("2026-03", "wechat"): 6,
+    }  # fmt: skip
+    schema = clinic_database(engine, {"patient": patients(grid)})
+    possible, _ = attack_with_subtotals(engine, schema)
+    assert not any(len(values) == 1 and min(values) < 5 for values in possible.values()), possible
