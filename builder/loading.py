@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from engines.rules import Problem, did_you_mean
 
-from .blueprint import SUPPORTED_LOCALES, UNSUPPORTED_SECTIONS, Blueprint, with_workflow_labels
+from .blueprint import SUPPORTED_LOCALES, UNSUPPORTED_SECTIONS, Blueprint, with_report_indexes, with_workflow_labels
 from .errors import BlueprintError, LocatedProblem
 from .source import Source, load_source
 
@@ -255,4 +255,4 @@ def load_blueprint(path: Path | str) -> LoadedBlueprint:
     problems += meaning
     if problems:
         raise BlueprintError(locate(source, problems))
-    return LoadedBlueprint(with_workflow_labels(blueprint), source, tables, flows)
+    return LoadedBlueprint(with_report_indexes(with_workflow_labels(blueprint)), source, tables, flows)
