@@ -130,7 +130,8 @@ def rows(patients: int, visits: int, appointments: int) -> dict[str, Callable[[]
         rng = random.Random(1)
         for i in range(patients):
             made = moment(rng)
-            yield {"id": i + 1, "name": f"患者{i:06d}", "phone": f"139{i:08d}", "gender": rng.choice(("female", "male")),
+            yield {"id": i + 1, "name": f"患者{i:06d}", "phone": f"139{i:08d}",
+                   "gender": rng.choice(("female", "male")),
                    "channel": rng.choice(("walk_in", "referral", "wechat", "web", "phone")), "stage": "active",
                    "tags": "[]", "consent_sms": False, "consent_marketing": False,
                    "created_at": made, "updated_at": made, **system}  # fmt: skip
