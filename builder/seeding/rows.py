@@ -33,6 +33,7 @@ ALWAYS_KNOWN = (Meaning.PERSON_NAME, Meaning.BIRTH_DATE)
 CHILD_ROWS = (0, 3)
 RETURN_SHARE = 0.55  # of records with a moment and a required link: a return after an earlier one
 EARLIEST = dt.datetime.min
+RECENT, RECENT_SHARE = dt.timedelta(days=30), 0.5  # links: half to records made in the month before
 
 
 class LinkPool:
@@ -62,7 +63,11 @@ class LinkPool:
             self.when.get(entity, {}).pop(record_id, None)
 
     def pick(self, entity: str, before: dt.datetime | None = None) -> int | None:
-        """A random id; with `before`, one made by then (the earliest when none was)."""
+        """A random id; with `before`, one made by then (the earliest when none was).
+
+        Half the time it is one made in the month before (a new patient's first visit
+        comes soon after registering), so records made late still get their share.
+        """
         ids = self.ids.get(entity)
         if not ids:
             return None
@@ -74,7 +79,12 @@ class LinkPool:
             self._unordered.discard(entity)
             ids = self.ids[entity]
         known = bisect.bisect_right(self.times[entity], before)
-        return ids[self.rng.randrange(known)] if known else ids[0]
+        if not known:
+            return ids[0]
+        recent = bisect.bisect_left(self.times[entity], before - RECENT, 0, known)
+        if recent < known and self.rng.random() < RECENT_SHARE:
+            return ids[self.rng.randrange(recent, known)]
+        return ids[self.rng.randrange(known)]
 
     def made_at(self, entity: str, record_id: int) -> dt.datetime:
         return self.when.get(entity, {}).get(record_id, EARLIEST)

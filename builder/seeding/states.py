@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engines.workflows import WorkflowSpec
 
@@ -47,17 +47,28 @@ _BAD_WORDS: tuple[str, ...] = (
 _BAD_COLOURS = ("red", "gray", "grey")
 
 
-@dataclass(frozen=True)
+@dataclass
 class StateWeights:
-    """Weights of each state for records whose moment has passed, and for records ahead."""
+    """Weights of each state for records whose moment has passed, and for records ahead.
+
+    Picks keep each state's share close to its weight however few records there are
+    (the state furthest below its share, give or take a random nudge of one record),
+    so a demo of 200 patients shows about 8% no-shows, not 3% or 14% by chance; the
+    order stays random.
+    """
 
     past: dict[str, float]
     ahead: dict[str, float]
+    made: dict[bool, dict[str, int]] = field(default_factory=lambda: {True: {}, False: {}})
 
     def pick(self, rng: random.Random, past: bool) -> str:
         weights = self.past if past else self.ahead
+        made = self.made[past]
+        total = sum(made.values()) + 1
         states = [s for s, w in weights.items() if w > 0]
-        return rng.choices(states, weights=[weights[s] for s in states])[0]
+        chosen = max(states, key=lambda s: weights[s] * total - made.get(s, 0) + rng.random())
+        made[chosen] = made.get(chosen, 0) + 1
+        return chosen
 
 
 def _bad(name: str, colour: str | None) -> bool:

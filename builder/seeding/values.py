@@ -269,7 +269,8 @@ class ValueMaker:
             return self._choice(name, spec, row)
         when = dt.datetime.fromisoformat(str(moment))
         past = when < (self.now if len(str(moment)) > 10 else self.now.replace(hour=0, minute=0, second=0))
-        weights = self.state_weights.get(spec.workflow or "") or option_weights(options)
+        key = spec.workflow if spec.workflow in self.state_weights else f"{name}: {options}"
+        weights = self.state_weights.get(key) or self.state_weights.setdefault(key, option_weights(options))
         return weights.pick(self.rng, past)
 
     def _choices(self, name: str, spec: FieldSpec, row: Row) -> list[str]:

@@ -165,6 +165,7 @@ def test_a_state_fits_the_records_moment():
     }
     assert set(past) == {"completed", "no_show", "cancelled"}  # a visit in the past has ended
     assert past.count("completed") > 0.75 * len(past)
+    assert 0.06 < past.count("no_show") / len(past) < 0.1  # shares held close to their weights (8%)
     assert ahead <= {"requested", "confirmed", "checked_in", "cancelled"} and "requested" in ahead  # not ended
 
 
