@@ -29,7 +29,7 @@ from . import preparing
 from .actor import Actor
 from .auditing import audit_changes, audit_row
 from .automations import Change, Run, Written, react
-from .batch import KNOWN_LINKS, Batch, open_batch
+from .batch import KNOWN_LINKS, WRITING, Batch, open_batch
 from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
@@ -436,6 +436,7 @@ class RecordService:
         if errors:
             raise ValidationFailed(errors)
         now = self.clock()
+        conn.info[WRITING] = True  # from here a refusal comes after a write (batch.py)
         row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
         try:
             if record_id is None:
