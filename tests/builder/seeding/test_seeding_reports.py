@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from builder.records import SEEDING, SYSTEM, Actor, PermissionDenied
+from builder.records import SEEDING, SYSTEM, Actor, PermissionDenied, ValidationFailed
 from builder.records.reporting import run_report_as
 from builder.runtime import open_runtime
 
@@ -180,3 +180,22 @@ def test_a_failing_batch_is_rolled_back_alone_and_reported(tmp_path, table, reas
         assert conn.execute(sa.text("SELECT count(*) FROM room")).scalar() == 5  # the first batch stayed
         assert conn.execute(sa.text("SELECT count(*) FROM crm_audit WHERE entity = 'room'")).scalar() == 5
     engine.dispose()
+
+
+@pytest.mark.parametrize("actor", [SEEDING, SYSTEM], ids=["seeding", "system"])
+def test_a_refused_row_leaves_the_rest_of_its_batch(tmp_path, actor):
+    ok("init", tmp_path / "clinic")
+    ok("migrate", "-p", tmp_path / "clinic", "--yes")
+    runtime = open_runtime(tmp_path / "clinic")
+    try:
+        with runtime.records.batch(actor) as batch:
+            batch.create("staff", {"name": "王医生"})
+            with pytest.raises(ValidationFailed):
+                batch.create("staff", {"department": "dental"})  # no name: refused
+            batch.create("staff", {"name": "李医生"})
+        names = sorted(s["name"] for s in every(runtime, "staff"))
+        assert names == ["李医生", "王医生"]
+        with runtime.engine.connect() as conn:  # each made record has its audit entry, the refused one none
+            assert conn.execute(sa.text("SELECT count(*) FROM crm_audit WHERE entity = 'staff'")).scalar() == 2
+    finally:
+        runtime.close()
