@@ -16,8 +16,9 @@ and SeedFailed says which rows were lost and why.
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -105,7 +106,7 @@ def seed(
                 range(first, first + size),
                 progress,
             )
-    _link_afterwards(records, entities, list(counts), made_versions, pool, report)
+    _link_afterwards(records, entities, list(counts), made_versions, pool, report, batch_size)
     return report
 
 
@@ -141,11 +142,8 @@ def _seed_batch(
     except Exception as exc:
         builder.links.drop(name, set(made))
         builder.forget(name, len(made))
-        reason = (
-            str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        )
         raise SeedFailed(
-            f"seeding {name} rows {rows.start + 1}-{rows.stop} failed and was rolled back ({reason}); "
+            f"seeding {name} rows {rows.start + 1}-{rows.stop} failed and was rolled back ({_reason(exc)}); "
             f"{report.total} records seeded before them are kept"
         ) from None
     versions.update(made)
@@ -195,16 +193,43 @@ def _link_afterwards(
             continue
         pending = list(made.get(name, {}).items())
         for first in range(0, len(pending), max(batch_size, 1)):
-            with records.batch(SEEDING) as batch:
-                for record_id, version in pending[first : first + max(batch_size, 1)]:
-                    values = {
-                        f: pool.pick(entities[name].fields[f].to or "") for f in fields if pool.rng.random() < 0.85
-                    }
-                    values = {f: v for f, v in values.items() if v is not None}
-                    if not values:
-                        continue
-                    try:
-                        batch.update(name, record_id, values, version)
-                    except (ValidationFailed, Conflict):
-                        continue
-                    report.linked_afterwards[name] = report.linked_afterwards.get(name, 0) + 1
+            chunk = pending[first : first + max(batch_size, 1)]
+            with _failing_as(f"linking {name} rows {first + 1}-{first + len(chunk)} afterwards"):
+                _link_batch(records, entities, name, fields, chunk, pool, report)
+
+
+@contextlib.contextmanager
+def _failing_as(what: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        raise SeedFailed(f"{what} failed and was rolled back ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of what went wrong (SQL parameters are never in it: engines hide them)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _link_batch(
+    records: RecordService,
+    entities: Mapping[str, EntitySpec],
+    name: str,
+    fields: list[str],
+    pending: list[tuple[int, int]],
+    pool: LinkPool,
+    report: SeedReport,
+) -> None:
+    """Fill the links of `pending` records of `name` in one batch (a refused update is left as it was)."""
+    with records.batch(SEEDING) as batch:
+        for record_id, version in pending:
+            values = {f: pool.pick(entities[name].fields[f].to or "") for f in fields if pool.rng.random() < 0.85}
+            values = {f: v for f, v in values.items() if v is not None}
+            if not values:
+                continue
+            try:
+                batch.update(name, record_id, values, version)
+            except (ValidationFailed, Conflict):
+                continue
+            report.linked_afterwards[name] = report.linked_afterwards.get(name, 0) + 1
