@@ -51,7 +51,7 @@ STATUSES = (("completed", 0.78), ("no_show", 0.08), ("cancelled", 0.08), ("confi
 
 HAND = {
     ("sqlite", "revisit_rate"): """
-        SELECT strftime('%Y-%m', v.visited_at) AS month, s.id AS doctor, s.name AS doctor_name,
+        SELECT date(v.visited_at, 'start of month') AS month, s.id AS doctor, s.name AS doctor_name,
                count(*) AS visits, count(DISTINCT v.patient) AS patients,
                (count(*) - count(DISTINCT v.patient)) * 1.0 / count(*) AS revisit_rate
         FROM visit v LEFT JOIN staff s ON s.id = v.doctor
