@@ -21,6 +21,7 @@ engine/hand-written. The query plans (EXPLAIN QUERY PLAN / EXPLAIN) are printed 
 
     python bench/reports.py           # 100k patients, 1M visits, 500k appointments; SQLite and PostgreSQL
     python bench/reports.py --quick   # 10k patients, 100k visits, 50k appointments
+    python bench/reports.py --smoke --databases sqlite   # seconds (used by the tests)
 """
 
 from __future__ import annotations
@@ -293,10 +294,17 @@ def bench(kind: str, patients: int, visits: int, appointments: int, show_plans: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="10k patients, 100k visits, 50k appointments")
+    parser.add_argument("--smoke", action="store_true", help="1k patients, 10k visits, 5k appointments (tests)")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--plans", action="store_true", help="print the hand-written queries' plans")
     args = parser.parse_args()
-    sizes = (10_000, 100_000, 50_000) if args.quick else (100_000, 1_000_000, 500_000)
+    sizes = (
+        (1_000, 10_000, 5_000)
+        if args.smoke
+        else (10_000, 100_000, 50_000)
+        if args.quick
+        else (100_000, 1_000_000, 500_000)
+    )
     for kind in args.databases.split(","):
         bench(kind.strip(), *sizes, args.plans)
 
