@@ -53,6 +53,8 @@ test: install assets browser lint
 bench: install
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/seed.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) *.egg-info node_modules

@@ -100,3 +100,40 @@ def with_workflow_labels(blueprint: Blueprint) -> Blueprint:
             )
         entities[name] = entity.model_copy(update={"fields": fields})
     return blueprint.model_copy(update={"entities": entities})
+
+
+def report_time_fields(blueprint: Blueprint) -> dict[str, set[str]]:
+    """Per entity, its fields that a report buckets by time (`by: month`) or filters by a `date_range`.
+
+    Fields across links (`patient.created_at`) and system columns are left out: only a
+    report's own source's fields get an index.
+    """
+    found: dict[str, set[str]] = {}
+    for report in blueprint.reports.values():
+        fields = [d.field for d in report.dimensions if d.by is not None]
+        fields += [p.field for p in report.parameters.values() if p.type == "date_range"]
+        entity = blueprint.entities.get(report.source)
+        for name in fields:
+            if entity is not None and name in entity.fields:
+                found.setdefault(report.source, set()).add(name)
+    return found
+
+
+def with_report_indexes(blueprint: Blueprint) -> Blueprint:
+    """Fields a report groups by time or filters by a date range get `index: true`.
+
+    A report over a period reads that period's rows only when the time field is
+    indexed (visit.visited_at, appointment.starts_at); bench/reports.py shows the plans.
+    """
+    wanted = report_time_fields(blueprint)
+    if not wanted:
+        return blueprint
+    entities = dict(blueprint.entities)
+    for name, fields in wanted.items():
+        entity = entities[name]
+        updated = {
+            f: spec.model_copy(update={"index": True}) if f in fields and not spec.index else spec
+            for f, spec in entity.fields.items()
+        }
+        entities[name] = entity.model_copy(update={"fields": updated})
+    return blueprint.model_copy(update={"entities": entities})

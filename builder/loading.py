@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from engines.rules import Problem, did_you_mean
 
-from .blueprint import SUPPORTED_LOCALES, UNSUPPORTED_SECTIONS, Blueprint, with_workflow_labels
+from .blueprint import SUPPORTED_LOCALES, UNSUPPORTED_SECTIONS, Blueprint, with_report_indexes, with_workflow_labels
 from .errors import BlueprintError, LocatedProblem
 from .partial_blueprint import meaning_of_what_parsed
 from .source import Source, load_source
@@ -258,4 +258,4 @@ def load_blueprint(path: Path | str) -> LoadedBlueprint:
     problems += meaning
     if problems:
         raise BlueprintError(locate(source, problems))
-    return LoadedBlueprint(with_workflow_labels(blueprint), source, tables, flows)
+    return LoadedBlueprint(with_report_indexes(with_workflow_labels(blueprint)), source, tables, flows)

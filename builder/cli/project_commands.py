@@ -161,7 +161,17 @@ def schema() -> None:
     show_default=True,
     help="Random seed: the same seed on the same data makes the same records.",
 )
-def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_value: int) -> None:
+@click.option(
+    "--batch",
+    "batch_size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 100_000),
+    help="Records per transaction; a failing batch is rolled back alone.",
+)
+def seed(
+    project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_value: int, batch_size: int = 500
+) -> None:
     """Fill the database with realistic demo data for any blueprint, through the record service.
 
     Values follow each field's type, limits and meaning, in the app's first locale
@@ -198,6 +208,7 @@ def seed(project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_va
                 locale=runtime.blueprint.default_locale,
                 seed_value=seed_value,
                 progress=advance,
+                batch_size=batch_size,
             )
     finally:
         runtime.close()

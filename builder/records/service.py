@@ -9,6 +9,7 @@ one transaction. No flags, no way around it.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import datetime as dt
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
@@ -29,6 +30,7 @@ from . import preparing
 from .actor import Actor
 from .auditing import audit_changes, audit_row
 from .automations import Change, Run, Written, react
+from .batch import KNOWN_LINKS, WRITING, Batch, open_batch
 from .codec import Cipher, decode, encode, search_value
 from .compiled import CompiledEntity, compile_entity
 from .counting import count_matches
@@ -401,6 +403,7 @@ class RecordService:
         version: int | None,
         *,
         move: Move | None = None,
+        made_at: dt.datetime | None = None,
     ) -> Written:
         """Check and write one record within `conn`: the lifecycle every write shares.
 
@@ -409,9 +412,15 @@ class RecordService:
 
         `move` is the transition being made (transitions.py): it alone may change a
         workflow-driven state field, and it is audited as a transition.
+
+        `made_at` backdates a new record's `created_at`/`updated_at` (its audit entry keeps
+        the real time): only for actors writing history (`sets_off` False, i.e. seeding),
+        so demo data can have 18 months of registrations.
         """
         entity_name = entity.name
         creating = record_id is None
+        if made_at is not None and (actor.sets_off or not creating):
+            raise PermissionDenied("only seeding may say when a new record was made")
         if not isinstance(values, Mapping):
             raise ValidationFailed([FieldError("__all__", "invalid", "expected an object of field values")])
         locale = actor.locale
@@ -451,13 +460,16 @@ class RecordService:
         if errors:
             raise ValidationFailed(errors)
         now = self.clock()
+        conn.info[WRITING] = True  # from here a refusal comes after a write (batch.py)
         row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
         try:
             if record_id is None:
+                made = made_at or now
                 row_values.update(
-                    created_at=now, created_by=actor.name, updated_at=now, updated_by=actor.name, version=1
+                    created_at=made, created_by=actor.name, updated_at=made, updated_by=actor.name, version=1
                 )
-                record_id = inserted_id(conn.execute(table.insert().values(**row_values)))
+                # Parameters, not .values(): one compiled INSERT per set of columns, reused by every row.
+                record_id = inserted_id(conn.execute(table.insert(), row_values))
             else:
                 row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
                 result = conn.execute(
@@ -472,9 +484,8 @@ class RecordService:
         changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
         action = "create" if creating else ("transition" if move is not None else "update")
         conn.execute(
-            audit_table.insert().values(
-                **audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None)
-            )
+            audit_table.insert(),
+            audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None),
         )
         written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
         children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
@@ -495,6 +506,10 @@ class RecordService:
             return written.presented
         children = self._children(conn, entity, [row.id]) if entity.child_fields else {}
         return self._present(entity, row, grant, children)
+
+    def batch(self, actor: Actor) -> contextlib.AbstractContextManager[Batch]:
+        """Many writes as `actor` in one transaction, each with the whole lifecycle (batch.py)."""
+        return open_batch(self, actor)
 
     # -- workflows -------------------------------------------------------------------
     def new_run(self, conn: sa.Connection, now: dt.datetime | None = None) -> Run:
@@ -560,20 +575,23 @@ class RecordService:
             if field.name not in given and not creating:
                 continue
             table = self.schema.child(entity.name, field.name)
-            conn.execute(table.delete().where(table.c.parent_id == record_id))
+            if not creating:
+                conn.execute(table.delete().where(table.c.parent_id == record_id))
             rows = record.get(field.name) or []
             for position, row in enumerate(rows):
                 data = encode(list(field.children.values()), row, table.name, self.cipher)
-                conn.execute(table.insert().values(parent_id=record_id, position=position, **data))
+                conn.execute(table.insert(), {"parent_id": record_id, "position": position, **data})
 
     def _check_links(
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict, given: set[str], locale: str
     ) -> builtins.list[FieldError]:
         """Each link points at an existing record; a link the actor sets, at one the actor may see."""
         errors = []
+        # Within a batch (batch.py) the system's links found once need no second look.
+        known: set[tuple[str, Any]] | None = conn.info.get(KNOWN_LINKS) if actor.system else None
         for name, target in self._links[entity.name].items():
             value = record.get(name)
-            if value is None:
+            if value is None or (known is not None and (target, value) in known):
                 continue
             query = sa.select(self.schema.table(target).c.id).where(self.schema.table(target).c.id == value)
             if name in given and not actor.system:
@@ -582,6 +600,8 @@ class RecordService:
                 query = query.where(visible) if visible is not None else query
             if conn.execute(query).first() is None:
                 errors.append(FieldError(name, "invalid_link", message("invalid_link", locale)))
+            elif known is not None:
+                known.add((target, value))
         for table in entity.child_fields:
             for i, row in enumerate(record.get(table.name) or [] if table.name in given else []):
                 for name, target in self._links[child_key(entity.name, table.name)].items():

@@ -7,10 +7,11 @@ service refuses are retried with new values, then skipped and counted.
 """
 
 from .planning import RowRequest, SeedRequestError, main_entity, parse_rows, plan_rows, seeding_order
-from .running import SeedReport, faker_locale, seed
+from .running import SeedFailed, SeedReport, faker_locale, seed
 
 __all__ = [
     "RowRequest",
+    "SeedFailed",
     "SeedReport",
     "SeedRequestError",
     "faker_locale",

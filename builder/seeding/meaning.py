@@ -114,8 +114,25 @@ def _label_means(labels: list[str], meaning: Meaning) -> bool:
     return False
 
 
+_KNOWN: dict[tuple[str, int], tuple[FieldSpec, Meaning]] = {}
+
+
 def meaning_of(name: str, spec: FieldSpec) -> Meaning:
-    """The most specific meaning the field's name or labels give it (OTHER when none)."""
+    """The most specific meaning the field's name or labels give it (OTHER when none).
+
+    Asked for every field of every seeded record: the answer is kept per field spec.
+    """
+    known = _KNOWN.get((name, id(spec)))
+    if known is not None and known[0] is spec:
+        return known[1]
+    meaning = _meaning_of(name, spec)
+    if len(_KNOWN) > 10_000:
+        _KNOWN.clear()
+    _KNOWN[(name, id(spec))] = (spec, meaning)
+    return meaning
+
+
+def _meaning_of(name: str, spec: FieldSpec) -> Meaning:
     labels = _labels(spec)
     kind = spec.type
     candidates: tuple[Meaning, ...]

@@ -7,12 +7,18 @@ their timers (a seeded confirmed appointment gets its reminder) but set off no e
 automations (a seeded completed appointment opens no extra visit or follow-ups).
 A row the service refuses is made again with new values a few times, then skipped
 and counted, never forced in.
+
+Rows are written in batches (`batch_size`, 500 by default) of one transaction each
+(records/batch.py): the same rules per row, one commit per batch. An error that is not
+a refusal (the database failing) rolls back only its batch; the batches before it stay,
+and SeedFailed says which rows were lost and why.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -20,12 +26,21 @@ from faker import Faker
 
 from engines.forms import EntitySpec
 
+from ..errors import ProjectError
 from ..records import SEEDING, Conflict, RecordService, ValidationFailed
+from ..records.batch import Batch
+from .planning import main_entity
 from .rows import LinkPool, RowBuilder
+from .states import StateWeights, workflow_weights
 from .values import ValueMaker
 
 ATTEMPTS = 5
+BATCH_SIZE = 500
 Progress = Callable[[str, int], None]
+
+
+class SeedFailed(ProjectError):
+    """A batch failed for a reason other than a refused row; it was rolled back, earlier batches kept."""
 
 
 @dataclass
@@ -58,6 +73,7 @@ def seed(
     locale: str = "zh-CN",
     seed_value: int = 2026,
     progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> SeedReport:
     """Make `counts[entity]` rows of each entity, in the order given; return what was made and skipped.
 
@@ -69,36 +85,83 @@ def seed(
     rng = random.Random(state)
     fake = Faker(faker_locale(locale))
     fake.seed_instance(state)
-    maker = ValueMaker(rng, fake, records.clock())
+    maker = ValueMaker(rng, fake, records.clock(), state_weights(records))
     pool = LinkPool(rng, existing)
-    builder = RowBuilder(maker, pool)
+    builder = RowBuilder(maker, pool, main_entity(entities) if entities else None)
     report = SeedReport()
     made_versions: dict[str, dict[int, int]] = {}
     for name, count in counts.items():
         made_versions[name] = {}
         report.made[name] = report.skipped[name] = 0
-        for _ in range(count):
-            record = _create(records, name, entities[name], builder, report)
-            if record is None:
-                report.skipped[name] += 1
-            else:
-                report.made[name] += 1
-                pool.add(name, record["id"])
-                made_versions[name][record["id"]] = record["version"]
-            if progress:
-                progress(name, 1)
-    _link_afterwards(records, entities, list(counts), made_versions, pool, report)
+        builder.prepare(name, count)
+        for first in range(0, count, max(batch_size, 1)):
+            size = min(max(batch_size, 1), count - first)
+            _seed_batch(
+                records,
+                name,
+                entities[name],
+                builder,
+                report,
+                made_versions[name],
+                range(first, first + size),
+                progress,
+            )
+    _link_afterwards(records, entities, list(counts), made_versions, pool, report, batch_size)
     return report
 
 
-def _create(
-    records: RecordService, name: str, entity: EntitySpec, builder: RowBuilder, report: SeedReport
-) -> dict | None:
+def state_weights(records: RecordService) -> dict[str, StateWeights]:
+    """The weights of each workflow's states (states.py), by workflow name."""
+    machines = records.flows.machines if records.flows is not None else {}
+    return {name: workflow_weights(machine.spec) for name, machine in machines.items()}
+
+
+def _seed_batch(
+    records: RecordService,
+    name: str,
+    entity: EntitySpec,
+    builder: RowBuilder,
+    report: SeedReport,
+    versions: dict[int, int],
+    rows: range,
+    progress: Progress | None,
+) -> None:
+    """Rows `rows` of entity `name` in one transaction; on failure, forget them and raise SeedFailed."""
+    made: dict[int, int] = {}
+    skipped = 0
+    try:
+        with records.batch(SEEDING) as batch:
+            for _ in rows:
+                record = _create(batch, name, entity, builder, report)
+                if record is None:
+                    skipped += 1
+                else:
+                    made[record["id"]] = record["version"]
+                if progress:
+                    progress(name, 1)
+    except Exception as exc:
+        builder.links.drop(name, set(made))
+        builder.forget(name, len(made))
+        raise SeedFailed(
+            f"seeding {name} rows {rows.start + 1}-{rows.stop} failed and was rolled back ({_reason(exc)}); "
+            f"{report.total} records seeded before them are kept"
+        ) from None
+    versions.update(made)
+    report.made[name] += len(made)
+    report.skipped[name] += skipped
+
+
+def _create(batch: Batch, name: str, entity: EntitySpec, builder: RowBuilder, report: SeedReport) -> dict | None:
     for _attempt in range(ATTEMPTS):
+        made = builder.make(name, entity)
         try:
-            return records.create(SEEDING, name, builder.record(entity))
+            record = batch.create(name, made.values, made_at=made.made_at)
         except ValidationFailed as refused:
             report.reasons[name] = str(refused)
+            continue
+        builder.links.add(name, record["id"], made.made_at)
+        builder.remember(name, made)
+        return record
     return None
 
 
@@ -116,6 +179,7 @@ def _link_afterwards(
     made: dict[str, dict[int, int]],
     pool: LinkPool,
     report: SeedReport,
+    batch_size: int = BATCH_SIZE,
 ) -> None:
     """Fill optional links to entities seeded later (links in a cycle), most of the time, as updates."""
     for position, name in enumerate(order):
@@ -125,13 +189,47 @@ def _link_afterwards(
             for f, spec in entities[name].fields.items()
             if spec.type == "link" and not spec.required and spec.to in later
         ]
-        for record_id, version in made.get(name, {}).items():
+        if not fields:
+            continue
+        pending = list(made.get(name, {}).items())
+        for first in range(0, len(pending), max(batch_size, 1)):
+            chunk = pending[first : first + max(batch_size, 1)]
+            with _failing_as(f"linking {name} rows {first + 1}-{first + len(chunk)} afterwards"):
+                _link_batch(records, entities, name, fields, chunk, pool, report)
+
+
+@contextlib.contextmanager
+def _failing_as(what: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        raise SeedFailed(f"{what} failed and was rolled back ({_reason(exc)})") from None
+
+
+def _reason(exc: Exception) -> str:
+    """The first line of what went wrong (SQL parameters are never in it: engines hide them)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _link_batch(
+    records: RecordService,
+    entities: Mapping[str, EntitySpec],
+    name: str,
+    fields: list[str],
+    pending: list[tuple[int, int]],
+    pool: LinkPool,
+    report: SeedReport,
+) -> None:
+    """Fill the links of `pending` records of `name` in one batch (a refused update is left as it was)."""
+    with records.batch(SEEDING) as batch:
+        for record_id, version in pending:
             values = {f: pool.pick(entities[name].fields[f].to or "") for f in fields if pool.rng.random() < 0.85}
             values = {f: v for f, v in values.items() if v is not None}
             if not values:
                 continue
             try:
-                records.update(SEEDING, name, record_id, values, version)
+                batch.update(name, record_id, values, version)
             except (ValidationFailed, Conflict):
                 continue
             report.linked_afterwards[name] = report.linked_afterwards.get(name, 0) + 1

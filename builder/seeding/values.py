@@ -22,6 +22,8 @@ from engines.forms.fieldtypes import resident_id_check_digit
 from .clinical import clinical_kind, clinical_text
 from .limits import fit_moment, number_bounds
 from .meaning import Meaning, meaning_of
+from .states import StateWeights, option_weights
+from .timeline import Timeline
 
 # Mobile prefixes of the three Chinese carriers; every number under them is a valid CN mobile.
 CN_MOBILE_PREFIXES = (
@@ -84,9 +86,17 @@ Row = Mapping[str, Any]
 class ValueMaker:
     """Makes values for fields, from a seeded random source and a Faker of the app's locale."""
 
-    def __init__(self, rng: random.Random, fake: Faker, now: dt.datetime):
+    def __init__(
+        self,
+        rng: random.Random,
+        fake: Faker,
+        now: dt.datetime,
+        state_weights: Mapping[str, StateWeights] | None = None,
+    ):
         self.rng, self.fake, self.now = rng, fake, now
         self.today = now.date()
+        self.timeline = Timeline(rng, now)
+        self.state_weights = dict(state_weights or {})  # by workflow name (states.py)
         self._fields: Mapping[str, FieldSpec] = {}
         self._makers: dict[str, Callable[[str, FieldSpec, Row], Any]] = {
             "text": self._text,
@@ -247,11 +257,9 @@ class ValueMaker:
         return self.rng.choice(spec.options) if spec.options else None
 
     def _state(self, name: str, spec: FieldSpec, row: Row) -> str | None:
-        """A state that fits the record's moment: a past visit has ended, a future one has not.
+        """A state that fits the record's moment: a past booking has ended, a future one has not.
 
-        States are listed in their flow's order (a workflow's `states:`), so the first half is
-        how records start and the second how they end; the earliest of each half is the
-        commonest (most bookings are completed, some are no-shows or cancelled).
+        The weights per kind of state (start, step, good or bad end) are in states.py.
         """
         options = list(spec.options or [])
         if len(options) < 2:
@@ -260,13 +268,10 @@ class ValueMaker:
         if moment is None:
             return self._choice(name, spec, row)
         when = dt.datetime.fromisoformat(str(moment))
-        past = when < (
-            self.now if isinstance(when, dt.datetime) and len(str(moment)) > 10 else self.now.replace(hour=0)
-        )
-        half = (len(options) + 1) // 2
-        pool = options[half:] if past and len(options) > half else options[:half]
-        weights = [0.7] + [0.3 / max(len(pool) - 1, 1)] * (len(pool) - 1)
-        return self.rng.choices(pool, weights=weights)[0]
+        past = when < (self.now if len(str(moment)) > 10 else self.now.replace(hour=0, minute=0, second=0))
+        key = spec.workflow if spec.workflow in self.state_weights else f"{name}: {options}"
+        weights = self.state_weights.get(key) or self.state_weights.setdefault(key, option_weights(options))
+        return weights.pick(self.rng, past)
 
     def _choices(self, name: str, spec: FieldSpec, row: Row) -> list[str]:
         options = spec.options or []
@@ -280,16 +285,17 @@ class ValueMaker:
         meaning = meaning_of(name, spec)
         if meaning is Meaning.BIRTH_DATE:
             return dt.datetime.combine(self._birth_date(), dt.time(12, 0))
-        if meaning is Meaning.SCHEDULE:  # bookings and due dates: mostly ahead, some behind
-            day = self.today + dt.timedelta(days=self.rng.randint(-30, 60))
-        elif meaning is Meaning.PAST:
-            day = self.today - dt.timedelta(days=self.rng.randint(0, 365))
-        else:
-            day = self.today + dt.timedelta(days=self.rng.randint(-365, 30))
-        moment = dt.datetime.combine(day, dt.time(self.rng.randint(8, 17), self.rng.choice([0, 15, 30, 45])))
-        if meaning is Meaning.PAST and moment > self.now:
-            moment -= dt.timedelta(days=1)
-        return moment
+        if meaning is Meaning.SCHEDULE:  # bookings and due dates: 18 months back, some in the next 2 weeks
+            return self.timeline.at(self.timeline.schedule_day())
+        if meaning is Meaning.PAST:  # visits, readings: the last 18 months, never ahead
+            return self.timeline.past_moment()
+        day = self.today + dt.timedelta(days=self.rng.randint(-365, 30))
+        return self.timeline.at(day)
+
+    def at(self, spec: FieldSpec, moment: dt.datetime, row: Row) -> str:
+        """`moment` as the value of a date or datetime field, inside its limits."""
+        moment = fit_moment(moment, spec, row, self.now, self.rng)
+        return moment.date().isoformat() if spec.type == "date" else moment.isoformat()
 
     def _date(self, name: str, spec: FieldSpec, row: Row) -> str:
         moment = fit_moment(self._moment(name, spec), spec, row, self.now, self.rng)

@@ -5,6 +5,10 @@ version for optimistic locking); ids and every column holding one (links, a
 child row's parent) are 64-bit; a `table` field gets a child table with a foreign
 key to its parent; an encrypted field gets a keyed-hash column beside its
 ciphertext so exact-match search and `unique` keep working.
+
+Indexes follow the blueprint: links, searched fields, and fields with `index: true`,
+which the blueprint sets itself on every field a report buckets by time or filters
+by a date range (`builder/blueprint.py`, `with_report_indexes`).
 """
 
 from __future__ import annotations
@@ -74,7 +78,8 @@ def _value_columns(fields: dict[str, FieldSpec], table_name: str, searchable: se
                 *args,
                 nullable=True,
                 unique=spec.unique or None,
-                index=((not spec.unique) and (spec.type in ("link", "user") or name in searchable)) or None,
+                index=((not spec.unique) and (spec.type in ("link", "user") or spec.index or name in searchable))
+                or None,
             )
         )
     return columns

@@ -58,6 +58,7 @@ class FieldSpec(Spec):
     phi: bool = False
     encrypted: bool = False
     searchable: bool = False
+    index: bool = False  # a database index on the column (set too for reports' time fields, see builder/blueprint.py)
     renamed_from: str | None = None
     # type-specific options
     options: list[str] | None = None

@@ -59,6 +59,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "phi": "Protected health information: reads are audited, values kept out of the audit trail.",
         "encrypted": "Stored encrypted, with a keyed hash for exact matches (text-like types only).",
         "searchable": "Include the field in the quick search (same as listing it under the entity's search).",
+        "index": "Create a database index on the column (report time fields and date ranges get one anyway).",
         "renamed_from": "The field's previous name, so the migration renames its column instead of dropping it.",
         "options": "The allowed values (select, multi_select, state), at most 64 characters each.",
         "option_labels": "How each option is shown, per locale.",

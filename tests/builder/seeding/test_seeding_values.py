@@ -10,9 +10,11 @@ import pytest
 from faker import Faker
 
 from builder.seeding.meaning import Meaning, meaning_of
+from builder.seeding.states import workflow_weights
 from builder.seeding.values import ValueMaker
 from engines.forms import FieldSpec
 from engines.forms.fieldtypes import is_valid_resident_id
+from engines.workflows import WorkflowSpec
 
 NOW = dt.datetime(2026, 6, 1, 10, 30)
 SAMPLES = 300
@@ -133,10 +135,15 @@ def test_text_fits_its_length_and_choices_their_options():
 
 def test_moments_fit_their_meaning_and_limits():
     starts = [dt.datetime.fromisoformat(v) for v in many(FieldSpec(type="datetime"), "starts_at")]
-    assert all(abs((s - NOW).days) <= 61 and 8 <= s.hour <= 17 for s in starts)
-    assert any(s > NOW for s in starts) and any(s < NOW for s in starts)
+    # Bookings: the last 18 months and the next 2 weeks, in opening hours, mostly in the past.
+    assert all(-549 <= (s.date() - NOW.date()).days <= 14 and 8 <= s.hour <= 17 for s in starts)
+    assert 0.03 < sum(s > NOW for s in starts) / len(starts) < 0.2
+    assert min(starts) < NOW - dt.timedelta(days=450) and max(starts) > NOW + dt.timedelta(days=7)
+    assert sum(s.weekday() == 6 for s in starts) < sum(s.weekday() == 2 for s in starts) / 2  # quiet Sundays
     taken = [dt.datetime.fromisoformat(v) for v in many(FieldSpec(type="datetime", max="now()"), "taken_at")]
     assert all(t <= NOW for t in taken)
+    visited = [dt.datetime.fromisoformat(v) for v in many(FieldSpec(type="datetime"), "visited_at")]
+    assert all(NOW - dt.timedelta(days=549) <= v <= NOW for v in visited)
     ahead = [dt.date.fromisoformat(v) for v in many(FieldSpec(type="date", min="today()"), "d")]
     assert all(d >= NOW.date() for d in ahead)
     after = many(FieldSpec(type="date", min="starts_on"), "review_on", row={"starts_on": "2026-09-01"})
@@ -146,14 +153,57 @@ def test_moments_fit_their_meaning_and_limits():
 
 
 def test_a_state_fits_the_records_moment():
+    """Without a workflow the options' order stands in: the later half ends, the first end commonest."""
     states = ["requested", "confirmed", "checked_in", "completed", "no_show", "cancelled"]
     fields = {"starts_at": FieldSpec(type="datetime"), "status": FieldSpec(type="state", options=states)}
     made = maker()
-    past = {
-        made.value("status", fields["status"], {"starts_at": NOW - dt.timedelta(days=3)}, fields) for _ in range(200)
-    }
+    past = [
+        made.value("status", fields["status"], {"starts_at": NOW - dt.timedelta(days=3)}, fields) for _ in range(400)
+    ]
     ahead = {
         made.value("status", fields["status"], {"starts_at": NOW + dt.timedelta(days=3)}, fields) for _ in range(200)
     }
-    assert past == {"completed", "no_show", "cancelled"}  # a visit in the past has ended
-    assert ahead == {"requested", "confirmed", "checked_in"}  # one ahead has not
+    assert set(past) == {"completed", "no_show", "cancelled"}  # a visit in the past has ended
+    assert past.count("completed") > 0.75 * len(past)
+    assert 0.06 < past.count("no_show") / len(past) < 0.1  # shares held close to their weights (8%)
+    assert ahead <= {"requested", "confirmed", "checked_in", "cancelled"} and "requested" in ahead  # not ended
+
+
+FLOW = WorkflowSpec.model_validate(
+    {
+        "entity": "appointment",
+        "initial": "requested",
+        "states": {
+            "requested": {},
+            "confirmed": {},
+            "checked_in": {},
+            "completed": {"final": True, "color": "green"},
+            "no_show": {"final": True, "color": "red"},
+            "cancelled": {"final": True, "color": "gray"},
+        },
+        "transitions": {
+            "confirm": {"from": "requested", "to": "confirmed"},
+            "check_in": {"from": "confirmed", "to": "checked_in"},
+            "complete": {"from": "checked_in", "to": "completed"},
+            "mark_no_show": {"from": "confirmed", "to": "no_show", "if": "starts_at < now()"},
+            "cancel": {"from": ["requested", "confirmed"], "to": "cancelled"},
+        },
+    }
+)
+
+
+def test_workflow_states_are_weighted_by_their_kind():
+    weights = workflow_weights(FLOW)
+    assert weights.past["completed"] == 0.84 and weights.past["no_show"] == weights.past["cancelled"] == 0.08
+    assert weights.past["requested"] == weights.past["checked_in"] == 0
+    # Ahead: requested or confirmed, some cancelled; never checked in, never a no-show (that waits for now()).
+    assert weights.ahead["requested"] > 0 and weights.ahead["confirmed"] > 0 and weights.ahead["cancelled"] > 0
+    assert weights.ahead["checked_in"] == weights.ahead["no_show"] == weights.ahead["completed"] == 0
+    fields = {
+        "starts_at": FieldSpec(type="datetime"),
+        "status": FieldSpec(type="state", workflow="flow", options=list(FLOW.states)),
+    }
+    made = ValueMaker(random.Random(3), Faker("en_US"), NOW, {"flow": weights})
+    past = [made.value("status", fields["status"], {"starts_at": "2026-05-01T09:00:00"}, fields) for _ in range(2000)]
+    due = [s for s in past if s in ("checked_in", "completed", "no_show")]
+    assert 0.05 < due.count("no_show") / len(due) < 0.12

@@ -1,0 +1,313 @@
+"""Reports benchmark: the reports engine against the same hand-written SQL, on the same database, in the same run.
+
+The clinic template's tables, built by the builder's schema (`build_schema`, with the
+indexes it derives from the blueprint), filled in bulk: 100,000 patients, 1,000,000
+visits and 500,000 appointments over 18 months, in time order as a clinic makes
+them (executemany on SQLite, COPY on PostgreSQL). The encrypted field
+(`patient.id_number`) is left empty: no report reads it, and every other column
+holds valid values.
+
+Two clinic reports, each run through `run_report_as` (compile, permissions of the
+`admin` role, one query, empty buckets filled, totals) and as hand-written SQL returning
+the same cells (totals summed from the rows, as a hand-writer would):
+
+  revisit_rate   visits, distinct patients and their rate by month and doctor
+                 (default period: last 12 months)
+  no_show_rate   due, no-shows and their rate by week (default period: last 3 months)
+
+Each is run 5 times after a warm-up; the median is printed with the ratio
+engine/hand-written. The query plans (EXPLAIN QUERY PLAN / EXPLAIN) are printed with
+`--plans`.
+
+    python bench/reports.py           # 100k patients, 1M visits, 500k appointments; SQLite and PostgreSQL
+    python bench/reports.py --quick   # 10k patients, 100k visits, 50k appointments
+    python bench/reports.py --smoke --databases sqlite   # seconds (used by the tests)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import sqlalchemy as sa  # noqa: E402
+
+SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+NOW = dt.datetime(2026, 11, 30, 12, 0)
+DOCTORS = 20
+RUNS = 5
+STATUSES = (("completed", 0.78), ("no_show", 0.08), ("cancelled", 0.08), ("confirmed", 0.04), ("requested", 0.02))
+
+HAND = {
+    ("sqlite", "revisit_rate"): """
+        SELECT date(v.visited_at, 'start of month') AS month, s.id AS doctor, s.name AS doctor_name,
+               count(*) AS visits, count(DISTINCT v.patient) AS patients,
+               (count(*) - count(DISTINCT v.patient)) * 1.0 / count(*) AS revisit_rate
+        FROM visit v LEFT JOIN staff s ON s.id = v.doctor
+        WHERE v.visited_at >= :start AND v.visited_at < :end
+        GROUP BY month, s.id, s.name ORDER BY month, s.id""",
+    ("postgresql", "revisit_rate"): """
+        SELECT date_trunc('month', v.visited_at)::date AS month, s.id AS doctor, s.name AS doctor_name,
+               count(*) AS visits, count(DISTINCT v.patient) AS patients,
+               (count(*) - count(DISTINCT v.patient))::float / count(*) AS revisit_rate
+        FROM visit v LEFT JOIN staff s ON s.id = v.doctor
+        WHERE v.visited_at >= :start AND v.visited_at < :end
+        GROUP BY 1, s.id, s.name ORDER BY 1, s.id""",
+    ("sqlite", "no_show_rate"): """
+        SELECT date(a.starts_at, 'weekday 0', '-6 days') AS week,
+               sum(a.status IN ('checked_in', 'completed', 'no_show')) AS due,
+               sum(a.status = 'no_show') AS no_shows,
+               sum(a.status = 'no_show') * 1.0 / nullif(sum(a.status IN ('checked_in', 'completed', 'no_show')), 0)
+                 AS no_show_rate
+        FROM appointment a
+        WHERE a.starts_at >= :start AND a.starts_at < :end
+        GROUP BY week ORDER BY week""",
+    ("postgresql", "no_show_rate"): """
+        SELECT date_trunc('week', a.starts_at)::date AS week,
+               count(*) FILTER (WHERE a.status IN ('checked_in', 'completed', 'no_show')) AS due,
+               count(*) FILTER (WHERE a.status = 'no_show') AS no_shows,
+               (count(*) FILTER (WHERE a.status = 'no_show'))::float
+                 / nullif(count(*) FILTER (WHERE a.status IN ('checked_in', 'completed', 'no_show')), 0) AS no_show_rate
+        FROM appointment a
+        WHERE a.starts_at >= :start AND a.starts_at < :end
+        GROUP BY 1 ORDER BY 1""",
+}
+# The reports' default periods on NOW (see blueprints/clinic/reports): whole months / weeks up to today.
+PERIODS = {
+    "revisit_rate": (dt.datetime(2025, 12, 1), dt.datetime(2026, 12, 1)),
+    "no_show_rate": (dt.datetime(2026, 9, 1), dt.datetime(2026, 12, 1)),
+}
+
+
+@contextlib.contextmanager
+def database(kind: str, tmp: Path) -> Iterator[str]:
+    """A temp SQLite file, or a PostgreSQL database of its own dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'reports.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"crm_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield SERVER.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def moment(rng: random.Random) -> dt.datetime:
+    """A moment of the last 18 months in opening hours (the demo data's shape, roughly)."""
+    day = NOW.date() - dt.timedelta(days=rng.randint(0, 548))
+    return dt.datetime.combine(day, dt.time(rng.randint(8, 17), rng.choice((0, 15, 30, 45))))
+
+
+def moments(rng: random.Random, count: int) -> list[dt.datetime]:
+    """`count` moments in time order: records are made as things happen, so ids follow time."""
+    return sorted(moment(rng) for _ in range(count))
+
+
+def rows(patients: int, visits: int, appointments: int) -> dict[str, Callable[[], Iterator[dict]]]:
+    """Generators of each table's rows (system columns filled like the record service fills them)."""
+    system = {"created_by": "bench", "updated_by": "bench", "version": 1}
+
+    def staff() -> Iterator[dict]:
+        for i in range(DOCTORS):
+            yield {"id": i + 1, "name": f"医生{i:02d}", "department": "internal_medicine",
+                   "created_at": NOW, "updated_at": NOW, **system}  # fmt: skip
+
+    def patient() -> Iterator[dict]:
+        rng = random.Random(1)
+        for i, made in enumerate(moments(rng, patients)):
+            yield {"id": i + 1, "name": f"患者{i:06d}", "phone": f"139{i:08d}",
+                   "gender": rng.choice(("female", "male")),
+                   "channel": rng.choice(("walk_in", "referral", "wechat", "web", "phone")), "stage": "active",
+                   "tags": "[]", "consent_sms": False, "consent_marketing": False,
+                   "created_at": made, "updated_at": made, **system}  # fmt: skip
+
+    def visit() -> Iterator[dict]:
+        rng = random.Random(2)
+        for i, made in enumerate(moments(rng, visits)):
+            yield {"id": i + 1, "patient": int(rng.paretovariate(1.2)) % patients + 1,
+                   "doctor": rng.randint(1, DOCTORS), "visited_at": made, "satisfaction": rng.randint(6, 10),
+                   "created_at": made, "updated_at": made, **system}  # fmt: skip
+
+    def appointment() -> Iterator[dict]:
+        rng = random.Random(3)
+        names, weights = zip(*STATUSES, strict=True)
+        for i, made in enumerate(moments(rng, appointments)):
+            yield {"id": i + 1, "patient": rng.randint(1, patients), "doctor": rng.randint(1, DOCTORS),
+                   "starts_at": made, "minutes": 20, "status": rng.choices(names, weights)[0],
+                   "channel": rng.choice(("phone", "walk_in", "wechat", "web")),
+                   "created_at": made, "updated_at": made, **system}  # fmt: skip
+
+    return {"staff": staff, "patient": patient, "visit": visit, "appointment": appointment}
+
+
+def fill(engine: sa.Engine, schema, sources: dict[str, Callable[[], Iterator[dict]]]) -> None:
+    """Bulk-insert every source: executemany in chunks on SQLite, COPY on PostgreSQL."""
+    for name, source in sources.items():
+        table = schema.table(name)
+        if engine.dialect.name == "postgresql":
+            columns = None
+            raw = engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                generated = source()
+                first = next(generated)
+                columns = list(first)
+                with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    copy.write_row([first[c] for c in columns])
+                    for row in generated:
+                        copy.write_row([row[c] for c in columns])
+                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
+                raw.commit()
+            finally:
+                raw.close()
+        else:
+            with engine.begin() as conn:
+                chunk: list[dict] = []
+                for row in source():
+                    chunk.append(row)
+                    if len(chunk) == 20_000:
+                        conn.execute(table.insert(), chunk)
+                        chunk = []
+                if chunk:
+                    conn.execute(table.insert(), chunk)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE"))
+
+
+def median_seconds(run: Callable[[], object]) -> float:
+    run()  # warm-up: caches, the planner's statistics
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def plans(engine: sa.Engine, sql: str, params: dict) -> list[str]:
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as conn:
+        return [" ".join(str(c) for c in row) for row in conn.execute(sa.text(prefix + sql), params)]
+
+
+def engine_sql(records, blueprint, name: str) -> str:
+    """The engine's query for `name` as SQL text with its values inlined (for EXPLAIN)."""
+    from engines.reports import compile_report
+
+    compiled = compile_report(
+        name,
+        blueprint.reports[name],
+        blueprint.entities,
+        schema=records.schema.table,
+        dialect=records.engine.dialect.name,
+        today=NOW.date(),
+        row_filter=lambda entity, table: None,
+        private=False,
+        show_title=lambda entity: True,
+    )
+    sql = str(compiled.query.compile(records.engine, compile_kwargs={"literal_binds": True}))
+    return sql.replace("%%", "%").replace(":", "\\:")
+
+
+def bench(kind: str, patients: int, visits: int, appointments: int, show_plans: bool) -> None:
+    from builder.records import Actor, RecordService
+    from builder.records.reporting import run_report_as
+    from builder.runtime import load_checked
+    from builder.storage.database import make_engine
+
+    loaded = load_checked(REPO / "blueprints" / "clinic")
+    blueprint = loaded.blueprint
+    admin = Actor(id=1, name="admin", role="admin")
+    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+        engine = make_engine(url)
+        records = RecordService(
+            blueprint.entities,
+            engine,
+            None,
+            clock=lambda: NOW,
+            decision_tables=loaded.decision_tables,
+            timezone=blueprint.app.timezone,
+            flows=loaded.flows,
+        )
+        records.schema.metadata.create_all(engine)
+        started = time.perf_counter()
+        fill(engine, records.schema, rows(patients, visits, appointments))
+        print(f"{kind}: {patients} patients, {visits} visits, {appointments} appointments "
+              f"(bulk insert and ANALYZE {time.perf_counter() - started:.1f} s)")  # fmt: skip
+        indexes = {
+            t: sorted(ix.name for ix in records.schema.table(t).indexes if ix.name) for t in ("visit", "appointment")
+        }
+        print(f"  indexes from the blueprint: {indexes}")
+        for name in ("revisit_rate", "no_show_rate"):
+            start, end = PERIODS[name]
+            sql = HAND[(kind, name)]
+
+            def engine_run(name: str = name) -> object:
+                return run_report_as(records, blueprint.reports, admin, name, None, today=NOW.date())
+
+            def hand_run(sql: str = sql, start: dt.datetime = start, end: dt.datetime = end) -> object:
+                with engine.connect() as conn:
+                    found = conn.execute(sa.text(sql), {"start": start, "end": end}).mappings().all()
+                return found, {
+                    k: sum(r[k] or 0 for r in found) for k in ("visits", "due", "no_shows") if found and k in found[0]
+                }
+
+            result = run_report_as(records, blueprint.reports, admin, name, None, today=NOW.date())
+            hand_rows, _ = hand_run()  # type: ignore[misc]
+            filled = [r for r in result.rows if any(r.get(k) for k in ("visits", "due"))]
+            assert len(filled) == len([r for r in hand_rows if (r.get("visits") or r.get("due"))]), (
+                name, len(filled), len(hand_rows))  # fmt: skip
+            engine_time, hand_time = median_seconds(engine_run), median_seconds(hand_run)
+            print(f"  {name:<14} engine {engine_time * 1000:8.1f} ms   hand-written {hand_time * 1000:8.1f} ms   "
+                  f"ratio {engine_time / hand_time:.2f}x   ({len(result.rows)} rows)")  # fmt: skip
+            if show_plans:
+                print("    engine's query plan:")
+                for line in plans(engine, engine_sql(records, blueprint, name), {}):
+                    print(f"      {line}")
+                print("    hand-written query plan:")
+                for line in plans(engine, sql, {"start": start, "end": end}):
+                    print(f"      {line}")
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="10k patients, 100k visits, 50k appointments")
+    parser.add_argument("--smoke", action="store_true", help="1k patients, 10k visits, 5k appointments (tests)")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--plans", action="store_true", help="print the hand-written queries' plans")
+    args = parser.parse_args()
+    sizes = (
+        (1_000, 10_000, 5_000)
+        if args.smoke
+        else (10_000, 100_000, 50_000)
+        if args.quick
+        else (100_000, 1_000_000, 500_000)
+    )
+    for kind in args.databases.split(","):
+        bench(kind.strip(), *sizes, args.plans)
+
+
+if __name__ == "__main__":
+    main()
