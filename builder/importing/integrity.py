@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from ..records import RecordService
 from ..records.codec import decode
+from ..records.compiled import CompiledEntity
 from .mapping import ImportMapping
 
 
@@ -97,6 +98,16 @@ def coerced_source(records: RecordService, entity: str, values: dict[str, Any]) 
         with contextlib.suppress(ValueError):  # shown as given: the record service refused or kept it
             value = field.kind.coerce(value, field.spec)
         if not field.kind.is_empty(value):
+            out[name] = canonical(value)
+    return out
+
+
+def imported_values(entity: CompiledEntity, given: dict[str, Any], typed: dict[str, Any]) -> dict[str, str]:
+    """The canonical values of the fields a row filled, as the record service coerced them for writing."""
+    out = {}
+    for name in given:
+        value = typed.get(name)
+        if not entity.fields[name].kind.is_empty(value):
             out[name] = canonical(value)
     return out
 

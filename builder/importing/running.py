@@ -23,11 +23,11 @@ import sqlalchemy as sa
 
 from ..records import Actor, Conflict, NotFound, PermissionDenied, RecordService, ValidationFailed
 from ..records.auditing import audit_row
-from ..records.automations import react
+from ..records.automations import Written, react
 from ..system_tables import audit as audit_table
 from .converting import RowConverter, RowProblem
 from .errors import ImportFailed
-from .integrity import Integrity, check_integrity, coerced_source
+from .integrity import Integrity, check_integrity, coerced_source, imported_values
 from .mapping import ImportMapping, parse_mapping
 from .matching import Match, Matcher
 from .messages import say
@@ -307,8 +307,8 @@ class _Importer:
         written = self._write(conn, row, values, None, None, results)
         if written is not None:
             self.matcher.remember(keys, row.row)
-            results.finished.append((row.row, "created", written))
-            results.written[row.row] = (written, coerced_source(self.records, self.entity, values))
+            results.finished.append((row.row, "created", written.record_id))
+            results.written[row.row] = (written.record_id, imported_values(self.compiled, values, written.after))
 
     def _duplicate(self, conn: sa.Connection, row: SourceRow, values: dict, match: Match, results: _Batch) -> None:
         rule = self.on_duplicate
@@ -333,8 +333,8 @@ class _Importer:
         written = self._write(conn, row, values, match.record_id, match.version, results)
         if written is not None:
             results.duplicates.append(duplicate)
-            results.finished.append((row.row, "updated", written))
-            results.written[row.row] = (written, coerced_source(self.records, self.entity, values))
+            results.finished.append((row.row, "updated", written.record_id))
+            results.written[row.row] = (written.record_id, imported_values(self.compiled, values, written.after))
 
     def _write(
         self,
@@ -344,8 +344,8 @@ class _Importer:
         record_id: int | None,
         version: int | None,
         results: _Batch,
-    ) -> int | None:
-        """The record service's own write lifecycle in a savepoint; the record id, or None when refused."""
+    ) -> Written | None:
+        """The record service's own write lifecycle in a savepoint; what it wrote, or None when refused."""
         records = self.records
         savepoint = conn.begin_nested()
         try:
@@ -365,7 +365,7 @@ class _Importer:
             results.rejected.append((row, [RowProblem(row.row, "", say("not_allowed", self.actor.locale, reason=exc))]))
             return None
         savepoint.commit()
-        return written.record_id
+        return written
 
     def _problem(self, row: SourceRow, field_path: str, text: str) -> RowProblem:
         name = field_path.split(".")[0]
