@@ -191,7 +191,8 @@ def print_report(report: Any) -> None:
 
 def _print_integrity(integrity: Any) -> None:
     verdict = "[green]matches[/green]" if integrity.matches else "[red]DIFFERS[/red]"
-    out.print(f"Integrity: {integrity.rows_compared} rows written, file against database {verdict}")
+    again = f" ({integrity.superseded} written again by a later row)" if integrity.superseded else ""
+    out.print(f"Integrity: {integrity.rows_compared} records written{again}, file against database {verdict}")
     out.print(f"  {'column':<16} {'field':<16} {'file':>7} {'database':>9}  {'file checksum':<16}  database checksum")
     for check in integrity.columns:
         mark = "" if check.matches else "  [red]differs[/red] rows " + ", ".join(map(str, check.differing_rows[:10]))

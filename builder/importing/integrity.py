@@ -7,7 +7,7 @@ value in the file and in the database, and a SHA-256 checksum of `row<TAB>value`
 in row order on each side. Equal checksums prove the database holds exactly the file's
 values; the report shows only counts and checksums, never a value.
 Empty cells are left out on both sides: a default filled in by the blueprint is not a
-difference.
+difference. When rows of the file update the same record, only the last is compared.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class ColumnCheck:
 class Integrity:
     columns: list[ColumnCheck]
     rows_compared: int
+    superseded: int = 0  # rows whose record a later row of the file wrote again (only the last is compared)
 
     @property
     def matches(self) -> bool:
@@ -72,6 +73,7 @@ class Integrity:
     def as_dict(self) -> dict[str, Any]:
         return {
             "rows_compared": self.rows_compared,
+            "superseded": self.superseded,
             "matches": self.matches,
             "columns": [
                 {
@@ -121,6 +123,11 @@ def check_integrity(
     """Compare `written` ({row: (record id, canonical source values)}) with the stored records."""
     entity = records.entity(mapping.entity)
     table = records.schema.table(mapping.entity)
+    last: dict[int, int] = {}  # record id -> the last row that wrote it (a later row of the file supersedes)
+    for row in sorted(written):
+        last[written[row][0]] = row
+    superseded = len(written) - len(last)
+    written = {row: written[row] for row in last.values()}
     stored: dict[int, dict[str, Any]] = {}
     ids = sorted({record_id for record_id, _ in written.values()})
     with records.engine.connect() as conn:
@@ -150,4 +157,4 @@ def check_integrity(
         check.source_checksum = source_hash.hexdigest()[:16]
         check.database_checksum = database_hash.hexdigest()[:16]
         checks.append(check)
-    return Integrity(checks, len(written))
+    return Integrity(checks, len(written), superseded)
