@@ -68,13 +68,13 @@ def import_command(
             if suggest_mapping:
                 click.echo(_suggestion(entity, entities, file, sheet), nl=False)
                 return
+            actor = _actor(runtime, as_user)
             mapping = load_mapping(mapping_file) if mapping_file else None
             if mapping is None and not resume:
                 mapping = _suggested(entity, entities, file, sheet)
                 out.print("[dim]No --mapping: using the suggested one (see --suggest-mapping).[/dim]")
             if mapping is not None and mapping.entity != entity:
                 raise ImportFailed(f"the mapping is for `{mapping.entity}`, not `{entity}`")
-            actor = _actor(runtime, as_user)
             options = ImportOptions(
                 dry_run=dry_run,
                 on_duplicate=on_duplicate,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-for folder in (HERE, HERE.parent / "web"):
+for folder in (HERE, HERE.parent / "web", HERE.parents[1] / "verticals"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
