@@ -84,7 +84,7 @@ EXPECTED_PROBLEMS = [
 ]
 
 
-def merged_header_xlsx(path: Path) -> Path:
+def merged_header_xlsx(path: Path, extra: list[list] | None = None) -> Path:
     """Two header rows: 患者 over 姓名/性别, 出生日期 merged down, 联系方式 over 手机/邮箱.
 
     Birth dates as real Excel date cells and as bare serial numbers; phones as number
@@ -103,5 +103,7 @@ def merged_header_xlsx(path: Path) -> Path:
     sheet.append(["李雷", "男", 31382, "１３９００１３９００１", None])  # 31382: Excel's serial for 1985-12-01
     sheet.append([None, None, None, None, None])  # an empty row is skipped, its number kept
     sheet.append(["韩梅梅", "女", "1990年7月1日", "139-0013-9002", "hmm@example.com"])
+    for row in extra or []:
+        sheet.append(row)
     book.save(path)
     return path

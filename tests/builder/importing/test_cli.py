@@ -126,6 +126,21 @@ def test_an_account_without_the_right_is_refused(tmp_path, sqlite_url, monkeypat
     assert count(sqlite_url, "patient") == 0
 
 
+def test_a_stopped_import_exits_3_and_says_how_to_go_on(tmp_path, sqlite_url, monkeypatch):
+    project = clinic_project(tmp_path, sqlite_url, monkeypatch)
+    source = clinic_patients_csv(tmp_path / "patients.csv")
+    mapping = MAPPING_FILE(tmp_path)
+    code, output = crm("import", "patient", source, "-p", project, "-m", mapping, "--stop-after", "50")
+    assert code == 3
+    import_id = output.split("Import ", 1)[1].split(":", 1)[0]
+    assert f"Stopped (stopped after 50 rows). Go on with: crm import patient patients.csv --resume {import_id}" in (
+        " ".join(output.split())
+    )
+    assert count(sqlite_url, "patient") == 50
+    code, output = crm("import", "patient", source, "-p", project, "--resume", import_id)
+    assert code == 0 and count(sqlite_url, "patient") == 295
+
+
 def big_file(path: Path, rows: int) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
