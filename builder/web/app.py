@@ -73,6 +73,12 @@ def outbox_routes(runtime: Runtime) -> list[BaseRoute]:
     return routes(runtime)
 
 
+def import_routes(runtime: Runtime) -> list[BaseRoute]:
+    from .import_pages import import_routes as routes
+
+    return routes(runtime)
+
+
 def audit_layer(runtime: Runtime) -> list[BaseRoute]:
     try:
         from .audit_pages import audit_routes
@@ -90,6 +96,7 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         *layer.routes,
         *audit_layer(runtime),
         *outbox_routes(runtime),
+        *import_routes(runtime),
         Mount("/api", routes=[*docs_routes(runtime.records, runtime.blueprint.app.title), *api.routes()]),
         *page_routes(runtime),
     ]
