@@ -4,7 +4,8 @@ Rules are tried in the mapping's order; the first whose fields are all filled in
 row decides. Values are compared as the record service stores them: coerced by their
 field type (a phone in E.164), and an encrypted field by its blind index, never by
 decrypting. Only records the importing actor may see are matched, and only on fields
-it may read (masked is enough: the values come from its own file). A row also
+it may read unmasked: a match on a field it sees masked would answer "does this phone
+exist?" for every row, the look-up the record service limits. A row also
 duplicates an earlier row of the same file, so a dry run reports what the real run does.
 """
 
@@ -39,12 +40,19 @@ class Matcher:
         self.entity = entity
         self.rules = [tuple(rule) for rule in rules]
         grant = records.policy.grant(actor, entity)
+        fields = records.entity(entity).fields
         for rule in self.rules:
             hidden = [f for f in rule if f not in grant.readable]
             if hidden:
                 raise ImportFailed(
                     f"role `{actor.role}` may not read {', '.join(hidden)} of {entity} records, "
                     "so duplicates cannot be matched on it; change `match:`"
+                )
+            masked = [f for f in rule if fields[f].spec.sensitive and not grant.full_access]
+            if masked:  # each match would tell whether a masked value exists: a look-up the service limits
+                raise ImportFailed(
+                    f"role `{actor.role}` sees {', '.join(masked)} of {entity} records masked, "
+                    "so duplicates cannot be matched on it; change `match:` or import as a role with full access"
                 )
         self.visible = records.row_filter(actor, entity, grant)
         self.table = records.schema.table(entity)

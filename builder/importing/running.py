@@ -21,7 +21,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..records import Actor, Conflict, NotFound, PermissionDenied, RecordService, ValidationFailed
+from ..records import (
+    Actor,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    RecordService,
+    TooManyLookups,
+    ValidationFailed,
+)
 from ..records.auditing import audit_row
 from ..records.automations import Written, react
 from ..system_tables import audit as audit_table
@@ -121,6 +129,7 @@ class _Batch:
     rejected: list[tuple[SourceRow, list[RowProblem]]] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     written: dict[int, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    probes: list[tuple[int, dict[str, Any], ValidationFailed]] = field(default_factory=list)
 
 
 def run_import(
@@ -178,6 +187,15 @@ class _Importer:
         self.converter = RowConverter(records, self.actor, mapping, entities)
         self.matcher = Matcher(records, self.actor, self.entity, mapping.match)
         self.compiled = records.entity(self.entity)
+        # Unique fields the actor sees masked: a refusal there answers "does it exist?". One row per batch,
+        # so each answer is counted before the next row is tried.
+        self.probing = any(
+            f.spec.unique and f.spec.sensitive and not self.grant.full_access
+            for name, f in self.compiled.fields.items()
+            if name in mapping.fields
+        )
+        if self.probing:
+            self.options = replace(options, batch_size=1)
         self.report = ImportReport(self.entity, path.name, options.dry_run)
         self.written: dict[int, tuple[int, dict[str, str]]] = {}
 
@@ -273,6 +291,7 @@ class _Importer:
             except BaseException:
                 transaction.rollback()
                 raise
+        stop = self._count_probes(results) or stop
         self._apply(results, rejects)
         if stop is not None:
             raise stop
@@ -355,6 +374,8 @@ class _Importer:
         except ValidationFailed as exc:
             savepoint.rollback()
             results.rejected.append((row, [self._problem(row, e.field, e.message) for e in exc.errors]))
+            if self.probing:
+                results.probes.append((row.row, values, exc))
             return None
         except Conflict:
             savepoint.rollback()
@@ -366,6 +387,18 @@ class _Importer:
             return None
         savepoint.commit()
         return written
+
+    def _count_probes(self, results: _Batch) -> _Stop | None:
+        """A row refused as `unique` on a field the actor sees masked told it the value exists: counted and
+        audited as a masked look-up, like a form's, once the batch's transaction is over (the look-up
+        counter writes in its own). Over the limit, that row's answer is withheld and the import stops."""
+        for row, values, refused in results.probes:
+            try:
+                self.records._count_unique_probe(self.actor, self.entity, values, refused)
+            except TooManyLookups as exc:
+                results.rejected = [r for r in results.rejected if r[0].row != row]
+                return _Stop(str(exc))
+        return None
 
     def _problem(self, row: SourceRow, field_path: str, text: str) -> RowProblem:
         name = field_path.split(".")[0]

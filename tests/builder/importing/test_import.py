@@ -187,10 +187,14 @@ def test_a_role_without_the_right_to_create_is_refused_and_field_rights_hold(cli
         run_import(runtime.records, actors["nurse"], source, parse_mapping(MAPPING))
     assert len(patients(runtime)) == 1
 
-    # The front desk may create patients but not set their doctor: every row says so, nothing is written.
+    # The front desk sees phones masked: matching on them would answer "does this number exist?" per row.
     desk = actors["front_desk"]
-    report = run_import(runtime.records, desk, source, parse_mapping(MAPPING), ImportOptions(dry_run=True))
-    assert (report.created, report.skipped, report.rejected) == (0, 1, 299)  # row 12: the patient already there
+    with pytest.raises(ImportFailed, match="role `front_desk` sees phone of patient records masked"):
+        run_import(runtime.records, desk, source, parse_mapping(MAPPING), ImportOptions(dry_run=True))
+    # It may create patients but not set their doctor: every row says so, nothing is written.
+    unmatched = parse_mapping(MAPPING.replace("match: [phone]", "match: []"))
+    report = run_import(runtime.records, desk, source, unmatched, ImportOptions(dry_run=True))
+    assert (report.created, report.skipped, report.rejected) == (0, 0, 300)
     assert problems(report)[0] == (2, "主治医生", "You may not change this field.")
 
 

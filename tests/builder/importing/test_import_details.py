@@ -176,3 +176,25 @@ def test_a_resume_refuses_a_changed_file(clinic, tmp_path):
     source.write_bytes(source.read_bytes() + "新增,男,2000-01-01,13911112222,Dr. Li,\r\n".encode("gbk"))
     with pytest.raises(ImportFailed, match=f"patients.csv is not the file import `{first.import_id}` read"):
         run_import(runtime.records, admin, source, None, ImportOptions(resume=first.import_id))
+
+
+def test_unique_refusals_on_masked_fields_count_as_look_ups_and_the_limit_stops_the_import(clinic, tmp_path):
+    from builder.records.masked_lookups import MaskedLookupGuard
+    from builder.system_tables import audit
+
+    runtime, desk = clinic["runtime"], clinic["actors"]["front_desk"]
+    runtime.records.masked_lookups = MaskedLookupGuard(limit=3, window_minutes=10)
+    path = tmp_path / "probe.csv"
+    lines = ["姓名,手机"] + [f"探{i},13800000010" for i in range(6)]  # the phone of the patient already there
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    mapping = parse_mapping("entity: patient\nfields: {name: 姓名, phone: 手机}\n")
+    report = run_import(runtime.records, desk, path, mapping, ImportOptions(dry_run=True))
+    assert [(p.row, p.column, p.message) for p in report.problems] == [
+        (r, "手机", "This value is already used by another record.") for r in (2, 3, 4)
+    ]  # row 5 was one look-up too many: its answer is withheld
+    assert report.stopped is not None and "look" in report.stopped.lower()
+    with runtime.engine.connect() as conn:
+        probes = conn.execute(
+            sa.select(sa.func.count()).where(audit.c.action == "masked_lookup", audit.c.actor == "front_desk")
+        ).scalar()
+    assert probes == 3  # the fourth was over the limit: refused, and the import stopped there
