@@ -56,6 +56,7 @@ class Matcher:
                 )
         self.visible = records.row_filter(actor, entity, grant)
         self.table = records.schema.table(entity)
+        self._queries: dict[tuple[str, ...], sa.Select] = {}  # built once: one query per row is the hot path
         self.seen: dict[tuple, int] = {}  # (rule, values) -> the first row of the file that had them
 
     def keys(self, values: dict[str, Any]) -> list[tuple[tuple[str, ...], tuple]]:
@@ -80,17 +81,24 @@ class Matcher:
     def find(self, conn: sa.Connection, keys: list[tuple[tuple[str, ...], tuple]]) -> Match | None:
         """The first rule's match among the actor's records, or else among the rows written before in this file."""
         for rule, stored in keys:
-            query = sa.select(self.table.c.id, self.table.c.version)
-            for column, value in stored:
-                query = query.where(self.table.c[column] == value)
-            if self.visible is not None:
-                query = query.where(self.visible)
-            hit = conn.execute(query.order_by(self.table.c.id).limit(1)).first()
+            query = self._query(tuple(column for column, _value in stored))
+            hit = conn.execute(query, {f"v{i}": value for i, (_column, value) in enumerate(stored)}).first()
             if hit is not None:
                 return Match(rule, int(hit.id), int(hit.version), self.seen.get((rule, stored)))
             if (rule, stored) in self.seen:
                 return Match(rule, None, None, self.seen[(rule, stored)])
         return None
+
+    def _query(self, columns: tuple[str, ...]) -> sa.Select:
+        query = self._queries.get(columns)
+        if query is None:
+            query = sa.select(self.table.c.id, self.table.c.version)
+            for i, column in enumerate(columns):
+                query = query.where(self.table.c[column] == sa.bindparam(f"v{i}"))
+            if self.visible is not None:
+                query = query.where(self.visible)
+            query = self._queries[columns] = query.order_by(self.table.c.id).limit(1)
+        return query
 
     def remember(self, keys: list[tuple[tuple[str, ...], tuple]], row: int) -> None:
         """A row was written (or would be, in a dry run): later rows with its keys duplicate it."""
