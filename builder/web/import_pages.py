@@ -147,6 +147,8 @@ class ImportPages:
         except (NotAuthenticated, Forbidden) as exc:
             return _refusal(request, exc)
         runs = await anyio.to_thread.run_sync(list_runs, self.engine)
+        specs = records_entities(self.records)
+        labels = {name: localized(spec.title, request.state.locale, name) for name, spec in specs.items()}
         return render(
             request,
             self.blueprint,
@@ -154,6 +156,7 @@ class ImportPages:
             status_code=status,
             entities=self._entities(actor, request.state.locale),
             runs=runs,
+            labels=labels,
             error=error,
             limit=_size(MAX_UPLOAD_BYTES),
         )

@@ -65,7 +65,7 @@ def test_upload_dry_run_and_run_to_the_integrity_report(served, tmp_path):
     dry = admin.post(f"{action}/dry-run", data={"mapping": MAPPING, "csrf_token": token})
     assert dry.status_code == 200
     assert '<dd data-count="created">294</dd>' in dry.text and '<dd data-count="rejected">3</dd>' in dry.text
-    assert "<td>101</td><td>手机</td><td>Enter a valid phone number.</td>" in dry.text
+    assert '<td data-label="Column">手机</td><td data-label="Problem">Enter a valid phone number.</td>' in dry.text
     assert served.runtime.records.list(served.actors["admin"], "patient").total == 1  # nothing written
 
     bad = admin.post(
@@ -91,7 +91,9 @@ def test_upload_dry_run_and_run_to_the_integrity_report(served, tmp_path):
     with served.runtime.engine.connect() as conn:
         table = served.runtime.records.schema.table("patient")
         assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 295
-    assert "patients.csv" in admin.get("/import").text  # among the recent imports
+    recent = admin.get("/import").text  # among the recent imports, in words
+    assert '<td data-label="File">patients.csv</td><td data-label="Import as">Patient</td>' in recent
+    assert '<td data-label="Status">Finished</td>' in recent
 
 
 def test_an_upload_past_the_cap_is_refused(served, monkeypatch):
