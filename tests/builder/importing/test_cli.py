@@ -192,6 +192,40 @@ def test_an_import_killed_midway_resumes_without_doubles(tmp_path, database_url,
     assert count(database_url, "(SELECT DISTINCT phone FROM patient) AS p") == 2000
 
 
+def test_ctrl_c_rolls_back_the_batch_and_marks_the_import_stopped(tmp_path, sqlite_url, monkeypatch):
+    project = clinic_project(tmp_path, sqlite_url, monkeypatch)
+    source = big_file(tmp_path / "many.csv", 2000)
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("entity: patient\nfields: {name: 姓名, phone: 手机}\nmatch: [phone]\n", encoding="utf-8")
+    command = [sys.executable, "-c", "from builder.cli import main; main()", "import", "patient", str(source)]
+    command += ["-p", str(project), "-m", str(mapping), "--batch-size", "20"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if count(sqlite_url, "crm_import_row") >= 100:
+                    break
+            except sa.exc.DBAPIError:
+                pass
+            time.sleep(0.02)
+        assert process.poll() is None, "the import ended before Ctrl-C"
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, output
+    assert "Stopped (interrupted). Go on with: crm import patient many.csv --resume" in " ".join(output.split())
+    written = count(sqlite_url, "patient")
+    assert written == count(sqlite_url, "crm_import_row") and 100 <= written < 2000
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT status FROM crm_import_run")).scalar_one() == "stopped"
+    engine.dispose()
+
+
 def test_the_physio_vertical_imports_its_clients(tmp_path, database_url, monkeypatch):
     from physio import init_physio_project
 
