@@ -30,6 +30,8 @@ from .mapping import ImportMapping
 
 def canonical(value: Any) -> str:
     """One value as text for comparing: dates ISO, lists in order, numbers without float noise."""
+    if type(value) is str:  # most cells: no JSON encoder for them (a tagged form keeps "1" apart from 1)
+        return "s:" + value
 
     def plain(v: Any) -> Any:
         if isinstance(v, (dt.date, dt.datetime)):
