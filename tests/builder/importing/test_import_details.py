@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from messy_files import MAPPING, clinic_patients_csv, merged_header_xlsx
 
 from builder.importing import ImportFailed, ImportOptions, run_import
-from builder.importing.integrity import check_integrity
+from builder.importing.integrity import canonical, check_integrity
 from builder.importing.mapping import parse_mapping
 
 
@@ -159,7 +159,9 @@ def test_the_integrity_report_names_rows_the_database_does_not_hold_as_imported(
     rows = rows_of(runtime, "patient")
     by_id = {r.id: r for r in rows}
     source_values = {
-        row: (record_id, {"name": f'"患者{row - 2:03d}"'}) for row, record_id in written.items() if record_id in by_id
+        row: (record_id, {"name": canonical(f"患者{row - 2:03d}")})
+        for row, record_id in written.items()
+        if record_id in by_id
     }
     checked = check_integrity(runtime.records, parse_mapping(MAPPING), source_values)
     (name,) = [c for c in checked.columns if c.name == "name"]
