@@ -124,6 +124,10 @@ def test_an_account_without_the_right_is_refused(tmp_path, sqlite_url, monkeypat
         ["error:", "there", "is", "no", "user", "`nobody`", "(crm", "user", "add)"]
     )
     assert count(sqlite_url, "patient") == 0
+    code, output = crm("import", "patient", source, "-p", project, "--as", "admin", "--dry-run")
+    assert code == 0, output
+    assert "No --mapping: using the suggested one (see --suggest-mapping)." in output
+    assert "  would create        295" in output.splitlines()
 
 
 def test_a_stopped_import_exits_3_and_says_how_to_go_on(tmp_path, sqlite_url, monkeypatch):
