@@ -1,5 +1,6 @@
 """The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, masked-field
-lookups, the audit trail, the workflows' history, timers, schedules and outbox, and the tables' change counters.
+lookups, the audit trail, the workflows' history, timers, schedules and outbox, the tables' change
+counters, public forms and imports.
 
 They live beside the blueprint's tables but are never touched by blueprint
 migrations; `create_system_tables` creates whatever is missing.
@@ -260,6 +261,34 @@ public_attempts = sa.Table(
     sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
     sa.Column("at", sa.DateTime, nullable=False, index=True),
     sa.Column("key", sa.String(80), nullable=False, index=True),
+)
+
+import_runs = sa.Table(
+    # One row per import (`crm import`, the /import page): what was imported from which file by whom,
+    # and where it stands (running, stopped, done), so a stopped import can be resumed by its id.
+    "crm_import_run",
+    SYSTEM_METADATA,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),  # a resume must read the same file
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # running | stopped | done
+    sa.Column("mapping", sa.Text, nullable=False),  # the mapping used (YAML), so a resume uses it again
+    sa.Column("summary", sa.Text, nullable=True),  # JSON: counts of the latest pass and the integrity report
+    sa.Column("created_at", sa.DateTime, nullable=False),  # naive UTC
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+import_rows = sa.Table(
+    # Each source row an import has finished with, keyed by its row number in the file and written in
+    # the same transaction as its record: a resumed import skips exactly these. No cell values (PHI).
+    "crm_import_row",
+    SYSTEM_METADATA,
+    sa.Column("import_id", sa.String(32), primary_key=True),
+    sa.Column("source_row", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # created | updated | skipped
+    sa.Column("record_id", sa.BigInteger, nullable=True),
 )
 
 

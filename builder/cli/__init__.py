@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (
     account_commands,  # noqa: F401  (registers user and token)
+    import_commands,  # noqa: F401  (registers import)
     project_commands,  # noqa: F401  (registers init, validate, schema, migrate, seed, keys, demo)
     public_commands,  # noqa: F401  (registers form-link)
     report_commands,  # noqa: F401  (registers report run)

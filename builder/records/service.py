@@ -98,6 +98,7 @@ class RecordService:
             n: compile_entity(n, entities, self.decision_tables) for n in entities
         }
         self.policy = Policy.from_entities(entities)
+        self._unique_queries: dict[tuple[str, str, bool], sa.Select] = {}
         self.clock = clock
         self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
         self._links.update(
@@ -328,7 +329,7 @@ class RecordService:
         try:
             return self._write(actor, entity_name, None, values, None)
         except ValidationFailed as exc:
-            self._count_unique_probe(actor, entity_name, values, exc)
+            self.count_unique_probe(actor, entity_name, values, exc)
             raise
 
     def update(
@@ -338,11 +339,14 @@ class RecordService:
         try:
             return self._write(actor, entity_name, record_id, values, version)
         except ValidationFailed as exc:
-            self._count_unique_probe(actor, entity_name, values, exc)
+            self.count_unique_probe(actor, entity_name, values, exc)
             raise
 
-    def _count_unique_probe(self, actor: Actor, entity_name: str, values: Any, exc: ValidationFailed) -> None:
-        """ "Already used" for a value the actor sees masked answers a look-up: counted and audited as one."""
+    def count_unique_probe(self, actor: Actor, entity_name: str, values: Any, exc: ValidationFailed) -> None:
+        """ "Already used" for a value the actor sees masked answers a look-up: counted and audited as one.
+
+        Public for writers that call `write_in` themselves (imports count their refusals too).
+        """
         entity = self.entity(entity_name)
         grant = self.policy.grant(actor, entity_name)
         lookup = unique_probe(entity, grant, values, exc.errors) if isinstance(values, Mapping) else None
@@ -615,20 +619,29 @@ class RecordService:
                         )
         return errors
 
+    def _unique_query(self, entity: str, column: str, other_than: bool) -> sa.Select:
+        """Is `value` taken (by another record)? Built once per column: bound values keep it cached."""
+        key = (entity, column, other_than)
+        query = self._unique_queries.get(key)
+        if query is None:
+            table = self.schema.table(entity)
+            query = sa.select(table.c.id).where(table.c[column] == sa.bindparam("value"))
+            if other_than:
+                query = query.where(table.c.id != sa.bindparam("record_id"))
+            query = self._unique_queries[key] = query.limit(1)
+        return query
+
     def _check_unique(
         self, conn: sa.Connection, entity: CompiledEntity, record: dict, record_id: int | None, locale: str
     ) -> builtins.list[FieldError]:
         errors = []
-        table = self.schema.table(entity.name)
         for field in entity.stored_fields:
             value = record.get(field.name)
             if not field.spec.unique or field.kind.is_empty(value):
                 continue
             column, stored = search_value(field, value, self.cipher)
-            query = sa.select(table.c.id).where(table.c[column] == stored)
-            if record_id is not None:
-                query = query.where(table.c.id != record_id)
-            if conn.execute(query.limit(1)).first() is not None:
+            query = self._unique_query(entity.name, column, record_id is not None)
+            if conn.execute(query, {"value": stored, "record_id": record_id}).first() is not None:
                 errors.append(FieldError(field.name, "unique", message("unique", locale)))
         return errors
 

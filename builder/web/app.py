@@ -78,6 +78,12 @@ def outbox_routes(runtime: Runtime) -> list[BaseRoute]:
     return routes(runtime)
 
 
+def import_routes(runtime: Runtime) -> list[BaseRoute]:
+    from .import_pages import import_routes as routes
+
+    return routes(runtime)
+
+
 def audit_layer(runtime: Runtime) -> list[BaseRoute]:
     try:
         from .audit_pages import audit_routes
@@ -112,6 +118,7 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
         *layer.routes,
         *audit_layer(runtime),
         *outbox_routes(runtime),
+        *import_routes(runtime),
         *public_routes,
         Mount(
             "/api",
