@@ -49,12 +49,13 @@ def claim(engine: sa.Engine, now: dt.datetime, batch: int, lease_seconds: float)
         ids = list(conn.execute(query).scalars())
         if not ids:
             return []
-        conn.execute(
+        claimed = conn.execute(
             outbox.update()
             .where(outbox.c.id.in_(ids))
             .values(status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=lease_end)
-        )
-        return list(conn.execute(sa.select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all())
+            .returning(*outbox.c)
+        ).all()
+        return sorted(claimed, key=lambda row: row.id)
 
 
 def _values(outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
