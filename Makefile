@@ -39,9 +39,11 @@ lint: install
 test: install browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs
 
+# bench/workflows.py needs the local PostgreSQL server (BENCH_PG); it makes and drops its own database.
 bench: install
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/api.py
+	PYTHONPATH=. $(BIN)/python bench/workflows.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) *.egg-info

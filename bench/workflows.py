@@ -4,9 +4,10 @@
     PYTHONPATH=. python bench/workflows.py --quick         # 10,000 due timers
 
 N confirmed appointments (200 patients with SMS consent), each with its 24-hour reminder
-due a minute ago in `crm_timer`, are fired (the automation's `if:` read on the record,
-the notify action's `if:` on the patient, an outbox row written) and delivered to a
-`console` channel writing to /dev/null by 1 and by 4 `crm worker` processes. Then the
+due in `crm_timer` at a moment of the last hour (within the reminder's 2-hour grace),
+are fired (the automation's `if:` read on the record, the notify action's `if:` on the
+patient, an outbox row written) and delivered to a `console` channel writing to
+/dev/null by 1 and by 4 `crm worker` processes. Then the
 same timers, reset, go through the same number of processes running a bare loop doing
 the same database work by hand, in as few statements as it can, and nothing else: claim
 100 due timers `FOR UPDATE SKIP LOCKED`, read their appointments and patients, mark them
@@ -167,7 +168,11 @@ def setup(directory: Path, url: str, count: int) -> None:
 
 
 def reset(url: str) -> None:
-    """Every appointment's reminder due a minute ago, planned; no outbox rows."""
+    """Every appointment's reminder planned and due within the last hour (a minute ago at the latest); no outbox.
+
+    The moments are spread over the hour as real reminders are: 100,000 timers due at the very
+    same second would make each claim sort them all by id, which no clinic's timers do.
+    """
     import sqlalchemy as sa
 
     engine = engine_for(url)
@@ -178,7 +183,8 @@ def reset(url: str) -> None:
         conn.execute(
             sa.text(
                 "INSERT INTO crm_timer (automation, entity, record_id, due_at, status, updated_at)"
-                " SELECT 'appointment_reminder', 'appointment', id, :due, 'planned', :due FROM appointment"
+                " SELECT 'appointment_reminder', 'appointment', id,"
+                " :due - (id % 3600) * interval '1 second', 'planned', :due FROM appointment"
             ),
             {"due": due},
         )

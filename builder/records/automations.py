@@ -118,7 +118,7 @@ def react(service: RecordService, run: Run, change: Change, *, events: bool = Tr
         )
     except FlowError as exc:
         raise AutomationFailed(exc.automation, str(exc).split(": ", 1)[-1]) from None
-    timer_store.store_plans(conn, change.entity, change.record_id, plans, run.now)
+    timer_store.store_plans(conn, change.entity, change.record_id, plans, run.now, created=change.before is None)
     acted = False
     for firing in firings:
         if firing.due is not None:  # `after:` an event: a timer, acted on as the record is then
