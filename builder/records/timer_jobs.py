@@ -113,7 +113,10 @@ def _fire_batch(
     loader = _prefetched(service, conn, rows)
     pending: list[dict[str, Any]] | None = None if careful else []  # outbox rows, inserted together at the end
     done = []
+    stale = False  # a timer's actions wrote records: later timers of the batch may have been moved or cancelled
     for row in rows:
+        if stale and not _still_as_claimed(conn, row):
+            continue  # moved or cancelled by an earlier timer's actions: its row already says what it is now
         try:
             if careful:
                 with conn.begin_nested():
@@ -126,6 +129,7 @@ def _fire_batch(
             status, reason, wrote = FAILED, str(exc), True  # the actions rolled back to the savepoint; recorded why
         if wrote:  # records may have changed: what was read ahead is stale, read afresh from here on
             loader = service.link_loader(conn)
+            stale = True
         done.append(
             {
                 "timer_id": row.id,
@@ -139,6 +143,12 @@ def _fire_batch(
     if pending:
         outbox.write_rows(conn, pending)
     return done
+
+
+def _still_as_claimed(conn: sa.Connection, row: Any) -> bool:
+    """Whether a claimed timer is still planned for the moment it was claimed at."""
+    now = conn.execute(sa.select(timers.c.status, timers.c.due_at).where(timers.c.id == row.id)).first()
+    return now is not None and now.status == PLANNED and now.due_at == row.due_at
 
 
 def _prefetched(service: RecordService, conn: sa.Connection, rows: list[Any]) -> LinkLoader:

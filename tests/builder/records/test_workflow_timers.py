@@ -177,3 +177,34 @@ def test_a_timer_whose_actions_fail_is_recorded_failed_and_the_rest_of_its_batch
         assert len(clinic.rows(outbox)) == 3
     finally:
         next(clinic_gen, None)
+
+
+POSTPONE = """\
+automations:
+  postpone:                         # due an hour before the reminder: moves the appointment (and so its reminder)
+    entity: appointment
+    at: "starts_at - hours(25)"
+    if: "status == 'confirmed' and minutes == 20"
+    grace: "hours(3)"
+    do:
+      - update: {values: {starts_at: "starts_at + days(1)", minutes: "30"}}
+"""
+
+
+def test_a_timer_moved_by_an_earlier_timer_of_its_batch_waits_for_its_new_moment(tmp_path, database_url):
+    """Both due in one batch: the first moves the appointment, so the reminder is not sent now but a day later."""
+    clinic_gen = clinic_fixture(database_url, clinic_variant(tmp_path / "clinic", POSTPONE))
+    clinic = next(clinic_gen)
+    try:
+        appt = confirmed(clinic, hours_ahead=48)
+        starts = clinic.clock.now + dt.timedelta(hours=48)
+        assert fire_at(clinic, starts - dt.timedelta(hours=24) + dt.timedelta(minutes=5)) == 2  # claimed together
+        assert timer(clinic, "postpone").status == "fired"
+        moved = starts + dt.timedelta(days=1)
+        assert (timer(clinic).status, timer(clinic).due_at) == ("planned", utc_of(moved - dt.timedelta(hours=24)))
+        assert clinic.rows(outbox) == []
+        assert fire_at(clinic, moved - dt.timedelta(hours=24) + dt.timedelta(minutes=5)) == 1
+        [message] = clinic.rows(outbox)
+        assert message.key.endswith(f"{appt['id']}:{utc_of(moved - dt.timedelta(hours=24)).isoformat()}+00:00")
+    finally:
+        next(clinic_gen, None)
