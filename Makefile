@@ -50,11 +50,13 @@ lint: install
 test: install assets browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs
 
+# bench/workflows.py needs the local PostgreSQL server (BENCH_PG); it makes and drops its own database.
 bench: install
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/seed.py
 	$(BIN)/python bench/reports.py
+	PYTHONPATH=. $(BIN)/python bench/workflows.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) *.egg-info node_modules

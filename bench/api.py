@@ -11,8 +11,12 @@ The baseline checks the same bearer token, runs the same SQL and writes the same
 audit row, by hand. Prints requests per second for both, the ratios, and each
 server's resident memory.
 
-    python bench/api.py            # 10,000 patients, 1,000 list + 300 create requests
-    python bench/api.py --smoke    # small and quick (used by the tests)
+    python bench/api.py              # 10,000 patients, 1,000 list + 300 create requests
+    python bench/api.py --smoke      # small and quick (used by the tests)
+    python bench/api.py --planning   # only what planning timers adds to a create and an update
+
+It also measures, in-process on SQLite and PostgreSQL (`BENCH_PG`), what the workflows add
+to creating and to moving a confirmed appointment: each plans or moves its two timers.
 """
 
 from __future__ import annotations
@@ -321,6 +325,98 @@ def run(patients: int, list_requests: int, create_requests: int) -> dict[str, di
     return results
 
 
+# -- planning timers -------------------------------------------------------------------
+def planning_rates(url: str, with_workflows: bool, count: int) -> tuple[float, float]:
+    """Creates/s and updates/s of confirmed appointments through the record service, in-process.
+
+    With workflows each create plans the appointment's two timers (reminder, no-show check)
+    and each update (a move) moves them; without, the same service has no workflows.
+    """
+    from builder.loading import load_blueprint
+    from builder.records import SYSTEM, RecordService
+    from builder.storage.database import make_engine
+    from builder.system_tables import create_system_tables
+    from engines.rules import set_timezone
+
+    loaded = load_blueprint(REPO / "blueprints" / "clinic")
+    blueprint = loaded.blueprint
+    set_timezone(blueprint.app.timezone)
+    engine = make_engine(url)
+    service = RecordService(
+        blueprint.entities,
+        engine,
+        decision_tables=loaded.decision_tables,
+        timezone=blueprint.app.timezone,
+        flows=loaded.flows if with_workflows else None,
+    )
+    try:
+        service.schema.metadata.create_all(engine)
+        create_system_tables(engine)
+        doctor = service.create(SYSTEM, "staff", {"name": "Dr Li"})["id"]
+        patient = service.create(SYSTEM, "patient", {"name": "王芳", "phone": "13800138000", "consent_sms": True})["id"]
+        first = dt.datetime.now().replace(minute=0, second=0, microsecond=0) + dt.timedelta(days=3)
+        data = {"patient": patient, "doctor": doctor, "status": "confirmed"}
+        started = time.perf_counter()
+        made = [
+            service.create(SYSTEM, "appointment", {**data, "starts_at": (first + dt.timedelta(hours=i)).isoformat()})
+            for i in range(count)
+        ]
+        creates = count / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for i, appt in enumerate(made):
+            moved = first + dt.timedelta(days=400, hours=i)
+            service.update(SYSTEM, "appointment", appt["id"], {"starts_at": moved.isoformat()}, appt["version"])
+        updates = count / (time.perf_counter() - started)
+        if with_workflows:
+            from builder.system_tables import timers
+
+            with engine.connect() as conn:
+                planned = conn.execute(sa_count(timers)).scalar_one()
+            assert planned == 2 * count, planned  # the timers were planned and moved, not skipped
+        return creates, updates
+    finally:
+        engine.dispose()
+
+
+def sa_count(table):
+    import sqlalchemy as sa
+
+    return sa.select(sa.func.count()).select_from(table).where(table.c.status == "planned")
+
+
+def planning_overhead(count: int, postgres: str | None) -> None:
+    """Print how much slower a create and an update are with workflows (timers planned) than without."""
+    import psycopg
+
+    targets = [("SQLite", None)] + ([("PostgreSQL", postgres)] if postgres else [])
+    print(f"Planning timers: {count} confirmed appointments created then moved, in-process, with / without workflows")
+    for name, server in targets:
+        best: dict[bool, list[float]] = {}
+        for _round in range(2):  # alternate, keep each variant's best: the machine is shared
+            for with_workflows in (False, True):
+                with tempfile.TemporaryDirectory() as tmp:
+                    if server is None:
+                        url = f"sqlite:///{tmp}/planning.db"
+                    else:
+                        with psycopg.connect(server, autocommit=True) as conn:
+                            conn.execute("DROP DATABASE IF EXISTS bench_planning WITH (FORCE)")
+                            conn.execute("CREATE DATABASE bench_planning")
+                        url = server.rsplit("/", 1)[0] + "/bench_planning"
+                    try:
+                        rates = planning_rates(url, with_workflows, count)
+                    finally:
+                        if server is not None:
+                            with psycopg.connect(server, autocommit=True) as conn:
+                                conn.execute("DROP DATABASE IF EXISTS bench_planning WITH (FORCE)")
+                    previous = best.get(with_workflows, [0.0, 0.0])
+                    best[with_workflows] = [max(a, b) for a, b in zip(previous, rates)]
+        (c0, u0), (c1, u1) = best[False], best[True]
+        print(
+            f"  {name:<11} create {c0:6.1f} -> {c1:6.1f} /s ({c0 / c1 - 1:+.0%} time), "
+            f"update {u0:6.1f} -> {u1:6.1f} /s ({u0 / u1 - 1:+.0%} time)  (aim <= +20%)"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small counts, for the test suite")
@@ -328,7 +424,12 @@ def main() -> int:
     parser.add_argument("--serve", choices=["generated", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--planning", action="store_true", help="only the planning overhead (SQLite, PostgreSQL)")
     args = parser.parse_args()
+    postgres = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    if args.planning:
+        planning_overhead(100 if args.smoke else 300, postgres)
+        return 0
     if args.serve:
         serve(args.serve, args.project, args.port)
         return 0
@@ -348,6 +449,7 @@ def main() -> int:
     list_ratio, create_ratio = gen["list"] / base["list"], gen["create"] / base["create"]
     print(f"ratio generated/baseline: list {list_ratio:.2f}, create {create_ratio:.2f}  (aim >= 0.70)")
     print(f"generated server memory: {gen['rss']:.1f} MB  (aim < 150 MB)")
+    planning_overhead(30 if args.smoke else 300, None if args.smoke else postgres)
     return 0
 
 

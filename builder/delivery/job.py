@@ -49,12 +49,13 @@ def claim(engine: sa.Engine, now: dt.datetime, batch: int, lease_seconds: float)
         ids = list(conn.execute(query).scalars())
         if not ids:
             return []
-        conn.execute(
+        claimed = conn.execute(
             outbox.update()
             .where(outbox.c.id.in_(ids))
             .values(status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=lease_end)
-        )
-        return list(conn.execute(sa.select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all())
+            .returning(*outbox.c)
+        ).all()
+        return sorted(claimed, key=lambda row: row.id)
 
 
 def _values(outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
@@ -71,17 +72,28 @@ def _values(outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
 def record(engine: sa.Engine, results: list[tuple[Any, Outcome]], now: dt.datetime) -> int:
     """Write each outcome on its row if the row is still this claim's (same attempt, still sending).
 
-    One transaction for the batch: a commit per message would cost more than the sending.
+    One transaction for the batch, and one statement per kind of outcome sent as a batch of
+    parameters: a commit or a round trip per message would cost more than the sending.
     """
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row, outcome in results:
+        values = _values(outcome, now)
+        params = {f"new_{k}": v for k, v in values.items() if k != "attempts"}
+        params.update(row_id=row.id, row_attempts=row.attempts)
+        groups.setdefault(tuple(sorted(values)), []).append(params)
     written = 0
     with write_transaction(engine) as conn:
-        for row, outcome in results:
-            result = conn.execute(
+        for names, rows in groups.items():
+            statement = (
                 outbox.update()
-                .where(outbox.c.id == row.id, outbox.c.status == "sending", outbox.c.attempts == row.attempts)
-                .values(**_values(outcome, now))
+                .where(
+                    outbox.c.id == sa.bindparam("row_id"),
+                    outbox.c.status == "sending",
+                    outbox.c.attempts == sa.bindparam("row_attempts"),
+                )
+                .values({n: outbox.c.attempts - 1 if n == "attempts" else sa.bindparam(f"new_{n}") for n in names})
             )
-            written += result.rowcount
+            written += conn.execute(statement, rows).rowcount
     return written
 
 

@@ -23,7 +23,7 @@ from engines.workflows import Event, FlowError, ReadyAction, match_event, plan_t
 from . import outbox, timer_store
 from .actor import SYSTEM
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, RecordError, ValidationFailed
-from .links import LinkedRecord
+from .links import LinkedRecord, LinkLoader
 from .related import SqlRelated
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class Run:
     conn: sa.Connection
     now: dt.datetime
     depth: int = 0
+    pending_outbox: list[dict[str, Any]] | None = None  # set: outbox rows are collected for one insert (timer_jobs)
 
     def deeper(self) -> Run:
         return replace(self, depth=self.depth + 1)
@@ -81,11 +82,18 @@ class AutomationFailed(ValidationFailed):
         self.automation = automation
 
 
-def context(service: RecordService, conn: sa.Connection, entity: str, record_id: int, values: Mapping | None) -> Any:
-    """A record's values as expressions read them: links as lazy records, `id` set."""
+def context(
+    service: RecordService,
+    conn: sa.Connection,
+    entity: str,
+    record_id: int,
+    values: Mapping | None,
+    loader: LinkLoader | None = None,
+) -> Any:
+    """A record's values as expressions read them: links as lazy records (through `loader`, if given), `id` set."""
     if values is None:
         return None
-    return {**service.link_loader(conn).wrap(entity, values), "id": record_id}
+    return {**(loader or service.link_loader(conn)).wrap(entity, values), "id": record_id}
 
 
 def react(service: RecordService, run: Run, change: Change, *, events: bool = True) -> bool:
@@ -110,7 +118,7 @@ def react(service: RecordService, run: Run, change: Change, *, events: bool = Tr
         )
     except FlowError as exc:
         raise AutomationFailed(exc.automation, str(exc).split(": ", 1)[-1]) from None
-    timer_store.store_plans(conn, change.entity, change.record_id, plans, run.now)
+    timer_store.store_plans(conn, change.entity, change.record_id, plans, run.now, created=change.before is None)
     acted = False
     for firing in firings:
         if firing.due is not None:  # `after:` an event: a timer, acted on as the record is then
@@ -165,9 +173,21 @@ def _perform_one(
     elif spec.notify is not None:
         notify = spec.notify
         recipient = notify.to if notify.to is not None else f"role:{notify.to_role}"
-        outbox.add(run.conn, action, notify.channel, notify.template, entity, record_id, recipient, occurrence, run.now)
+        outbox.add(
+            run.conn,
+            action,
+            notify.channel,
+            notify.template,
+            entity,
+            record_id,
+            recipient,
+            occurrence,
+            run.now,
+            run.pending_outbox,
+        )
     elif spec.webhook is not None:
-        outbox.add(run.conn, action, "webhook", None, entity, record_id, spec.webhook.url, occurrence, run.now)
+        url = spec.webhook.url
+        outbox.add(run.conn, action, "webhook", None, entity, record_id, url, occurrence, run.now, run.pending_outbox)
 
 
 def _update(service: RecordService, run: Run, entity: str, record_id: int, values: dict[str, Any]) -> None:

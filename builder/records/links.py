@@ -26,6 +26,11 @@ class LinkLoader:
             self._cache[key] = self._fetch(entity, record_id)
         return self._cache[key]
 
+    def prime(self, entity: str, found: Mapping[int, dict[str, Any] | None]) -> None:
+        """Take records read in bulk beforehand (None: no such record), so reading them costs no query."""
+        for record_id, values in found.items():
+            self._cache[(entity, record_id)] = values
+
     def wrap(self, entity: str, values: Mapping[str, Any]) -> dict[str, Any]:
         """`values` with each link field replaced by a lazy view of the linked record."""
         wrapped = dict(values)

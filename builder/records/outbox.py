@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from builder.system_tables import outbox as outbox_table
 from engines.workflows import ReadyAction
@@ -43,25 +45,35 @@ def add(
     recipient: str,
     occurrence: str,
     now: dt.datetime,
-) -> bool:
-    """Write one pending row (False when this occurrence already has one)."""
-    key = outbox_key(action.automation, action.index, entity, record_id, occurrence)
-    if conn.execute(sa.select(outbox_table.c.id).where(outbox_table.c.key == key)).first() is not None:
-        return False
+    pending: list[dict[str, Any]] | None = None,
+) -> None:
+    """Write one pending row (nothing when this occurrence already has one).
+
+    With `pending`, the row is only collected there, for `write_rows` to insert with the
+    rest of a batch in the same transaction (a round trip per message saved).
+    """
     stamp = utc(now)
-    conn.execute(
-        outbox_table.insert().values(
-            key=key,
-            automation=action.automation,
-            channel=channel,
-            template=template,
-            entity=entity,
-            record_id=record_id,
-            recipient=recipient[:200],
-            status="pending",
-            attempts=0,
-            next_attempt_at=stamp,
-            created_at=stamp,
-        )
-    )
-    return True
+    row = {
+        "key": outbox_key(action.automation, action.index, entity, record_id, occurrence),
+        "automation": action.automation,
+        "channel": channel,
+        "template": template,
+        "entity": entity,
+        "record_id": record_id,
+        "recipient": recipient[:200],
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": stamp,
+        "created_at": stamp,
+    }
+    if pending is not None:
+        pending.append(row)
+    else:
+        write_rows(conn, [row])
+
+
+def write_rows(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows in one statement; a key already there (the same occurrence) is left as it is."""
+    if rows:
+        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+        conn.execute(insert(outbox_table).on_conflict_do_nothing(index_elements=["key"]), rows)

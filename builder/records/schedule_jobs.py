@@ -57,11 +57,22 @@ def run_due_schedules(service: RecordService, now: dt.datetime) -> int:
     if flows is None:
         return 0
     moment = _aware(now)
-    ensure_schedules(service, moment)
+    scheduled = {name: a for name, a in flows.automations.items() if a.spec.schedule is not None}
+    if not scheduled:
+        return 0
+    # One read decides whether there is anything to do: an idle worker asks this every round.
+    with service.engine.connect() as conn:
+        rows = conn.execute(sa.select(schedules.c.automation, schedules.c.next_run)).all()
+    if not scheduled.keys() <= {row.automation for row in rows}:
+        ensure_schedules(service, moment)
+        wanted = set(scheduled)
+    else:
+        wanted = {row.automation for row in rows if row.next_run <= utc(moment)}
     handled = 0
-    for name, automation in flows.automations.items():
-        if automation.spec.schedule is None:
+    for name, automation in scheduled.items():
+        if name not in wanted:
             continue
+        assert automation.spec.schedule is not None
         with write_transaction(service.engine) as conn:
             query = sa.select(schedules).where(schedules.c.automation == name, schedules.c.next_run <= utc(moment))
             if not is_sqlite(conn):

@@ -65,25 +65,47 @@ class World:
         due: dt.datetime = MORNING,
         automation: str = "appointment_reminder",
     ) -> str:
+        return self.add_rows(
+            [key],
+            channel=channel,
+            template=template,
+            entity=entity,
+            record_id=record_id,
+            recipient=recipient,
+            due=due,
+            automation=automation,
+        )[0]
+
+    def add_rows(
+        self,
+        keys: list[str | None],
+        *,
+        channel: str = "sms",
+        template: str | None = "appointment_reminder",
+        entity: str = "appointment",
+        record_id: int | None = None,
+        recipient: str = "patient",
+        due: dt.datetime = MORNING,
+        automation: str = "appointment_reminder",
+    ) -> list[str]:
+        """Pending rows with these keys (None: the key the automation would give), in one transaction."""
         record_id = self.data["appointments"][0]["id"] if record_id is None else record_id
-        key = key or f"{automation}:0:{entity}:{record_id}:{due.isoformat()}"
+        made = [key or f"{automation}:0:{entity}:{record_id}:{due.isoformat()}" for key in keys]
+        common = {
+            "automation": automation,
+            "channel": channel,
+            "template": template,
+            "entity": entity,
+            "record_id": record_id,
+            "recipient": recipient,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": due,
+            "created_at": due,
+        }
         with self.engine.begin() as conn:
-            conn.execute(
-                outbox.insert().values(
-                    key=key,
-                    automation=automation,
-                    channel=channel,
-                    template=template,
-                    entity=entity,
-                    record_id=record_id,
-                    recipient=recipient,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=due,
-                    created_at=due,
-                )
-            )
-        return key
+            conn.execute(outbox.insert(), [{"key": key, **common} for key in made])
+        return made
 
     def row(self, key: str) -> Any:
         with self.engine.connect() as conn:

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from workflow_helpers import ADMIN, FRONT, LOADED, Clinic, clinic_fixture
+from workflow_helpers import ADMIN, FRONT, LOADED, Clinic, clinic_fixture, clinic_variant
 
 from builder.records import SYSTEM
 from builder.records.timer_jobs import fire_due_timers
@@ -147,3 +147,64 @@ def test_two_workers_racing_fire_each_timer_exactly_once(postgres_url):
     for w in workers:
         w.engine.dispose()
     clinic.service.engine.dispose()
+
+
+OVERSTRETCH = """\
+automations:
+  overstretch:                      # its update is refused (minutes are at most 240): the timer fails
+    entity: appointment
+    at: "starts_at - hours(24)"
+    if: "status == 'confirmed'"
+    do:
+      - update: {values: {minutes: "500"}}
+"""
+
+
+def test_a_timer_whose_actions_fail_is_recorded_failed_and_the_rest_of_its_batch_fires(tmp_path, database_url):
+    """Timers are fired a batch per transaction: one refused leaves no trace but its reason, the others fire once."""
+    clinic_gen = clinic_fixture(database_url, clinic_variant(tmp_path / "clinic", OVERSTRETCH))
+    clinic = next(clinic_gen)
+    try:
+        appts = [confirmed(clinic, hours_ahead=48 + 0.4 * i) for i in range(3)]
+        assert fire_at(clinic, clinic.clock.now + dt.timedelta(hours=24, minutes=50)) == 6
+        failed = clinic.rows(timers, automation="overstretch")
+        assert [r.status for r in failed] == ["failed"] * 3
+        assert all("overstretch" in r.reason and "minutes" in r.reason for r in failed)
+        assert [r.status for r in clinic.rows(timers, automation="appointment_reminder")] == ["fired"] * 3
+        assert sorted(r.record_id for r in clinic.rows(outbox)) == sorted(a["id"] for a in appts)
+        assert {clinic.service.get(ADMIN, "appointment", a["id"])["minutes"] for a in appts} == {20}
+        assert fire_at(clinic, clinic.clock.now + dt.timedelta(minutes=1)) == 0  # neither fires again
+        assert len(clinic.rows(outbox)) == 3
+    finally:
+        next(clinic_gen, None)
+
+
+POSTPONE = """\
+automations:
+  postpone:                         # due an hour before the reminder: moves the appointment (and so its reminder)
+    entity: appointment
+    at: "starts_at - hours(25)"
+    if: "status == 'confirmed' and minutes == 20"
+    grace: "hours(3)"
+    do:
+      - update: {values: {starts_at: "starts_at + days(1)", minutes: "30"}}
+"""
+
+
+def test_a_timer_moved_by_an_earlier_timer_of_its_batch_waits_for_its_new_moment(tmp_path, database_url):
+    """Both due in one batch: the first moves the appointment, so the reminder is not sent now but a day later."""
+    clinic_gen = clinic_fixture(database_url, clinic_variant(tmp_path / "clinic", POSTPONE))
+    clinic = next(clinic_gen)
+    try:
+        appt = confirmed(clinic, hours_ahead=48)
+        starts = clinic.clock.now + dt.timedelta(hours=48)
+        assert fire_at(clinic, starts - dt.timedelta(hours=24) + dt.timedelta(minutes=5)) == 2  # claimed together
+        assert timer(clinic, "postpone").status == "fired"
+        moved = starts + dt.timedelta(days=1)
+        assert (timer(clinic).status, timer(clinic).due_at) == ("planned", utc_of(moved - dt.timedelta(hours=24)))
+        assert clinic.rows(outbox) == []
+        assert fire_at(clinic, moved - dt.timedelta(hours=24) + dt.timedelta(minutes=5)) == 1
+        [message] = clinic.rows(outbox)
+        assert message.key.endswith(f"{appt['id']}:{utc_of(moved - dt.timedelta(hours=24)).isoformat()}+00:00")
+    finally:
+        next(clinic_gen, None)

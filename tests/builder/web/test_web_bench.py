@@ -20,3 +20,4 @@ def test_api_benchmark_smoke():
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ratio generated/baseline: list" in result.stdout
     assert "generated server memory" in result.stdout
+    assert "Planning timers:" in result.stdout and "SQLite" in result.stdout
