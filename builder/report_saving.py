@@ -81,11 +81,12 @@ def save_report(
         except BlueprintError as exc:
             shown = tuple(str(p).replace(str(copy) + os.sep, "") for p in exc.problems)
             raise SaveRefused("the blueprint would not pass `crm validate` with this report", shown) from None
+    replaced = target.exists()
     target.parent.mkdir(exist_ok=True)
     partial = target.with_suffix(".yaml.tmp")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, target)
-    detail = json.dumps({"report": name, "file": f"reports/{name}.yaml", "replaced": existing}, ensure_ascii=False)
+    detail = json.dumps({"report": name, "file": f"reports/{name}.yaml", "replaced": replaced}, ensure_ascii=False)
     with write_transaction(engine) as conn:
         conn.execute(audit_table.insert().values(**audit_row(actor, "report_saved", None, None, at, detail=detail)))  # type: ignore[arg-type]
     return target
