@@ -69,6 +69,7 @@ register_texts(
         "designer.none": {"en": "(none)", "zh-CN": "(无)"},
         "designer.measures": {"en": "Measures", "zh-CN": "指标"},
         "designer.measure": {"en": "Measure {n}", "zh-CN": "指标 {n}"},
+        "designer.add_measure": {"en": "Add measure {n}", "zh-CN": "添加指标 {n}"},
         "designer.measure_name": {"en": "Name (a–z, _)", "zh-CN": "名称(小写字母、下划线)"},
         "designer.agg": {"en": "Computes", "zh-CN": "计算方式"},
         "designer.field": {"en": "Field", "zh-CN": "字段"},
