@@ -69,6 +69,10 @@ register_texts(
         "designer.none": {"en": "(none)", "zh-CN": "(无)"},
         "designer.measures": {"en": "Measures", "zh-CN": "指标"},
         "designer.measure": {"en": "Measure {n}", "zh-CN": "指标 {n}"},
+        "designer.not_table": {
+            "en": "`{name}` is a cohort report: the designer makes table reports; edit its YAML instead.",
+            "zh-CN": "“{name}”是队列报表:设计器只能设计表格报表,请直接编辑其 YAML。",
+        },
         "designer.add_measure": {"en": "Add measure {n}", "zh-CN": "添加指标 {n}"},
         "designer.measure_name": {"en": "Name (a–z, _)", "zh-CN": "名称(小写字母、下划线)"},
         "designer.agg": {"en": "Computes", "zh-CN": "计算方式"},
@@ -164,7 +168,7 @@ def _starting_form(runtime: Runtime, actor: Actor, query: Mapping[str, str]) -> 
     """The form's values: the query's, a saved report's (`?from=NAME`), or a first count of the first source."""
     reports = runtime.blueprint.reports
     start = query.get("from", "")
-    if start and start in reports and "source" not in query:
+    if start and start in reports and reports[start].kind == "table" and "source" not in query:
         return form_from_spec(start, reports[start])
     form = dict(query.items())
     if not form.get("source"):
@@ -274,6 +278,10 @@ def designer_routes(runtime: Runtime) -> list[BaseRoute]:
             form = _starting_form(runtime, actor, request.query_params)
         name, data = draft_from_form(form)
         outcome = await run_in_threadpool(evaluate, runtime, actor, name, data, {})
+        start = runtime.blueprint.reports.get(request.query_params.get("from", ""))
+        if start is not None and start.kind != "table":
+            refused = [translate("designer.not_table", actor.locale, name=request.query_params["from"])]
+            return _page(request, runtime, actor, form, outcome, refused=refused, status=200)
         return _page(request, runtime, actor, form, outcome, status=200)
 
     async def save(request: Request) -> Response:

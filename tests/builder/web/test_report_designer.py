@@ -181,6 +181,9 @@ def test_the_designer_speaks_chinese_with_labels_not_codes(clinic):
     assert _options(page.text, "source")["appointment"] == "预约"
     assert _options(page.text, "period_default")["last_3_months"] == "最近 3 个月"
     assert "no_show_rate:" in html.unescape(page.text) and "status == 'no_show'" in html.unescape(page.text)
+    assert _problems(page.text) == {}
+    cohort = client.get("/reports/designer?from=first_visit_cohort")
+    assert cohort.status_code == 200 and "队列报表" in cohort.text
 
 
 @pytest.fixture
