@@ -3,7 +3,7 @@
 Uses the dashboard test's `crm serve` (a seeded SQLite clinic). Each choice made
 in a select previews the draft at once (static/designer.js submits the form);
 the chart is drawn by ECharts, the page does not scroll sideways on a 390-pixel
-screen, and the YAML shown is the report's. With CRM_UPDATE_SCREENSHOTS=1 the
+screen (in large text too), and the YAML shown is the report's. With CRM_UPDATE_SCREENSHOTS=1 the
 screenshot replaces docs/screenshots/designer-phone.png.
 """
 
@@ -57,12 +57,19 @@ def test_an_analyst_designs_a_bar_chart_on_a_phone(server, tmp_path):  # noqa: F
             problems_shown = page.locator("[data-problem]").count()
             yaml = page.locator("[data-yaml]").inner_text()
             page.screenshot(path=str(shot), full_page=True)
+            page.click('button[name="large_text"][value="on"]')
+            page.wait_for_selector("body.large-text")
+            page.goto(
+                f"{server}/reports/designer?source=appointment&d0_field=doctor&m0_name=n&m0_agg=count&chart_type=bar"
+            )
+            page.wait_for_selector("#chart-designer canvas")
+            large_sideways = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             context.close()
         finally:
             browser.close()
     assert not problems, problems
     assert problems_shown == 0
     assert [d["instance"] and d["canvas"] and d["series"] >= 1 for d in drawn] == [True], drawn
-    assert sideways <= 0
+    assert sideways <= 0 and large_sideways <= 0
     assert "appointments_by_doctor:" in yaml and "type: bar" in yaml and "- doctor" in yaml
     assert shot.stat().st_size > 10_000
