@@ -261,16 +261,23 @@ def run_draft_as(
     *,
     name: str = "draft",
     today: dt.date | None = None,
+    offset: int = 0,
+    limit: int | None = None,
     via: str = "designer",
 ) -> ReportResult:
     """The result of an unsaved report (the designer's draft) for `actor`, with `run_report_as`'s rights.
 
     The same grants, row filters, small-cell suppression and audit entry as a saved
     report's run; never cached (a draft changes with every keystroke, and its name
-    may be a saved report's). The caller has checked `spec` (engine checks) first.
+    may be a saved report's). With `limit`, one page of rows, as `run_report_as`
+    pages them (a draft grouped by patient never sits whole in memory). The caller
+    has checked `spec` (engine checks) first.
     """
     prepared = prepare_report_as(service, {name: spec}, actor, name, params, today=today)
     with reports_engine(service).connect() as connection:
-        result = run_report(connection, prepared.compiled)
+        if limit is not None:
+            result = run_report_page(connection, prepared.compiled, max(0, offset), max(0, limit))
+        else:
+            result = run_report(connection, prepared.compiled)
     audit_run(service, actor, prepared, via, rows=len(result.rows), cached=False, draft=True)
     return result

@@ -185,6 +185,7 @@ def preview_path() -> dict[str, Any]:
             "operationId": "preview_report",
             "tags": ["Reports"],
             "summary": "Run an unsaved report as you (checked like `crm validate`; hidden cells read `<5`)",
+            "parameters": PAGING,
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportPreview"}}},

@@ -31,7 +31,7 @@ from ..api.errors import ApiError
 from ..context import require_actor
 from ..i18n import register_texts, translate
 from ..rendering import render
-from .api import result_json
+from .api import paging, result_json
 from .controls import period_text
 from .designer_draft import (
     DIMENSION_SLOTS,
@@ -50,6 +50,7 @@ from .vendor import charts_available
 from .view import build_view, embedded_json
 
 SAVER_ROLE = "admin"
+PAGE_ROWS = 500  # the page shows the first rows of a draft, as a report page does
 
 register_texts(
     {
@@ -179,7 +180,15 @@ def _starting_form(runtime: Runtime, actor: Actor, query: Mapping[str, str]) -> 
     return form
 
 
-def evaluate(runtime: Runtime, actor: Actor, name: str, data: dict[str, Any], params: Mapping[str, Any]) -> Outcome:
+def evaluate(
+    runtime: Runtime,
+    actor: Actor,
+    name: str,
+    data: dict[str, Any],
+    params: Mapping[str, Any],
+    offset: int = 0,
+    limit: int = PAGE_ROWS,
+) -> Outcome:
     """Check the draft like `crm validate`, then run it as `actor` (rights, row filters, small cells, audit)."""
     service = runtime.records
     spec, problems = check_draft(service, runtime.blueprint.roles, name, data)
@@ -192,7 +201,9 @@ def evaluate(runtime: Runtime, actor: Actor, name: str, data: dict[str, Any], pa
         )
         return outcome
     try:
-        outcome.result = run_draft_as(service, spec, actor, dict(params), name=name, today=today_of(service))
+        outcome.result = run_draft_as(
+            service, spec, actor, dict(params), name=name, today=today_of(service), offset=offset, limit=limit
+        )
     except PermissionDenied as exc:
         outcome.problems.append(DraftProblem("general", "report", "forbidden", str(exc)))
     except ReportError as exc:
@@ -227,6 +238,12 @@ def _choices(runtime: Runtime, actor: Actor, form: Mapping[str, str], outcome: O
     }
 
 
+def _total_rows(result: ReportResult | None) -> int:
+    if result is None:
+        return 0
+    return result.total_rows if result.total_rows is not None else len(result.rows)
+
+
 def _page(
     request: Request,
     runtime: Runtime,
@@ -250,6 +267,8 @@ def _page(
         "chart_json": embedded_json(view.chart) if view and view.chart else None,
         "charts_available": charts_available(),
         "min_cell": outcome.spec.min_cell if outcome.spec else 5,
+        "total_rows": _total_rows(outcome.result),
+        "page_rows": PAGE_ROWS,
         "yaml": yaml_of(outcome.name, outcome.data),
         "may_save": actor.role == SAVER_ROLE,
         "saved": saved,
@@ -344,12 +363,11 @@ def preview_routes(runtime: Runtime) -> list[BaseRoute]:
         except ValueError:
             raise ApiError(400, [FieldError("body", "invalid_json", "the body is not JSON")]) from None
         name, data, params = _body_draft(body)
-        outcome = await run_in_threadpool(evaluate, runtime, actor, name, data, params)
+        offset, limit = paging(request.query_params)
+        outcome = await run_in_threadpool(evaluate, runtime, actor, name, data, params, offset, limit)
         if outcome.problems or outcome.result is None or outcome.spec is None:
             errors = [FieldError(p.field, p.code, p.message) for p in outcome.problems]
             raise ApiError(422, errors or [FieldError("report", "invalid", "the draft could not be run")])
-        result = outcome.result
-        count = len(result.rows)
-        return JSONResponse(result_json(runtime, name, outcome.spec, result, actor.locale, 0, max(count, 1)))
+        return JSONResponse(result_json(runtime, name, outcome.spec, outcome.result, actor.locale, offset, limit))
 
     return [Route("/reports/preview", preview, methods=["POST"], name="api_report_preview")]

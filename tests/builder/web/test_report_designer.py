@@ -79,6 +79,9 @@ def test_analyst_previews_a_draft_with_small_cells_hidden(clinic):
     assert [(row["doctor"], row["appointments"]) for row in cells["rows"]] == [(1, 2), (2, 2)]
     assert cells["totals"]["appointments"] == 4 and cells["suppressed"] == 0 and cells["report"] == "mine"
     assert cells["columns"][0]["values"] == {"1": "Dr. Li", "2": "Dr. Zhao"}
+    page = clinic.api("admin").post("/api/reports/preview?offset=1&limit=1", json=BY_DOCTOR).json()
+    assert [row["doctor"] for row in page["rows"]] == [2] and page["total_rows"] == 2 and page["limit"] == 1
+    assert clinic.api("admin").post("/api/reports/preview?limit=0", json=BY_DOCTOR).status_code == 400
 
     page = _post_form(clinic.login("analyst"), FORM)
     assert page.status_code == 200, page.text
