@@ -10,6 +10,7 @@ they show the new report after a restart.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -50,7 +51,7 @@ def save_report(
     *,
     existing: bool,
     replace: bool,
-    at: object,
+    at: dt.datetime,
 ) -> Path:
     """Write `text` (the file `reports/<name>.yaml` holds) after checking the whole blueprint with it.
 
@@ -88,5 +89,5 @@ def save_report(
     os.replace(partial, target)
     detail = json.dumps({"report": name, "file": f"reports/{name}.yaml", "replaced": replaced}, ensure_ascii=False)
     with write_transaction(engine) as conn:
-        conn.execute(audit_table.insert().values(**audit_row(actor, "report_saved", None, None, at, detail=detail)))  # type: ignore[arg-type]
+        conn.execute(audit_table.insert().values(**audit_row(actor, "report_saved", None, None, at, detail=detail)))
     return target

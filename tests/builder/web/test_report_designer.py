@@ -9,6 +9,7 @@ once the runtime is opened again.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 import re
@@ -256,7 +257,7 @@ def test_a_single_file_blueprint_is_refused_in_words(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'a.db'}")
     actor = Actor(id=1, name="admin", role="admin", locale="en")
     with pytest.raises(SaveRefused, match="single file"):
-        save_report(engine, actor, single, "x", "x: {}\n", existing=False, replace=False, at=None)
+        save_report(engine, actor, single, "x", "x: {}\n", existing=False, replace=False, at=dt.datetime.now())
     assert single.read_text(encoding="utf-8") == "app: {name: x}\n"
 
 
