@@ -65,6 +65,8 @@ def _post_form(client, form: dict[str, str], path: str = "/reports/designer"):
 
 
 def test_analyst_previews_a_draft_with_small_cells_hidden(clinic):
+    cache = clinic.runtime.records.report_cache
+    assert cache is not None and len(cache) == 0
     analyst = clinic.api("analyst").post("/api/reports/preview", json=BY_DOCTOR)
     assert analyst.status_code == 200, analyst.text
     body = analyst.json()
@@ -89,6 +91,7 @@ def test_analyst_previews_a_draft_with_small_cells_hidden(clinic):
     assert _problems(page.text) == {}
     assert "<5" in _cells(page.text) and "2" not in _cells(page.text)[:4]
     assert "cells hidden for privacy" in page.text
+    assert len(cache) == 0  # drafts are never cached
     runs = [json.loads(row.detail) for row in clinic.audit("report")]
     assert {(r["report"], r["via"], r.get("draft")) for r in runs} >= {
         ("draft", "designer", True),
