@@ -45,7 +45,7 @@ from .designer_draft import (
     path_choices,
     yaml_of,
 )
-from .running import today_of
+from .running import may_run, today_of
 from .vendor import charts_available
 from .view import build_view, embedded_json
 
@@ -169,8 +169,9 @@ def _starting_form(runtime: Runtime, actor: Actor, query: Mapping[str, str]) -> 
     """The form's values: the query's, a saved report's (`?from=NAME`), or a first count of the first source."""
     reports = runtime.blueprint.reports
     start = query.get("from", "")
-    if start and start in reports and reports[start].kind == "table" and "source" not in query:
-        return form_from_spec(start, reports[start])
+    spec = reports.get(start)
+    if spec is not None and spec.kind == "table" and "source" not in query and may_run(runtime.records, actor, spec):
+        return form_from_spec(start, spec)  # only a report the role is offered: its definition is not shown to others
     form = dict(query.items())
     if not form.get("source"):
         sources = design_sources(runtime.records, actor)

@@ -173,6 +173,8 @@ def test_front_desk_designs_only_over_what_it_reads(clinic):
     hidden = clinic.api("front_desk").post("/api/reports/preview", json={**by_gender, "dimensions": ["allergies"]})
     assert hidden.status_code == 422
     assert clinic.login("marketing").get("/reports/designer").status_code == 200  # reads patients: may design
+    other = desk.get("/reports/designer?from=revisit_rate")  # not a report the front desk is offered
+    assert other.status_code == 200 and "revisit_rate" not in other.text
     assert "data-designer-link" in clinic.login("analyst").get("/reports").text
 
 
