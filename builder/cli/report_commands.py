@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +45,7 @@ def render(result: Any, name: str, form: str) -> str:
     """The result as CSV (a header, the rows, then a `total` row) or as JSON."""
     names = [column.name for column in result.columns]
     if form == "json":
-        document = {
-            "report": name,
-            "columns": [{"name": c.name, "kind": c.kind, "format": c.format} for c in result.columns],
-            "rows": [{k: _cell(row.get(k)) for k in names} for row in result.rows],
-            "totals": None if result.totals is None else {k: _cell(v) for k, v in result.totals.items()},
-            "suppressed": result.suppressed,
-        }
-        return json.dumps(document, ensure_ascii=False, indent=2)
+        return json.dumps(_document(result, name, names), ensure_ascii=False, indent=2)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(names)
@@ -65,6 +58,38 @@ def render(result: Any, name: str, form: str) -> str:
             + ["" if result.totals.get(k) is None else _cell(result.totals[k]) for k in names[len(first) :]]
         )
     return buffer.getvalue().rstrip("\n")
+
+
+def _document(result: Any, name: str, names: list[str]) -> dict[str, Any]:
+    """The JSON document: cells, totals, and what the result carries besides (period over period, forecast)."""
+    from engines.reports.runner import SUBTOTAL
+
+    def row_of(row: dict[str, Any]) -> dict[str, Any]:
+        cells = {k: _cell(row.get(k)) for k in names}
+        if row.get(SUBTOTAL) is not None:  # a subtotal row says which dimension it rolls up
+            cells[SUBTOTAL] = row[SUBTOTAL]
+        return cells
+
+    def dates(pair: Any) -> list[str] | None:
+        return None if pair is None else [day.isoformat() for day in pair]
+
+    def measures(values: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if values is None else {k: _cell(v) for k, v in values.items()}
+
+    forecast = result.forecast
+    return {
+        "report": name,
+        "columns": [{"name": c.name, "kind": c.kind, "format": c.format} for c in result.columns],
+        "rows": [row_of(row) for row in result.rows],
+        "totals": measures(result.totals),
+        "suppressed": result.suppressed,
+        "notes": list(result.notes),
+        "period": dates(result.period),
+        "previous_period": dates(result.previous_period),
+        "previous": measures(result.previous),
+        "changes": measures(result.changes),
+        "forecast": None if forecast is None else {k: _cell(v) for k, v in asdict(forecast).items()},
+    }
 
 
 def _csv_lines(stream: Any) -> Any:

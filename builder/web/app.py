@@ -24,8 +24,8 @@ from .api.tasks import tasks_routes
 from .errors import ErrorBoundary, exception_handlers
 from .pages import page_routes
 from .reports import api_routes as report_api_routes
+from .reports import designer_routes, preview_routes, vendor_routes
 from .reports import page_routes as report_page_routes
-from .reports import vendor_routes
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 logger = logging.getLogger("builder.web")
@@ -126,10 +126,12 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
                 *docs_routes(runtime.records, runtime.blueprint.app.title, reports=runtime.blueprint.reports),
                 *tasks_routes(runtime.records),  # before `/{entity}`: `tasks` is a reserved entity name
                 *report_exports.routes(),
+                *preview_routes(runtime),  # before `/reports/{name}`
                 *report_api_routes(runtime),
                 *api.routes(),
             ],
         ),
+        *designer_routes(runtime),  # before `/reports/{name}`
         *report_page_routes(runtime),
         *page_routes(runtime),
     ]

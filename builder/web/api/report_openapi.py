@@ -156,4 +156,46 @@ def report_paths(reports: Mapping[str, ReportSpec]) -> tuple[dict[str, Any], dic
                 },
             }
         }
-    return paths, {REPORT_RESULT: result_schema()}
+    paths["/api/reports/preview"] = preview_path()
+    draft = ReportSpec.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = {REPORT_RESULT: result_schema(), **draft.pop("$defs", {}), "ReportDraft": draft}
+    components["ReportPreview"] = preview_body()
+    return paths, components
+
+
+def preview_body() -> dict[str, Any]:
+    """The preview's body: a report spec, or `{name, report, params}`."""
+    draft = {"$ref": "#/components/schemas/ReportDraft"}
+    wrapped = {
+        "type": "object",
+        "required": ["report"],
+        "properties": {
+            "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+            "report": draft,
+            "params": {"type": "object", "additionalProperties": {"type": ["string", "integer"]}},
+        },
+    }
+    return {"oneOf": [draft, wrapped]}
+
+
+def preview_path() -> dict[str, Any]:
+    """`POST /api/reports/preview`: an unsaved report (the designer's draft) run as the caller."""
+    return {
+        "post": {
+            "operationId": "preview_report",
+            "tags": ["Reports"],
+            "summary": "Run an unsaved report as you (checked like `crm validate`; hidden cells read `<5`)",
+            "parameters": PAGING,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReportPreview"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The same result as `GET /api/reports/{name}`, every row.",
+                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{REPORT_RESULT}"}}},
+                },
+                **_errors("400", "401", "403", "422"),
+            },
+        }
+    }

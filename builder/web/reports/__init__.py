@@ -8,7 +8,8 @@ viewer's words and draws it (static/reports.js).
 from __future__ import annotations
 
 from .api import api_routes
+from .designer import designer_routes, preview_routes
 from .pages import routes as page_routes
 from .vendor import vendor_routes
 
-__all__ = ["api_routes", "page_routes", "vendor_routes"]
+__all__ = ["api_routes", "designer_routes", "page_routes", "preview_routes", "vendor_routes"]

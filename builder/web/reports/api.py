@@ -38,7 +38,7 @@ def _cell(value: Any) -> Any:
     return str(value) if isinstance(value, Suppressed) else value
 
 
-def _paging(query: Mapping[str, str]) -> tuple[int, int]:
+def paging(query: Mapping[str, str]) -> tuple[int, int]:
     values = {"offset": 0, "limit": DEFAULT_LIMIT}
     errors = []
     for key, high in (("offset", MAX_OFFSET), ("limit", MAX_LIMIT)):
@@ -131,7 +131,7 @@ def api_routes(runtime: Runtime) -> list[BaseRoute]:
             raise one(404, "not_found", f"there is no report `{name}`")
         if not may_run(service, actor, spec):
             raise PermissionDenied(f"role `{actor.role}` may not run report `{name}`")
-        offset, limit = _paging(request.query_params)
+        offset, limit = paging(request.query_params)
         try:
             params = report_params(spec, dict(request.query_params.items()), ignore=("offset", "limit"))
         except BadReportParameters as exc:

@@ -25,6 +25,7 @@ from ..i18n import register_texts
 from ..rendering import render
 from .controls import controls_for
 from .dashboards import dashboard_page
+from .designer_draft import may_design
 from .params import BadReportParameters, report_params
 from .running import drill_for, export_links, may_run, run, today_of
 from .vendor import charts_available
@@ -93,7 +94,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             for name, board in dashboards.items()
             if actor.role in board.roles
         ]
-        return render(request, "reports.html", {"reports": items, "dashboards": boards})
+        context = {"reports": items, "dashboards": boards, "may_design": may_design(service, actor)}
+        return render(request, "reports.html", context)
 
     async def report_page(request: Request) -> Response:
         actor = require_actor(request)

@@ -96,3 +96,32 @@ def test_report_run_streams_csv_to_a_file_and_xlsx_needs_one(runner, project, tm
     assert printed.splitlines()[0] == "month,channel,new_patients"
     refused = run(runner, "report", "run", "new_patients", "-p", project, "--format", "xlsx", ok=False)
     assert refused.exit_code == 2 and "--output" in refused.output
+
+
+def test_report_run_json_carries_the_period_before_forecasts_and_subtotal_rows(runner, project):
+    from builder.project import Project
+
+    def as_json(name, *args):
+        return json.loads(run(runner, "report", "run", name, "-p", project, "--format", "json", *args).output)
+
+    compared = as_json("no_show_rate", "--param", "period=last_3_months")
+    assert set(compared["previous"]) == {"due", "no_shows", "no_show_rate"}
+    assert set(compared["changes"]) == {"due", "no_shows", "no_show_rate"}
+    assert len(compared["period"]) == 2 and compared["previous_period"][1] < compared["period"][0]
+    assert compared["forecast"] is None
+
+    forecast = as_json("appointments_forecast")
+    assert forecast["forecast"]["method"] == "seasonal_average" and forecast["forecast"]["periods"] == 28
+    assert any(row["forecast"] is True for row in forecast["rows"])
+    assert forecast["notes"] and forecast["previous"] is None
+
+    blueprint = Project.load(project).blueprint_path
+    (blueprint / "reports" / "by_doctor_month.yaml").write_text(
+        "by_doctor_month:\n  source: visit\n  dimensions: [{field: visited_at, by: month, name: month}, doctor]\n"
+        "  measures: {patients: {agg: count_distinct, field: patient}}\n  subtotals: true\n",
+        encoding="utf-8",
+    )
+    subtotals = as_json("by_doctor_month")
+    marked = [row for row in subtotals["rows"] if "_subtotal" in row]
+    assert marked and all(row["_subtotal"] == "month" and row["doctor"] is None for row in marked)
+    assert all("_subtotal" not in row for row in subtotals["rows"] if row["doctor"] is not None)

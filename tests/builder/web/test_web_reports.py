@@ -30,7 +30,7 @@ def _no_shows(clinic) -> None:
 
 
 def _report_links(page: str) -> set[str]:
-    return set(re.findall(r'href="/reports/([a-z_]+)"', page))
+    return set(re.findall(r'href="/reports/([a-z_]+)"', page)) - {"designer"}  # the designer's link is no report
 
 
 def _charts(page: str) -> list[dict]:
