@@ -251,6 +251,9 @@ def bench(kind: str, patients: int, visits: int, appointments: int, show_plans: 
             flows=loaded.flows,
         )
         records.schema.metadata.create_all(engine)
+        from builder.system_tables import create_system_tables
+
+        create_system_tables(engine)  # report runs are audited (crm_audit)
         started = time.perf_counter()
         fill(engine, records.schema, rows(patients, visits, appointments))
         print(f"{kind}: {patients} patients, {visits} visits, {appointments} appointments "

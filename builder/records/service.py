@@ -162,7 +162,7 @@ class RecordService:
             grant.where, entity, self.schema.table, lambda e, f: self._links[e].get(f), actor.as_context()
         )
 
-    def _select_visible(self, actor: Actor, entity: str, grant: Grant) -> sa.Select:
+    def select_visible(self, actor: Actor, entity: str, grant: Grant) -> sa.Select:
         table = self.schema.table(entity)
         query = sa.select(table)
         condition = self.row_filter(actor, entity, grant)
@@ -171,13 +171,13 @@ class RecordService:
     def visible_row(self, conn: sa.Connection, actor: Actor, entity: str, grant: Grant, record_id: int) -> Any:
         """The stored row if the actor may see it; NotFound otherwise (absent and hidden look alike)."""
         table = self.schema.table(entity)
-        row = conn.execute(self._select_visible(actor, entity, grant).where(table.c.id == record_id)).first()
+        row = conn.execute(self.select_visible(actor, entity, grant).where(table.c.id == record_id)).first()
         if row is None:
             raise NotFound(f"{entity} {record_id} not found")
         return row
 
     # -- reading ---------------------------------------------------------------------
-    def _children(self, conn: sa.Connection, entity: CompiledEntity, ids: list[int]) -> dict[tuple[str, int], list]:
+    def child_rows(self, conn: sa.Connection, entity: CompiledEntity, ids: list[int]) -> dict[tuple[str, int], list]:
         found: dict[tuple[str, int], list] = {}
         for field in entity.child_fields:
             table = self.schema.child(entity.name, field.name)
@@ -191,7 +191,7 @@ class RecordService:
                 found.setdefault((field.name, row.parent_id), []).append({"id": row.id, **values})
         return found
 
-    def _present(self, entity: CompiledEntity, row: Any, grant: Grant, children: dict) -> dict[str, Any]:
+    def present_row(self, entity: CompiledEntity, row: Any, grant: Grant, children: dict) -> dict[str, Any]:
         """What the actor may see of a stored row: readable fields only (only those decrypted), sensitive masked."""
         readable = [f for f in entity.stored_fields if f.name in grant.readable]
         values = decode(readable, row, entity.name, self.cipher)
@@ -218,7 +218,7 @@ class RecordService:
         grant = self.policy.require(actor, entity_name, "read")
         with write_transaction(self.engine) as conn:
             row = self.visible_row(conn, actor, entity_name, grant, record_id)
-            record = self._present(entity, row, grant, self._children(conn, entity, [row.id]))
+            record = self.present_row(entity, row, grant, self.child_rows(conn, entity, [row.id]))
             if protected_fields(entity, grant):  # PHI, encrypted or sensitive (masked views count too)
                 conn.execute(
                     audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock()))
@@ -257,7 +257,7 @@ class RecordService:
         )
         shown = grant if fields is None else replace(grant, readable=grant.readable & frozenset(fields))
         page, masked = self._first_page(actor, entity, grant, spec, shown)
-        self._audit_read(actor, "list", entity, shown, page.items, spec, masked)
+        self.audit_read(actor, "list", entity, shown, page.items, spec, masked)
         return page
 
     def export(
@@ -282,7 +282,7 @@ class RecordService:
             spec.after = page.next_after
             page = self._page(actor, entity, grant, spec)
             records += page.items
-        self._audit_read(actor, "export", entity, grant, records[:max_rows], spec, masked, always=True)
+        self.audit_read(actor, "export", entity, grant, records[:max_rows], spec, masked, always=True)
         return records[:max_rows]
 
     def _first_page(
@@ -291,7 +291,7 @@ class RecordService:
         """The first page, after refusing probes of masked fields and counting a masked look-up."""
         lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
         queries = build_list_query(
-            self, entity, grant, self._select_visible(actor, entity.name, grant), spec, actor.locale
+            self, entity, grant, self.select_visible(actor, entity.name, grant), spec, actor.locale
         )
         masked = None
         if lookup is not None:  # counted only once the whole query is known to be valid
@@ -300,7 +300,7 @@ class RecordService:
         return self._run_page(entity, shown or grant, spec, queries), masked
 
     def _page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery) -> Page:
-        base = self._select_visible(actor, entity.name, grant)
+        base = self.select_visible(actor, entity.name, grant)
         return self._run_page(entity, grant, spec, build_list_query(self, entity, grant, base, spec, actor.locale))
 
     def _run_page(self, entity: CompiledEntity, shown: Grant, spec: ListQuery, queries: ListQueries) -> Page:
@@ -312,12 +312,12 @@ class RecordService:
             rows = conn.execute(page).all() if spec.limit else []
             more = len(rows) > spec.limit
             rows = rows[: spec.limit]
-            children = self._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
-        items = [self._present(entity, r, shown, children) for r in rows]
+            children = self.child_rows(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
+        items = [self.present_row(entity, r, shown, children) for r in rows]
         cursor = encode_cursor(queries.order, rows[-1]) if more else None
         return Page(items, count.total, spec.limit, spec.offset, count.kind, cursor)
 
-    def _audit_read(
+    def audit_read(
         self,
         actor: Actor,
         action: str,
@@ -450,7 +450,7 @@ class RecordService:
             if row.version != version:
                 raise Conflict(message("conflict", locale), row.version)
             stored = decode(entity.stored_fields, row, entity_name, self.cipher)
-            children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
+            children = self.child_rows(conn, entity, [record_id]) if entity.child_fields else {}
             for field in entity.child_fields:
                 stored[field.name] = children.get((field.name, record_id), [])
             values = preparing.drop_unchanged_masks(entity, grant, values, stored)
@@ -503,8 +503,8 @@ class RecordService:
             audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None),
         )
         written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
-        children = self._children(conn, entity, [record_id]) if entity.child_fields else {}
-        presented = self._present(entity, written, grant, children)
+        children = self.child_rows(conn, entity, [record_id]) if entity.child_fields else {}
+        presented = self.present_row(entity, written, grant, children)
         return Written(entity_name, record_id, row_values["version"], None if creating else stored, record, presented)
 
     def reread(
@@ -519,8 +519,8 @@ class RecordService:
             row = self.visible_row(conn, actor, entity.name, grant, written.record_id)
         except NotFound:
             return written.presented
-        children = self._children(conn, entity, [row.id]) if entity.child_fields else {}
-        return self._present(entity, row, grant, children)
+        children = self.child_rows(conn, entity, [row.id]) if entity.child_fields else {}
+        return self.present_row(entity, row, grant, children)
 
     def batch(self, actor: Actor) -> contextlib.AbstractContextManager[Batch]:
         """Many writes as `actor` in one transaction, each with the whole lifecycle (batch.py)."""

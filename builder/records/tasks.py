@@ -118,7 +118,7 @@ def count_tasks(service: RecordService, actor: Actor) -> int:
             if condition is None:
                 continue
             grant = service.policy.grant(actor, source.entity)
-            query = service._select_visible(actor, source.entity, grant).where(condition)
+            query = service.select_visible(actor, source.entity, grant).where(condition)
             total += conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
     return total
 
@@ -136,17 +136,17 @@ def list_tasks(service: RecordService, actor: Actor, limit: int = MAX_TASKS) -> 
         grant = service.policy.grant(actor, source.entity)
         table = service.schema.table(source.entity)
         due = _due_column(source, entity, grant)
-        query = service._select_visible(actor, source.entity, grant).where(condition)
+        query = service.select_visible(actor, source.entity, grant).where(condition)
         ordering = [sa.case((table.c[due].is_(None), 1), else_=0), table.c[due].asc()] if due else []
         with service.engine.connect() as conn:
             count = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
             rows = conn.execute(query.order_by(*ordering, table.c.id.asc()).limit(limit)).all()
-            children = service._children(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
+            children = service.child_rows(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
             tasks = [_task(service, conn, actor, source, entity, grant, row, children, due, now) for row in rows]
         found.total += count
         found.items += tasks
         records = [t.record for t in tasks]
-        service._audit_read(actor, "list", entity, grant, records, ListQuery(sort=due, limit=limit), None)
+        service.audit_read(actor, "list", entity, grant, records, ListQuery(sort=due, limit=limit), None)
     order = [s.entity for s in sources]
     found.items.sort(key=lambda t: _key(t, order))
     found.items = found.items[:limit]
@@ -178,7 +178,7 @@ def _task(
     now: dt.datetime,
 ) -> Task:
     """One task: the record as presented to the actor, and its buttons judged on the stored record."""
-    record = service._present(entity, row, grant, children)
+    record = service.present_row(entity, row, grant, children)
     stored = decode(entity.stored_fields, row, entity.name, service.cipher)
     values = context(service, conn, entity.name, row.id, stored)
     values["user"] = actor.as_context()

@@ -65,10 +65,11 @@ def _open_tasks(runtime: Any, actor: Any) -> int | None:
     """The header's "My tasks" badge; None when the role can have no tasks (no link then)."""
     from builder.records.tasks import task_sources
 
-    if runtime is None or actor is None or not task_sources(runtime.records, actor):
+    records = getattr(runtime, "records", None)
+    if records is None or actor is None or not task_sources(records, actor):
         return None
     try:
-        return runtime.records.count_tasks(actor)
+        return records.count_tasks(actor)
     except (sa.exc.OperationalError, sa.exc.ProgrammingError):
         return None
 

@@ -157,7 +157,9 @@ def test_operations_dashboard_draws_its_charts_on_desktop_and_phone(server, tmp_
         finally:
             browser.close()
     for drawn in (desktop, phone):
-        assert len(drawn) == 4, drawn  # revisit rate, no-show rate, new patients, blood-pressure risk
+        # revisit rate, no-show rate, new patients, blood-pressure risk, visits trend, appointment load,
+        # first-visit cohort and the appointments forecast
+        assert len(drawn) == 8, drawn
         assert all(d["instance"] and d["canvas"] and d["series"] >= 1 for d in drawn), drawn
     desktop_widths, phone_widths = desktop[0]["widths"], phone[0]["widths"]
     assert min(desktop_widths[:4]) < 400 < max(desktop_widths)  # KPI cards side by side, charts wider

@@ -44,7 +44,7 @@ def test_the_attendance_report_exports_with_labels_rights_and_audit(served):
     admin = served.api("admin")
     admin.headers["Accept-Language"] = "en"
     rows = workbook(admin.get("/api/reports/attendance/export", params={**PERIOD, "format": "xlsx"}))
-    assert rows[0][2:] == ("Due", "Missed", "Miss rate", "Avg minutes")
+    assert rows[0][2:] == ("Due", "Missed", "Miss rate", "Average minutes")
     assert rows[-1][0] == "Total"
     with served.runtime.engine.connect() as conn:
         due = conn.execute(sa.text("SELECT count(*) FROM session WHERE status IN ('attended', 'missed')")).scalar()

@@ -22,6 +22,8 @@ from builder.runtime import Runtime, open_runtime
 from builder.system_tables import audit, create_system_tables
 from engines.rules import ExpressionError
 
+SECRET = "web-tests-secret-key-that-is-long-enough-0123456789"  # the web tests' app secret
+
 CLINIC = Path(__file__).resolve().parents[3] / "blueprints" / "clinic"
 ROLES = ("admin", "doctor", "nurse", "front_desk", "marketing", "analyst")
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from clinic_fixtures import ServedClinic, build_runtime, create_tokens, create_users, seed_clinic
-
-SECRET = "web-tests-secret-key-that-is-long-enough-0123456789"
-
+from clinic_fixtures import SECRET, ServedClinic, build_runtime, create_tokens, create_users, seed_clinic
 
 Clinic = ServedClinic
 

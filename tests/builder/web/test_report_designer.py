@@ -16,8 +16,16 @@ import re
 import shutil
 
 import pytest
-from clinic_fixtures import CLINIC, ServedClinic, build_runtime, create_tokens, create_users, csrf_of, seed_clinic
-from conftest import SECRET
+from clinic_fixtures import (
+    CLINIC,
+    SECRET,
+    ServedClinic,
+    build_runtime,
+    create_tokens,
+    create_users,
+    csrf_of,
+    seed_clinic,
+)
 
 from builder.records import Actor
 from builder.report_saving import SaveRefused, save_report

@@ -17,8 +17,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
-from clinic_fixtures import csrf_of
-from conftest import SECRET
+from clinic_fixtures import SECRET, csrf_of
 
 from builder.public_forms.actor import public_actor
 from builder.records import SYSTEM, NotFound, PermissionDenied, ValidationFailed
