@@ -364,6 +364,10 @@ def _entity_mapping(text: str, entity: str) -> Any:
     mapping = parse_mapping(text)
     if mapping.entity != entity:
         raise ImportFailed(f"the mapping is for `{mapping.entity}`, not `{entity}`")
+    if mapping.child_sources():  # one file is uploaded: a second one would be a file of the server's
+        raise ImportFailed(
+            "here child rows come from a sheet of the uploaded workbook (`sheet:`); use `crm import` for a second file"
+        )
     return mapping
 
 
