@@ -61,7 +61,7 @@ VISIT_ROWS = [
     [1001, "老患者", "2026-03-06 09:00", 10],  # row 6: 1001 again: whose are its prescriptions?
 ]
 PRESCRIPTION_ROWS = [
-    ["1001", "阿莫西林", "0.5g tid", "７"],  # row 2: text key, full-width days
+    ["１００１", "阿莫西林", "0.5g tid", "７"],  # row 2: text key in full-width digits, full-width days
     [1001, "布洛芬", "0.2g prn", 3],  # row 3
     [1002, "维生素C", "0.1g qd", 0],  # row 4: days must be at least 1
     [1003, None, "1 tab", 5],  # row 5: no drug
@@ -315,3 +315,18 @@ def test_a_second_file_is_named_beside_the_main_one_never_as_a_path(clinic, tmp_
     sheet = parse_mapping(base + "    sheet: 处方\n" + by_row)
     with pytest.raises(ImportFailed, match="a sheet needs an Excel workbook"):
         run_import(runtime.records, admin, tmp_path / "visits.csv", sheet)
+
+
+def test_an_update_replaces_the_child_rows_the_file_has_and_keeps_those_it_has_not(clinic, tmp_path):
+    runtime, admin = clinic["runtime"], clinic["actors"]["admin"]
+    mapping = parse_mapping(MAPPING + "match: [visited_at]\non_duplicate: update\n")
+    two = [[1001, "老患者", "2026-03-02 09:30", 15], [1004, "老患者", "2026-03-05 09:00", 5]]
+    first = clinic_workbook(tmp_path / "first.xlsx", two, [[1001, "阿莫西林", "", 7], [1004, "布洛芬", "", 3]])
+    assert run_import(runtime.records, admin, first, mapping).created == 2
+    second = clinic_workbook(tmp_path / "second.xlsx", two, [[1001, "维生素C", "", 2], [1001, "氯雷他定", "", 5]])
+    report = run_import(runtime.records, admin, second, mapping)
+    assert (report.updated, report.rejected) == (2, 0)
+    assert report.integrity is not None and report.integrity.matches
+    rows, kids = visits(runtime)
+    by_visit = {r.id: [k.drug for k in kids if k.parent_id == r.id] for r in rows}
+    assert list(by_visit.values()) == [["维生素C", "氯雷他定"], ["布洛芬"]]
