@@ -129,6 +129,7 @@ def test_prescriptions_from_a_second_sheet_on_the_page_and_no_second_file(served
     assert dry.status_code == 200
     assert '<dd data-count="created">2</dd>' in dry.text and '<dd data-count="rejected">3</dd>' in dry.text
     assert '<td data-label="Column">处方 row 4 天数</td>' in dry.text
+    assert "Child rows from 处方: 6 read, 2 with their row, 1 without a row in the main file (rows 6)" in dry.text
 
     elsewhere = VISITS_MAPPING.replace("sheet: 处方", "file: prescriptions.csv")
     refused = admin.post(f"{action}/dry-run", data={"mapping": elsewhere, "csrf_token": token})
