@@ -24,6 +24,7 @@ from .mapping import ChildRule, ImportMapping
 from .messages import say
 from .normalising import text_of
 from .reading import Source, SourceRow, open_source
+from .store import file_digest
 
 
 @dataclass
@@ -100,6 +101,8 @@ def open_children(
             raise ImportFailed(f"children: `{name}`: its sheet `{rule.sheet}` is the main sheet")
         if rule.file and not path.is_file():
             raise ImportFailed(f"children: `{name}`: there is no file {rule.file} beside {main.name}")
+        if rule.file and rule.sha256 and file_digest(path) != rule.sha256:
+            raise ImportFailed(f"children: `{name}`: {rule.file} is not the file this import read (it changed)")
         source = open_source(path, rule.sheet)
         try:
             missing = [r.column for r in rule.fields.values() if r.column not in source.columns]
@@ -123,6 +126,15 @@ def open_children(
         converter = RowConverter(records, actor, mapping, entities, table=name)
         sheets.append(ChildSheet(name, rule, label or name, source, groups, count, converter))
     return sheets
+
+
+def with_child_digests(mapping: ImportMapping, main: Path) -> ImportMapping:
+    """The mapping with each child file's SHA-256, as a run stores it for its resume."""
+    children = {
+        name: rule.model_copy(update={"sha256": file_digest(main.parent / rule.file)}) if rule.file else rule
+        for name, rule in mapping.children.items()
+    }
+    return mapping.model_copy(update={"children": children})
 
 
 def child_values(

@@ -74,6 +74,7 @@ class ChildRule(BaseModel):
     file: str | None = None  # a second file, relative to the main file's folder
     parent: ParentKey
     fields: dict[str, ColumnRule]
+    sha256: str | None = None  # of `file`, set by a run (kept with its mapping) so a resume refuses a changed file
 
     @field_validator("file")
     @classmethod

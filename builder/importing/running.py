@@ -33,7 +33,7 @@ from ..records import (
 from ..records.auditing import audit_row
 from ..records.automations import Written, react
 from ..system_tables import audit as audit_table
-from .children import ChildSheet, child_problem, child_values, open_children
+from .children import ChildSheet, child_problem, child_values, open_children, with_child_digests
 from .converting import RowConverter, RowProblem
 from .errors import ImportFailed
 from .integrity import Integrity, check_integrity, coerced_source, imported_values
@@ -246,6 +246,8 @@ class _Importer:
             set_status(self.records.engine, self.options.resume, "running")
             return
         self.report.import_id = self.options.import_id or new_import_id()
+        if self.mapping.child_sources():
+            self.mapping = with_child_digests(self.mapping, self.path)
         start_run(
             self.records.engine,
             self.report.import_id,

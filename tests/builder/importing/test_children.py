@@ -330,3 +330,25 @@ def test_an_update_replaces_the_child_rows_the_file_has_and_keeps_those_it_has_n
     rows, kids = visits(runtime)
     by_visit = {r.id: [k.drug for k in kids if k.parent_id == r.id] for r in rows}
     assert list(by_visit.values()) == [["维生素C", "氯雷他定"], ["布洛芬"]]
+
+
+def test_a_resume_refuses_a_child_file_changed_since_the_import_stopped(clinic, tmp_path):
+    runtime, admin = clinic["runtime"], clinic["actors"]["admin"]
+    (tmp_path / "visits.csv").write_text("编号,患者\nA,老患者\nB,老患者\n", encoding="utf-8")
+    rx = tmp_path / "rx.csv"
+    rx.write_text("编号,药品\nA,阿莫西林\nB,布洛芬\n", encoding="utf-8")
+    mapping = parse_mapping(
+        "entity: visit\nfields: {patient: {column: 患者, by: name}}\n"
+        "children: {prescriptions: {file: rx.csv, parent: 编号, fields: {drug: 药品}}}\n"
+    )
+    first = run_import(runtime.records, admin, tmp_path / "visits.csv", mapping, ImportOptions(stop_after=1))
+    assert first.stopped and first.created == 1
+    rx.write_text("编号,药品\nA,阿莫西林\nB,维生素C\n", encoding="utf-8")
+    with pytest.raises(ImportFailed, match=r"rx\.csv is not the file this import read"):
+        run_import(runtime.records, admin, tmp_path / "visits.csv", None, ImportOptions(resume=first.import_id))
+    rx.write_text("编号,药品\nA,阿莫西林\nB,布洛芬\n", encoding="utf-8")
+    second = run_import(runtime.records, admin, tmp_path / "visits.csv", None, ImportOptions(resume=first.import_id))
+    assert (second.already_done, second.created) == (1, 1)
+    assert second.integrity is not None and second.integrity.matches
+    _rows, kids = visits(runtime)
+    assert [k.drug for k in kids] == ["阿莫西林", "布洛芬"]
