@@ -178,8 +178,19 @@ def print_report(report: Any) -> None:
     for problem in report.problems:
         column = f" {problem.column}" if problem.column else ""
         out.print(f"  row {problem.row}{escape(column)}: {escape(problem.message)}", markup=True)
+    for child in report.children:
+        orphans = ""
+        if child["orphans"]:
+            rows = ", ".join(map(str, child["orphan_rows"][:10])) + (", …" if child["orphans"] > 10 else "")
+            orphans = f"; {child['orphans']} without a row in the main file: rows {rows}"
+        out.print(
+            f"  child rows of {child['field']} from {escape(child['source'])}: {child['rows_read']} read, "
+            f"{child['attached']} {'would be ' if report.dry_run else ''}written with their row{escape(orphans)}"
+        )
     if report.rejects_path:
         out.print(f"Rejected rows, with their errors: {escape(str(report.rejects_path))}")
+    for path in report.child_rejects:
+        out.print(f"Their child rows: {escape(str(path))}")
     if report.stopped:
         out.print(
             f"[yellow]Stopped[/yellow] ({escape(report.stopped)}). Go on with: "

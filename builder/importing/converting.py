@@ -37,13 +37,23 @@ class RowProblem:
 class RowConverter:
     """Converts rows for one mapping; link look-ups are cached for the whole import."""
 
-    def __init__(self, records: RecordService, actor: Actor, mapping: ImportMapping, entities: dict[str, EntitySpec]):
+    def __init__(
+        self,
+        records: RecordService,
+        actor: Actor,
+        mapping: ImportMapping,
+        entities: dict[str, EntitySpec],
+        table: str | None = None,
+    ):
+        """Rows of the mapping's entity, or with `table` the rows of that table field's `children:` sheet."""
         self.records = records
         self.actor = actor
         self.mapping = mapping
-        self.entity = entities[mapping.entity]
+        entity = entities[mapping.entity]
+        self.fields: dict[str, FieldSpec] = entity.fields if table is None else (entity.fields[table].fields or {})
+        self.columns: dict[str, ColumnRule] = mapping.fields if table is None else mapping.children[table].fields
         self.entities = entities
-        self._options = {name: _option_words(spec) for name, spec in self.entity.fields.items() if spec.options}
+        self._options = {name: _option_words(spec) for name, spec in self.fields.items() if spec.options}
         self._links: dict[tuple[str, str, str], int | str] = {}
 
     def convert(self, row: SourceRow, conn: sa.Connection) -> tuple[dict[str, Any], list[RowProblem]]:
@@ -51,7 +61,7 @@ class RowConverter:
         problems: list[RowProblem] = []
         if EXTRA in row.cells:
             problems.append(RowProblem(row.row, "", say("extra_cells", self.actor.locale, count=len(row.cells[EXTRA]))))
-        for name, rule in self.mapping.fields.items():
+        for name, rule in self.columns.items():
             cell = row.cells.get(rule.column)
             try:
                 value = self.value(name, rule, cell, conn)
@@ -64,7 +74,7 @@ class RowConverter:
 
     def value(self, name: str, rule: ColumnRule, cell: Any, conn: sa.Connection) -> Any:
         """The input value for field `name` from one cell; ValueError with a message for a person."""
-        spec = self.entity.fields[name]
+        spec = self.fields[name]
         locale = self.actor.locale
         text = text_of(cell)
         if text is None:

@@ -8,6 +8,8 @@ in row order on each side. Equal checksums prove the database holds exactly the 
 values; the report shows only counts and checksums, never a value.
 Empty cells are left out on both sides: a default filled in by the blueprint is not a
 difference. When rows of the file update the same record, only the last is compared.
+Child rows (`children:`) are compared the same way: per child column, `row<TAB>position<TAB>value`
+lines, and per table field the number of child rows each record has in the file and stored.
 """
 
 from __future__ import annotations
@@ -93,13 +95,35 @@ class Integrity:
         }
 
 
+def _child_key(table: str, position: int | str, name: str) -> str:
+    return f"{table}.{position}.{name}"
+
+
 def coerced_source(records: RecordService, entity: str, values: dict[str, Any]) -> dict[str, str]:
     """The row's imported values as the field types coerce them, canonical; unparsable ones as given."""
     compiled = records.entity(entity)
     out = {}
     for name, value in values.items():
         field = compiled.fields[name]
+        if field.children:
+            out[_child_key(name, "#", "rows")] = str(len(value))
+            for position, row in enumerate(value):
+                out.update(
+                    {_child_key(name, position, k): v for k, v in coerced_source_row(field.children, row).items()}
+                )
+            continue
         with contextlib.suppress(ValueError):  # shown as given: the record service refused or kept it
+            value = field.kind.coerce(value, field.spec)
+        if not field.kind.is_empty(value):
+            out[name] = canonical(value)
+    return out
+
+
+def coerced_source_row(fields: dict[str, Any], values: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for name, value in values.items():
+        field = fields[name]
+        with contextlib.suppress(ValueError):
             value = field.kind.coerce(value, field.spec)
         if not field.kind.is_empty(value):
             out[name] = canonical(value)
@@ -111,6 +135,15 @@ def imported_values(entity: CompiledEntity, given: dict[str, Any], typed: dict[s
     out = {}
     for name in given:
         value = typed.get(name)
+        children = entity.fields[name].children
+        if children:  # child rows: the cells each one was given, by position
+            rows = value or []
+            out[_child_key(name, "#", "rows")] = str(len(rows))
+            for position, (sent, row) in enumerate(zip(given[name], rows, strict=False)):
+                for sub in sent:
+                    if not children[sub].kind.is_empty(row.get(sub)):
+                        out[_child_key(name, position, sub)] = canonical(row.get(sub))
+            continue
         if not entity.fields[name].kind.is_empty(value):
             out[name] = canonical(value)
     return out
@@ -159,4 +192,69 @@ def check_integrity(
         check.source_checksum = source_hash.hexdigest()[:16]
         check.database_checksum = database_hash.hexdigest()[:16]
         checks.append(check)
+    for name, child in mapping.children.items():
+        checks += _child_checks(records, mapping.entity, name, child, written, ids, chunk)
     return Integrity(checks, len(written), superseded)
+
+
+def _child_checks(
+    records: RecordService,
+    entity_name: str,
+    name: str,
+    child: Any,
+    written: dict[int, tuple[int, dict[str, str]]],
+    ids: list[int],
+    chunk: int,
+) -> list[ColumnCheck]:
+    """The child rows the file gave each written record against the child rows stored for it."""
+    field = records.entity(entity_name).fields[name]
+    table = records.schema.child(entity_name, name)
+    stored: dict[int, list[dict[str, Any]]] = {}
+    with records.engine.connect() as conn:
+        for start in range(0, len(ids), chunk):
+            query = (
+                sa.select(table)
+                .where(table.c.parent_id.in_(ids[start : start + chunk]))
+                .order_by(table.c.parent_id, table.c.position, table.c.id)
+            )
+            for found in conn.execute(query):
+                values = decode(list(field.children.values()), found, table.name, records.cipher)
+                stored.setdefault(found.parent_id, []).append(values)
+    label = child.sheet if child.file is None else child.file
+    counts = ColumnCheck(f"{label}", f"{name} (rows)")
+    checks = [counts]
+    column_checks = {sub: ColumnCheck(f"{label}:{rule.column}", f"{name}.{sub}") for sub, rule in child.fields.items()}
+    checks += column_checks.values()
+    hashes = {id(c): (hashlib.sha256(), hashlib.sha256()) for c in checks}
+    for row in sorted(written):
+        record_id, source = written[row]
+        given = source.get(_child_key(name, "#", "rows"))
+        if given is None:
+            continue  # the file had no child rows for it: its stored rows are not the import's
+        rows = stored.get(record_id, [])
+        _compare(counts, hashes[id(counts)], f"{row}", given, str(len(rows)))
+        for sub, check in column_checks.items():
+            inner = field.children[sub]
+            for position in range(max(int(given), len(rows))):
+                mine = source.get(_child_key(name, position, sub))
+                value = rows[position].get(sub) if position < len(rows) else None
+                theirs = None if inner.kind.is_empty(value) else canonical(value)
+                if mine is not None or theirs is not None:
+                    _compare(check, hashes[id(check)], f"{row}\t{position}", mine, theirs)
+    for check in checks:
+        source_hash, database_hash = hashes[id(check)]
+        check.source_checksum = source_hash.hexdigest()[:16]
+        check.database_checksum = database_hash.hexdigest()[:16]
+    return checks
+
+
+def _compare(check: ColumnCheck, hashes: tuple[Any, Any], where: str, mine: str | None, theirs: str | None) -> None:
+    row = int(where.split("\t")[0])
+    if mine is not None:
+        check.source_values += 1
+        hashes[0].update(f"{where}\t{mine}\n".encode())
+    if theirs is not None:
+        check.database_values += 1
+        hashes[1].update(f"{where}\t{theirs}\n".encode())
+    if mine != theirs and row not in check.differing_rows:
+        check.differing_rows.append(row)

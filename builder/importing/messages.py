@@ -45,6 +45,15 @@ TEXTS: dict[str, dict[str, str]] = {
     "not_allowed": {"en": "Not allowed: {reason}", "zh-CN": "无权操作:{reason}"},
     "errors_column": {"en": "import errors", "zh-CN": "导入错误"},
     "row": {"en": "row", "zh-CN": "行"},
+    "child_cell": {"en": "{source} row {row} {column}", "zh-CN": "{source} 第 {row} 行 {column}"},
+    "child_key_taken": {
+        "en": "Row {row} of this file has the same {column}; its {source} rows cannot belong to both.",
+        "zh-CN": "本文件第 {row} 行的 {column} 与此相同,{source} 中的行无法确定属于哪一行。",
+    },
+    "child_parent_rejected": {
+        "en": "Its row {row} of the main file was rejected.",
+        "zh-CN": "其所属的主文件第 {row} 行未能导入。",
+    },
 }
 
 

@@ -2,18 +2,23 @@
 
 It has the input's shape (CSV in the input's encoding and delimiter, or XLSX) and the
 same columns, so the same mapping imports the fixed file; the last column says what is
-wrong with each row (row number, column, message).
+wrong with each row (row number, column, message). The child rows (`children:`) of a
+rejected row go with it: to a sheet of the same name in the rejects workbook when they
+came from a sheet of the main workbook, else to their own file's rejects file.
 """
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .converting import RowProblem
 from .messages import say
 from .reading import EXTRA, Source, SourceRow
+
+if TYPE_CHECKING:
+    from .children import ChildSheet
 
 
 def rejects_path_for(source: Path) -> Path:
@@ -33,18 +38,41 @@ class RejectsFile:
         self._handle: Any = None
         self._book: Any = None
         self._sheet: Any = None
+        self._child_sheets: dict[str, Any] = {}  # sheet name -> a sheet of this workbook
+        self._child_files: dict[str, RejectsFile] = {}  # table field -> its own rejects file
 
     def add(self, row: SourceRow, problems: list[RowProblem]) -> None:
+        if self.count == 0:
+            self._open()
+        self.count += 1
+        self._write(self._sheet, self.source, row, problems)
+
+    def add_child(self, sheet: ChildSheet, row: SourceRow, problems: list[RowProblem]) -> None:
+        """A child row of a rejected row, beside it (add() its parent first)."""
+        name = sheet.rule.sheet
+        if self._book is not None and sheet.rule.file is None and name:
+            if name not in self._child_sheets:
+                self._child_sheets[name] = self._book.create_sheet(name)
+                self._child_sheets[name].append([*sheet.source.columns, say("errors_column", self.locale)])
+            self._write(self._child_sheets[name], sheet.source, row, problems)
+            return
+        if sheet.table not in self._child_files:
+            self._child_files[sheet.table] = RejectsFile(rejects_path_for(sheet.source.path), sheet.source, self.locale)
+        self._child_files[sheet.table].add(row, problems)
+
+    @property
+    def child_paths(self) -> list[Path]:
+        """The children's own rejects files written (child sheets of a workbook are in this one)."""
+        return [f.path for f in self._child_files.values() if f.count]
+
+    def _write(self, sheet: Any, source: Source, row: SourceRow, problems: list[RowProblem]) -> None:
         word = say("row", self.locale)
         reason = "; ".join(
             f"{word} {p.row}" + (f" {p.column}" if p.column else "") + f": {p.message}" for p in problems
         )
-        cells = [row.cells.get(c) for c in self.source.columns] + list(row.cells.get(EXTRA) or [])
-        if self.count == 0:
-            self._open()
-        self.count += 1
-        if self._sheet is not None:
-            self._sheet.append([*cells, reason])
+        cells = [row.cells.get(c) for c in source.columns] + list(row.cells.get(EXTRA) or [])
+        if sheet is not None:
+            sheet.append([*cells, reason])
         else:
             self._csv.writerow(["" if c is None else c for c in cells] + [reason])
 
@@ -64,6 +92,8 @@ class RejectsFile:
         self._csv.writerow(header)
 
     def close(self) -> None:
+        for child in self._child_files.values():
+            child.close()
         if self._book is not None:
             self._book.save(self.path)
             self._book = None

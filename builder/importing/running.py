@@ -33,6 +33,7 @@ from ..records import (
 from ..records.auditing import audit_row
 from ..records.automations import Written, react
 from ..system_tables import audit as audit_table
+from .children import ChildSheet, child_problem, child_values, open_children, with_child_digests
 from .converting import RowConverter, RowProblem
 from .errors import ImportFailed
 from .integrity import Integrity, check_integrity, coerced_source, imported_values
@@ -89,6 +90,8 @@ class ImportReport:
     stopped: str | None = None
     integrity: Integrity | None = None
     rejects_path: Path | None = None
+    children: list[dict[str, Any]] = field(default_factory=list)  # per table field: rows read, attached, orphans
+    child_rejects: list[Path] = field(default_factory=list)  # children's own rejects files (file: children)
 
     @property
     def written(self) -> int:
@@ -112,6 +115,8 @@ class ImportReport:
             "stopped": self.stopped,
             "rejects": str(self.rejects_path) if self.rejects_path else None,
             "integrity": self.integrity.as_dict() if self.integrity else None,
+            "children": self.children,
+            "child_rejects": [str(p) for p in self.child_rejects],
         }
 
 
@@ -129,6 +134,7 @@ class _Batch:
     rejected: list[tuple[SourceRow, list[RowProblem]]] = field(default_factory=list)
     duplicates: list[Duplicate] = field(default_factory=list)
     written: dict[int, tuple[int, dict[str, str]]] = field(default_factory=dict)
+    attached: dict[str, int] = field(default_factory=dict)  # table field -> child rows written
     probes: list[tuple[int, dict[str, Any], ValidationFailed]] = field(default_factory=list)
 
 
@@ -198,12 +204,17 @@ class _Importer:
             self.options = replace(options, batch_size=1)
         self.report = ImportReport(self.entity, path.name, options.dry_run)
         self.written: dict[int, tuple[int, dict[str, str]]] = {}
+        self.children: list[ChildSheet] = []
+        self._row_children: dict[str, list[SourceRow]] = {}  # the row being written's child rows, for its errors
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> ImportReport:
         source = open_source(self.path, self.options.sheet)
         try:
             self.mapping.check(records_entities(self.records), source.columns)
+            self.children = open_children(
+                self.records, self.actor, self.mapping, records_entities(self.records), self.path, self.options.sheet
+            )
             self.report.rows_read = 0
             rejects = None
             if not self.options.dry_run:
@@ -221,6 +232,8 @@ class _Importer:
                 if rejects is not None:
                     rejects.close()
                     self.report.rejects_path = rejects.path if rejects.count else None
+                    self.report.child_rejects = rejects.child_paths
+                self.report.children = [sheet.as_dict() for sheet in self.children]
         finally:
             source.close()
         if not self.options.dry_run:
@@ -233,6 +246,8 @@ class _Importer:
             set_status(self.records.engine, self.options.resume, "running")
             return
         self.report.import_id = self.options.import_id or new_import_id()
+        if self.mapping.child_sources():
+            self.mapping = with_child_digests(self.mapping, self.path)
         start_run(
             self.records.engine,
             self.report.import_id,
@@ -250,6 +265,8 @@ class _Importer:
         for row in _counted(source.rows, self.report):
             if row.row in self.done:
                 self.report.already_done += 1
+                for sheet in self.children:  # its children were written then: not orphans
+                    sheet.take(row)
                 continue
             batch.append(row)
             processed += 1
@@ -310,11 +327,18 @@ class _Importer:
             report.problems += problems
             if rejects is not None:
                 rejects.add(row, problems)
+                text = say("child_parent_rejected", self.actor.locale, row=row.row)
+                for sheet in self.children:
+                    for child in sheet.rows_of(row):
+                        rejects.add_child(sheet, child, [RowProblem(child.row, "", text)])
         report.duplicates += results.duplicates
         self.written.update(results.written)
+        for sheet in self.children:
+            sheet.attached += results.attached.get(sheet.table, 0)
 
     def _row(self, conn: sa.Connection, row: SourceRow, results: _Batch) -> None:
         values, problems = self.converter.convert(row, conn)
+        problems += self._children_of(conn, row, values)
         if problems:
             results.rejected.append((row, problems))
             return
@@ -328,6 +352,32 @@ class _Importer:
             self.matcher.remember(keys, row.row)
             results.finished.append((row.row, "created", written.record_id))
             results.written[row.row] = (written.record_id, imported_values(self.compiled, values, written.after))
+            self._count_children(values, results)
+
+    def _children_of(self, conn: sa.Connection, row: SourceRow, values: dict[str, Any]) -> list[RowProblem]:
+        """The row's child rows from the `children:` sheets, as its table fields' values; their problems."""
+        problems: list[RowProblem] = []
+        self._row_children = {}
+        locale = self.actor.locale
+        for sheet in self.children:
+            rows, earlier = sheet.take(row)
+            if earlier is not None:
+                column = sheet.key_column()
+                text = say("child_key_taken", locale, row=earlier, column=column, source=sheet.label)
+                problems.append(RowProblem(row.row, column, text))
+                continue
+            if not rows:
+                continue  # none in the file: a new record gets the table's default, an update keeps its rows
+            child, found = child_values(sheet, row, rows, conn, locale)
+            values[sheet.table] = child
+            problems += found
+            self._row_children[sheet.table] = rows
+        return problems
+
+    def _count_children(self, values: dict[str, Any], results: _Batch) -> None:
+        for sheet in self.children:
+            if sheet.table in values:
+                results.attached[sheet.table] = results.attached.get(sheet.table, 0) + len(values[sheet.table])
 
     def _duplicate(self, conn: sa.Connection, row: SourceRow, values: dict, match: Match, results: _Batch) -> None:
         rule = self.on_duplicate
@@ -354,6 +404,7 @@ class _Importer:
             results.duplicates.append(duplicate)
             results.finished.append((row.row, "updated", written.record_id))
             results.written[row.row] = (written.record_id, imported_values(self.compiled, values, written.after))
+            self._count_children(values, results)
 
     def _write(
         self,
@@ -405,6 +456,13 @@ class _Importer:
 
     def _problem(self, row: SourceRow, field_path: str, text: str) -> RowProblem:
         name = field_path.split(".")[0]
+        parts = field_path.split(".")
+        if name in self._row_children and len(parts) == 3 and parts[1].isdigit():
+            sheet = next(s for s in self.children if s.table == name)
+            child = self._row_children[name][int(parts[1])]
+            rule_of = sheet.rule.fields.get(parts[2])
+            column = rule_of.column if rule_of else parts[2]
+            return child_problem(sheet, row.row, child.row, column, text, self.actor.locale)
         rule = self.mapping.fields.get(name)
         return RowProblem(row.row, rule.column if rule else ("" if name == "__all__" else name), text)
 
@@ -447,6 +505,7 @@ class _Importer:
                 outcome, record_id = earlier.get(row.row, ("", None))
                 if outcome in ("created", "updated") and record_id is not None:
                     values, _problems = self.converter.convert(row, conn)
+                    self._children_of(conn, row, values)
                     out[row.row] = (record_id, coerced_source(self.records, self.entity, values))
         return out
 

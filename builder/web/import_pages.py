@@ -69,6 +69,14 @@ register_texts(
         "import.skipped": {"en": "Skipped (duplicates)", "zh-CN": "跳过(重复)"},
         "import.rejected": {"en": "Rejected", "zh-CN": "拒绝"},
         "import.row": {"en": "Row", "zh-CN": "行"},
+        "import.child_rows": {
+            "en": (
+                "Child rows from {source}: {read} read, {attached} with their row, "
+                "{orphans} without a row in the main file"
+            ),
+            "zh-CN": "{source} 中的子行:读取 {read} 行,随所属行写入 {attached} 行,{orphans} 行在主文件中找不到所属行",
+        },
+        "import.orphan_rows": {"en": "rows {rows}", "zh-CN": "第 {rows} 行"},
         "import.column": {"en": "Column", "zh-CN": "列"},
         "import.message": {"en": "Problem", "zh-CN": "问题"},
         "import.duplicate": {"en": "Duplicate of", "zh-CN": "重复于"},
@@ -364,6 +372,10 @@ def _entity_mapping(text: str, entity: str) -> Any:
     mapping = parse_mapping(text)
     if mapping.entity != entity:
         raise ImportFailed(f"the mapping is for `{mapping.entity}`, not `{entity}`")
+    if mapping.child_sources():  # one file is uploaded: a second one would be a file of the server's
+        raise ImportFailed(
+            "here child rows come from a sheet of the uploaded workbook (`sheet:`); use `crm import` for a second file"
+        )
     return mapping
 
 

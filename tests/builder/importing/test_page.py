@@ -109,3 +109,31 @@ def test_an_upload_past_the_cap_is_refused(served, monkeypatch):
     )
     assert refused.status_code == 413
     assert "The file is larger than 1 KB; split it or use crm import." in refused.text
+
+
+def test_prescriptions_from_a_second_sheet_on_the_page_and_no_second_file(served, tmp_path):
+    from test_children import MAPPING as VISITS_MAPPING
+    from test_children import clinic_workbook
+
+    admin = served.login("admin")
+    source = clinic_workbook(tmp_path / "visits.xlsx")
+    token = csrf(admin.get("/import").text)
+    uploaded = admin.post(
+        "/import/upload",
+        data={"entity": "visit", "csrf_token": token},
+        files={"file": ("visits.xlsx", source.read_bytes(), "application/octet-stream")},
+    )
+    assert uploaded.status_code == 303
+    action = uploaded.headers["location"]
+    dry = admin.post(f"{action}/dry-run", data={"mapping": VISITS_MAPPING, "csrf_token": token})
+    assert dry.status_code == 200
+    assert '<dd data-count="created">2</dd>' in dry.text and '<dd data-count="rejected">3</dd>' in dry.text
+    assert '<td data-label="Column">处方 row 4 天数</td>' in dry.text
+    assert "Child rows from 处方: 6 read, 2 with their row, 1 without a row in the main file (rows 6)" in dry.text
+
+    elsewhere = VISITS_MAPPING.replace("sheet: 处方", "file: prescriptions.csv")
+    refused = admin.post(f"{action}/dry-run", data={"mapping": elsewhere, "csrf_token": token})
+    assert refused.status_code == 422 and "use `crm import` for a second file" in refused.text
+    away = VISITS_MAPPING.replace("sheet: 处方", "file: ../../etc/passwd")
+    refused = admin.post(f"{action}/dry-run", data={"mapping": away, "csrf_token": token})
+    assert refused.status_code == 422 and "not a path" in refused.text
