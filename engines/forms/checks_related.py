@@ -70,8 +70,8 @@ def _check_one(entities: Mapping[str, EntitySpec], name: str, related: RelatedSp
                     f"`{related.entity}` has no field `{field}` to sort by",
                     did_you_mean(field, fields),
                 )
-    if related.chart is not None:
-        chart = related.chart
+    for c, chart in enumerate(related.charts):
+        at = loc + ("chart", c) if isinstance(related.chart, list) else loc + ("chart",)
         if chart.x not in fields or fields[chart.x].type not in ("date", "datetime"):
             yield Problem(
                 loc + ("chart", "x"),
@@ -80,6 +80,4 @@ def _check_one(entities: Mapping[str, EntitySpec], name: str, related: RelatedSp
             )
         for i, y in enumerate(chart.y):
             if y not in fields or fields[y].type not in ("integer", "decimal"):
-                yield Problem(
-                    loc + ("chart", "y", i), "related.chart_y", f"`{y}` must be a number field of `{related.entity}`"
-                )
+                yield Problem(at + ("y", i), "related.chart_y", f"`{y}` must be a number field of `{related.entity}`")

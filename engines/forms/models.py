@@ -134,7 +134,11 @@ class RelatedSpec(Spec):
     columns: list[str] | None = None  # default: the related list's first short fields
     sort: str | None = None  # `-taken_at`; default: newest first by its first date or time field
     limit: int = Field(default=5, ge=1, le=50)
-    chart: RelatedChartSpec | None = None
+    chart: RelatedChartSpec | list[RelatedChartSpec] | None = None  # one trend, or several (different scales)
+
+    @property
+    def charts(self) -> list[RelatedChartSpec]:
+        return [] if self.chart is None else self.chart if isinstance(self.chart, list) else [self.chart]
 
 
 class EntitySpec(Spec):

@@ -101,3 +101,9 @@
     if (menu && window.matchMedia && window.matchMedia("(max-width: 39.99em)").matches) menu.open = false;
   });
 })();
+
+// The printable view's "Print" button (no inline script: the CSP forbids it).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-print]");
+  if (button) window.print();
+});
