@@ -22,8 +22,8 @@ from engines.forms import localized
 from engines.forms.models import RelatedChartSpec, RelatedSpec
 
 from ..i18n import register_texts, translate
-from ..presenting import display, entity_title, field_label, link_titles, record_title
-from .choices import user_names
+from ..presenting import display, entity_title, field_label
+from .record_rows import default_columns, present_rows
 from .sparkline import sparkline
 
 register_texts(
@@ -35,9 +35,7 @@ register_texts(
     }
 )
 
-MAX_COLUMNS = 5
 CHART_POINTS = 30
-SHORT_TYPES_SKIPPED = ("long_text", "table", "multi_select")
 
 
 @dataclass
@@ -86,19 +84,7 @@ def _default_sort(entity: CompiledEntity, readable: frozenset[str]) -> str:
 def _columns(entity: CompiledEntity, spec: RelatedSpec, readable: frozenset[str]) -> list[str]:
     if spec.columns is not None:
         return [c for c in spec.columns if c in readable and c in entity.fields]
-    names = []
-    title = entity.spec.title_field
-    if title and title in readable and title != spec.link:
-        names.append(title)
-    for name, f in entity.fields.items():
-        if len(names) >= MAX_COLUMNS:
-            break
-        if name in names or name == spec.link or name not in readable:
-            continue
-        if f.spec.type in SHORT_TYPES_SKIPPED or f.spec.encrypted or not f.kind.stored:
-            continue
-        names.append(name)
-    return names
+    return default_columns(entity, readable, skip=(spec.link or "",))
 
 
 def related_panels(
@@ -144,33 +130,7 @@ def _panel(
             fields=shown,
             count="exact",
         )
-    titles = link_titles(service, actor, entity, page.items)
-    users = user_names(
-        service,
-        {
-            item[n]
-            for item in page.items
-            for n in columns
-            if entity.fields[n].spec.type == "user" and isinstance(item.get(n), int)
-        },
-    )
-    rows = []
-    for item in page.items:
-        cells = []
-        for n in columns:
-            value = item.get(n)
-            if entity.fields[n].spec.type == "user" and isinstance(value, int):
-                cells.append(users.get(value, f"#{value}"))
-            else:
-                cells.append(display(entity.fields[n], value, actor.locale, titles))
-        rows.append(
-            {
-                "id": item["id"],
-                "title": record_title(entity, item),
-                "href": f"/records/{spec.entity}/{item['id']}",
-                "cells": cells,
-            }
-        )
+    rows = present_rows(service, actor, entity, page.items, columns)
     name = entity_title(entity, actor.locale)
     panel = RelatedPanel(
         entity=spec.entity,
