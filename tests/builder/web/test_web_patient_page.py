@@ -219,3 +219,20 @@ def test_the_patient_page_in_chinese(clinic):
     assert "收缩压" in _section(page, "vital_reading") and "偏高" in _section(page, "vital_reading")
     printed = _text(client.get(f"/records/patient/{patient['id']}/print").text)
     assert "朝阳诊所患者管理" in printed and "打印时间" in printed
+
+
+def test_a_records_history_is_read_by_an_index_added_to_older_databases_too(tmp_path):
+    from builder.system_tables import create_system_tables
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    with engine.begin() as conn:  # crm_audit as it was before the record page read it
+        conn.exec_driver_sql(
+            "CREATE TABLE crm_audit (id INTEGER PRIMARY KEY, at DATETIME NOT NULL, actor VARCHAR(64), "
+            "role VARCHAR(64), address VARCHAR(64), action VARCHAR(32) NOT NULL, entity VARCHAR(64), "
+            "record_id BIGINT, changes TEXT, detail TEXT)"
+        )
+    create_system_tables(engine)
+    create_system_tables(engine)  # safe on every start
+    indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("crm_audit")}
+    assert indexes["ix_crm_audit_record"] == ["entity", "record_id", "at"]
+    engine.dispose()
