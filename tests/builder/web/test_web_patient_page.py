@@ -236,3 +236,12 @@ def test_a_records_history_is_read_by_an_index_added_to_older_databases_too(tmp_
     indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes("crm_audit")}
     assert indexes["ix_crm_audit_record"] == ["entity", "record_id", "at"]
     engine.dispose()
+
+
+def test_the_history_names_workflow_steps_by_their_labels(clinic):
+    service = clinic.runtime.records
+    appointment = clinic.data["appointments"][0]
+    service.transition(clinic.actors["front_desk"], "appointment", appointment["id"], "confirm", appointment["version"])
+    page = _text(clinic.login("admin").get(f"/records/appointment/{appointment['id']}").text)
+    assert "Workflow step · Confirm by front_desk (Front desk)" in page
+    assert "Status: Requested → Confirmed" in page and "confirmed" not in page
