@@ -23,6 +23,7 @@ from .presenting import entity_title
 register_texts(
     {
         "menu.open": {"en": "Menu", "zh-CN": "菜单"},
+        "menu.waiting": {"en": "{count} waiting in the menu", "zh-CN": "菜单中有 {count} 项待处理"},
         "menu.records": {"en": "Records", "zh-CN": "记录"},
         "menu.work": {"en": "Work", "zh-CN": "工作"},
         "menu.admin": {"en": "Administration", "zh-CN": "管理"},

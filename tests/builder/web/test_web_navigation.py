@@ -55,7 +55,12 @@ def test_the_menu_marks_where_the_user_is_and_folds_on_a_phone(clinic):
     assert _current(client.get("/records/appointment").text) == ["/records/appointment"]
     assert _current(client.get("/audit").text) == ["/audit"]
     page = client.get("/").text
-    assert '<details class="main-menu" open>' in page and '<summary class="menu-toggle">Menu</summary>' in page
+    assert '<details class="main-menu" open>' in page and '<summary class="menu-toggle">Menu' in page
+    tasks = int(re.search(r'class="tasks-link">My tasks <span class="badge"[^>]*>(\d+)<', page).group(1))
+    summary = re.search(
+        r'<summary class="menu-toggle">Menu <span class="badge" aria-label="(\d+) waiting in the menu">', page
+    )
+    assert summary and int(summary.group(1)) >= tasks > 0  # what waits shows on the folded menu too
     assert '<nav aria-label="Main menu">' in page
     css = client.get("/static/app.css").text
     assert re.search(
