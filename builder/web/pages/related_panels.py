@@ -168,15 +168,18 @@ def _charts(
     if not wanted:
         return []
     fields = sorted({x for x, _ in wanted} | {y for _, ys in wanted for y in ys})
-    page = service.list(
-        actor,
-        entity.name,
-        filters={link: record_id},
-        sort=f"-{wanted[0][0]}",
-        limit=CHART_POINTS,
-        fields=fields,
-        count="none",
-    )
+    try:
+        page = service.list(
+            actor,
+            entity.name,
+            filters={link: record_id},
+            sort=f"-{wanted[0][0]}",
+            limit=CHART_POINTS,
+            fields=fields,
+            count="none",
+        )
+    except ValidationFailed:  # a time field this role may not sort by: no trend rather than a guess
+        return []
     points = list(reversed(page.items))  # oldest first, left to right
     drawn = []
     for x, ys in wanted:
