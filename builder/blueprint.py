@@ -16,6 +16,7 @@ from engines.rules import DecisionTableSpec
 from engines.workflows import AutomationSpec, NotificationSpec, WorkflowSpec
 
 from .locales import LOCALES
+from .navigation_spec import HomeSpec, MenuGroupSpec
 
 UNSUPPORTED_SECTIONS: tuple[str, ...] = ()  # sections whose engine has not arrived yet: refused
 
@@ -27,6 +28,7 @@ class AppSpec(Spec):
     title: LocalizedText | None = None
     locales: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     timezone: str = "UTC"
+    menu: list[MenuGroupSpec] | None = None  # None: every entity the role may read, then its pages
 
     @field_validator("locales")
     @classmethod
@@ -56,6 +58,7 @@ class RoleSpec(Spec):
 
     title: LocalizedText | None = None
     description: LocalizedText | None = None
+    home: HomeSpec | None = None  # None: its home dashboard's link and today's records (docs/blueprints.md)
 
 
 class Blueprint(Spec):

@@ -240,7 +240,10 @@ def check_meaning(blueprint: Blueprint) -> tuple[list[Problem], dict[str, Any], 
     _, report_problems = build_reports(
         blueprint.reports, blueprint.dashboards, blueprint.entities, set(blueprint.roles), locales=SUPPORTED_LOCALES
     )
-    return problems + flow_problems + report_problems, tables, flows
+    from .navigation_checks import check_navigation
+
+    navigation = check_navigation(blueprint)
+    return problems + flow_problems + report_problems + navigation, tables, flows
 
 
 def load_blueprint(path: Path | str) -> LoadedBlueprint:

@@ -51,6 +51,7 @@ audit = sa.Table(
     sa.Column("record_id", sa.BigInteger, nullable=True),  # ids are 64-bit
     sa.Column("changes", sa.Text, nullable=True),  # JSON: {field: [old, new]} or [names] for PHI
     sa.Column("detail", sa.Text, nullable=True),
+    sa.Index("ix_crm_audit_record", "entity", "record_id", "at"),  # a record's history, on its page
 )
 
 
@@ -292,9 +293,14 @@ import_rows = sa.Table(
 )
 
 
+LATER_INDEXES = [i for i in audit.indexes if i.name == "ix_crm_audit_record"]
+
+
 def create_system_tables(engine: sa.Engine) -> None:
     """Create the `crm_*` tables that do not exist yet, and widen old 32-bit id columns (safe on every start)."""
     SYSTEM_METADATA.create_all(engine, checkfirst=True)
+    for index in LATER_INDEXES:  # added after their table existed: create_all leaves old tables as they are
+        index.create(engine, checkfirst=True)
     widen_system_ids(engine)
 
 

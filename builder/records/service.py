@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import json
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -212,16 +213,22 @@ class RecordService:
         )
         return out
 
-    def get(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
-        """One record as the actor may see it (NotFound outside its rows); views of PHI are audited."""
+    def get(self, actor: Actor, entity_name: str, record_id: int, purpose: str | None = None) -> dict[str, Any]:
+        """One record as the actor may see it (NotFound outside its rows); views of PHI are audited.
+
+        A view with a `purpose` (`print`: a copy leaves the screen) is audited whatever it shows.
+        """
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
         with write_transaction(self.engine) as conn:
             row = self.visible_row(conn, actor, entity_name, grant, record_id)
             record = self.present_row(entity, row, grant, self.child_rows(conn, entity, [row.id]))
-            if protected_fields(entity, grant):  # PHI, encrypted or sensitive (masked views count too)
+            if purpose is not None or protected_fields(entity, grant):  # PHI, encrypted or sensitive (masked too)
+                detail = json.dumps({"purpose": purpose}) if purpose is not None else None
                 conn.execute(
-                    audit_table.insert().values(**audit_row(actor, "view", entity_name, record_id, self.clock()))
+                    audit_table.insert().values(
+                        **audit_row(actor, "view", entity_name, record_id, self.clock(), detail=detail)
+                    )
                 )
         return record
 

@@ -58,7 +58,19 @@ def base_context(request: Request) -> dict[str, Any]:
         "inbox_unread": lambda: _unread(runtime, actor_of(request)),
         "tasks_count": lambda: _open_tasks(runtime, actor_of(request)),
         "reviews": lambda: _reviews(request),
+        "menu": lambda: _menu(request, runtime, locale),
     }
+
+
+def _menu(request: Request, runtime: Any, locale: str) -> list[Any]:
+    """The main menu for the signed-in user (builder/web/menu.py); empty when nobody is signed in."""
+    from .menu import MenuContext, build_menu
+
+    actor = actor_of(request)
+    if runtime is None or actor is None:
+        return []
+    ctx = MenuContext(runtime, actor, request.url.path, locale, _reviews(request), _open_tasks(runtime, actor))
+    return build_menu(ctx, lambda: _unread(runtime, actor))
 
 
 def _open_tasks(runtime: Any, actor: Any) -> int | None:

@@ -114,6 +114,33 @@ class TasksSpec(Spec):
     states: list[str] | None = None  # workflow states in which a record is a task; default: the non-final ones
 
 
+class RelatedChartSpec(Spec):
+    """A small trend drawn beside a related list: `y` fields over `x` (readings over time)."""
+
+    type: Literal["line"] = "line"
+    x: str
+    y: list[str] = Field(min_length=1, max_length=4)
+
+
+class RelatedSpec(Spec):
+    """Records of another entity that link to this one, shown on this one's page (a patient's visits).
+
+    `link` names the field of `entity` that points here; it may be left out when there is one.
+    """
+
+    entity: str
+    link: str | None = None
+    title: LocalizedText | None = None
+    columns: list[str] | None = None  # default: the related list's first short fields
+    sort: str | None = None  # `-taken_at`; default: newest first by its first date or time field
+    limit: int = Field(default=5, ge=1, le=50)
+    chart: RelatedChartSpec | list[RelatedChartSpec] | None = None  # one trend, or several (different scales)
+
+    @property
+    def charts(self) -> list[RelatedChartSpec]:
+        return [] if self.chart is None else self.chart if isinstance(self.chart, list) else [self.chart]
+
+
 class EntitySpec(Spec):
     """One kind of record: a table, its screens and its rules."""
 
@@ -126,6 +153,7 @@ class EntitySpec(Spec):
     validations: list[ValidationSpec] = Field(default_factory=list)
     permissions: dict[str, PermissionSpec] = Field(default_factory=dict)
     tasks: TasksSpec | None = None  # its records appear on "My tasks" (see docs/workflows.md)
+    related: list[RelatedSpec] | None = None  # None: every entity linking here (docs/blueprints.md)
 
     @field_validator("fields")
     @classmethod

@@ -17,10 +17,11 @@ from builder.records import Actor, Conflict, FieldError, ValidationFailed
 from builder.records.compiled import CompiledEntity
 from builder.runtime import Runtime
 
+from ..api.schemas import MAX_ID
 from ..context import require_actor
 from ..i18n import register_texts
 from ..inputs import coercion_crashes, unstorable_errors
-from ..presenting import entity_title, record_title
+from ..presenting import entity_title, record_title, titles_for
 from ..rendering import render
 from ..writes import run_write
 from .common import entity_of, record_id_of, submitted_form
@@ -63,6 +64,24 @@ def _without_blanks(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if isinstance(v, bool) or v not in ("", None, [])}
 
 
+def link_prefill(service: Any, actor: Actor, entity: CompiledEntity, query: Any) -> dict[str, int]:
+    """`?patient=12` on a new form: the link filled in, when the user may set it and may see that record.
+
+    A record the user cannot see is silently left out (the same as absent), so the
+    address cannot be used to probe which ids exist.
+    """
+    grant = service.policy.grant(actor, entity.name)
+    filled: dict[str, int] = {}
+    for name, target in service.link_targets(entity.name).items():
+        raw = query.get(name)
+        if name not in grant.writable or not isinstance(raw, str) or not raw.isdigit() or len(raw) > 19:
+            continue
+        record_id = int(raw)
+        if 1 <= record_id <= MAX_ID and titles_for(service, actor, target, {record_id}):
+            filled[name] = record_id
+    return filled
+
+
 def routes(runtime: Runtime) -> list[BaseRoute]:
     service = runtime.records
     forms = runtime.blueprint.forms
@@ -102,6 +121,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         entity = entity_of(service, request)
         service.policy.require(actor, entity.name, "create")
         defaults = {n: f.default_value for n, f in entity.fields.items() if f.default_value is not None}
+        if request.method == "GET":
+            defaults.update(await run_in_threadpool(link_prefill, service, actor, entity, request.query_params))
         form_builder = builder(actor, entity)
         view = await run_in_threadpool(form_builder.build, defaults, None, True)
         if request.method == "GET":

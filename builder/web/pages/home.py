@@ -1,19 +1,27 @@
-"""The home page: the role's dashboards (its home dashboard first), its reports, the entities it may read."""
+"""The home page: the role's panels (today's work), its dashboards (its home dashboard first), reports, entities.
+
+`roles.ROLE.home` declares it: `dashboard:` alone makes `/` open that dashboard;
+`panels:` are short lists (home_panels.py). Without it: today's records of up to
+three entities the role may read, and its `home_for` dashboard linked first.
+"""
 
 from __future__ import annotations
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from builder.runtime import Runtime
 from engines.forms import localized
 
+from ..audit_view import role_label
 from ..context import require_actor
 from ..i18n import register_texts
 from ..presenting import entity_title
 from ..rendering import render
 from ..reports.running import may_run
+from .home_panels import default_panels, home_panels
 
 register_texts(
     {
@@ -49,6 +57,26 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         ]
         boards.sort(key=lambda board: not board["home"])  # the role's home dashboard first
         reports = any(may_run(service, actor, spec) for spec in blueprint.reports.values())
-        return render(request, "home.html", {"cards": cards, "dashboards": boards, "reports": reports})
+        role = blueprint.roles.get(actor.role)
+        home = role.home if role is not None else None
+        if home is not None and home.dashboard and not home.panels and any(b["name"] == home.dashboard for b in boards):
+            return RedirectResponse(f"/dashboards/{home.dashboard}", status_code=303)
+        if home is not None and home.dashboard:
+            for board in boards:
+                board["home"] = board["name"] == home.dashboard
+            boards.sort(key=lambda board: not board["home"])
+        specs = home.panels if home is not None else default_panels(service, actor)
+        panels = await run_in_threadpool(home_panels, service, actor, specs)
+        return render(
+            request,
+            "home.html",
+            {
+                "cards": cards,
+                "dashboards": boards,
+                "reports": reports,
+                "panels": panels,
+                "role_title": role_label(blueprint, actor.role, actor.locale),
+            },
+        )
 
     return [Route("/", home, methods=["GET"], name="home")]

@@ -26,6 +26,8 @@ from .choices import user_names
 from .common import entity_of, record_id_of
 from .form_layout import form_spec
 from .message_timeline import record_messages
+from .record_timeline import record_timeline
+from .related_panels import related_panels
 from .workflow_panels import manual_buttons, workflow_panels
 
 register_texts(
@@ -41,6 +43,10 @@ register_texts(
         "record.moved": {"en": "Done.", "zh-CN": "操作成功。"},
         "record.empty": {"en": "—", "zh-CN": "—"},
         "record.no_rows": {"en": "No rows.", "zh-CN": "无记录。"},
+        "record.print": {"en": "Print", "zh-CN": "打印"},
+        "print.printed": {"en": "Printed {at} by {who}", "zh-CN": "打印时间:{at},打印人:{who}"},
+        "print.back": {"en": "Back to the record", "zh-CN": "返回记录"},
+        "record.related": {"en": "Related records", "zh-CN": "相关记录"},
         "delete.title": {"en": "Delete {title}?", "zh-CN": "删除{title}?"},
         "delete.warning": {"en": "This cannot be undone.", "zh-CN": "删除后无法恢复。"},
         "delete.confirm": {"en": "Yes, delete", "zh-CN": "确认删除"},
@@ -136,6 +142,14 @@ async def render_detail(
         record_messages, service, entity.name, record["id"], actor.locale, actor.role in OUTBOX_ROLES
     )
     public = await run_in_threadpool(public_panel, request, actor, entity.name, record["id"])
+
+    def may_create_with(other: str, link: str) -> bool:
+        other_grant = service.policy.grant(actor, other)
+        return other_grant.create and link in other_grant.writable
+
+    related = await run_in_threadpool(related_panels, service, actor, entity.name, record["id"], may_create_with)
+    blueprint = request.app.state.runtime.blueprint
+    history = await run_in_threadpool(record_timeline, service, actor, blueprint, entity.name, record["id"])
     return render(
         request,
         "detail.html",
@@ -157,6 +171,8 @@ async def render_detail(
             "buttons": manual_buttons(service, actor, entity),
             "ran": request.query_params.get("ran"),
             "problems": problems or [],
+            "related": related,
+            "history": history,
         },
         status_code=status_code,
     )
@@ -170,6 +186,32 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         actor = require_actor(request)
         entity = entity_of(service, request)
         return await render_detail(service, forms, request, actor, entity, record_id_of(request))
+
+    async def printable(request: Request) -> Response:
+        """An A4 copy of the record: the clinic's name, the print date, labels; audited as a view (purpose: print)."""
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        record = await run_write(service, service.get, actor, entity.name, record_id_of(request), "print")
+        sections = await run_in_threadpool(detail_sections, service, actor, entity, record, forms)
+
+        def no_create(other: str, link: str) -> bool:
+            return False
+
+        related = await run_in_threadpool(related_panels, service, actor, entity.name, record["id"], no_create)
+        printed = service.clock().strftime("%Y-%m-%d %H:%M")  # the app's clock: the clinic's local time
+        return render(
+            request,
+            "print.html",
+            {
+                "entity": entity,
+                "entity_title": entity_title(entity, actor.locale),
+                "record": record,
+                "title": record_title(entity, record),
+                "sections": sections,
+                "related": related,
+                "printed": printed,
+            },
+        )
 
     async def delete(request: Request) -> Response:
         actor = require_actor(request)
@@ -208,4 +250,5 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
     return [
         Route("/records/{entity}/{record_id:int}", detail, methods=["GET"], name="detail"),
         Route("/records/{entity}/{record_id:int}/delete", delete, methods=["GET", "POST"], name="delete"),
+        Route("/records/{entity}/{record_id:int}/print", printable, methods=["GET"], name="print"),
     ]

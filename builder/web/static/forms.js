@@ -92,3 +92,18 @@
     });
   });
 })();
+
+// The main menu starts folded on a phone (it is open without JavaScript, and on wide screens).
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var menu = document.querySelector("details.main-menu");
+    if (menu && window.matchMedia && window.matchMedia("(max-width: 39.99em)").matches) menu.open = false;
+  });
+})();
+
+// The printable view's "Print" button (no inline script: the CSP forbids it).
+document.addEventListener("click", function (event) {
+  var button = event.target.closest && event.target.closest("[data-print]");
+  if (button) window.print();
+});

@@ -42,7 +42,7 @@ def test_only_admins_reach_the_import_page(served):
     assert nurse.get("/import").status_code == 403
     page = served.login("admin").get("/import")
     assert page.status_code == 200
-    assert '<a href="/import">Import</a>' in page.text
+    assert '<a href="/import" aria-current="page">Import</a>' in page.text  # the menu marks where you are
     assert '<option value="patient">Patient</option>' in page.text
 
 

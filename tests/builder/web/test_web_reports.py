@@ -19,7 +19,7 @@ from builder.records import SYSTEM
 
 MARCH = "2026-03-01..2026-03-31"
 CHART_JSON = re.compile(r'<script type="application/json" id="chart-data-[^"]*">(.*?)</script>', re.S)
-DRILL = re.compile(r'href="(/records/[^"]+)"')
+DRILL = re.compile(r'href="(/records/[^"?]+\?[^"]+)"')  # a drill-down: a list with filters (not the menu's lists)
 
 
 def _no_shows(clinic) -> None:
