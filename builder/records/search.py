@@ -10,6 +10,7 @@ contributes only the comparison that fits what was typed:
 | phone | exactly 4 digits, role with full access | `substr(col, length(col) - 3) = q` | `sx_<t>_<f>_last4` |
 | phone | 5+ digits, role with full access | `col LIKE '%digits%'` | trigram (PostgreSQL) |
 | resident ID | a whole, valid ID | `col = value` (blind index when encrypted) | unique / `__hash` |
+| text, long text, e-mail | a number (digits, spaces, `+-()`) | prefix, as below | `sx_…_prefix` |
 | text, long text, e-mail | 1–2 characters | prefix `lower(col) LIKE 'q%'` (SQLite `col LIKE`) | `sx_…_prefix` |
 | text, long text, e-mail | 3+ characters | substring: `lower(col) LIKE '%q%'` | trigram (PostgreSQL); SQLite scans |
 | select, state | an option's code | `col = q` | `ix_` |
@@ -18,7 +19,10 @@ A field the actor sees masked (or an encrypted one) is matched only by its whole
 value, exactly, and that look-up is counted (masked_lookups.py): never a prefix, a
 substring or the last 4 digits. Short text is a prefix because a trigram index cannot
 serve 1–2 characters, and a Chinese name is looked up by its family name, which comes
-first (`王` finds 王芳, not 李王).
+first (`王` finds 王芳, not 李王). A number is matched by prefix on text fields too:
+it is an identifier being typed (a phone, an ID, a code), and a substring there would
+make the whole OR unindexable (SQLite can use several indexes for an OR only when
+every branch has one).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
 PREFIX_BELOW = 3  # characters: shorter text is matched by prefix (a trigram index needs 3)
 _FOUR_DIGITS = re.compile(r"^\d{4}$")
 _DIGITS = re.compile(r"^[\d\s\-]+$")
+_NUMBER = re.compile(r"^[+(]?[\d\s\-()]+[xX]?$")  # a phone or ID being typed
 
 
 def escape_like(text: str) -> str:
@@ -64,7 +69,7 @@ def _whole(service: RecordService, field: CompiledField, table: sa.Table, q: str
 
 
 def _text(dialect: str, column: sa.ColumnElement, q: str) -> sa.ColumnElement:
-    if len(q) < PREFIX_BELOW:
+    if len(q) < PREFIX_BELOW or _NUMBER.match(q):
         if dialect == "sqlite":  # SQLite's LIKE folds ASCII case itself; the NOCASE index serves `col LIKE 'q%'`
             return column.like(f"{escape_like(q)}%", escape="\\")
         return sa.func.lower(column).like(f"{escape_like(q.lower())}%", escape="\\")
