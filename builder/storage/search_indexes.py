@@ -44,13 +44,16 @@ def last4_of(column: sa.ColumnElement) -> sa.ColumnElement:
 
 
 def searched_fields(spec: EntitySpec) -> list[str]:
-    """Fields `q` looks at: `search:` and `searchable: true`, plus phone and ID fields that are indexed anyway.
+    """Fields `q` looks at: `search:`, `searchable: true` and a text title field, plus indexed phones and IDs.
 
     A phone or resident ID that is unique or encrypted has an index (unique or blind),
     so a whole number typed into the search box can use it even when the blueprint did
     not list the field in `search:`.
     """
     names = list(spec.search)
+    title = spec.fields.get(spec.title_field or "")
+    if title is not None and title.type in NAME_TYPES and not title.encrypted and spec.title_field not in names:
+        names.append(spec.title_field or "")
     for name, field in spec.fields.items():
         if name in names or not field_type(field.type).stored:
             continue
