@@ -120,6 +120,7 @@ def timed(action: Callable[[int], object], rounds: int) -> list[float]:
 def requests(service, engine: sa.Engine, size: int, rng: random.Random):
     """(label, the service's call, the hand-written SQL call), each taking the round number."""
     from builder.records import Actor
+    from builder.records.global_search import search_everything
 
     doctor = Actor(None, "bench-doctor", "doctor", locale="zh-CN")
     phones = [phone_of(rng.randrange(size)) for _ in range(64)]
@@ -131,6 +132,13 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         with engine.connect() as conn:
             return conn.execute(sa.text(text), params).all()
 
+    def listed(where: str, order: str = "id DESC", **params):
+        """A page and its count capped like the service's `count=auto` (counting.py): the same work."""
+        with engine.connect() as conn:
+            page = conn.execute(sa.text(f"SELECT {shown} FROM patient WHERE {where} ORDER BY {order} LIMIT 51"), params)
+            capped = f"SELECT count(*) FROM (SELECT 1 FROM patient WHERE {where} LIMIT 10001) AS c"
+            return page.all(), conn.execute(sa.text(capped), params).scalar()
+
     def local(phone: str) -> str:
         return phone[3:]  # as the front desk types it: 139…
 
@@ -138,39 +146,45 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         (
             "list ?stage=active&sort=-birth_date",
             lambda n: service.list(doctor, "patient", filters={"stage": "active"}, sort="-birth_date"),
-            lambda n: (
-                sql(
-                    f"SELECT {shown} FROM patient WHERE stage = 'active' "
-                    "ORDER BY birth_date DESC NULLS LAST, id DESC LIMIT 51"
-                ),
-                sql("SELECT count(*) FROM (SELECT 1 FROM patient WHERE stage = 'active' LIMIT 10001) AS c"),
-            ),
+            lambda n: listed("stage = 'active'", "birth_date DESC NULLS LAST, id DESC"),
         ),
         (
             "q=<whole phone>",
             lambda n: service.list(doctor, "patient", q=local(phones[n % 64])),
-            lambda n: sql(f"SELECT {shown} FROM patient WHERE phone = :p ORDER BY id DESC LIMIT 51", p=phones[n % 64]),
+            lambda n: listed("phone = :p", p=phones[n % 64]),
         ),
         (
             "q=<last 4 digits>",
             lambda n: service.list(doctor, "patient", q=phones[n % 64][-4:]),
-            lambda n: sql(
-                f"SELECT {shown} FROM patient WHERE substr(phone, length(phone) - 3) = :p ORDER BY id DESC LIMIT 51",
-                p=phones[n % 64][-4:],
-            ),
+            lambda n: listed("substr(phone, length(phone) - 3) = :p", p=phones[n % 64][-4:]),
         ),
         (
             "q=<name prefix, 2 chars>",
             lambda n: service.list(doctor, "patient", q=prefixes[n % len(prefixes)]),
-            lambda n: sql(
-                f"SELECT {shown} FROM patient WHERE lower(name) LIKE :p ORDER BY id DESC LIMIT 51",
-                p=prefixes[n % len(prefixes)] + "%",
-            ),
+            lambda n: listed("lower(name) LIKE :p", p=prefixes[n % len(prefixes)] + "%"),
         ),
         (
             "q=王",
             lambda n: service.list(doctor, "patient", q="王"),
-            lambda n: sql(f"SELECT {shown} FROM patient WHERE lower(name) LIKE '王%' ORDER BY id DESC LIMIT 51"),
+            lambda n: listed("lower(name) LIKE '王%'"),
+        ),
+        (
+            "q=<3 chars: substring, trigram>",
+            lambda n: service.list(doctor, "patient", q=prefixes[n % len(prefixes)][1:] + GIVEN[n % 5]),
+            lambda n: listed("lower(name) LIKE :p", p="%" + prefixes[n % len(prefixes)][1:] + GIVEN[n % 5] + "%"),
+        ),
+        (
+            "global search q=王 (no counts)",
+            lambda n: search_everything(service, doctor, "王"),
+            lambda n: (
+                sql("SELECT id, name, phone FROM patient WHERE lower(name) LIKE '王%' ORDER BY id DESC LIMIT 6"),
+                sql("SELECT id, name FROM staff WHERE lower(name) LIKE '王%' ORDER BY id DESC LIMIT 6"),
+            ),
+        ),
+        (
+            "global search q=<whole phone>",
+            lambda n: search_everything(service, doctor, local(phones[n % 64])),
+            lambda n: sql("SELECT id, name, phone FROM patient WHERE phone = :p LIMIT 6", p=phones[n % 64]),
         ),
         (
             "detail (get one patient)",
