@@ -250,12 +250,18 @@ class RecordService:
         return page
 
     def list_statement(
-        self, actor: Actor, entity_name: str, *, q: str | None = None, filters: Mapping[str, Any] | None = None
+        self,
+        actor: Actor,
+        entity_name: str,
+        *,
+        q: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        sort: str | None = None,
     ) -> sa.Select:
         """The page query `list()` would run (nothing is run or audited): for EXPLAIN in tests and bench/scale.py."""
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
-        spec = ListQuery(q=q, filters=dict(filters or {}))
+        spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort)
         queries = build_list_query(
             self, entity, grant, self._select_visible(actor, entity.name, grant), spec, actor.locale
         )

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from engines.forms import EntitySpec, field_type
 
 PREFIX = "sx_"
-KINDS = ("last4", "prefix", "trigram")
+KINDS = ("last4", "prefix", "trigram", "sort_desc", "sort_asc")
 PHONE_TYPES = ("phone",)
 ID_TYPES = ("cn_resident_id",)
 NAME_TYPES = ("text", "long_text", "email")  # searched by prefix and substring
@@ -63,6 +63,27 @@ def searched_fields(spec: EntitySpec) -> list[str]:
     return names
 
 
+def view_fields(spec: EntitySpec) -> tuple[set[str], list[tuple[str, bool]]]:
+    """Quick-filter fields (and calendar starts) and the first sort key of each list view.
+
+    Read defensively: `views:` (list, calendar and kanban views) comes from another
+    part of the builder and may be absent; then nothing here is asked for.
+    """
+    filters: set[str] = set()
+    sorts: list[tuple[str, bool]] = []
+    for name, view in (getattr(spec, "views", None) or {}).items():
+        kind = view.kind(name) if hasattr(view, "kind") else "list"
+        if kind == "calendar" and getattr(view, "start", None):
+            filters.add(view.start)
+        if kind != "list":
+            continue
+        filters |= set(getattr(view, "filters", None) or [])
+        sort = (getattr(view, "sort", None) or "").split(",")[0].strip()
+        if sort:
+            sorts.append((sort.lstrip("-+"), sort.startswith("-")))
+    return {f for f in filters if f in spec.fields}, [(f, d) for f, d in sorts if f in spec.fields]
+
+
 @dataclass(frozen=True)
 class SearchIndex:
     """One expression index for `q` on `table.field`."""
@@ -85,6 +106,10 @@ class SearchIndex:
             return f"(substr({col}, length({col}) - 3))"
         if self.kind == "prefix":
             return f"(lower({col}) text_pattern_ops)" if dialect == "postgresql" else f"({col} COLLATE NOCASE)"
+        if self.kind.startswith("sort_"):
+            # the list's own order (querying.py): the field, empty values last either way, then newest id
+            way = "DESC" if self.kind == "sort_desc" else "ASC"
+            return f'({col} {way} NULLS LAST, "id" DESC)' if dialect == "postgresql" else f'({col} {way}, "id" DESC)'
         return f"USING gin (lower({col}) gin_trgm_ops)"
 
     def create_sql(self, dialect: str, *, concurrently: bool = False) -> str:
@@ -92,6 +117,9 @@ class SearchIndex:
         return f'CREATE INDEX{how} IF NOT EXISTS "{self.name}" ON "{self.table}" {self.expression(dialect)}'
 
     def describe(self) -> str:
+        if self.kind.startswith("sort_"):
+            way = "descending" if self.kind == "sort_desc" else "ascending"
+            return f"add list view sort index on {self.table}.{self.field} ({way}, empty last)"
         what = {"last4": "last 4 digits", "prefix": "prefix", "trigram": "substring (trigram)"}[self.kind]
         return f"add {what} search index on {self.table}.{self.field}"
 
@@ -112,6 +140,12 @@ def planned_search_indexes(entities: dict[str, EntitySpec], dialect: str, *, tri
                 found.append(SearchIndex(entity, name, "prefix"))
                 if dialect == "postgresql" and trigram:
                     found.append(SearchIndex(entity, name, "trigram"))
+        for name, descending in view_fields(spec)[1]:
+            field = spec.fields[name]
+            if field_type(field.type).stored and not field.encrypted and not field.sensitive:
+                index = SearchIndex(entity, name, "sort_desc" if descending else "sort_asc")
+                if index not in found:
+                    found.append(index)
     return found
 
 

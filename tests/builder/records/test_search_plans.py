@@ -102,3 +102,44 @@ def test_three_characters_or_more_match_anywhere(migrated):
 def test_a_second_plan_is_empty(migrated):
     records, _ = migrated
     assert plan_migration(records.engine, CLINIC.entities).is_empty
+
+
+def test_list_views_sort_and_quick_filters_get_indexes(database_url, tmp_path):
+    """`views:` (list views) comes from another part of the builder: read defensively, indexed when present."""
+    from types import SimpleNamespace
+
+    from builder.storage.search_indexes import create_search_indexes, live_indexes, planned_search_indexes
+    from builder.storage.tables import build_schema
+
+    viewed = CLINIC.entities["patient"].model_copy()
+    view = SimpleNamespace(kind=lambda name: "list", sort="-birth_date", filters=["stage"])
+    object.__setattr__(viewed, "views", {"list": view})
+    entities = {**CLINIC.entities, "patient": viewed}
+    engine = make_engine(database_url)
+    try:
+        assert "sx_patient_birth_date_sort_desc" in {i.name for i in planned_search_indexes(entities, "sqlite")}
+        build_schema(entities).metadata.create_all(engine)
+        with engine.begin() as conn:
+            create_search_indexes(conn, entities)
+            made = live_indexes(conn)
+        assert {"ix_patient_stage", "sx_patient_birth_date_sort_desc"} <= set(made)
+        create_system_tables(engine)
+        keyring = Keyring.generate(tmp_path / "keys.json")
+        records = RecordService(CLINIC.entities, engine, keyring, decision_tables=LOADED.decision_tables)
+        statement = records.list_statement(DOCTOR, "patient", filters={"stage": "active"}, sort="-birth_date")
+        sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+        with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
+                assert "sx_patient_birth_date_sort_desc" in plan or "ix_patient_stage" in plan
+                conn.exec_driver_sql("SET enable_bitmapscan = off")
+                conn.exec_driver_sql("DROP INDEX ix_patient_stage")
+                plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
+                assert "sx_patient_birth_date_sort_desc" in plan and "Sort" not in plan.split("->")[0]
+                conn.rollback()
+            else:
+                plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+                assert "ix_patient_stage" in plan or "sx_patient_birth_date_sort_desc" in plan
+    finally:
+        engine.dispose()
