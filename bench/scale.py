@@ -126,6 +126,7 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
     phones = [phone_of(rng.randrange(size)) for _ in range(64)]
     ids = [rng.randrange(1, size + 1) for _ in range(64)]
     prefixes = [f + g for f in FAMILY[2:8] for g in GIVEN[:6]]
+    threes = [g + h + k for g in GIVEN[:4] for h in GIVEN[4:8] for k in GIVEN[8:10]]  # given names: mid-name
     shown = "id, name, gender, birth_date, age, phone, primary_doctor, stage, channel, tags"
 
     def sql(text: str, **params):
@@ -170,8 +171,8 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         ),
         (
             "q=<3 chars: substring, trigram>",
-            lambda n: service.list(doctor, "patient", q=prefixes[n % len(prefixes)][1:] + GIVEN[n % 5]),
-            lambda n: listed("lower(name) LIKE :p", p="%" + prefixes[n % len(prefixes)][1:] + GIVEN[n % 5] + "%"),
+            lambda n: service.list(doctor, "patient", q=threes[n % len(threes)]),
+            lambda n: listed("lower(name) LIKE :p", p="%" + threes[n % len(threes)] + "%"),
         ),
         (
             "global search q=王 (no counts)",
