@@ -126,7 +126,7 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
     phones = [phone_of(rng.randrange(size)) for _ in range(64)]
     ids = [rng.randrange(1, size + 1) for _ in range(64)]
     prefixes = [f + g for f in FAMILY[2:8] for g in GIVEN[:6]]
-    threes = [g + h + k for g in GIVEN[:4] for h in GIVEN[4:8] for k in GIVEN[8:10]]  # given names: mid-name
+    threes = [f + g + h for f in FAMILY[2:6] for g in GIVEN[:4] for h in GIVEN[4:6]]  # whole 3-character names
     shown = "id, name, gender, birth_date, age, phone, primary_doctor, stage, channel, tags"
 
     def sql(text: str, **params):
