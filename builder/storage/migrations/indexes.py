@@ -44,10 +44,13 @@ class CreateSearchIndex(Step):
     index: SearchIndex = field(kw_only=True)
     dialect: str = field(kw_only=True)
     rebuild: bool = field(default=False, kw_only=True)  # an INVALID one is there: drop it first
+    copied: bool = field(default=False, kw_only=True)  # SQLite copies the table (alterations.py): made again
     phase: ClassVar[Phase] = Phase.INDEX
 
     def describe(self) -> str:
         again = " (rebuilding an invalid one left by an interrupted build)" if self.rebuild else ""
+        if self.copied:
+            again = " (again: the table is copied)"
         return self.index.describe() + again
 
     def apply(self, ops: Operations) -> None:
@@ -90,9 +93,18 @@ def _trigram_state(connection: sa.Connection) -> str:
 
 
 def plan_indexes(
-    entities: dict[str, EntitySpec], connection: sa.Connection, names: BlueprintNames, owned: set[str]
+    entities: dict[str, EntitySpec],
+    connection: sa.Connection,
+    names: BlueprintNames,
+    owned: set[str],
+    copied: set[str] | None = None,
 ) -> tuple[list[Step], list[str]]:
-    """Steps for missing or invalid search indexes (and other invalid indexes), and notes for the plan."""
+    """Steps for missing or invalid search indexes (and other invalid indexes), and notes for the plan.
+
+    `copied`: tables SQLite will copy to alter a column; the copy keeps only the indexes
+    SQLAlchemy can reflect, not these expression indexes, so they are made again after.
+    """
+    copied = copied or set()
     dialect = connection.dialect.name
     steps: list[Step] = []
     notes: list[str] = []
@@ -111,6 +123,8 @@ def plan_indexes(
             steps.append(
                 CreateSearchIndex(index.table, names, index=index, dialect=dialect, rebuild=index.name in live)
             )
+        elif index.table in copied:
+            steps.append(CreateSearchIndex(index.table, names, index=index, dialect=dialect, copied=True))
     search_names = {index.name for index in wanted}
     for name, (table, definition) in sorted(invalid_index_definitions(connection, owned).items()):
         if name not in search_names:

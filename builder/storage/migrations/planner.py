@@ -152,7 +152,8 @@ def _plan_in_transaction(
         if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
             step.apply(operations)
     steps += plan_fills(entities, connection, names, target, timezone)
-    index_steps, notes = plan_indexes(entities, connection, names, owned)
+    copied = {s.table for s in steps if isinstance(s, Alteration)} if connection.dialect.name == "sqlite" else set()
+    index_steps, notes = plan_indexes(entities, connection, names, owned, copied)
     steps += index_steps
     for step in steps:
         step.examine(connection)
@@ -183,6 +184,7 @@ def _reflect(connection: sa.Connection, tables: set[str]) -> dict[str, sa.Table]
         return {}
     metadata = sa.MetaData()
     inspector = sa.inspect(connection)
+    warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index sx_")
     return {
         name: sa.Table(name, metadata, autoload_with=connection) for name in sorted(tables) if inspector.has_table(name)
     }

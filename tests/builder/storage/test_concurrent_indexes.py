@@ -20,8 +20,6 @@ from builder.loading import load_blueprint
 from builder.storage.database import make_engine
 from builder.storage.migrations import apply_migration, migration_sql, plan_migration
 
-pytestmark = pytest.mark.postgres
-
 BEFORE = """
 app: {name: rooms}
 entities:
@@ -63,6 +61,7 @@ def engine(postgres_url):
     engine.dispose()
 
 
+@pytest.mark.postgres
 def test_the_dry_run_shows_the_indexes_built_concurrently_after_the_transaction(engine, tmp_path):
     apply_migration(engine, plan_migration(engine, entities(tmp_path, BEFORE, "before")))
     plan = plan_migration(engine, entities(tmp_path, AFTER, "after"))
@@ -77,6 +76,7 @@ def test_the_dry_run_shows_the_indexes_built_concurrently_after_the_transaction(
     assert statements and not any("CONCURRENTLY" in line for line in statements)
 
 
+@pytest.mark.postgres
 def test_a_writer_is_not_blocked_while_the_index_is_built(engine, tmp_path):
     apply_migration(engine, plan_migration(engine, entities(tmp_path, BEFORE, "before")))
     with engine.begin() as conn:
@@ -128,6 +128,7 @@ def test_a_writer_is_not_blocked_while_the_index_is_built(engine, tmp_path):
     assert plan_migration(engine, entities(tmp_path, AFTER, "after")).is_empty
 
 
+@pytest.mark.postgres
 def test_an_invalid_index_left_by_an_interrupted_build_is_dropped_and_rebuilt(engine, tmp_path):
     after = entities(tmp_path, AFTER, "after")
     apply_migration(engine, plan_migration(engine, after))
@@ -154,3 +155,21 @@ def test_an_invalid_index_left_by_an_interrupted_build_is_dropped_and_rebuilt(en
             "WHERE c.relname IN ('sx_guest_name_prefix', 'ix_guest_room')"
         ).all()
     assert sorted(rows) == [("ix_guest_room", True, False), ("sx_guest_name_prefix", True, False)]
+
+
+def test_sqlite_makes_the_search_indexes_again_after_copying_a_table(tmp_path):
+    """SQLite alters a column by copying the table; the copy would lose the expression indexes."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'rooms.db'}")
+    try:
+        narrow = AFTER.replace("room: {type: text, index: true}", "room: {type: text, max_length: 10, index: true}")
+        wide = AFTER.replace("room: {type: text, index: true}", "room: {type: text, max_length: 40, index: true}")
+        apply_migration(engine, plan_migration(engine, entities(tmp_path, narrow, "narrow")))
+        plan = plan_migration(engine, entities(tmp_path, wide, "wide"))
+        assert "add prefix search index on guest.name (again: the table is copied)" in "\n".join(plan.describe())
+        apply_migration(engine, plan)
+        with engine.connect() as conn:
+            names = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert {"sx_guest_name_prefix", "sx_guest_phone_last4", "ix_guest_room"} <= names
+        assert plan_migration(engine, entities(tmp_path, wide, "wide")).is_empty
+    finally:
+        engine.dispose()
