@@ -13,7 +13,9 @@ by the migration plan (CONCURRENTLY on PostgreSQL, see migrations/apply.py) or b
   expression with `last4_of`, so SQLite's planner recognises it.
 - `prefix`: PostgreSQL `lower(col) text_pattern_ops` (for `lower(col) LIKE 'q%'` under
   any collation); SQLite `col COLLATE NOCASE` (for `col LIKE 'q%'`, SQLite's LIKE
-  optimisation, ASCII case folding like its LIKE).
+  optimisation, ASCII case folding like its LIKE). Not on PostgreSQL for long text or
+  text over 600 characters: a btree entry holds at most ~2,700 bytes, and a longer
+  value would make the INSERT fail; the trigram index serves those (3+ characters).
 - `trigram`: PostgreSQL only, `gin (lower(col) gin_trgm_ops)` for `LIKE '%q%'`; needs
   the `pg_trgm` extension. Where it is unavailable substring search scans (the plan says so).
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engines.forms import EntitySpec, field_type
+from engines.forms import EntitySpec, FieldSpec, field_type
 
 PREFIX = "sx_"
 KINDS = ("last4", "prefix", "trigram", "sort_desc", "sort_asc")
@@ -124,6 +126,16 @@ class SearchIndex:
         return f"add {what} search index on {self.table}.{self.field}"
 
 
+BTREE_MAX_CHARS = 600  # PostgreSQL refuses a btree entry over ~2,700 bytes: 600 characters of 4 bytes fit
+
+
+def _fits_btree(field: FieldSpec) -> bool:
+    """Whether every value fits a PostgreSQL btree entry (long text does not: a trigram index serves it)."""
+    if field.type == "long_text":
+        return False
+    return (field.max_length or 255) <= BTREE_MAX_CHARS
+
+
 def planned_search_indexes(entities: dict[str, EntitySpec], dialect: str, *, trigram: bool = True) -> list[SearchIndex]:
     """The search indexes the blueprint asks for on `dialect` (trigram ones only when pg_trgm can be had)."""
     found: list[SearchIndex] = []
@@ -137,7 +149,8 @@ def planned_search_indexes(entities: dict[str, EntitySpec], dialect: str, *, tri
                 if dialect == "postgresql" and trigram:
                     found.append(SearchIndex(entity, name, "trigram"))
             elif field.type in NAME_TYPES:
-                found.append(SearchIndex(entity, name, "prefix"))
+                if dialect != "postgresql" or _fits_btree(field):
+                    found.append(SearchIndex(entity, name, "prefix"))
                 if dialect == "postgresql" and trigram:
                     found.append(SearchIndex(entity, name, "trigram"))
         for name, descending in view_fields(spec)[1]:

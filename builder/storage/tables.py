@@ -82,7 +82,14 @@ def _value_columns(fields: dict[str, FieldSpec], table_name: str, searchable: se
                 *args,
                 nullable=True,
                 unique=spec.unique or None,
-                index=((not spec.unique) and (spec.type in ("link", "user") or spec.index or name in searchable))
+                # not a searched long text: a btree entry holds ~2,700 bytes on PostgreSQL, so a long
+                # note would fail to save, and `q` compares lower(col) anyway (search_indexes.py: trigram)
+                index=(
+                    (not spec.unique)
+                    and (
+                        spec.type in ("link", "user") or spec.index or (name in searchable and spec.type != "long_text")
+                    )
+                )
                 or None,
             )
         )

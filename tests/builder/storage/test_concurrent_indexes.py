@@ -10,6 +10,7 @@ wait in the test has a timeout.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 
@@ -173,3 +174,22 @@ def test_sqlite_makes_the_search_indexes_again_after_copying_a_table(tmp_path):
         assert plan_migration(engine, entities(tmp_path, wide, "wide")).is_empty
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_long_text_gets_no_btree_prefix_index_so_long_values_still_save(engine, tmp_path):
+    """A btree entry holds ~2,700 bytes: a 3,000-character note would fail to INSERT under a prefix index."""
+    blueprint = AFTER.replace("search: [name, phone]", "search: [name, phone, notes]").replace(
+        "room: {type: text, index: true}", "room: {type: text, index: true}\n      notes: {type: long_text}"
+    )
+    plan = plan_migration(engine, entities(tmp_path, blueprint, "notes"))
+    text = "\n".join(plan.describe())
+    assert "substring (trigram) search index on guest.notes" in text
+    assert "prefix search index on guest.notes" not in text
+    apply_migration(engine, plan)
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO guest (name, notes, created_at, updated_at, version) VALUES ('a', %(n)s, now(), now(), 1)",
+            {"n": "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(3000))},  # incompressible
+        )
