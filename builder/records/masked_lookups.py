@@ -25,6 +25,7 @@ import sqlalchemy as sa
 
 from builder.storage.database import write_transaction
 from builder.storage.locks import lock_scopes, scope_key
+from builder.storage.search_indexes import searched_fields
 from builder.system_tables import audit as audit_table
 from builder.system_tables import masked_lookups as lookups_table
 from engines.forms import FieldValueError, localized
@@ -113,7 +114,7 @@ def find_masked_lookup(
         if field is not None and name in grant.readable and is_masked(field, grant):
             raise _refused("sort", field, locale)
     text = (q or "").strip()
-    for name in entity.spec.search if text else ():
+    for name in searched_fields(entity.spec) if text else ():
         field = entity.fields.get(name)
         if field is not None and name in grant.readable and field.kind.stored and is_masked(field, grant):
             value = _whole_value(field, text)

@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from engines.forms import ID_MAX, FieldSpec, FieldValueError, field_type, message
 
 from .codec import search_value
-from .compiled import CompiledEntity, CompiledField
+from .compiled import CompiledEntity
 from .counting import COUNT_MODES
 from .errors import FieldError, ValidationFailed
 from .keyset import BadCursor, SortKey, after_condition, decode_cursor
 from .policy import Grant
+from .search import search_clause
 
 if TYPE_CHECKING:
     from .service import RecordService
@@ -37,7 +38,6 @@ SYSTEM_MOMENTS = ("created_at", "updated_at")  # every table's stamps: ranges of
 RANGE_OPERATORS = ("gt", "gte", "lt", "lte")
 _MOMENT = FieldSpec(type="datetime")
 MAX_LIMIT = 500
-TEXT_TYPES = ("text", "long_text", "phone", "email", "cn_resident_id", "select", "state")
 
 
 @dataclass
@@ -66,38 +66,6 @@ def _bad(name: str, code: str, locale: str, **params: Any) -> ValidationFailed:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _search(service: RecordService, entity: CompiledEntity, grant: Grant, table: sa.Table, q: str):
-    clauses = []
-    pattern = f"%{_escape_like(q.lower())}%"
-    for name in entity.spec.search:
-        f = entity.fields.get(name)
-        if f is None or name not in grant.readable or not f.kind.stored:
-            continue
-        if f.spec.encrypted or (f.spec.sensitive and not grant.full_access):
-            # exact match only: a role that sees a masked value may find a record by the whole
-            # value it already knows, never probe the hidden digits with partial searches
-            try:
-                column, value = search_value(f, f.kind.coerce(q, f.spec), service.cipher)
-            except FieldValueError:
-                continue
-            clauses.append(table.c[column] == value)
-        elif f.spec.type in TEXT_TYPES:
-            clauses.append(sa.func.lower(table.c[name]).like(pattern, escape="\\"))
-            spelled = _as_stored(f, q)
-            if spelled is not None:
-                clauses.append(table.c[name] == spelled)
-    return sa.or_(*clauses) if clauses else sa.false()
-
-
-def _as_stored(field: CompiledField, q: str) -> Any:
-    """`q` spelled as the field stores it, when that differs (`139 1234 5678` -> `+8613912345678`)."""
-    try:
-        value = field.kind.to_storage(field.kind.coerce(q, field.spec), field.spec)
-    except FieldValueError:
-        return None
-    return value if isinstance(value, str) and value != q.strip() else None
 
 
 def _id_value(key: str, raw: Any, locale: str) -> int:
@@ -185,7 +153,7 @@ def build_list_query(
     table = service.schema.table(entity.name)
     conditions = []
     if spec.q and spec.q.strip():
-        conditions.append(_search(service, entity, grant, table, spec.q.strip()))
+        conditions.append(search_clause(service, entity, grant, table, spec.q.strip()))
     for key, raw in spec.filters.items():
         conditions.append(_filter(service, entity, grant, table, key, raw, locale))
     query = base.where(*conditions) if conditions else base

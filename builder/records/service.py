@@ -267,6 +267,25 @@ class RecordService:
         self.audit_read(actor, "list", entity, shown, page.items, spec, masked)
         return page
 
+    def list_statement(
+        self,
+        actor: Actor,
+        entity_name: str,
+        *,
+        q: str | None = None,
+        filters: Mapping[str, Any] | None = None,
+        sort: str | None = None,
+    ) -> sa.Select:
+        """The page query `list()` would run (nothing is run or audited): for EXPLAIN in tests and bench/scale.py."""
+        entity = self.entity(entity_name)
+        grant = self.policy.require(actor, entity_name, "read")
+        spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort)
+        queries = build_list_query(
+            self, entity, grant, self._select_visible(actor, entity.name, grant), spec, actor.locale
+        )
+        table = self.schema.table(entity.name)
+        return queries.page.with_only_columns(*_columns_for(table, entity, grant, queries.order))
+
     def export(
         self,
         actor: Actor,

@@ -6,9 +6,11 @@ child row's parent) are 64-bit; a `table` field gets a child table with a foreig
 key to its parent; an encrypted field gets a keyed-hash column beside its
 ciphertext so exact-match search and `unique` keep working.
 
-Indexes follow the blueprint: links, searched fields, and fields with `index: true`,
-which the blueprint sets itself on every field a report buckets by time or filters
-by a date range (`builder/blueprint.py`, `with_report_indexes`).
+Indexes follow the blueprint: links, searched fields, list views' quick filters and
+calendars' start fields, and fields with `index: true`, which the blueprint sets itself
+on every field a report buckets by time or filters by a date range
+(`builder/blueprint.py`, `with_report_indexes`). Expression indexes (search, list
+views' sort order) are in search_indexes.py.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from engines.forms import EntitySpec, FieldSpec, field_type, id_column_type
+
+from .search_indexes import view_fields
 
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
 CHILD_SYSTEM_COLUMNS = ("id", "parent_id", "position")
@@ -78,7 +82,14 @@ def _value_columns(fields: dict[str, FieldSpec], table_name: str, searchable: se
                 *args,
                 nullable=True,
                 unique=spec.unique or None,
-                index=((not spec.unique) and (spec.type in ("link", "user") or spec.index or name in searchable))
+                # not a searched long text: a btree entry holds ~2,700 bytes on PostgreSQL, so a long
+                # note would fail to save, and `q` compares lower(col) anyway (search_indexes.py: trigram)
+                index=(
+                    (not spec.unique)
+                    and (
+                        spec.type in ("link", "user") or spec.index or (name in searchable and spec.type != "long_text")
+                    )
+                )
                 or None,
             )
         )
@@ -91,6 +102,7 @@ def build_schema(entities: dict[str, EntitySpec], metadata: sa.MetaData | None =
     schema = Schema(metadata)
     for entity, spec in entities.items():
         searchable = set(spec.search) | {n for n, f in spec.fields.items() if f.searchable}
+        searchable |= view_fields(spec)[0]  # list views' quick filters, calendars' start (search_indexes.py)
         table = sa.Table(
             entity,
             metadata,

@@ -20,6 +20,7 @@ from builder.runtime import Runtime
 from .api.docs import docs_routes
 from .api.report_export import ReportExportApi
 from .api.routes import RecordsApi
+from .api.search import search_routes
 from .api.tasks import tasks_routes
 from .errors import ErrorBoundary, exception_handlers
 from .pages import page_routes
@@ -125,6 +126,7 @@ def create_app(runtime: Runtime, settings: Any = None, *, auth: AuthLayer | None
             routes=[
                 *docs_routes(runtime.records, runtime.blueprint.app.title, reports=runtime.blueprint.reports),
                 *tasks_routes(runtime.records),  # before `/{entity}`: `tasks` is a reserved entity name
+                *search_routes(runtime.records),  # and so is `search`
                 *report_exports.routes(),
                 *preview_routes(runtime),  # before `/reports/{name}`
                 *report_api_routes(runtime),

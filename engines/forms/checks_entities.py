@@ -17,7 +17,7 @@ from .scope import entity_scope
 from .tasks import check_tasks
 
 # Entity names the web app's own paths use (`/api/tasks` would hide an entity `tasks`).
-RESERVED_ENTITY_NAMES = ("tasks",)
+RESERVED_ENTITY_NAMES = ("tasks", "search")
 
 
 def record_scopes(ctx: CheckContext, name: str) -> FieldScopes:

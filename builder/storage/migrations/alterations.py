@@ -239,6 +239,13 @@ class AddIndex(Alteration):
     def apply_batch(self, batch: BatchOperations) -> None:
         batch.create_index(self.name, list(self.columns), unique=self.unique)
 
+    def concurrently(self) -> list[str]:
+        """A plain index on a live table is built without blocking writes (unique ones stay checked in the plan)."""
+        if self.unique:
+            return []
+        columns = ", ".join(f'"{c}"' for c in self.columns)
+        return [f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{self.name}" ON "{self.table}" ({columns})']
+
 
 @dataclass
 class AddForeignKey(Alteration):

@@ -118,6 +118,8 @@ def apply_migration(
     summary = [line.strip() for line in plan.describe()]
     losing_tables = sorted({s.table for s in plan.data_losing})
     sqlite = is_sqlite(engine)
+    later = [] if sqlite else [step for step in plan.steps if step.concurrently()]
+    now = [step for step in plan.steps if step not in later]
     backup = write_backup(engine, None, losing_tables, backup_dir) if losing_tables and sqlite else None
     try:
         with engine.connect() as connection:
@@ -128,7 +130,7 @@ def apply_migration(
                     hold_off_writers(connection)
                     if losing_tables and not sqlite:
                         backup = write_backup(engine, connection, losing_tables, backup_dir)
-                    run_steps(Operations(MigrationContext.configure(connection)), plan.steps)
+                    run_steps(Operations(MigrationContext.configure(connection)), now)
                     if sqlite:
                         _check_sqlite_foreign_keys(connection)
                     history_id = history.record(
@@ -146,7 +148,29 @@ def apply_migration(
     except sa.exc.DBAPIError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise MigrationError(f"the migration failed and was rolled back (nothing changed): {reason}") from None
+    build_concurrently(engine, later)
     return MigrationResult(True, summary, backup, history_id)
+
+
+def build_concurrently(engine: sa.Engine, steps: list[Step]) -> None:
+    """PostgreSQL: the index steps, after the commit, in autocommit, without blocking writers (indexes.py).
+
+    If one fails (or the process is killed), the schema change stands; the next
+    `crm migrate` finds the missing or INVALID index and builds it again.
+    """
+    if not steps:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for step in steps:
+            try:
+                for statement in step.concurrently():
+                    connection.exec_driver_sql(statement)
+            except sa.exc.DBAPIError as exc:
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+                raise MigrationError(
+                    f"the migration was applied, but {step.describe()} failed: {reason}; "
+                    "run crm migrate again to build it"
+                ) from None
 
 
 def _copy_source(plan: MigrationPlan) -> Callable[[str], sa.Table | None]:
@@ -177,5 +201,11 @@ def migration_sql(engine: sa.Engine, plan: MigrationPlan) -> str:
     context = MigrationContext.configure(
         dialect_name=engine.dialect.name, opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True}
     )
-    run_steps(Operations(context), plan.steps, copy_from=_copy_source(plan))
+    later = [step for step in plan.steps if step.concurrently()] if plan.dialect == "postgresql" else []
+    run_steps(Operations(context), [s for s in plan.steps if s not in later], copy_from=_copy_source(plan))
+    if later:
+        buffer.write("\n-- after the transaction has committed, one by one, without blocking writes:\n")
+        for step in later:
+            for statement in step.concurrently():
+                buffer.write(f"{statement};\n")
     return buffer.getvalue()

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..search_indexes import PREFIX as SEARCH_INDEX_PREFIX
 from .alterations import (
     AddForeignKey,
     AddIndex,
@@ -101,6 +102,8 @@ def steps_from_diffs(diffs: list[Any], target: sa.MetaData, names: BlueprintName
             table = diff[1].table.name
             if table in created or table in dropped:
                 continue  # made or removed with the whole table
+            if kind == "remove_index" and str(diff[1].name or "").startswith(SEARCH_INDEX_PREFIX):
+                continue  # an expression index for `q`, not in the tables: planned by indexes.py
             steps.append(_constraint_step(kind, diff[1], names))
         else:
             steps.append(Unsupported(str(diff[1]) if len(diff) > 1 else "?", names, detail=kind))

@@ -30,6 +30,7 @@ class Phase(IntEnum):
     ENCRYPT = 6  # existing values of a newly encrypted field (the column is TEXT by now)
     FILL = 7  # empty rows of required fields get their default (see fills.py)
     DROP_TABLE = 8
+    INDEX = 9  # search indexes and rebuilds; on PostgreSQL after the transaction, CONCURRENTLY (indexes.py)
 
 
 def quote(ops: AbstractOperations, name: str) -> str:
@@ -55,6 +56,10 @@ class Step:
 
     def apply(self, ops: Operations) -> None:
         raise NotImplementedError
+
+    def concurrently(self) -> list[str]:
+        """PostgreSQL statements that replace `apply` after the transaction (CREATE INDEX CONCURRENTLY), or none."""
+        return []
 
     def summary(self) -> str:
         """describe() plus the facts, for plans and refusals."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from .encryption import plan_encryption_changes
 from .errors import MigrationError, MigrationRefused
 from .fills import plan_fills
 from .history import recorded_tables
+from .indexes import plan_indexes
 from .naming import BlueprintNames
 from .operations import DropTable, Phase, Step
 from .renames import plan_renames
@@ -53,6 +55,7 @@ class MigrationPlan:
     target: sa.MetaData = field(repr=False)
     dialect: str = ""
     live_tables: dict[str, sa.Table] = field(default_factory=dict, repr=False)  # after renames, for --dry-run
+    notes: list[str] = field(default_factory=list)  # what the plan cannot do here (e.g. no pg_trgm), said once
 
     @property
     def is_empty(self) -> bool:
@@ -79,8 +82,12 @@ class MigrationPlan:
                 lines.append(f"BLOCKED    {step.describe()}: {step.blocked}")
             elif step.loses_data:
                 lines.append(f"LOSES DATA {step.summary()}")
+            elif step.concurrently() and self.dialect == "postgresql":
+                lines.append(f"           {step.summary()} [CONCURRENTLY, after the transaction]")
             else:
                 lines.append(f"           {step.summary()}")
+        if self.steps:
+            lines += [f"NOTE       {note}" for note in self.notes]
         return lines
 
     def check(self, *, allow_data_loss: bool = False) -> None:
@@ -107,13 +114,13 @@ def plan_migration(engine: sa.Engine, entities: dict[str, EntitySpec], timezone:
         with engine.connect() as connection:
             transaction = connection.begin()
             try:
-                steps = _plan_in_transaction(connection, entities, target, names, timezone)
-                live = _reflect(connection, {s.table for s in steps})
+                steps, notes = _plan_in_transaction(connection, entities, target, names, timezone)
+                live = _reflect(connection, {s.table for s in steps if s.table})
             finally:
                 transaction.rollback()
     except sa.exc.DBAPIError as exc:
         raise MigrationError(f"could not plan the migration: {str(exc.orig).strip()}") from None
-    return MigrationPlan(steps, entities, target, engine.dialect.name, live)
+    return MigrationPlan(steps, entities, target, engine.dialect.name, live, notes)
 
 
 def _plan_in_transaction(
@@ -122,7 +129,7 @@ def _plan_in_transaction(
     target: sa.MetaData,
     names: BlueprintNames,
     timezone: str | None,
-) -> list[Step]:
+) -> tuple[list[Step], list[str]]:
     renames = plan_renames(entities, connection, names)
     operations = Operations(MigrationContext.configure(connection))
     for step in renames:
@@ -136,16 +143,21 @@ def _plan_in_transaction(
     context = MigrationContext.configure(
         connection, opts={"compare_type": True, "include_name": include_name, "target_metadata": target}
     )
-    diffs = compare_metadata(context, target)
+    with warnings.catch_warnings():  # SQLite cannot reflect the search indexes (expressions); indexes.py reads them
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+        diffs = compare_metadata(context, target)
     steps = renames + plan_encryption_changes(entities, connection, names)
     steps += steps_from_diffs(diffs, target, names, connection.dialect.name)
     for step in steps:  # new tables and columns too, so every step examines the data it will meet
         if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
             step.apply(operations)
     steps += plan_fills(entities, connection, names, target, timezone)
+    copied = {s.table for s in steps if isinstance(s, Alteration)} if connection.dialect.name == "sqlite" else set()
+    index_steps, notes = plan_indexes(entities, connection, names, owned, copied)
+    steps += index_steps
     for step in steps:
         step.examine(connection)
-    return sorted(steps, key=lambda s: _order(s, steps))
+    return sorted(steps, key=lambda s: _order(s, steps)), notes
 
 
 def _order(step: Step, steps: list[Step]) -> tuple[int, int, str, int]:
@@ -172,6 +184,7 @@ def _reflect(connection: sa.Connection, tables: set[str]) -> dict[str, sa.Table]
         return {}
     metadata = sa.MetaData()
     inspector = sa.inspect(connection)
+    warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index sx_")
     return {
         name: sa.Table(name, metadata, autoload_with=connection) for name in sorted(tables) if inspector.has_table(name)
     }

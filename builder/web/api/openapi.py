@@ -21,6 +21,7 @@ from engines.forms import id_schema, localized
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
 from .schemas import ERROR_SCHEMA, MAX_COMMENT, MAX_VERSION, create_schema, patch_schema, read_schema
+from .search import SEARCH_RESULTS, search_path, search_schema
 from .tasks import TASK_LIST, tasks_path, tasks_schema
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -548,8 +549,10 @@ def openapi_document(
         BULK_BODY: bulk_body(),
         BULK_MOVES_BODY: bulk_moves_body(),
         TASK_LIST: tasks_schema(),
+        SEARCH_RESULTS: search_schema(),
     }
     paths["/api/tasks"] = tasks_path()
+    paths["/api/search"] = search_path()
     for entity in service.entities.values():
         moves = [t for m in driven_fields(service.flows, entity.name).values() for t in m.spec.transitions]
         buttons = [a.name for a in service.flows.of_entity(entity.name) if a.spec.manual] if service.flows else []

@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute
 
 from builder.runtime import Runtime
 
-from . import bulk, forms, home, lists, pickers, records, tasks, workflow_panels
+from . import bulk, forms, home, lists, pickers, records, search, tasks, workflow_panels
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -18,5 +18,6 @@ def page_routes(runtime: Runtime) -> list[BaseRoute]:
         *records.routes(runtime),
         *workflow_panels.routes(runtime),
         *tasks.routes(runtime),
+        *search.routes(runtime),
         *bulk.routes(runtime),
     ]

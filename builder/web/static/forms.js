@@ -83,6 +83,16 @@
     });
   }
 
+  // `/` anywhere but in a field focuses the header's search box (builder/web/pages/search.py)
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) { return; }
+    var target = event.target;
+    var tag = target && target.tagName ? target.tagName.toLowerCase() : "";
+    if (tag === "input" || tag === "textarea" || tag === "select" || (target && target.isContentEditable)) { return; }
+    var box = document.getElementById("global-search");
+    if (box) { event.preventDefault(); box.focus(); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.record-form").forEach(function (form) {
       applyConditions(form);

@@ -71,3 +71,6 @@ def test_tasks_need_a_workflow_and_tasks_is_no_entity_name():
     raw["follow_up"]["fields"]["patient"]["to"] = "tasks"
     raw["appointment"]["fields"]["patient"]["to"] = "tasks"
     assert ("name.reserved", ("entities", "tasks")) in form_codes(raw)
+    raw = copy.deepcopy(ENTITIES)
+    raw["search"] = raw.pop("staff")
+    assert ("name.reserved", ("entities", "search")) in form_codes(raw)  # /search, /api/search
