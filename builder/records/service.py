@@ -281,7 +281,7 @@ class RecordService:
         grant = self.policy.require(actor, entity_name, "read")
         spec = ListQuery(q=q, filters=dict(filters or {}), sort=sort)
         queries = build_list_query(
-            self, entity, grant, self._select_visible(actor, entity.name, grant), spec, actor.locale
+            self, entity, grant, self.select_visible(actor, entity.name, grant), spec, actor.locale
         )
         table = self.schema.table(entity.name)
         return queries.page.with_only_columns(*_columns_for(table, entity, grant, queries.order))
