@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
+PORT ?= 8000
+HOST ?= 127.0.0.1
 # ruff lints and checks the formatting of all our Python; mypy (configured in pyproject.toml) types builder and engines.
 LINT_PATHS := builder engines tests bench
 
@@ -40,7 +42,7 @@ browser:
 	fi
 
 demo: install assets
-	$(BIN)/crm demo $(DEMO_DIR)
+	$(BIN)/crm demo $(DEMO_DIR) --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check $(LINT_PATHS)
