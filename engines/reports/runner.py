@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from engines.forms import LocalizedText
 
+from .additive_totals import summed_totals, totals_add_up
 from .buckets import CYCLES, as_date, bucket_label, buckets_between
 from .comparison import apply_changes, change_measures, change_value, hide_changes, kpi_changes
 from .compiler import GROUP_SIZE, CompiledReport, DimensionColumn
@@ -131,7 +132,9 @@ def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportRes
         keys = [d.key for d in compiled.dimensions]
         sources = apply_changes(spec, rows, time.key, time.by, keys, shifted)
     totals, total_size = None, None
-    if compiled.totals_query is not None:
+    if compiled.totals_query is not None and totals_add_up(spec):
+        totals, total_size = summed_totals(spec, rows, sizes)  # the groups' counts add up: no second query
+    elif compiled.totals_query is not None:
         record = connection.execute(compiled.totals_query).mappings().one()
         totals = {m: _number(record[m]) for m in spec.sql_measures}
         total_size = int(record[GROUP_SIZE])
