@@ -67,6 +67,7 @@ class BoardColumn:
     total: str
     cards: list[dict[str, Any]] = field(default_factory=list)
     more: bool = False
+    targets: list[str] = field(default_factory=list)  # the columns a card here has a move button to
 
 
 def board_view(entity: CompiledEntity, name: str | None) -> tuple[str, ViewSpec]:
@@ -114,6 +115,14 @@ def build_board(service: RecordService, actor: Actor, entity: CompiledEntity, vi
         everything.extend(page.items)
     titles = link_titles(service, actor, entity, everything)
     for value, page in pages:
+        if machine is not None:  # buttons only for the transitions the role may make from this state
+            targets = [
+                t.to
+                for n, t in machine.spec.transitions.items()
+                if value in t.sources and t.to != value and machine.roles.get(n, frozenset()) & {actor.role}
+            ]
+        else:
+            targets = [v for v in values if v != value] if by in grant.writable else []
         state = machine.spec.states.get(value) if machine is not None else None
         column = BoardColumn(
             value,
@@ -121,6 +130,7 @@ def build_board(service: RecordService, actor: Actor, entity: CompiledEntity, vi
             getattr(state, "color", None) or "gray",
             count_text(page.total, page.total_kind, locale),
             more=page.next_after is not None,
+            targets=list(dict.fromkeys(targets)),
         )
         for item in page.items:
             lines = [display(entity.fields[n], item.get(n), locale, titles) for n in second]

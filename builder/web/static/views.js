@@ -1,6 +1,6 @@
 // Calendar and board views: place calendar cards by time, and move cards by dragging.
 // Every move posts the same form the no-script "Move to…" controls post, with
-// Accept: application/json; the server answers ok (the page reloads) or the reasons
+// Accept: application/json; the server answers ok (the page reloads, saying so) or the reasons
 // (shown in the alert region, the card stays where it was).
 (function () {
   "use strict";
@@ -44,7 +44,9 @@
     }).then(function (answer) {
       card.classList.remove("moving");
       if (answer.ok) {
-        window.location.reload();
+        var here = new URL(window.location.href);
+        here.searchParams.set("moved", String(answer.id));
+        window.location.assign(here.toString());
       } else {
         showErrors(answer.errors || []);
       }
@@ -62,8 +64,22 @@
     var slot = parseInt(calendar.dataset.slot, 10) || 15;
     var mode = calendar.dataset.mode;
     var phone = window.matchMedia("(max-width: 40em)");
+    var hours = Array.prototype.map.call(calendar.querySelectorAll(".cal-hour"), function (h) { return h.textContent; });
+    calendar.querySelectorAll(".cal-body").forEach(function (body) {
+      hours.forEach(function (text, index) {
+        var mark = document.createElement("span");
+        mark.className = "cal-hour-mark";
+        mark.setAttribute("aria-hidden", "true");
+        mark.textContent = text;
+        mark.dataset.top = String(index * 60);
+        body.appendChild(mark);
+      });
+    });
     function place() {
       calendar.classList.toggle("cal-placed", mode === "day" && !phone.matches);
+      calendar.querySelectorAll(".cal-hour-mark").forEach(function (mark) {
+        mark.style.top = (parseInt(mark.dataset.top, 10) * PX_PER_MINUTE) + "px";
+      });
       calendar.querySelectorAll(".cal-body").forEach(function (body) {
         body.style.height = mode === "day" && !phone.matches ? (span * PX_PER_MINUTE) + "px" : "";
       });
