@@ -2,8 +2,9 @@
 
 `/records/{entity}/calendar?day=2026-12-01&mode=day|week`: a day shows a column per
 group (per doctor), a week seven days from the given one (today by default, so today
-comes first). One list query fetches the visible range (`start >= first day` and
-`< last day + 1`, on the start's index), through the record service: the role's row
+comes first). The visible range is read with one list query (`start >= first day` and
+`< last day + 1`, on the start's index; keyset pages of 500 when a week holds more, up
+to MAX_CARDS), through the record service: the role's row
 filter applies (a doctor sees their own), fields it may not read are not shown, the
 read is audited like any list. Times are the app's timezone (datetimes are stored in
 it). Moving a card (drag, or the "Move to…" form without script) is an update with the
@@ -69,6 +70,7 @@ WEEKDAYS = {
 FIRST_HOUR, LAST_HOUR = 8, 18  # the day grid's default span, widened to fit every card
 SLOT_MINUTES = 15
 DEFAULT_MINUTES = 30
+MAX_CARDS = 2000  # a week of 10 doctors fully booked at 20 minutes is 1,680
 
 
 @dataclass
@@ -168,15 +170,22 @@ def build_calendar(
     days = 7 if mode == "week" else 1
     first = dt.datetime.combine(day, dt.time())
     last = first + dt.timedelta(days=days)
-    page = service.list(
-        actor,
-        entity.name,
-        filters={f"{start}__gte": first, f"{start}__lt": last},
-        sort=f"{start},id",
-        limit=MAX_LIMIT,
-        count="none",
-    )
-    items = page.items
+    items: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:  # the range in keyset pages of the service's largest size (a busy week is one to four)
+        page = service.list(
+            actor,
+            entity.name,
+            filters={f"{start}__gte": first, f"{start}__lt": last},
+            sort=f"{start},id",
+            limit=MAX_LIMIT,
+            count="none",
+            after=after,
+        )
+        items.extend(page.items)
+        if page.next_after is None or len(items) >= MAX_CARDS:
+            break
+        after = page.next_after
     titles = link_titles(service, actor, entity, items)
     group_field = entity.fields.get(view.group_by) if view.group_by and view.group_by in grant.readable else None
     minutes_field = view.minutes if view.minutes and view.minutes in grant.readable else None
@@ -325,7 +334,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             "moved": request.query_params.get("moved"),
             "start_field": view.start,
             "group_field": view.group_by,
-            "limit": MAX_LIMIT,
+            "limit": MAX_CARDS,
         }
         return render(request, "calendar.html", context, status_code=status)
 
