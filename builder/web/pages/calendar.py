@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -52,6 +53,7 @@ register_texts(
         "cal.no_group": {"en": "Not assigned", "zh-CN": "未分配"},
         "cal.move": {"en": "Move to…", "zh-CN": "移动到…"},
         "cal.move_submit": {"en": "Move", "zh-CN": "移动"},
+        "cal.back": {"en": "Back to the calendar", "zh-CN": "返回日历"},
         "cal.drag_hint": {
             "en": "Drag a card to another time or column, or use “Move to…” on the card.",
             "zh-CN": "拖动卡片到其他时间或列,或使用卡片上的“移动到…”。",
@@ -116,18 +118,27 @@ def parse_day(raw: str | None, today: dt.date) -> dt.date:
         raise HTTPException(400, "day must be a date (YYYY-MM-DD)") from None
 
 
-def _state_of(service: RecordService, entity: CompiledEntity, record: dict[str, Any], locale: str) -> tuple[str, str]:
-    """The first state/select field's label and its workflow colour (gray without one)."""
+def _state_source(service: RecordService, entity: CompiledEntity, readable: Any) -> tuple[str | None, Any]:
+    """The field whose label and colour a card shows (the first readable state or select) and its workflow."""
     for name, f in entity.fields.items():
-        if f.spec.type not in ("state", "select") or name not in record or record[name] is None:
-            continue
-        value = record[name]
-        machine = driven_fields(service.flows, entity.name).get(name) if f.spec.type == "state" else None
-        if machine is not None:
-            state = machine.spec.states.get(value)
-            return state_label(machine, value, locale), getattr(state, "color", None) or "gray"
-        return f.kind.option_label(value, f.spec, locale), "gray"
-    return "", "gray"
+        if f.spec.type in ("state", "select") and name in readable:
+            machine = driven_fields(service.flows, entity.name).get(name) if f.spec.type == "state" else None
+            return name, machine
+    return None, None
+
+
+def _state_of(
+    entity: CompiledEntity, name: str | None, machine: Any, record: dict[str, Any], locale: str
+) -> tuple[str, str]:
+    """The card's state label and its workflow colour (gray without one)."""
+    value = record.get(name) if name else None
+    if name is None or value is None:
+        return "", "gray"
+    if machine is not None:
+        state = machine.spec.states.get(value)
+        return state_label(machine, value, locale), getattr(state, "color", None) or "gray"
+    f = entity.fields[name]
+    return f.kind.option_label(value, f.spec, locale), "gray"
 
 
 def _groups(
@@ -170,6 +181,14 @@ def build_calendar(
     days = 7 if mode == "week" else 1
     first = dt.datetime.combine(day, dt.time())
     last = first + dt.timedelta(days=days)
+    state_name, machine = _state_source(service, entity, grant.readable)
+    shown_lines = [
+        n
+        for n in (entity.spec.subtitle or [n for n in entity.fields if entity.fields[n].spec.type == "link"])
+        if n in grant.readable and n != view.group_by and n in entity.fields
+    ][:2]
+    wanted = {start, view.minutes, view.group_by, state_name, entity.spec.title_field, *shown_lines}
+    fields = [n for n in wanted if n and n in grant.readable]  # only what a card shows is read (and audited)
     items: list[dict[str, Any]] = []
     after: str | None = None
     while True:  # the range in keyset pages of the service's largest size (a busy week is one to four)
@@ -181,6 +200,7 @@ def build_calendar(
             limit=MAX_LIMIT,
             count="none",
             after=after,
+            fields=fields,
         )
         items.extend(page.items)
         if page.next_after is None or len(items) >= MAX_CARDS:
@@ -191,18 +211,13 @@ def build_calendar(
     minutes_field = view.minutes if view.minutes and view.minutes in grant.readable else None
     writable = view.start in grant.writable
     today = service.clock().date()
-    shown_lines = [
-        n
-        for n in (entity.spec.subtitle or [n for n in entity.fields if entity.fields[n].spec.type == "link"])
-        if n in grant.readable and n != view.group_by and n in entity.fields
-    ][:2]
     cards: list[Card] = []
     for item in items:
         moment: dt.datetime | None = item.get(start)
         if moment is None:
             continue
         length = item.get(minutes_field) if minutes_field else None
-        state, color = _state_of(service, entity, item, locale)
+        state, color = _state_of(entity, state_name, machine, item, locale)
         group_value = item.get(group_field.name) if group_field is not None else None
         lines = [display(entity.fields[n], item.get(n), locale, titles) for n in shown_lines] or [""]
         cards.append(
@@ -232,6 +247,9 @@ def build_calendar(
     columns: list[Column] = []
     group_label = ""
     if mode == "week":
+        by_day: dict[str, list[Card]] = {}
+        for card in cards:
+            by_day.setdefault(card.start[:10], []).append(card)
         for offset in range(7):
             date = day + dt.timedelta(days=offset)
             column = Column(
@@ -240,7 +258,7 @@ def build_calendar(
                 date.isoformat(),
                 today=date == today,
             )
-            column.cards = [c for c in cards if c.start.startswith(date.isoformat())]
+            column.cards = by_day.get(date.isoformat(), [])
             columns.append(column)
         for card in cards:
             if group_field is not None and card.group:
@@ -266,9 +284,12 @@ def build_calendar(
             groups.append(
                 ("", translate("cal.no_group", locale) if group_field is not None else entity_title(entity, locale))
             )
+        by_group: dict[str, list[Card]] = {}
+        for card in cards:
+            by_group.setdefault(card.group, []).append(card)
         for value, label in groups:
             column = Column(value, label, day.isoformat(), today=day == today)
-            column.cards = [c for c in cards if c.group == value]
+            column.cards = by_group.get(value, [])
             columns.append(column)
     group_options = (
         _groups(service, actor, entity, view, locale)
@@ -332,6 +353,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             "week_url": f"{base}?day={day.isoformat()}&mode=week{suffix}",
             "errors": errors or [],
             "moved": request.query_params.get("moved"),
+            "move_base": base,
+            "move_query": urlencode({"day": day.isoformat(), "mode": mode, **({"view": view_name} if suffix else {})}),
             "start_field": view.start,
             "group_field": view.group_by,
             "limit": MAX_CARDS,
@@ -340,6 +363,64 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
 
     async def page(request: Request) -> Response:
         return await show(request)
+
+    async def move_page(
+        request: Request, errors: list[str] | None = None, status: int = 200, typed: dict[str, str] | None = None
+    ) -> Response:
+        """The keyboard and no-script way to move one card: its time (and group) in a form."""
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        record_id = record_id_of(request)
+        view_name, view = calendar_view(entity, request.query_params.get("view"))
+        try:
+            record = await run_in_threadpool(service.get, actor, entity.name, record_id)
+        except RecordError:
+            raise HTTPException(404) from None
+        grant = service.policy.grant(actor, entity.name)
+        start = view.start or ""
+        if start not in grant.writable or record.get(start) is None:
+            raise HTTPException(403)
+        locale = actor.locale
+        state_name, machine = _state_source(service, entity, grant.readable)
+        state, color = _state_of(entity, state_name, machine, record, locale)
+        titles = await run_in_threadpool(link_titles, service, actor, entity, [record])
+        lines = [
+            display(entity.fields[n], record.get(n), locale, titles)
+            for n, f in entity.fields.items()
+            if f.spec.type == "link" and n in grant.readable
+        ]
+        group = record.get(view.group_by) if view.group_by else None
+        length = record.get(view.minutes) if view.minutes else None
+        card = {
+            "title": record_title(entity, record) if entity.spec.title_field else (lines[0] if lines else ""),
+            "start": record[start].strftime("%Y-%m-%dT%H:%M"),
+            "minutes": length or DEFAULT_MINUTES,
+            "state": state,
+            "color": color,
+            "lines": lines,
+            "version": record["version"],
+            "group": "" if group is None else str(group),
+        }
+        regroup = bool(view.group_by) and view.group_by in grant.writable
+        options = await run_in_threadpool(_groups, service, actor, entity, view, locale) if regroup else []
+        query = request.url.query
+        back_query = {k: v for k, v in request.query_params.items() if k in ("day", "mode", "view")}
+        context = {
+            "entity": entity,
+            "entity_title": entity_title(entity, locale),
+            "card": card,
+            "errors": errors or [],
+            "action": f"/records/{entity.name}/calendar/{record_id}/move" + (f"?{query}" if query else ""),
+            "back": f"/records/{entity.name}/calendar" + (f"?{urlencode(back_query)}" if back_query else ""),
+            "start_label": field_label(entity.fields[start], locale),
+            "group_label": field_label(entity.fields[view.group_by], locale) if view.group_by else "",
+            "group_options": options,
+            "starts_at": (typed or {}).get("starts_at", ""),
+            "group": (typed or {}).get("group", ""),
+            "slot": SLOT_MINUTES,
+            "calendar_name": view_name,
+        }
+        return render(request, "calendar_move.html", context, status_code=status)
 
     async def move(request: Request) -> Response:
         actor = require_actor(request)
@@ -350,9 +431,10 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         values: dict[str, Any] = {}
         starts = str(form.get("starts_at", "")).strip()
         version_text = str(form.get("version", ""))
+        typed = {"starts_at": starts, "group": str(form.get("group") or "")}
         if not starts or not version_text.isdigit() or len(version_text) > 12:
             reasons = [translate("views.bad_move", actor.locale)]
-            return refused_json(422, reasons) if wants_json(request) else await show(request, reasons, 422)
+            return refused_json(422, reasons) if wants_json(request) else await move_page(request, reasons, 422, typed)
         values[view.start or ""] = starts
         group = form.get("group")
         if view.group_by and group is not None and str(group) != "":
@@ -363,7 +445,9 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             status, reasons = problems_of(exc, entity, actor.locale)
             if status == 404:
                 raise HTTPException(404) from None
-            return refused_json(status, reasons) if wants_json(request) else await show(request, reasons, status)
+            if wants_json(request):
+                return refused_json(status, reasons)
+            return await move_page(request, reasons, status, typed)
         back = str(form.get("back") or "")
         if not back.startswith(f"/records/{entity.name}/calendar"):
             back = f"/records/{entity.name}/calendar"
@@ -371,5 +455,6 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
 
     return [
         Route("/records/{entity}/calendar", page, methods=["GET"], name="calendar"),
+        Route("/records/{entity}/calendar/{record_id:int}/move", move_page, methods=["GET"], name="calendar_move_page"),
         Route("/records/{entity}/calendar/{record_id:int}/move", move, methods=["POST"], name="calendar_move"),
     ]

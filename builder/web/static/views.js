@@ -120,9 +120,8 @@
       var day = column.dataset.day || dragged.dataset.start.slice(0, 10);
       var fields = { starts_at: day + "T" + time, version: dragged.dataset.version };
       if (column.dataset.group) fields.group = column.dataset.group;
-      var form = dragged.querySelector(".cal-move form");
-      if (!form) return;
-      post(form.getAttribute("action"), fields, dragged);
+      if (!dragged.dataset.move) return;
+      post(dragged.dataset.move, fields, dragged);
       dragged = null;
     });
     calendar.addEventListener("dragend", function () { dragged = null; });

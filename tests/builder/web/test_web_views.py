@@ -38,7 +38,12 @@ def test_a_day_has_a_column_per_doctor_with_its_appointments_labelled(clinic):
     assert "Wang Fang" in cols["Dr. Li"] and "09:00" in cols["Dr. Li"]
     assert "Wang Fang" not in cols["Dr. Zhao"] and "Nothing booked." in cols["Dr. Zhao"]
     assert 'data-color="amber">Requested<' in cols["Dr. Li"]  # the workflow's label and colour, not `requested`
-    assert "Move to…" in page.text and 'name="group"' in page.text
+    first = clinic.data["appointments"][0]
+    link = f"{CALENDAR}/{first['id']}/move?day=2026-03-01&amp;mode=day"
+    assert f'href="{link}">Move to…<' in page.text
+    form = clinic.login("front_desk").get(link.replace("&amp;", "&"))
+    assert form.status_code == 200 and 'name="group"' in form.text and ">Dr. Zhao<" in form.text
+    assert 'value="2026-03-01T09:00"' in form.text
 
 
 def test_a_week_is_seven_days_from_the_day_asked_and_today_first_by_default(clinic):
@@ -70,6 +75,7 @@ def test_a_doctor_sees_only_their_own_appointments_and_cannot_move_them(clinic):
     assert "Wang Fang" in week.text and "Liu Yang" in week.text
     assert "Zhang Wei" not in week.text and "Chen Jing" not in week.text
     assert "Move to…" not in week.text  # their role may not write starts_at
+    assert doctor.get(f"{CALENDAR}/{clinic.data['appointments'][0]['id']}/move").status_code == 403
     mine = clinic.data["appointments"][0]
     refused = move(doctor, mine, week.text, starts_at="2026-03-01T11:00")
     assert refused.status_code in (403, 422) and refused.json()["ok"] is False
@@ -105,7 +111,8 @@ def test_without_script_the_move_form_redirects_back_or_shows_the_reason_on_the_
     url = f"{CALENDAR}/{fourth['id']}/move?day=2026-03-04&mode=day"
     refused = desk.post(url, data={**data, "starts_at": "2026-03-02T09:00"})
     assert refused.status_code == 422
-    assert "The doctor already has an appointment at that time" in refused.text and 'class="calendar' in refused.text
+    assert "The doctor already has an appointment at that time" in refused.text
+    assert 'class="cal-move-form"' in refused.text and 'value="2026-03-02T09:00"' in refused.text  # as typed
     done = desk.post(url, data={**data, "starts_at": "2026-03-04T15:00"})
     assert done.status_code == 303 and done.headers["location"] == f"{back}&moved={fourth['id']}"
     assert "15:00" in desk.get(back).text
@@ -117,6 +124,7 @@ def test_calendar_labels_are_chinese_for_a_chinese_user(clinic):
     client.post("/locale", data={"csrf_token": csrf_of(home.text), "locale": "zh-CN", "next": "/"})
     page = client.get(f"{CALENDAR}?day=2026-03-01")
     assert "待确认" in page.text and "移动到…" in page.text and ">requested<" not in page.text
+    assert "待确认" in client.get(f"{CALENDAR}/{clinic.data['appointments'][0]['id']}/move").text
     week = client.get(f"{CALENDAR}?day=2026-03-01&mode=week")
     assert "周日 03-01" in week.text
     nurse = clinic.login("nurse")
