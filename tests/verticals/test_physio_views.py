@@ -59,6 +59,14 @@ def test_session_list_calendar_and_board_follow_the_blueprint(served):
     listing = reception.get("/records/session")
     heads = re.findall(r'<th scope="col"[^>]*>\s*(?:<a [^>]*>)?([^<]+)', listing.text)
     assert [h.strip() for h in heads if h.strip()][:3] == ["Starts at", "Client", "Therapist"]
+    latest = reception.get("/records/session?view=latest")
+    heads = re.findall(r'<th scope="col"[^>]*>\s*(?:<a [^>]*>)?([^<]+)', latest.text)
+    assert [h.strip() for h in heads if h.strip()] == ["Starts at", "Client", "Status"]
+    starts = re.findall(r'<td data-label="Starts at"><a [^>]*>([^<]*)</a>', latest.text)
+    assert starts == sorted(starts, reverse=True) and len(starts) == 2
+    switch = latest.text.split('class="view-switch"')[1].split("</nav>")[0]
+    assert re.findall(r">([^<]+)</a>", switch) == ["List", "Latest first", "Calendar", "Board"]
+    assert 'aria-current="page">Latest first<' in switch
     day = reception.get(f"/records/session/calendar?day={TUESDAY}")
     assert day.status_code == 200, day.text
     assert re.search(r'class="cal-head">Li Na', day.text) and re.search(r'class="cal-head">Zhou Bo', day.text)
