@@ -55,6 +55,7 @@ class FilterControl:
     low: str = ""
     high: str = ""
     presets: list[Preset] = field(default_factory=list)
+    search_url: str | None = None  # a link filter over many records: type-ahead (static/forms.js)
 
 
 def sortable(field: CompiledField) -> bool:
@@ -179,10 +180,14 @@ def filter_controls(
                 options = [(o, f.kind.option_label(o, f.spec, actor.locale)) for o in f.spec.options or []]
             controls.append(FilterControl(name, label, "choice", options=options, value=query.get(name, "")))
         elif f.spec.type == "link" and f.spec.to:
-            choices = link_choices(service, actor, f.spec.to, None)
-            if choices.readable and choices.search_url is None and len(choices.options) <= SELECT_LIMIT:
+            raw = query.get(name, "")
+            current = int(raw) if raw.isdigit() and len(raw) < 19 else None
+            choices = link_choices(service, actor, f.spec.to, current)
+            if choices.readable and (choices.search_url is not None or len(choices.options) <= SELECT_LIMIT):
                 controls.append(
-                    FilterControl(name, label, "choice", options=choices.options, value=query.get(name, ""))
+                    FilterControl(
+                        name, label, "choice", options=choices.options, value=raw, search_url=choices.search_url
+                    )
                 )
         elif f.spec.type in RANGE_TYPES:
             widget = "date" if f.spec.type == "date" else "datetime-local"

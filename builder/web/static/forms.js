@@ -90,5 +90,6 @@
       enableAddRow(form);
       enableTypeahead(form);
     });
+    document.querySelectorAll("form.list-tools").forEach(enableTypeahead);  // link filters on list pages
   });
 })();

@@ -91,3 +91,19 @@ def test_saved_filters_are_private_to_their_user(clinic):
     assert empty.status_code == 422 and "Give the filter a name" in empty.text
     gone = doctor.post(f"/records/appointment/filters/{filter_id}/delete", data={"csrf_token": csrf_of(mine.text)})
     assert gone.status_code == 303 and "Waiting" not in doctor.get("/records/appointment").text
+
+
+def test_a_link_filter_over_many_records_is_a_type_ahead_keeping_the_chosen_one(clinic):
+    from builder.records import Actor
+
+    system = Actor(id=None, name="system", role="admin")
+    service = clinic.runtime.records
+    for i in range(101):
+        service.create(system, "staff", {"name": f"Dr. Extra {i:03d}", "department": "dental"})
+    li = clinic.data["staff"][0]["id"]
+    page = clinic.login("front_desk").get(f"/records/appointment?doctor={li}")
+    assert page.status_code == 200, page.text
+    filters = page.text.split('class="filter-grid"')[1].split("</details>")[0]
+    assert 'class="typeahead" id="filter-doctor-search"' in filters and "data-url=" in filters
+    assert re.search(rf'<option value="{li}" selected>Dr. Li', filters)  # the chosen doctor stays chosen
+    assert len(first_cells(page.text)) == 2
