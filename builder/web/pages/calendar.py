@@ -113,9 +113,12 @@ def parse_day(raw: str | None, today: dt.date) -> dt.date:
     if not raw:
         return today
     try:
-        return dt.date.fromisoformat(raw)
+        day = dt.date.fromisoformat(raw)
     except ValueError:
         raise HTTPException(400, "day must be a date (YYYY-MM-DD)") from None
+    if not 1900 <= day.year <= 9000:  # a week either side must still be a date
+        raise HTTPException(400, "day must be a date between 1900 and 9000")
+    return day
 
 
 def _state_source(service: RecordService, entity: CompiledEntity, readable: Any) -> tuple[str | None, Any]:

@@ -65,7 +65,8 @@ def test_a_week_is_seven_days_from_the_day_asked_and_today_first_by_default(clin
     today = clinic.runtime.records.clock().date()
     default = client.get(f"{CALENDAR}?mode=week")
     assert next(iter(columns(default.text))).endswith(f"{today.strftime('%m-%d')} · Today")
-    assert client.get(f"{CALENDAR}?day=yesterday").status_code == 400
+    for bad in ("yesterday", "9999-12-31", "0001-01-01", "2026-02-30"):
+        assert client.get(f"{CALENDAR}?day={bad}&mode=week").status_code == 400
 
 
 def test_a_doctor_sees_only_their_own_appointments_and_cannot_move_them(clinic):
