@@ -173,7 +173,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             "saved_filters": [
                 {"id": f.id, "name": f.name, "url": f"{base}?{f.query}" if f.query else base} for f in saved
             ],
-            "current_filter": clean_query(urlencode(query)),
+            "current_filter": "" if errors else clean_query(urlencode(query)),  # a refused query is never echoed
         }
         return render(request, "list.html", context, status_code=400 if errors else 200)
 
