@@ -155,6 +155,7 @@ def filter_controls(
     query: Mapping[str, str],
     view: ViewSpec | None = None,
     base: str = "",
+    ran: bool = True,
 ) -> list[FilterControl]:
     """The view's quick filters (or the first filterable fields), each rendered by its type."""
     controls: list[FilterControl] = []
@@ -199,7 +200,7 @@ def filter_controls(
                     widget=widget,
                     low=query.get(f"{name}__gte", ""),
                     high=query.get(f"{name}__lte", ""),
-                    presets=date_presets(name, widget, today, base, query),
+                    presets=date_presets(name, widget, today, base, query if ran else {}),  # never echo a refused query
                 )
             )
     return controls

@@ -126,7 +126,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             }
             for item in items
         ]
-        filters = await run_in_threadpool(filter_controls, service, actor, entity, grant, query, view, base)
+        filters = await run_in_threadpool(filter_controls, service, actor, entity, grant, query, view, base, not errors)
         searchable = [entity.fields[n] for n in entity.spec.search if n in grant.readable and n in entity.fields]
         saved = await run_in_threadpool(list_saved, service.engine, actor, entity.name)
         from ..presenting import field_label
