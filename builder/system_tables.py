@@ -1,6 +1,6 @@
 """The builder's own tables (prefixed `crm_`): accounts, API tokens, sign-in attempts, masked-field
 lookups, the audit trail, the workflows' history, timers, schedules and outbox, the tables' change
-counters, public forms and imports.
+counters, public forms and imports, and users' saved list filters.
 
 They live beside the blueprint's tables but are never touched by blueprint
 migrations; `create_system_tables` creates whatever is missing.
@@ -290,6 +290,18 @@ import_rows = sa.Table(
     sa.Column("source_row", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("outcome", sa.String(16), nullable=False),  # created | updated | skipped
     sa.Column("record_id", sa.BigInteger, nullable=True),
+)
+
+saved_filters = sa.Table(  # a user's own named list filters (builder/records/saved_filters.py)
+    "crm_saved_filter",
+    SYSTEM_METADATA,
+    sa.Column("id", id_column_type(), primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=False),
+    sa.Column("entity", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("query", sa.String(2000), nullable=False),  # the list page's query string
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Index("ix_crm_saved_filter_owner", "user_id", "entity"),
 )
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engines.forms import FIELD_TYPES, FieldSpec, TasksSpec
+from engines.forms import FIELD_TYPES, FieldSpec, TasksSpec, ViewSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = (ROOT / "docs" / "blueprints.md").read_text(encoding="utf-8")
 CODE = re.compile(
-    r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|public|expression|tasks)"""
+    r"""["']((?:yaml|file|blueprint|section|name|text|entity|field|validation|permission|form|public|expression|tasks|view)"""
     r"""\.[a-z_]+)["']"""
 )
 SOURCES = [
@@ -46,6 +46,11 @@ def test_every_field_option_is_documented(option):
 @pytest.mark.parametrize("key", list(TasksSpec.model_fields))
 def test_every_tasks_key_is_documented(key):
     assert f"    {key}: " in DOC.split("**Tasks.**", 1)[1].split("## Field types", 1)[0]
+
+
+@pytest.mark.parametrize("key", list(ViewSpec.model_fields))
+def test_every_view_key_is_documented(key):
+    assert f" {key}: " in DOC.split("**Views.**", 1)[1].split("## Field types", 1)[0]
 
 
 @pytest.mark.parametrize("code", sorted(problem_codes()))

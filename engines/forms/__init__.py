@@ -26,6 +26,7 @@ from .models import (
     SectionSpec,
     TasksSpec,
     ValidationSpec,
+    ViewSpec,
     localized,
 )
 from .scope import child_scope, default_is_expression, entity_names, entity_scope
@@ -47,6 +48,7 @@ __all__ = [
     "TaskFields",
     "TasksSpec",
     "ValidationSpec",
+    "ViewSpec",
     "check_entities_and_forms",
     "check_localized",
     "child_scope",

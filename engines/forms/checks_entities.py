@@ -11,6 +11,7 @@ from .checks_expressions import compile_checked
 from .checks_fields import FieldScopes, check_fields, searchable_type
 from .checks_permissions import check_permissions
 from .checks_related import check_related
+from .checks_views import check_views
 from .fieldtypes import FIELD_TYPES
 from .models import EntitySpec
 from .scope import entity_scope
@@ -53,6 +54,7 @@ def check_entity(ctx: CheckContext, name: str, spec: EntitySpec) -> Iterator[Pro
     yield from check_permissions(ctx, name, spec, scopes.with_user)
     yield from check_tasks(ctx.entities, name)
     yield from check_related(ctx.entities, name)
+    yield from check_views(ctx, name, spec)
 
 
 def _check_renamed_from(ctx: CheckContext, name: str, spec: EntitySpec) -> Iterator[Problem]:

@@ -141,6 +141,34 @@ class RelatedSpec(Spec):
         return [] if self.chart is None else self.chart if isinstance(self.chart, list) else [self.chart]
 
 
+class ViewSpec(Spec):
+    """One way to look at an entity's records (docs/blueprints.md, Views).
+
+    The kind comes from `type`, or from the view's name: `calendar` and `kanban` are
+    those kinds, any other name (`list`, `today`) is a list view. A list view takes
+    columns/sort/page_size/filters; a calendar start/minutes/group_by; a kanban
+    by/card. Keys of another kind are meaning errors (checks_views.py).
+    """
+
+    type: Literal["list", "calendar", "kanban"] | None = None
+    title: LocalizedText | None = None
+    # list
+    columns: list[str] | None = None
+    sort: str | None = None  # a field, `-field` for descending
+    page_size: int | None = Field(default=None, ge=1, le=200)
+    filters: list[str] | None = None  # quick filters, rendered by the field's type
+    # calendar
+    start: str | None = None  # a datetime field
+    minutes: str | None = None  # an integer field: the length
+    group_by: str | None = None  # a link or select field: a column per value
+    # kanban
+    by: str | None = None  # a select or state field: a column per option
+    card: list[str] | None = None  # the card's second line (fields); default: the entity's subtitle
+
+    def kind(self, name: str) -> str:
+        return self.type or (name if name in ("calendar", "kanban") else "list")
+
+
 class EntitySpec(Spec):
     """One kind of record: a table, its screens and its rules."""
 
@@ -154,6 +182,7 @@ class EntitySpec(Spec):
     permissions: dict[str, PermissionSpec] = Field(default_factory=dict)
     tasks: TasksSpec | None = None  # its records appear on "My tasks" (see docs/workflows.md)
     related: list[RelatedSpec] | None = None  # None: every entity linking here (docs/blueprints.md)
+    views: dict[str, ViewSpec] = Field(default_factory=dict)  # list, calendar, kanban views (docs/blueprints.md)
 
     @field_validator("fields")
     @classmethod

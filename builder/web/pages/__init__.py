@@ -1,4 +1,4 @@
-"""Server-rendered pages: home, lists, record details (with their workflows), forms, deletes and "My tasks"."""
+"""Server-rendered pages: home, lists, calendars, boards, record details (and workflows), forms, deletes, "My tasks"."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from starlette.routing import BaseRoute
 
 from builder.runtime import Runtime
 
-from . import bulk, forms, home, lists, pickers, records, search, tasks, workflow_panels
+from . import bulk, calendar, forms, home, kanban, lists, pickers, records, search, tasks, workflow_panels
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
     return [
         *home.routes(runtime),
         *lists.routes(runtime),
+        *calendar.routes(runtime),
+        *kanban.routes(runtime),
         *forms.routes(runtime),
         *pickers.routes(runtime),
         *records.routes(runtime),

@@ -100,6 +100,7 @@
       enableAddRow(form);
       enableTypeahead(form);
     });
+    document.querySelectorAll("form.list-tools").forEach(enableTypeahead);  // link filters on list pages
   });
 })();
 
