@@ -13,8 +13,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from clinic_fixtures import CLINIC, build_runtime, create_tokens, create_users, csrf_of, seed_clinic
-from conftest import SECRET, Clinic
+from clinic_fixtures import CLINIC, SECRET, build_runtime, create_tokens, create_users, csrf_of, seed_clinic
+from clinic_fixtures import ServedClinic as Clinic
 
 from builder.records import SYSTEM
 
