@@ -67,7 +67,7 @@ def _menu(request: Request, runtime: Any, locale: str) -> list[Any]:
     from .menu import MenuContext, build_menu
 
     actor = actor_of(request)
-    if runtime is None or actor is None:
+    if getattr(runtime, "records", None) is None or actor is None:  # no record service: a bare page (tests)
         return []
     ctx = MenuContext(runtime, actor, request.url.path, locale, _reviews(request), _open_tasks(runtime, actor))
     return build_menu(ctx, lambda: _unread(runtime, actor))

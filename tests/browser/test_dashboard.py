@@ -110,7 +110,7 @@ def _open_dashboard(browser, base: str, viewport: dict, shot: Path, downloads: P
     page.fill("#password", "correct-horse-battery-staple")
     page.click(".login-form button")
     page.wait_for_url(f"{base}/")
-    page.click('a[href="/dashboards/operations"]')  # linked from the home page
+    page.locator('main a[href="/dashboards/operations"]').first.click()  # linked from the home page
     page.wait_for_selector("[data-chart] canvas")
     page.wait_for_timeout(300)
     page.hover("#chart-5 canvas")  # a tooltip (drawn in the canvas: no inline style against the CSP)

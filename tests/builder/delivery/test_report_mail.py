@@ -102,7 +102,11 @@ def test_a_scheduled_report_is_mailed_as_xlsx_to_each_role_as_that_role_sees_it(
     [(filename, content_type, data)] = doctors["attachments"]
     assert filename == "revisit_rate-2026-03-02.xlsx"
     assert content_type == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    assert cells(data) == [("月份", "医生", "就诊人次", "就诊人数", "复诊率"), ("2026-03", "Dr. Li", 1, 1, 0)]
+    assert cells(data) == [
+        ("月份", "医生", "就诊人次", "就诊人数", "复诊率"),
+        ("2026-03", "Dr. Li", 1, 1, 0),
+        ("合计", None, 1, 1, 0),  # the report has totals
+    ]
     [(_, _, analysts)] = mails["numbers@clinic.example"]["attachments"]
     li = world.data["staff"][0]["id"]
     assert cells(analysts)[1] == ("2026-03", f"#{li}", "<5", "<5", "<5")  # aggregates only, names hidden
