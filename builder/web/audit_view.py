@@ -146,7 +146,8 @@ FIELD_LISTS = ("fields", "filters", "sort")  # detail keys whose values are the 
 
 def _field_word(fields: dict[str, Any], name: str, locale: str) -> str:
     field = fields.get(name.lstrip("-"))
-    return localized(field.label, locale, _words(name)) if field is not None and field.label else name
+    word = localized(field.label, locale, _words(name)) if field is not None and field.label else name
+    return f"{word} ↓" if field is not None and name.startswith("-") else word  # `-name`: descending
 
 
 def detail_lines(blueprint: Any, entity: str | None, detail: Any, locale: str) -> list[dict[str, str]]:
