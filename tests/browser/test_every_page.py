@@ -196,6 +196,33 @@ def _known(check: str, path: str) -> bool:
     return any(check == c and re.fullmatch(pattern, path) for c, pattern in KNOWN)
 
 
+def _sign_in(browser, base: str, role: str, **options):
+    context = browser.new_context(viewport=PHONE, locale=LOCALE, **options)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{base}/login")
+    page.fill("#username", f"zh_{role}")
+    page.fill("#password", PASSWORD)
+    page.click(".login-form button")
+    page.wait_for_url(f"{base}/")
+    return context, page
+
+
+def _large_text_on_a_phone(browser, base: str) -> list[str]:
+    """The admin (who reaches the most pages) in large-text mode: still no sideways scrolling."""
+    context, page = _sign_in(browser, base, "admin")
+    page.click("button[name=large_text]")
+    page.wait_for_selector("body.large-text")
+    problems = []
+    for path in pages_of(page, base):
+        page.goto(base + path)
+        wide = page.evaluate(WIDE)
+        if wide > 1 and not _known("phone", path):
+            problems.append(f"admin {path} in large text: scrolls sideways by {wide}px ({page.evaluate(WIDEST)})")
+    context.close()
+    return problems
+
+
 def test_every_page_as_every_role_shows_labels_passes_axe_and_fits_a_phone(server):
     from playwright.sync_api import sync_playwright
 
@@ -206,14 +233,7 @@ def test_every_page_as_every_role_shows_labels_passes_axe_and_fits_a_phone(serve
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             for role in ROLES:
-                context = browser.new_context(viewport=PHONE, locale=LOCALE, bypass_csp=True)  # to inject axe
-                page = context.new_page()
-                page.set_default_timeout(15000)
-                page.goto(f"{server}/login")
-                page.fill("#username", f"zh_{role}")
-                page.fill("#password", PASSWORD)
-                page.click(".login-form button")
-                page.wait_for_url(f"{server}/")
+                context, page = _sign_in(browser, server, role, bypass_csp=True)  # bypass: to inject axe
                 for path in pages_of(page, server):
                     response = page.goto(server + path)
                     visited += 1
@@ -233,6 +253,7 @@ def test_every_page_as_every_role_shows_labels_passes_axe_and_fits_a_phone(serve
                         page.add_script_tag(path=str(AXE))
                         problems += [f"{where}: axe {v}" for v in page.evaluate(AXE_RUN)]
                 context.close()
+            problems += _large_text_on_a_phone(browser, server)
         finally:
             browser.close()
     assert visited > 60, visited  # six roles, each with its lists, records, forms, views and reports
