@@ -226,6 +226,7 @@ def _large_text_on_a_phone(browser, base: str) -> list[str]:
 def test_every_page_as_every_role_shows_labels_passes_axe_and_fits_a_phone(server):
     from playwright.sync_api import sync_playwright
 
+    assert AXE.exists(), f"{AXE} is missing: `make assets` (npm ci) installs axe-core from package.json"
     codes = blueprint_codes()
     problems: list[str] = []
     visited = 0
