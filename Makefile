@@ -21,7 +21,7 @@ install: $(STAMP)
 
 # Apache ECharts from the npm registry (package.json, pinned by package-lock.json), served by the app
 # itself under /static/vendor/ (no CDN: clinics run on intranets). Without npm the report pages still
-# work as tables and say the charts library is not installed.
+# work as tables and say the charts library is not installed. axe-core comes with it: the browser tests inject it.
 ECHARTS := node_modules/echarts/dist/echarts.min.js
 $(ECHARTS): package.json package-lock.json
 	@if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = "0" ]; then \

@@ -9,6 +9,7 @@ new kind of entry) still reads as words: `lookup_alert` becomes "Lookup alert".
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -128,6 +129,56 @@ def change_lines(blueprint: Any, entity: str | None, changes: Any, locale: str) 
     return lines
 
 
+register_texts(
+    {
+        "audit.role.system": {"en": "System", "zh-CN": "系统"},
+        "audit.detail.rows": {"en": "Rows", "zh-CN": "行数"},
+        "audit.detail.ids": {"en": "Records", "zh-CN": "记录"},
+        "audit.detail.fields": {"en": "Fields", "zh-CN": "字段"},
+        "audit.detail.filters": {"en": "Filters", "zh-CN": "筛选"},
+        "audit.detail.search": {"en": "Searched", "zh-CN": "搜索"},
+        "audit.detail.sort": {"en": "Sort", "zh-CN": "排序"},
+        "audit.detail.masked_lookup": {"en": "Masked lookup", "zh-CN": "脱敏查询"},
+    }
+)
+FIELD_LISTS = ("fields", "filters", "sort")  # detail keys whose values are the entity's field names
+
+
+def _field_word(fields: dict[str, Any], name: str, locale: str) -> str:
+    field = fields.get(name.lstrip("-"))
+    word = localized(field.label, locale, _words(name)) if field is not None and field.label else name
+    return f"{word} ↓" if field is not None and name.startswith("-") else word  # `-name`: descending
+
+
+def detail_lines(blueprint: Any, entity: str | None, detail: Any, locale: str) -> list[dict[str, str]]:
+    """[{label, value}] for a JSON object detail (a read's fields and filters by their labels); [] otherwise."""
+    try:
+        parsed = json.loads(detail) if isinstance(detail, str) else None
+    except ValueError:
+        return []
+    if not isinstance(parsed, dict):
+        return []
+    spec = blueprint.entities.get(entity) if entity else None
+    fields = spec.fields if spec is not None else {}
+    lines = []
+    for key, value in parsed.items():
+        label = translate(f"audit.detail.{key}", locale)
+        label = _words(key) if label == f"audit.detail.{key}" else label
+        if key in FIELD_LISTS:
+            names = value if isinstance(value, list) else [value]
+            text = ", ".join(_field_word(fields, str(n), locale) for n in names) or translate(
+                "audit.value.empty", locale
+            )
+        elif key == "ids" and isinstance(value, list):
+            text = ", ".join(f"#{v}" for v in value) or translate("audit.value.empty", locale)
+        elif isinstance(value, (dict, list)):
+            text = json.dumps(value, ensure_ascii=False)
+        else:
+            text = value_text(None, value, locale)
+        lines.append({"label": label, "value": text})
+    return lines
+
+
 def present(blueprint: Any, entry: dict[str, Any], zone: dt.tzinfo, locale: str) -> dict[str, Any]:
     """The entry as the audit page shows it (the raw entry stays under its own keys)."""
     return {
@@ -137,5 +188,6 @@ def present(blueprint: Any, entry: dict[str, Any], zone: dt.tzinfo, locale: str)
         "role_label": role_label(blueprint, entry.get("role"), locale),
         "entity_label": entity_label(blueprint, entry.get("entity"), locale),
         "change_lines": change_lines(blueprint, entry.get("entity"), entry.get("changes"), locale),
+        "detail_lines": detail_lines(blueprint, entry.get("entity"), entry.get("detail"), locale),
         "raw_changes": entry.get("changes") if not isinstance(entry.get("changes"), dict) else None,
     }
