@@ -265,7 +265,16 @@ def _keyring_for(project, loaded, create: bool):
     default=None,
     help="Where backups go (default: backups/ beside the database).",
 )
-def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, backup_dir: Path | None) -> None:
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Rows per committed batch when rewriting data (encrypting a field).",
+)
+def migrate(
+    project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, backup_dir: Path | None, batch_size: int
+) -> None:
     """Bring the database in line with the blueprint: print the plan, then apply it."""
     import getpass
     import sys
@@ -286,7 +295,9 @@ def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, 
             # A migration killed mid-rewrite: its schema change stands, finish the batches first.
             out.print(f"Finishing {len(unfinished)} interrupted data rewrite(s) of an earlier migration.")
             with _rewrite_progress() as report:
-                run_pending_rewrites(engine, _keyring_for(project, loaded, create=False), on_progress=report)
+                run_pending_rewrites(
+                    engine, _keyring_for(project, loaded, create=False), batch_size=batch_size, on_progress=report
+                )
         plan = plan_migration(engine, loaded.blueprint.entities, loaded.blueprint.app.timezone)
         if plan.is_empty:
             create_system_tables(engine) if not dry_run else None
@@ -313,6 +324,7 @@ def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, 
                 applied_by=getpass.getuser(),
                 keyring=keyring,
                 on_progress=report,
+                batch_size=batch_size,
             )
         create_system_tables(engine)
         if result.backup:
