@@ -131,6 +131,7 @@ def apply_migration(
         with engine.connect() as connection:
             if sqlite:
                 _sqlite_foreign_keys(connection, False)
+            connection.execution_options(writes=True)  # SQLite: BEGIN IMMEDIATE, waits for writers in flight
             try:
                 with connection.begin():
                     hold_off_writers(connection)

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..crypto import TOKEN_VERSION, DecryptionError, field_context
-from ..database import is_sqlite
+from ..database import is_sqlite, write_transaction
 from ..tables import hash_column
 
 PROGRESS_TABLE = "crm_migration_progress"
@@ -169,8 +169,10 @@ def run_rewrite(
     if on_progress:
         on_progress(job.describe(), done, total)
     while True:
-        with engine.begin() as connection:
-            # Row locks for one batch only: the API's reads never wait, its writes at most one batch.
+        with write_transaction(engine) as connection:
+            # One batch's locks only: reads never wait, a write at most one batch. (On SQLite this
+            # takes the write lock up front, BEGIN IMMEDIATE: a read-then-write transaction that
+            # a concurrent writer overtook could not upgrade its lock and would fail.)
             new_last, looked, count = _encrypt_batch(connection, job, keyring, last, batch_size)
             finished = looked == 0
             connection.execute(
