@@ -291,6 +291,8 @@ def migrate(
     engine = make_engine(project.database_url)
     try:
         unfinished = pending_rewrites(engine)
+        if unfinished and dry_run:
+            out.print(f"Finishing {len(unfinished)} interrupted data rewrite(s) comes first (not in a dry run).")
         if unfinished and not dry_run:
             # A migration killed mid-rewrite: its schema change stands, finish the batches first.
             out.print(f"Finishing {len(unfinished)} interrupted data rewrite(s) of an earlier migration.")

@@ -11,8 +11,10 @@ import time
 from pathlib import Path
 
 import sqlalchemy as sa
+from click.testing import CliRunner
 from live_server import ClinicProject, clinic_project, run_cli
 
+from builder.cli import main
 from builder.records import SYSTEM
 from builder.runtime import load_checked, open_runtime
 from builder.storage.crypto import Keyring
@@ -155,6 +157,10 @@ def test_a_migration_killed_mid_rewrite_resumes_and_every_value_decrypts_once(tm
     assert killed_at is not None and 0 < killed_at[0] < len(emails) and not killed_at[1], killed_at
     stored = [e for (e,) in _stored(project, "email") if e is not None]
     assert any(e.startswith("v1:") for e in stored) and not all(e.startswith("v1:") for e in stored)
+
+    refused = CliRunner().invoke(main, ["keys", "rotate", "-p", str(project.root)])
+    assert refused.exit_code != 0 and "is still encrypting patient.email" in refused.output, refused.output
+    assert "Finishing 1 interrupted data rewrite" in run_cli("migrate", "-p", str(project.root), "--dry-run")
 
     output = run_cli("migrate", "-p", str(project.root), "--yes")
     assert "Finishing 1 interrupted data rewrite" in output and "already matches" in output, output
