@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -262,7 +265,16 @@ def _keyring_for(project, loaded, create: bool):
     default=None,
     help="Where backups go (default: backups/ beside the database).",
 )
-def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, backup_dir: Path | None) -> None:
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Rows per committed batch when rewriting data (encrypting a field).",
+)
+def migrate(
+    project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, backup_dir: Path | None, batch_size: int
+) -> None:
     """Bring the database in line with the blueprint: print the plan, then apply it."""
     import getpass
     import sys
@@ -271,12 +283,23 @@ def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, 
     from ..runtime import load_checked
     from ..storage.database import make_engine
     from ..storage.migrations import apply_migration, migration_sql, plan_migration
+    from ..storage.migrations.rewrites import pending_rewrites, run_pending_rewrites
     from ..system_tables import create_system_tables
 
     project = Project.load(project_dir)
     loaded = load_checked(project.blueprint_path)
     engine = make_engine(project.database_url)
     try:
+        unfinished = pending_rewrites(engine)
+        if unfinished and dry_run:
+            out.print(f"Finishing {len(unfinished)} interrupted data rewrite(s) comes first (not in a dry run).")
+        if unfinished and not dry_run:
+            # A migration killed mid-rewrite: its schema change stands, finish the batches first.
+            out.print(f"Finishing {len(unfinished)} interrupted data rewrite(s) of an earlier migration.")
+            with _rewrite_progress() as report:
+                run_pending_rewrites(
+                    engine, _keyring_for(project, loaded, create=False), batch_size=batch_size, on_progress=report
+                )
         plan = plan_migration(engine, loaded.blueprint.entities, loaded.blueprint.app.timezone)
         if plan.is_empty:
             create_system_tables(engine) if not dry_run else None
@@ -294,20 +317,41 @@ def migrate(project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, 
             out.print("Nothing was changed.")
             return
         keyring = _keyring_for(project, loaded, create=True)
-        result = apply_migration(
-            engine,
-            plan,
-            allow_data_loss=allow_data_loss,
-            backup_dir=backup_dir,
-            applied_by=getpass.getuser(),
-            keyring=keyring,
-        )
+        with _rewrite_progress() as report:
+            result = apply_migration(
+                engine,
+                plan,
+                allow_data_loss=allow_data_loss,
+                backup_dir=backup_dir,
+                applied_by=getpass.getuser(),
+                keyring=keyring,
+                on_progress=report,
+                batch_size=batch_size,
+            )
         create_system_tables(engine)
         if result.backup:
             out.print(f"Backup written to {result.backup}")
         out.print(f"[green]Applied[/green] {len(result.summary)} step(s).")
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def _rewrite_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar per data rewrite (each batch committed; a kill resumes on the next run)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    tasks: dict[str, Any] = {}
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=out
+    ) as progress:
+
+        def report(description: str, done: int, total: int) -> None:
+            if description not in tasks:
+                tasks[description] = progress.add_task(description, total=total)
+            progress.update(tasks[description], completed=done, total=total)
+
+        yield report
 
 
 @main.group()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from builder.storage.crypto import TOKEN_VERSION
 from builder.storage.tables import hash_column
 
 from .compiled import CompiledField
@@ -55,13 +56,18 @@ def encode(fields: list[CompiledField], values: dict[str, Any], table: str, ciph
     return row
 
 
+def _is_token(raw: Any) -> bool:
+    """A ciphertext, or plaintext a batched `crm migrate` has not encrypted yet (migrations/rewrites.py)."""
+    return not isinstance(raw, str) or raw.startswith(f"{TOKEN_VERSION}:")
+
+
 def decode(fields: list[CompiledField], row: Any, table: str, cipher: Cipher | None) -> dict[str, Any]:
     """Python values of every stored field in a database row."""
     mapping = row._mapping if hasattr(row, "_mapping") else row
     values: dict[str, Any] = {}
     for field in fields:
         raw = mapping.get(field.name)
-        if field.spec.encrypted and raw is not None:
+        if field.spec.encrypted and raw is not None and _is_token(raw):
             if cipher is None:
                 raise MissingKeys()
             raw = cipher.decrypt(raw, _context(table, field))

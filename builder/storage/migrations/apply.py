@@ -26,12 +26,13 @@ from ..table_versions import bump_all
 from . import history
 from .alterations import Alteration
 from .backup import write_backup
-from .encryption import KeyringStep
+from .encryption import EncryptValues, KeyringStep
 from .errors import MigrationError
 from .operations import AddColumn, Step
 from .planner import MigrationPlan
 from .planner import blueprint_hash as hash_of
 from .planner import blueprint_json as json_of
+from .rewrites import ProgressCallback, run_pending_rewrites, schedule_encryption
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,8 @@ def apply_migration(
     blueprint_hash: str | None = None,
     blueprint_json: str | None = None,
     keyring: Any = None,
+    on_progress: ProgressCallback | None = None,
+    batch_size: int | None = None,
 ) -> MigrationResult:
     """Apply `plan` in one transaction and record it in the history.
 
@@ -103,6 +106,8 @@ def apply_migration(
     writes a backup first (SQLite: whole file into `backup_dir`, default `backups/`
     beside it; PostgreSQL: affected tables as JSON lines). A no-op plan records nothing.
     `keyring` is needed only when encrypted values must change (renames, newly encrypted fields).
+    Newly encrypted fields are encrypted after the commit in batches (rewrites.py), each
+    reported to `on_progress`; a kill leaves them for the next run to finish.
     """
     plan.check(allow_data_loss=allow_data_loss)
     if plan.is_empty:
@@ -119,12 +124,14 @@ def apply_migration(
     losing_tables = sorted({s.table for s in plan.data_losing})
     sqlite = is_sqlite(engine)
     later = [] if sqlite else [step for step in plan.steps if step.concurrently()]
-    now = [step for step in plan.steps if step not in later]
+    rewrites = [step for step in plan.steps if isinstance(step, EncryptValues)]
+    now = [step for step in plan.steps if step not in later and step not in rewrites]
     backup = write_backup(engine, None, losing_tables, backup_dir) if losing_tables and sqlite else None
     try:
         with engine.connect() as connection:
             if sqlite:
                 _sqlite_foreign_keys(connection, False)
+            connection.execution_options(writes=True)  # SQLite: BEGIN IMMEDIATE, waits for writers in flight
             try:
                 with connection.begin():
                     hold_off_writers(connection)
@@ -141,6 +148,8 @@ def apply_migration(
                         blueprint_hash=blueprint_hash or hash_of(plan.entities),
                         blueprint_json=blueprint_json if blueprint_json is not None else json_of(plan.entities),
                     )
+                    for step in rewrites:
+                        schedule_encryption(connection, history_id, step.table, step.column)
                     bump_all(connection)  # cached reports read the old tables: stale in every process
             finally:
                 if sqlite:
@@ -149,6 +158,9 @@ def apply_migration(
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
         raise MigrationError(f"the migration failed and was rolled back (nothing changed): {reason}") from None
     build_concurrently(engine, later)
+    if rewrites:
+        extra = {"batch_size": batch_size} if batch_size else {}
+        run_pending_rewrites(engine, keyring, on_progress=on_progress, **extra)
     return MigrationResult(True, summary, backup, history_id)
 
 

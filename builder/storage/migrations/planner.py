@@ -112,6 +112,9 @@ def plan_migration(engine: sa.Engine, entities: dict[str, EntitySpec], timezone:
     names = BlueprintNames(entities)
     try:
         with engine.connect() as connection:
+            # It tries the renames (rolled back): on SQLite it takes the write lock up front, or a
+            # server's write committed meanwhile would make the upgrade fail ("database is locked").
+            connection.execution_options(writes=True)
             transaction = connection.begin()
             try:
                 steps, notes = _plan_in_transaction(connection, entities, target, names, timezone)

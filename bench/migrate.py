@@ -1,0 +1,238 @@
+"""Migration benchmark: `crm migrate` encrypting `patient.email` over N rows while the API is in use.
+
+A clinic project gets N patients with plain e-mails (inserted in bulk). Then, in one run:
+
+  (a) baseline: a raw batched UPDATE of the same rows (1,000 by id, one commit each,
+      `SET email = email || ''`): the least any rewrite of those rows costs;
+  (b) the migration: `apply_migration` encrypting `email` (schema change, then committed
+      batches of 1,000 with their done markers, then VACUUM ANALYZE on PostgreSQL),
+      while two threads act as servers following the migration (builder/following.py):
+      one reads random patients through the record service, one edits their names.
+
+Prints the migration's time, the ratio to (a), and the longest time any concurrent
+request waited (aim: under 1 s; a 503 "updating" while the server reloads counts as a
+request that was answered).
+
+    python bench/migrate.py                     # SQLite, 100,000 rows
+    python bench/migrate.py --db postgresql     # BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres)
+    python bench/migrate.py --rows 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import sqlalchemy as sa  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from builder.cli import main  # noqa: E402
+from builder.following import BlueprintFollower  # noqa: E402
+from builder.project import init_project  # noqa: E402
+from builder.records import SYSTEM  # noqa: E402
+from builder.runtime import open_runtime  # noqa: E402
+from builder.storage.database import make_engine  # noqa: E402
+
+SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+BATCH = 1000
+MIGRATE = f"""
+import sys, time
+from builder.runtime import load_checked
+from builder.storage.crypto import Keyring
+from builder.storage.database import make_engine
+from builder.storage.migrations import apply_migration, plan_migration
+root, url, keys = sys.argv[1:]
+loaded = load_checked(root + "/blueprint")
+engine = make_engine(url)
+started = time.perf_counter()
+plan = plan_migration(engine, loaded.blueprint.entities, loaded.blueprint.app.timezone)
+apply_migration(engine, plan, keyring=Keyring.load(keys), batch_size={BATCH})
+print(time.perf_counter() - started)
+"""
+
+
+@contextlib.contextmanager
+def database(kind: str, tmp: Path) -> Iterator[str]:
+    """A temp SQLite file, or a PostgreSQL database of its own dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'migrate.sqlite3'}"
+        return
+    import psycopg
+
+    name = f"crm_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield SERVER.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def cli(*args: str) -> None:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exit_code == 0, result.output
+
+
+def make_project(tmp: Path, url: str, rows: int) -> Path:
+    root = init_project(tmp / "clinic", "clinic")
+    (root / "crm.toml").write_text(
+        f'[project]\nblueprint = "blueprint"\n\n[database]\nurl = "{url}"\n\n'
+        f'[security]\nkey_file = "{tmp / "keys.json"}"\n',
+        encoding="utf-8",
+    )
+    cli("migrate", "-p", str(root), "--yes")
+    runtime = open_runtime(root)
+    try:
+        runtime.records.create(SYSTEM, "patient", {"name": "Template", "phone": "13900000000"})
+    finally:
+        runtime.close()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            table = sa.Table("patient", sa.MetaData(), autoload_with=connection)
+            template = dict(connection.execute(sa.select(table).limit(1)).one()._mapping)
+            template.pop("id")
+            for start in range(0, rows, 10_000):
+                connection.execute(
+                    table.insert(),
+                    [
+                        {**template, "name": f"P {n}", "phone": f"137{n:08d}", "email": f"p{n}@clinic.cn"}
+                        for n in range(start, min(rows, start + 10_000))
+                    ],
+                )
+    finally:
+        engine.dispose()
+    return root
+
+
+def raw_batched_update(url: str) -> float:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            top = connection.execute(sa.text("SELECT max(id) FROM patient")).scalar_one()
+        started = time.perf_counter()
+        for low in range(0, top + 1, BATCH):
+            with engine.begin() as connection:
+                connection.execute(
+                    sa.text("UPDATE patient SET email = email || '' WHERE id > :low AND id <= :high"),
+                    {"low": low, "high": low + BATCH},
+                )
+        return time.perf_counter() - started
+    finally:
+        engine.dispose()
+
+
+def encrypt_email(root: Path) -> None:
+    path = root / "blueprint/entities/patient.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("email:       {type: email, label:", "email:       {type: email, encrypted: true, label:"),
+        encoding="utf-8",
+    )
+
+
+def migrate_under_load(root: Path, url: str, rows: int) -> tuple[float, float, float, float, int, int]:
+    """(migration s, longest read wait, longest write wait, blueprint reload, requests answered, ciphertexts seen)."""
+    follower = BlueprintFollower(open_runtime(root), lambda: open_runtime(root))
+    encrypt_email(root)  # on disk; the servers keep the old blueprint until the migration lands
+    stop = threading.Event()
+    waits = {"read": 0.0, "write": 0.0}
+    reloads = {"read": 0.0, "write": 0.0}
+    answered = [0]
+    ciphertexts = [0]
+
+    def serve(kind: str) -> None:
+        rng = random.Random(kind)
+        before = follower.runtime
+        while not stop.is_set():
+            started = time.perf_counter()
+            runtime = follower.current()
+            if runtime is not None and runtime is not before:  # this request waited for the blueprint reload
+                before = runtime
+                reloads[kind] = max(reloads[kind], time.perf_counter() - started)
+                continue
+            if runtime is not None:
+                row_id = rng.randint(2, rows)
+                try:
+                    if kind == "read":
+                        email = runtime.records.get(SYSTEM, "patient", row_id).get("email")
+                        ciphertexts[0] += bool(email and str(email).startswith("v1:"))
+                    else:
+                        current = runtime.records.get(SYSTEM, "patient", row_id)
+                        runtime.records.update(
+                            SYSTEM, "patient", row_id, {"name": f"Edited {row_id}"}, current["version"]
+                        )
+                except Exception as exc:  # a write refused as stale (503) is an answer too
+                    if "StaleBlueprint" not in type(exc).__name__ and "Conflict" not in type(exc).__name__:
+                        raise
+            waits[kind] = max(waits[kind], time.perf_counter() - started)
+            answered[0] += 1
+            time.sleep(0.005)
+
+    threads = [threading.Thread(target=serve, args=(kind,), daemon=True) for kind in ("read", "write")]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)
+    try:
+        # In a process of its own, like `crm migrate` (in this one it would compete for the GIL).
+        finished = subprocess.run(
+            [sys.executable, "-c", MIGRATE, str(root), url, str(root.parent / "keys.json")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        if finished.returncode:
+            raise SystemExit(f"the migration failed:\n{finished.stderr}")
+        took = float(finished.stdout.strip().splitlines()[-1])
+    finally:
+        time.sleep(0.3)
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        follower.runtime.close()
+    return took, waits["read"], waits["write"], max(reloads.values()), answered[0], ciphertexts[0]
+
+
+def run(kind: str, rows: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp_name, database(kind, Path(tmp_name)) as url:
+        tmp = Path(tmp_name)
+        root = make_project(tmp, url, rows)
+        baseline = raw_batched_update(url)
+        took, read_wait, write_wait, reload, answered, ciphertexts = migrate_under_load(root, url, rows)
+        print(f"{kind}, {rows:,} patients, batches of {BATCH:,}")
+        print(f"  raw batched UPDATE:            {baseline:8.2f} s")
+        print(f"  crm migrate (encrypt email):   {took:8.2f} s   ratio {took / baseline:5.2f}x (aim < 3x)")
+        print(f"  longest concurrent read wait:  {read_wait * 1000:8.0f} ms")
+        print(f"  longest concurrent write wait: {write_wait * 1000:8.0f} ms   (aim < 1 s)")
+        print(f"  one-off blueprint reload:      {reload * 1000:8.0f} ms   (each server, once, when the schema lands)")
+        print(f"  requests answered meanwhile:   {answered:8d}   ciphertexts returned: {ciphertexts}")
+
+
+def main_() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--rows", type=int, default=100_000)
+    arguments = parser.parse_args()
+    run(arguments.db, arguments.rows)
+
+
+if __name__ == "__main__":
+    main_()
