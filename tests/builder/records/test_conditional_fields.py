@@ -64,3 +64,25 @@ def test_readonly_if_refuses_a_change_and_names_why(service):
         service.create(SYSTEM, "case", {"gender": "male", "pregnancy": True})
     assert codes(exc) == {"pregnancy": "read_only_if"}
     assert service.create(SYSTEM, "case", {"gender": "female", "pregnancy": True})["pregnancy"] is True
+
+
+def test_the_clinic_follow_up_keeps_its_outcome_and_its_reason_once_closed(database_url, keyring):
+    from builder.loading import load_blueprint
+
+    loaded = load_blueprint("blueprints/clinic")
+    engine = make_engine(database_url)
+    clinic = RecordService(loaded.blueprint.entities, engine, keyring, decision_tables=loaded.decision_tables)
+    clinic.schema.metadata.create_all(engine)
+    create_system_tables(engine)
+    try:
+        patient = clinic.create(SYSTEM, "patient", {"name": "王芳", "phone": "13800000001"})["id"]
+        task = clinic.create(SYSTEM, "follow_up", {"patient": patient, "due_on": "2026-12-04", "reason": "check"})
+        done = clinic.update(SYSTEM, "follow_up", task["id"], {"status": "done", "outcome": "fine"}, version=1)
+        with pytest.raises(ValidationFailed) as exc:
+            clinic.update(SYSTEM, "follow_up", task["id"], {"outcome": ""}, version=done["version"])
+        assert codes(exc) == {"outcome": "required"}
+        with pytest.raises(ValidationFailed) as exc:
+            clinic.update(SYSTEM, "follow_up", task["id"], {"reason": "other"}, version=done["version"])
+        assert codes(exc) == {"reason": "read_only_if"}
+    finally:
+        engine.dispose()
