@@ -59,3 +59,18 @@ def test_the_api_refuses_a_change_to_a_locked_field_with_the_reason(clinic):
     )
     assert response.status_code == 422, response.text
     assert "read_only_if" in response.text and "状态" in response.text  # the label, in the reader's locale
+
+
+def test_a_birth_date_against_the_resident_id_is_refused_beside_the_field(clinic):
+    client = clinic.login("admin")
+    form = client.get("/records/patient/new").text
+    data = {"csrf_token": csrf_of(form), "name": "王芳", "phone": "13700000009", "gender": "female"}
+    bad = client.post(
+        "/records/patient/new", data=data | {"id_number": "11010519491231002X", "birth_date": "1950-01-01"}
+    )
+    assert bad.status_code == 422 and 'id="err-birth_date"' in bad.text
+    assert "出生日期与身份证号中的不一致" in bad.text or "differs from the one in the resident ID" in bad.text
+    good = client.post(
+        "/records/patient/new", data=data | {"id_number": "11010519491231002X", "birth_date": "1949-12-31"}
+    )
+    assert good.status_code == 303
