@@ -29,6 +29,8 @@ class CompiledField:
     minimum: Expression | None = None
     maximum: Expression | None = None
     visible_if: Expression | None = None
+    required_if: Expression | None = None
+    readonly_if: Expression | None = None
     children: dict[str, CompiledField] = field(default_factory=dict)
 
     def limit(self, which: str, record: dict[str, Any], evaluate: Callable[[Expression, dict], Any]) -> Any:
@@ -81,6 +83,8 @@ def _compile_field(
     compiled.minimum = compile_(spec.min) if isinstance(spec.min, str) else None
     compiled.maximum = compile_(spec.max) if isinstance(spec.max, str) else None
     compiled.visible_if = compile_(spec.visible_if) if spec.visible_if else None
+    compiled.required_if = compile_(spec.required_if) if spec.required_if else None
+    compiled.readonly_if = compile_(spec.readonly_if) if spec.readonly_if else None
     if spec.fields:
         inner = child_compile(name)
         compiled.children = {n: _compile_field(n, s, inner, child_compile) for n, s in spec.fields.items()}

@@ -141,7 +141,7 @@ def check_fields(
         value: Any = record.get(name)
         path = f"{prefix}{name}"
         if field.kind.is_empty(value):
-            if field.spec.required and field.compute is None and _visible(field, record, evaluate):
+            if _required(field, record, evaluate) and field.compute is None and _visible(field, record, evaluate):
                 errors.append(_error(path, "required", locale))
             continue
         if field.children:
@@ -168,6 +168,52 @@ def drop_required_unwritable(errors: list[FieldError], grant: Grant) -> list[Fie
     never fill the field would lock that role out of the record.
     """
     return [e for e in errors if e.code != "required" or e.field.split(".")[0] in grant.writable]
+
+
+def _required(field: CompiledField, record: dict[str, Any], evaluate: Evaluate) -> bool:
+    """`required`, or `required_if` true for the record as it will be stored (an unevaluable condition binds)."""
+    if field.spec.required or field.required_if is None:
+        return field.spec.required
+    try:
+        return bool(evaluate(field.required_if, record))
+    except RuleError:
+        return True
+
+
+def read_only_now(
+    entity: CompiledEntity,
+    typed: Mapping[str, Any],
+    record: dict[str, Any],
+    stored: Mapping[str, Any],
+    evaluate: Evaluate,
+    locale: str,
+) -> list[FieldError]:
+    """Changes to fields whose `readonly_if` holds for the record as it will be stored.
+
+    Judged on the resulting record, so a writer cannot set the field and flip the
+    condition in the same request to slip past it; a value sent back unchanged is fine.
+    """
+    errors: list[FieldError] = []
+    for name in typed:
+        field = entity.fields.get(name)
+        if field is None or field.readonly_if is None:
+            continue
+        before, after = stored.get(name), typed[name]
+        if after == before or (field.kind.is_empty(after) and field.kind.is_empty(before)):
+            continue
+        try:
+            locked = bool(evaluate(field.readonly_if, record))
+        except RuleError as exc:
+            errors.append(_rule_failed(name, field, locale, exc))
+            continue
+        if locked:
+            because = ", ".join(
+                localized(entity.fields[n].spec.label, locale, n)
+                for n in sorted(field.readonly_if.names)
+                if n in entity.fields
+            )
+            errors.append(_error(name, "read_only_if", locale, fields=because or field.readonly_if.source))
+    return errors
 
 
 def _visible(field: CompiledField, record: dict[str, Any], evaluate: Evaluate) -> bool:

@@ -489,6 +489,7 @@ class RecordService:
             start_state(self.flows, entity_name, record)
         errors += preparing.prepare_rows(entity, record, evaluate, locale, set(typed) if not creating else None)
         errors += preparing.apply_computed(entity.fields, record, evaluate, locale)
+        errors += preparing.read_only_now(entity, typed, record, stored, evaluate, locale)
         failed = {e.field for e in errors}
         checked = preparing.check_fields(entity.fields, record, evaluate, locale)
         if not creating:

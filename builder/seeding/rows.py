@@ -177,7 +177,9 @@ class RowBuilder:
         return row
 
     def _wanted(self, name: str, spec: FieldSpec) -> bool:
-        if spec.required or spec.type == "state" or meaning_of(name, spec) in ALWAYS_KNOWN:
+        if spec.readonly_if:
+            return False  # its condition may hold for the row made; a refused change would stop the seeding
+        if spec.required or spec.required_if or spec.type == "state" or meaning_of(name, spec) in ALWAYS_KNOWN:
             return True
         if spec.default is not None or spec.visible_if:
             return self.rng.random() < 0.5

@@ -85,8 +85,10 @@ def check_field(
         yield from _check_result(expression, spec, loc + ("compute",), "computes")
         if expression is not None and name in expression.names:
             yield Problem(loc + ("compute",), "field.compute_cycle", f"`{name}` is computed from itself")
-    if spec.visible_if is not None:
-        yield from compile_checked(spec.visible_if, scopes.with_user, loc + ("visible_if",), ctx.decision_tables)[1]
+    for option in ("visible_if", "required_if", "readonly_if"):
+        source = getattr(spec, option)
+        if source is not None:
+            yield from compile_checked(source, scopes.with_user, loc + (option,), ctx.decision_tables)[1]
 
 
 def _check_renamed_from(name: str, spec: FieldSpec, loc: Loc, scopes: FieldScopes) -> Iterator[Problem]:

@@ -42,6 +42,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "invalid_rows": {"en": "Enter a list of rows.", "zh-CN": "请输入行列表。"},
     "too_many_rows": {"en": "At most {limit} rows.", "zh-CN": "最多 {limit} 行。"},
     "read_only": {"en": "This field is computed and cannot be set.", "zh-CN": "此项为自动计算,不能修改。"},
+    "read_only_if": {
+        "en": "This field cannot be changed now, because of: {fields}.",
+        "zh-CN": "由于{fields}的取值,此项当前不能修改。",
+    },
     "not_writable": {"en": "You may not change this field.", "zh-CN": "您无权修改此项。"},
     "unknown_field": {"en": "There is no such field.", "zh-CN": "没有这个字段。"},
     "conflict": {

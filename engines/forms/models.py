@@ -54,6 +54,8 @@ class FieldSpec(Spec):
     max_length: int | None = Field(default=None, gt=0)
     compute: str | None = None
     visible_if: str | None = None
+    required_if: str | None = None  # required (besides `required`) while this expression is true
+    readonly_if: str | None = None  # a change is refused while this expression is true
     sensitive: bool = False
     phi: bool = False
     encrypted: bool = False

@@ -55,6 +55,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "max_length": "Longest allowed text, in characters (text, long_text, phone, email).",
         "compute": "An expression the value is computed from on every save; the field is read-only.",
         "visible_if": "An expression; the field is shown (and required) only while it is true.",
+        "required_if": "An expression; while it is true the field is required (as with `required`).",
+        "readonly_if": "An expression; while it is true a change to the field is refused.",
         "sensitive": "Masked (138****5678) for roles without full access.",
         "phi": "Protected health information: reads are audited, values kept out of the audit trail.",
         "encrypted": "Stored encrypted, with a keyed hash for exact matches (text-like types only).",

@@ -103,7 +103,7 @@ def library_specs(functions: Mapping[str, Callable[..., Any]]) -> dict[str, Func
 
 def _load_library() -> None:
     """Import the modules whose functions register themselves."""
-    from . import fn_dates, fn_related, fn_values  # noqa: F401
+    from . import fn_dates, fn_identity, fn_related, fn_values  # noqa: F401
 
 
 _load_library()

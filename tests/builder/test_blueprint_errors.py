@@ -298,3 +298,15 @@ def test_what_was_cut_for_a_structural_mistake_is_not_reported_again_as_unknown(
         # the form's own mistake is found; `phone`, cut for its broken definition, is not called unknown
         "bp.yaml:14:49: unknown field `nickname` in entity `patient` (did you mean `name`?) [form.unknown_field]",
     ]
+
+
+def test_unknown_names_in_required_if_and_readonly_if_are_located(write):
+    path = write(
+        HEAD + "entities:\n  patient:\n    fields:\n      name: {type: text}\n"
+        "      nick: {type: text, required_if: nme != ''}\n"
+        "      memo: {type: text, readonly_if: nmae == 'x'}\n"
+    )
+    assert problems_of(path) == [
+        "bp.yaml:9:39: unknown name `nme` (did you mean `name`?) [expression.unknown_name]",
+        "bp.yaml:10:39: unknown name `nmae` (did you mean `name`?) [expression.unknown_name]",
+    ]

@@ -49,6 +49,9 @@ class FormField:
     errors: list[str] = field(default_factory=list)
     visible: bool = True
     condition: str | None = None
+    locked: bool = False  # `readonly_if` holds for the values shown: the input is disabled (not sent)
+    required_condition: str | None = None  # `required_if` as JSON for forms.js, when simple enough
+    lock_condition: str | None = None  # `readonly_if` likewise
     choices: Choices | None = None
     columns: list[FormField] = field(default_factory=list)  # child-table columns
     rows: list[dict[str, Any]] = field(default_factory=list)  # child rows: {col: value, "_errors": {col: [..]}}
@@ -203,6 +206,12 @@ class FormBuilder:
         if field.visible_if is not None:
             out.visible = evaluate(None, self.entity, values, self.actor, compiled=field.visible_if)
             out.condition = browser_condition(field.spec.visible_if, set(self.entity.fields))
+        if field.required_if is not None and field.compute is None:
+            out.required = out.required or evaluate(None, self.entity, values, self.actor, compiled=field.required_if)
+            out.required_condition = browser_condition(field.spec.required_if, set(self.entity.fields))
+        if field.readonly_if is not None:
+            out.locked = evaluate(None, self.entity, values, self.actor, compiled=field.readonly_if)
+            out.lock_condition = browser_condition(field.spec.readonly_if, set(self.entity.fields))
         if not editable:
             out.text = display(field, record.get(name), self.locale, titles) if not field.children else ""
             if field.children:

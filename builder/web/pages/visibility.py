@@ -1,4 +1,4 @@
-"""`visible_if` on sections and fields: evaluated on the server, mirrored in the browser when simple.
+"""`visible_if`, `required_if`, `readonly_if`: evaluated on the server, mirrored in the browser when simple.
 
 The browser (static/forms.js) only understands `field == 'x'`, `field != 'x'`,
 `field in [...]` and a bare `field`; anything else is decided by the server when

@@ -1,5 +1,6 @@
 // Progressive enhancement of record forms; everything works without it.
-// - fields with data-show-if appear/disappear as the user answers (server re-checks on save)
+// - fields with data-show-if appear/disappear, data-required-if / data-readonly-if become required / read-only,
+//   as the user answers (the server's translation of the blueprint's condition; it re-checks on save)
 // - child tables get an "add a row" button
 // - link fields with many records get a type-ahead over the API (the user's own rights apply)
 (function () {
@@ -16,20 +17,34 @@
     return first.value;
   }
 
+  // null when the condition's field is not on this form (the server decided)
+  function holds(form, box, attribute) {
+    var rule;
+    try { rule = JSON.parse(box.getAttribute(attribute)); } catch (e) { return null; }
+    var value = fieldValue(form, rule.field);
+    if (value === null) return null;
+    if (rule.op === "truthy") return value === "true" || (value !== "" && value !== "false" && value.length !== 0);
+    var hit = Array.isArray(value) ? value.some(function (v) { return rule.values.indexOf(v) >= 0; })
+                                   : rule.values.indexOf(value) >= 0;
+    return rule.op === "in" ? hit : !hit;
+  }
+
   function applyConditions(form) {
     form.querySelectorAll("[data-show-if]").forEach(function (box) {
-      var rule;
-      try { rule = JSON.parse(box.getAttribute("data-show-if")); } catch (e) { return; }
-      var value = fieldValue(form, rule.field);
-      if (value === null) return; // the field is not on this form: the server decided
-      var show;
-      if (rule.op === "truthy") show = value === "true" || (value !== "" && value !== "false" && value.length !== 0);
-      else {
-        var hit = Array.isArray(value) ? value.some(function (v) { return rule.values.indexOf(v) >= 0; })
-                                       : rule.values.indexOf(value) >= 0;
-        show = rule.op === "in" ? hit : !hit;
-      }
-      box.hidden = !show;
+      var show = holds(form, box, "data-show-if");
+      if (show !== null) box.hidden = !show;
+    });
+    form.querySelectorAll("[data-required-if]").forEach(function (box) {
+      var needed = holds(form, box, "data-required-if");
+      if (needed === null) return;
+      var mark = box.querySelector(".req");
+      if (mark) mark.hidden = !needed;
+      box.querySelectorAll("input:not([type=checkbox]), select, textarea").forEach(function (c) { c.required = needed; });
+    });
+    form.querySelectorAll("[data-readonly-if]").forEach(function (box) {
+      var locked = holds(form, box, "data-readonly-if");
+      if (locked === null) return;
+      box.querySelectorAll("input, select, textarea").forEach(function (c) { c.disabled = locked; });
     });
   }
 

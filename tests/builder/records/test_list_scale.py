@@ -99,7 +99,7 @@ def test_a_cursor_with_an_offset_is_refused(service):
 
 
 def test_sparse_fields_read_and_decrypt_only_what_is_shown(service):
-    _patients(service, 1, id_number="110101199003074477")
+    _patients(service, 1, id_number="110101199003074477", gender="male")
     statements: list[str] = []
 
     def capture(conn, cursor, statement, *args):

@@ -17,7 +17,7 @@ FRONT_DESK_ZH = Actor(7, "desk", "front_desk", locale="zh-CN")
 FRONT_DESK_EN = Actor(7, "desk", "front_desk", locale="en")
 
 
-def resident_id(birth: str = "19800501", serial: str = "123") -> str:
+def resident_id(birth: str = "19800501", serial: str = "124") -> str:
     first17 = "330106" + birth + serial
     return first17 + resident_id_check_digit(first17)
 

@@ -117,7 +117,7 @@ def seed_clinic(runtime: Runtime, actors: dict[str, Actor]) -> dict[str, Any]:
                     "stage": ["lead", "active", "active", "dormant"][i],
                     "tags": ["diabetes"] if i % 2 == 0 else ["vip"],
                     "primary_doctor": staff[i % 2]["id"],
-                    "id_number": ["11010519491231002X", "110105198001011238", None, None][i],
+                    "id_number": ["110105196005010022", "110105196505021238", None, None][i],
                 },
             )
         )

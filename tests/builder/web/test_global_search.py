@@ -1,7 +1,7 @@
 """Global search: the header's box, `/search` and `GET /api/search`, as each role may see (issue 11).
 
 Seeded by clinic_fixtures: patients Wang Fang (138 0013 0000), Zhang Wei (…0001, resident
-ID 110105198001011238), Liu Yang, Chen Jing; staff Dr. Li, Dr. Zhao.
+ID 110105196505021238), Liu Yang, Chen Jing; staff Dr. Li, Dr. Zhao.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from clinic_fixtures import csrf_of
 from builder.records.masked_lookups import DEFAULT_LIMIT
 
 ZHANG_PHONE = "13800130001"
-ZHANG_ID = "110105198001011238"
+ZHANG_ID = "110105196505021238"
 
 
 def groups(response) -> dict[str, list[str]]:
