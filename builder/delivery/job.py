@@ -109,7 +109,9 @@ def delivery_job(delivery: Delivery, *, clock: Callable[[], dt.datetime] | None 
         with Reader(delivery.records) as reader:
             reader.prefetch_rows(rows)
             for row in rows:
-                if time.monotonic() - started > settings.lease_seconds / 2:  # a slow gateway: hand back the rest
+                # a slow gateway: hand back the rest, but only after one delivery, so a round always gets
+                # somewhere (a slow read of the batch's records once handed everything back, round after round)
+                if results and time.monotonic() - started > settings.lease_seconds / 2:
                     release(engine, rows[len(results) :], now)
                     break
                 results.append((row, _outcome(row, delivery, reader, now)))

@@ -247,6 +247,32 @@ class Rounds:
                 self.cond.notify_all()
 
 
+def left_undone(engine: sa.Engine, clock: Clock) -> list[Any]:
+    """What keeps a step from settling, for the failure message: due timers and due or stuck messages."""
+    now = clock.utc()
+    with engine.connect() as conn:
+        due = conn.execute(
+            sa.select(timers.c.automation, timers.c.entity, timers.c.status, timers.c.due_at).where(
+                timers.c.status == "planned", timers.c.due_at <= now
+            )
+        ).all()
+        stuck = conn.execute(
+            sa.select(
+                outbox.c.key,
+                outbox.c.status,
+                outbox.c.attempts,
+                outbox.c.reason,
+                outbox.c.channel,
+                outbox.c.next_attempt_at,
+                sa.literal(str(now)),
+            ).where(
+                (outbox.c.status == "sending")
+                | (outbox.c.status.in_(("pending", "failed")) & (outbox.c.next_attempt_at <= now))
+            )
+        ).all()
+    return [tuple(row) for row in (*due, *stuck)][:10]
+
+
 def run_step(engine: sa.Engine, clock: Clock, rounds: Rounds) -> int:
     """Let the workers do what is due at the workers' moment; how many times they were woken."""
     woken = 0
@@ -254,7 +280,7 @@ def run_step(engine: sa.Engine, clock: Clock, rounds: Rounds) -> int:
         # A round can end with a message still due again: a gateway call that timed out under load is
         # retried at once (backoff 0 here), a lease taken by a slow round expires. Keep waking, with a
         # pause after the first few, before calling it undone; exactly-once is checked separately.
-        assert woken < 30, f"the workers left work undone at {clock.now}"
+        assert woken < 30, f"the workers left work undone at {clock.now}: {left_undone(engine, clock)}"
         if woken >= 3:
             time.sleep(0.2)
         rounds.wake()
@@ -272,9 +298,10 @@ def work(project: Any, url: str, gateway: str, clock: Clock, rounds: Rounds, res
         runtime.records.clock = clock
         runtime.project.config["channels"] = {"sms": sms(gateway), "inbox": {"type": "inbox"}}
         runtime.project.config["delivery"] = {"quiet_hours": "", "daily_cap": 0, "batch": 20}
-        jobs = [
-            counted(job, tally, name) for job, name in zip(project_jobs(runtime), ("schedules", "timers", "delivery"))
-        ]
+        names = ("schedules", "timers", "report_mails", "delivery")  # project_jobs' order, every job counted
+        all_jobs = project_jobs(runtime)
+        assert len(all_jobs) == len(names), "project_jobs changed: name its jobs here"
+        jobs = [counted(job, tally, name) for job, name in zip(all_jobs, names, strict=True)]
         rounds.serve(jobs, clock)
     except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
         errors.seen.append(repr(exc))
