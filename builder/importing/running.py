@@ -237,7 +237,12 @@ class _Importer:
         finally:
             source.close()
         if not self.options.dry_run:
-            self._finish()
+            try:
+                self._finish()
+            except KeyboardInterrupt:  # Ctrl-C during the final check: every row is in, the run can be resumed
+                self.report.stopped = "interrupted"
+                if self.report.import_id:
+                    set_status(self.records.engine, self.report.import_id, "stopped")
         return self.report
 
     def _begin(self) -> None:

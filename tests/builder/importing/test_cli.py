@@ -198,7 +198,7 @@ def test_an_import_killed_midway_resumes_without_doubles(tmp_path, database_url,
 
 def test_ctrl_c_rolls_back_the_batch_and_marks_the_import_stopped(tmp_path, sqlite_url, monkeypatch):
     project = clinic_project(tmp_path, sqlite_url, monkeypatch)
-    source = big_file(tmp_path / "many.csv", 2000)
+    source = big_file(tmp_path / "many.csv", 20000)  # wide enough that Ctrl-C lands mid-import
     mapping = tmp_path / "m.yaml"
     mapping.write_text("entity: patient\nfields: {name: 姓名, phone: 手机}\nmatch: [phone]\n", encoding="utf-8")
     command = [sys.executable, "-c", "from builder.cli import main; main()", "import", "patient", str(source)]
