@@ -204,7 +204,7 @@ def test_ctrl_c_rolls_back_the_batch_and_marks_the_import_stopped(tmp_path, sqli
     command = [sys.executable, "-c", "from builder.cli import main; main()", "import", "patient", str(source)]
     command += ["-p", str(project), "-m", str(mapping), "--batch-size", "20"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
@@ -216,11 +216,11 @@ def test_ctrl_c_rolls_back_the_batch_and_marks_the_import_stopped(tmp_path, sqli
             time.sleep(0.02)
         assert process.poll() is None, "the import ended before Ctrl-C"
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        output, errors = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 3, output
+    assert process.returncode == 3, output + errors[-3000:]
     assert "Stopped (interrupted). Go on with: crm import patient many.csv --resume" in " ".join(output.split())
     written = count(sqlite_url, "patient")
     assert written == count(sqlite_url, "crm_import_row") and 100 <= written < 2000
