@@ -13,14 +13,11 @@ Skips when Chromium or the ECharts file (`make assets`) is missing.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from serving import served_project
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -34,12 +31,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (apt-get install chromium)"),
     pytest.mark.skipif(not ECHARTS.exists(), reason="ECharts is not installed (make assets)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -62,32 +53,8 @@ def server(tmp_path):
         encoding="utf-8",
     )
     runtime.close()
-    port = _free_port()
-    env = {**os.environ, "CRM_SECRET_KEY": "browser-test-secret-key-0123456789abcdef"}
-    command = [sys.executable, "-c", "from builder.cli import main; main()", "serve"]
-    process = subprocess.Popen(
-        ["timeout", str(SERVER_SECONDS), *command, "--project", str(tmp_path / "project"), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not start: " + process.stderr.read(4000).decode(errors="replace"))
+    with served_project(tmp_path / "project", "browser-test-secret-key-0123456789abcdef", SERVER_SECONDS) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 DRAWN = """() => Array.from(document.querySelectorAll('[data-chart]')).map(box => {

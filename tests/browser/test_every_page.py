@@ -10,17 +10,14 @@ and is injected into each page.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
-from test_front_desk import ARGS, CHROMIUM, REPO, SERVER_SECONDS, _free_port
+from serving import served_project
+from test_front_desk import ARGS, CHROMIUM, REPO, SERVER_SECONDS
 
 pytestmark = [
     pytest.mark.browser,
@@ -114,32 +111,8 @@ def server(tmp_path):
         encoding="utf-8",
     )
     runtime.close()
-    port = _free_port()
-    env = {**os.environ, "CRM_SECRET_KEY": "browser-test-secret-key-0123456789abcdef"}
-    command = [sys.executable, "-c", "from builder.cli import main; main()", "serve"]
-    process = subprocess.Popen(
-        ["timeout", str(SERVER_SECONDS), *command, "--project", str(tmp_path / "project"), "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not start: " + process.stderr.read(4000).decode(errors="replace"))
+    with served_project(tmp_path / "project", "browser-test-secret-key-0123456789abcdef", SERVER_SECONDS) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 LINKS = "() => [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))"

@@ -9,14 +9,11 @@ the ones in docs/screenshots/ that the README shows.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from serving import served_project
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -39,12 +36,6 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(tmp_path):
     sys.path.insert(0, str(REPO / "tests" / "builder" / "web"))
@@ -60,42 +51,8 @@ def server(tmp_path):
         encoding="utf-8",
     )
     runtime.close()
-    port = _free_port()
-    env = {**os.environ, "CRM_SECRET_KEY": "browser-test-secret-key-0123456789abcdef"}
-    process = subprocess.Popen(
-        [
-            "timeout",
-            str(SERVER_SECONDS),
-            sys.executable,
-            "-c",
-            "from builder.cli import main; main()",
-            "serve",
-            "--project",
-            str(tmp_path / "project"),
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not start: " + process.stderr.read(4000).decode(errors="replace"))
+    with served_project(tmp_path / "project", "browser-test-secret-key-0123456789abcdef") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _front_desk_journey(browser, base: str, viewport: dict, suffix: str, phone: str, name: str, shots: Path) -> None:

@@ -12,15 +12,12 @@ docs/screenshots/public-reading-phone.png and public-link-desktop.png.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from serving import served_project
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync"]
@@ -40,39 +37,9 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _serve(project: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "CRM_SECRET_KEY": SECRET}
-    command = [sys.executable, "-c", "from builder.cli import main; main()", "serve", "--project", str(project)]
-    process = subprocess.Popen(
-        ["timeout", str(SERVER_SECONDS), *command, "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the server did not start: " + process.stderr.read(4000).decode(errors="replace"))
+    with served_project(project, SECRET) as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture
