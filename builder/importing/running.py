@@ -442,7 +442,7 @@ class _Importer:
             results.rejected.append((row, [RowProblem(row.row, "", say("not_allowed", self.actor.locale, reason=exc))]))
             return None
         except BaseException:
-            savepoint.rollback()
+            savepoint.rollback_unless_lost()
             raise
         savepoint.release()
         return written
@@ -529,6 +529,13 @@ class _Savepoint:
     def rollback(self) -> None:
         self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT crm_import_row")
         self.conn.exec_driver_sql("RELEASE SAVEPOINT crm_import_row")
+
+    def rollback_unless_lost(self) -> None:
+        """On the way out of an exception. Ctrl-C inside a statement makes SQLAlchemy drop the connection;
+        the savepoint went with it, and touching it would raise a PendingRollbackError over the Ctrl-C.
+        The batch's transaction rollback is what ends that connection."""
+        if not self.conn.invalidated:
+            self.rollback()
 
 
 def _counted(rows: Iterator[SourceRow], report: ImportReport) -> Iterator[SourceRow]:

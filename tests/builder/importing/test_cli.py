@@ -223,7 +223,7 @@ def test_ctrl_c_rolls_back_the_batch_and_marks_the_import_stopped(tmp_path, sqli
     assert process.returncode == 3, output + errors[-3000:]
     assert "Stopped (interrupted). Go on with: crm import patient many.csv --resume" in " ".join(output.split())
     written = count(sqlite_url, "patient")
-    assert written == count(sqlite_url, "crm_import_row") and 100 <= written < 2000
+    assert written == count(sqlite_url, "crm_import_row") and 100 <= written < 20000
     engine = sa.create_engine(sqlite_url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT status FROM crm_import_run")).scalar_one() == "stopped"

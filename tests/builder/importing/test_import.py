@@ -180,6 +180,37 @@ def test_an_import_stopped_midway_resumes_without_doubles(clinic, tmp_path):
         run_import(runtime.records, admin, other, None, ImportOptions(resume="nope"))
 
 
+def test_ctrl_c_inside_a_statement_stops_the_import_resumably(clinic, tmp_path):
+    """Ctrl-C landing while the driver runs a statement makes SQLAlchemy drop the connection; the import
+    must still roll back the batch, say it was interrupted and leave a run that resumes (CI once saw a
+    PendingRollbackError escape instead)."""
+    runtime, admin = clinic["runtime"], clinic["actors"]["admin"]
+    source = clinic_patients_csv(tmp_path / "patients.csv")
+    inserts = {"patient": 0}
+
+    def interrupt_the_70th_patient_insert(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO PATIENT"):
+            inserts["patient"] += 1
+            if inserts["patient"] == 70:
+                raise KeyboardInterrupt
+
+    sa.event.listen(runtime.engine, "before_cursor_execute", interrupt_the_70th_patient_insert)
+    try:
+        first = run_import(runtime.records, admin, source, parse_mapping(MAPPING), ImportOptions(batch_size=50))
+    finally:
+        sa.event.remove(runtime.engine, "before_cursor_execute", interrupt_the_70th_patient_insert)
+    assert first.stopped == "interrupted"
+    assert (first.created, first.skipped) == (49, 1)  # the first batch (row 12 already there); the second undone
+    assert len(patients(runtime)) == 50
+    with runtime.engine.connect() as conn:
+        assert conn.execute(sa.select(import_runs.c.status)).scalar_one() == "stopped"
+        assert conn.execute(sa.select(sa.func.count()).select_from(import_rows)).scalar() == 50
+
+    second = run_import(runtime.records, admin, source, None, ImportOptions(resume=first.import_id))
+    assert (second.already_done, second.created) == (50, 245)
+    assert len(patients(runtime)) == 295
+
+
 def test_a_role_without_the_right_to_create_is_refused_and_field_rights_hold(clinic, tmp_path):
     runtime, actors = clinic["runtime"], clinic["actors"]
     source = clinic_patients_csv(tmp_path / "patients.csv")
