@@ -64,3 +64,22 @@ def write_read_audit(
                 **audit_row(actor, action, entity.name, None, at, detail=json.dumps(detail, ensure_ascii=False))
             )
         )
+
+
+def write_refs_audit(engine: sa.Engine, actor: Actor, action: str, refs: Sequence[tuple[str, int]], at: Any) -> None:
+    """One entry per entity for a page that shows records of several (the outbox, an inbox): their ids.
+
+    Nothing is written for an empty page: there was nobody's data to see."""
+    by_entity: dict[str, list[int]] = {}
+    for entity, record_id in refs:
+        by_entity.setdefault(entity, []).append(record_id)
+    if not by_entity:
+        return
+    with write_transaction(engine) as conn:
+        conn.execute(
+            audit_table.insert(),
+            [
+                audit_row(actor, action, entity, None, at, detail=json.dumps({"rows": len(ids), "ids": ids}))
+                for entity, ids in sorted(by_entity.items())
+            ],
+        )

@@ -31,6 +31,8 @@ register_texts(
         "audit.action.explain": {"en": "Explained", "zh-CN": "查看计算说明"},
         "audit.action.export": {"en": "Exported", "zh-CN": "导出"},
         "audit.action.report": {"en": "Ran a report", "zh-CN": "运行报表"},
+        "audit.action.view_outbox": {"en": "Viewed the outbox", "zh-CN": "查看发送队列"},
+        "audit.action.view_inbox": {"en": "Viewed the inbox", "zh-CN": "查看消息"},
         "audit.action.alert": {"en": "Alert", "zh-CN": "警报"},
         "audit.action.login": {"en": "Signed in", "zh-CN": "登录"},
         "audit.action.login_failed": {"en": "Sign-in failed", "zh-CN": "登录失败"},

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute
 
 from builder.delivery import retry
 from builder.delivery.views import STATUSES, inbox_items, mark_read, outbox_page
+from builder.records.read_audit import write_refs_audit
 from engines.forms.models import localized
 
 from .audit_view import app_zone, entity_label
@@ -127,6 +128,7 @@ class OutboxPages:
         except ValueError:
             number = 1
         found = await anyio.to_thread.run_sync(outbox_page, self.engine, status, number)
+        await self._audit(request, current_actor(request), "view_outbox", found.rows)
         locale = request.state.locale
         return render(
             request,
@@ -138,6 +140,11 @@ class OutboxPages:
             statuses=STATUSES,
             timezone=str(self.zone),
         )
+
+    async def _audit(self, request: Request, actor: Any, action: str, rows: Any) -> None:
+        """Who saw which records' messages: one entry per entity on the page (read_audit.write_refs_audit)."""
+        refs = [(row.entity, row.record_id) for row in rows if row.entity in self.blueprint.entities and row.record_id]
+        await anyio.to_thread.run_sync(write_refs_audit, self.engine, actor, action, refs, dt.datetime.now(dt.UTC))
 
     async def retry(self, request: Request) -> Response:
         refused = self._admin_or_refusal(request)
@@ -153,6 +160,7 @@ class OutboxPages:
         except NotAuthenticated as exc:
             return not_authenticated_response(request, exc)
         items = await anyio.to_thread.run_sync(inbox_items, self.engine, actor.id) if actor.id is not None else []
+        await self._audit(request, actor, "view_inbox", items)
         rows = [
             {
                 "item": item,

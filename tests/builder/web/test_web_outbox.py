@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -125,3 +126,28 @@ def test_a_record_page_shows_its_messages_with_labels_and_reasons(clinic, rows):
     assert "no consent (consent_sms)" in admin[admin.index('id="messages"') :]
     other = clinic.data["appointments"][1]["id"]
     assert 'id="messages"' not in clinic.login("front_desk").get(f"/records/appointment/{other}").text
+
+
+def test_viewing_the_outbox_and_an_inbox_is_audited_with_the_records_shown(clinic, rows):
+    from builder.system_tables import audit
+
+    appointment = clinic.data["appointments"][0]["id"]
+    clinic.login("admin").get("/outbox")
+    doctor = clinic.actors["doctor"].id
+    _inbox_row(clinic.runtime.engine, doctor, "a", "High blood pressure: Wang Fang")
+    clinic.login("doctor").get("/inbox")
+    clinic.login("doctor2").get("/inbox")  # an empty inbox shows nobody's data: no entry
+    with clinic.runtime.engine.connect() as conn:
+        entries = conn.execute(
+            sa.select(audit.c.actor, audit.c.action, audit.c.entity, audit.c.detail)
+            .where(audit.c.action.in_(("view_outbox", "view_inbox")))
+            .order_by(audit.c.id)
+        ).all()
+    assert [(e.actor, e.action, e.entity) for e in entries] == [
+        ("admin", "view_outbox", "appointment"),
+        ("doctor", "view_inbox", "vital_reading"),
+    ]
+    assert json.loads(entries[0].detail) == {"rows": 3, "ids": [appointment] * 3}
+    assert json.loads(entries[1].detail) == {"rows": 1, "ids": [1]}
+    trail = clinic.login("admin").get("/audit").text
+    assert ">Viewed the outbox<" in trail and ">Viewed the inbox<" in trail  # labels, not the codes
