@@ -2,8 +2,10 @@
 
 A worker records what became of a batch of 100 timers or messages: one value set per row.
 An executemany sends PostgreSQL 100 UPDATE statements (pipelined, but each planned and run
-on its own); `UPDATE … FROM (VALUES …)` is one, which is what a hand-written loop would do.
-SQLite runs in-process, where an executemany is already the cheap way.
+on its own). Here it is one, `UPDATE … FROM unnest(:ids, :statuses, …)`: an array per
+column, so the statement's text is the same whatever the batch size, compiled once and
+prepared by the driver (a `VALUES` list would be a new statement, 600 parameters long, for
+every batch). SQLite runs in-process, where an executemany is already the cheap way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from .database import is_sqlite
 
@@ -29,8 +32,14 @@ def update_rows(
     if is_sqlite(conn):
         statement = build(lambda name: sa.bindparam(name, type_=types[name]))
         return conn.execute(statement, rows).rowcount
-    values = sa.values(*(sa.column(name, types[name]) for name in names), name="each_row").data(
-        [tuple(row[name] for name in names) for row in rows]
-    )
-    # a column that is NULL in every row has no type PostgreSQL can infer: each use says its type
-    return conn.execute(build(lambda name: sa.cast(values.c[name], types[name]))).rowcount
+    return conn.execute(
+        _unnested(build, types), {f"{name}_each": [row[name] for row in rows] for name in names}
+    ).rowcount
+
+
+def _unnested(build: Build, types: Mapping[str, sa.types.TypeEngine[Any]]) -> sa.Update:
+    arrays = [sa.cast(sa.bindparam(f"{name}_each"), postgresql.ARRAY(kind)) for name, kind in types.items()]
+    each = sa.func.unnest(*arrays).table_valued(
+        *(sa.column(name, kind) for name, kind in types.items()), name="each_row"
+    ).render_derived()  # AS each_row(name, …)
+    return build(lambda name: each.c[name])
