@@ -39,7 +39,9 @@ def update_rows(
 
 def _unnested(build: Build, types: Mapping[str, sa.types.TypeEngine[Any]]) -> sa.Update:
     arrays = [sa.cast(sa.bindparam(f"{name}_each"), postgresql.ARRAY(kind)) for name, kind in types.items()]
-    each = sa.func.unnest(*arrays).table_valued(
-        *(sa.column(name, kind) for name, kind in types.items()), name="each_row"
-    ).render_derived()  # AS each_row(name, …)
+    each = (
+        sa.func.unnest(*arrays)
+        .table_valued(*(sa.column(name, kind) for name, kind in types.items()), name="each_row")
+        .render_derived()
+    )  # AS each_row(name, …)
     return build(lambda name: each.c[name])
