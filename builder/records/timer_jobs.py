@@ -105,8 +105,8 @@ def fire_due_timers(service: RecordService, now: dt.datetime, *, limit: int = LI
     while handled < limit:
         try:
             with write_transaction(service.engine) as conn:
-                claim = CLAIM_SQLITE if is_sqlite(conn) else CLAIM
-                rows = claim_due(conn, stamp, min(claim, limit - handled))
+                wanted = min(CLAIM_SQLITE if is_sqlite(conn) else CLAIM, limit - handled)
+                rows = claim_due(conn, stamp, wanted)
                 if not rows:
                     break
                 update_rows(conn, _fire_batch(service, conn, rows, moment, careful), _RECORD_TYPES, _record)
@@ -115,6 +115,8 @@ def fire_due_timers(service: RecordService, now: dt.datetime, *, limit: int = LI
             continue
         handled += len(rows)
         careful = False
+        if len(rows) < wanted:  # none left, or the rest locked by other workers: no empty claim to learn it
+            break
     return handled
 
 
