@@ -54,10 +54,11 @@ class Limits:
     per_address: int = 20
     per_token: int = 10
     window: dt.timedelta = dt.timedelta(hours=1)
+    keep: dt.timedelta = dt.timedelta(days=30)  # how long a dead link is kept before it is pruned
 
     @classmethod
     def from_project(cls, project: Any) -> Limits:
-        """`[public]` in crm.toml: per_address, per_token, window_minutes (whole numbers of at least 1)."""
+        """`[public]` in crm.toml: per_address, per_token, window_minutes, keep_days (whole numbers of at least 1)."""
 
         def number(key: str, default: int) -> int:
             value = project.setting("public", key, default)
@@ -67,7 +68,10 @@ class Limits:
 
         minutes = number("window_minutes", 60)
         return cls(
-            number("per_address", cls.per_address), number("per_token", cls.per_token), dt.timedelta(minutes=minutes)
+            number("per_address", cls.per_address),
+            number("per_token", cls.per_token),
+            dt.timedelta(minutes=minutes),
+            dt.timedelta(days=number("keep_days", 30)),
         )
 
 

@@ -161,3 +161,25 @@ def test_crm_form_link_prints_a_clinic_forms_address_for_the_desk(project, tmp_p
         assert page.status_code == 200 and "Walk-in" in page.text
     finally:
         fresh.close()
+
+
+def test_crm_prune_form_links_deletes_the_clients_dead_links_and_keeps_live_ones(served, project):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from builder.system_tables import public_tokens
+
+    grace = a_client(served)
+    for _ in range(2):
+        assert crm("form-link", "pain_diary", "--patient", grace["id"], "-p", project).exit_code == 0
+    engine = served.runtime.engine
+    with engine.begin() as conn:
+        first, second = conn.execute(sa.select(public_tokens.c.id).order_by(public_tokens.c.id)).scalars()
+        long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=45)
+        conn.execute(public_tokens.update().where(public_tokens.c.id == first).values(expires_at=long_ago))
+    pruned = crm("prune-form-links", "-p", project)
+    assert pruned.exit_code == 0, pruned.output
+    assert "pruned 1 public-form links dead for over 30 days, 0 rate-limit rows" in pruned.output
+    with engine.connect() as conn:
+        assert list(conn.execute(sa.select(public_tokens.c.id)).scalars()) == [second]
