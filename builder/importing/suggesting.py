@@ -114,13 +114,14 @@ def suggest_mapping(
     entity = entities[entity_name]
     candidates = {name: spec for name, spec in entity.fields.items() if spec.compute is None and spec.type != "table"}
     chosen = _match_columns(candidates, columns)
-    _refine(chosen, candidates, entities, list(sample))
+    rows = list(sample)
+    _refine(chosen, candidates, entities, rows)
     return ImportMapping(
         entity=entity_name,
         fields=chosen,
         match=_match_rules(entity, chosen),
         on_duplicate="skip",
-        children=suggest_children(entity, entities, columns, others),
+        children=suggest_children(entity, entities, columns, others, rows),
     )
 
 
@@ -161,7 +162,11 @@ def _refine(
 
 
 def suggest_children(
-    entity: EntitySpec, entities: dict[str, EntitySpec], main_columns: list[str], others: Iterable[OtherSheet]
+    entity: EntitySpec,
+    entities: dict[str, EntitySpec],
+    main_columns: list[str],
+    others: Iterable[OtherSheet],
+    main_sample: list[dict[str, Any]] | None = None,
 ) -> dict[str, ChildRule]:
     """For each other sheet or file, the table field whose sub-fields its headers name best (a sheet
     named like the table wins), with the column joining its rows to the main file's; none without one."""
@@ -181,7 +186,8 @@ def suggest_children(
         if best is None:
             continue
         _score, table, matched = best
-        parent = _parent_key(other.columns, main_columns, {r.column for r in matched.values()})
+        taken = {r.column for r in matched.values()}
+        parent = _parent_key(other.columns, main_columns, taken, main_sample or [])
         if parent is None:
             continue
         subs = {n: s for n, s in (tables[table].fields or {}).items() if s.compute is None}
@@ -190,19 +196,27 @@ def suggest_children(
     return children
 
 
-def _parent_key(columns: list[str], main_columns: list[str], taken: set[str]) -> ParentKey | None:
-    """The child column naming its parent: one the main file has too (exactly, then as squashed), else a
-    row-number column; columns already filling a child field are tried last."""
-    ordered = [c for c in columns if c not in taken] + [c for c in columns if c in taken]
-    for column in ordered:
-        if column in main_columns:
-            return ParentKey(column=column)
+def _parent_key(
+    columns: list[str], main_columns: list[str], taken: set[str], main_sample: list[dict[str, Any]]
+) -> ParentKey | None:
+    """The child column naming its parent: one the main file has too (exactly, then as squashed), the one
+    whose cells differ most across the main file's rows first (a visit number, not the patient's name), and
+    columns already filling a child field last; else a row-number column."""
     squashed = {squash(c): c for c in main_columns}
-    for column in ordered:
-        if squash(column) in squashed:
-            return ParentKey(column=column, key=squashed[squash(column)])
+    shared = [(c, c if c in main_columns else squashed[squash(c)]) for c in columns if squash(c) in squashed]
+
+    def preference(pair: tuple[str, str]) -> tuple[bool, float, bool, int]:
+        child, main = pair
+        cells = [text_of(row.get(main)) for row in main_sample]
+        filled = [c for c in cells if c is not None]
+        spread = len(set(filled)) / len(filled) if filled else 0.0
+        return (child in taken, -spread, child != main, columns.index(child))
+
+    if shared:
+        child, main = min(shared, key=preference)
+        return ParentKey(column=child) if child == main else ParentKey(column=child, key=main)
     rows = {squash(w) for w in ROW_WORDS}
-    return next((ParentKey(column=c, row=True) for c in ordered if c not in taken and squash(c) in rows), None)
+    return next((ParentKey(column=c, row=True) for c in columns if c not in taken and squash(c) in rows), None)
 
 
 def _unknown_values(spec: Any, cells: list[Any]) -> dict[str, Any]:

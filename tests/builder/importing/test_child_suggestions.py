@@ -62,6 +62,19 @@ def test_a_named_second_file_with_english_headers_and_row_numbers(clinic, tmp_pa
     assert parse_mapping(mapping.to_yaml()).children == mapping.children
 
 
+def test_the_join_is_the_shared_column_that_tells_the_main_rows_apart(clinic, tmp_path):
+    runtime = clinic["runtime"]
+    visits_csv = "患者,就诊号,就诊时间\n老患者,A1,2026-03-02 09:30\n老患者,A2,2026-03-03 10:00\n"
+    (tmp_path / "visits.csv").write_text(visits_csv, encoding="utf-8")
+    (tmp_path / "rx.csv").write_text("患者,就诊 号,药品\n老患者,A1,阿莫西林\n", encoding="utf-8")
+    child = suggested(runtime, "visit", tmp_path / "visits.csv", [tmp_path / "rx.csv"]).children["prescriptions"]
+    assert (child.parent.column, child.parent.key) == ("就诊 号", "就诊号")  # not the patient, the same for both
+    assert (
+        "    parent:\n      column: 就诊 号\n      key: 就诊号\n"
+        in suggested(runtime, "visit", tmp_path / "visits.csv", [tmp_path / "rx.csv"]).to_yaml()
+    )
+
+
 def test_no_child_rows_are_suggested_without_a_joining_column_or_a_matching_table(clinic, tmp_path):
     runtime = clinic["runtime"]
     (tmp_path / "visits.csv").write_text("Patient,Visited at\n老患者,2026-03-02 09:30\n", encoding="utf-8")
