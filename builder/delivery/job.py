@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..storage.database import is_sqlite, write_transaction
+from ..storage.row_updates import update_rows
 from ..system_tables import outbox
 from .deliver import Delivery, Outcome, deliver
 from .reading import Reader
@@ -46,12 +47,9 @@ def claim(engine: sa.Engine, now: dt.datetime, batch: int, lease_seconds: float)
     with write_transaction(engine) as conn:
         if not is_sqlite(conn):
             query = query.with_for_update(skip_locked=True)
-        ids = list(conn.execute(query).scalars())
-        if not ids:
-            return []
-        claimed = conn.execute(
+        claimed = conn.execute(  # one statement: the queue's usual UPDATE … WHERE id IN (SELECT … SKIP LOCKED)
             outbox.update()
-            .where(outbox.c.id.in_(ids))
+            .where(outbox.c.id.in_(query.scalar_subquery()))
             .values(status="sending", attempts=outbox.c.attempts + 1, next_attempt_at=lease_end)
             .returning(*outbox.c)
         ).all()
@@ -72,8 +70,8 @@ def _values(outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
 def record(engine: sa.Engine, results: list[tuple[Any, Outcome]], now: dt.datetime) -> int:
     """Write each outcome on its row if the row is still this claim's (same attempt, still sending).
 
-    One transaction for the batch, and one statement per kind of outcome sent as a batch of
-    parameters: a commit or a round trip per message would cost more than the sending.
+    One transaction for the batch, and one statement per kind of outcome (storage/row_updates.py):
+    a commit or a round trip per message would cost more than the sending.
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row, outcome in results:
@@ -84,16 +82,21 @@ def record(engine: sa.Engine, results: list[tuple[Any, Outcome]], now: dt.dateti
     written = 0
     with write_transaction(engine) as conn:
         for names, rows in groups.items():
-            statement = (
-                outbox.update()
-                .where(
-                    outbox.c.id == sa.bindparam("row_id"),
-                    outbox.c.status == "sending",
-                    outbox.c.attempts == sa.bindparam("row_attempts"),
+            types = {"row_id": outbox.c.id.type, "row_attempts": outbox.c.attempts.type}
+            types.update({f"new_{n}": outbox.c[n].type for n in names if n != "attempts"})
+
+            def mark(value: Callable[[str], sa.ColumnElement[Any]], names: tuple[str, ...] = names) -> sa.Update:
+                return (
+                    outbox.update()
+                    .where(
+                        outbox.c.id == value("row_id"),
+                        outbox.c.status == "sending",
+                        outbox.c.attempts == value("row_attempts"),
+                    )
+                    .values({n: outbox.c.attempts - 1 if n == "attempts" else value(f"new_{n}") for n in names})
                 )
-                .values({n: outbox.c.attempts - 1 if n == "attempts" else sa.bindparam(f"new_{n}") for n in names})
-            )
-            written += conn.execute(statement, rows).rowcount
+
+            written += update_rows(conn, rows, types, mark)
     return written
 
 

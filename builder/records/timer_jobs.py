@@ -14,12 +14,14 @@ grace decides whether a late timer (after downtime) still fires or is recorded a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from builder.storage.database import is_sqlite, write_transaction
+from builder.storage.row_updates import update_rows
 from builder.system_tables import timers
 from engines.workflows import FlowError, due_verdict
 
@@ -59,19 +61,30 @@ def claim_due(conn: sa.Connection, now_utc: dt.datetime, count: int = 1) -> list
 
 # The actions may have planned the timer again: a new moment is a new timer, kept; otherwise (still as
 # claimed, or cancelled by the record's new state) the row records what was done.
-_RECORD = (
-    timers.update()
-    .where(
-        timers.c.id == sa.bindparam("timer_id"),
-        sa.not_(sa.and_(timers.c.status == PLANNED, timers.c.due_at != sa.bindparam("claimed_due"))),
+_RECORD_TYPES = {
+    "timer_id": timers.c.id.type,
+    "claimed_due": timers.c.due_at.type,
+    "new_status": timers.c.status.type,
+    "new_reason": timers.c.reason.type,
+    "new_fired_at": timers.c.fired_at.type,
+    "new_updated_at": timers.c.updated_at.type,
+}
+
+
+def _record(value: Callable[[str], sa.ColumnElement[Any]]) -> sa.Update:
+    return (
+        timers.update()
+        .where(
+            timers.c.id == value("timer_id"),
+            sa.not_(sa.and_(timers.c.status == PLANNED, timers.c.due_at != value("claimed_due"))),
+        )
+        .values(
+            status=value("new_status"),
+            reason=value("new_reason"),
+            fired_at=value("new_fired_at"),
+            updated_at=value("new_updated_at"),
+        )
     )
-    .values(
-        status=sa.bindparam("new_status"),
-        reason=sa.bindparam("new_reason"),
-        fired_at=sa.bindparam("new_fired_at"),
-        updated_at=sa.bindparam("new_updated_at"),
-    )
-)
 
 
 class _Refused(Exception):
@@ -96,7 +109,7 @@ def fire_due_timers(service: RecordService, now: dt.datetime, *, limit: int = LI
                 rows = claim_due(conn, stamp, min(claim, limit - handled))
                 if not rows:
                     break
-                conn.execute(_RECORD, _fire_batch(service, conn, rows, moment, careful))
+                update_rows(conn, _fire_batch(service, conn, rows, moment, careful), _RECORD_TYPES, _record)
         except _Refused:
             careful = True
             continue

@@ -5,7 +5,7 @@ transaction as the change. A server or worker started before a migration would
 otherwise go on with the old blueprint: return a newly encrypted e-mail as its
 ciphertext, or write plain text into it. Each process remembers the history id it
 opened at; each write transaction first checks that the database is still there
-(`guard_writes`), and its requests and job rounds check it first
+(`guard_writes`: the BEGIN of every writing transaction), and its requests and job rounds check it first
 (builder/following.py) and reopen the project when a migration has landed.
 
 On PostgreSQL the check takes a shared advisory lock that `crm migrate` takes
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from .database import set_write_guard
-from .locks import wait_out_migrations
+from .database import WritePreamble, add_write_preamble, is_sqlite, literal_sql
+from .locks import MIGRATION_LOCK
 from .migrations.history import ensure_history_table, history
 
 
@@ -40,11 +41,12 @@ class AppliedVersion:
     blueprint_hash: str | None
 
 
+_NEWEST = sa.select(history.c.id, history.c.blueprint_hash).order_by(history.c.id.desc()).limit(1)
+
+
 def applied_version(connection: sa.Connection) -> AppliedVersion:
     """One indexed read: the newest row of the migration history."""
-    row = connection.execute(
-        sa.select(history.c.id, history.c.blueprint_hash).order_by(history.c.id.desc()).limit(1)
-    ).first()
+    row = connection.execute(_NEWEST).first()
     return AppliedVersion(row.id, row.blueprint_hash) if row else AppliedVersion(0, None)
 
 
@@ -63,9 +65,11 @@ def prepare_version_tracking(engine: sa.Engine) -> AppliedVersion:
 def guard_writes(engine: sa.Engine, expected: Callable[[], int]) -> None:
     """Every `write_transaction` on `engine` checks, before it commits, that no migration landed meanwhile."""
 
-    def check(connection: sa.Connection) -> None:
-        wait_out_migrations(connection)
-        if applied_version(connection).id != expected():
+    def check(row: Any) -> None:
+        if (row[0] if row is not None else 0) != expected():
             raise StaleBlueprint("the database was migrated to a newer blueprint; this write was not made")
 
-    set_write_guard(engine, check)
+    if not is_sqlite(engine):  # wait while a migration runs, and hold the next one off (storage/locks.py)
+        lock = sa.select(sa.func.pg_advisory_xact_lock_shared(MIGRATION_LOCK))
+        add_write_preamble(engine, "migration lock", WritePreamble(0, literal_sql(engine, lock), lambda _row: None))
+    add_write_preamble(engine, "blueprint version", WritePreamble(10, literal_sql(engine, _NEWEST), check))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,21 +75,72 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
-_WRITE_GUARDS: weakref.WeakKeyDictionary[sa.Engine, Callable[[sa.Connection], None]] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class WritePreamble:
+    """A statement every writing transaction on an engine runs first, and what to make of its row.
+
+    Processes that must agree with the database before they write (the active encryption key,
+    the migrated blueprint) each register one. `sql` is a single SELECT with its constants
+    inlined: an engine's preambles go to PostgreSQL as one multi-statement round trip at BEGIN
+    (three round trips each write once cost as much as the write), and to SQLite one by one.
+    Each statement still gets its own snapshot, so one that waits on a lock reads after it.
+    """
+
+    order: int  # lower runs first
+    sql: str
+    take: Callable[[Any], None]  # the first row, a tuple to index (or None); raises to refuse the write
 
 
-def set_write_guard(engine: sa.Engine, guard: Callable[[sa.Connection], None]) -> None:
-    """Run `guard(connection)` first in every `write_transaction` on `engine` (it raises to refuse)."""
-    _WRITE_GUARDS[engine] = guard
+_PREAMBLES: weakref.WeakKeyDictionary[sa.Engine, dict[str, WritePreamble]] = weakref.WeakKeyDictionary()
+
+
+def add_write_preamble(engine: sa.Engine, name: str, preamble: WritePreamble) -> None:
+    """Run `preamble` at the start of every transaction on `engine` that says it writes (`writes=True`,
+    as `write_transaction` does); registering the same name again replaces it."""
+    if engine not in _PREAMBLES:
+        _PREAMBLES[engine] = {}
+        event.listen(engine, "begin", _run_preambles)
+    _PREAMBLES[engine][name] = preamble
+
+
+def remove_write_preamble(engine: sa.Engine, name: str) -> None:
+    _PREAMBLES.get(engine, {}).pop(name, None)
+
+
+def literal_sql(engine: sa.Engine, statement: sa.ClauseElement) -> str:
+    """`statement` as SQL text for `engine`, its (constant) parameters inlined, for a WritePreamble."""
+    return str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def _run_preambles(connection: sa.Connection) -> None:
+    if not connection.get_execution_options().get("writes", False):
+        return
+    steps = sorted(_PREAMBLES.get(connection.engine, {}).values(), key=lambda p: p.order)
+    if not steps:
+        return
+    if is_sqlite(connection):
+        for step in steps:
+            step.take(connection.exec_driver_sql(step.sql).first())
+        return
+    result = connection.exec_driver_sql("; ".join(step.sql for step in steps))
+    cursor = result.cursor
+    rows = []
+    for index in range(len(steps)):
+        if index and not cursor.nextset():
+            raise RuntimeError("a write preamble returned fewer results than it sent statements")
+        rows.append(cursor.fetchone() if cursor.description else None)
+    result.close()
+    for step, row in zip(steps, rows, strict=True):
+        step.take(row)
 
 
 @contextlib.contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction that may read before it writes, safe with concurrent writers on every database.
 
-    If the process follows the migrated blueprint (storage/blueprint_version.py), the
-    first statement checks that no migration has landed since it loaded, and holds
-    migrations off until the commit. Entities its writes noted
+    Its BEGIN runs the engine's write preambles: if the process follows the migrated
+    blueprint (storage/blueprint_version.py), they check that no migration has landed since
+    it loaded and hold migrations off until the commit. Entities its writes noted
     (`table_versions.note_change`) get their change counters bumped just before it
     commits, so cached reports over them are stale from then on.
     """
@@ -98,9 +150,6 @@ def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
         conn.execution_options(writes=True)
         forget_changes(conn)
         with conn.begin():
-            guard = _WRITE_GUARDS.get(engine)
-            if guard is not None:
-                guard(conn)
             yield conn
             flush_changes(conn)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -32,12 +33,16 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
-def read_active_key(connection: sa.Connection, *, share_lock: bool = False) -> str | None:
-    """The active key id, or None before any process recorded one."""
+def active_key_query(*, share_lock: bool = False) -> sa.Select[Any]:
     query = sa.select(key_state.c.active_key).where(key_state.c.id == STATE_ROW)
     if share_lock:
         query = query.with_for_update(read=True)  # PostgreSQL: FOR SHARE; SQLite: its write lock does it
-    return connection.execute(query).scalar_one_or_none()
+    return query
+
+
+def read_active_key(connection: sa.Connection, *, share_lock: bool = False) -> str | None:
+    """The active key id, or None before any process recorded one."""
+    return connection.execute(active_key_query(share_lock=share_lock)).scalar_one_or_none()
 
 
 def set_active_key(connection: sa.Connection, key_id: str) -> None:

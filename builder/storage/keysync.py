@@ -18,12 +18,13 @@ import secrets
 import socket
 import threading
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from . import keystate
 from .crypto import Keyring, key_id_of
+from .database import WritePreamble, add_write_preamble, literal_sql, remove_write_preamble
 from .keys import KeyringError
 
 logger = logging.getLogger("builder.keys")
@@ -48,7 +49,8 @@ class SharedKeyring:
         """Load the keys, adopt the database's active key (recording the file's if none is), register."""
         shared = cls(engine, key_path, Keyring.load(key_path))
         shared._follow(keystate.ensure_active_key(engine, shared.active_key_id))
-        event.listen(engine, "begin", shared._on_begin)
+        active_key = keystate.active_key_query(share_lock=True)
+        add_write_preamble(engine, "active key", WritePreamble(20, literal_sql(engine, active_key), shared._take))
         keystate.beat(engine, shared.process, shared.active_key_id, shared.key_ids)
         return shared
 
@@ -99,10 +101,9 @@ class SharedKeyring:
         logger.info("encryption key %s is now the active one for this process", active)
         return True
 
-    def _on_begin(self, connection: sa.Connection) -> None:
-        if not connection.get_execution_options().get("writes", False):
-            return
-        if self._follow(keystate.read_active_key(connection, share_lock=True)):
+    def _take(self, row: Any) -> None:
+        """A write transaction's first read of the active key (see database.WritePreamble)."""
+        if self._follow(row[0] if row is not None else None):
             self._wake.set()  # tell the others (heartbeat) soon
 
     def refresh(self) -> None:
@@ -136,8 +137,7 @@ class SharedKeyring:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if event.contains(self.engine, "begin", self._on_begin):
-            event.remove(self.engine, "begin", self._on_begin)
+        remove_write_preamble(self.engine, "active key")
         try:
             keystate.forget(self.engine, self.process)
         except sa.exc.SQLAlchemyError as exc:

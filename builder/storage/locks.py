@@ -81,9 +81,3 @@ def hold_off_writers(conn: sa.Connection) -> None:
     """
     if takes_locks(conn):
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
-
-
-def wait_out_migrations(conn: sa.Connection) -> None:
-    """For a write transaction, first thing: wait while a migration runs, and hold the next one off."""
-    if takes_locks(conn):
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(MIGRATION_LOCK)))
