@@ -19,7 +19,7 @@ rewritten row left a dead tuple behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from ...system_tables import table_versions
 from ..database import is_sqlite, write_transaction
 from ..table_versions import note_change
+from .errors import MigrationError
 
 PROGRESS_TABLE = "crm_migration_progress"
 BATCH_SIZE = 1000
@@ -142,6 +143,36 @@ def _entity_of(table: str) -> str:
     return table.split("__", 1)[0]
 
 
+def _batch(
+    engine: sa.Engine, job: Rewrite, work: Any, last: int, done: int, size: int, counters: bool
+) -> tuple[Sequence[sa.Row], int]:
+    """One committed batch after id `last`, with its done marker: (rows looked at, rows changed).
+
+    Only this batch's locks are held: reads never wait, a write at most one batch. (On
+    SQLite this takes the write lock up front, BEGIN IMMEDIATE: a read-then-write
+    transaction that a concurrent writer overtook could not upgrade its lock and would fail.)
+    No rows left: the kind's `finish` runs and the marker says done, in the same transaction.
+    """
+    with write_transaction(engine) as connection:
+        rows = connection.execute(
+            sa.select(work.table.c.id, *work.read)
+            .where(work.table.c.id > last, work.condition)
+            .order_by(work.table.c.id)
+            .limit(size)
+        ).all()
+        count = work.rewrite(connection, rows) if rows else 0
+        if not rows:
+            work.finish(connection)
+        if count and counters:
+            note_change(connection, _entity_of(job.table))  # cached reports over it are stale
+        connection.execute(
+            sa.update(progress)
+            .where(progress.c.id == job.id)
+            .values(last_id=int(rows[-1][0]) if rows else last, rows_done=done + len(rows), done=not rows)
+        )
+    return rows, count
+
+
 def run_rewrite(
     engine: sa.Engine,
     job: Rewrite,
@@ -162,30 +193,17 @@ def run_rewrite(
     if on_progress:
         on_progress(job.describe(), done, total)
     while True:
-        with write_transaction(engine) as connection:
-            # One batch's locks only: reads never wait, a write at most one batch. (On SQLite this
-            # takes the write lock up front, BEGIN IMMEDIATE: a read-then-write transaction that
-            # a concurrent writer overtook could not upgrade its lock and would fail.)
-            rows = connection.execute(
-                sa.select(work.table.c.id, *work.read)
-                .where(work.table.c.id > last, work.condition)
-                .order_by(work.table.c.id)
-                .limit(batch_size)
-            ).all()
-            count = work.rewrite(connection, rows) if rows else 0
-            if not rows:
-                work.finish(connection)
-            if count and counters:
-                note_change(connection, _entity_of(job.table))  # cached reports over it are stale
-            new_last = int(rows[-1][0]) if rows else last
-            connection.execute(
-                sa.update(progress)
-                .where(progress.c.id == job.id)
-                .values(last_id=new_last, rows_done=done + len(rows), done=not rows)
-            )
+        try:
+            rows, count = _batch(engine, job, work, last, done, batch_size, counters)
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            raise MigrationError(
+                f"{job.describe()} stopped after {done} rows: {reason}; the batches done so far stand, "
+                "fix the cause and run crm migrate again to finish"
+            ) from None
         if not rows:
             break
-        last, done, rewritten = new_last, done + len(rows), rewritten + count
+        last, done, rewritten = int(rows[-1][0]), done + len(rows), rewritten + count
         if on_progress:
             on_progress(job.describe(), done, max(total, done))
     if not is_sqlite(engine):
