@@ -104,14 +104,20 @@ def _previous_of_fields(
 def previous_contexts(entities: dict[str, EntitySpec]) -> dict[str, tuple[str, ...]]:
     """For each encrypted field renamed with `renamed_from` (or inside a renamed entity), the contexts it had."""
     found: dict[str, tuple[str, ...]] = {}
+    live: set[str] = set()
     for entity, spec in entities.items():
         tables = _names(entity, spec.renamed_from)
         _previous_of_fields(found, entity, tables, spec.fields)
+        live.update(f"{entity}.{name}" for name in spec.fields)
         for name, field in spec.fields.items():
             if field.type == "table":
+                child = child_table_name(entity, name)
                 children = {child_table_name(t, n) for t in tables for n in _names(name, field.renamed_from)}
-                _previous_of_fields(found, child_table_name(entity, name), children, field.fields or {})
-    return found
+                _previous_of_fields(found, child, children, field.fields or {})
+                live.update(f"{child}.{child_field}" for child_field in field.fields or {})
+    # A name another field of this blueprint has now is never read as an old one: its values stay bound to it.
+    kept = {context: tuple(c for c in previous if c not in live) for context, previous in found.items()}
+    return {context: previous for context, previous in kept.items() if previous}
 
 
 class PreviousNames:
