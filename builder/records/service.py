@@ -32,7 +32,7 @@ from .actor import Actor
 from .auditing import audit_changes, audit_row
 from .automations import Change, Run, Written, react
 from .batch import KNOWN_LINKS, WRITING, Batch, open_batch
-from .codec import Cipher, decode, encode, search_value
+from .codec import Cipher, decode, encode, search_value, with_previous_names
 from .compiled import CompiledEntity, compile_entity
 from .counting import count_matches
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
@@ -88,7 +88,7 @@ class RecordService:
     ):
         self.engine = engine
         self.masked_lookups = masked_lookups or MaskedLookupGuard()
-        self.cipher = cipher
+        self.cipher = with_previous_names(cipher, entities)  # a rename's re-encryption may be under way
         self.schema = schema or build_schema(entities)
         self.decision_tables = dict(decision_tables or {})
         self.timezone = timezone
