@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..storage.database import is_sqlite, write_transaction
-from ..storage.row_updates import update_rows
+from ..storage.row_batches import update_rows
 from ..system_tables import outbox
 from .deliver import Delivery, Outcome, deliver
 from .reading import Reader
@@ -70,7 +70,7 @@ def _values(outcome: Outcome, now: dt.datetime) -> dict[str, Any]:
 def record(engine: sa.Engine, results: list[tuple[Any, Outcome]], now: dt.datetime) -> int:
     """Write each outcome on its row if the row is still this claim's (same attempt, still sending).
 
-    One transaction for the batch, and one statement per kind of outcome (storage/row_updates.py):
+    One transaction for the batch, and one statement per kind of outcome (storage/row_batches.py):
     a commit or a round trip per message would cost more than the sending.
     """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}

@@ -14,8 +14,8 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
+from builder.storage.row_batches import insert_rows
 from builder.system_tables import outbox as outbox_table
 from engines.workflows import ReadyAction
 
@@ -74,6 +74,4 @@ def add(
 
 def write_rows(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
     """Insert outbox rows in one statement; a key already there (the same occurrence) is left as it is."""
-    if rows:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-        conn.execute(insert(outbox_table).on_conflict_do_nothing(index_elements=["key"]), rows)
+    insert_rows(conn, outbox_table, rows, unique=["key"])

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from builder.storage.database import is_sqlite, write_transaction
-from builder.storage.row_updates import update_rows
+from builder.storage.row_batches import update_rows
 from builder.system_tables import timers
 from engines.workflows import FlowError, due_verdict
 
