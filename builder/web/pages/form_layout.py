@@ -176,6 +176,24 @@ class FormBuilder:
         leftover = [msg for name, msgs in errors.items() if name.split(".")[0] not in shown for msg in msgs]
         return FormView(self.title(), sections, leftover)
 
+    def single(self, name: str, errors: list[str] | None = None) -> FormField | None:
+        """One writable field's input on its own (a value set on selected rows): no conditions, nothing locked.
+
+        Conditions (`visible_if`, `readonly_if`) depend on each record, so the record
+        service judges them row by row when the value is applied.
+        """
+        out = self._field(name, {}, None, False, {name: errors or []}, {}, {})
+        if out is None or not out.editable or out.columns:
+            return None
+        out.visible, out.condition, out.locked, out.lock_condition, out.required_condition = (
+            True,
+            None,
+            False,
+            None,
+            None,
+        )
+        return out
+
     def _field(
         self,
         name: str,
