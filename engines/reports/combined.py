@@ -45,6 +45,7 @@ class Part:
     tag: str
     query: sa.Select
     sets: Mapping[int, str] | None = None
+    limited: bool = False  # the query has a LIMIT: its own ORDER BY picks the rows, so it stays inside
 
 
 SET = "__set"
@@ -102,7 +103,8 @@ def combine(
         template.update({c.name: c for c in part.query.selected_columns if c.name not in template})
     branches = []
     for number, part in enumerate(parts):
-        inner = part.query.subquery(f"part{number}")
+        query = part.query if part.limited else part.query.order_by(None)  # ordered once, outside
+        inner = query.subquery(f"part{number}")
         columns: list[Any] = [sa.literal(number).label(PART), (inner.c[SET] if part.sets else sa.literal(0)).label(SET)]
         for name in names:
             columns.append(inner.c[name] if name in inner.c else _null_of(template.get(name)).label(name))

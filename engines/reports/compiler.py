@@ -213,7 +213,7 @@ def compile_report(
 def _combine(compiled: CompiledReport, group: list[Any], order: list[tuple[str, bool]], dialect: str) -> None:
     """The one statement of a run: the groups, and the totals, subtotals and comparisons the report needs."""
     spec = compiled.spec
-    parts = [Part(MAIN, compiled.query)]
+    parts = [Part(MAIN, compiled.query, limited=spec.limit is not None)]
     grouped = {column.name for column in group}
     sets: dict[str, tuple[str, ...]] = {}
     if compiled.totals_query is not None and not totals_add_up(spec):  # summed from the groups otherwise
