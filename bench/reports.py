@@ -251,7 +251,7 @@ def plans(engine: sa.Engine, sql: str, params: dict) -> list[str]:
 
 
 def engine_sql(records, blueprint, name: str) -> str:
-    """The engine's query for `name` as SQL text with its values inlined (for EXPLAIN)."""
+    """The one statement the engine sends for `name`, as SQL text with its values inlined (for EXPLAIN)."""
     from engines.reports import compile_report
 
     compiled = compile_report(
@@ -265,7 +265,7 @@ def engine_sql(records, blueprint, name: str) -> str:
         private=False,
         show_title=lambda entity: True,
     )
-    sql = str(compiled.query.compile(records.engine, compile_kwargs={"literal_binds": True}))
+    sql = str(compiled.statement.compile(records.engine, compile_kwargs={"literal_binds": True}))
     return sql.replace("%%", "%").replace(":", "\\:")
 
 
