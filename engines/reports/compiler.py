@@ -4,8 +4,10 @@ The engine never opens a database: the caller passes a schema port (entity ->
 Table), an optional row-filter port (the viewer's row filters, applied to the
 source and to every joined entity), the database dialect's name and today's date
 in the app's timezone (for periods such as `last_12_months`). Grouping, filters,
-aggregates and expression measures all run in SQL; a totals query (the same FROM
-and WHERE without GROUP BY) is built beside it when the report asks for totals.
+aggregates and expression measures all run in SQL. What else a report needs — a
+totals row, subtotals, the period before (`compare`), the buckets before (`change`)
+— is compiled as parts beside the grouped query and sent with it as one statement
+(`combined.py`).
 """
 
 from __future__ import annotations

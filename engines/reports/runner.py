@@ -1,6 +1,7 @@
 """Run a compiled report on a connection: read the rows, fill empty time buckets, total, protect.
 
-The query does the work per record; here the work is per group (a few hundred
+One statement does the work per record (its rows come back per part: the groups,
+totals, subtotals, the period and buckets before); here the work is per group (a few hundred
 rows at most): numbers are made alike across databases (PostgreSQL's Decimal and
 SQLite's float give the same cells), empty buckets (and every weekday and hour)
 are filled, period-over-period changes are taken, subtotal rows added, small
