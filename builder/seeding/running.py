@@ -9,9 +9,10 @@ A row the service refuses is made again with new values a few times, then skippe
 and counted, never forced in.
 
 Rows are written in batches (`batch_size`, 500 by default) of one transaction each
-(records/batch.py): the same rules per row, one commit per batch. An error that is not
-a refusal (the database failing) rolls back only its batch; the batches before it stay,
-and SeedFailed says which rows were lost and why.
+through the record service's bulk path (records/batch.py, the importer's too): the same
+rules per row, a refused row rolled back alone, one commit per batch. An error that is
+not a refusal (the database failing) rolls back only its batch; the batches before it
+stay, and SeedFailed says which rows were lost and why.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from faker import Faker
 from engines.forms import EntitySpec
 
 from ..errors import ProjectError
-from ..records import SEEDING, Conflict, RecordService, ValidationFailed
+from ..records import SEEDING, RecordService
 from ..records.batch import Batch
 from .planning import main_entity
 from .rows import LinkPool, RowBuilder
@@ -154,14 +155,13 @@ def _seed_batch(
 def _create(batch: Batch, name: str, entity: EntitySpec, builder: RowBuilder, report: SeedReport) -> dict | None:
     for _attempt in range(ATTEMPTS):
         made = builder.make(name, entity)
-        try:
-            record = batch.create(name, made.values, made_at=made.made_at)
-        except ValidationFailed as refused:
-            report.reasons[name] = str(refused)
+        result = batch.create(name, made.values, made_at=made.made_at)
+        if result.record is None:
+            report.reasons[name] = str(result.refused)
             continue
-        builder.links.add(name, record["id"], made.made_at)
+        builder.links.add(name, result.record["id"], made.made_at)
         builder.remember(name, made)
-        return record
+        return result.record
     return None
 
 
@@ -228,8 +228,6 @@ def _link_batch(
             values = {f: v for f, v in values.items() if v is not None}
             if not values:
                 continue
-            try:
-                batch.update(name, record_id, values, version)
-            except (ValidationFailed, Conflict):
+            if not batch.update(name, record_id, values, version).ok:
                 continue
             report.linked_afterwards[name] = report.linked_afterwards.get(name, 0) + 1
