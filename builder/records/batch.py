@@ -199,7 +199,7 @@ class Batch:
         self.savepoints.rollback_unless_lost()
         del self.audit[audited:]
         if wrote:  # what the undone row found or locked after its savepoint is undone with it
-            self.info[KNOWN_LINKS] = set()
+            self.info[KNOWN_LINKS].clear()
             self.info[BATCH_HELD] = set()
 
     def flush(self) -> None:
@@ -214,15 +214,20 @@ class _DryRun(Exception):
 
 
 @contextlib.contextmanager
-def open_batch(service: RecordService, actor: Actor, *, dry_run: bool = False) -> Iterator[Batch]:
+def open_batch(
+    service: RecordService, actor: Actor, *, dry_run: bool = False, known_links: set[tuple[str, Any]] | None = None
+) -> Iterator[Batch]:
     """A batch committed when the block ends (rolled back instead with `dry_run`); rolled back whole if it raises.
 
     Work the caller does on `batch.conn` inside the block (an import marks its rows done) is part of it.
+    The system's links found to exist are not looked up again within the batch (it deletes nothing),
+    nor in later batches given the same `known_links` (the seeder's batches share one): a record
+    another writer deleted in between is still refused by the link's foreign key, as a conflict.
     """
     try:
         with write_transaction(service.engine) as conn:
             batch = Batch(service, conn, actor)
-            batch.info[KNOWN_LINKS] = set()  # records deleted in a batch are not looked up again: none are
+            batch.info[KNOWN_LINKS] = known_links if known_links is not None else set()
             batch.info[PENDING_AUDIT] = batch.audit
             batch.info[BATCH_HELD] = set()
             batch.info[ROW] = batch.savepoints

@@ -533,7 +533,7 @@ class RecordService:
                 )
                 if result.rowcount != 1:
                     raise Conflict(message("conflict", locale))
-            self._write_children(conn, entity, record_id, record, typed, creating)
+            children = self._write_children(conn, entity, record_id, record, typed, creating)
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
         note_change(conn, entity_name)  # cached reports over this entity are stale once this commits
@@ -541,7 +541,8 @@ class RecordService:
         action = "create" if creating else ("transition" if move is not None else "update")
         add_audit(conn, audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None))
         written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
-        children = self.child_rows(conn, entity, [record_id]) if entity.child_fields else {}
+        if not creating and entity.child_fields:  # the table fields this update left as they were
+            children = self.child_rows(conn, entity, [record_id])
         presented = self.present_row(entity, written, grant, children)
         return Written(entity_name, record_id, row_values["version"], None if creating else stored, record, presented)
 
@@ -560,9 +561,11 @@ class RecordService:
         children = self.child_rows(conn, entity, [row.id]) if entity.child_fields else {}
         return self.present_row(entity, row, grant, children)
 
-    def batch(self, actor: Actor, *, dry_run: bool = False) -> contextlib.AbstractContextManager[Batch]:
+    def batch(
+        self, actor: Actor, *, dry_run: bool = False, known_links: set[tuple[str, Any]] | None = None
+    ) -> contextlib.AbstractContextManager[Batch]:
         """Many writes as `actor` in one transaction, each row with the whole lifecycle and its result (batch.py)."""
-        return open_batch(self, actor, dry_run=dry_run)
+        return open_batch(self, actor, dry_run=dry_run, known_links=known_links)
 
     # -- workflows -------------------------------------------------------------------
     def new_run(self, conn: sa.Connection, now: dt.datetime | None = None) -> Run:
@@ -622,18 +625,22 @@ class RecordService:
 
     def _write_children(
         self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool
-    ) -> None:
-        """Replace the child rows of each table field the writer sent."""
+    ) -> dict[tuple[str, int], builtins.list[dict[str, Any]]]:
+        """Replace the child rows of each table field the writer sent; the rows written, as `child_rows` reads them."""
+        written: dict[tuple[str, int], builtins.list[dict[str, Any]]] = {}
         for field in entity.child_fields:
             if field.name not in given and not creating:
                 continue
             table = self.schema.child(entity.name, field.name)
             if not creating:
                 conn.execute(table.delete().where(table.c.parent_id == record_id))
-            rows = record.get(field.name) or []
-            for position, row in enumerate(rows):
-                data = encode(list(field.children.values()), row, table.name, self.cipher)
-                conn.execute(self._insert(table), {"parent_id": record_id, "position": position, **data})
+            fields = list(field.children.values())
+            rows = written[(field.name, record_id)] = []
+            for position, row in enumerate(record.get(field.name) or []):
+                data = {"parent_id": record_id, "position": position, **encode(fields, row, table.name, self.cipher)}
+                child_id = inserted_id(conn.execute(self._insert(table), data))
+                rows.append({"id": child_id, **decode(fields, data, table.name, self.cipher)})
+        return written
 
     def _check_links(
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict, given: set[str], locale: str

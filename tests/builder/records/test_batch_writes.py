@@ -63,3 +63,18 @@ def test_a_dry_run_batch_checks_everything_and_writes_nothing(service):
     with service.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(service.schema.table("patient"))).scalar() == 0
     assert audit_entries(service, "patient") == []
+
+
+def test_links_known_from_an_earlier_batch_still_meet_the_foreign_key(service):
+    known: set = set()
+    doctor = service.create(SYSTEM, "staff", {"name": "王医生", "department": "dental"})
+    with service.batch(SYSTEM, known_links=known) as batch:
+        patient = batch.create("patient", {"name": "王芳", "phone": "13900000001", "primary_doctor": doctor["id"]})
+    assert patient.record is not None and ("staff", doctor["id"]) in known  # not looked up again
+    service.delete(SYSTEM, "patient", patient.record["id"], patient.record["version"])  # another writer
+    service.delete(SYSTEM, "staff", doctor["id"], doctor["version"])
+    with service.batch(SYSTEM, known_links=known) as batch:
+        orphan = batch.create("patient", {"name": "李娜", "phone": "13900000002", "primary_doctor": doctor["id"]})
+        kept = batch.create("patient", {"name": "赵敏", "phone": "13900000003"})
+    assert [e.code for e in orphan.errors] == ["conflict"] and kept.ok  # undone alone, by the database
+    assert [row[0] for row in audit_entries(service, "patient")[-1:]] == [kept.written.record_id]
