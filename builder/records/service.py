@@ -29,9 +29,9 @@ from engines.workflows import Flows
 
 from . import preparing
 from .actor import Actor
-from .auditing import audit_changes, audit_row
+from .auditing import add_audit, audit_changes, audit_row
 from .automations import Change, Run, Written, react
-from .batch import KNOWN_LINKS, WRITING, Batch, open_batch
+from .batch import KNOWN_LINKS, Batch, open_batch, starting_to_write
 from .codec import Cipher, decode, encode, search_value, with_previous_names
 from .compiled import CompiledEntity, compile_entity
 from .counting import count_matches
@@ -100,6 +100,7 @@ class RecordService:
         }
         self.policy = Policy.from_entities(entities)
         self._unique_queries: dict[tuple[str, str, bool], sa.Select] = {}
+        self._statements: dict[tuple[str, str], Any] = {}  # statements built once, by kind and table
         self.clock = clock
         self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
         self._links.update(
@@ -182,15 +183,28 @@ class RecordService:
         found: dict[tuple[str, int], list] = {}
         for field in entity.child_fields:
             table = self.schema.child(entity.name, field.name)
-            rows = conn.execute(
-                sa.select(table)
-                .where(table.c.parent_id.in_(ids))
-                .order_by(table.c.parent_id, table.c.position, table.c.id)
-            ).all()
+            if len(ids) == 1:  # one record (a write, a page of one): a statement built once
+                rows = conn.execute(self._children_of_one(table), {"parent": ids[0]}).all()
+            else:
+                rows = conn.execute(
+                    sa.select(table)
+                    .where(table.c.parent_id.in_(ids))
+                    .order_by(table.c.parent_id, table.c.position, table.c.id)
+                ).all()
             for row in rows:
                 values = decode(list(field.children.values()), row, table.name, self.cipher)
                 found.setdefault((field.name, row.parent_id), []).append({"id": row.id, **values})
         return found
+
+    def _children_of_one(self, table: sa.Table) -> sa.Select:
+        query = self._statements.get(("children", table.name))
+        if query is None:
+            query = self._statements[("children", table.name)] = (
+                sa.select(table)
+                .where(table.c.parent_id == sa.bindparam("parent"))
+                .order_by(table.c.position, table.c.id)
+            )
+        return query
 
     def present_row(self, entity: CompiledEntity, row: Any, grant: Grant, children: dict) -> dict[str, Any]:
         """What the actor may see of a stored row: readable fields only (only those decrypted), sensitive masked."""
@@ -502,7 +516,7 @@ class RecordService:
         if errors:
             raise ValidationFailed(errors)
         now = self.clock()
-        conn.info[WRITING] = True  # from here a refusal comes after a write (batch.py)
+        starting_to_write(conn)  # a batch row's savepoint (batch.py)
         row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
         try:
             if record_id is None:
@@ -511,7 +525,7 @@ class RecordService:
                     created_at=made, created_by=actor.name, updated_at=made, updated_by=actor.name, version=1
                 )
                 # Parameters, not .values(): one compiled INSERT per set of columns, reused by every row.
-                record_id = inserted_id(conn.execute(table.insert(), row_values))
+                record_id = inserted_id(conn.execute(self._insert(table), row_values))
             else:
                 row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
                 result = conn.execute(
@@ -519,18 +533,16 @@ class RecordService:
                 )
                 if result.rowcount != 1:
                     raise Conflict(message("conflict", locale))
-            self._write_children(conn, entity, record_id, record, typed, creating)
+            children = self._write_children(conn, entity, record_id, record, typed, creating)
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
         note_change(conn, entity_name)  # cached reports over this entity are stale once this commits
         changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
         action = "create" if creating else ("transition" if move is not None else "update")
-        conn.execute(
-            audit_table.insert(),
-            audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None),
-        )
+        add_audit(conn, audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None))
         written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
-        children = self.child_rows(conn, entity, [record_id]) if entity.child_fields else {}
+        if not creating and entity.child_fields:  # the table fields this update left as they were
+            children = self.child_rows(conn, entity, [record_id])
         presented = self.present_row(entity, written, grant, children)
         return Written(entity_name, record_id, row_values["version"], None if creating else stored, record, presented)
 
@@ -549,9 +561,11 @@ class RecordService:
         children = self.child_rows(conn, entity, [row.id]) if entity.child_fields else {}
         return self.present_row(entity, row, grant, children)
 
-    def batch(self, actor: Actor) -> contextlib.AbstractContextManager[Batch]:
-        """Many writes as `actor` in one transaction, each with the whole lifecycle (batch.py)."""
-        return open_batch(self, actor)
+    def batch(
+        self, actor: Actor, *, dry_run: bool = False, known_links: set[tuple[str, Any]] | None = None
+    ) -> contextlib.AbstractContextManager[Batch]:
+        """Many writes as `actor` in one transaction, each row with the whole lifecycle and its result (batch.py)."""
+        return open_batch(self, actor, dry_run=dry_run, known_links=known_links)
 
     # -- workflows -------------------------------------------------------------------
     def new_run(self, conn: sa.Connection, now: dt.datetime | None = None) -> Run:
@@ -619,18 +633,22 @@ class RecordService:
 
     def _write_children(
         self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool
-    ) -> None:
-        """Replace the child rows of each table field the writer sent."""
+    ) -> dict[tuple[str, int], builtins.list[dict[str, Any]]]:
+        """Replace the child rows of each table field the writer sent; the rows written, as `child_rows` reads them."""
+        written: dict[tuple[str, int], builtins.list[dict[str, Any]]] = {}
         for field in entity.child_fields:
             if field.name not in given and not creating:
                 continue
             table = self.schema.child(entity.name, field.name)
             if not creating:
                 conn.execute(table.delete().where(table.c.parent_id == record_id))
-            rows = record.get(field.name) or []
-            for position, row in enumerate(rows):
-                data = encode(list(field.children.values()), row, table.name, self.cipher)
-                conn.execute(table.insert(), {"parent_id": record_id, "position": position, **data})
+            fields = list(field.children.values())
+            rows = written[(field.name, record_id)] = []
+            for position, row in enumerate(record.get(field.name) or []):
+                data = {"parent_id": record_id, "position": position, **encode(fields, row, table.name, self.cipher)}
+                child_id = inserted_id(conn.execute(self._insert(table), data))
+                rows.append({"id": child_id, **decode(fields, data, table.name, self.cipher)})
+        return written
 
     def _check_links(
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict, given: set[str], locale: str
@@ -643,27 +661,45 @@ class RecordService:
             value = record.get(name)
             if value is None or (known is not None and (target, value) in known):
                 continue
-            query = sa.select(self.schema.table(target).c.id).where(self.schema.table(target).c.id == value)
             if name in given and not actor.system:
+                query = sa.select(self.schema.table(target).c.id).where(self.schema.table(target).c.id == value)
                 grant = self.policy.grant(actor, target)
                 visible = self.row_filter(actor, target, grant) if grant.readable else sa.false()
-                query = query.where(visible) if visible is not None else query
-            if conn.execute(query).first() is None:
+                found = conn.execute(query.where(visible) if visible is not None else query).first() is not None
+            else:
+                found = self._record_exists(conn, target, value)
+            if not found:
                 errors.append(FieldError(name, "invalid_link", message("invalid_link", locale)))
             elif known is not None:
                 known.add((target, value))
         for table in entity.child_fields:
             for i, row in enumerate(record.get(table.name) or [] if table.name in given else []):
                 for name, target in self._links[child_key(entity.name, table.name)].items():
-                    other = self.schema.table(target)
-                    if (
-                        row.get(name) is not None
-                        and conn.execute(sa.select(other.c.id).where(other.c.id == row[name])).first() is None
-                    ):
+                    value = row.get(name)
+                    if value is None or (known is not None and (target, value) in known):
+                        continue
+                    if not self._record_exists(conn, target, value):
                         errors.append(
                             FieldError(f"{table.name}.{i}.{name}", "invalid_link", message("invalid_link", locale))
                         )
+                    elif known is not None:
+                        known.add((target, value))
         return errors
+
+    def _record_exists(self, conn: sa.Connection, entity: str, record_id: Any) -> bool:
+        """Is there a record `record_id` (whoever may see it)? One statement per entity, built once."""
+        query = self._statements.get(("exists", entity))
+        if query is None:
+            table = self.schema.table(entity)
+            query = self._statements[("exists", entity)] = sa.select(table.c.id).where(table.c.id == sa.bindparam("id"))
+        return conn.execute(query, {"id": record_id}).first() is not None
+
+    def _insert(self, table: sa.Table) -> sa.Insert:
+        """The INSERT of `table`, built once (its parameters choose the columns; the compiled form is cached)."""
+        statement = self._statements.get(("insert", table.name))
+        if statement is None:
+            statement = self._statements[("insert", table.name)] = table.insert()
+        return statement
 
     def _unique_query(self, entity: str, column: str, other_than: bool) -> sa.Select:
         """Is `value` taken (by another record)? Built once per column: bound values keep it cached."""
