@@ -119,3 +119,32 @@ def test_on_postgresql_a_rotation_waits_for_writes_under_way(postgres_url, tmp_p
         shared.close()
         other.dispose()
         engine.dispose()
+
+
+def test_a_writing_transaction_checks_key_and_blueprint_in_one_round_trip_on_postgresql(setup):
+    """The checks every write makes first (migration lock, migrated blueprint, active key) cost one
+    statement on PostgreSQL, sent at BEGIN; a migration landing meanwhile still refuses the write."""
+    from builder.storage.blueprint_version import StaleBlueprint, guard_writes, read_applied_version
+    from builder.storage.migrations.history import history
+
+    engine, *_ = setup
+    version = read_applied_version(engine).id
+    guard_writes(engine, lambda: version)
+    sent: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    with write_transaction(engine) as conn:
+        conn.execute(sa.text("SELECT 1"))
+    checks = [s for s in sent if s != "SELECT 1"]
+    if engine.dialect.name == "postgresql":
+        assert len(checks) == 1 and checks[0].count(";") == 2, checks  # lock; version; key
+        assert "pg_advisory_xact_lock_shared" in checks[0] and "FOR SHARE" in checks[0]
+    else:  # SQLite: BEGIN IMMEDIATE, then the version and the key (its write lock stands for the others)
+        assert [s.split()[0] for s in checks] == ["BEGIN", "SELECT", "SELECT"], checks
+    with engine.begin() as conn:  # a migration lands elsewhere
+        conn.execute(
+            history.insert().values(
+                id=version + 1, blueprint_hash="newer", applied_at=utcnow(), applied_by="t", summary="", tables="[]"
+            )
+        )
+    with pytest.raises(StaleBlueprint), write_transaction(engine) as conn:
+        conn.execute(sa.text("SELECT 1"))
