@@ -116,3 +116,38 @@ def test_a_draft_comes_back_after_a_reload_without_sensitive_values(server):  # 
             assert page.evaluate("k => localStorage.getItem(k)", DRAFT_KEY) is None  # a successful save clears it
         finally:
             browser.close()
+
+
+def test_a_picked_value_in_the_address_wins_and_a_stale_edit_draft_is_dropped(server):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try:
+            page = _signed_in(browser, server)
+            page.goto(f"{server}/records/visit/new")
+            li, zhao = (o.split(" · ")[0] for o in sorted(_doctor_options(page)))
+            ids = page.eval_on_selector_all("#f-doctor option", "os => os.filter(o => o.value).map(o => o.value)")
+            page.select_option("#f-doctor", index=1)
+            page.fill("#f-wait_minutes", "25")
+            key = "crm-draft:admin:visit:new"
+            _until(page, "([k, v]) => (localStorage.getItem(k) || '').includes(v)", [key, '"25"'])
+            other = next(i for i in ids if i != page.input_value("#f-doctor"))
+            page.goto(f"{server}/records/visit/new?doctor={other}")  # back from a quick-create
+            page.wait_for_selector(".draft-notice", state="visible")
+            assert page.input_value("#f-wait_minutes") == "25" and page.input_value("#f-doctor") == other
+            assert {li, zhao} == {"Dr. Li", "Dr. Zhao"}
+
+            page.goto(f"{server}/records/staff/1/edit")
+            page.fill("#f-name", "Dr. Li (draft)")
+            _until(page, "k => (localStorage.getItem(k) || '').includes('draft')", "crm-draft:admin:staff:1")
+            second = _signed_in(browser, server)  # another browser: its own storage, no draft there
+            second.goto(f"{server}/records/staff/1/edit")
+            second.fill("#f-name", "Dr. Li Ming")
+            second.click("button.primary[type=submit]")
+            second.wait_for_url("**/records/staff/1?saved=1")
+            page.reload()  # the record changed since the draft: restoring it would undo that change
+            assert page.input_value("#f-name") == "Dr. Li Ming" and page.is_hidden(".draft-notice")
+            assert page.evaluate("k => localStorage.getItem(k)", "crm-draft:admin:staff:1") is None
+        finally:
+            browser.close()
