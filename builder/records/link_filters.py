@@ -84,6 +84,7 @@ def check_link_filters(
     A link left as it was is not judged again when nothing it depends on changed (a
     doctor who later moved department stays on last year's visits).
     """
+    creating = not stored  # a new record: every link it holds is judged, a default one too
     changed = {name for name, value in typed.items() if value != stored.get(name)}
     errors: list[FieldError] = []
     for name, field in entity.fields.items():
@@ -91,7 +92,7 @@ def check_link_filters(
         value = record.get(name)
         if not source or not field.spec.to or value is None or name in skip:
             continue
-        if name not in changed and not (record_names(source) & changed):
+        if not creating and name not in changed and not (record_names(source) & changed):
             continue
         clause = filter_clause(service, actor, entity.name, name, record)
         target = service.schema.table(field.spec.to)
