@@ -23,7 +23,7 @@ from builder.storage.database import inserted_id, write_transaction
 from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
-from engines.forms import EntitySpec, message
+from engines.forms import EntitySpec, FormSpec, message
 from engines.rules import get_timezone
 from engines.workflows import Flows
 
@@ -38,6 +38,7 @@ from .counting import count_matches
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .keyset import SortKey, encode_cursor
+from .link_filters import LinkChoice, check_link_filters, filter_clause
 from .links import LinkLoader
 from .manual import BulkRun, run_manual, run_manual_many
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
@@ -85,6 +86,7 @@ class RecordService:
         timezone: str | None = None,
         masked_lookups: MaskedLookupGuard | None = None,
         flows: Flows | None = None,
+        forms: Mapping[str, FormSpec] | None = None,
     ):
         self.engine = engine
         self.masked_lookups = masked_lookups or MaskedLookupGuard()
@@ -96,7 +98,7 @@ class RecordService:
         self.reports_engine: sa.Engine | None = None  # `[database] reports_url`: reports run there when set
         self.report_cache: Any = None  # a records.report_cache.ReportCache, set by the runtime
         self.entities: dict[str, CompiledEntity] = {
-            n: compile_entity(n, entities, self.decision_tables) for n in entities
+            n: compile_entity(n, entities, self.decision_tables, forms) for n in entities
         }
         self.policy = Policy.from_entities(entities)
         self._unique_queries: dict[tuple[str, str, bool], sa.Select] = {}
@@ -265,11 +267,13 @@ class RecordService:
         fields: Collection[str] | None = None,
         count: str = "auto",
         after: str | None = None,
+        choosing: LinkChoice | None = None,
     ) -> Page:
         """A page of the records the actor may see, searched, filtered and sorted; audited if it shows PHI.
 
         `fields` narrows what each record carries (a picker needs titles only), and so what is
         read, decrypted and audited. `count` and `after`: see counting.py and keyset.py.
+        `choosing`: only the records a link's `filter:` admits for a record holding those values.
         """
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
@@ -277,7 +281,12 @@ class RecordService:
             q=q, filters=dict(filters or {}), sort=sort, limit=limit, offset=offset, count=count, after=after
         )
         shown = grant if fields is None else replace(grant, readable=grant.readable & frozenset(fields))
-        page, masked = self._first_page(actor, entity, grant, spec, shown)
+        narrow = None
+        if choosing is not None:
+            if self.link_targets(choosing.entity).get(choosing.field) != entity_name:
+                raise NotFound(f"`{choosing.entity}.{choosing.field}` is not a link to {entity_name}")
+            narrow = filter_clause(self, actor, choosing.entity, choosing.field, choosing.values)
+        page, masked = self._first_page(actor, entity, grant, spec, shown, narrow)
         self.audit_read(actor, "list", entity, shown, page.items, spec, masked)
         return page
 
@@ -326,12 +335,19 @@ class RecordService:
         return records[:max_rows]
 
     def _first_page(
-        self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery, shown: Grant | None = None
+        self,
+        actor: Actor,
+        entity: CompiledEntity,
+        grant: Grant,
+        spec: ListQuery,
+        shown: Grant | None = None,
+        narrow: sa.ColumnElement[bool] | None = None,
     ) -> tuple[Page, dict[str, Any] | None]:
         """The first page, after refusing probes of masked fields and counting a masked look-up."""
         lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
+        base = self.select_visible(actor, entity.name, grant)
         queries = build_list_query(
-            self, entity, grant, self.select_visible(actor, entity.name, grant), spec, actor.locale
+            self, entity, grant, base.where(narrow) if narrow is not None else base, spec, actor.locale
         )
         masked = None
         if lookup is not None:  # counted only once the whole query is known to be valid
@@ -510,6 +526,8 @@ class RecordService:
             checked = preparing.drop_required_unwritable(checked, grant)
         errors += [e for e in checked if e.field not in failed]
         errors += self._check_links(conn, actor, entity, record, set(typed), locale)
+        bad = {e.field for e in errors}
+        errors += check_link_filters(self, conn, actor, entity, record, typed, stored, bad, locale)
         errors += self._check_unique(conn, entity, record, record_id, locale)
         if not errors:
             errors += preparing.check_rules(entity, record, evaluate, locale)
