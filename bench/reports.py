@@ -8,16 +8,23 @@ them (executemany on SQLite, COPY on PostgreSQL). The encrypted field
 holds valid values.
 
 Two clinic reports, each run through `run_report_as` (compile, permissions of the
-`admin` role, one query, empty buckets filled, totals) and as hand-written SQL returning
-the same cells (totals summed from the rows, as a hand-writer would):
+`admin` role, one query, empty buckets filled, totals, the period before, the audit
+entry) and as hand-written SQL:
 
   revisit_rate   visits, distinct patients and their rate by month and doctor
-                 (default period: last 12 months)
-  no_show_rate   due, no-shows and their rate by week (default period: last 3 months)
+                 (default period: last 12 months; totals; compare: previous)
+  no_show_rate   due, no-shows and their rate by week (default period: last 3 months;
+                 totals; compare: previous)
 
-Each is run 5 times after a warm-up; the median is printed with the ratio
-engine/hand-written. The query plans (EXPLAIN QUERY PLAN / EXPLAIN) are printed with
-`--plans`.
+The hand-written SQL is timed twice: its grouped query alone ("groups"), and with
+what else the engine's result holds ("same cells"): the totals (summed from the rows
+where they add up, a query for distinct patients), and the measures over the period
+before (`compare: previous`, which the KPI cards show), each as a hand-writer would
+write them, on one connection. After a warm-up the three take turns 7 times (so a
+busy spell of a shared machine falls on all of them alike); the medians are
+printed with the ratios engine/hand-written, in wall-clock time and, on SQLite (which
+runs inside the process), in the process's CPU time, which a loaded machine disturbs
+less. The query plans (EXPLAIN QUERY PLAN / EXPLAIN) are printed with `--plans`.
 
     python bench/reports.py           # 100k patients, 1M visits, 500k appointments; SQLite and PostgreSQL
     python bench/reports.py --quick   # 10k patients, 100k visits, 50k appointments
@@ -47,7 +54,7 @@ import sqlalchemy as sa  # noqa: E402
 SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = dt.datetime(2026, 11, 30, 12, 0)
 DOCTORS = 20
-RUNS = 5
+RUNS = 7
 STATUSES = (("completed", 0.78), ("no_show", 0.08), ("cancelled", 0.08), ("confirmed", 0.04), ("requested", 0.02))
 
 HAND = {
@@ -83,6 +90,35 @@ HAND = {
         FROM appointment a
         WHERE a.starts_at >= :start AND a.starts_at < :end
         GROUP BY 1 ORDER BY 1""",
+}
+# What else the engine's result holds, hand-written: (SQL, the range it reads: the period or the one before).
+EXTRA = {
+    ("sqlite", "revisit_rate"): [
+        ("SELECT count(*), count(DISTINCT patient) FROM visit WHERE visited_at >= :start AND visited_at < :end",
+         "period"),
+        ("SELECT count(*), count(DISTINCT patient), (count(*) - count(DISTINCT patient)) * 1.0 / count(*) "
+         "FROM visit WHERE visited_at >= :start AND visited_at < :end", "previous"),
+    ],
+    ("postgresql", "revisit_rate"): [
+        ("SELECT count(*), count(DISTINCT patient) FROM visit WHERE visited_at >= :start AND visited_at < :end",
+         "period"),
+        ("SELECT count(*), count(DISTINCT patient), (count(*) - count(DISTINCT patient))::float / count(*) "
+         "FROM visit WHERE visited_at >= :start AND visited_at < :end", "previous"),
+    ],
+    ("sqlite", "no_show_rate"): [
+        ("SELECT sum(status IN ('checked_in', 'completed', 'no_show')), sum(status = 'no_show') "
+         "FROM appointment WHERE starts_at >= :start AND starts_at < :end", "previous"),
+    ],
+    ("postgresql", "no_show_rate"): [
+        ("SELECT count(*) FILTER (WHERE status IN ('checked_in', 'completed', 'no_show')), "
+         "count(*) FILTER (WHERE status = 'no_show') FROM appointment WHERE starts_at >= :start AND starts_at < :end",
+         "previous"),
+    ],
+}  # fmt: skip
+# The periods before (`compare: previous`): the 12 and the 3 whole months before.
+BEFORE = {
+    "revisit_rate": (dt.datetime(2024, 12, 1), dt.datetime(2025, 12, 1)),
+    "no_show_rate": (dt.datetime(2026, 6, 1), dt.datetime(2026, 9, 1)),
 }
 # The reports' default periods on NOW (see blueprints/clinic/reports): whole months / weeks up to today.
 PERIODS = {
@@ -195,14 +231,17 @@ def fill(engine: sa.Engine, schema, sources: dict[str, Callable[[], Iterator[dic
         conn.execute(sa.text("ANALYZE"))
 
 
-def median_seconds(run: Callable[[], object]) -> float:
-    run()  # warm-up: caches, the planner's statistics
-    times = []
+def paired_medians(runs: dict[str, Callable[[], object]], clock: Callable[[], float]) -> dict[str, float]:
+    """Each run's median seconds; the runs take turns, so a busy spell of the machine falls on all of them alike."""
+    for run in runs.values():
+        run()  # warm-up: caches, the planner's statistics
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(RUNS):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for name, run in runs.items():
+            started = clock()
+            run()
+            times[name].append(clock() - started)
+    return {name: statistics.median(found) for name, found in times.items()}
 
 
 def plans(engine: sa.Engine, sql: str, params: dict) -> list[str]:
@@ -212,7 +251,7 @@ def plans(engine: sa.Engine, sql: str, params: dict) -> list[str]:
 
 
 def engine_sql(records, blueprint, name: str) -> str:
-    """The engine's query for `name` as SQL text with its values inlined (for EXPLAIN)."""
+    """The one statement the engine sends for `name`, as SQL text with its values inlined (for EXPLAIN)."""
     from engines.reports import compile_report
 
     compiled = compile_report(
@@ -226,7 +265,7 @@ def engine_sql(records, blueprint, name: str) -> str:
         private=False,
         show_title=lambda entity: True,
     )
-    sql = str(compiled.query.compile(records.engine, compile_kwargs={"literal_binds": True}))
+    sql = str(compiled.statement.compile(records.engine, compile_kwargs={"literal_binds": True}))
     return sql.replace("%%", "%").replace(":", "\\:")
 
 
@@ -276,14 +315,31 @@ def bench(kind: str, patients: int, visits: int, appointments: int, show_plans: 
                     k: sum(r[k] or 0 for r in found) for k in ("visits", "due", "no_shows") if found and k in found[0]
                 }
 
+            def same_cells(name: str = name) -> object:
+                """The groups, the totals and the period before, hand-written, on one connection."""
+                with engine.connect() as conn:
+                    found = conn.execute(sa.text(HAND[(kind, name)]), dict(zip(("start", "end"), PERIODS[name])))
+                    cells: list[object] = [found.mappings().all()]
+                    for extra, reads in EXTRA[(kind, name)]:
+                        bounds = PERIODS[name] if reads == "period" else BEFORE[name]
+                        cells.append(conn.execute(sa.text(extra), dict(zip(("start", "end"), bounds))).all())
+                return cells
+
             result = run_report_as(records, blueprint.reports, admin, name, None, today=NOW.date())
             hand_rows, _ = hand_run()  # type: ignore[misc]
             filled = [r for r in result.rows if any(r.get(k) for k in ("visits", "due"))]
             assert len(filled) == len([r for r in hand_rows if (r.get("visits") or r.get("due"))]), (
                 name, len(filled), len(hand_rows))  # fmt: skip
-            engine_time, hand_time = median_seconds(engine_run), median_seconds(hand_run)
-            print(f"  {name:<14} engine {engine_time * 1000:8.1f} ms   hand-written {hand_time * 1000:8.1f} ms   "
-                  f"ratio {engine_time / hand_time:.2f}x   ({len(result.rows)} rows)")  # fmt: skip
+            previous = same_cells()[-1][0]  # type: ignore[index]
+            assert result.previous is not None and int(previous[0] or 0) == next(iter(result.previous.values())), (
+                name, previous, result.previous)  # fmt: skip
+            clocks = [("wall", time.perf_counter)] + ([("CPU", time.process_time)] if kind == "sqlite" else [])
+            for label, clock in clocks:
+                found = paired_medians({"engine": engine_run, "same": same_cells, "alone": hand_run}, clock)
+                engine_time, alone, same = found["engine"], found["alone"], found["same"]
+                print(f"  {name:<14} {label:<4} engine {engine_time * 1000:8.1f} ms   hand-written: same cells "
+                      f"{same * 1000:8.1f} ms (ratio {engine_time / same:.2f}x), groups {alone * 1000:8.1f} ms "
+                      f"(ratio {engine_time / alone:.2f}x)   ({len(result.rows)} rows)")  # fmt: skip
             if show_plans:
                 print("    engine's query plan:")
                 for line in plans(engine, engine_sql(records, blueprint, name), {}):

@@ -4,8 +4,8 @@ The designer's draft becomes `reports/<name>.yaml` in the blueprint folder. Befo
 anything is written, the whole blueprint is copied to a temporary folder with the
 new file and loaded as `crm validate` loads it (structure, meaning, examples); only
 a blueprint that passes is written, atomically (a temporary file renamed). The save
-is audited (`action: report_saved`). Running servers read blueprints at start:
-they show the new report after a restart.
+is audited (`action: report_saved`). Running servers follow the blueprint files
+(builder/following.py) and serve the new report from their next request.
 """
 
 from __future__ import annotations

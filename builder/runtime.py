@@ -97,6 +97,7 @@ def open_runtime(project: Project | Path | str = ".", database_url: str | None =
         decision_tables=loaded.decision_tables,
         timezone=loaded.blueprint.app.timezone,
         flows=loaded.flows,
+        forms=loaded.blueprint.forms,
     )
     configure_reports(project, records)
     return Runtime(project, loaded, engine, records, keyring)

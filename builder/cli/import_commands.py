@@ -33,6 +33,13 @@ STOPPED = 3
 @click.option("--resume", "resume", default=None, metavar="IMPORT_ID", help="Go on with a stopped import.")
 @click.option("--rejects", "rejects", type=click.Path(path_type=Path, dir_okay=False), default=None)
 @click.option("--sheet", default=None, help="The XLSX sheet to read (default: the first).")
+@click.option(
+    "--child-file",
+    "child_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A second file of child rows (beside FILE), for the suggested mapping's `children:`.",
+)
 @click.option("--batch-size", type=click.IntRange(1, 10_000), default=500, show_default=True)
 @click.option("--stop-after", type=click.IntRange(1), default=None, hidden=True)  # tests: stop like Ctrl-C
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -48,6 +55,7 @@ def import_command(
     resume: str | None,
     rejects: Path | None,
     sheet: str | None,
+    child_files: tuple[Path, ...],
     batch_size: int,
     stop_after: int | None,
     as_json: bool,
@@ -66,12 +74,12 @@ def import_command(
             raise ProjectError(f"there is no entity `{entity}` (entities: {', '.join(entities)})")
         try:
             if suggest_mapping:
-                click.echo(_suggestion(entity, entities, file, sheet), nl=False)
+                click.echo(_suggestion(entity, entities, file, sheet, child_files), nl=False)
                 return
             actor = _actor(runtime, as_user)
             mapping = load_mapping(mapping_file) if mapping_file else None
             if mapping is None and not resume:
-                mapping = _suggested(entity, entities, file, sheet)
+                mapping = _suggested(entity, entities, file, sheet, child_files)
                 out.print("[dim]No --mapping: using the suggested one (see --suggest-mapping).[/dim]")
             if mapping is not None and mapping.entity != entity:
                 raise ImportFailed(f"the mapping is for `{mapping.entity}`, not `{entity}`")
@@ -97,19 +105,25 @@ def import_command(
         raise SystemExit(STOPPED)
 
 
-def _suggested(entity: str, entities: dict[str, Any], file: Path, sheet: str | None) -> Any:
+def _suggested(
+    entity: str, entities: dict[str, Any], file: Path, sheet: str | None, child_files: tuple[Path, ...] = ()
+) -> Any:
     from itertools import islice
 
     from ..importing import open_source
-    from ..importing.suggesting import suggest_mapping
+    from ..importing.suggesting import SAMPLE_ROWS, other_sheets, suggest_mapping
 
     with open_source(file, sheet) as source:
-        sample = [row.cells for row in islice(source.rows, 500)]
-        return suggest_mapping(entity, entities, source.columns, sample)
+        sample = [row.cells for row in islice(source.rows, SAMPLE_ROWS)]
+        columns = source.columns
+    others = other_sheets(file, sheet, child_files)
+    return suggest_mapping(entity, entities, columns, sample, others)
 
 
-def _suggestion(entity: str, entities: dict[str, Any], file: Path, sheet: str | None) -> str:
-    mapping = _suggested(entity, entities, file, sheet)
+def _suggestion(
+    entity: str, entities: dict[str, Any], file: Path, sheet: str | None, child_files: tuple[Path, ...]
+) -> str:
+    mapping = _suggested(entity, entities, file, sheet, child_files)
     header = (
         f"# A mapping for importing {file.name} as {entity}, guessed from its headers: check it, then\n"
         f"# crm import {entity} {file.name} --mapping THIS_FILE --dry-run\n"

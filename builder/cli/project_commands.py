@@ -270,7 +270,7 @@ def _keyring_for(project, loaded, create: bool):
     type=click.IntRange(min=1),
     default=1000,
     show_default=True,
-    help="Rows per committed batch when rewriting data (encrypting a field).",
+    help="Rows per committed batch when rewriting data (encrypting, re-encrypting, filling, cutting).",
 )
 def migrate(
     project_dir: Path, dry_run: bool, allow_data_loss: bool, yes: bool, backup_dir: Path | None, batch_size: int

@@ -86,3 +86,23 @@ def form_link(
         runtime.close()
     click.echo(url)
     click.echo(f"valid until {expires}{', reusable' if form.public.reuse else ', single use'}", err=True)
+
+
+@main.command("prune-form-links")
+@project_option
+def prune_form_links(project_dir: Path) -> None:
+    """Delete public-form links dead (expired, used, revoked) for longer than [public] keep_days, and the
+    rate-limit rows past the window (the worker does this every hour)."""
+    from ..public_forms.pruning import prune_public
+    from ..public_forms.submitting import Limits
+    from ..public_forms.tokens import utc_now
+    from ..runtime import open_runtime
+
+    runtime = open_runtime(project_dir)
+    try:
+        limits = Limits.from_project(runtime.project)
+        pruned = prune_public(runtime.engine, utc_now(), limits.keep, limits.window)
+    finally:
+        runtime.close()
+    days = limits.keep.days
+    click.echo(f"pruned {pruned.links} public-form links dead for over {days} days, {pruned.attempts} rate-limit rows")

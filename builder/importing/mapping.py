@@ -163,29 +163,36 @@ class ImportMapping(BaseModel):
 
     def to_yaml(self) -> str:
         """The mapping as an editable YAML file (short forms where a field needs nothing but its column)."""
-        columns: dict[str, Any] = {}
-        for name, rule in self.fields.items():
-            extra = rule.model_dump(exclude_defaults=True, exclude={"column"})
-            if "format" in extra and len(extra["format"]) == 1:
-                extra["format"] = extra["format"][0]
-            if rule.values:
-                extra["values"] = rule.values  # kept even when empty entries wait to be filled in
-            columns[name] = {"column": rule.column, **extra} if extra else rule.column
-        document: dict[str, Any] = {"entity": self.entity, "fields": columns}
+        document: dict[str, Any] = {"entity": self.entity, "fields": _columns_yaml(self.fields)}
         if self.children:
-            document["children"] = {
-                name: child.model_dump(exclude_defaults=True)
-                | {"parent": child.parent.model_dump(exclude_defaults=True)}
-                for name, child in self.children.items()
-            }
+            document["children"] = {name: _child_yaml(child) for name, child in self.children.items()}
         text = yaml.safe_dump(document, allow_unicode=True, sort_keys=False, width=120)
         rules = ["[" + ", ".join(rule) + "]" for rule in self.match]
         match = rules[0] if len(rules) == 1 else "[" + ", ".join(rules) + "]"
         return text + f"match: {match}\non_duplicate: {self.on_duplicate}\n"
 
 
+def _columns_yaml(fields: dict[str, ColumnRule]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for name, rule in fields.items():
+        extra = rule.model_dump(exclude_defaults=True, exclude={"column"})
+        if "format" in extra and len(extra["format"]) == 1:
+            extra["format"] = extra["format"][0]
+        if rule.values:
+            extra["values"] = rule.values  # kept even when empty entries wait to be filled in
+        columns[name] = {"column": rule.column, **extra} if extra else rule.column
+    return columns
+
+
 def _child_yaml(child: ChildRule) -> dict[str, Any]:
-    return child.model_dump(exclude_defaults=True) | {"parent": child.parent.model_dump(exclude_defaults=True)}
+    where = child.model_dump(exclude_defaults=True, include={"sheet", "file"})
+    parent = child.parent.model_dump(exclude_defaults=True)
+    return {
+        **where,
+        "parent": parent["column"] if list(parent) == ["column"] else parent,
+        "fields": _columns_yaml(child.fields),
+        **({"sha256": child.sha256} if child.sha256 else {}),
+    }
 
 
 def _link_problems(name: str, spec: Any, rule: ColumnRule, entities: dict[str, EntitySpec]) -> list[str]:

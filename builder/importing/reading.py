@@ -72,6 +72,27 @@ def open_source(path: Path | str, sheet: str | None = None) -> Source:
     return _open_csv(path)
 
 
+def sheet_names(path: Path | str) -> list[str]:
+    """The sheets of an XLSX workbook in their order; none for a CSV file."""
+    path = Path(path)
+    with path.open("rb") as probe:
+        head = probe.read(4)
+    if not (head.startswith(b"PK\x03\x04") or path.suffix.lower() in (".xlsx", ".xlsm")):
+        return []
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise ImportFailed(f"{path.name} is not an Excel .xlsx workbook ({exc})") from None
+    try:
+        return list(book.sheetnames)
+    finally:
+        book.close()
+
+
 # -- CSV ---------------------------------------------------------------------------------
 def detect_encoding(sample: bytes) -> tuple[str, int]:
     """(codec, bytes of byte-order mark to skip) for a file starting with `sample`.

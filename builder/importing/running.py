@@ -1,7 +1,8 @@
 """An import run: every row through the record service as the importing actor, in batches.
 
-Each batch (500 rows by default) is one transaction; each row in it a savepoint, so a
-row the record service refuses is rolled back alone and the batch's good rows stay.
+Each batch (500 rows by default) is one transaction of the record service's bulk path
+(records/batch.py, the seeder's too); each row in it has its own savepoint, so a row the
+record service refuses is rolled back alone and the batch's good rows stay.
 The batch also marks its rows finished (store.py) before it commits, so a run stopped
 by Ctrl-C, a crash or `stop_after` resumes exactly after its last committed batch.
 A dry run does the same work and rolls every batch back: it reports what the real
@@ -31,7 +32,8 @@ from ..records import (
     ValidationFailed,
 )
 from ..records.auditing import audit_row
-from ..records.automations import Written, react
+from ..records.automations import Written
+from ..records.batch import Batch
 from ..system_tables import audit as audit_table
 from .children import ChildSheet, child_problem, child_values, open_children, with_child_digests
 from .converting import RowConverter, RowProblem
@@ -295,24 +297,15 @@ class _Importer:
     def _batch(self, rows: list[SourceRow], rejects: RejectsFile | None) -> None:
         results = _Batch()
         stop: _Stop | None = None
-        with self.records.engine.connect() as conn:
-            conn.execution_options(writes=True)
-            transaction = conn.begin()
-            try:
-                for row in rows:
-                    try:
-                        self._row(conn, row, results)
-                    except _Stop as exc:
-                        stop = exc
-                        break
-                if self.options.dry_run:
-                    transaction.rollback()
-                else:
-                    remember_rows(conn, self.report.import_id or "", results.finished)
-                    transaction.commit()
-            except BaseException:
-                transaction.rollback()
-                raise
+        with self.records.batch(self.actor, dry_run=self.options.dry_run) as batch:
+            for row in rows:
+                try:
+                    self._row(batch, row, results)
+                except _Stop as exc:
+                    stop = exc
+                    break
+            if not self.options.dry_run:
+                remember_rows(batch.conn, self.report.import_id or "", results.finished)
         stop = self._count_probes(results) or stop
         self._apply(results, rejects)
         if stop is not None:
@@ -341,7 +334,8 @@ class _Importer:
         for sheet in self.children:
             sheet.attached += results.attached.get(sheet.table, 0)
 
-    def _row(self, conn: sa.Connection, row: SourceRow, results: _Batch) -> None:
+    def _row(self, batch: Batch, row: SourceRow, results: _Batch) -> None:
+        conn = batch.conn
         values, problems = self.converter.convert(row, conn)
         problems += self._children_of(conn, row, values)
         if problems:
@@ -350,9 +344,9 @@ class _Importer:
         keys = self.matcher.keys(values) if self.matcher.rules else []
         match = self.matcher.find(conn, keys) if keys else None
         if match is not None:
-            self._duplicate(conn, row, values, match, results)
+            self._duplicate(batch, row, values, match, results)
             return
-        written = self._write(conn, row, values, None, None, results)
+        written = self._write(batch, row, values, None, None, results)
         if written is not None:
             self.matcher.remember(keys, row.row)
             results.finished.append((row.row, "created", written.record_id))
@@ -384,7 +378,7 @@ class _Importer:
             if sheet.table in values:
                 results.attached[sheet.table] = results.attached.get(sheet.table, 0) + len(values[sheet.table])
 
-    def _duplicate(self, conn: sa.Connection, row: SourceRow, values: dict, match: Match, results: _Batch) -> None:
+    def _duplicate(self, batch: Batch, row: SourceRow, values: dict, match: Match, results: _Batch) -> None:
         rule = self.on_duplicate
         outcome = {"skip": "skipped", "update": "updated", "stop": "stopped"}[rule]
         duplicate = Duplicate(row.row, match.fields, match.record_id, match.earlier_row, outcome)
@@ -404,7 +398,7 @@ class _Importer:
             results.duplicates.append(duplicate)
             results.finished.append((row.row, "updated", None))
             return
-        written = self._write(conn, row, values, match.record_id, match.version, results)
+        written = self._write(batch, row, values, match.record_id, match.version, results)
         if written is not None:
             results.duplicates.append(duplicate)
             results.finished.append((row.row, "updated", written.record_id))
@@ -413,39 +407,28 @@ class _Importer:
 
     def _write(
         self,
-        conn: sa.Connection,
+        batch: Batch,
         row: SourceRow,
         values: dict,
         record_id: int | None,
         version: int | None,
         results: _Batch,
     ) -> Written | None:
-        """The record service's own write lifecycle in a savepoint; what it wrote, or None when refused."""
-        records = self.records
-        savepoint = _Savepoint(conn)
-        try:
-            run = records.new_run(conn)
-            written = records.write_in(conn, self.actor, self.compiled, self.grant, record_id, values, version)
-            react(records, run, written.change("created" if record_id is None else "updated"), events=False)
-        except ValidationFailed as exc:
-            savepoint.rollback()
-            results.rejected.append((row, [self._problem(row, e.field, e.message) for e in exc.errors]))
+        """The row through the record service's bulk path (its own savepoint); what it wrote, or None when refused."""
+        result = batch.write(self.entity, record_id, values, version)
+        refused = result.refused
+        if refused is None:
+            return result.written
+        locale = self.actor.locale
+        if isinstance(refused, ValidationFailed):
+            results.rejected.append((row, [self._problem(row, e.field, e.message) for e in refused.errors]))
             if self.probing:
-                results.probes.append((row.row, values, exc))
-            return None
-        except Conflict:
-            savepoint.rollback()
-            results.rejected.append((row, [RowProblem(row.row, "", say("conflict", self.actor.locale))]))
-            return None
-        except (PermissionDenied, NotFound) as exc:
-            savepoint.rollback()
-            results.rejected.append((row, [RowProblem(row.row, "", say("not_allowed", self.actor.locale, reason=exc))]))
-            return None
-        except BaseException:
-            savepoint.rollback_unless_lost()
-            raise
-        savepoint.release()
-        return written
+                results.probes.append((row.row, values, refused))
+        elif isinstance(refused, Conflict):
+            results.rejected.append((row, [RowProblem(row.row, "", say("conflict", locale))]))
+        else:
+            results.rejected.append((row, [RowProblem(row.row, "", say("not_allowed", locale, reason=refused))]))
+        return None
 
     def _count_probes(self, results: _Batch) -> _Stop | None:
         """A row refused as `unique` on a field the actor sees masked told it the value exists: counted and
@@ -513,29 +496,6 @@ class _Importer:
                     self._children_of(conn, row, values)
                     out[row.row] = (record_id, coerced_source(self.records, self.entity, values))
         return out
-
-
-class _Savepoint:
-    """A row's savepoint, said to the driver directly: SQLAlchemy's nested transactions cost two full
-    statement executions per row, a good part of an import's time. The batch's transaction stays SQLAlchemy's."""
-
-    def __init__(self, conn: sa.Connection):
-        self.conn = conn
-        conn.exec_driver_sql("SAVEPOINT crm_import_row")
-
-    def release(self) -> None:
-        self.conn.exec_driver_sql("RELEASE SAVEPOINT crm_import_row")
-
-    def rollback(self) -> None:
-        self.conn.exec_driver_sql("ROLLBACK TO SAVEPOINT crm_import_row")
-        self.conn.exec_driver_sql("RELEASE SAVEPOINT crm_import_row")
-
-    def rollback_unless_lost(self) -> None:
-        """On the way out of an exception. Ctrl-C inside a statement makes SQLAlchemy drop the connection;
-        the savepoint went with it, and touching it would raise a PendingRollbackError over the Ctrl-C.
-        The batch's transaction rollback is what ends that connection."""
-        if not self.conn.invalidated:
-            self.rollback()
 
 
 def _counted(rows: Iterator[SourceRow], report: ImportReport) -> Iterator[SourceRow]:

@@ -2,11 +2,16 @@
 
 A held submission is the patient's input as JSON, encrypted with the project's keyring
 when it has one (the same keys as encrypted fields; its own associated data), so the
-queue is no clear copy of patient details. Accepting creates the record through the
-record service *as the reviewer* (their rights, rules and audit); accepting or
-rejecting wipes the held values. Duplicates are existing records with the same value of
-a unique field (phone, resident ID), or the same title and a date field (name and
-birth date), found with the record service's exact-match filters.
+queue is no clear copy of patient details. A reviewer may correct the held values
+first (checked by the write lifecycle as the reviewer, rolled back; audited as
+`public_correct` with the record audit's rules: old and new values of ordinary fields,
+only the names of sensitive, PHI or encrypted ones); the values as sent are held
+beside the correction and shown until the submission is decided. Accepting creates the
+record through the record service *as the reviewer* (their rights, rules and audit)
+from the corrected values; accepting or rejecting wipes the held values. Duplicates
+are existing records with the same value of a unique field (phone, resident ID), or
+the same title and a date field (name and birth date), found with the record service's
+exact-match filters.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from builder.records import SYSTEM, Actor, NotFound, RecordError, RecordService
-from builder.records.auditing import audit_row
+from builder.records import SYSTEM, Actor, FieldError, NotFound, RecordError, RecordService, ValidationFailed
+from builder.records.auditing import audit_changes, audit_row
 from builder.storage.database import inserted_id, write_transaction
 from builder.system_tables import audit as audit_table
 from builder.system_tables import public_submissions
@@ -28,6 +33,31 @@ from builder.system_tables import public_submissions
 from .catalog import PublicForm
 
 CONTEXT = "crm_public_submission.payload"
+ORIGINAL, CORRECTED, CORRECTED_BY = "$original", "$corrected", "$corrected_by"  # never field names
+
+
+class _RolledBack(Exception):
+    pass
+
+
+def check_write(service: RecordService, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> None:
+    """The whole create lifecycle as `actor`, rolled back: ValidationFailed with every error but "already used".
+
+    "Already used" is left out: it would tell a stranger that a phone number is a
+    patient's; the reviewer sees it as a duplicate, and accepting checks it for real.
+    """
+    entity = service.entity(entity_name)
+    grant = service.policy.require(actor, entity_name, "create")
+    try:
+        with write_transaction(service.engine) as conn:
+            service.write_in(conn, actor, entity, grant, None, dict(values), None)
+            raise _RolledBack()
+    except _RolledBack:
+        return
+    except ValidationFailed as exc:
+        errors: list[FieldError] = [e for e in exc.errors if e.code != "unique"]
+        if errors:
+            raise ValidationFailed(errors) from None
 
 
 @dataclass(frozen=True)
@@ -40,12 +70,17 @@ class Duplicate:
 
 @dataclass
 class Pending:
+    """A held submission: `values` are what accepting would create (the correction, if any), `original`
+    what the patient sent."""
+
     id: int
     form: str
     entity: str
     created_at: dt.datetime
     values: dict[str, Any]
     duplicates: list[Duplicate] = field(default_factory=list)
+    original: dict[str, Any] = field(default_factory=dict)
+    corrected_by: str | None = None
 
 
 class ReviewQueue:
@@ -69,6 +104,15 @@ class ReviewQueue:
             return {}
         value = json.loads(text) if text else {}
         return value if isinstance(value, dict) else {}
+
+    def _pending(self, row: Any) -> Pending:
+        held = self._open(row.payload)
+        if isinstance(held.get(ORIGINAL), dict) and isinstance(held.get(CORRECTED), dict):
+            by = held.get(CORRECTED_BY)
+            return Pending(
+                row.id, row.form, row.entity, row.created_at, held[CORRECTED], [], held[ORIGINAL], str(by or "")
+            )
+        return Pending(row.id, row.form, row.entity, row.created_at, held, [], dict(held))
 
     def add(self, form: PublicForm, values: Mapping[str, Any], address_hash: str | None) -> int:
         with write_transaction(self.engine) as conn:
@@ -102,7 +146,7 @@ class ReviewQueue:
                 .order_by(table.c.id)
                 .limit(limit)
             ).all()
-        items = [Pending(r.id, r.form, r.entity, r.created_at, self._open(r.payload)) for r in rows]
+        items = [self._pending(r) for r in rows]
         for item in items:
             item.duplicates = self.duplicates(item.entity, item.values)
         if items:
@@ -115,7 +159,38 @@ class ReviewQueue:
             row = conn.execute(sa.select(table).where(table.c.id == submission_id)).first()
         if row is None or row.status != "pending" or row.form not in self.forms_for(actor.role):
             raise NotFound(f"submission {submission_id} not found")
-        return Pending(row.id, row.form, row.entity, row.created_at, self._open(row.payload))
+        return self._pending(row)
+
+    def correct(self, actor: Actor, submission_id: int, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Hold `values` as the submission's correction (ValidationFailed if the reviewer's create would refuse
+        them); the changes as the record audit keeps them (`{}`: nothing changed, nothing written)."""
+        item = self.get(actor, submission_id)
+        check_write(self.service, actor, item.entity, values)
+        entity = self.service.entity(item.entity)
+        changes = audit_changes(entity, _typed(entity, item.values), _typed(entity, values), {})
+        if not changes:
+            return {}
+        held = {ORIGINAL: item.original, CORRECTED: dict(values), CORRECTED_BY: actor.name}
+        table = public_submissions
+        with write_transaction(self.engine) as conn:
+            done = conn.execute(
+                table.update()
+                .where(table.c.id == item.id, table.c.status == "pending")
+                .values(payload=self._seal(held))
+            )
+            if done.rowcount != 1:
+                raise NotFound(f"submission {submission_id} not found")  # decided meanwhile by someone else
+            entry = audit_row(
+                actor,
+                "public_correct",
+                item.entity,
+                None,
+                self.service.clock(),
+                changes,
+                json.dumps({"form": item.form, "submission": item.id}),
+            )
+            conn.execute(audit_table.insert().values(**entry))
+        return changes
 
     def duplicates(self, entity_name: str, values: Mapping[str, Any]) -> list[Duplicate]:
         """Existing records matching on a unique field, or on the title field and a date field."""
@@ -168,6 +243,18 @@ class ReviewQueue:
         )
         with write_transaction(self.engine) as conn:
             conn.execute(audit_table.insert().values(**entry))
+
+
+def _typed(entity: Any, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Held values as their field types read them, so `138 0013 8000` and `13800138000` are no change."""
+    typed: dict[str, Any] = {}
+    for name, value in values.items():
+        field = entity.fields.get(name)
+        try:
+            typed[name] = field.kind.coerce(value, field.spec) if field is not None else value
+        except Exception:  # noqa: BLE001 - a value that does not parse is compared as written
+            typed[name] = value
+    return typed
 
 
 def matched_fields(duplicates: Collection[Duplicate]) -> set[str]:

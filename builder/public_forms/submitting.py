@@ -22,14 +22,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from builder.errors import ProjectError
-from builder.records import Actor, FieldError, RecordService, ValidationFailed
+from builder.records import Actor, RecordService, ValidationFailed
 from builder.records.auditing import audit_row
 from builder.storage.database import write_transaction
 from builder.system_tables import audit as audit_table
 
 from .actor import public_actor
 from .catalog import PublicForm, public_forms
-from .review import ReviewQueue
+from .review import ReviewQueue, check_write
 from .throttle import PublicThrottle
 from .tokens import BadToken, TokenRow, TokenStore, utc_now
 
@@ -45,19 +45,16 @@ class Outcome:
     submission_id: int | None = None
 
 
-class _RolledBack(Exception):
-    pass
-
-
 @dataclass(frozen=True)
 class Limits:
     per_address: int = 20
     per_token: int = 10
     window: dt.timedelta = dt.timedelta(hours=1)
+    keep: dt.timedelta = dt.timedelta(days=30)  # how long a dead link is kept before it is pruned
 
     @classmethod
     def from_project(cls, project: Any) -> Limits:
-        """`[public]` in crm.toml: per_address, per_token, window_minutes (whole numbers of at least 1)."""
+        """`[public]` in crm.toml: per_address, per_token, window_minutes, keep_days (whole numbers of at least 1)."""
 
         def number(key: str, default: int) -> int:
             value = project.setting("public", key, default)
@@ -67,7 +64,10 @@ class Limits:
 
         minutes = number("window_minutes", 60)
         return cls(
-            number("per_address", cls.per_address), number("per_token", cls.per_token), dt.timedelta(minutes=minutes)
+            number("per_address", cls.per_address),
+            number("per_token", cls.per_token),
+            dt.timedelta(minutes=minutes),
+            dt.timedelta(days=number("keep_days", 30)),
         )
 
 
@@ -133,7 +133,7 @@ class PublicDesk:
                 raise BadToken("unknown")
             values[form.bind] = row.record_id
         if form.reviewed:
-            self._dry_run(actor, form.entity, values)
+            check_write(self.service, actor, form.entity, values)  # the patient sees every error now
             submission = self.review.add(form, values, actor.address)
             self._audit(actor, form, None, row, {"submission": submission})
             return Outcome("pending", submission_id=submission)
@@ -154,25 +154,6 @@ class PublicDesk:
         """A bot filled the hidden field: nothing is kept, the bot sees the thanks page, the audit says so."""
         self._audit(self.actor(form, row, locale, address), form, None, row, {"dropped": "honeypot"})
         return Outcome("dropped")
-
-    def _dry_run(self, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> None:
-        """The whole write lifecycle, rolled back: the patient sees every error now, not the reviewer later.
-
-        "Already used" is left out: it would tell a stranger that a phone number is a
-        patient's; the reviewer sees it as a duplicate instead.
-        """
-        entity = self.service.entity(entity_name)
-        grant = self.service.policy.require(actor, entity_name, "create")
-        try:
-            with write_transaction(self.engine) as conn:
-                self.service.write_in(conn, actor, entity, grant, None, values, None)
-                raise _RolledBack()
-        except _RolledBack:
-            return
-        except ValidationFailed as exc:
-            errors: list[FieldError] = [e for e in exc.errors if e.code != "unique"]
-            if errors:
-                raise ValidationFailed(errors) from None
 
     def _audit(
         self, actor: Actor, form: PublicForm, record_id: int | None, row: TokenRow | None, extra: dict[str, Any]

@@ -66,6 +66,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _utc(timestamp: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -159,7 +163,13 @@ class TokenStore:
             found = conn.execute(
                 sa.select(public_tokens).where(public_tokens.c.token_hash == token_hash(token))
             ).first()
-        if found is None:
+        if found is None:  # never issued, or pruned after it died: a past expiry says which, kindly
+            expiry = body.get("x")
+            if (
+                isinstance(expiry, int)
+                and dt.datetime.fromtimestamp(expiry, dt.UTC).replace(tzinfo=None) <= self.clock()
+            ):
+                raise BadToken("expired")
             raise BadToken("unknown")
         row = _row(found)
         if row.form != body["f"] or row.record_id != body["r"]:

@@ -13,10 +13,24 @@ import decimal
 import json
 from typing import Any
 
+import sqlalchemy as sa
+
+from builder.system_tables import audit as audit_table
 from engines.rules import get_timezone
 
 from .actor import Actor
 from .compiled import CompiledEntity
+
+PENDING_AUDIT = "crm_pending_audit"  # conn.info key: a batch's entries, inserted together before it commits
+
+
+def add_audit(conn: sa.Connection, entry: dict[str, Any]) -> None:
+    """Write one audit entry in `conn`'s transaction, or keep it for the batch's one insert (batch.py)."""
+    pending: list[dict[str, Any]] | None = conn.info.get(PENDING_AUDIT)
+    if pending is None:
+        conn.execute(audit_table.insert(), entry)
+    else:
+        pending.append(entry)
 
 
 def _jsonable(value: Any) -> Any:

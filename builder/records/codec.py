@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from builder.storage.crypto import TOKEN_VERSION
-from builder.storage.tables import hash_column
+from builder.storage.crypto import TOKEN_VERSION, DecryptionError
+from builder.storage.tables import child_table_name, hash_column
+from engines.forms import EntitySpec, FieldSpec
 
 from .compiled import CompiledField
 
@@ -83,3 +84,78 @@ def search_value(field: CompiledField, value: Any, cipher: Cipher | None) -> tup
         stored = field.kind.to_storage(value, field.spec)
         return hash_column(field.name), cipher.blind_index(str(stored))
     return field.name, field.kind.to_storage(value, field.spec)
+
+
+def _names(current: str, renamed_from: str | None) -> set[str]:
+    return {current, renamed_from} if renamed_from else {current}
+
+
+def _previous_of_fields(
+    found: dict[str, tuple[str, ...]], table: str, old_tables: set[str], fields: dict[str, FieldSpec]
+) -> None:
+    for name, spec in fields.items():
+        if spec.encrypted:
+            contexts = {f"{t}.{n}" for t in old_tables for n in _names(name, spec.renamed_from)}
+            previous = tuple(sorted(contexts - {f"{table}.{name}"}))
+            if previous:
+                found[f"{table}.{name}"] = previous
+
+
+def previous_contexts(entities: dict[str, EntitySpec]) -> dict[str, tuple[str, ...]]:
+    """For each encrypted field renamed with `renamed_from` (or inside a renamed entity), the contexts it had."""
+    found: dict[str, tuple[str, ...]] = {}
+    live: set[str] = set()
+    for entity, spec in entities.items():
+        tables = _names(entity, spec.renamed_from)
+        _previous_of_fields(found, entity, tables, spec.fields)
+        live.update(f"{entity}.{name}" for name in spec.fields)
+        for name, field in spec.fields.items():
+            if field.type == "table":
+                child = child_table_name(entity, name)
+                children = {child_table_name(t, n) for t in tables for n in _names(name, field.renamed_from)}
+                _previous_of_fields(found, child, children, field.fields or {})
+                live.update(f"{child}.{child_field}" for child_field in field.fields or {})
+    # A name another field of this blueprint has now is never read as an old one: its values stay bound to it.
+    kept = {context: tuple(c for c in previous if c not in live) for context, previous in found.items()}
+    return {context: previous for context, previous in kept.items() if previous}
+
+
+class PreviousNames:
+    """A cipher that also reads values still under a renamed field's old name.
+
+    `crm migrate` re-encrypts them for the new name in committed batches after the
+    rename commits (storage/migrations/rewrite_kinds.py); until a row's batch is done,
+    its value decrypts only under the old "table.field". The old names come from the
+    blueprint's `renamed_from`, whose columns no longer exist, so nothing can be copied
+    from them; every other field stays bound to its own name.
+    """
+
+    def __init__(self, cipher: Cipher, previous: dict[str, tuple[str, ...]]):
+        self._cipher = cipher
+        self._previous = previous
+
+    def encrypt(self, plaintext: str, context: str) -> str:
+        return self._cipher.encrypt(plaintext, context)
+
+    def blind_index(self, value: str) -> str:
+        return self._cipher.blind_index(value)
+
+    def decrypt(self, token: str, context: str) -> str:
+        try:
+            return self._cipher.decrypt(token, context)
+        except DecryptionError:
+            for old in self._previous.get(context, ()):
+                try:
+                    return self._cipher.decrypt(token, old)
+                except DecryptionError:
+                    continue
+            raise
+
+    def __getattr__(self, name: str) -> Any:  # key ids and the rest: the wrapped cipher's
+        return getattr(self._cipher, name)
+
+
+def with_previous_names(cipher: Cipher | None, entities: dict[str, EntitySpec]) -> Cipher | None:
+    """`cipher`, reading renamed fields' values under their old names too (when the blueprint renames any)."""
+    previous = previous_contexts(entities)
+    return PreviousNames(cipher, previous) if cipher is not None and previous else cipher

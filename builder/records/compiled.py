@@ -10,7 +10,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engines.forms import EntitySpec, FieldSpec, FieldType, child_scope, default_is_expression, entity_scope, field_type
+from engines.forms import (
+    EntitySpec,
+    FieldSpec,
+    FieldType,
+    FormSpec,
+    child_scope,
+    default_is_expression,
+    entity_scope,
+    field_type,
+)
 from engines.rules import Expression, compile_expression
 
 Compile = Callable[[str], Expression]
@@ -32,6 +41,14 @@ class CompiledField:
     required_if: Expression | None = None
     readonly_if: Expression | None = None
     children: dict[str, CompiledField] = field(default_factory=dict)
+    # its form sections' `required_if`, each with the section's `visible_if` (a hidden section requires nothing)
+    section_required_if: list[tuple[Expression, Expression | None]] = field(default_factory=list)
+    section_readonly_if: list[Expression] = field(default_factory=list)  # its form sections' `readonly_if`
+
+    @property
+    def lock_conditions(self) -> list[Expression]:
+        """`readonly_if` of the field and of every form section holding it: any true locks it."""
+        return ([self.readonly_if] if self.readonly_if is not None else []) + self.section_readonly_if
 
     def limit(self, which: str, record: dict[str, Any], evaluate: Callable[[Expression, dict], Any]) -> Any:
         """The field's min or max: a literal, or an expression (`today()`) evaluated for `record`."""
@@ -92,9 +109,16 @@ def _compile_field(
 
 
 def compile_entity(
-    name: str, entities: Mapping[str, EntitySpec], tables: Mapping[str, object] | None = None
+    name: str,
+    entities: Mapping[str, EntitySpec],
+    tables: Mapping[str, object] | None = None,
+    forms: Mapping[str, FormSpec] | None = None,
 ) -> CompiledEntity:
-    """Compile every expression of entity `name` in the same scope the blueprint checks used."""
+    """Compile every expression of entity `name` in the same scope the blueprint checks used.
+
+    A form section's `required_if` and `readonly_if` belong to each field in it and
+    bind every write of the entity (pages, API, imports), not only that form's.
+    """
     spec = entities[name]
     scope = entity_scope(entities, name, user=True)
 
@@ -106,5 +130,19 @@ def compile_entity(
         return lambda source: compile_expression(source, scope=inner, tables=tables)
 
     fields = {n: _compile_field(n, s, compile_, child_compile) for n, s in spec.fields.items()}
+    for form in (forms or {}).values():
+        if form.entity != name:
+            continue
+        for section in form.layout:
+            required = compile_(section.required_if) if section.required_if else None
+            shown = compile_(section.visible_if) if section.visible_if else None
+            locked = compile_(section.readonly_if) if section.readonly_if else None
+            for field_name in section.fields:
+                if field_name not in fields:
+                    continue
+                if required is not None:
+                    fields[field_name].section_required_if.append((required, shown))
+                if locked is not None:
+                    fields[field_name].section_readonly_if.append(locked)
     validations = [CompiledValidation(compile_(v.rule), v.message, v.fields or []) for v in spec.validations]
     return CompiledEntity(name, spec, fields, validations)

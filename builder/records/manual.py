@@ -89,8 +89,9 @@ class Refusal:
     """A selected row the automation did not run on, and why (`not_found` covers rows the actor cannot see)."""
 
     record_id: int
-    code: str  # not_found | condition | failed
+    code: str  # not_found | condition | failed (and conflict, wrong_state, guard, invalid: see bulk_*.py)
     message: str
+    errors: tuple[FieldError, ...] = ()  # the field errors of an `invalid` row, for words beside each field
 
 
 @dataclass

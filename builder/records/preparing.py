@@ -171,13 +171,20 @@ def drop_required_unwritable(errors: list[FieldError], grant: Grant) -> list[Fie
 
 
 def _required(field: CompiledField, record: dict[str, Any], evaluate: Evaluate) -> bool:
-    """`required`, or `required_if` true for the record as it will be stored (an unevaluable condition binds)."""
-    if field.spec.required or field.required_if is None:
-        return field.spec.required
-    try:
-        return bool(evaluate(field.required_if, record))
-    except RuleError:
+    """`required`, or a `required_if` (its own or its section's) true for the record as it will be stored.
+
+    An unevaluable condition binds.
+    """
+    if field.spec.required:
         return True
+    conditions = [(field.required_if, None)] if field.required_if is not None else []
+    for condition, shown in conditions + field.section_required_if:
+        try:
+            if evaluate(condition, record) and (shown is None or evaluate(shown, record)):
+                return True
+        except RuleError:
+            return True
+    return False
 
 
 def read_only_now(
@@ -188,7 +195,7 @@ def read_only_now(
     evaluate: Evaluate,
     locale: str,
 ) -> list[FieldError]:
-    """Changes to fields whose `readonly_if` holds for the record as it will be stored.
+    """Changes to fields whose `readonly_if` (their own or their form section's) holds for the record as it will be.
 
     Judged on the resulting record, so a writer cannot set the field and flip the
     condition in the same request to slip past it; a value sent back unchanged is fine.
@@ -196,23 +203,21 @@ def read_only_now(
     errors: list[FieldError] = []
     for name in typed:
         field = entity.fields.get(name)
-        if field is None or field.readonly_if is None:
+        if field is None or not field.lock_conditions:
             continue
         before, after = stored.get(name), typed[name]
         if after == before or (field.kind.is_empty(after) and field.kind.is_empty(before)):
             continue
         try:
-            locked = bool(evaluate(field.readonly_if, record))
+            holding = next((c for c in field.lock_conditions if evaluate(c, record)), None)
         except RuleError as exc:
             errors.append(_rule_failed(name, field, locale, exc))
             continue
-        if locked:
+        if holding is not None:
             because = ", ".join(
-                localized(entity.fields[n].spec.label, locale, n)
-                for n in sorted(field.readonly_if.names)
-                if n in entity.fields
+                localized(entity.fields[n].spec.label, locale, n) for n in sorted(holding.names) if n in entity.fields
             )
-            errors.append(_error(name, "read_only_if", locale, fields=because or field.readonly_if.source))
+            errors.append(_error(name, "read_only_if", locale, fields=because or holding.source))
     return errors
 
 

@@ -186,7 +186,8 @@ def run_report_as(
             versions = read_versions(connection, prepared.scope)  # before the query: never older than its key
             frozen = tuple(sorted((k, str(v)) for k, v in prepared.params.items()))
             page = (offset or 0, limit) if paged else None
-            key = (name, frozen, prepared.today, prepared.identity, page, versions)
+            definition = prepared.spec.model_dump_json()  # a report replaced under its name is another report
+            key = (name, definition, frozen, prepared.today, prepared.identity, page, versions)
             result = cache.get(key)
         cached = result is not None
         if result is None:

@@ -4,13 +4,17 @@ A permission's `where` (``consent_marketing == true``, ``doctor.user == user.id`
 must hold in the database query itself, so counts, search, links and pages all see
 the same rows. Only a safe subset is translatable: comparisons of fields (one link
 hop allowed) with literals or `user.*`, combined with and/or/not.
+
+A link's `filter:` is compiled the same way, with `record.*` (the record being
+written, or the form being filled) as constants: an empty `record` value compares
+false with a column, and `record.x == null` asks whether it is empty.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +30,7 @@ _COMPARE = {
 
 
 _UNKNOWN = object()  # a `user.*` value the user does not have: compares false, never "is null"
+_EMPTY = object()  # an empty `record.*` value: compares false with a column, equal to null as a constant
 
 
 class UntranslatableFilter(ValueError):
@@ -43,9 +48,14 @@ def _parsed(source: str) -> ast.AST:
 
 
 def compile_row_filter(
-    source: str, entity: str, tables: TableLookup, link_target: LinkTarget, user: dict[str, Any]
+    source: str,
+    entity: str,
+    tables: TableLookup,
+    link_target: LinkTarget,
+    user: dict[str, Any],
+    record: Mapping[str, Any] | None = None,
 ) -> sa.ColumnElement[bool]:
-    """A SQL clause true for exactly the rows the expression admits for `user`."""
+    """A SQL clause true for exactly the rows the expression admits for `user` (and `record`, for a link filter)."""
     tree = _parsed(source)
 
     def operand(node: ast.AST) -> Any:
@@ -64,6 +74,9 @@ def compile_row_filter(
             if root == "user":
                 value = user.get(attr)
                 return _UNKNOWN if value is None else value
+            if root == "record" and record is not None:
+                value = record.get(attr)
+                return _EMPTY if value is None or value == "" or value == [] else value
             target = link_target(entity, root)
             if target is None:
                 raise UntranslatableFilter(f"`{root}` is not a link")
@@ -83,6 +96,10 @@ def compile_row_filter(
             left, right, op = operand(node.left), operand(node.comparators[0]), node.ops[0]
             if left is _UNKNOWN or right is _UNKNOWN:
                 return sa.false()
+            if not _is_sql(left) and not _is_sql(right):
+                return sa.true() if _constant_compare(op, left, right) else sa.false()
+            if left is _EMPTY or right is _EMPTY:
+                return sa.false()
             if isinstance(op, (ast.In, ast.NotIn)):
                 if not isinstance(right, list):
                     raise UntranslatableFilter("`in` needs a list in a row filter")
@@ -99,7 +116,31 @@ def compile_row_filter(
                 )
         if isinstance(node, (ast.Name, ast.Attribute)):
             value = operand(node)
-            return value == sa.true() if hasattr(value, "is_not") else sa.literal(bool(value))
+            if _is_sql(value):
+                return value == sa.true()
+            return sa.true() if value not in (_EMPTY, _UNKNOWN) and bool(value) else sa.false()
         raise UntranslatableFilter(f"`{ast.unparse(node)}` cannot be used in a row filter")
 
     return clause(tree)
+
+
+def _is_sql(value: Any) -> bool:
+    return isinstance(value, sa.ColumnElement) or hasattr(value, "is_not")
+
+
+def _constant_compare(op: ast.cmpop, left: Any, right: Any) -> bool:
+    """Two constants (`record.department == null`, `user.role == 'admin'`): decided here, not in SQL."""
+    left, right = (None if v is _EMPTY else v for v in (left, right))
+    if isinstance(op, (ast.In, ast.NotIn)):
+        hit = isinstance(right, list) and left in right
+        return hit if isinstance(op, ast.In) else not hit
+    if isinstance(op, (ast.Eq, ast.Is)):
+        return left == right
+    if isinstance(op, (ast.NotEq, ast.IsNot)):
+        return left != right
+    if left is None or right is None or type(op) not in _COMPARE:
+        return False
+    try:
+        return bool(_COMPARE[type(op)](left, right))
+    except TypeError:
+        return False

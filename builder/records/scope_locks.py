@@ -6,6 +6,7 @@ slot. So in a write transaction every related-rows query first takes the lock of
 scope: the entity it queries plus its equality conditions (`appointment`, doctor 7),
 or the entity alone when it has none. A second writer of the same scope waits until
 the first commits and then sees its row. Reads (explanations, pages) take no locks.
+A batch (batch.py) remembers the locks its transaction took, so each is taken once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import sqlalchemy as sa
 from builder.storage.locks import ScopeBusy, lock_scope_without_deadlock, scope_key
 from engines.rules import RuleError
 
+BATCH_HELD = "crm_batch_scopes"  # conn.info key: the scope locks a batch's transaction holds (batch.py)
+
 
 class RuleScopes:
     """The scope locks one write transaction holds (PostgreSQL; nothing to do on SQLite)."""
@@ -25,7 +28,9 @@ class RuleScopes:
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
         self.active = bool(conn.get_execution_options().get("writes")) and conn.dialect.name == "postgresql"
-        self.held: set[int] = set()
+        # In a batch the transaction's locks outlive each row's write: a scope locked once stays locked.
+        held: set[int] | None = conn.info.get(BATCH_HELD) if self.active else None
+        self.held: set[int] = held if held is not None else set()
 
     def hold(self, entity: str, equalities: Mapping[str, Sequence[Any]]) -> None:
         """Take the lock of `entity` restricted to `equalities` (column -> stored values) before reading it."""

@@ -23,21 +23,22 @@ from builder.storage.database import inserted_id, write_transaction
 from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
-from engines.forms import EntitySpec, message
+from engines.forms import EntitySpec, FormSpec, message
 from engines.rules import get_timezone
 from engines.workflows import Flows
 
 from . import preparing
 from .actor import Actor
-from .auditing import audit_changes, audit_row
+from .auditing import add_audit, audit_changes, audit_row
 from .automations import Change, Run, Written, react
-from .batch import KNOWN_LINKS, WRITING, Batch, open_batch
-from .codec import Cipher, decode, encode, search_value
+from .batch import KNOWN_LINKS, Batch, open_batch, starting_to_write
+from .codec import Cipher, decode, encode, search_value, with_previous_names
 from .compiled import CompiledEntity, compile_entity
 from .counting import count_matches
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .keyset import SortKey, encode_cursor
+from .link_filters import LinkChoice, check_link_filters, filter_clause
 from .links import LinkLoader
 from .manual import BulkRun, run_manual, run_manual_many
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
@@ -85,10 +86,11 @@ class RecordService:
         timezone: str | None = None,
         masked_lookups: MaskedLookupGuard | None = None,
         flows: Flows | None = None,
+        forms: Mapping[str, FormSpec] | None = None,
     ):
         self.engine = engine
         self.masked_lookups = masked_lookups or MaskedLookupGuard()
-        self.cipher = cipher
+        self.cipher = with_previous_names(cipher, entities)  # a rename's re-encryption may be under way
         self.schema = schema or build_schema(entities)
         self.decision_tables = dict(decision_tables or {})
         self.timezone = timezone
@@ -96,10 +98,11 @@ class RecordService:
         self.reports_engine: sa.Engine | None = None  # `[database] reports_url`: reports run there when set
         self.report_cache: Any = None  # a records.report_cache.ReportCache, set by the runtime
         self.entities: dict[str, CompiledEntity] = {
-            n: compile_entity(n, entities, self.decision_tables) for n in entities
+            n: compile_entity(n, entities, self.decision_tables, forms) for n in entities
         }
         self.policy = Policy.from_entities(entities)
         self._unique_queries: dict[tuple[str, str, bool], sa.Select] = {}
+        self._statements: dict[tuple[str, str], Any] = {}  # statements built once, by kind and table
         self.clock = clock
         self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
         self._links.update(
@@ -182,15 +185,28 @@ class RecordService:
         found: dict[tuple[str, int], list] = {}
         for field in entity.child_fields:
             table = self.schema.child(entity.name, field.name)
-            rows = conn.execute(
-                sa.select(table)
-                .where(table.c.parent_id.in_(ids))
-                .order_by(table.c.parent_id, table.c.position, table.c.id)
-            ).all()
+            if len(ids) == 1:  # one record (a write, a page of one): a statement built once
+                rows = conn.execute(self._children_of_one(table), {"parent": ids[0]}).all()
+            else:
+                rows = conn.execute(
+                    sa.select(table)
+                    .where(table.c.parent_id.in_(ids))
+                    .order_by(table.c.parent_id, table.c.position, table.c.id)
+                ).all()
             for row in rows:
                 values = decode(list(field.children.values()), row, table.name, self.cipher)
                 found.setdefault((field.name, row.parent_id), []).append({"id": row.id, **values})
         return found
+
+    def _children_of_one(self, table: sa.Table) -> sa.Select:
+        query = self._statements.get(("children", table.name))
+        if query is None:
+            query = self._statements[("children", table.name)] = (
+                sa.select(table)
+                .where(table.c.parent_id == sa.bindparam("parent"))
+                .order_by(table.c.position, table.c.id)
+            )
+        return query
 
     def present_row(self, entity: CompiledEntity, row: Any, grant: Grant, children: dict) -> dict[str, Any]:
         """What the actor may see of a stored row: readable fields only (only those decrypted), sensitive masked."""
@@ -251,11 +267,13 @@ class RecordService:
         fields: Collection[str] | None = None,
         count: str = "auto",
         after: str | None = None,
+        choosing: LinkChoice | None = None,
     ) -> Page:
         """A page of the records the actor may see, searched, filtered and sorted; audited if it shows PHI.
 
         `fields` narrows what each record carries (a picker needs titles only), and so what is
         read, decrypted and audited. `count` and `after`: see counting.py and keyset.py.
+        `choosing`: only the records a link's `filter:` admits for a record holding those values.
         """
         entity = self.entity(entity_name)
         grant = self.policy.require(actor, entity_name, "read")
@@ -263,7 +281,12 @@ class RecordService:
             q=q, filters=dict(filters or {}), sort=sort, limit=limit, offset=offset, count=count, after=after
         )
         shown = grant if fields is None else replace(grant, readable=grant.readable & frozenset(fields))
-        page, masked = self._first_page(actor, entity, grant, spec, shown)
+        narrow = None
+        if choosing is not None:
+            if self.link_targets(choosing.entity).get(choosing.field) != entity_name:
+                raise NotFound(f"`{choosing.entity}.{choosing.field}` is not a link to {entity_name}")
+            narrow = filter_clause(self, actor, choosing.entity, choosing.field, choosing.values)
+        page, masked = self._first_page(actor, entity, grant, spec, shown, narrow)
         self.audit_read(actor, "list", entity, shown, page.items, spec, masked)
         return page
 
@@ -312,12 +335,19 @@ class RecordService:
         return records[:max_rows]
 
     def _first_page(
-        self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery, shown: Grant | None = None
+        self,
+        actor: Actor,
+        entity: CompiledEntity,
+        grant: Grant,
+        spec: ListQuery,
+        shown: Grant | None = None,
+        narrow: sa.ColumnElement[bool] | None = None,
     ) -> tuple[Page, dict[str, Any] | None]:
         """The first page, after refusing probes of masked fields and counting a masked look-up."""
         lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
+        base = self.select_visible(actor, entity.name, grant)
         queries = build_list_query(
-            self, entity, grant, self.select_visible(actor, entity.name, grant), spec, actor.locale
+            self, entity, grant, base.where(narrow) if narrow is not None else base, spec, actor.locale
         )
         masked = None
         if lookup is not None:  # counted only once the whole query is known to be valid
@@ -496,13 +526,15 @@ class RecordService:
             checked = preparing.drop_required_unwritable(checked, grant)
         errors += [e for e in checked if e.field not in failed]
         errors += self._check_links(conn, actor, entity, record, set(typed), locale)
+        bad = {e.field for e in errors}
+        errors += check_link_filters(self, conn, actor, entity, record, typed, stored, bad, locale)
         errors += self._check_unique(conn, entity, record, record_id, locale)
         if not errors:
             errors += preparing.check_rules(entity, record, evaluate, locale)
         if errors:
             raise ValidationFailed(errors)
         now = self.clock()
-        conn.info[WRITING] = True  # from here a refusal comes after a write (batch.py)
+        starting_to_write(conn)  # a batch row's savepoint (batch.py)
         row_values = encode(entity.stored_fields, record, entity_name, self.cipher)
         try:
             if record_id is None:
@@ -511,7 +543,7 @@ class RecordService:
                     created_at=made, created_by=actor.name, updated_at=made, updated_by=actor.name, version=1
                 )
                 # Parameters, not .values(): one compiled INSERT per set of columns, reused by every row.
-                record_id = inserted_id(conn.execute(table.insert(), row_values))
+                record_id = inserted_id(conn.execute(self._insert(table), row_values))
             else:
                 row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
                 result = conn.execute(
@@ -519,18 +551,16 @@ class RecordService:
                 )
                 if result.rowcount != 1:
                     raise Conflict(message("conflict", locale))
-            self._write_children(conn, entity, record_id, record, typed, creating)
+            children = self._write_children(conn, entity, record_id, record, typed, creating)
         except sa.exc.IntegrityError as exc:
             raise ValidationFailed(_integrity_errors(entity, exc, locale)) from None
         note_change(conn, entity_name)  # cached reports over this entity are stale once this commits
         changes = audit_changes(entity, {} if creating else stored, record, typed if not creating else record)
         action = "create" if creating else ("transition" if move is not None else "update")
-        conn.execute(
-            audit_table.insert(),
-            audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None),
-        )
+        add_audit(conn, audit_row(actor, action, entity_name, record_id, now, changes, move.detail if move else None))
         written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
-        children = self.child_rows(conn, entity, [record_id]) if entity.child_fields else {}
+        if not creating and entity.child_fields:  # the table fields this update left as they were
+            children = self.child_rows(conn, entity, [record_id])
         presented = self.present_row(entity, written, grant, children)
         return Written(entity_name, record_id, row_values["version"], None if creating else stored, record, presented)
 
@@ -549,9 +579,11 @@ class RecordService:
         children = self.child_rows(conn, entity, [row.id]) if entity.child_fields else {}
         return self.present_row(entity, row, grant, children)
 
-    def batch(self, actor: Actor) -> contextlib.AbstractContextManager[Batch]:
-        """Many writes as `actor` in one transaction, each with the whole lifecycle (batch.py)."""
-        return open_batch(self, actor)
+    def batch(
+        self, actor: Actor, *, dry_run: bool = False, known_links: set[tuple[str, Any]] | None = None
+    ) -> contextlib.AbstractContextManager[Batch]:
+        """Many writes as `actor` in one transaction, each row with the whole lifecycle and its result (batch.py)."""
+        return open_batch(self, actor, dry_run=dry_run, known_links=known_links)
 
     # -- workflows -------------------------------------------------------------------
     def new_run(self, conn: sa.Connection, now: dt.datetime | None = None) -> Run:
@@ -601,6 +633,14 @@ class RecordService:
         self.entity(entity_name)
         return transition_many(self, actor, entity_name, records, name)
 
+    def update_many(
+        self, actor: Actor, entity_name: str, records: builtins.list[tuple[int, int]], field: str, value: Any
+    ) -> BulkRun:
+        """Set one field on selected (id, version) records, each through the normal write (bulk_update.py)."""
+        from .bulk_update import update_many
+
+        return update_many(self, actor, entity_name, records, field, value)
+
     def tasks(self, actor: Actor, limit: int = MAX_TASKS) -> TaskList:
         """The records waiting for the actor ("My tasks", tasks.py): read like a list, audited like one."""
         return list_tasks(self, actor, limit)
@@ -611,18 +651,22 @@ class RecordService:
 
     def _write_children(
         self, conn: sa.Connection, entity: CompiledEntity, record_id: int, record: dict, given: dict, creating: bool
-    ) -> None:
-        """Replace the child rows of each table field the writer sent."""
+    ) -> dict[tuple[str, int], builtins.list[dict[str, Any]]]:
+        """Replace the child rows of each table field the writer sent; the rows written, as `child_rows` reads them."""
+        written: dict[tuple[str, int], builtins.list[dict[str, Any]]] = {}
         for field in entity.child_fields:
             if field.name not in given and not creating:
                 continue
             table = self.schema.child(entity.name, field.name)
             if not creating:
                 conn.execute(table.delete().where(table.c.parent_id == record_id))
-            rows = record.get(field.name) or []
-            for position, row in enumerate(rows):
-                data = encode(list(field.children.values()), row, table.name, self.cipher)
-                conn.execute(table.insert(), {"parent_id": record_id, "position": position, **data})
+            fields = list(field.children.values())
+            rows = written[(field.name, record_id)] = []
+            for position, row in enumerate(record.get(field.name) or []):
+                data = {"parent_id": record_id, "position": position, **encode(fields, row, table.name, self.cipher)}
+                child_id = inserted_id(conn.execute(self._insert(table), data))
+                rows.append({"id": child_id, **decode(fields, data, table.name, self.cipher)})
+        return written
 
     def _check_links(
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict, given: set[str], locale: str
@@ -635,27 +679,45 @@ class RecordService:
             value = record.get(name)
             if value is None or (known is not None and (target, value) in known):
                 continue
-            query = sa.select(self.schema.table(target).c.id).where(self.schema.table(target).c.id == value)
             if name in given and not actor.system:
+                query = sa.select(self.schema.table(target).c.id).where(self.schema.table(target).c.id == value)
                 grant = self.policy.grant(actor, target)
                 visible = self.row_filter(actor, target, grant) if grant.readable else sa.false()
-                query = query.where(visible) if visible is not None else query
-            if conn.execute(query).first() is None:
+                found = conn.execute(query.where(visible) if visible is not None else query).first() is not None
+            else:
+                found = self._record_exists(conn, target, value)
+            if not found:
                 errors.append(FieldError(name, "invalid_link", message("invalid_link", locale)))
             elif known is not None:
                 known.add((target, value))
         for table in entity.child_fields:
             for i, row in enumerate(record.get(table.name) or [] if table.name in given else []):
                 for name, target in self._links[child_key(entity.name, table.name)].items():
-                    other = self.schema.table(target)
-                    if (
-                        row.get(name) is not None
-                        and conn.execute(sa.select(other.c.id).where(other.c.id == row[name])).first() is None
-                    ):
+                    value = row.get(name)
+                    if value is None or (known is not None and (target, value) in known):
+                        continue
+                    if not self._record_exists(conn, target, value):
                         errors.append(
                             FieldError(f"{table.name}.{i}.{name}", "invalid_link", message("invalid_link", locale))
                         )
+                    elif known is not None:
+                        known.add((target, value))
         return errors
+
+    def _record_exists(self, conn: sa.Connection, entity: str, record_id: Any) -> bool:
+        """Is there a record `record_id` (whoever may see it)? One statement per entity, built once."""
+        query = self._statements.get(("exists", entity))
+        if query is None:
+            table = self.schema.table(entity)
+            query = self._statements[("exists", entity)] = sa.select(table.c.id).where(table.c.id == sa.bindparam("id"))
+        return conn.execute(query, {"id": record_id}).first() is not None
+
+    def _insert(self, table: sa.Table) -> sa.Insert:
+        """The INSERT of `table`, built once (its parameters choose the columns; the compiled form is cached)."""
+        statement = self._statements.get(("insert", table.name))
+        if statement is None:
+            statement = self._statements[("insert", table.name)] = table.insert()
+        return statement
 
     def _unique_query(self, entity: str, column: str, other_than: bool) -> sa.Select:
         """Is `value` taken (by another record)? Built once per column: bound values keep it cached."""

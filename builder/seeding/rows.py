@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from builder.records.link_filters import record_names
 from engines.forms import EntitySpec, FieldSpec
 
 from .meaning import Meaning, meaning_of
@@ -167,8 +168,11 @@ class RowBuilder:
         return None if again is None else (again, dict(links))
 
     def _values(self, fields: Mapping[str, FieldSpec], row: dict[str, Any]) -> dict[str, Any]:
+        compared = _compared_by_filters(fields)
         for name in sorted(fields, key=lambda n: _making_order(fields[n])):  # stable: declared order kept
             spec = fields[name]
+            if name in compared and not spec.required:
+                continue  # left empty, a link's `filter:` comparing with it admits the link picked at random
             if name in row or spec.compute or spec.type == "user" or not self._wanted(name, spec):
                 continue
             value = self._value(name, spec, row, fields)
@@ -214,6 +218,13 @@ def moment_field(fields: Mapping[str, FieldSpec]) -> str | None:
         if meaning_of(name, spec) in (Meaning.SCHEDULE, Meaning.PAST):
             return name
     return None
+
+
+def _compared_by_filters(fields: Mapping[str, FieldSpec]) -> frozenset[str]:
+    """The fields a link's `filter:` reads as `record.x` (`record.department == null or …`)."""
+    return frozenset(
+        n for spec in fields.values() if spec.type == "link" and spec.filter for n in record_names(spec.filter)
+    )
 
 
 def _required_links(fields: Mapping[str, FieldSpec]) -> bool:

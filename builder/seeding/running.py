@@ -9,9 +9,10 @@ A row the service refuses is made again with new values a few times, then skippe
 and counted, never forced in.
 
 Rows are written in batches (`batch_size`, 500 by default) of one transaction each
-(records/batch.py): the same rules per row, one commit per batch. An error that is not
-a refusal (the database failing) rolls back only its batch; the batches before it stay,
-and SeedFailed says which rows were lost and why.
+through the record service's bulk path (records/batch.py, the importer's too): the same
+rules per row, a refused row rolled back alone, one commit per batch. An error that is
+not a refusal (the database failing) rolls back only its batch; the batches before it
+stay, and SeedFailed says which rows were lost and why.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from faker import Faker
 from engines.forms import EntitySpec
 
 from ..errors import ProjectError
-from ..records import SEEDING, Conflict, RecordService, ValidationFailed
+from ..records import SEEDING, RecordService
 from ..records.batch import Batch
 from .planning import main_entity
 from .rows import LinkPool, RowBuilder
@@ -89,6 +90,7 @@ def seed(
     pool = LinkPool(rng, existing)
     builder = RowBuilder(maker, pool, main_entity(entities) if entities else None)
     report = SeedReport()
+    known_links: set[tuple[str, int]] = set()  # links found to exist, not looked up again by later batches
     made_versions: dict[str, dict[int, int]] = {}
     for name, count in counts.items():
         made_versions[name] = {}
@@ -105,8 +107,9 @@ def seed(
                 made_versions[name],
                 range(first, first + size),
                 progress,
+                known_links,
             )
-    _link_afterwards(records, entities, list(counts), made_versions, pool, report, batch_size)
+    _link_afterwards(records, entities, list(counts), made_versions, pool, report, batch_size, known_links)
     return report
 
 
@@ -125,12 +128,13 @@ def _seed_batch(
     versions: dict[int, int],
     rows: range,
     progress: Progress | None,
+    known_links: set[tuple[str, int]],
 ) -> None:
     """Rows `rows` of entity `name` in one transaction; on failure, forget them and raise SeedFailed."""
     made: dict[int, int] = {}
     skipped = 0
     try:
-        with records.batch(SEEDING) as batch:
+        with records.batch(SEEDING, known_links=known_links) as batch:
             for _ in rows:
                 record = _create(batch, name, entity, builder, report)
                 if record is None:
@@ -140,6 +144,7 @@ def _seed_batch(
                 if progress:
                     progress(name, 1)
     except Exception as exc:
+        known_links.clear()  # some were found in the batch rolled back
         builder.links.drop(name, set(made))
         builder.forget(name, len(made))
         raise SeedFailed(
@@ -154,14 +159,13 @@ def _seed_batch(
 def _create(batch: Batch, name: str, entity: EntitySpec, builder: RowBuilder, report: SeedReport) -> dict | None:
     for _attempt in range(ATTEMPTS):
         made = builder.make(name, entity)
-        try:
-            record = batch.create(name, made.values, made_at=made.made_at)
-        except ValidationFailed as refused:
-            report.reasons[name] = str(refused)
+        result = batch.create(name, made.values, made_at=made.made_at)
+        if result.record is None:
+            report.reasons[name] = str(result.refused)
             continue
-        builder.links.add(name, record["id"], made.made_at)
+        builder.links.add(name, result.record["id"], made.made_at)
         builder.remember(name, made)
-        return record
+        return result.record
     return None
 
 
@@ -180,6 +184,7 @@ def _link_afterwards(
     pool: LinkPool,
     report: SeedReport,
     batch_size: int = BATCH_SIZE,
+    known_links: set[tuple[str, int]] | None = None,
 ) -> None:
     """Fill optional links to entities seeded later (links in a cycle), most of the time, as updates."""
     for position, name in enumerate(order):
@@ -195,7 +200,7 @@ def _link_afterwards(
         for first in range(0, len(pending), max(batch_size, 1)):
             chunk = pending[first : first + max(batch_size, 1)]
             with _failing_as(f"linking {name} rows {first + 1}-{first + len(chunk)} afterwards"):
-                _link_batch(records, entities, name, fields, chunk, pool, report)
+                _link_batch(records, entities, name, fields, chunk, pool, report, known_links)
 
 
 @contextlib.contextmanager
@@ -220,16 +225,15 @@ def _link_batch(
     pending: list[tuple[int, int]],
     pool: LinkPool,
     report: SeedReport,
+    known_links: set[tuple[str, int]] | None = None,
 ) -> None:
     """Fill the links of `pending` records of `name` in one batch (a refused update is left as it was)."""
-    with records.batch(SEEDING) as batch:
+    with records.batch(SEEDING, known_links=known_links) as batch:
         for record_id, version in pending:
             values = {f: pool.pick(entities[name].fields[f].to or "") for f in fields if pool.rng.random() < 0.85}
             values = {f: v for f, v in values.items() if v is not None}
             if not values:
                 continue
-            try:
-                batch.update(name, record_id, values, version)
-            except (ValidationFailed, Conflict):
+            if not batch.update(name, record_id, values, version).ok:
                 continue
             report.linked_afterwards[name] = report.linked_afterwards.get(name, 0) + 1

@@ -22,7 +22,7 @@ from engines.forms import EntitySpec, field_type
 from . import keystate
 from .crypto import Keyring, field_context, key_id_of
 from .database import write_transaction
-from .tables import Schema, hash_column
+from .tables import Schema
 
 BATCH_SIZE = 500
 
@@ -80,44 +80,6 @@ def _reencrypt_rows(
     return len(updates)
 
 
-def reencrypt_column(
-    connection: sa.Connection, table: str, column: str, keyring: Keyring, *, old_context: str, new_context: str
-) -> int:
-    """Re-encrypt one column inside the caller's transaction (a migration after a rename)."""
-    clause = sa.table(table, sa.column("id"), sa.column(column))
-    count, last = 0, 0
-    while rows := _batches(connection, clause, column, last):
-        count += _reencrypt_rows(connection, clause, column, rows, keyring, old_context, new_context, False)
-        last = rows[-1][0]
-    return count
-
-
-def encrypt_plaintext_column(connection: sa.Connection, table: str, column: str, keyring: Keyring) -> int:
-    """Encrypt a column's plaintext values and fill their search hashes (caller's transaction)."""
-    index = hash_column(column)
-    clause = sa.table(table, sa.column("id"), sa.column(column), sa.column(index))
-    context = field_context(table, column)
-    count, last = 0, 0
-    while rows := _batches(connection, clause, column, last):
-        updates = [
-            {
-                "crm_row_id": row_id,
-                "crm_value": keyring.encrypt(str(value), context),
-                "crm_index": keyring.blind_index(str(value)),
-            }
-            for row_id, value in rows
-        ]
-        connection.execute(
-            sa.update(clause)
-            .where(clause.c["id"] == sa.bindparam("crm_row_id"))
-            .values({column: sa.bindparam("crm_value"), index: sa.bindparam("crm_index")}),
-            updates,
-        )
-        count += len(updates)
-        last = rows[-1][0]
-    return count
-
-
 def rotate_keys(
     engine: sa.Engine,
     schema: Schema,
@@ -155,7 +117,8 @@ def rotate_keys(
 
 
 def _check_no_rewrite_pending(engine: sa.Engine) -> None:
-    """A field half way through being encrypted (migrations/rewrites.py) still holds plaintext: finish it first."""
+    """A migration's data rewrite is unfinished (migrations/rewrites.py): values may be plaintext or under a field's
+    old name, which rotation would not decrypt; finish it first."""
     from .migrations.rewrites import pending_rewrites
 
     unfinished = pending_rewrites(engine)

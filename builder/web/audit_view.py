@@ -24,6 +24,7 @@ register_texts(
         "audit.action.delete": {"en": "Deleted", "zh-CN": "删除"},
         "audit.action.transition": {"en": "Workflow step", "zh-CN": "流程操作"},
         "audit.action.automation": {"en": "Ran an automation", "zh-CN": "执行自动化"},
+        "audit.action.bulk_update": {"en": "Changed selected records", "zh-CN": "批量修改"},
         "audit.action.view": {"en": "Viewed", "zh-CN": "查看"},
         "audit.action.list": {"en": "Listed", "zh-CN": "列表查看"},
         "audit.action.search": {"en": "Searched", "zh-CN": "搜索"},

@@ -1,8 +1,9 @@
 """The import page for admins (`/import`): upload a file, check the suggested mapping, dry run, import.
 
 The page runs exactly what `crm import` runs (builder/importing), as the signed-in
-admin. An upload is kept in a private temporary folder of this process (capped at
-MAX_UPLOAD_BYTES) and only its uploader may use it. A real run goes on in a thread of
+admin. An upload is kept in a private temporary folder of this process (each file capped
+at MAX_UPLOAD_BYTES) and only its uploader may use it. A second file of child rows may
+come with it; a mapping's `file:` may name that file and no other. A real run goes on in a thread of
 the server; its page polls itself every two seconds for the rows done, offers a stop
 button (the current batch finishes, then the run stops and can be resumed from the
 command line), and shows the integrity report at the end.
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute
@@ -27,7 +29,7 @@ from builder.importing import ImportFailed, ImportOptions, open_source, run_impo
 from builder.importing.mapping import parse_mapping
 from builder.importing.running import ImportReport, records_entities
 from builder.importing.store import list_runs, load_run, new_import_id
-from builder.importing.suggesting import suggest_mapping
+from builder.importing.suggesting import SAMPLE_ROWS, other_sheets, suggest_mapping
 from engines.forms.models import localized
 
 from .i18n import register_texts
@@ -51,6 +53,14 @@ register_texts(
         },
         "import.entity": {"en": "Import as", "zh-CN": "导入为"},
         "import.file": {"en": "File", "zh-CN": "文件"},
+        "import.child_file": {
+            "en": "Child rows (optional): a second file, e.g. a visit's prescriptions",
+            "zh-CN": "子行(可选):第二个文件,例如就诊的处方",
+        },
+        "import.same_name": {
+            "en": "The two files have the same name; rename one of them.",
+            "zh-CN": "两个文件同名,请重命名其中一个。",
+        },
         "import.upload": {"en": "Upload", "zh-CN": "上传"},
         "import.too_large": {
             "en": "The file is larger than {limit}; split it or use crm import.",
@@ -96,6 +106,7 @@ register_texts(
         "import.in_database": {"en": "In the database", "zh-CN": "数据库中"},
         "import.checksum": {"en": "Checksums", "zh-CN": "校验值"},
         "import.rejects": {"en": "Download the rejected rows", "zh-CN": "下载被拒绝的行"},
+        "import.child_rejects": {"en": "Download their child rows ({name})", "zh-CN": "下载其子行({name})"},
         "import.recent": {"en": "Recent imports", "zh-CN": "最近的导入"},
         "import.status.running": {"en": "Running", "zh-CN": "进行中"},
         "import.status.stopped": {"en": "Stopped", "zh-CN": "已停止"},
@@ -114,6 +125,7 @@ class Upload:
     name: str
     entity: str
     owner: str
+    child: Path | None = None  # a second file of child rows, beside `path`
 
 
 @dataclass
@@ -176,31 +188,34 @@ class ImportPages:
             return _refusal(request, exc)
         locale = request.state.locale
         limit = _size(MAX_UPLOAD_BYTES)
-        if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES + 64 * 1024:
+        if int(request.headers.get("content-length") or 0) > 2 * MAX_UPLOAD_BYTES + 64 * 1024:
             return await self.index(request, _t("import.too_large", locale, limit=limit), 413)
-        async with request.form(max_files=1, max_fields=10) as form:
+        async with request.form(max_files=2, max_fields=10) as form:
             entity = str(form.get("entity") or "")
             upload = form.get("file")
+            second = form.get("child_file")
             if entity not in dict(self._entities(actor, locale)):
                 return await self.index(request, _t("import.no_file", locale), 422)
-            if upload is None or isinstance(upload, str) or not upload.filename:
+            if not _chosen(upload):
                 return await self.index(request, _t("import.no_file", locale), 422)
-            name = Path(upload.filename).name
-            if Path(name).suffix.lower() not in SUFFIXES:
+            files = [f for f in (upload, second) if _chosen(f) and isinstance(f, UploadFile)]
+            names = [_safe_name(Path(f.filename or "").name) for f in files]
+            if any(Path(n).suffix.lower() not in SUFFIXES for n in names):
                 return await self.index(request, _t("import.no_file", locale), 422)
+            if len(names) == 2 and names[0].lower() == names[1].lower():
+                return await self.index(request, _t("import.same_name", locale), 422)
             upload_id = secrets.token_urlsafe(12)
-            (self.folder / upload_id).mkdir(mode=0o700)
-            target = self.folder / upload_id / _safe_name(name)  # the run and its rejects keep the file's name
-            size = 0
-            with target.open("wb") as out:
-                while chunk := await upload.read(1 << 20):
-                    size += len(chunk)
-                    if size > MAX_UPLOAD_BYTES:
-                        out.close()
-                        target.unlink()
-                        return await self.index(request, _t("import.too_large", locale, limit=limit), 413)
-                    out.write(chunk)
-        self.uploads[upload_id] = Upload(target, name, entity, actor.name)
+            folder = self.folder / upload_id
+            folder.mkdir(mode=0o700)
+            for file, name in zip(files, names, strict=True):  # the run and its rejects keep the files' names
+                if not await _save(file, folder / name):
+                    for stored in folder.iterdir():
+                        stored.unlink()
+                    folder.rmdir()
+                    return await self.index(request, _t("import.too_large", locale, limit=limit), 413)
+        child = folder / names[1] if len(names) == 2 else None
+        original = Path(files[0].filename or "").name
+        self.uploads[upload_id] = Upload(folder / names[0], original, entity, actor.name, child)
         return RedirectResponse(f"/import/u/{upload_id}", status_code=303)
 
     def _upload(self, request: Request, actor: Any) -> Upload | None:
@@ -223,9 +238,11 @@ class ImportPages:
 
     def _suggest(self, upload: Upload) -> tuple[list[str], str]:
         with open_source(upload.path) as source:
-            sample = [row.cells for row in islice(source.rows, 500)]
-            mapping = suggest_mapping(upload.entity, records_entities(self.records), source.columns, sample)
-            return source.columns, mapping.to_yaml()
+            sample = [row.cells for row in islice(source.rows, SAMPLE_ROWS)]
+            columns = source.columns
+        others = other_sheets(upload.path, None, [upload.child] if upload.child else [])
+        mapping = suggest_mapping(upload.entity, records_entities(self.records), columns, sample, others)
+        return columns, mapping.to_yaml()
 
     def _mapping_page(
         self,
@@ -263,7 +280,7 @@ class ImportPages:
         columns: list[str] = []
         try:
             columns, _suggested = await anyio.to_thread.run_sync(self._suggest, upload)
-            mapping = _entity_mapping(text, upload.entity)
+            mapping = _entity_mapping(text, upload)
             report = await anyio.to_thread.run_sync(
                 lambda: run_import(self.records, actor, upload.path, mapping, ImportOptions(dry_run=True))
             )
@@ -283,7 +300,7 @@ class ImportPages:
         async with request.form(max_files=0, max_fields=10) as form:
             text = str(form.get("mapping") or "")
         try:
-            mapping = _entity_mapping(text, upload.entity)
+            mapping = _entity_mapping(text, upload)
         except ImportFailed as exc:
             columns, _suggested = await anyio.to_thread.run_sync(self._suggest, upload)
             return self._mapping_page(request, upload, columns, text, error=str(exc), status=422)
@@ -349,6 +366,10 @@ class ImportPages:
             return _refusal(request, exc)
         state = self.runs.get(request.path_params["import_id"])
         path = state.report.rejects_path if state is not None and state.report is not None else None
+        child = request.path_params.get("child")
+        if child is not None:  # a second file's own rejects (its child rows of the rejected rows)
+            paths = state.report.child_rejects if state is not None and state.report is not None else []
+            path = paths[child] if child < len(paths) else None
         if path is None or not path.exists():
             return await self.index(request, _t("import.gone", request.state.locale), 404)
         return FileResponse(path, filename=path.name)
@@ -368,13 +389,35 @@ def _alive(import_id: str) -> bool:
     return any(t.name == f"import-{import_id}" and t.is_alive() for t in threading.enumerate())
 
 
-def _entity_mapping(text: str, entity: str) -> Any:
+def _chosen(value: Any) -> bool:
+    return value is not None and not isinstance(value, str) and bool(value.filename)
+
+
+async def _save(upload: Any, target: Path) -> bool:
+    """Stream an uploaded file to `target`; False (nothing kept) past MAX_UPLOAD_BYTES."""
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(1 << 20):
+            size += len(chunk)
+            if size > MAX_UPLOAD_BYTES:
+                out.close()
+                target.unlink()
+                return False
+            out.write(chunk)
+    return True
+
+
+def _entity_mapping(text: str, upload: Upload) -> Any:
     mapping = parse_mapping(text)
-    if mapping.entity != entity:
-        raise ImportFailed(f"the mapping is for `{mapping.entity}`, not `{entity}`")
-    if mapping.child_sources():  # one file is uploaded: a second one would be a file of the server's
+    if mapping.entity != upload.entity:
+        raise ImportFailed(f"the mapping is for `{mapping.entity}`, not `{upload.entity}`")
+    allowed = [upload.child.name] if upload.child is not None else []
+    strangers = [name for name in mapping.child_sources() if name not in allowed]
+    if strangers:  # any other name would be a file of the server's
+        where = f"the uploaded second file `{allowed[0]}`" if allowed else "a second file uploaded with the first"
         raise ImportFailed(
-            "here child rows come from a sheet of the uploaded workbook (`sheet:`); use `crm import` for a second file"
+            f"children: `file: {strangers[0]}` is not uploaded here: child rows come from a sheet of the "
+            f"uploaded workbook (`sheet:`) or from {where}"
         )
     return mapping
 
@@ -404,4 +447,7 @@ def import_routes(runtime: Any) -> list[BaseRoute]:
         ExclusiveRoute("/import/runs/{import_id}", pages.run_page, methods=["GET"], name="import_progress"),
         ExclusiveRoute("/import/runs/{import_id}/stop", pages.stop, methods=["POST"], name="import_stop"),
         ExclusiveRoute("/import/runs/{import_id}/rejects", pages.rejects, methods=["GET"], name="import_rejects"),
+        ExclusiveRoute(
+            "/import/runs/{import_id}/rejects/{child:int}", pages.rejects, methods=["GET"], name="import_child_rejects"
+        ),
     ]

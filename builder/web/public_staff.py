@@ -3,12 +3,16 @@
 A link is made from the patient's record page by a role the form lets send it; the
 token is shown once (with a QR code) and only its hash is kept. The review queue
 (`/review`) lists the pending submissions of the forms the role reviews, with their
-duplicates; accepting creates the record as the reviewer. Every step is audited.
+duplicates; a reviewer may correct one with the form's own widgets (`/review/ID/correct`,
+what they may write, sensitive values masked as on a record: an unchanged mask keeps the
+held value), the values as sent staying beside the correction; accepting creates the
+record as the reviewer. Every step is audited.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,7 +34,10 @@ from engines.forms import localized
 
 from .context import require_actor
 from .i18n import register_texts, translate
-from .pages.common import entity_of, record_id_of
+from .inputs import coercion_crashes, unstorable_errors
+from .pages.common import entity_of, record_id_of, submitted_form
+from .pages.form_input import raw_submission, values_to_save
+from .pages.form_layout import FormBuilder, FormView, input_value
 from .presenting import display, entity_title, field_label
 from .rendering import render
 
@@ -63,11 +70,24 @@ register_texts(
             "zh-CN": "可能重复：{fields}与以下记录相同",
         },
         "review.hidden_record": {"en": "a record you cannot open", "zh-CN": "一条您无权查看的记录"},
+        "review.correct": {"en": "Correct", "zh-CN": "更正"},
+        "review.correct_title": {"en": "Correct the submission: {form}", "zh-CN": "更正登记：{form}"},
+        "review.save": {"en": "Save the correction", "zh-CN": "保存更正"},
+        "review.back": {"en": "Back to the queue", "zh-CN": "返回审核列表"},
+        "review.corrected": {
+            "en": "Corrected. Accept it to create the record.",
+            "zh-CN": "已更正。接受后即创建记录。",
+        },
+        "review.unchanged": {"en": "Nothing was changed.", "zh-CN": "没有任何修改。"},
+        "review.corrected_by": {"en": "Corrected by {by}", "zh-CN": "已由 {by} 更正"},
+        "review.as_sent": {"en": "As sent", "zh-CN": "原始提交"},
+        "review.changed": {"en": "changed", "zh-CN": "已更正"},
         "audit.action.public_submit": {"en": "Public form submitted", "zh-CN": "公开表单提交"},
         "audit.action.public_link": {"en": "Form link made", "zh-CN": "生成表单链接"},
         "audit.action.public_revoke": {"en": "Form link revoked", "zh-CN": "撤回表单链接"},
         "audit.action.public_accept": {"en": "Submission accepted", "zh-CN": "接受登记"},
         "audit.action.public_reject": {"en": "Submission rejected", "zh-CN": "拒绝登记"},
+        "audit.action.public_correct": {"en": "Submission corrected", "zh-CN": "更正登记"},
         "audit.role.public": {"en": "Public form", "zh-CN": "公开表单"},
     }
 )
@@ -135,6 +155,7 @@ class StaffPages:
                 "/records/{entity}/{record_id:int}/public-links/{token_id:int}/revoke", self.revoke, methods=["POST"]
             ),
             Route("/review", self.review, methods=["GET"], name="review"),
+            Route("/review/{submission_id:int}/correct", self.correct, methods=["GET", "POST"]),
             Route("/review/{submission_id:int}/{decision}", self.decide, methods=["POST"]),
         ]
 
@@ -207,24 +228,40 @@ class StaffPages:
             status_code=status,
         )
 
-    def _present(self, actor: Actor, item: Any) -> dict[str, Any]:
+    def _lines(self, actor: Actor, item: Any, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each held value as the reviewer's role would see it on a record: hidden, masked or plain."""
         entity = self.service.entity(item.entity)
         form = self.desk.form(item.form)
         locale = actor.locale
         grant = self.service.policy.grant(actor, entity.name)
         lines = []
-        for name in form.fields if form else list(item.values):
+        for name in form.fields if form else list(values):
             field = entity.fields.get(name)
-            if field is None or name not in item.values or name not in grant.readable:
-                continue  # shown as the reviewer's role would see it on a record: hidden, masked or plain
+            if field is None or name not in values or name not in grant.readable:
+                continue
             try:
-                value = field.kind.coerce(item.values[name], field.spec)
+                value = field.kind.coerce(values[name], field.spec)
                 if field.spec.sensitive and not grant.full_access:
                     value = field.kind.mask(value, field.spec)
                 text = display(field, value, locale, {})
             except Exception:  # noqa: BLE001 - a value that no longer parses is shown masked, never raw
-                text = "•••" if field.spec.sensitive else str(item.values[name])
-            lines.append({"label": field_label(field, locale), "text": text})
+                text = "•••" if field.spec.sensitive else str(values[name])
+            lines.append({"name": name, "label": field_label(field, locale), "text": text})
+        return lines
+
+    def _present(self, actor: Actor, item: Any) -> dict[str, Any]:
+        entity = self.service.entity(item.entity)
+        form = self.desk.form(item.form)
+        locale = actor.locale
+        lines = self._lines(actor, item, item.values)
+        original: list[dict[str, Any]] = []
+        if item.corrected_by:
+            original = self._lines(actor, item, item.original)
+            now = {line["name"]: line["text"] for line in lines}
+            for line in original:
+                line["changed"] = now.get(line["name"]) != line["text"]
+            sent = {line["name"] for line in original}
+            original += [{**line, "text": "", "changed": True} for line in lines if line["name"] not in sent]
         duplicates = []
         for dup in item.duplicates:
             fields = "、".join(field_label(entity.fields[n], locale) for n in dup.fields if n in entity.fields)
@@ -242,6 +279,8 @@ class StaffPages:
             "form": localized(form.spec.title, locale, item.form) if form else item.form,
             "received": item.created_at.strftime("%Y-%m-%d %H:%M UTC"),
             "lines": lines,
+            "original": original,
+            "corrected_by": item.corrected_by,
             "duplicates": duplicates,
         }
 
@@ -264,6 +303,94 @@ class StaffPages:
             return await self._queue(request, actor, {submission_id: _messages(exc.errors, entity, actor)}, 422)
         done = "accepted" if decision == "accept" else "rejected"
         return RedirectResponse("/review?" + urlencode({"done": done}), status_code=303)
+
+    # -- correcting a held submission ------------------------------------------------------
+    def _correction_form(self, actor: Actor, item: Any) -> tuple[FormBuilder, dict[str, Any]]:
+        """The form's own widgets for what the reviewer may write of the form's fields, and the held
+        values as the reviewer sees them (typed; sensitive ones masked unless they have full access)."""
+        form = self.desk.form(item.form)
+        if form is None:
+            raise HTTPException(404)
+        entity = self.service.entity(item.entity)
+        builder = FormBuilder(self.service, {}, actor, entity)
+        builder.spec = form.spec
+        mapped = frozenset(form.fields)
+        grant = builder.grant
+        builder.grant = replace(grant, readable=grant.readable & mapped, writable=grant.writable & mapped)
+        shown: dict[str, Any] = {}
+        for name, value in item.values.items():
+            field = entity.fields.get(name)
+            if field is None or name not in builder.grant.readable:
+                continue
+            masked = field.spec.sensitive and not grant.full_access
+            try:
+                typed = field.kind.coerce(value, field.spec)
+            except Exception:  # noqa: BLE001 - shown as held for correcting; never a masked field's raw text
+                typed = None if masked else value
+            shown[name] = field.kind.mask(typed, field.spec) if masked and typed is not None else typed
+        return builder, shown
+
+    async def correct(self, request: Request) -> Response:
+        actor = self._reviewer(request)
+        submission_id = request.path_params["submission_id"]
+        try:
+            item = await run_in_threadpool(self.desk.review.get, actor, submission_id)
+        except NotFound:
+            raise HTTPException(404) from None
+        builder, shown = await run_in_threadpool(self._correction_form, actor, item)
+        view = await run_in_threadpool(builder.build, shown, None, False)
+        if request.method == "GET":
+            return await self._correction_page(request, actor, item, view)
+        entity = builder.entity
+        raw = raw_submission(await submitted_form(request), view, entity)
+        errors = unstorable_errors(raw, actor.locale) or coercion_crashes(entity.fields, raw, actor.locale)
+        if not errors:
+            given = values_to_save(raw, entity, actor, shown)
+            full = self.service.policy.grant(actor, entity.name).full_access
+            for name in list(given):  # a masked value sent back as shown keeps the held value
+                field = entity.fields[name]
+                masked = field.spec.sensitive and not full and shown.get(name) is not None
+                if masked and given[name] == input_value(field, shown[name]):
+                    del given[name]
+            values = {k: v for k, v in {**item.values, **given}.items() if _given(v)}
+            try:
+                changes = await run_in_threadpool(self.desk.review.correct, actor, submission_id, values)
+            except NotFound:
+                raise HTTPException(404) from None
+            except ValidationFailed as exc:
+                errors = exc.errors
+            else:
+                done = "corrected" if changes else "unchanged"
+                return RedirectResponse(f"/review?done={done}#submission-{submission_id}", status_code=303)
+        grouped: dict[str, list[str]] = {}
+        for error in errors:
+            grouped.setdefault(error.field.split(".")[0], []).append(error.message)
+        view = await run_in_threadpool(builder.build, shown, raw, False, grouped)
+        return await self._correction_page(request, actor, item, view, 422)
+
+    async def _correction_page(
+        self, request: Request, actor: Actor, item: Any, view: FormView, status: int = 200
+    ) -> Response:
+        form = self.desk.form(item.form)
+        title = localized(form.spec.title, actor.locale, item.form) if form else item.form
+        original = await run_in_threadpool(self._lines, actor, item, item.original)
+        return render(
+            request,
+            "public_review_correct.html",
+            {
+                "title": translate("review.correct_title", actor.locale, form=title),
+                "form": view,
+                "original": original,
+                "item_id": item.id,
+                "received": item.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            },
+            status_code=status,
+        )
+
+
+def _given(value: Any) -> bool:
+    """A blank input is "not given" (the field's default applies); an unticked box is false."""
+    return isinstance(value, bool) or value not in ("", None, [])
 
 
 def _messages(errors: list[FieldError], entity: Any, actor: Actor) -> list[str]:

@@ -29,7 +29,7 @@ from .models import (
     ViewSpec,
     localized,
 )
-from .scope import child_scope, default_is_expression, entity_names, entity_scope
+from .scope import child_scope, default_is_expression, entity_names, entity_scope, link_filter_scope
 from .tasks import TaskFields, person_fields, resolve_tasks
 
 __all__ = [
@@ -60,6 +60,7 @@ __all__ = [
     "fits",
     "id_column_type",
     "id_schema",
+    "link_filter_scope",
     "localized",
     "message",
     "person_fields",

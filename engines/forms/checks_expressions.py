@@ -85,8 +85,10 @@ def _decide_problems(source: str, decision_tables: frozenset[str]) -> list[Probl
     return problems
 
 
-def row_filter_problems(source: str, loc: Loc) -> list[Problem]:
-    """What a `where` uses that the SQL row filter cannot express (checked after it compiles)."""
+def row_filter_problems(
+    source: str, loc: Loc, code: str = "permission.where_unsupported", what: str = "a row filter"
+) -> list[Problem]:
+    """What a `where` (or a link's `filter`) uses that the SQL row filter cannot express (checked after it compiles)."""
     problems: list[Problem] = []
 
     def operand(node: ast.expr) -> None:
@@ -99,15 +101,15 @@ def row_filter_problems(source: str, loc: Loc) -> list[Problem]:
                 operand(item)
             return
         hint = (
-            "use one link hop at most (doctor.user)"
+            "use one link hop at most (doctor.user, record.department)"
             if isinstance(node, ast.Attribute)
             else "compare fields with values or user.*; combine with and, or, not"
         )
         problems.append(
             Problem(
                 loc,
-                "permission.where_unsupported",
-                f"`{ast.unparse(node)}` cannot be used in a row filter",
+                code,
+                f"`{ast.unparse(node)}` cannot be used in {what}",
                 hint,
                 _column(source, node),
             )
@@ -128,8 +130,8 @@ def row_filter_problems(source: str, loc: Loc) -> list[Problem]:
             problems.append(
                 Problem(
                     loc,
-                    "permission.where_unsupported",
-                    f"`{ast.unparse(node)}` cannot be used in a row filter",
+                    code,
+                    f"`{ast.unparse(node)}` cannot be used in {what}",
                     "compare fields with values or user.*; combine with and, or, not",
                     _column(source, node),
                 )

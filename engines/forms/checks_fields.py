@@ -18,12 +18,12 @@ from .checks_common import (
     check_name,
     unknown,
 )
-from .checks_expressions import compile_checked, fits
+from .checks_expressions import compile_checked, fits, row_filter_problems
 from .fieldtypes import FIELD_TYPES, FieldValueError
 from .messages import message
 from .models import FieldSpec
 from .schema import TYPE_OPTIONS
-from .scope import default_is_expression, rule_type
+from .scope import default_is_expression, link_filter_scope, rule_type
 
 TEXT_LIKE = frozenset({"text", "long_text", "phone", "email", "cn_resident_id"})
 ENCRYPTABLE = TEXT_LIKE
@@ -89,6 +89,8 @@ def check_field(
         source = getattr(spec, option)
         if source is not None:
             yield from compile_checked(source, scopes.with_user, loc + (option,), ctx.decision_tables)[1]
+    if spec.filter is not None and spec.type == "link":
+        yield from check_link_filter(ctx, entity, spec, loc + ("filter",), in_table)
 
 
 def _check_renamed_from(name: str, spec: FieldSpec, loc: Loc, scopes: FieldScopes) -> Iterator[Problem]:
@@ -320,3 +322,29 @@ def check_fields(
     """Every field of an entity."""
     for name, spec in fields.items():
         yield from check_field(ctx, entity, name, spec, loc + (name,), scopes)
+
+
+def check_link_filter(ctx: CheckContext, entity: str, spec: FieldSpec, loc: Loc, in_table: bool) -> Iterator[Problem]:
+    """A link's `filter:` names real fields of the target (bare) and of the record (`record.x`), and fits SQL."""
+    if in_table:
+        yield Problem(loc, "field.filter_in_table", "a link in a child table cannot have a `filter`")
+        return
+    target = ctx.entities.get(spec.to or "")
+    if target is None:
+        return  # the unknown target is reported once, by `to`
+    scope = link_filter_scope(ctx.entities, entity, spec.to or "", roles=ctx.roles)
+    expression, problems = compile_checked(spec.filter, scope, loc, ctx.decision_tables)
+    yield from problems
+    if expression is None:
+        return
+    yield from row_filter_problems(spec.filter or "", loc, code="field.filter_unsupported", what="a link filter")
+    for name in sorted(expression.names & set(target.fields)):
+        field = target.fields[name]
+        kind = FIELD_TYPES.get(field.type)
+        if field.encrypted or (kind is not None and not kind.stored):
+            yield Problem(
+                loc,
+                "field.filter_field",
+                f"`{name}` of `{spec.to}` cannot be compared in a filter (it is encrypted or a child table)",
+                "compare plain fields of the target",
+            )

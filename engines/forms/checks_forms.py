@@ -28,8 +28,10 @@ def check_form(ctx: CheckContext, name: str, form: FormSpec) -> Iterator[Problem
     for index, section in enumerate(form.layout):
         where = loc + ("layout", index)
         yield from check_localized(section.section, where + ("section",), ctx.locales)
-        if section.visible_if is not None:
-            yield from compile_checked(section.visible_if, scope, where + ("visible_if",), ctx.decision_tables)[1]
+        for option in ("visible_if", "required_if", "readonly_if"):
+            source = getattr(section, option)
+            if source is not None:
+                yield from compile_checked(source, scope, where + (option,), ctx.decision_tables)[1]
         for position, field_name in enumerate(section.fields):
             field_loc = where + ("fields", position)
             if field_name not in entity.fields:

@@ -39,6 +39,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "该翻页位置对此列表无效(请从第一页重新开始)。",
     },
     "invalid_link": {"en": "Choose an existing record.", "zh-CN": "请选择已存在的记录。"},
+    "link_filter": {
+        "en": "{label}: the chosen record is not one of the allowed choices here.",
+        "zh-CN": "{label}:所选记录不在此处的可选范围内。",
+    },
     "invalid_rows": {"en": "Enter a list of rows.", "zh-CN": "请输入行列表。"},
     "too_many_rows": {"en": "At most {limit} rows.", "zh-CN": "最多 {limit} 行。"},
     "read_only": {"en": "This field is computed and cannot be set.", "zh-CN": "此项为自动计算,不能修改。"},

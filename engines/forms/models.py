@@ -66,6 +66,7 @@ class FieldSpec(Spec):
     options: list[str] | None = None
     option_labels: dict[str, LocalizedText] | None = None
     to: str | None = None
+    filter: str | None = None  # link: which targets may be chosen (a row-filter-like expression, docs/blueprints.md)
     fields: dict[str, FieldSpec] | None = None
     max_rows: int | None = Field(default=None, gt=0, le=10_000)  # table: most child rows per record
     precision: int | None = Field(default=None, gt=0, le=38)
@@ -201,6 +202,8 @@ class SectionSpec(Spec):
     columns: int = Field(default=1, ge=1, le=4)
     fields: list[str]
     visible_if: str | None = None
+    required_if: str | None = None  # every field of the section is required while this holds
+    readonly_if: str | None = None  # no field of the section may change while this holds
 
 
 DURATION = r"^[1-9][0-9]{0,4}[mhd]$"  # 30m, 12h, 7d

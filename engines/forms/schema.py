@@ -18,6 +18,7 @@ TYPE_OPTIONS = (
     "options",
     "option_labels",
     "to",
+    "filter",
     "fields",
     "max_rows",
     "precision",
@@ -66,6 +67,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "options": "The allowed values (select, multi_select, state), at most 64 characters each.",
         "option_labels": "How each option is shown, per locale.",
         "to": "The entity a link points at.",
+        "filter": 'Link: which records may be chosen, e.g. "department == record.department" (`record`: this form).',
         "fields": "The columns of a child table (a table field cannot hold another table).",
         "max_rows": "Table: the most child rows one record may have (default 500).",
         "precision": "Decimal: total number of digits (default 12).",
@@ -101,6 +103,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "columns": "How many columns the section's fields are laid out in (1 to 4).",
         "fields": "The fields of the section, in order; each field appears once per form.",
         "visible_if": "An expression; the section is shown only while it is true (it may read `user`).",
+        "required_if": "An expression; while it is true every field of the section is required.",
+        "readonly_if": "An expression; while it is true no field of the section may be changed.",
     },
 }
 

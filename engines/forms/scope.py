@@ -119,3 +119,18 @@ def child_scope(
 def entity_names(entities: Entities, entity: str, *, user: bool = False) -> frozenset[str]:
     """The root names an expression of `entity` may read (for callers that want no types)."""
     return frozenset(entity_scope(entities, entity, user=user).names())
+
+
+def link_filter_scope(entities: Entities, entity: str, target: str, *, roles: Iterable[str] | None = None) -> Scope:
+    """The Scope of a link's `filter:`: the target's fields, `record` (the form being filled) and `user`.
+
+    Bare names are the candidate target record's fields (they become SQL columns);
+    `record.<field>` reads the record being written, whose values are constants by the
+    time the filter runs; the row-filter words (true, false, null) are there too.
+    """
+    target_spec = entities.get(target)
+    fields = target_spec.fields if target_spec is not None else {}
+    names = _root_scope(fields, entities, True, roles, row_filter=True)
+    names.pop("record", None)  # at the root `record` is the record being written, as `user` is the account
+    names["record"] = RuleType("record", record=RecordType(lambda: linked_scope(entities, entity)))
+    return Scope(names)

@@ -55,9 +55,8 @@ def bucket_sql(column: Any, by: str, dialect: str) -> Any:
         return sa.cast(sa.func.date_trunc(by, sa.cast(column, sa.DateTime())), sa.Date())
     if by == "day":
         return sa.func.date(column)
-    if by == "week":  # back to Monday: strftime('%w') is 0 on Sunday
-        back = (sa.cast(sa.func.strftime("%w", column), sa.Integer) + 6) % 7
-        return sa.func.date(column, sa.literal("-") + sa.cast(back, sa.Text) + sa.literal(" days"))
+    if by == "week":  # on to the Sunday (itself on a Sunday), back to its Monday: two modifiers, no arithmetic
+        return sa.func.date(column, "weekday 0", "-6 days")
     if by == "month":
         return sa.func.date(column, "start of month")
     if by == "quarter":

@@ -4,9 +4,9 @@ A `change` measure is computed per group after the query (groups are few): each
 row's bucket is compared with the bucket before it (`previous`) or the same
 bucket a year before (`year_before`), among rows alike in the other dimensions.
 When a date range cuts the series, the comparators of its first buckets lie
-outside it: they come from the same report run over the buckets before
-(`CompiledReport.shifted`), never from a guess. A comparator that is missing,
-empty or zero gives an empty change.
+outside it: they come from the same report over the buckets before
+(`CompiledReport.shifted`, a part of the report's one statement), never from a
+guess. A comparator that is missing, empty or zero gives an empty change.
 
 For a viewer who may not read the records a change is hidden wherever its
 measure or the comparator is hidden: (this - before) / before with one side

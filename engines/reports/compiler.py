@@ -4,8 +4,10 @@ The engine never opens a database: the caller passes a schema port (entity ->
 Table), an optional row-filter port (the viewer's row filters, applied to the
 source and to every joined entity), the database dialect's name and today's date
 in the app's timezone (for periods such as `last_12_months`). Grouping, filters,
-aggregates and expression measures all run in SQL; a totals query (the same FROM
-and WHERE without GROUP BY) is built beside it when the report asks for totals.
+aggregates and expression measures all run in SQL. What else a report needs — a
+totals row, subtotals, the period before (`compare`), the buckets before (`change`)
+— is compiled as parts beside the grouped query and sent with it as one statement
+(`combined.py`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ import sqlalchemy as sa
 
 from engines.forms import ID_MAX, EntitySpec
 
+from .additive_totals import totals_add_up
 from .buckets import CYCLES, bucket_of, bucket_sql, cycle_labels, next_bucket, shift_bucket, year_before
+from .combined import MAIN, PREVIOUS, TOTALS, Part, Tags, combine, with_grouping_sets
 from .joins import Joins, RowFilterPort, SchemaPort
 from .measure_expr import compile_measure_expr, measure_names
 from .periods import PeriodError, period_range
@@ -70,6 +74,8 @@ class CompiledReport:
         default_factory=dict
     )  # change period -> the report over the buckets before
     cohort: Any = None  # a compiled cohort report (engines/reports/cohort.py)
+    statement: Any = None  # the one statement `run_report` sends: every part above (combined.py)
+    tags: Tags = field(default_factory=dict)  # (part, grouping set) of the statement's rows -> their tag
 
     @property
     def runs_whole(self) -> bool:
@@ -202,7 +208,30 @@ def compile_report(
     )
     again = {"entities": entities, "schema": schema, "dialect": dialect, "today": today, "row_filter": row_filter}
     _comparisons(compiled, ranges, dict(params or {}), {**again, "private": private, "show_title": show_title})
+    _combine(compiled, group, order, dialect)
     return compiled
+
+
+def _combine(compiled: CompiledReport, group: list[Any], order: list[tuple[str, bool]], dialect: str) -> None:
+    """The one statement of a run: the groups, and the totals, subtotals and comparisons the report needs."""
+    spec = compiled.spec
+    parts = [Part(MAIN, compiled.query, limited=spec.limit is not None)]
+    grouped = {column.name for column in group}
+    sets: dict[str, tuple[str, ...]] = {}
+    if compiled.totals_query is not None and not totals_add_up(spec):  # summed from the groups otherwise
+        parts.append(Part(TOTALS, compiled.totals_query))
+        sets[TOTALS] = ()
+    for key, query in compiled.subtotal_queries.items():
+        parts.append(Part(f"subtotal:{key}", query))
+        sets[f"subtotal:{key}"] = tuple(c.name for c in query.selected_columns if c.name in grouped)
+    if dialect == "postgresql" and sets and spec.limit is None:  # the records read once for every grouping
+        parts = [with_grouping_sets(compiled.query, group, sets)]
+    if compiled.previous is not None:
+        parts.append(Part(PREVIOUS, compiled.previous.query))
+    parts += [Part(f"shifted:{period}", nested.query) for period, nested in compiled.shifted.items()]
+    names = [c.name for c in compiled.query.selected_columns]
+    keys = [d.key for d in compiled.dimensions]
+    compiled.statement, compiled.tags = combine(parts, names=names, order=order[: len(spec.sort)], dimensions=keys)
 
 
 def _plain(spec: ReportSpec, **changes: Any) -> ReportSpec:

@@ -1,6 +1,7 @@
 """Run a compiled report on a connection: read the rows, fill empty time buckets, total, protect.
 
-The query does the work per record; here the work is per group (a few hundred
+One statement does the work per record (its rows come back per part: the groups,
+totals, subtotals, the period and buckets before); here the work is per group (a few hundred
 rows at most): numbers are made alike across databases (PostgreSQL's Decimal and
 SQLite's float give the same cells), empty buckets (and every weekday and hour)
 are filled, period-over-period changes are taken, subtotal rows added, small
@@ -11,6 +12,7 @@ and, last, a dimension pivoted into columns.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from itertools import product
@@ -22,6 +24,7 @@ from engines.forms import LocalizedText
 
 from .additive_totals import summed_totals, totals_add_up
 from .buckets import CYCLES, as_date, bucket_label, buckets_between
+from .combined import MAIN, PREVIOUS, TOTALS, split_parts
 from .comparison import apply_changes, change_measures, change_value, hide_changes, kpi_changes
 from .compiler import GROUP_SIZE, CompiledReport, DimensionColumn
 from .forecast import ForecastInfo, describe, forecast
@@ -99,7 +102,7 @@ def _read(compiled: CompiledReport, record: Any, dimensions: list[DimensionColum
 
 
 def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportResult:
-    """The result of `compiled` on `connection`."""
+    """The result of `compiled` on `connection`: one statement (combined.py), then the work per group."""
     if compiled.cohort is not None:
         from .cohort import cohort_rows
 
@@ -114,10 +117,16 @@ def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportRes
             hidden_cells,
             period=compiled.period,
         )
+    records = connection.execute(compiled.statement).mappings().all()
+    return _result(compiled, split_parts(records, compiled.tags))
+
+
+def _result(compiled: CompiledReport, parts: Mapping[str, Sequence[Any]]) -> ReportResult:
+    """The result from the statement's rows, per part (`rows`, `totals`, `subtotal:…`, `previous`, `shifted:…`)."""
     spec = compiled.spec
     rows: list[dict[str, Any]] = []
     sizes: list[int] = []
-    for record in connection.execute(compiled.query).mappings().all():
+    for record in parts[MAIN]:
         rows.append(_read(compiled, record, compiled.dimensions))
         sizes.append(int(record[GROUP_SIZE]))
     if compiled.fill is not None or compiled.fill_cycles:
@@ -126,20 +135,20 @@ def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportRes
     sources: dict[tuple[int, str], tuple[str, Any]] = {}
     if change_measures(spec) and time is not None and time.by is not None:
         shifted = {
-            period: run_report(connection, replace(nested, min_cell=compiled.min_cell)).rows
+            period: _result(replace(nested, min_cell=compiled.min_cell), {MAIN: parts[f"shifted:{period}"]}).rows
             for period, nested in compiled.shifted.items()
         }
         keys = [d.key for d in compiled.dimensions]
         sources = apply_changes(spec, rows, time.key, time.by, keys, shifted)
     totals, total_size = None, None
     if compiled.totals_query is not None and totals_add_up(spec):
-        totals, total_size = summed_totals(spec, rows, sizes)  # the groups' counts add up: no second query
+        totals, total_size = summed_totals(spec, rows, sizes)  # the groups' counts add up: no second pass
     elif compiled.totals_query is not None:
-        record = connection.execute(compiled.totals_query).mappings().one()
+        record = parts[TOTALS][0]
         totals = {m: _number(record[m]) for m in spec.sql_measures}
         total_size = int(record[GROUP_SIZE])
     subtotals = {
-        key: _subtotal_rows(connection, compiled, key, query, rows) for key, query in compiled.subtotal_queries.items()
+        key: _subtotal_rows(compiled, key, parts[f"subtotal:{key}"], rows) for key in compiled.subtotal_queries
     }
     hidden = 0
     if compiled.min_cell is not None:
@@ -169,7 +178,7 @@ def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportRes
         hidden += hide_changes(spec, rows, sources, Suppressed(compiled.min_cell))
     result = ReportResult(_columns(compiled), rows, totals, hidden, period=compiled.period)
     if compiled.previous is not None:
-        before = run_report(connection, replace(compiled.previous, min_cell=compiled.min_cell))
+        before = _result(replace(compiled.previous, min_cell=compiled.min_cell), {MAIN: parts[PREVIOUS]})
         result.previous = before.rows[0] if before.rows else None
         result.previous_period = compiled.previous_period
         current = totals if totals is not None else (rows[0] if not compiled.dimensions and rows else None)
@@ -199,12 +208,12 @@ def run_report(connection: sa.Connection, compiled: CompiledReport) -> ReportRes
 
 
 def _subtotal_rows(
-    connection: sa.Connection, compiled: CompiledReport, key: str, query: sa.Select, details: list[dict[str, Any]]
+    compiled: CompiledReport, key: str, records: Sequence[Any], details: list[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], list[int]]:
     """The subtotal rows by dimension `key`, one per value its details show (a zero row where the query had none)."""
     dimension = next(d for d in compiled.dimensions if d.key == key)
     found: dict[str, tuple[dict[str, Any], int]] = {}
-    for record in connection.execute(query).mappings().all():
+    for record in records:
         row = _read(compiled, record, [dimension])
         found[repr(row[key])] = (row, int(record[GROUP_SIZE]))
     rows, sizes = [], []

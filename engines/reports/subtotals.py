@@ -1,9 +1,9 @@
 """Subtotals: a row per value of a dimension, with every other dimension rolled up, and their protection.
 
-Each subtotal dimension is one more grouped query (the same FROM and WHERE,
-grouped by that dimension alone), so `count_distinct` subtotals are right (a
-patient seen by two doctors counts once in the month's subtotal), as the totals
-are. Subtotal rows carry `_subtotal: <dimension>` and an empty value for the
+Each subtotal dimension is grouped in SQL (the same FROM and WHERE, grouped by
+that dimension alone: a grouping set, or a part, of the report's one statement),
+so `count_distinct` subtotals are right (a patient seen by two doctors counts once
+in the month's subtotal), as the totals are. Subtotal rows carry `_subtotal: <dimension>` and an empty value for the
 dimensions rolled up.
 
 Small-cell suppression must then also protect the subtotals, and the details

@@ -2,7 +2,8 @@
 
 `crm form-link` makes a client's link on the command line, the client fills the diary
 with no account, and the reading is theirs; a therapist makes a link from the client's
-page; reception, which may not record pain, is offered none.
+page; reception, which may not record pain, is offered none. A reviewed walk-in form is
+corrected by reception before it is accepted; `crm prune-form-links` deletes dead links.
 """
 
 from __future__ import annotations
@@ -161,3 +162,64 @@ def test_crm_form_link_prints_a_clinic_forms_address_for_the_desk(project, tmp_p
         assert page.status_code == 200 and "Walk-in" in page.text
     finally:
         fresh.close()
+
+
+def test_crm_prune_form_links_deletes_the_clients_dead_links_and_keeps_live_ones(served, project):
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from builder.system_tables import public_tokens
+
+    grace = a_client(served)
+    for _ in range(2):
+        assert crm("form-link", "pain_diary", "--patient", grace["id"], "-p", project).exit_code == 0
+    engine = served.runtime.engine
+    with engine.begin() as conn:
+        first, second = conn.execute(sa.select(public_tokens.c.id).order_by(public_tokens.c.id)).scalars()
+        long_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=45)
+        conn.execute(public_tokens.update().where(public_tokens.c.id == first).values(expires_at=long_ago))
+    pruned = crm("prune-form-links", "-p", project)
+    assert pruned.exit_code == 0, pruned.output
+    assert "pruned 1 public-form links dead for over 30 days, 0 rate-limit rows" in pruned.output
+    with engine.connect() as conn:
+        assert list(conn.execute(sa.select(public_tokens.c.id)).scalars()) == [second]
+
+
+def test_reception_corrects_a_walk_in_before_accepting_it(project):
+    import json
+
+    import sqlalchemy as sa
+    from starlette.testclient import TestClient
+
+    from builder.system_tables import audit
+
+    (project / "blueprint" / "forms" / "walk_in.yaml").write_text(
+        "walk_in:\n  entity: client\n  title: {en: Walk-in, zh-CN: 到店登记}\n  layout:\n"
+        "    - section: {en: You, zh-CN: 您}\n      fields: [full_name, sex, mobile]\n"
+        "  public: {mode: clinic, review: true}\n"
+    )
+    served = serve_physio(project)
+    try:
+        anonymous = TestClient(served.app, follow_redirects=False, headers={"accept-language": "en"})
+        assert fill(anonymous, "/f/clinic/walk_in", full_name="Grcae Ho", mobile="13700003333").status_code == 303
+        reception = served.login("reception")
+        queue = reception.get("/review")
+        submission = re.search(r'href="/review/(\d+)/correct"', queue.text).group(1)
+        page = reception.get(f"/review/{submission}/correct")
+        assert page.status_code == 200 and 'value="Grcae Ho"' in page.text
+        assert "137****3333" in page.text and "13700003333" not in page.text  # reception sees the mobile masked
+        token = CSRF.search(page.text).group(1)
+        data = {"full_name": "Grace Ho", "sex": "female", "mobile": "137****3333", "csrf_token": token}
+        assert reception.post(f"/review/{submission}/correct", data=data).status_code == 303
+        queue = reception.get("/review").text
+        assert "Grace Ho" in queue.split("As sent")[0] and "Grcae Ho" in queue.split("As sent")[1]
+        assert served.runtime.records.list(SYSTEM, "client", limit=1).total == 0  # nothing created before accepting
+        assert reception.post(f"/review/{submission}/accept", data={"csrf_token": token}).status_code == 303
+        client = served.runtime.records.list(SYSTEM, "client", limit=5).items[0]
+        assert (client["full_name"], client["sex"], client["mobile"]) == ("Grace Ho", "female", "+8613700003333")
+        with served.runtime.engine.connect() as conn:
+            changes = conn.execute(sa.select(audit.c.changes).where(audit.c.action == "public_correct")).scalar_one()
+        assert json.loads(changes) == {"full_name": ["Grcae Ho", "Grace Ho"], "sex": [None, "female"]}
+    finally:
+        served.close()

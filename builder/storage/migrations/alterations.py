@@ -14,9 +14,11 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.operations.base import BatchOperations
+from sqlalchemy.dialects import postgresql
 
 from .naming import sql_type
 from .operations import Phase, Step, quote
+from .rewrites import PlannedRewrite
 from .types import TypeVerdict, kind_of
 
 
@@ -117,13 +119,22 @@ class ChangeType(Alteration):
             stored = _count(connection, self.table, column.is_not(None))
             self.facts = f"{stored} values stored"
 
-    def prepare(self, ops: Operations) -> None:
+    def deferred(self, dialect: str) -> PlannedRewrite | None:
+        """Shorter text: longer values are cut in batches after the commit (rewrite_kinds.Cut).
+
+        PostgreSQL refuses the shorter type while a value is longer, so there the type
+        changes once the batches are done; SQLite does not enforce lengths, so its table
+        copy stays in the migration and the batches cut the values afterwards.
+        """
         cut = self.verdict.cut_length
-        if cut is not None and kind_of(self.old_type) in ("text", "long_text"):
-            col = quote(ops, self.column)
-            ops.execute(
-                f"UPDATE {quote(ops, self.table)} SET {col} = substr({col}, 1, {cut}) WHERE length({col}) > {cut}"
-            )
+        if cut is None or kind_of(self.old_type) not in ("text", "long_text"):
+            return None
+        if dialect == "sqlite":
+            return PlannedRewrite("cut", self.table, self.column, {"length": cut}, in_transaction=True)
+        alter = str(self.new_type.compile(dialect=postgresql.dialect()))
+        return PlannedRewrite("cut", self.table, self.column, {"length": cut, "alter": alter})
+
+    def prepare(self, ops: Operations) -> None:
         self._widen_sequence(ops)
 
     def _widen_sequence(self, ops: Operations) -> None:

@@ -26,13 +26,14 @@ from ..table_versions import bump_all
 from . import history
 from .alterations import Alteration
 from .backup import write_backup
-from .encryption import EncryptValues, KeyringStep
+from .encryption import KeyringStep
 from .errors import MigrationError
 from .operations import AddColumn, Step
 from .planner import MigrationPlan
 from .planner import blueprint_hash as hash_of
 from .planner import blueprint_json as json_of
-from .rewrites import ProgressCallback, run_pending_rewrites, schedule_encryption
+from .rewrite_kinds import kind_of_rewrite
+from .rewrites import PlannedRewrite, ProgressCallback, Rewrite, run_pending_rewrites, schedule
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,9 @@ def apply_migration(
     writes a backup first (SQLite: whole file into `backup_dir`, default `backups/`
     beside it; PostgreSQL: affected tables as JSON lines). A no-op plan records nothing.
     `keyring` is needed only when encrypted values must change (renames, newly encrypted fields).
-    Newly encrypted fields are encrypted after the commit in batches (rewrites.py), each
-    reported to `on_progress`; a kill leaves them for the next run to finish.
+    Data rewrites (encrypting, re-encrypting, filling, cutting) run after the commit in
+    batches (rewrites.py), each reported to `on_progress`; a kill leaves them for the next
+    run to finish.
     """
     plan.check(allow_data_loss=allow_data_loss)
     if plan.is_empty:
@@ -124,8 +126,9 @@ def apply_migration(
     losing_tables = sorted({s.table for s in plan.data_losing})
     sqlite = is_sqlite(engine)
     later = [] if sqlite else [step for step in plan.steps if step.concurrently()]
-    rewrites = [step for step in plan.steps if isinstance(step, EncryptValues)]
-    now = [step for step in plan.steps if step not in later and step not in rewrites]
+    rewrites = _rewrites(plan)
+    after = {id(step) for step, planned in rewrites if not planned.in_transaction}
+    now = [step for step in plan.steps if step not in later and id(step) not in after]
     backup = write_backup(engine, None, losing_tables, backup_dir) if losing_tables and sqlite else None
     try:
         with engine.connect() as connection:
@@ -148,8 +151,8 @@ def apply_migration(
                         blueprint_hash=blueprint_hash or hash_of(plan.entities),
                         blueprint_json=blueprint_json if blueprint_json is not None else json_of(plan.entities),
                     )
-                    for step in rewrites:
-                        schedule_encryption(connection, history_id, step.table, step.column)
+                    for _step, planned in rewrites:
+                        schedule(connection, history_id, planned)
                     bump_all(connection)  # cached reports read the old tables: stale in every process
             finally:
                 if sqlite:
@@ -162,6 +165,11 @@ def apply_migration(
         extra = {"batch_size": batch_size} if batch_size else {}
         run_pending_rewrites(engine, keyring, on_progress=on_progress, **extra)
     return MigrationResult(True, summary, backup, history_id)
+
+
+def _rewrites(plan: MigrationPlan) -> list[tuple[Step, PlannedRewrite]]:
+    """The steps whose data is rewritten in batches after the commit, in plan order."""
+    return [(step, planned) for step in plan.steps if (planned := step.deferred(plan.dialect)) is not None]
 
 
 def build_concurrently(engine: sa.Engine, steps: list[Step]) -> None:
@@ -214,10 +222,20 @@ def migration_sql(engine: sa.Engine, plan: MigrationPlan) -> str:
         dialect_name=engine.dialect.name, opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True}
     )
     later = [step for step in plan.steps if step.concurrently()] if plan.dialect == "postgresql" else []
-    run_steps(Operations(context), [s for s in plan.steps if s not in later], copy_from=_copy_source(plan))
+    rewrites = _rewrites(plan)
+    after = {id(step) for step, planned in rewrites if not planned.in_transaction}
+    now = [s for s in plan.steps if s not in later and id(s) not in after]
+    run_steps(Operations(context), now, copy_from=_copy_source(plan))
     if later:
         buffer.write("\n-- after the transaction has committed, one by one, without blocking writes:\n")
         for step in later:
             for statement in step.concurrently():
                 buffer.write(f"{statement};\n")
+    if rewrites:
+        buffer.write("\n-- then the data, in committed batches by id (resumable after a kill):\n")
+        for step, planned in rewrites:
+            job = Rewrite(0, 0, planned.step, planned.table, planned.column, 0, 0, planned.detail)
+            buffer.write(f"-- {kind_of_rewrite(planned.step).describe(job)}\n")
+            if id(step) in after:
+                run_steps(Operations(context), [step])
     return buffer.getvalue()

@@ -1,9 +1,10 @@
 """Steps that touch encrypted values: they need the keyring when the migration runs.
 
 - after a rename, ciphertexts are re-encrypted for the new "table.field" context
-  (the associated data), or they would no longer decrypt;
+  (the associated data), or they would no longer decrypt under the new name;
 - a field that becomes `encrypted` has its existing plaintext encrypted and its
   search hash filled in, once its column is TEXT;
+  both in committed batches after the migration's transaction (rewrites.py);
 - switching encryption off for a field holding values is refused: it would need the
   values decrypted into a narrower column, which `crm migrate` does not do.
 """
@@ -22,6 +23,7 @@ from ..tables import child_table_name, hash_column
 from .errors import MigrationError
 from .naming import BlueprintNames
 from .operations import Phase, Step
+from .rewrites import PlannedRewrite
 
 
 def _stored_count(connection: sa.Connection, table: str, column: str) -> int:
@@ -60,20 +62,13 @@ class Reencrypt(KeyringStep):
     def examine(self, connection: sa.Connection) -> None:
         self.facts = f"{_stored_count(connection, self.table, self.column)} values"
 
-    def apply(self, ops: Operations) -> None:
-        if ops.migration_context.as_sql:
-            ops.execute(f"-- re-encrypt {self.table}.{self.column} row by row with the keyring")
-            return
-        from ..rotation import reencrypt_column
+    def deferred(self, dialect: str) -> PlannedRewrite:
+        detail = {"old_context": self.old_context, "new_context": self.new_context}
+        return PlannedRewrite("reencrypt", self.table, self.column, detail)
 
-        reencrypt_column(
-            ops.get_bind(),
-            self.table,
-            self.column,
-            self._require_keyring(),
-            old_context=self.old_context,
-            new_context=self.new_context,
-        )
+    def apply(self, ops: Operations) -> None:
+        """Only shown by --dry-run: the values are re-encrypted in batches after the commit."""
+        ops.execute(f"-- re-encrypt {self.table}.{self.column} row by row with the keyring")
 
 
 @dataclass
@@ -88,13 +83,12 @@ class EncryptValues(KeyringStep):
     def examine(self, connection: sa.Connection) -> None:
         self.facts = f"{_stored_count(connection, self.table, self.column)} values"
 
-    def apply(self, ops: Operations) -> None:
-        if ops.migration_context.as_sql:
-            ops.execute(f"-- encrypt {self.table}.{self.column} row by row with the keyring")
-            return
-        from ..rotation import encrypt_plaintext_column
+    def deferred(self, dialect: str) -> PlannedRewrite:
+        return PlannedRewrite("encrypt", self.table, self.column)
 
-        encrypt_plaintext_column(ops.get_bind(), self.table, self.column, self._require_keyring())
+    def apply(self, ops: Operations) -> None:
+        """Only shown by --dry-run: the values are encrypted in batches after the commit."""
+        ops.execute(f"-- encrypt {self.table}.{self.column} row by row with the keyring")
 
 
 @dataclass

@@ -12,6 +12,8 @@ A default that is an expression is evaluated once, at migrate time, if it reads
 nothing of the record (`today()`); one that reads the record or other rows is
 refused with a message saying to give a constant default or fill the rows first.
 Encrypted fields are written through the record codec (ciphertext plus keyed hash).
+The rows are filled after the migration's transaction, in committed batches
+(rewrites.py, kind `fill`): the value is worked out once and kept for a resumed run.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from engines.forms import (
 )
 from engines.rules import ExpressionError, RuleError, compile_expression
 
-from ..tables import hash_column
 from .encryption import KeyringStep, fields_by_table
 from .naming import BlueprintNames
 from .operations import Phase, Step
+from .rewrites import PlannedRewrite
 
 
 class NoFillValue(Exception):
@@ -103,10 +105,16 @@ class Fill:
         compiled = CompiledField(self.column, self.spec, field_type(self.spec.type))
         return encode([compiled], {self.column: self.value}, table, cipher)
 
+    def planned(self, table: str) -> PlannedRewrite:
+        """The batched fill (rewrite_kinds.Fill): the spec and the value, kept for a resumed run."""
+        spec = self.spec.model_dump(mode="json", exclude_defaults=True)
+        value = field_type(self.spec.type).to_json(self.value, self.spec)
+        return PlannedRewrite("fill", table, self.column, {"spec": spec, "value": value})
+
 
 @dataclass
 class FillRequired(Step):
-    """Empty rows of a required field get its default (a plain column: one UPDATE)."""
+    """Empty rows of a required field get its default (a plain column), in batches after the commit."""
 
     fill: Fill | None = None
     column_type: Any = field(default=None, repr=False)
@@ -119,7 +127,11 @@ class FillRequired(Step):
     def describe(self) -> str:
         return self._fill().describe(self.table)
 
+    def deferred(self, dialect: str) -> PlannedRewrite:
+        return self._fill().planned(self.table)
+
     def apply(self, ops: Operations) -> None:
+        """Shown by --dry-run: the UPDATE the batches run, a range of ids at a time."""
         column = self._fill().column
         target = sa.table(self.table, sa.column(column, self.column_type))
         ops.execute(sa.update(target).where(target.c[column].is_(None)).values(self._fill().stored(self.table)))
@@ -127,7 +139,7 @@ class FillRequired(Step):
 
 @dataclass
 class FillEncrypted(KeyringStep):
-    """Empty rows of a required encrypted field: ciphertext and search hash, row by row."""
+    """Empty rows of a required encrypted field: ciphertext and search hash, row by row, in batches."""
 
     fill: Fill | None = None
     phase: ClassVar[Phase] = Phase.FILL
@@ -139,29 +151,14 @@ class FillEncrypted(KeyringStep):
     def describe(self) -> str:
         return self._fill().describe(self.table)
 
+    def deferred(self, dialect: str) -> PlannedRewrite:
+        return self._fill().planned(self.table)
+
     def apply(self, ops: Operations) -> None:
-        if ops.get_context().as_sql:
-            ops.execute(
-                f"-- fill {self.table}.{self.column} (and its search hash) where it is empty, "
-                "row by row with the keyring"
-            )
-            return
-        connection = ops.get_bind()
-        index = hash_column(self.column)
-        target = sa.table(self.table, sa.column("id"), sa.column(self.column), sa.column(index))
-        empty = connection.execute(sa.select(target.c.id).where(target.c[self.column].is_(None))).scalars().all()
-        keyring = self._require_keyring()
-        updates = [
-            {"crm_row_id": row_id, **{f"crm_{k}": v for k, v in self._fill().stored(self.table, keyring).items()}}
-            for row_id in empty
-        ]
-        if updates:
-            connection.execute(
-                sa.update(target)
-                .where(target.c.id == sa.bindparam("crm_row_id"))
-                .values({self.column: sa.bindparam(f"crm_{self.column}"), index: sa.bindparam(f"crm_{index}")}),
-                updates,
-            )
+        """Only shown by --dry-run: the rows are filled in batches after the commit."""
+        ops.execute(
+            f"-- fill {self.table}.{self.column} (and its search hash) where it is empty, row by row with the keyring"
+        )
 
 
 @dataclass

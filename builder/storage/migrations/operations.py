@@ -18,6 +18,7 @@ from alembic.operations import Operations
 from alembic.operations.base import AbstractOperations
 
 from .naming import BlueprintNames
+from .rewrites import PlannedRewrite
 
 
 class Phase(IntEnum):
@@ -60,6 +61,10 @@ class Step:
     def concurrently(self) -> list[str]:
         """PostgreSQL statements that replace `apply` after the transaction (CREATE INDEX CONCURRENTLY), or none."""
         return []
+
+    def deferred(self, dialect: str) -> PlannedRewrite | None:
+        """The data rewrite this step leaves to committed batches after the commit (rewrites.py), or none."""
+        return None
 
     def summary(self) -> str:
         """describe() plus the facts, for plans and refusals."""

@@ -1,36 +1,34 @@
 """Data rewrites that run after the schema change, in committed batches, resumable after a kill.
 
-Encrypting a field that held plaintext touches every row. Done inside the migration's
-transaction it held the table's write lock for the whole rewrite (66 s at a million
-rows) and left nothing behind if killed. Instead the schema change (the column turned
-TEXT, the search-hash column added) commits with the history row and a row in
+Rewriting every row of a table inside the migration's transaction held the table's
+write lock for the whole rewrite (66 s at a million rows) and left nothing behind if
+killed. Instead the schema change commits with the history row and a row in
 `crm_migration_progress` per rewrite; then each batch of `BATCH_SIZE` rows by id is
-encrypted and committed together with its done marker (`last_id`). A rerun of
+rewritten and committed together with its done marker (`last_id`). A rerun of
 `crm migrate` finds unfinished rows and continues after `last_id`.
 
-Never double-encrypting does not rest on the marker alone: a value that already
-decrypts under the field's context is left as it is (a batch that committed before
-its marker could not, but a server writing the field meanwhile does encrypt it), and
-each UPDATE only replaces the plaintext it read, so a concurrent edit is kept.
-
-While a rewrite runs the column holds both forms; servers following the new
-blueprint read both (records/codec.py passes a value that is not a `v1:` token through
-as the plaintext it still is). Exact search on the field finds only the rows already
-rewritten until the rewrite is done. PostgreSQL gets `VACUUM ANALYZE` afterwards:
-every row was rewritten, so half the table is dead tuples.
+One mechanism for every kind of rewrite (rewrite_kinds.py: encrypting, re-encrypting
+after a rename, filling a required field, cutting values to a shorter length): a kind
+says which rows still need it, how to rewrite a batch of them, and what to do once
+every row is done. Each kind recognises rows already rewritten (so a batch whose
+marker was lost is not done twice) and each UPDATE replaces only the value it read,
+so a concurrent edit is kept. PostgreSQL gets `VACUUM ANALYZE` afterwards: every
+rewritten row left a dead tuple behind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..crypto import TOKEN_VERSION, DecryptionError, field_context
+from ...system_tables import table_versions
 from ..database import is_sqlite, write_transaction
-from ..tables import hash_column
+from ..table_versions import note_change
+from .errors import MigrationError
 
 PROGRESS_TABLE = "crm_migration_progress"
 BATCH_SIZE = 1000
@@ -41,12 +39,13 @@ progress = sa.Table(
     _metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("history_id", sa.Integer, nullable=False),
-    sa.Column("step", sa.String(40), nullable=False),  # "encrypt"
+    sa.Column("step", sa.String(40), nullable=False),  # the kind: encrypt, reencrypt, fill, cut
     sa.Column("table_name", sa.String(200), nullable=False),
     sa.Column("column_name", sa.String(200), nullable=False),
     sa.Column("last_id", sa.BigInteger, nullable=False, default=0),
     sa.Column("rows_done", sa.BigInteger, nullable=False, default=0),
     sa.Column("done", sa.Boolean, nullable=False, default=False),
+    sa.Column("detail", sa.Text, nullable=True),  # JSON the kind needs to resume (old context, fill value...)
 )
 
 # on_progress(description, rows done so far, rows in all)
@@ -55,7 +54,7 @@ ProgressCallback = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class Rewrite:
-    """One unfinished rewrite: which column, and how far it got."""
+    """One unfinished rewrite: which kind, which column, how far it got."""
 
     id: int
     history_id: int
@@ -64,95 +63,114 @@ class Rewrite:
     column: str
     last_id: int
     rows_done: int
+    detail: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
-        return f"encrypting {self.table.replace('__', '.')}.{self.column}"
+        from .rewrite_kinds import kind_of_rewrite
+
+        return kind_of_rewrite(self.step).describe(self)
+
+
+@dataclass(frozen=True)
+class PlannedRewrite:
+    """What a migration step leaves to the batches: recorded beside the history row."""
+
+    step: str
+    table: str
+    column: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    in_transaction: bool = False  # the step's schema change still runs in the transaction (only its data waits)
 
 
 def ensure_progress_table(connection: sa.Connection) -> None:
+    """Create the table, or add `detail` to one made before re-encryption, fills and cuts were batched."""
     _metadata.create_all(connection, tables=[progress], checkfirst=True)
+    columns = {c["name"] for c in sa.inspect(connection).get_columns(PROGRESS_TABLE)}
+    if "detail" not in columns:
+        connection.exec_driver_sql(f"ALTER TABLE {PROGRESS_TABLE} ADD COLUMN detail TEXT")
 
 
-def schedule_encryption(connection: sa.Connection, history_id: int, table: str, column: str) -> None:
+def schedule(connection: sa.Connection, history_id: int, planned: PlannedRewrite) -> None:
     """Record a pending rewrite (inside the migration's transaction, beside its history row)."""
     ensure_progress_table(connection)
     connection.execute(
         progress.insert().values(
             history_id=history_id,
-            step="encrypt",
-            table_name=table,
-            column_name=column,
+            step=planned.step,
+            table_name=planned.table,
+            column_name=planned.column,
             last_id=0,
             rows_done=0,
             done=False,
+            detail=json.dumps(planned.detail, sort_keys=True) if planned.detail else None,
         )
     )
 
 
 def pending_rewrites(engine: sa.Engine) -> list[Rewrite]:
-    """Rewrites not yet marked done (none when the table does not exist yet)."""
+    """Rewrites not yet marked done, in the order they were planned (none when the table does not exist yet)."""
     if PROGRESS_TABLE not in sa.inspect(engine).get_table_names():
         return []
     with engine.connect() as connection:
-        found = connection.execute(sa.select(progress).where(progress.c.done.is_(False)).order_by(progress.c.id))
-        return [Rewrite(r.id, r.history_id, r.step, r.table_name, r.column_name, r.last_id, r.rows_done) for r in found]
+        columns = {c["name"] for c in sa.inspect(connection).get_columns(PROGRESS_TABLE)}
+        chosen = [c for c in progress.c if c.name in columns]
+        found = connection.execute(sa.select(*chosen).where(progress.c.done.is_(False)).order_by(progress.c.id))
+        return [
+            Rewrite(
+                r.id,
+                r.history_id,
+                r.step,
+                r.table_name,
+                r.column_name,
+                r.last_id,
+                r.rows_done,
+                json.loads(r.detail) if getattr(r, "detail", None) else {},
+            )
+            for r in found
+        ]
 
 
-def is_ciphertext(value: str, keyring: Any, context: str) -> bool:
-    """Whether `value` is already a token of this field (it decrypts); plaintext that merely looks like one is not."""
-    if not value.startswith(f"{TOKEN_VERSION}:"):
-        return False
-    try:
-        keyring.decrypt(value, context)
-    except DecryptionError:
-        return False
-    return True
-
-
-def _encrypt_batch(
-    connection: sa.Connection, job: Rewrite, keyring: Any, after: int, size: int
-) -> tuple[int, int, int]:
-    """Encrypt the next `size` values after id `after`: (last id looked at, values looked at, values rewritten)."""
-    index = hash_column(job.column)
-    table = sa.table(job.table, sa.column("id"), sa.column(job.column), sa.column(index))
-    value = table.c[job.column]
-    context = field_context(job.table, job.column)
-    rows = connection.execute(
-        sa.select(table.c.id, value).where(table.c.id > after, value.is_not(None)).order_by(table.c.id).limit(size)
-    ).all()
-    if not rows:
-        return after, 0, 0
-    updates = [
-        {
-            "crm_row_id": row_id,
-            "crm_old": plain,
-            "crm_value": keyring.encrypt(str(plain), context),
-            "crm_index": keyring.blind_index(str(plain)),
-        }
-        for row_id, plain in rows
-        if not is_ciphertext(str(plain), keyring, context)
-    ]
-    if updates:
-        # Only where the plaintext is still the one read: a server's concurrent write (already encrypted) stands.
-        connection.execute(
-            sa.update(table)
-            .where(table.c.id == sa.bindparam("crm_row_id"), value == sa.bindparam("crm_old"))
-            .values({job.column: sa.bindparam("crm_value"), index: sa.bindparam("crm_index")}),
-            updates,
-        )
-    return int(rows[-1][0]), len(rows), len(updates)
-
-
-def _remaining(engine: sa.Engine, job: Rewrite) -> int:
-    table = sa.table(job.table, sa.column("id"), sa.column(job.column))
+def _remaining(engine: sa.Engine, job: Rewrite, work: Any) -> int:
     with engine.connect() as connection:
         return int(
             connection.execute(
-                sa.select(sa.func.count())
-                .select_from(table)
-                .where(table.c.id > job.last_id, table.c[job.column].is_not(None))
+                sa.select(sa.func.count()).select_from(work.table).where(work.table.c.id > job.last_id, work.condition)
             ).scalar_one()
         )
+
+
+def _entity_of(table: str) -> str:
+    return table.split("__", 1)[0]
+
+
+def _batch(
+    engine: sa.Engine, job: Rewrite, work: Any, last: int, done: int, size: int, counters: bool
+) -> tuple[Sequence[sa.Row], int]:
+    """One committed batch after id `last`, with its done marker: (rows looked at, rows changed).
+
+    Only this batch's locks are held: reads never wait, a write at most one batch. (On
+    SQLite this takes the write lock up front, BEGIN IMMEDIATE: a read-then-write
+    transaction that a concurrent writer overtook could not upgrade its lock and would fail.)
+    No rows left: the kind's `finish` runs and the marker says done, in the same transaction.
+    """
+    with write_transaction(engine) as connection:
+        rows = connection.execute(
+            sa.select(work.table.c.id, *work.read)
+            .where(work.table.c.id > last, work.condition)
+            .order_by(work.table.c.id)
+            .limit(size)
+        ).all()
+        count = work.rewrite(connection, rows) if rows else 0
+        if not rows:
+            work.finish(connection)
+        if count and counters:
+            note_change(connection, _entity_of(job.table))  # cached reports over it are stale
+        connection.execute(
+            sa.update(progress)
+            .where(progress.c.id == job.id)
+            .values(last_id=int(rows[-1][0]) if rows else last, rows_done=done + len(rows), done=not rows)
+        )
+    return rows, count
 
 
 def run_rewrite(
@@ -164,25 +182,28 @@ def run_rewrite(
     on_progress: ProgressCallback | None = None,
 ) -> int:
     """Run one rewrite to the end, a committed batch at a time; returns the rows rewritten by this run."""
-    total = job.rows_done + _remaining(engine, job)
+    from .rewrite_kinds import kind_of_rewrite
+
+    kind = kind_of_rewrite(job.step)
+    with engine.connect() as connection:
+        work = kind.prepare(connection, job, keyring)
+        counters = sa.inspect(connection).has_table(table_versions.name)  # not before the first `crm migrate` ends
+    total = job.rows_done + _remaining(engine, job, work)
     last, done, rewritten = job.last_id, job.rows_done, 0
     if on_progress:
         on_progress(job.describe(), done, total)
     while True:
-        with write_transaction(engine) as connection:
-            # One batch's locks only: reads never wait, a write at most one batch. (On SQLite this
-            # takes the write lock up front, BEGIN IMMEDIATE: a read-then-write transaction that
-            # a concurrent writer overtook could not upgrade its lock and would fail.)
-            new_last, looked, count = _encrypt_batch(connection, job, keyring, last, batch_size)
-            finished = looked == 0
-            connection.execute(
-                sa.update(progress)
-                .where(progress.c.id == job.id)
-                .values(last_id=new_last, rows_done=done + looked, done=finished)
-            )
-        if finished:
+        try:
+            rows, count = _batch(engine, job, work, last, done, batch_size, counters)
+        except sa.exc.DBAPIError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            raise MigrationError(
+                f"{job.describe()} stopped after {done} rows: {reason}; the batches done so far stand, "
+                "fix the cause and run crm migrate again to finish"
+            ) from None
+        if not rows:
             break
-        last, done, rewritten = new_last, done + looked, rewritten + count
+        last, done, rewritten = int(rows[-1][0]), done + len(rows), rewritten + count
         if on_progress:
             on_progress(job.describe(), done, max(total, done))
     if not is_sqlite(engine):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from builder.records import RecordService
+from builder.records.bulk_update import settable_fields
 from builder.records.compiled import CompiledEntity
 from builder.records.counting import COUNT_MODES
 from builder.records.keyset import MAX_CURSOR_LENGTH
@@ -18,6 +19,7 @@ from builder.records.querying import MAX_LIMIT
 from builder.records.transitions import driven_fields
 from engines.forms import id_schema, localized
 
+from .bulk_openapi import bulk_update_body, bulk_update_path
 from .filters import MAX_PARAM_LENGTH, filter_keys, sort_keys
 from .params import MAX_OFFSET
 from .schemas import ERROR_SCHEMA, MAX_COMMENT, MAX_VERSION, create_schema, patch_schema, read_schema
@@ -356,7 +358,10 @@ def transition_many_path(entity: CompiledEntity, transitions: list[str], tags: l
 
 
 def entity_paths(
-    entity: CompiledEntity, transitions: list[str] | None = None, manual: list[str] | None = None
+    entity: CompiledEntity,
+    transitions: list[str] | None = None,
+    manual: list[str] | None = None,
+    settable: list[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The paths and component schemas of one entity (its workflow's transitions and manual buttons, if any)."""
     name, camel = entity.name, _camel(entity.name)
@@ -493,6 +498,11 @@ def entity_paths(
     if manual:
         paths[f"/api/{name}/{{id}}/automations/{{automation}}"] = manual_path(entity, manual, tags)
         paths[f"/api/{name}/automations/{{automation}}"] = manual_many_path(entity, manual, tags)
+    if settable:
+        components[f"{camel}BulkUpdate"] = bulk_update_body(settable, bulk_moves_body()["properties"]["records"])
+        errors = _errors("400", "401", "403", "404", "413", "422")
+        ref_body = f"#/components/schemas/{camel}BulkUpdate"
+        paths[f"/api/{name}/bulk-update"] = bulk_update_path(ref_body, tags, f"update_many_{name}", errors)
     return paths, components
 
 
@@ -556,7 +566,7 @@ def openapi_document(
     for entity in service.entities.values():
         moves = [t for m in driven_fields(service.flows, entity.name).values() for t in m.spec.transitions]
         buttons = [a.name for a in service.flows.of_entity(entity.name) if a.spec.manual] if service.flows else []
-        entity_paths_, components = entity_paths(entity, moves, buttons)
+        entity_paths_, components = entity_paths(entity, moves, buttons, settable_fields(service, entity.name))
         paths.update(entity_paths_)
         schemas.update(components)
     if reports:

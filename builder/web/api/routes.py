@@ -7,7 +7,6 @@ permission and mask is applied by the service, so the API and the pages agree.
 from __future__ import annotations
 
 import builtins
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -16,13 +15,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, FieldError, RecordService, ValidationFailed
+from builder.records.bulk_update import check_bulk_field
 from builder.records.compiled import CompiledEntity
-from builder.records.manual import MAX_BULK_IDS
+from builder.records.manual import BulkRun
 from engines.forms import message
 
 from ..context import require_actor
 from ..inputs import coercion_crashes, unstorable_errors
 from ..writes import run_write
+from .bodies import json_object, selected_ids, selected_records
 from .errors import ApiError, one
 from .export import export_csv, export_xlsx
 from .params import BadParameters, parse_list_params
@@ -56,19 +57,17 @@ class RecordsApi:
         return record_id
 
     async def _body(self, request: Request, entity: CompiledEntity, actor: Actor, patching: bool) -> dict[str, Any]:
-        raw = await request.body()  # its size is capped while it streams in (security.BodyLimitMiddleware)
-        try:
-            body = json.loads(raw, parse_constant=_refuse_constant)
-        except (ValueError, RecursionError):
-            raise one(400, "malformed_json", "the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise one(400, "malformed_json", "the request body must be a JSON object")
-        errors = unstorable_errors(body, actor.locale)
-        errors = errors or self.validators[entity.name].errors(body, patching, actor.locale)
-        errors = errors or coercion_crashes(entity.fields, body, actor.locale)
+        body = await json_object(request, empty=False)
+        self._check_values(entity, body, actor, patching)
+        return body
+
+    def _check_values(self, entity: CompiledEntity, values: dict[str, Any], actor: Actor, patching: bool) -> None:
+        """422 for values the entity's schema or field types refuse (`version` is part of a patch's body)."""
+        errors = unstorable_errors(values, actor.locale)
+        errors = errors or self.validators[entity.name].errors(values, patching, actor.locale)
+        errors = errors or coercion_crashes(entity.fields, values, actor.locale)
         if errors:
             raise ApiError(422, errors)
-        return body
 
     # -- endpoints -------------------------------------------------------------------
     async def list(self, request: Request) -> Response:
@@ -151,16 +150,7 @@ class RecordsApi:
     async def _transition_body(
         self, request: Request, entity: CompiledEntity, actor: Actor
     ) -> tuple[int, str | None, dict[str, Any]]:
-        raw = await request.body()
-        try:
-            body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
-        except (ValueError, RecursionError):
-            raise one(400, "malformed_json", "the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise one(400, "malformed_json", "the request body must be a JSON object")
-        unknown = sorted(set(body) - {"version", "comment", "values"})
-        if unknown:
-            raise one(422, "unknown_field", f"unknown key `{unknown[0]}`: send version, comment and values", unknown[0])
+        body = await json_object(request, ("version", "comment", "values"))
         version = body.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
             raise one(422, "required", "send the `version` of the record you read (an integer)", "version")
@@ -170,11 +160,7 @@ class RecordsApi:
         values = body.get("values") or {}
         if not isinstance(values, dict):
             raise one(422, "invalid", "`values` is an object of field values", "values")
-        errors = unstorable_errors(values, actor.locale)
-        errors = errors or self.validators[entity.name].errors({**values, "version": version}, True, actor.locale)
-        errors = errors or coercion_crashes(entity.fields, values, actor.locale)
-        if errors:
-            raise ApiError(422, errors)
+        self._check_values(entity, {**values, "version": version}, actor, patching=True)
         return version, comment, values
 
     async def automation(self, request: Request) -> Response:
@@ -191,31 +177,10 @@ class RecordsApi:
         actor = require_actor(request)
         entity = self._entity(request)
         name = request.path_params["automation"]
-        raw = await request.body()
-        try:
-            body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
-        except (ValueError, RecursionError):
-            raise one(400, "malformed_json", "the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise one(400, "malformed_json", "the request body must be a JSON object")
-        unknown = sorted(set(body) - {"ids"})
-        if unknown:
-            raise one(422, "unknown_field", f"unknown key `{unknown[0]}`: send ids", unknown[0])
-        ids = body.get("ids")
-        if (
-            not isinstance(ids, list)
-            or not 1 <= len(ids) <= MAX_BULK_IDS
-            or not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in ids)
-        ):
-            raise one(422, "invalid", f"`ids` is a list of 1 to {MAX_BULK_IDS} record ids", "ids")
+        ids = selected_ids(await json_object(request, ("ids",)))
         done = await run_write(self.service, self.service.run_automation_many, actor, entity.name, ids, name)
         return JSONResponse(
-            {
-                "automation": done.automation,
-                "ran": done.ran,
-                "actions": done.actions,
-                "refused": [{"id": r.record_id, "code": r.code, "message": r.message} for r in done.refused],
-            }
+            {"automation": done.automation, "ran": done.ran, "actions": done.actions, "refused": _refused(done)}
         )
 
     async def transition_many(self, request: Request) -> Response:
@@ -223,38 +188,24 @@ class RecordsApi:
         actor = require_actor(request)
         entity = self._entity(request)
         name = request.path_params["transition"]
-        raw = await request.body()
-        try:
-            body = json.loads(raw or b"{}", parse_constant=_refuse_constant)
-        except (ValueError, RecursionError):
-            raise one(400, "malformed_json", "the request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise one(400, "malformed_json", "the request body must be a JSON object")
-        unknown = sorted(set(body) - {"records"})
-        if unknown:
-            raise one(422, "unknown_field", f"unknown key `{unknown[0]}`: send records", unknown[0])
-        records = body.get("records")
-        message_text = f"`records` is a list of 1 to {MAX_BULK_IDS} objects {{id, version}}"
-        if not isinstance(records, list) or not 1 <= len(records) <= MAX_BULK_IDS:
-            raise one(422, "invalid", message_text, "records")
-        pairs = []
-        for item in records:
-            if not isinstance(item, dict) or set(item) != {"id", "version"}:
-                raise one(422, "invalid", message_text, "records")
-            record_id, version = item["id"], item["version"]
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in (record_id, version)):
-                raise one(422, "invalid", message_text, "records")
-            if not (1 <= record_id <= MAX_ID and 1 <= version <= MAX_VERSION):
-                raise one(422, "invalid", message_text, "records")
-            pairs.append((record_id, version))
+        pairs = selected_records(await json_object(request, ("records",)))
         done = await run_write(self.service, self.service.transition_many, actor, entity.name, pairs, name)
-        return JSONResponse(
-            {
-                "transition": done.automation,
-                "moved": done.ran,
-                "refused": [{"id": r.record_id, "code": r.code, "message": r.message} for r in done.refused],
-            }
-        )
+        return JSONResponse({"transition": done.automation, "moved": done.ran, "refused": _refused(done)})
+
+    async def update_many(self, request: Request) -> Response:
+        """Set one field on selected records: `{"field": "assignee", "value": 3, "records": [{"id", "version"}]}`."""
+        actor = require_actor(request)
+        entity = self._entity(request)
+        self.service.policy.require(actor, entity.name, "write")
+        body = await json_object(request, ("field", "value", "records"))
+        field = body.get("field")
+        if not isinstance(field, str) or "value" not in body:
+            raise one(422, "required", "send the `field` to set (its name) and its `value`", "field")
+        check_bulk_field(self.service, actor, entity.name, field)  # before the value: a hidden field stays unknown
+        pairs = selected_records(body)
+        self._check_values(entity, {field: body["value"], "version": 1}, actor, patching=True)
+        done = await run_write(self.service, self.service.update_many, actor, entity.name, pairs, field, body["value"])
+        return JSONResponse({"field": field, "updated": done.ran, "refused": _refused(done)})
 
     async def export(self, request: Request) -> Response:
         actor = require_actor(request)
@@ -299,11 +250,17 @@ class RecordsApi:
                 methods=["POST"],
                 name="api_automation_many",
             ),
+            Route("/{entity}/bulk-update", self.update_many, methods=["POST"], name="api_update_many"),
         ]
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
+def _refused(done: BulkRun) -> builtins.list[dict[str, Any]]:
+    """Each refused row: its id, a code, a message, and for an `invalid` one the errors by field."""
+    return [
+        {"id": r.record_id, "code": r.code, "message": r.message}
+        | ({"errors": [e.as_dict() for e in r.errors]} if r.code == "invalid" else {})
+        for r in done.refused
+    ]
 
 
 def _optional_version(request: Request, locale: str) -> int | None:

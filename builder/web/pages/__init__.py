@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute
 
 from builder.runtime import Runtime
 
-from . import bulk, calendar, forms, home, kanban, lists, pickers, records, search, tasks, workflow_panels
+from . import bulk, bulk_update, calendar, forms, home, kanban, lists, pickers, records, search, tasks, workflow_panels
 
 
 def page_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -22,4 +22,5 @@ def page_routes(runtime: Runtime) -> list[BaseRoute]:
         *tasks.routes(runtime),
         *search.routes(runtime),
         *bulk.routes(runtime),
+        *bulk_update.routes(runtime),
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,14 +22,14 @@ from starlette.routing import BaseRoute, Route
 from builder.records import Actor, NotFound, PermissionDenied, RecordService, ValidationFailed
 from builder.records.bulk_moves import bulk_machine, simple_moves
 from builder.records.compiled import CompiledEntity
-from builder.records.manual import MAX_BULK_IDS, BulkRun
+from builder.records.manual import MAX_BULK_IDS, BulkRun, Refusal
 from builder.runtime import Runtime
 from engines.forms import localized
 
 from ..api.schemas import MAX_ID
 from ..context import require_actor
 from ..i18n import register_texts, translate
-from ..presenting import entity_title
+from ..presenting import entity_title, field_label
 from ..rendering import render
 from ..writes import run_write
 from .common import entity_of, submitted_form
@@ -58,6 +59,7 @@ register_texts(
         },
         "bulk.failed": {"en": "Its actions failed: {reason}", "zh-CN": "执行失败:{reason}"},
         "bulk.back": {"en": "Back to the list", "zh-CN": "返回列表"},
+        "bulk.field_reason": {"en": "{field}: {reason}", "zh-CN": "{field}:{reason}"},
         "bulk.conflict": {
             "en": "Changed since you read the list: reload it and try again.",
             "zh-CN": "列表读取后此记录已被修改,请刷新后重试。",
@@ -76,6 +78,44 @@ def _ids(values: list[str]) -> list[int] | None:
     return ids
 
 
+def selected_ids(form: FormData) -> list[int]:
+    """The ids of the checked rows (400 for a forged form)."""
+    ids = _ids([v for v in form.getlist("ids") if isinstance(v, str)])
+    if ids is None:
+        raise HTTPException(400)
+    return ids
+
+
+def selected_pairs(form: FormData) -> list[tuple[int, int]]:
+    """Each checked row's id and the version the list showed (`version.ID`); 400 for a forged form."""
+    ids = selected_ids(form)
+    versions = _ids([str(form.get(f"version.{i}", "")) for i in ids])
+    if versions is None:
+        raise HTTPException(400)
+    return list(zip(ids, versions))
+
+
+def result_context(entity: CompiledEntity, actor: Actor, label: str) -> dict[str, Any]:
+    """What bulk.html shows before anything ran: the action's label, no summary yet."""
+    return {
+        "entity": entity,
+        "entity_title": entity_title(entity, actor.locale),
+        "label": label,
+        "done": None,
+        "errors": [],
+        "refused": [],
+    }
+
+
+def refused_count(context: dict[str, Any], count: int, locale: str) -> bool:
+    """Put "select at least one" or "at most N" in the context when `count` is not a bulk's size."""
+    if 1 <= count <= MAX_BULK_IDS:
+        return False
+    key = "bulk.none_selected" if not count else "bulk.too_many"
+    context["errors"] = [translate(key, locale, limit=MAX_BULK_IDS)]
+    return True
+
+
 def bulk_moves(service: RecordService, actor: Actor, entity: CompiledEntity) -> list[dict[str, Any]]:
     """The transitions the role may make on selected rows (those asking for no fields and no comment)."""
     moves = []
@@ -91,7 +131,19 @@ def bulk_moves(service: RecordService, actor: Actor, entity: CompiledEntity) -> 
     return moves
 
 
-def _refusals(done: BulkRun, locale: str) -> list[dict[str, Any]]:
+def _invalid(refusal: Refusal, locale: str, entity: CompiledEntity | None) -> str:
+    """A refused write's errors, each after its field's label (never its name)."""
+    fields = entity.fields if entity is not None else {}
+    reasons = [
+        translate("bulk.field_reason", locale, field=field_label(fields[e.field], locale), reason=e.message)
+        if e.field in fields
+        else e.message
+        for e in refusal.errors
+    ]
+    return translate("bulk.invalid", locale, reason="; ".join(reasons))
+
+
+def refusals(done: BulkRun, locale: str, entity: CompiledEntity | None = None) -> list[dict[str, Any]]:
     """Each refused row with its reason in words (never an expression or a state's code)."""
     texts = {
         "not_found": lambda r: translate("bulk.not_found", locale),
@@ -100,6 +152,7 @@ def _refusals(done: BulkRun, locale: str) -> list[dict[str, Any]]:
         "wrong_state": lambda r: translate("flow.refused_state", locale),
         "guard": lambda r: translate("flow.refused_guard", locale),
         "failed": lambda r: translate("bulk.failed", locale, reason=r.message),
+        "invalid": lambda r: _invalid(r, locale, entity),
     }
     return [{"id": r.record_id, "text": texts[r.code](r), "link": r.code != "not_found"} for r in done.refused]
 
@@ -118,20 +171,9 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             raise HTTPException(404)
         fallback = localized(automation.spec.title, actor.locale, name.replace("_", " ")) if automation else name
         label = localized(manual.label, actor.locale, fallback)
-        context = {
-            "entity": entity,
-            "entity_title": entity_title(entity, actor.locale),
-            "label": label,
-            "done": None,
-            "errors": [],
-            "refused": [],
-        }
-        ids = _ids([v for v in form.getlist("ids") if isinstance(v, str)])
-        if ids is None:
-            raise HTTPException(400)
-        if not ids or len(ids) > MAX_BULK_IDS:
-            key = "bulk.none_selected" if not ids else "bulk.too_many"
-            context["errors"] = [translate(key, actor.locale, limit=MAX_BULK_IDS)]
+        context = result_context(entity, actor, label)
+        ids = selected_ids(form)
+        if refused_count(context, len(ids), actor.locale):
             return render(request, "bulk.html", context, status_code=422)
         try:
             done = await run_write(service, service.run_automation_many, actor, entity.name, ids, name)
@@ -143,9 +185,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         except ValidationFailed as exc:
             context["errors"] = [e.message for e in exc.errors]
             return render(request, "bulk.html", context, status_code=422)
-        context["done"] = done
-        context["selected"] = len(dict.fromkeys(ids))
-        context["refused"] = _refusals(done, actor.locale)
+        context.update(done=done, selected=len(dict.fromkeys(ids)), refused=refusals(done, actor.locale))
         return render(request, "bulk.html", context)
 
     async def move_many(request: Request) -> Response:
@@ -157,26 +197,12 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             machine = bulk_machine(service, entity.name, name)
         except NotFound:
             raise HTTPException(404) from None
-        context: dict[str, Any] = {
-            "entity": entity,
-            "entity_title": entity_title(entity, actor.locale),
-            "label": machine.label(name, actor.locale),
-            "done": None,
-            "errors": [],
-            "refused": [],
-        }
-        ids = _ids([v for v in form.getlist("ids") if isinstance(v, str)])
-        if ids is None:
-            raise HTTPException(400)
-        versions = _ids([str(form.get(f"version.{i}", "")) for i in ids])
-        if versions is None:
-            raise HTTPException(400)
-        if not ids or len(ids) > MAX_BULK_IDS:
-            key = "bulk.none_selected" if not ids else "bulk.too_many"
-            context["errors"] = [translate(key, actor.locale, limit=MAX_BULK_IDS)]
+        context = result_context(entity, actor, machine.label(name, actor.locale))
+        pairs = selected_pairs(form)
+        if refused_count(context, len(pairs), actor.locale):
             return render(request, "bulk.html", context, status_code=422)
         try:
-            done = await run_write(service, service.transition_many, actor, entity.name, list(zip(ids, versions)), name)
+            done = await run_write(service, service.transition_many, actor, entity.name, pairs, name)
         except NotFound:
             raise HTTPException(404) from None
         except PermissionDenied:
@@ -185,7 +211,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         except ValidationFailed as exc:
             context["errors"] = [e.message for e in exc.errors]
             return render(request, "bulk.html", context, status_code=422)
-        context.update(done=done, selected=len(dict.fromkeys(ids)), refused=_refusals(done, actor.locale))
+        context.update(done=done, selected=len(dict.fromkeys(pairs)), refused=refusals(done, actor.locale))
         return render(request, "bulk.html", context)
 
     return [

@@ -63,14 +63,14 @@ def _rows(form: FormData, field: CompiledField) -> list[dict[str, Any]]:
 def values_to_save(raw: dict[str, Any], entity: CompiledEntity, actor: Actor, stored: dict[str, Any]) -> dict[str, Any]:
     """The values to send to the record service: hidden-by-condition fields cleared, locked ones left out.
 
-    A field whose `readonly_if` holds was a disabled input, which the browser does not
+    A field whose `readonly_if` (or its section's) holds was a disabled input, which the browser does not
     send; leaving it out keeps the stored value instead of reading "empty" as a change.
     """
     values = dict(raw)
     merged = {**stored, **raw}
     for name in list(values):
         field = entity.fields[name]
-        if field.readonly_if is not None and evaluate(None, entity, merged, actor, compiled=field.readonly_if):
+        if any(evaluate(None, entity, merged, actor, compiled=c) for c in field.lock_conditions):
             del values[name]
             continue
         if field.visible_if is not None and not evaluate(None, entity, merged, actor, compiled=field.visible_if):

@@ -12,9 +12,11 @@ import decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlencode
 
 from builder.records import Actor, RecordService
 from builder.records.compiled import CompiledEntity, CompiledField
+from builder.records.link_filters import LinkChoice
 from builder.records.policy import Grant
 from builder.records.transitions import driven_fields
 from engines.forms import FormSpec, localized
@@ -22,12 +24,14 @@ from engines.forms import FormSpec, localized
 from ..i18n import register_texts, translate
 from ..presenting import display, field_label, link_titles
 from .choices import Choices, link_choices, user_choices
-from .visibility import browser_condition, evaluate
+from .pickers import typed_values
+from .visibility import browser_condition, browser_conditions, evaluate
 
 register_texts(
     {
         "form.details": {"en": "Details", "zh-CN": "详细信息"},
         "form.other": {"en": "Other", "zh-CN": "其他"},
+        "form.quick_new": {"en": "New {entity}", "zh-CN": "新建{entity}"},
     }
 )
 
@@ -57,6 +61,7 @@ class FormField:
     rows: list[dict[str, Any]] = field(default_factory=list)  # child rows: {col: value, "_errors": {col: [..]}}
     unit: str = ""
     max_length: int | None = None  # the blueprint's text limit, as the input's `maxlength`
+    no_draft: bool = False  # sensitive, encrypted or PHI: never kept in the browser's draft (static/forms.js)
 
 
 @dataclass
@@ -125,15 +130,41 @@ def _max_length(field: CompiledField) -> int | None:
 class FormBuilder:
     """Builds the FormView of one entity for one actor."""
 
-    def __init__(self, service: RecordService, forms: Mapping[str, FormSpec], actor: Actor, entity: CompiledEntity):
+    def __init__(
+        self,
+        service: RecordService,
+        forms: Mapping[str, FormSpec],
+        actor: Actor,
+        entity: CompiledEntity,
+        *,
+        return_to: str | None = None,
+        quick: bool = False,
+    ):
         self.service, self.actor, self.entity = service, actor, entity
         grant = service.policy.grant(actor, entity.name)
         driven = frozenset(driven_fields(service.flows, entity.name))  # moved by transitions, shown as text
         self.grant: Grant = replace(grant, writable=grant.writable - driven) if driven else grant
         self.spec = form_spec(forms, entity.name)
         self.locale = actor.locale
+        self.return_to = return_to  # this form's address: a link's "New …" comes back here with the record picked
+        self.quick = quick  # the minimal form of a quick-create: the fields a new record cannot do without
+        self._typed: dict[str, Any] = {}
+
+    def quick_fields(self) -> list[str]:
+        """What a quick-create asks for: required fields without a default, and the title."""
+        return [
+            name
+            for name, f in self.entity.fields.items()
+            if name in self.grant.writable
+            and f.compute is None
+            and (f.spec.required or name == self.entity.spec.title_field)
+            and f.default is None
+            and f.default_value is None
+        ]
 
     def _layout(self) -> list[tuple[str, int, list[str], str | None]]:
+        if self.quick:
+            return [(translate("form.details", self.locale), 1, self.quick_fields(), None)]
         if self.spec is None:
             return [(translate("form.details", self.locale), 2, list(self.entity.fields), None)]
         sections = [
@@ -158,6 +189,7 @@ class FormBuilder:
         """The form for `record` (typed values), showing `submitted` (raw input) when re-displayed."""
         errors = dict(errors or {})
         values_for_conditions = {**record, **(submitted or {})}
+        self._typed = {**record, **typed_values(self.entity, submitted or {})}
         titles = link_titles(self.service, self.actor, self.entity, [record])
         sections = []
         for title, columns, names, condition in self._layout():
@@ -175,6 +207,24 @@ class FormBuilder:
         shown = {f.name for s in sections for f in s.fields}
         leftover = [msg for name, msgs in errors.items() if name.split(".")[0] not in shown for msg in msgs]
         return FormView(self.title(), sections, leftover)
+
+    def single(self, name: str, errors: list[str] | None = None) -> FormField | None:
+        """One writable field's input on its own (a value set on selected rows): no conditions, nothing locked.
+
+        Conditions (`visible_if`, `readonly_if`) depend on each record, so the record
+        service judges them row by row when the value is applied.
+        """
+        out = self._field(name, {}, None, False, {name: errors or []}, {}, {})
+        if out is None or not out.editable or out.columns:
+            return None
+        out.visible, out.condition, out.locked, out.lock_condition, out.required_condition = (
+            True,
+            None,
+            False,
+            None,
+            None,
+        )
+        return out
 
     def _field(
         self,
@@ -206,12 +256,21 @@ class FormBuilder:
         if field.visible_if is not None:
             out.visible = evaluate(None, self.entity, values, self.actor, compiled=field.visible_if)
             out.condition = browser_condition(field.spec.visible_if, set(self.entity.fields))
-        if field.required_if is not None and field.compute is None:
-            out.required = out.required or evaluate(None, self.entity, values, self.actor, compiled=field.required_if)
-            out.required_condition = browser_condition(field.spec.required_if, set(self.entity.fields))
-        if field.readonly_if is not None:
-            out.locked = evaluate(None, self.entity, values, self.actor, compiled=field.readonly_if)
-            out.lock_condition = browser_condition(field.spec.readonly_if, set(self.entity.fields))
+        names = set(self.entity.fields)
+        required_if = ([field.required_if] if field.required_if is not None else []) + [
+            c for c, _ in field.section_required_if
+        ]
+        if required_if and field.compute is None:
+            out.required = out.required or any(
+                evaluate(None, self.entity, values, self.actor, compiled=c) for c in required_if
+            )
+            out.required_condition = browser_conditions([c.source for c in required_if], names)
+        if field.lock_conditions:
+            out.locked = any(evaluate(None, self.entity, values, self.actor, compiled=c) for c in field.lock_conditions)
+            out.lock_condition = browser_conditions([c.source for c in field.lock_conditions], names)
+        out.no_draft = any(
+            f.spec.sensitive or f.spec.encrypted or f.spec.phi for f in [field, *field.children.values()]
+        )
         if not editable:
             out.text = display(field, record.get(name), self.locale, titles) if not field.children else ""
             if field.children:
@@ -233,10 +292,35 @@ class FormBuilder:
             out.choices = _options(field, self.locale)
         elif field.spec.type == "link" and field.spec.to:
             current = record.get(name) if isinstance(record.get(name), int) else None
-            out.choices = link_choices(self.service, self.actor, field.spec.to, current)
+            out.choices = self._link_choices(field, current)
         elif field.spec.type == "user":
             out.choices = user_choices(self.service)
         return out
+
+    def _link_choices(self, field: CompiledField, current: int | None) -> Choices:
+        """The link's options (narrowed by its filter for the values shown) and its quick-create link."""
+        target = field.spec.to or ""
+        choosing = LinkChoice(self.entity.name, field.name, self._typed) if field.spec.filter else None
+        choices = link_choices(self.service, self.actor, target, current, choosing)
+        if choices.pick_url is not None:
+            fixed = {
+                n: "" if self._typed.get(n) is None else str(getattr(self._typed[n], "id", self._typed[n]))
+                for n in choices.depends
+                if n not in self.grant.writable
+            }
+            if fixed:  # values the user cannot change here (not inputs) travel in the address
+                choices.pick_url = choices.pick_url.replace("?q=", "?" + urlencode(fixed) + "&q=")
+                choices.search_url = choices.pick_url if choices.search_url else None
+        may_create = self.service.policy.grant(self.actor, target).create
+        if may_create and self.return_to is not None and not self.quick and choices.readable:
+            query = urlencode({"pick_for": f"{self.entity.name}.{field.name}", "return_to": self.return_to})
+            choices.create_url = f"/records/{target}/new?{query}"
+            choices.create_label = translate(
+                "form.quick_new",
+                self.locale,
+                entity=localized(self.service.entity(target).spec.title, self.locale, target),
+            )
+        return choices
 
     def _columns(self, field: CompiledField) -> list[FormField]:
         return [

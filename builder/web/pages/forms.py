@@ -6,11 +6,14 @@ its field; a stale version (someone else saved first) says so plainly.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, Conflict, FieldError, ValidationFailed
@@ -27,6 +30,7 @@ from ..writes import run_write
 from .common import entity_of, record_id_of, submitted_form
 from .form_input import raw_submission, values_to_save
 from .form_layout import FormBuilder
+from .pickers import option_label
 
 register_texts(
     {
@@ -48,8 +52,50 @@ register_texts(
         "form.search_records": {"en": "Type to search", "zh-CN": "输入以搜索"},
         "form.computed": {"en": "calculated automatically", "zh-CN": "自动计算"},
         "form.record_id": {"en": "Record number", "zh-CN": "记录编号"},
+        "form.quick_hint": {
+            "en": "Only what a new record needs; the rest can be filled in later on its own page.",
+            "zh-CN": "仅需填写新记录的必填项,其余可稍后在该记录页面补充。",
+        },
+        "form.quick_save": {"en": "Create and choose", "zh-CN": "创建并选用"},
+        "form.draft_restored": {
+            "en": "A draft you had not saved (kept in this browser) was restored.",
+            "zh-CN": "已恢复您未保存的草稿(保存在本浏览器中)。",
+        },
+        "form.draft_discard": {"en": "Discard draft", "zh-CN": "放弃草稿"},
     }
 )
+
+# Where a quick-create may return to: a record form of this app, never another site.
+RETURN_TO = re.compile(r"^/records/[a-z][a-z0-9_]{0,62}/(new|[1-9][0-9]{0,18}/edit)$")
+
+
+@dataclass(frozen=True)
+class QuickCreate:
+    """A new record made from a link's picker (`pick_for` = entity.field), then picked on `return_to`."""
+
+    entity: str
+    field: str
+    return_to: str
+
+    @property
+    def back_url(self) -> str:
+        return self.return_to
+
+    def picked_url(self, record_id: int) -> str:
+        return f"{self.return_to}?{urlencode({self.field: record_id})}"
+
+
+def quick_create_of(service: Any, target: str, params: Any) -> QuickCreate | None:
+    """The quick-create asked for by `pick_for` and `return_to` (query or form), when both make sense."""
+    pick_for, return_to = params.get("pick_for"), params.get("return_to")
+    if not isinstance(pick_for, str) or not isinstance(return_to, str) or not RETURN_TO.match(return_to):
+        return None
+    entity, _, field = pick_for.partition(".")
+    if entity not in service.entities or service.link_targets(entity).get(field) != target:
+        return None
+    if return_to.split("/")[2] != entity:
+        return None
+    return QuickCreate(entity, field, return_to)
 
 
 def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
@@ -82,12 +128,24 @@ def link_prefill(service: Any, actor: Actor, entity: CompiledEntity, query: Any)
     return filled
 
 
+def _created(
+    request: Request, entity: CompiledEntity, record: dict, quick: QuickCreate | None, actor: Actor
+) -> Response:
+    """After a create: the new record's page, or back to the form it was made for with it picked."""
+    if quick is None:
+        return RedirectResponse(f"/records/{entity.name}/{record['id']}?saved=1", status_code=303)
+    if "application/json" in request.headers.get("accept", ""):  # forms.js's dialog
+        label = option_label(entity, record, actor.locale)
+        return JSONResponse({"id": record["id"], "label": label, "field": quick.field}, status_code=201)
+    return RedirectResponse(quick.picked_url(record["id"]), status_code=303)
+
+
 def routes(runtime: Runtime) -> list[BaseRoute]:
     service = runtime.records
     forms = runtime.blueprint.forms
 
-    def builder(actor: Actor, entity: CompiledEntity) -> FormBuilder:
-        return FormBuilder(service, forms, actor, entity)
+    def builder(actor: Actor, entity: CompiledEntity, here: str, quick: bool = False) -> FormBuilder:
+        return FormBuilder(service, forms, actor, entity, return_to=here, quick=quick)
 
     def page(
         request: Request,
@@ -98,8 +156,11 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         record: dict | None,
         status: int = 200,
         conflict: bool = False,
+        quick: QuickCreate | None = None,
+        submitted: bool = False,
     ) -> Response:
         title = entity_title(entity, actor.locale)
+        cancel = f"/records/{entity.name}/{record['id']}" if record else f"/records/{entity.name}"
         return render(
             request,
             "form.html",
@@ -111,7 +172,10 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
                 "record_title": record_title(entity, record) if record else "",
                 "conflict": conflict,
                 "action": f"/records/{entity.name}/{record['id']}/edit" if record else f"/records/{entity.name}/new",
-                "cancel_url": f"/records/{entity.name}/{record['id']}" if record else f"/records/{entity.name}",
+                "cancel_url": quick.back_url if quick else cancel,
+                "quick": quick,
+                "submitted": submitted,
+                "draft_key": f"crm-draft:{actor.name}:{entity.name}:{record['id'] if record else 'new'}",
             },
             status_code=status,
         )
@@ -121,23 +185,25 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         entity = entity_of(service, request)
         service.policy.require(actor, entity.name, "create")
         defaults = {n: f.default_value for n, f in entity.fields.items() if f.default_value is not None}
+        form = await submitted_form(request) if request.method == "POST" else None
+        quick = quick_create_of(service, entity.name, form if form is not None else request.query_params)
         if request.method == "GET":
             defaults.update(await run_in_threadpool(link_prefill, service, actor, entity, request.query_params))
-        form_builder = builder(actor, entity)
+        form_builder = builder(actor, entity, f"/records/{entity.name}/new", quick is not None)
         view = await run_in_threadpool(form_builder.build, defaults, None, True)
-        if request.method == "GET":
-            return page(request, actor, entity, view, record=None)
-        raw = raw_submission(await submitted_form(request), view, entity)
+        if form is None:
+            return page(request, actor, entity, view, record=None, quick=quick)
+        raw = raw_submission(form, view, entity)
         errors = unstorable_errors(raw, actor.locale) or coercion_crashes(entity.fields, raw, actor.locale)
         if not errors:
             values = _without_blanks(values_to_save(raw, entity, actor, {}))
             try:
                 record = await run_write(service, service.create, actor, entity.name, values)
-                return RedirectResponse(f"/records/{entity.name}/{record['id']}?saved=1", status_code=303)
+                return _created(request, entity, record, quick, actor)
             except ValidationFailed as exc:
                 errors = exc.errors
         view = await run_in_threadpool(form_builder.build, defaults, raw, True, _errors_by_field(errors))
-        return page(request, actor, entity, view, record=None, status=422)
+        return page(request, actor, entity, view, record=None, status=422, quick=quick, submitted=True)
 
     async def edit(request: Request) -> Response:
         actor = require_actor(request)
@@ -145,10 +211,12 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         record_id = record_id_of(request)
         record = await run_write(service, service.get, actor, entity.name, record_id)
         service.policy.require(actor, entity.name, "write")
-        form_builder = builder(actor, entity)
-        view = await run_in_threadpool(form_builder.build, record, None, False)
-        if request.method == "GET":
+        form_builder = builder(actor, entity, f"/records/{entity.name}/{record_id}/edit")
+        if request.method == "GET":  # `?doctor=17`: back from a quick-create, the new record picked
+            picked = await run_in_threadpool(link_prefill, service, actor, entity, request.query_params)
+            view = await run_in_threadpool(form_builder.build, {**record, **picked}, None, False)
             return page(request, actor, entity, view, record=record)
+        view = await run_in_threadpool(form_builder.build, record, None, False)
         form = await submitted_form(request)
         raw = raw_submission(form, view, entity)
         version_text = form.get("version")
@@ -166,7 +234,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
                 conflict = True
         shown = {**record, "version": version if version is not None else record["version"]}
         view = await run_in_threadpool(form_builder.build, record, raw, False, _errors_by_field(errors))
-        return page(request, actor, entity, view, record=shown, status=409 if conflict else 422, conflict=conflict)
+        status = 409 if conflict else 422
+        return page(request, actor, entity, view, record=shown, status=status, conflict=conflict, submitted=True)
 
     return [
         Route("/records/{entity}/new", create, methods=["GET", "POST"], name="create"),

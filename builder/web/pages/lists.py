@@ -24,6 +24,7 @@ from ..i18n import register_texts, translate
 from ..presenting import display, entity_title, link_titles, record_title
 from ..rendering import render
 from .bulk import bulk_moves
+from .bulk_update import bulk_bar
 from .common import entity_of, submitted_form
 from .list_controls import columns_with_sort, filter_controls, list_columns, list_view, with_query
 from .workflow_panels import manual_buttons
@@ -168,6 +169,7 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             "bulk_buttons": manual_buttons(service, actor, entity) if rows else [],
             "bulk_moves": bulk_moves(service, actor, entity) if rows else [],
             "versions": {item["id"]: item["version"] for item in items},
+            **(bulk_bar(service, actor, entity, grant) if rows else {}),
             "view_links": view_links(entity, view_name, actor.locale),
             "view_name": view_name,
             "saved_filters": [

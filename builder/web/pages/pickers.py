@@ -9,6 +9,7 @@ department, a patient's gender and birth date).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +20,9 @@ from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, PermissionDenied, RecordService, ValidationFailed
 from builder.records.compiled import CompiledEntity, CompiledField
+from builder.records.link_filters import LinkChoice, record_names
 from builder.runtime import Runtime
+from engines.forms import FieldValueError
 
 from ..context import require_actor
 from ..presenting import display, record_title
@@ -76,13 +79,23 @@ def _searches(entity: CompiledEntity, q: str) -> list[dict[str, Any]]:
     return searches
 
 
-def pick(service: RecordService, actor: Actor, target: str, q: str, limit: int = PICK_LIMIT) -> list[dict[str, Any]]:
-    """Up to `limit` records of `target` matching `q` (newest first) as {id, title, detail, label}."""
+def pick(
+    service: RecordService,
+    actor: Actor,
+    target: str,
+    q: str,
+    limit: int = PICK_LIMIT,
+    choosing: LinkChoice | None = None,
+) -> list[dict[str, Any]]:
+    """Up to `limit` records of `target` matching `q` (newest first) as {id, title, detail, label}.
+
+    `choosing`: only the targets the link's `filter:` admits for the form's current values.
+    """
     entity = service.entities[target]
     found: dict[int, dict[str, Any]] = {}
     for search in _searches(entity, q.strip()[:MAX_QUERY]):
         try:
-            page = service.list(actor, target, limit=limit, fields=picker_fields(entity), **search)
+            page = service.list(actor, target, limit=limit, fields=picker_fields(entity), choosing=choosing, **search)
         except ValidationFailed:
             continue  # the title is masked for this role: no substring search on it
         for record in page.items:
@@ -103,6 +116,25 @@ def picker_url(target: str) -> str:
     return f"/records/{target}/choices?q="
 
 
+def filtered_picker_url(entity: str, field: str) -> str:
+    """The type-ahead of a link with a `filter:`; forms.js adds the form's values the filter reads."""
+    return f"/records/{entity}/pick/{field}?q="
+
+
+def typed_values(entity: CompiledEntity, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Form input (text) as typed values for a filter; what does not read as a value is empty."""
+    typed: dict[str, Any] = {}
+    for name, value in raw.items():
+        field = entity.fields.get(name)
+        if field is None or field.children or field.compute is not None:
+            continue
+        try:
+            typed[name] = field.kind.coerce(value, field.spec)
+        except FieldValueError:
+            typed[name] = None
+    return typed
+
+
 def routes(runtime: Runtime) -> list[BaseRoute]:
     service = runtime.records
 
@@ -116,4 +148,24 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             raise HTTPException(403) from None
         return JSONResponse({"items": items})
 
-    return [Route("/records/{entity}/choices", choices, methods=["GET"], name="choices")]
+    async def filtered(request: Request) -> Response:
+        """Targets of `entity.field` that pass its filter for the values in the query (the form's)."""
+        actor = require_actor(request)
+        entity = entity_of(service, request)
+        field = entity.fields.get(request.path_params["field"])
+        if field is None or field.spec.type != "link" or not field.spec.to:
+            raise HTTPException(404)
+        names = record_names(field.spec.filter) if field.spec.filter else frozenset()
+        raw = {n: request.query_params.get(n, "")[:MAX_QUERY] for n in names if n in entity.fields}
+        choosing = LinkChoice(entity.name, field.name, typed_values(entity, raw))
+        q = request.query_params.get("q", "")
+        try:
+            items = await run_in_threadpool(pick, service, actor, field.spec.to, q, PICK_LIMIT, choosing)
+        except PermissionDenied:
+            raise HTTPException(403) from None
+        return JSONResponse({"items": items})
+
+    return [
+        Route("/records/{entity}/choices", choices, methods=["GET"], name="choices"),
+        Route("/records/{entity}/pick/{field}", filtered, methods=["GET"], name="filtered_choices"),
+    ]

@@ -59,3 +59,16 @@ def browser_condition(source: str | None, field_names: set[str]) -> str | None:
         return None
     as_text = ["true" if v is True else "false" if v is False else "" if v is None else str(v) for v in values]
     return json.dumps({"field": node.left.id, "op": op, "values": as_text})
+
+
+def browser_conditions(sources: list[str], field_names: set[str]) -> str | None:
+    """Several conditions, any of which holds (a field's own and its sections'), as one JSON list for forms.js.
+
+    None when one of them is beyond the browser: then the server's answer stands for all.
+    """
+    rules = [browser_condition(source, field_names) for source in sources]
+    if not rules or any(rule is None for rule in rules):
+        return None
+    if len(rules) == 1:
+        return rules[0]
+    return "[" + ", ".join(rule for rule in rules if rule is not None) + "]"

@@ -103,15 +103,15 @@ register_texts(
         "designer.save": {"en": "Save to the blueprint", "zh-CN": "保存到蓝图"},
         "designer.replace": {"en": "Replace a report of this name", "zh-CN": "替换同名报表"},
         "designer.saved": {
-            "en": "Saved as {file}. Running servers show it after a restart.",
-            "zh-CN": "已保存为 {file}。正在运行的服务重启后才会显示。",
+            "en": "Saved as {file}. Running servers on this blueprint folder show it from their next page.",
+            "zh-CN": "已保存为 {file}。使用此蓝图目录的服务在下一次打开页面时即会显示。",
         },
         "designer.restart": {
             "en": "Saving writes the report into the blueprint folder after checking the whole blueprint "
-            "as `crm validate` does. A running server reads its blueprint when it starts: restart it to see "
-            "the new report.",
+            "as `crm validate` does. Running servers notice the new file within a second and serve the report "
+            "without a restart.",
             "zh-CN": "保存时会像 crm validate 一样检查整个蓝图,通过后写入蓝图目录。"
-            "正在运行的服务只在启动时读取蓝图:重启后才能看到新报表。",
+            "正在运行的服务会在一秒内发现新文件,无需重启即可显示新报表。",
         },
         "designer.not_saved": {"en": "Not saved:", "zh-CN": "未保存:"},
         "designer.only_admin": {

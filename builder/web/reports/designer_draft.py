@@ -27,6 +27,7 @@ MEASURE_SLOTS = 4
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MEASURE_KINDS = ("count", "count_distinct", "sum", "avg", "min", "max", "median", "expr")
 NOT_PICKED = ("table",)  # a child table is never a path's end
+LINK_DEPTH = 3  # links a path may cross in the designer's field picker (`visit.patient.primary_doctor.name`)
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,15 @@ def _fields_offered(service: RecordService, actor: Actor, entity: str) -> list[s
     return names
 
 
-def path_choices(service: RecordService, actor: Actor, source: str, locale: str) -> list[PathChoice]:
-    """The source's fields, then one step across each link to the fields of its target, labelled in words."""
+def path_choices(
+    service: RecordService, actor: Actor, source: str, locale: str, depth: int = LINK_DEPTH
+) -> list[PathChoice]:
+    """The source's fields, then across links (at most `depth` of them) the fields of their targets, in words.
+
+    A link is followed only when the role may report on it (it is one of the fields
+    offered) and on its target; an entity already on the path is not entered again,
+    so `visit › patient › primary doctor › name` is offered but no path goes round a loop.
+    """
     if source not in service.entities:
         return []
     created = {"en": "Created at", "zh-CN": "创建时间"}
@@ -97,18 +105,27 @@ def path_choices(service: RecordService, actor: Actor, source: str, locale: str)
         field = spec.fields[name]
         return localized(field.label, locale, name.replace("_", " ").capitalize()), field.type
 
+    offered = {entity: _fields_offered(service, actor, entity) for entity in service.entities}
     choices = []
-    for name in _fields_offered(service, actor, source):
+    for name in offered[source]:
         label, kind = label_of(source, name)
         choices.append(PathChoice(name, label, kind))
-    for name in _fields_offered(service, actor, source):
-        field = service.entities[source].spec.fields.get(name)
-        if field is None or field.type != "link" or field.to not in service.entities:
-            continue
-        first = localized(field.label, locale, name.replace("_", " ").capitalize())
-        for other in _fields_offered(service, actor, field.to):
-            label, kind = label_of(field.to, other)
-            choices.append(PathChoice(f"{name}.{other}", f"{first} › {label}", kind))
+
+    def follow(entity: str, path: str, words: str, visited: tuple[str, ...]) -> None:
+        for name in offered[entity]:
+            field = service.entities[entity].spec.fields.get(name)
+            if field is None or field.type != "link" or field.to not in service.entities or field.to in visited:
+                continue
+            target = field.to
+            here = f"{path}{name}"
+            said = f"{words}{localized(field.label, locale, name.replace('_', ' ').capitalize())} › "
+            for other in offered[target]:
+                label, kind = label_of(target, other)
+                choices.append(PathChoice(f"{here}.{other}", f"{said}{label}", kind))
+            if len(visited) < depth:
+                follow(target, f"{here}.", said, (*visited, target))
+
+    follow(source, "", "", (source,))
     return choices
 
 

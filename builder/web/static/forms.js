@@ -3,6 +3,9 @@
 //   as the user answers (the server's translation of the blueprint's condition; it re-checks on save)
 // - child tables get an "add a row" button
 // - link fields with many records get a type-ahead over the API (the user's own rights apply)
+// - a link with a `filter:` re-reads its options when a field the filter reads changes (the server filters)
+// - a link's "New …" opens the target's minimal form in a dialog; the record made is picked
+// - a half-filled form is kept as a draft in this browser (never sensitive, encrypted or PHI values)
 (function () {
   "use strict";
 
@@ -17,10 +20,19 @@
     return first.value;
   }
 
-  // null when the condition's field is not on this form (the server decided)
+  // null when the condition's field is not on this form (the server decided); a list holds when any rule does
   function holds(form, box, attribute) {
     var rule;
     try { rule = JSON.parse(box.getAttribute(attribute)); } catch (e) { return null; }
+    if (Array.isArray(rule)) {
+      var answers = rule.map(function (r) { return ruleHolds(form, r); });
+      if (answers.indexOf(true) >= 0) return true;
+      return answers.indexOf(null) >= 0 ? null : false;
+    }
+    return ruleHolds(form, rule);
+  }
+
+  function ruleHolds(form, rule) {
     var value = fieldValue(form, rule.field);
     if (value === null) return null;
     if (rule.op === "truthy") return value === "true" || (value !== "" && value !== "false" && value.length !== 0);
@@ -70,6 +82,43 @@
     });
   }
 
+  // The picker's address with the text typed and, for a filtered link, the form's values the filter reads.
+  function pickAddress(form, select, base, q) {
+    var url = new URL(base, window.location.href);
+    ((select && select.dataset.depends) || "").split(" ").forEach(function (name) {
+      if (!name) return;
+      var value = fieldValue(form, name);
+      if (value !== null) url.searchParams.set(name, Array.isArray(value) ? value.join(",") : value);
+    });
+    url.searchParams.set("q", q);
+    return url.pathname + url.search;
+  }
+
+  function fetchChoices(address) {
+    return fetch(address, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : { items: [] }; });
+  }
+
+  // Options from the picker; `keepChosen`: the chosen record stays even when not among them (a search)
+  function fillOptions(select, items, keepChosen) {
+    var chosen = select.value;
+    var found = items.some(function (item) { return String(item.id) === chosen; });
+    var keep = Array.prototype.filter.call(select.options, function (o) {
+      return o.value === "" || (keepChosen && o.value === chosen);
+    });
+    select.innerHTML = "";
+    keep.forEach(function (o) { select.appendChild(o); });
+    items.forEach(function (item) {
+      if (keepChosen && String(item.id) === chosen) return;
+      var option = document.createElement("option");
+      option.value = item.id;
+      option.textContent = item.label || item.title || ("#" + item.id);
+      select.appendChild(option);
+    });
+    select.value = keepChosen || found ? chosen : "";
+    return select.value !== chosen;
+  }
+
   function enableTypeahead(form) {
     form.querySelectorAll("input.typeahead").forEach(function (box) {
       var select = document.getElementById(box.dataset.target);
@@ -77,24 +126,170 @@
       box.addEventListener("input", function () {
         clearTimeout(timer);
         timer = setTimeout(function () {
-          fetch(box.dataset.url + encodeURIComponent(box.value), { credentials: "same-origin", headers: { Accept: "application/json" } })
-            .then(function (r) { return r.ok ? r.json() : { items: [] }; })
-            .then(function (page) {
-              var chosen = select.value;
-              var keep = Array.prototype.filter.call(select.options, function (o) { return o.value === "" || o.value === chosen; });
-              select.innerHTML = "";
-              keep.forEach(function (o) { select.appendChild(o); });
-              page.items.forEach(function (item) {
-                if (String(item.id) === chosen) return;
-                var option = document.createElement("option");
-                option.value = item.id;
-                option.textContent = item.label || item.title || ("#" + item.id);
-                select.appendChild(option);
-              });
-            })
+          var base = (select && select.dataset.pickUrl) || box.dataset.url;
+          fetchChoices(pickAddress(form, select, base, box.value))
+            .then(function (page) { fillOptions(select, page.items, true); })
             .catch(function () { /* offline: the first records stay available */ });
         }, 250);
       });
+    });
+  }
+
+  // A filtered link re-reads its options when a field its filter reads changes; a choice no longer offered is cleared.
+  function enableFilteredLinks(form) {
+    form.querySelectorAll("select[data-pick-url]").forEach(function (select) {
+      var depends = (select.dataset.depends || "").split(" ").filter(Boolean);
+      if (!depends.length) return;
+      form.addEventListener("change", function (event) {
+        var name = event.target && event.target.name;
+        if (depends.indexOf(name) < 0) return;
+        var search = document.getElementById(select.id + "-search");
+        fetchChoices(pickAddress(form, select, select.dataset.pickUrl, search ? search.value : ""))
+          .then(function (page) {
+            if (fillOptions(select, page.items, false)) select.dispatchEvent(new Event("change", { bubbles: true }));
+            select.dataset.refreshed = String(Number(select.dataset.refreshed || 0) + 1);
+          })
+          .catch(function () { /* offline: the server checks the filter on save */ });
+      });
+    });
+  }
+
+  // "New …" beside a link: the target's minimal form in a dialog; without a dialog the link itself works.
+  function enableQuickCreate(form) {
+    if (typeof HTMLDialogElement === "undefined") return;
+    form.querySelectorAll("a.quick-new").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        var select = document.getElementById(link.dataset.quickFor);
+        var dialog = document.createElement("dialog");
+        dialog.className = "quick-dialog";
+        document.body.appendChild(dialog);
+        dialog.addEventListener("close", function () { dialog.remove(); });
+        function show(html) {
+          var page = new DOMParser().parseFromString(html, "text/html");
+          var inner = page.querySelector("form.record-form");
+          if (!inner) { dialog.close(); window.location.href = link.href; return; }
+          var heading = page.querySelector("h1");
+          dialog.innerHTML = "";
+          if (heading) dialog.appendChild(document.importNode(heading, true));
+          var alert = page.querySelector("main .alert[role=alert]");
+          if (alert) dialog.appendChild(document.importNode(alert, true));
+          var quick = document.importNode(inner, true);
+          dialog.appendChild(quick);
+          quick.querySelectorAll(".actions a.button").forEach(function (cancel) {
+            cancel.addEventListener("click", function (e) { e.preventDefault(); dialog.close(); });
+          });
+          applyConditions(quick);
+          quick.addEventListener("change", function () { applyConditions(quick); });
+          enableTypeahead(quick);
+          quick.addEventListener("submit", function (e) {
+            e.preventDefault();
+            fetch(quick.action, { method: "POST", body: new FormData(quick), credentials: "same-origin",
+                                  headers: { Accept: "application/json" } })
+              .then(function (r) {
+                if (r.status === 201) {
+                  return r.json().then(function (made) {
+                    var option = document.createElement("option");
+                    option.value = made.id;
+                    option.textContent = made.label;
+                    select.appendChild(option);
+                    select.value = String(made.id);
+                    select.dispatchEvent(new Event("change", { bubbles: true }));
+                    dialog.close();
+                    select.focus();
+                  });
+                }
+                return r.text().then(show);
+              })
+              .catch(function () { dialog.close(); window.location.href = link.href; });
+          });
+          if (!dialog.open) dialog.showModal();
+          var first = quick.querySelector("input:not([type=hidden]), select, textarea");
+          if (first) first.focus();
+        }
+        fetch(link.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+          .then(function (r) { return r.text(); })
+          .then(show)
+          .catch(function () { window.location.href = link.href; });
+      });
+    });
+  }
+
+  // Drafts: the form's values in localStorage under data-draft-key (user, entity, record or "new").
+  // Inputs inside [data-no-draft] (sensitive, encrypted, PHI) are never written down.
+  function draftInputs(form) {
+    return Array.prototype.filter.call(form.querySelectorAll("input[name], select[name], textarea[name]"), function (i) {
+      return i.type !== "hidden" && i.type !== "password" && i.type !== "file" && !i.closest("[data-no-draft]") &&
+             !i.classList.contains("typeahead");
+    });
+  }
+
+  function readDraft(key) {
+    try { return JSON.parse(window.localStorage.getItem(key) || "null"); } catch (e) { return null; }
+  }
+
+  function enableDrafts(form) {
+    var key = form.dataset.draftKey;
+    if (!key || !window.localStorage) return;
+    var pendingKey = "crm-draft-sent:" + key;
+    var version = form.querySelector("input[name=version]");
+    var notice = document.querySelector(".draft-notice");
+    var sent = null;
+    try { sent = window.sessionStorage.getItem(pendingKey); window.sessionStorage.removeItem(pendingKey); } catch (e) { sent = null; }
+    if (form.dataset.submitted && sent) {
+      window.localStorage.setItem(key, sent);  // refused by the server: the draft stays until a save succeeds
+    }
+    function save() {
+      var values = {};
+      draftInputs(form).forEach(function (input) {
+        if (input.type === "checkbox") {
+          values[input.name] = values[input.name] || [];
+          if (input.checked) values[input.name].push(input.value);
+        } else {
+          values[input.name] = input.value;
+        }
+      });
+      window.localStorage.setItem(key, JSON.stringify({ version: version ? version.value : null, saved: Date.now(), values: values }));
+    }
+    var draft = readDraft(key);
+    if (draft && !form.dataset.submitted) {
+      if ((version ? version.value : null) !== draft.version) {
+        window.localStorage.removeItem(key);  // the record changed since: a stale draft would undo that
+      } else {
+        var given = new URLSearchParams(window.location.search);  // `?doctor=17`: just picked, it wins
+        var restored = false;
+        draftInputs(form).forEach(function (input) {
+          if (!(input.name in draft.values) || given.has(input.name)) return;
+          var value = draft.values[input.name];
+          if (input.type === "checkbox") {
+            var on = Array.isArray(value) && value.indexOf(input.value) >= 0;
+            if (input.checked !== on) { input.checked = on; restored = true; }
+          } else if (input.value !== value) {
+            if (input.tagName === "SELECT" && !Array.prototype.some.call(input.options, function (o) { return o.value === value; })) return;
+            input.value = value;
+            restored = true;
+          }
+        });
+        if (restored && notice) notice.hidden = false;
+        applyConditions(form);
+      }
+    }
+    if (notice) {
+      var discard = notice.querySelector("[data-discard-draft]");
+      if (discard) discard.addEventListener("click", function () {
+        window.localStorage.removeItem(key);
+        window.location.reload();
+      });
+    }
+    var timer = null;
+    function later() { clearTimeout(timer); timer = setTimeout(save, 300); }
+    form.addEventListener("input", later);
+    form.addEventListener("change", later);
+    form.addEventListener("submit", function () {
+      clearTimeout(timer);
+      save();
+      try { window.sessionStorage.setItem(pendingKey, window.localStorage.getItem(key)); } catch (e) { /* private mode */ }
+      window.localStorage.removeItem(key);  // sent: kept again only if the server refuses it
     });
   }
 
@@ -114,6 +309,9 @@
       form.addEventListener("change", function () { applyConditions(form); });
       enableAddRow(form);
       enableTypeahead(form);
+      enableFilteredLinks(form);
+      enableQuickCreate(form);
+      enableDrafts(form);
     });
     document.querySelectorAll("form.list-tools").forEach(enableTypeahead);  // link filters on list pages
   });

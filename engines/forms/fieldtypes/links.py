@@ -52,7 +52,7 @@ class Link(FieldType):
     name = "link"
     widget = "link"
     rule_type = "record"
-    options_allowed = frozenset({"to"})
+    options_allowed = frozenset({"to", "filter"})
 
     def check(self, spec: FieldSpec) -> Iterable[Problem]:
         if not spec.to:

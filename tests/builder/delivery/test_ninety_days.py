@@ -298,7 +298,8 @@ def work(project: Any, url: str, gateway: str, clock: Clock, rounds: Rounds, res
         runtime.records.clock = clock
         runtime.project.config["channels"] = {"sms": sms(gateway), "inbox": {"type": "inbox"}}
         runtime.project.config["delivery"] = {"quiet_hours": "", "daily_cap": 0, "batch": 20}
-        names = ("schedules", "timers", "report_mails", "delivery")  # project_jobs' order, every job counted
+        # project_jobs' order, every job counted
+        names = ("schedules", "timers", "report_mails", "delivery", "public_pruning")
         all_jobs = project_jobs(runtime)
         assert len(all_jobs) == len(names), "project_jobs changed: name its jobs here"
         jobs = [counted(job, tally, name) for job, name in zip(all_jobs, names, strict=True)]

@@ -133,7 +133,77 @@ def test_prescriptions_from_a_second_sheet_on_the_page_and_no_second_file(served
 
     elsewhere = VISITS_MAPPING.replace("sheet: 处方", "file: prescriptions.csv")
     refused = admin.post(f"{action}/dry-run", data={"mapping": elsewhere, "csrf_token": token})
-    assert refused.status_code == 422 and "use `crm import` for a second file" in refused.text
+    assert refused.status_code == 422
+    assert "`file: prescriptions.csv` is not uploaded here" in refused.text
+    assert "or from a second file uploaded with the first" in refused.text
     away = VISITS_MAPPING.replace("sheet: 处方", "file: ../../etc/passwd")
     refused = admin.post(f"{action}/dry-run", data={"mapping": away, "csrf_token": token})
     assert refused.status_code == 422 and "not a path" in refused.text
+
+
+def upload_pair(admin, token, main, child, entity="visit"):
+    return admin.post(
+        "/import/upload",
+        data={"entity": entity, "csrf_token": token},
+        files=[("file", main), ("child_file", child)],
+    )
+
+
+def test_prescriptions_from_a_second_uploaded_file_suggested_checked_imported_and_their_rejects(served):
+    admin = served.login("admin")
+    token = csrf(admin.get("/import").text)
+    assert 'name="child_file"' in admin.get("/import").text
+    visits_csv = "就诊编号,患者,就诊时间\nV1,老患者,2026-03-02 09:30\nV2,老患者,2026-03-03 10:00\n".encode("gbk")
+    rx_csv = "就诊编号,药品,天数\nV1,阿莫西林,7\nV2,布洛芬,0\nV9,多余,1\n".encode("utf-16")  # Excel's Unicode text
+    uploaded = upload_pair(admin, token, ("visits.csv", visits_csv, "text/csv"), ("rx.csv", rx_csv, "text/csv"))
+    assert uploaded.status_code == 303
+    action = uploaded.headers["location"]
+    page = admin.get(action).text
+    suggested = "children:\n  prescriptions:\n    file: rx.csv\n    parent: 就诊编号\n    fields:\n      drug: 药品\n"
+    assert suggested in page
+    mapping = page.split('name="mapping" rows="16" spellcheck="false">')[1].split("</textarea>")[0]
+    import html
+
+    mapping = html.unescape(mapping)
+    dry = admin.post(f"{action}/dry-run", data={"mapping": mapping, "csrf_token": token})
+    assert dry.status_code == 200
+    assert '<dd data-count="created">1</dd>' in dry.text and '<dd data-count="rejected">1</dd>' in dry.text
+    assert '<td data-label="Column">rx.csv row 3 天数</td>' in dry.text
+    assert "Child rows from rx.csv: 3 read, 1 with their row, 1 without a row in the main file (rows 4)" in dry.text
+
+    other = mapping.replace("file: rx.csv", "file: visits.csv")  # the main file, or any file but the second
+    refused = admin.post(f"{action}/dry-run", data={"mapping": other, "csrf_token": token})
+    assert refused.status_code == 422 and "or from the uploaded second file `rx.csv`" in refused.text
+
+    started = admin.post(f"{action}/run", data={"mapping": mapping, "csrf_token": token})
+    progress_url = started.headers["location"]
+    deadline = time.monotonic() + 120
+    page = admin.get(progress_url).text
+    while 'http-equiv="refresh"' in page and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page = admin.get(progress_url).text
+    assert '<dd data-count="created">1</dd>' in page and 'data-integrity="matches"' in page
+    assert f'<a href="{progress_url}/rejects/0">Download their child rows (rx.rejects.csv)</a>' in page
+    rejected = admin.get(f"{progress_url}/rejects/0")
+    assert rejected.status_code == 200
+    lines = rejected.content.decode("utf-16").splitlines()  # in the second file's own encoding
+    assert lines == ["就诊编号,药品,天数,import errors", "V2,布洛芬,0,row 3: Its row 3 of the main file was rejected."]
+    assert admin.get(f"{progress_url}/rejects/1").status_code == 404
+    child = served.runtime.records.schema.child("visit", "prescriptions")
+    with served.runtime.engine.connect() as conn:
+        assert conn.execute(sa.select(child.c.drug, child.c.days)).all() == [("阿莫西林", 7)]
+
+
+def test_a_second_file_has_the_first_ones_checks_and_cap(served, monkeypatch):
+    from builder.web import import_pages
+
+    admin = served.login("admin")
+    token = csrf(admin.get("/import").text)
+    main = ("visits.csv", "患者\n老患者\n".encode(), "text/csv")
+    wrong = upload_pair(admin, token, main, ("rx.pdf", b"%PDF", "application/pdf"))
+    assert wrong.status_code == 422 and "Choose a CSV or XLSX file." in wrong.text
+    twice = upload_pair(admin, token, main, ("visits.csv", b"a\n1\n", "text/csv"))
+    assert twice.status_code == 422 and "The two files have the same name; rename one of them." in twice.text
+    monkeypatch.setattr(import_pages, "MAX_UPLOAD_BYTES", 1024)
+    big = upload_pair(admin, token, main, ("rx.csv", b"a,b\n" + b"1,2\n" * 1000, "text/csv"))
+    assert big.status_code == 413 and "The file is larger than 1 KB" in big.text

@@ -20,6 +20,8 @@ def run(*args: str) -> str:
 def test_seed_benchmark_smoke():
     out = run("bench/seed.py", "--patients", "20", "--databases", "sqlite")
     assert "batched / per record" in out and "raw executemany" in out
+    alone = run("bench/seed.py", "--patients", "20", "--databases", "sqlite", "--patients-only")
+    assert "batched (500)" in alone and "raw executemany" not in alone
 
 
 def test_reports_benchmark_smoke():

@@ -3,8 +3,9 @@
 The clinic's four March appointments, two per doctor: the analyst (`report: true`
 only) sees them counted with small cells hidden, the admin sees the counts; hostile
 drafts get located problems (never a 500); the front desk designs only over what it
-reads; only the admin saves, and a saved report passes `crm validate` and appears
-once the runtime is opened again.
+reads; the field picker crosses up to three links the role may report on; only the
+admin saves, and a saved report passes `crm validate` and appears once the runtime
+is opened again (running servers: tests/security/test_followed_reports.py).
 """
 
 from __future__ import annotations
@@ -237,11 +238,12 @@ def test_only_the_admin_saves_and_a_saved_report_passes_validate(own_clinic):
 
     response = _post_form(admin, FORM, "/reports/designer/save")
     assert response.status_code == 200, response.text
-    assert "Saved as reports/appointments_by_doctor.yaml" in response.text and "restart" in response.text
+    assert "Saved as reports/appointments_by_doctor.yaml" in response.text and "next page" in response.text
     assert saved.read_text(encoding="utf-8").startswith("appointments_by_doctor:\n")
     loaded = load_checked(blueprint)  # what `crm validate` runs
     assert loaded.blueprint.reports["appointments_by_doctor"].chart.type == "bar"
-    assert "appointments_by_doctor" not in own_clinic.runtime.blueprint.reports  # the running server: after a restart
+    # this runtime object keeps its blueprint; a server's follower serves the new one (test_followed_reports.py)
+    assert "appointments_by_doctor" not in own_clinic.runtime.blueprint.reports
     reopened = open_runtime(own_clinic.runtime.project, own_clinic.runtime.project.database_url)
     try:
         assert reopened.blueprint.reports["appointments_by_doctor"].title["zh-CN"] == "各医生预约数"
@@ -279,3 +281,23 @@ def test_preview_is_in_the_openapi_document(clinic):
     operation = document["paths"]["/api/reports/preview"]["post"]
     assert operation["operationId"] == "preview_report" and "422" in operation["responses"]
     assert "ReportDraft" in document["components"]["schemas"]
+
+
+def test_the_field_picker_follows_links_three_deep_through_what_the_role_may_see(clinic):
+    admin = _options(clinic.login("admin").get("/reports/designer?source=satisfaction").text, "d0_field")
+    assert admin["visit.patient.primary_doctor.name"] == "Visit › Patient › Primary doctor › Name"
+    assert "visit.doctor.department" in admin and "visit.patient.gender" in admin
+    assert max(path.count(".") for path in admin) == 3  # at most three links crossed
+    assert not any(path.startswith("visit.patient.") and ".visit" in path for path in admin)  # no loop back
+    desk = _options(clinic.login("front_desk").get("/reports/designer?source=appointment").text, "d0_field")
+    assert desk["patient.primary_doctor.name"] == "Patient › Primary doctor › Name"
+    assert not any("allergies" in path or "id_number" in path for path in desk)
+    marketing = _options(clinic.login("marketing").get("/reports/designer?source=patient").text, "d0_field")
+    assert "name" in marketing and not any(path.startswith("primary_doctor") for path in marketing)  # not read
+    deep = {
+        "source": "satisfaction",
+        "dimensions": ["visit.patient.primary_doctor"],
+        "measures": {"n": {"agg": "count"}},
+    }
+    preview = clinic.api("analyst").post("/api/reports/preview", json=deep)
+    assert preview.status_code == 200, preview.text

@@ -1,0 +1,103 @@
+"""A link's `filter:`: which target records it may point at, as one SQL clause for pickers and writes.
+
+The same clause narrows a picker's choices (with the form's current values) and
+checks every write (with the record as it will be stored), so what the picker offers
+and what the record service accepts cannot drift apart, and the API cannot go around it.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from engines.forms import localized, message
+
+from .actor import Actor
+from .compiled import CompiledEntity
+from .errors import FieldError
+from .rowfilter import compile_row_filter
+
+if TYPE_CHECKING:
+    from .service import RecordService
+
+
+@dataclass(frozen=True)
+class LinkChoice:
+    """Choosing a value for link `field` of `entity` while the record holds `values` (typed)."""
+
+    entity: str
+    field: str
+    values: Mapping[str, Any]
+
+
+@functools.lru_cache(maxsize=256)
+def record_names(source: str) -> frozenset[str]:
+    """The fields of the record a filter reads (`record.department` -> department)."""
+    tree = ast.parse(source.strip(), mode="eval")
+    return frozenset(
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "record"
+    )
+
+
+def _constants(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The record's values as the filter compares them: a linked record is its id."""
+    return {k: getattr(v, "id", v) if isinstance(v, Mapping) else v for k, v in values.items()}
+
+
+def filter_clause(
+    service: RecordService, actor: Actor, entity: str, field: str, values: Mapping[str, Any]
+) -> sa.ColumnElement[bool] | None:
+    """The SQL clause the link's targets must pass for a record holding `values`; None without a filter."""
+    spec = service.entity(entity).fields[field].spec
+    if not spec.filter or not spec.to:
+        return None
+    return compile_row_filter(
+        spec.filter,
+        spec.to,
+        service.schema.table,
+        lambda e, f: service.link_targets(e).get(f),
+        actor.as_context(),
+        record=_constants(values),
+    )
+
+
+def check_link_filters(
+    service: RecordService,
+    conn: sa.Connection,
+    actor: Actor,
+    entity: CompiledEntity,
+    record: Mapping[str, Any],
+    typed: Mapping[str, Any],
+    stored: Mapping[str, Any],
+    skip: set[str],
+    locale: str,
+) -> list[FieldError]:
+    """Each filtered link the write sets, or whose filter reads a field the write changes, passes its filter.
+
+    A link left as it was is not judged again when nothing it depends on changed (a
+    doctor who later moved department stays on last year's visits).
+    """
+    creating = not stored  # a new record: every link it holds is judged, a default one too
+    changed = {name for name, value in typed.items() if value != stored.get(name)}
+    errors: list[FieldError] = []
+    for name, field in entity.fields.items():
+        source = field.spec.filter
+        value = record.get(name)
+        if not source or not field.spec.to or value is None or name in skip:
+            continue
+        if not creating and name not in changed and not (record_names(source) & changed):
+            continue
+        clause = filter_clause(service, actor, entity.name, name, record)
+        target = service.schema.table(field.spec.to)
+        query = sa.select(target.c.id).where(target.c.id == value)
+        if conn.execute(query.where(clause) if clause is not None else query).first() is None:
+            label = localized(field.spec.label, locale, name)
+            errors.append(FieldError(name, "link_filter", message("link_filter", locale, label=label)))
+    return errors
