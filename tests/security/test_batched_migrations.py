@@ -3,16 +3,12 @@ and servers reading meanwhile never see ciphertext (issue 12, "Migrations that d
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import sqlalchemy as sa
 from click.testing import CliRunner
 from live_server import ClinicProject, clinic_project, run_cli
+from rewrite_progress import kill_mid_rewrite, rewrite_progress
 
 from builder.cli import main
 from builder.records import SYSTEM
@@ -22,7 +18,6 @@ from builder.storage.database import make_engine
 from builder.storage.migrations import apply_migration, plan_migration
 from builder.storage.migrations.rewrites import PROGRESS_TABLE, pending_rewrites
 
-ROOT = Path(__file__).resolve().parents[2]
 PATIENT_FILE = "blueprint/entities/patient.yaml"
 
 
@@ -118,42 +113,11 @@ def test_encrypting_email_runs_in_committed_batches_while_reads_stay_plain(tmp_p
     assert "already matches" in run_cli("migrate", "-p", str(project.root), "--yes")
 
 
-def _progress(project: ClinicProject) -> tuple[int, bool] | None:
-    engine = make_engine(project.database_url)
-    try:
-        if PROGRESS_TABLE not in sa.inspect(engine).get_table_names():
-            return None
-        with engine.connect() as connection:
-            row = connection.execute(sa.text(f"SELECT rows_done, done FROM {PROGRESS_TABLE}")).first()
-            return (int(row[0]), bool(row[1])) if row else None
-    finally:
-        engine.dispose()
-
-
 def test_a_migration_killed_mid_rewrite_resumes_and_every_value_decrypts_once(tmp_path, database_url):
     project = clinic_project(tmp_path, database_url, patients=1)
     emails = _add_patients(project, 20000)
     _encrypt_email(project.root)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-c", "from builder.cli import main; main()"]
-    migrating = subprocess.Popen(
-        [*command, "migrate", "-p", str(project.root), "--yes", "--batch-size", "50"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and migrating.poll() is None:
-            state = _progress(project)
-            if state and state[0] > 0:
-                break
-            time.sleep(0.01)
-        migrating.send_signal(signal.SIGKILL)
-    finally:
-        migrating.kill()
-        migrating.wait(timeout=30)
-    killed_at = _progress(project)
+    killed_at = kill_mid_rewrite(project)
     assert killed_at is not None and 0 < killed_at[0] < len(emails) and not killed_at[1], killed_at
     stored = [e for (e,) in _stored(project, "email") if e is not None]
     assert any(e.startswith("v1:") for e in stored) and not all(e.startswith("v1:") for e in stored)
@@ -164,7 +128,7 @@ def test_a_migration_killed_mid_rewrite_resumes_and_every_value_decrypts_once(tm
 
     output = run_cli("migrate", "-p", str(project.root), "--yes")
     assert "Finishing 1 interrupted data rewrite" in output and "already matches" in output, output
-    assert _progress(project) == (len(emails), True)
+    assert rewrite_progress(project) == (len(emails), True)
     _assert_encrypted_once(project, emails)
 
     # Even with its done marker lost, a rewrite recognises ciphertext and leaves it alone.

@@ -10,12 +10,7 @@ reset changes nothing.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +19,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from live_server import ClinicProject, clinic_project, run_cli
+from rewrite_progress import kill_mid_rewrite, rewrite_progress
 
 from builder.records import SYSTEM
 from builder.runtime import open_runtime
@@ -31,7 +27,6 @@ from builder.storage.crypto import Keyring
 from builder.storage.database import make_engine
 from builder.storage.migrations.rewrites import PROGRESS_TABLE
 
-ROOT = Path(__file__).resolve().parents[2]
 PATIENT_FILE = "blueprint/entities/patient.yaml"
 ANCHOR = "    email:       {type: email, label: {en: E-mail, zh-CN: 电子邮箱}}\n"
 ROWS = 20000
@@ -138,39 +133,8 @@ def _project(tmp_path: Path, database_url: str) -> ClinicProject:
     return project
 
 
-def _progress(project: ClinicProject) -> tuple[int, bool] | None:
-    engine = make_engine(project.database_url)
-    try:
-        if PROGRESS_TABLE not in sa.inspect(engine).get_table_names():
-            return None
-        with engine.connect() as connection:
-            row = connection.execute(sa.text(f"SELECT rows_done, done FROM {PROGRESS_TABLE}")).first()
-            return (int(row[0]), bool(row[1])) if row else None
-    finally:
-        engine.dispose()
-
-
 def _kill_mid_rewrite(project: ClinicProject, kind: Kind) -> tuple[int, bool]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-c", "from builder.cli import main; main()"]
-    migrating = subprocess.Popen(
-        [*command, "migrate", "-p", str(project.root), "--yes", "--batch-size", "50", *kind.flags],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and migrating.poll() is None:
-            state = _progress(project)
-            if state and state[0] > 0:
-                break
-            time.sleep(0.005)
-        migrating.send_signal(signal.SIGKILL)
-    finally:
-        migrating.kill()
-        migrating.wait(timeout=30)
-    state = _progress(project)
+    state = kill_mid_rewrite(project, kind.flags)
     assert state is not None, "the migration did not reach its rewrite"
     return state
 
@@ -274,7 +238,7 @@ def test_a_rewrite_killed_mid_batch_resumes_and_readers_never_see_a_wrong_value(
         thread.join(timeout=120)
     assert "Finishing 1 interrupted data rewrite" in output and "already matches" in output, output
     assert reads[0] > 0 and not wrong, wrong[:5]
-    assert _progress(project) == (ROWS + 1 if kind.name.startswith("fill") else ROWS, True)
+    assert rewrite_progress(project) == (ROWS + 1 if kind.name.startswith("fill") else ROWS, True)
     assert not _wrong(kind, _read_all(project, kind.field), kind.after)
     _assert_rewritten_once(project, kind)
 
