@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..storage.database import is_sqlite, write_transaction
-from ..storage.row_batches import update_rows
+from ..storage.row_batches import Build, update_rows
 from ..system_tables import outbox
 from .deliver import Delivery, Outcome, deliver
 from .reading import Reader
@@ -84,20 +84,25 @@ def record(engine: sa.Engine, results: list[tuple[Any, Outcome]], now: dt.dateti
         for names, rows in groups.items():
             types = {"row_id": outbox.c.id.type, "row_attempts": outbox.c.attempts.type}
             types.update({f"new_{n}": outbox.c[n].type for n in names if n != "attempts"})
-
-            def mark(value: Callable[[str], sa.ColumnElement[Any]], names: tuple[str, ...] = names) -> sa.Update:
-                return (
-                    outbox.update()
-                    .where(
-                        outbox.c.id == value("row_id"),
-                        outbox.c.status == "sending",
-                        outbox.c.attempts == value("row_attempts"),
-                    )
-                    .values({n: outbox.c.attempts - 1 if n == "attempts" else value(f"new_{n}") for n in names})
-                )
-
-            written += update_rows(conn, rows, types, mark)
+            written += update_rows(conn, rows, types, _outcome_update(names))
     return written
+
+
+def _outcome_update(names: tuple[str, ...]) -> Build:
+    """The UPDATE writing one kind of outcome (the columns `names`) on rows still this claim's."""
+
+    def build(value: Callable[[str], sa.ColumnElement[Any]]) -> sa.Update:
+        return (
+            outbox.update()
+            .where(
+                outbox.c.id == value("row_id"),
+                outbox.c.status == "sending",
+                outbox.c.attempts == value("row_attempts"),
+            )
+            .values({n: outbox.c.attempts - 1 if n == "attempts" else value(f"new_{n}") for n in names})
+        )
+
+    return build
 
 
 def delivery_job(delivery: Delivery, *, clock: Callable[[], dt.datetime] | None = None) -> Callable[[dt.datetime], int]:
