@@ -2,10 +2,13 @@
 
 Its output holds message bodies, so it goes where crm.toml says (`stream = "stdout"`,
 `"stderr"` or a file path, appended to), never into the server's access or error log.
+A file is opened once and kept (an open per message cost more than the rest of a
+delivery); it is opened again when it was moved or deleted (log rotation).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -25,6 +28,7 @@ class ConsoleChannel(Channel):
         self.stream_name: str = config.get("stream", str, "stdout")
         self.base = config.root
         self._lock = threading.Lock()
+        self._file: TextIO | None = None
 
     def _write(self, text: str) -> None:
         if self.stream_name in ("stdout", "stderr"):
@@ -35,8 +39,17 @@ class ConsoleChannel(Channel):
         path = Path(self.stream_name).expanduser()
         if not path.is_absolute() and self.base is not None:
             path = self.base / path
-        with path.open("a", encoding="utf-8") as file:
-            file.write(text)
+        file = self._file
+        if file is None or _moved(path, file):
+            self.close()
+            file = self._file = path.open("a", encoding="utf-8")
+        file.write(text)
+        file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def send(self, message: OutgoingMessage) -> Sent:
         to = message.address
@@ -50,3 +63,11 @@ class ConsoleChannel(Channel):
         with self._lock:
             self._write("\n".join(lines) + "\n")
         return Sent(None)
+
+
+def _moved(path: Path, file: TextIO) -> bool:
+    """Whether `path` no longer names the open `file` (rotated or deleted)."""
+    try:
+        return os.stat(path).st_ino != os.fstat(file.fileno()).st_ino
+    except OSError:
+        return True

@@ -44,7 +44,7 @@ def claim(engine: sa.Engine, now: dt.datetime, batch: int, lease_seconds: float)
         .order_by(outbox.c.next_attempt_at, outbox.c.id)
         .limit(batch)
     )
-    with write_transaction(engine) as conn:
+    with write_transaction(engine, checks=False) as conn:
         if not is_sqlite(conn):
             query = query.with_for_update(skip_locked=True)
         claimed = conn.execute(  # one statement: the queue's usual UPDATE … WHERE id IN (SELECT … SKIP LOCKED)
@@ -80,7 +80,7 @@ def record(engine: sa.Engine, results: list[tuple[Any, Outcome]], now: dt.dateti
         params.update(row_id=row.id, row_attempts=row.attempts)
         groups.setdefault(tuple(sorted(values)), []).append(params)
     written = 0
-    with write_transaction(engine) as conn:
+    with write_transaction(engine, checks=False) as conn:
         for names, rows in groups.items():
             types = {"row_id": outbox.c.id.type, "row_attempts": outbox.c.attempts.type}
             types.update({f"new_{n}": outbox.c[n].type for n in names if n != "attempts"})
@@ -105,30 +105,53 @@ def _outcome_update(names: tuple[str, ...]) -> Build:
     return build
 
 
+ROUND_ROWS = 500  # rows one call delivers at most (several claims of `batch`), like the timer job's limit
+ROUND_SECONDS = 1.0  # and no new claim after this long, so the worker's other jobs get their turn
+
+
 def delivery_job(delivery: Delivery, *, clock: Callable[[], dt.datetime] | None = None) -> Callable[[dt.datetime], int]:
-    """A worker job (`job(now) -> rows handled`) delivering one batch of due outbox rows."""
-    engine = delivery.records.engine
+    """A worker job (`job(now) -> rows handled`) delivering due outbox rows, a batch per claim.
+
+    While claims come back full it claims again (up to ROUND_ROWS rows and ROUND_SECONDS): the
+    worker's round also checks schedules and due timers, which a backlog of messages need not
+    wait for batch after batch.
+    """
     settings = delivery.settings
 
     def deliver_due(now: dt.datetime) -> int:
-        rows = claim(engine, now, settings.batch, settings.lease_seconds)
         started = time.monotonic()
-        results: list[tuple[Any, Outcome]] = []
-        with Reader(delivery.records) as reader:
-            reader.prefetch_rows(rows)
-            for row in rows:
-                # a slow gateway: hand back the rest, but only after one delivery, so a round always gets
-                # somewhere (a slow read of the batch's records once handed everything back, round after round)
-                if results and time.monotonic() - started > settings.lease_seconds / 2:
-                    release(engine, rows[len(results) :], now)
-                    break
-                results.append((row, _outcome(row, delivery, reader, now)))
-        if results:
-            record(engine, results, clock() if clock is not None else now)
-        return len(results)
+        handled = 0
+        while True:
+            delivered, claimed = _deliver_batch(delivery, now, clock)
+            handled += delivered
+            if claimed < settings.batch or delivered < claimed:  # none left, or handed back to a slow gateway
+                return handled
+            if handled >= ROUND_ROWS or time.monotonic() - started > ROUND_SECONDS:
+                return handled
 
     deliver_due.__name__ = "deliver_outbox"
     return deliver_due
+
+
+def _deliver_batch(delivery: Delivery, now: dt.datetime, clock: Callable[[], dt.datetime] | None) -> tuple[int, int]:
+    """Claim one batch, send it, record the outcomes: (rows delivered, rows claimed)."""
+    engine = delivery.records.engine
+    settings = delivery.settings
+    rows = claim(engine, now, settings.batch, settings.lease_seconds)
+    started = time.monotonic()
+    results: list[tuple[Any, Outcome]] = []
+    with Reader(delivery.records) as reader:
+        reader.prefetch_rows(rows)
+        for row in rows:
+            # a slow gateway: hand back the rest, but only after one delivery, so a round always gets
+            # somewhere (a slow read of the batch's records once handed everything back, round after round)
+            if results and time.monotonic() - started > settings.lease_seconds / 2:
+                release(engine, rows[len(results) :], now)
+                break
+            results.append((row, _outcome(row, delivery, reader, now)))
+    if results:
+        record(engine, results, clock() if clock is not None else now)
+    return len(results), len(rows)
 
 
 def _outcome(row: Any, delivery: Delivery, reader: Reader, now: dt.datetime) -> Outcome:
@@ -147,7 +170,7 @@ def _outcome(row: Any, delivery: Delivery, reader: Reader, now: dt.datetime) -> 
 
 def release(engine: sa.Engine, rows: list[Any], now: dt.datetime) -> None:
     """Give claimed rows back untried (due now, the attempt not counted), if they are still ours."""
-    with write_transaction(engine) as conn:
+    with write_transaction(engine, checks=False) as conn:
         for row in rows:
             conn.execute(
                 outbox.update()
@@ -158,7 +181,7 @@ def release(engine: sa.Engine, rows: list[Any], now: dt.datetime) -> None:
 
 def retry(engine: sa.Engine, row_id: int, now: dt.datetime) -> bool:
     """An admin's retry of a dead or failed row: due now, with a fresh count of attempts."""
-    with write_transaction(engine) as conn:
+    with write_transaction(engine, checks=False) as conn:
         result = conn.execute(
             outbox.update()
             .where(outbox.c.id == row_id, outbox.c.status.in_(("dead", "failed")))

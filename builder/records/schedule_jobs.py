@@ -12,6 +12,7 @@ named in `last_result`, the others still get their message.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -51,23 +52,49 @@ def ensure_schedules(service: RecordService, now: dt.datetime) -> None:
                 pass  # another worker added it first
 
 
+def schedules_job(service: RecordService) -> Callable[[dt.datetime], int]:
+    """`run_due_schedules` as a worker job that reads `crm_schedule` only once a run may be due.
+
+    It remembers the earliest next run it saw: until then nothing can be due (runs only move
+    later, whoever makes them; a blueprint that adds or changes a schedule reloads the worker's
+    runtime, and with it this job), so a busy worker's rounds skip the read.
+    """
+    quiet_until: dt.datetime | None = None
+
+    def run_schedules(now: dt.datetime) -> int:
+        nonlocal quiet_until
+        if quiet_until is not None and utc(_aware(now)) < quiet_until:
+            return 0
+        handled, quiet_until = _run_due(service, now)
+        return handled
+
+    return run_schedules
+
+
 def run_due_schedules(service: RecordService, now: dt.datetime) -> int:
     """Run the scheduled automations due at `now` (aware, or naive UTC); how many runs were handled."""
+    return _run_due(service, now)[0]
+
+
+def _run_due(service: RecordService, now: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """Run what is due: (runs handled, the earliest next run now known, or None when unknown)."""
     flows = service.flows
     if flows is None:
-        return 0
+        return 0, dt.datetime.max
     moment = _aware(now)
     scheduled = {name: a for name, a in flows.automations.items() if a.spec.schedule is not None}
     if not scheduled:
-        return 0
+        return 0, dt.datetime.max
     # One read decides whether there is anything to do: an idle worker asks this every round.
     with service.engine.connect() as conn:
         rows = conn.execute(sa.select(schedules.c.automation, schedules.c.next_run)).all()
+    rows = [row for row in rows if row.automation in scheduled]  # report mails have rows here too
     if not scheduled.keys() <= {row.automation for row in rows}:
         ensure_schedules(service, moment)
         wanted = set(scheduled)
     else:
         wanted = {row.automation for row in rows if row.next_run <= utc(moment)}
+    upcoming: list[dt.datetime | None] = [row.next_run for row in rows if row.automation not in wanted]
     handled = 0
     for name, automation in scheduled.items():
         if name not in wanted:
@@ -78,24 +105,25 @@ def run_due_schedules(service: RecordService, now: dt.datetime) -> int:
             if not is_sqlite(conn):
                 query = query.with_for_update(skip_locked=True)
             row = conn.execute(query).first()
-            if row is None:
+            if row is None:  # another worker has it (or just ran it): its next run is not known here
+                upcoming.append(None)
                 continue
             due = row.next_run.replace(tzinfo=dt.UTC)
             if due_verdict(due, moment, automation.grace) == "fire":
                 result = _run(service, conn, automation, moment, due)
             else:
                 result = f"missed: found {moment - due} late, past its grace of {automation.grace}"
+            following = utc(next_run(automation.spec.schedule, moment, service.zone))
             conn.execute(
                 schedules.update()
                 .where(schedules.c.automation == name)
-                .values(
-                    next_run=utc(next_run(automation.spec.schedule, moment, service.zone)),
-                    last_run=utc(moment),
-                    last_result=result[:200],
-                )
+                .values(next_run=following, last_run=utc(moment), last_result=result[:200])
             )
+            upcoming.append(following)
             handled += 1
-    return handled
+    known = [u for u in upcoming if u is not None]
+    earliest = None if len(known) < len(upcoming) or not known else min(known)
+    return handled, earliest
 
 
 def _run(service: RecordService, conn: sa.Connection, automation: Automation, moment: dt.datetime, due: Any) -> str:

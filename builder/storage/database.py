@@ -20,6 +20,7 @@ from sqlalchemy import event
 
 from builder.errors import ProjectError
 
+from .liveness import ping_after_idle
 from .private_files import create_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -113,7 +114,8 @@ def literal_sql(engine: sa.Engine, statement: sa.ClauseElement) -> str:
 
 
 def _run_preambles(connection: sa.Connection) -> None:
-    if not connection.get_execution_options().get("writes", False):
+    options = connection.get_execution_options()
+    if not options.get("writes", False) or not options.get("checks", True):
         return
     steps = sorted(_PREAMBLES.get(connection.engine, {}).values(), key=lambda p: p.order)
     if not steps:
@@ -135,19 +137,21 @@ def _run_preambles(connection: sa.Connection) -> None:
 
 
 @contextlib.contextmanager
-def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+def write_transaction(engine: sa.Engine, *, checks: bool = True) -> Iterator[sa.Connection]:
     """A transaction that may read before it writes, safe with concurrent writers on every database.
 
     Its BEGIN runs the engine's write preambles: if the process follows the migrated
     blueprint (storage/blueprint_version.py), they check that no migration has landed since
-    it loaded and hold migrations off until the commit. Entities its writes noted
+    it loaded and hold migrations off until the commit. `checks=False` leaves them out, for
+    a transaction that writes only the workers' own bookkeeping (the outbox's claims and
+    outcomes): no record, no encrypted value, nothing a migration rewrites. Entities its writes noted
     (`table_versions.note_change`) get their change counters bumped just before it
     commits, so cached reports over them are stale from then on.
     """
     from .table_versions import flush_changes, forget_changes
 
     with engine.connect() as conn:
-        conn.execution_options(writes=True)
+        conn.execution_options(writes=True, checks=checks)
         forget_changes(conn)
         with conn.begin():
             yield conn
@@ -184,7 +188,6 @@ def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.En
     # Never SQL parameters in errors or logs: they are patient data (a phone, a resident ID).
     options: dict[str, Any] = {**engine_options, "hide_parameters": True}
     if parsed.get_backend_name() == "postgresql":
-        options.setdefault("pool_pre_ping", True)
         options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     if parsed.get_backend_name() == "sqlite":
         create_private_sqlite_file(parsed.database)
@@ -194,6 +197,8 @@ def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.En
         raise ProjectError(f"cannot use the database `{safe_url(parsed)}`: {exc}") from None
     if is_sqlite(engine):
         _configure_sqlite(engine)
+    elif not options.get("pool_pre_ping"):
+        ping_after_idle(engine)
     if check:
         check_reachable(engine)
     return engine

@@ -5,8 +5,11 @@ An executemany sends PostgreSQL 100 UPDATE statements (pipelined, but each plann
 on its own). Here it is one, `UPDATE … FROM unnest(:ids, :statuses, …)`: an array per
 column, so the statement's text is the same whatever the batch size, compiled once and
 prepared by the driver (a `VALUES` list would be a new statement, 600 parameters long, for
-every batch). Inserts go the same way: `INSERT … SELECT * FROM unnest(…)`. SQLite runs
-in-process, where an executemany is already the cheap way.
+every batch). Inserts go the same way: `INSERT … SELECT * FROM unnest(…)`. A column
+holding one value for the whole batch (every timer fired at the same moment, every
+message sent) is one parameter, not an array of a hundred copies: the driver quotes each
+array element in Python, which was most of what a worker spent on these statements.
+SQLite runs in-process, where an executemany is already the cheap way.
 """
 
 from __future__ import annotations
@@ -33,14 +36,29 @@ def update_rows(
     if is_sqlite(conn):
         statement = build(lambda name: sa.bindparam(name, type_=types[name]))
         return conn.execute(statement, rows).rowcount
-    return conn.execute(
-        _unnested(build, types), {f"{name}_each": [row[name] for row in rows] for name in names}
-    ).rowcount
+    varying, same = _split(rows, names)
+    each = _each({name: types[name] for name in varying})
+    statement = build(lambda name: each.c[name] if name in varying else sa.bindparam(name, type_=types[name]))
+    return conn.execute(statement, _parameters(rows, varying, same)).rowcount
 
 
-def _unnested(build: Build, types: Mapping[str, sa.types.TypeEngine[Any]]) -> sa.Update:
-    each = _each(types)
-    return build(lambda name: each.c[name])
+def _split(rows: list[dict[str, Any]], names: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """The columns whose values differ between rows, and the value of each column that holds one value.
+
+    At least one column stays an array (the first varying, else the first), so unnest still
+    gives one row per row of the batch.
+    """
+    first = rows[0]
+    same = {name: first[name] for name in names if all(row[name] == first[name] for row in rows)}
+    varying = [name for name in names if name not in same]
+    if not varying:
+        varying = [names[0]]
+        del same[names[0]]
+    return varying, same
+
+
+def _parameters(rows: list[dict[str, Any]], varying: list[str], same: dict[str, Any]) -> dict[str, Any]:
+    return {**same, **{f"{name}_each": [row[name] for row in rows] for name in varying}}
 
 
 def _each(types: Mapping[str, sa.types.TypeEngine[Any]]) -> sa.TableValuedAlias:
@@ -59,11 +77,12 @@ def insert_rows(conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
         dialect = sqlite if is_sqlite(conn) else postgresql
         conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=unique), rows)
         return
-    types = {name: table.c[name].type for name in names}
-    each = _each(types)
+    varying, same = _split(rows, names)
+    each = _each({name: table.c[name].type for name in varying})
+    values = (each.c[name] if name in varying else sa.bindparam(name, type_=table.c[name].type) for name in names)
     statement = (
         postgresql.insert(table)
-        .from_select(names, sa.select(*(each.c[name] for name in names)))
+        .from_select(names, sa.select(*values).select_from(each))
         .on_conflict_do_nothing(index_elements=unique)
     )
-    conn.execute(statement, {f"{name}_each": [row[name] for row in rows] for name in names})
+    conn.execute(statement, _parameters(rows, varying, same))

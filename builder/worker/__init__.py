@@ -20,12 +20,12 @@ def project_jobs(runtime: Runtime, environ: Mapping[str, str] | None = None) -> 
     from ..public_forms.pruning import pruning_job
     from ..public_forms.submitting import Limits
     from ..records.report_mail_jobs import run_due_report_mails
-    from ..records.schedule_jobs import run_due_schedules
+    from ..records.schedule_jobs import schedules_job
     from ..records.timer_jobs import fire_due_timers
 
     limits = Limits.from_project(runtime.project)
     return [
-        partial(run_due_schedules, runtime.records),
+        schedules_job(runtime.records),
         partial(fire_due_timers, runtime.records),
         partial(run_due_report_mails, runtime.records, runtime.blueprint.reports),
         delivery_job(open_delivery(runtime, environ)),

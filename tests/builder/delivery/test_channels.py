@@ -148,3 +148,17 @@ def test_bad_channel_tables_are_clear_errors(tables, expected):
         load_channels({"channels": tables}, {}, source="/clinic/crm.toml")
     assert str(caught.value).startswith("/clinic/crm.toml: ")
     assert expected in str(caught.value)
+
+
+def test_console_file_is_kept_open_and_follows_a_rotation(tmp_path):
+    channels = load_channels({"channels": {"c": {"type": "console", "stream": "messages.log"}}}, {}, root=tmp_path)
+    console = channels["c"]
+    log = tmp_path / "messages.log"
+    console.send(message())
+    console.send(message())
+    assert log.read_text(encoding="utf-8").count("Hello Wang Fang") == 2  # flushed at once, not on close
+    log.rename(tmp_path / "messages.log.1")  # rotated away: the next message starts a new file
+    console.send(message())
+    assert log.read_text(encoding="utf-8").count("Hello Wang Fang") == 1
+    assert (tmp_path / "messages.log.1").read_text(encoding="utf-8").count("Hello Wang Fang") == 2
+    console.close()

@@ -96,3 +96,44 @@ def test_two_workers_racing_run_the_schedule_once(postgres_url):
     for w in workers:
         w.engine.dispose()
     clinic.service.engine.dispose()
+
+
+def test_the_worker_job_reads_the_schedules_only_once_a_run_may_be_due(clinic):
+    import sqlalchemy as sa
+
+    from builder.records.schedule_jobs import schedules_job
+
+    made = patients(clinic)
+    job = schedules_job(clinic.service)
+    reads: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if "crm_schedule" in statement:
+            reads.append(statement)
+
+    sa.event.listen(clinic.service.engine, "before_cursor_execute", count)
+    try:
+        assert job(dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC)) == 0  # plans the first run (1 January, 09:00)
+        assert job(dt.datetime(2026, 12, 1, 2, 1, tzinfo=UTC)) == 0  # and reads it
+        planned = len(reads)
+        assert planned > 0
+        for day in range(2, 32):  # a busy worker's rounds all December: nothing can be due, nothing read
+            assert job(dt.datetime(2026, 12, day, 2, 0, tzinfo=UTC)) == 0
+        assert len(reads) == planned
+        clinic.clock.now = dt.datetime(2027, 1, 1, 9, 5)
+        assert job(FIRST_OF_JANUARY_0905) == 1  # due: read, run, and the next run (1 February) remembered
+        ran = len(reads)
+        assert job(FIRST_OF_JANUARY_0905 + dt.timedelta(days=3)) == 0
+        assert len(reads) == ran
+    finally:
+        sa.event.remove(clinic.service.engine, "before_cursor_execute", count)
+    assert [r.record_id for r in clinic.rows(outbox, automation="monthly_recall")] == [made["old"]]
+
+
+def test_a_round_with_nothing_due_gives_the_earliest_next_run(clinic):
+    from builder.records.schedule_jobs import _run_due
+
+    patients(clinic)
+    run_due_schedules(clinic.service, dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
+    handled, earliest = _run_due(clinic.service, dt.datetime(2026, 12, 2, 2, 0, tzinfo=UTC))
+    assert (handled, earliest) == (0, dt.datetime(2027, 1, 1, 1, 0))
