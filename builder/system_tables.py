@@ -187,6 +187,21 @@ outbox = sa.Table(
     sa.Index("ix_crm_outbox_record", "entity", "record_id"),  # a record's messages, on its page
 )
 
+# The claim's own order over the rows still to send, and only those: with one index on (status,
+# next_attempt_at), three due statuses meant reading and sorting the whole backlog for each claim
+# of 50 (28 ms at 50,000 pending on PostgreSQL); this one is read in order and stops at the batch.
+# The statuses are written into the SQL, not bound: a prepared statement's generic plan can use a
+# partial index only when its own WHERE visibly implies the index's.
+OUTBOX_QUEUE_STATUSES = ("pending", "failed", "sending")
+OUTBOX_QUEUED = outbox.c.status.in_([sa.literal_column(f"'{status}'") for status in OUTBOX_QUEUE_STATUSES])
+outbox_queue_index = sa.Index(
+    "ix_crm_outbox_queue",
+    outbox.c.next_attempt_at,
+    outbox.c.id,
+    postgresql_where=OUTBOX_QUEUED,
+    sqlite_where=OUTBOX_QUEUED,
+)
+
 
 inbox = sa.Table(
     # The in-app staff inbox: one row per message to a user, or to every user of a role.
@@ -305,7 +320,7 @@ saved_filters = sa.Table(  # a user's own named list filters (builder/records/sa
 )
 
 
-LATER_INDEXES = [i for i in audit.indexes if i.name == "ix_crm_audit_record"]
+LATER_INDEXES = [*(i for i in audit.indexes if i.name == "ix_crm_audit_record"), outbox_queue_index]
 
 
 def create_system_tables(engine: sa.Engine) -> None:

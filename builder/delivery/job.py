@@ -26,24 +26,27 @@ import sqlalchemy as sa
 
 from ..storage.database import is_sqlite, write_transaction
 from ..storage.row_batches import Build, update_rows
-from ..system_tables import outbox
+from ..system_tables import OUTBOX_QUEUED, outbox
 from .deliver import Delivery, Outcome, deliver
 from .reading import Reader
 
 log = logging.getLogger("crm.delivery")
 
-DUE_STATUSES = ("pending", "failed", "sending")
+
+def due_rows(now: dt.datetime, batch: int) -> sa.Select[Any]:
+    """The ids of the next `batch` rows due at `now`, oldest first (read through ix_crm_outbox_queue)."""
+    return (
+        sa.select(outbox.c.id)
+        .where(OUTBOX_QUEUED, outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(batch)
+    )
 
 
 def claim(engine: sa.Engine, now: dt.datetime, batch: int, lease_seconds: float) -> list[Any]:
     """Take up to `batch` due rows for this worker; nobody else gets them until the lease ends."""
     lease_end = now + dt.timedelta(seconds=lease_seconds)
-    query = (
-        sa.select(outbox.c.id)
-        .where(outbox.c.status.in_(DUE_STATUSES), outbox.c.next_attempt_at <= now)
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(batch)
-    )
+    query = due_rows(now, batch)
     with write_transaction(engine, checks=False) as conn:
         if not is_sqlite(conn):
             query = query.with_for_update(skip_locked=True)
