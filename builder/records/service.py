@@ -634,12 +634,12 @@ class RecordService:
         return transition_many(self, actor, entity_name, records, name)
 
     def update_many(
-        self, actor: Actor, entity_name: str, records: builtins.list[tuple[int, int]], field: str, value: Any
+        self, actor: Actor, entity_name: str, records: builtins.list[tuple[int, int]], values: Mapping[str, Any]
     ) -> BulkRun:
-        """Set one field on selected (id, version) records, each through the normal write (bulk_update.py)."""
+        """Set fields (name -> value) on selected (id, version) records, each in one normal write (bulk_update.py)."""
         from .bulk_update import update_many
 
-        return update_many(self, actor, entity_name, records, field, value)
+        return update_many(self, actor, entity_name, records, values)
 
     def tasks(self, actor: Actor, limit: int = MAX_TASKS) -> TaskList:
         """The records waiting for the actor ("My tasks", tasks.py): read like a list, audited like one."""
