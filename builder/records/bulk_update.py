@@ -1,4 +1,4 @@
-"""One field set to one value on selected rows of a list (and "assign", the same for the assignee field).
+"""Fields set to values on selected rows of a list (and "assign", the same for the assignee field).
 
 Each selected record goes through the normal write (`write_in`: grants, coercion,
 rules, validations, links, encryption, version check, its own `update` audit entry)
@@ -7,7 +7,7 @@ it was and does not stop the others. Which fields qualify is decided once for th
 role (`bulk_fields`): ones it may write that a person sets by hand and that may hold
 the same value on many records — not a workflow's state (moved by transitions),
 not computed, not a child table, not unique. One `bulk_update` audit entry per
-request names the field, the ids changed and the refused ones with their codes
+request names the fields, the ids changed and the refused ones with their codes
 (never the value: the per-record entries carry the change as the audit trail
 always does).
 """
@@ -15,6 +15,7 @@ always does).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from builder.storage.database import write_transaction
@@ -30,6 +31,8 @@ from .transitions import driven_fields
 
 if TYPE_CHECKING:
     from .service import RecordService
+
+MAX_BULK_FIELDS = 20  # fields set by one request: a form's worth, not a whole entity rewritten blind
 
 
 def settable_fields(service: RecordService, entity_name: str) -> list[str]:
@@ -75,22 +78,36 @@ def check_bulk_field(service: RecordService, actor: Actor, entity_name: str, fie
         raise ValidationFailed([FieldError("field", "not_bulk", reason)])
 
 
+def check_bulk_values(service: RecordService, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> None:
+    """Refuse the whole request for no field at all, too many, or any field `check_bulk_field` refuses."""
+    if not values or len(values) > MAX_BULK_FIELDS:
+        reason = f"set 1 to {MAX_BULK_FIELDS} fields"
+        raise ValidationFailed([FieldError("values", "invalid", reason)])
+    for field in values:
+        check_bulk_field(service, actor, entity_name, field)
+
+
 def update_many(
-    service: RecordService, actor: Actor, entity_name: str, records: list[tuple[int, int]], field: str, value: Any
+    service: RecordService,
+    actor: Actor,
+    entity_name: str,
+    records: list[tuple[int, int]],
+    values: Mapping[str, Any],
 ) -> BulkRun:
-    """Set `field` to `value` on each selected (id, version); what changed, what was refused and why."""
+    """Set each field of `values` on each selected (id, version) in one write per record; what was refused and why."""
     entity = service.entity(entity_name)
     grant = service.policy.require(actor, entity_name, "write")
-    check_bulk_field(service, actor, entity_name, field)
+    check_bulk_values(service, actor, entity_name, values)
     if not records or len(records) > MAX_BULK_IDS:
         raise ValidationFailed([FieldError("records", "invalid", f"select 1 to {MAX_BULK_IDS} records")])
-    done = BulkRun(field)
+    fields = list(values)
+    done = BulkRun(", ".join(fields))
     with write_transaction(service.engine) as conn:
         for record_id, version in dict.fromkeys(records):
             try:
                 with conn.begin_nested():
                     run = service.new_run(conn)
-                    written = service.write_in(conn, actor, entity, grant, record_id, {field: value}, version)
+                    written = service.write_in(conn, actor, entity, grant, record_id, dict(values), version)
                     react(service, run, written.change("updated"), events=actor.sets_off)
                 done.ran.append(record_id)
             except NotFound:
@@ -101,7 +118,7 @@ def update_many(
                 done.refused.append(Refusal(record_id, "failed", str(exc).split(": ", 1)[-1], tuple(exc.errors)))
             except ValidationFailed as exc:
                 done.refused.append(Refusal(record_id, "invalid", str(exc), tuple(exc.errors)))
-        detail = {"field": field, "ids": done.ran, "refused": [[r.record_id, r.code] for r in done.refused]}
+        detail = {"fields": fields, "ids": done.ran, "refused": [[r.record_id, r.code] for r in done.refused]}
         conn.execute(
             audit_table.insert().values(
                 **audit_row(actor, "bulk_update", entity_name, None, service.clock(), None, json.dumps(detail))

@@ -1,4 +1,5 @@
-"""A link's `filter:`: which target records it may point at, as one SQL clause for pickers and writes.
+"""A link's `filter:`: which target records it may point at, as one SQL clause for pickers and writes,
+and the target values it fixes (a quick-create of the target starts from them).
 
 The same clause narrows a picker's choices (with the form's current values) and
 checks every write (with the record as it will be stored), so what the picker offers
@@ -15,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engines.forms import localized, message
+from engines.forms import FieldValueError, localized, message
 
 from .actor import Actor
 from .compiled import CompiledEntity
 from .errors import FieldError
-from .rowfilter import compile_row_filter
+from .rowfilter import compile_row_filter, pinned_columns
 
 if TYPE_CHECKING:
     from .service import RecordService
@@ -101,3 +102,41 @@ def check_link_filters(
             label = localized(field.spec.label, locale, name)
             errors.append(FieldError(name, "link_filter", message("link_filter", locale, label=label)))
     return errors
+
+
+def pinned_values(service: RecordService, actor: Actor, choice: LinkChoice) -> dict[str, Any]:
+    """Target fields the link's filter fixes for a record holding `choice.values`, typed for the target.
+
+    What a quick-create of the target starts from, so the new record passes the filter
+    (`role == 'doctor'`, `department == record.department` once a department is chosen).
+    Fields a value could not be set on (computed, tables, unknown) are left out.
+    """
+    spec = service.entity(choice.entity).fields[choice.field].spec
+    if not spec.filter or not spec.to:
+        return {}
+    target = service.entity(spec.to)
+    pinned: dict[str, Any] = {}
+    for name, value in pinned_columns(spec.filter, actor.as_context(), _constants(choice.values)).items():
+        field = target.fields.get(name)
+        if field is None or field.children or field.compute is not None or not field.kind.stored:
+            continue
+        try:
+            pinned[name] = field.kind.coerce(value, field.spec)
+        except FieldValueError:
+            continue
+    return pinned
+
+
+def check_admitted(
+    service: RecordService, conn: sa.Connection, actor: Actor, choice: LinkChoice, record_id: int
+) -> FieldError | None:
+    """A record just written for `choice` (a quick-create) must be one the link admits, or nothing is kept."""
+    clause = filter_clause(service, actor, choice.entity, choice.field, choice.values)
+    if clause is None:
+        return None
+    target = service.schema.table(service.link_targets(choice.entity)[choice.field])
+    if conn.execute(sa.select(target.c.id).where(target.c.id == record_id, clause)).first() is not None:
+        return None
+    field = service.entity(choice.entity).fields[choice.field]
+    label = localized(field.spec.label, actor.locale, choice.field)
+    return FieldError("__all__", "link_filter_new", message("link_filter_new", actor.locale, label=label))

@@ -7,7 +7,8 @@ hop allowed) with literals or `user.*`, combined with and/or/not.
 
 A link's `filter:` is compiled the same way, with `record.*` (the record being
 written, or the form being filled) as constants: an empty `record` value compares
-false with a column, and `record.x == null` asks whether it is empty.
+false with a column, and `record.x == null` asks whether it is empty. `pinned_columns` reads
+a filter the same way for the values it fixes on a new target record (a quick-create's prefill).
 """
 
 from __future__ import annotations
@@ -144,3 +145,86 @@ def _constant_compare(op: ast.cmpop, left: Any, right: Any) -> bool:
         return bool(_COMPARE[type(op)](left, right))
     except TypeError:
         return False
+
+
+_OPEN: dict[str, Any] = {}  # a part that may hold or not: it pins nothing
+_MISSING = object()
+
+
+def pinned_columns(source: str, user: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+    """The target fields the filter fixes to one value for this `user` and `record` (a quick-create's prefill).
+
+    Read the same way `compile_row_filter` reads it: parts that compare constants are
+    decided here (`record.department == null` is false once a department is chosen), an
+    `and` joins what its parts pin, an `or` pins only what all its open parts agree on,
+    and `field == value` (or `value == field`, `field in [value]`, a bare boolean
+    `field`) pins `field`. Anything else (ranges, `!=`, `not`, a linked record's field)
+    pins nothing; the write still checks the whole filter.
+    """
+
+    def constant(node: ast.AST) -> tuple[bool, Any]:
+        if isinstance(node, ast.Constant):
+            return True, node.value
+        if isinstance(node, ast.Name) and node.id in ("true", "True", "false", "False", "none", "None", "null"):
+            return True, {"t": True, "T": True, "f": False, "F": False}.get(node.id[0])
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("user", "record"):
+            value = (user if node.value.id == "user" else record).get(node.attr)
+            empty = value is None or value == "" or value == []
+            return True, (_UNKNOWN if node.value.id == "user" else _EMPTY) if empty else value
+        if isinstance(node, (ast.List, ast.Tuple)):
+            items = [constant(item) for item in node.elts]
+            return all(known for known, _ in items), [value for _, value in items]
+        return False, None
+
+    def column(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name) and node.id not in ("true", "True", "false", "False", "none", "None", "null"):
+            return node.id
+        return None
+
+    def pins(node: ast.AST) -> bool | dict[str, Any]:
+        """True or False when decided without the database, else what the part pins."""
+        if isinstance(node, ast.BoolOp):
+            parts = [pins(v) for v in node.values]
+            if isinstance(node.op, ast.And):
+                if any(p is False for p in parts):
+                    return False
+                joined: dict[str, Any] = {}
+                for part in parts:
+                    if isinstance(part, dict):
+                        for key, pinned in part.items():
+                            if key in joined and joined[key] != pinned:
+                                return False
+                            joined[key] = pinned
+                return joined if any(isinstance(p, dict) for p in parts) else True
+            if any(p is True for p in parts):
+                return True
+            open_parts = [p for p in parts if isinstance(p, dict)]
+            if not open_parts:
+                return False
+            return {k: v for k, v in open_parts[0].items() if all(p.get(k, _MISSING) == v for p in open_parts[1:])}
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = pins(node.operand)
+            return (not inner) if isinstance(inner, bool) else dict(_OPEN)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            op = node.ops[0]
+            (left_known, left), (right_known, right) = constant(node.left), constant(node.comparators[0])
+            if left_known and right_known:
+                if left is _UNKNOWN or right is _UNKNOWN:
+                    return False
+                return _constant_compare(op, left, right)
+            name = column(node.left) if right_known else column(node.comparators[0]) if left_known else None
+            value = right if right_known else left
+            if value is _UNKNOWN or value is _EMPTY:
+                return False  # compares false with any column, as in SQL
+            if name is None:
+                return dict(_OPEN)
+            if isinstance(op, ast.Eq) and value is not None and not isinstance(value, list):
+                return {name: value}
+            if isinstance(op, ast.In) and right_known and isinstance(value, list) and len(value) == 1:
+                return {name: value[0]}
+            return dict(_OPEN)
+        bare = column(node)
+        return {bare: True} if bare is not None else dict(_OPEN)
+
+    found = pins(_parsed(source))
+    return found if isinstance(found, dict) else {}

@@ -38,7 +38,7 @@ from .counting import count_matches
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .keyset import SortKey, encode_cursor
-from .link_filters import LinkChoice, check_link_filters, filter_clause
+from .link_filters import LinkChoice, check_admitted, check_link_filters, filter_clause
 from .links import LinkLoader
 from .manual import BulkRun, run_manual, run_manual_many
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
@@ -391,10 +391,16 @@ class RecordService:
             )
 
     # -- writing ---------------------------------------------------------------------
-    def create(self, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Create a record from the actor's input; ValidationFailed lists every problem."""
+    def create(
+        self, actor: Actor, entity_name: str, values: Mapping[str, Any], *, for_link: LinkChoice | None = None
+    ) -> dict[str, Any]:
+        """Create a record from the actor's input; ValidationFailed lists every problem.
+
+        `for_link`: the record is made to be chosen in that link (a quick-create from its
+        picker), so it must pass the link's `filter:` too, or nothing is written.
+        """
         try:
-            return self._write(actor, entity_name, None, values, None)
+            return self._write(actor, entity_name, None, values, None, for_link)
         except ValidationFailed as exc:
             self.count_unique_probe(actor, entity_name, values, exc)
             raise
@@ -451,7 +457,13 @@ class RecordService:
             react(self, self.new_run(conn), deleted, events=actor.sets_off)
 
     def _write(
-        self, actor: Actor, entity_name: str, record_id: int | None, values: Mapping[str, Any], version: int | None
+        self,
+        actor: Actor,
+        entity_name: str,
+        record_id: int | None,
+        values: Mapping[str, Any],
+        version: int | None,
+        for_link: LinkChoice | None = None,
     ) -> dict[str, Any]:
         """One create or update, and everything it sets off (automations, timers, outbox), in one transaction."""
         entity = self.entity(entity_name)
@@ -461,6 +473,9 @@ class RecordService:
             written = self.write_in(conn, actor, entity, grant, record_id, values, version)
             change = written.change("created" if record_id is None else "updated")
             acted = react(self, run, change, events=actor.sets_off)
+            refused = check_admitted(self, conn, actor, for_link, written.record_id) if for_link else None
+            if refused is not None:  # raised inside the transaction: the record and what it set off roll back
+                raise ValidationFailed([refused])
             return self.reread(conn, actor, entity, grant, written) if acted else written.presented
 
     def write_in(
@@ -634,12 +649,12 @@ class RecordService:
         return transition_many(self, actor, entity_name, records, name)
 
     def update_many(
-        self, actor: Actor, entity_name: str, records: builtins.list[tuple[int, int]], field: str, value: Any
+        self, actor: Actor, entity_name: str, records: builtins.list[tuple[int, int]], values: Mapping[str, Any]
     ) -> BulkRun:
-        """Set one field on selected (id, version) records, each through the normal write (bulk_update.py)."""
+        """Set fields (name -> value) on selected (id, version) records, each in one normal write (bulk_update.py)."""
         from .bulk_update import update_many
 
-        return update_many(self, actor, entity_name, records, field, value)
+        return update_many(self, actor, entity_name, records, values)
 
     def tasks(self, actor: Actor, limit: int = MAX_TASKS) -> TaskList:
         """The records waiting for the actor ("My tasks", tasks.py): read like a list, audited like one."""

@@ -43,6 +43,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{label}: the chosen record is not one of the allowed choices here.",
         "zh-CN": "{label}:所选记录不在此处的可选范围内。",
     },
+    "link_filter_new": {
+        "en": "This record would not be one of the allowed choices for “{label}” there, so it was not created; "
+        "change the values the choice depends on.",
+        "zh-CN": "此记录不在“{label}”的可选范围内,因此未创建;请修改该选项所依据的值。",
+    },
     "invalid_rows": {"en": "Enter a list of rows.", "zh-CN": "请输入行列表。"},
     "too_many_rows": {"en": "At most {limit} rows.", "zh-CN": "最多 {limit} 行。"},
     "read_only": {"en": "This field is computed and cannot be set.", "zh-CN": "此项为自动计算,不能修改。"},

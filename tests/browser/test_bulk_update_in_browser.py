@@ -1,5 +1,5 @@
 """In a real browser on a phone: the front desk ticks two patients, changes their gender with the form's own
-select, and reads which one the rules refused and why; the new pages fit 375 px and pass axe-core."""
+select and adds a second field (how they came) to the same change, and reads which one the rules refused and why; the new pages fit 375 px and pass axe-core."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def test_a_phone_sets_a_field_on_two_selected_patients_and_sees_the_refused_one(
             page.wait_for_selector("#f-gender")
             assert "Apply to 2 selected" in page.inner_text('button[data-bulk="apply"]')
             page.select_option("#f-gender", label="Male")  # option labels, as in the record form
+            page.select_option("#bulk-add-field", label="Came through")  # a second field in the same change
+            page.click('button[data-bulk="add"]')
+            page.wait_for_selector("#f-channel")
+            assert page.input_value("#f-gender") == "male"  # what was chosen stays
+            page.select_option("#f-channel", label="WeChat")
             problems = [f"value page: axe {v}" for v in _axe(page)]
             assert page.evaluate(WIDE) <= 1
             page.click('button[data-bulk="apply"]')
@@ -51,7 +56,7 @@ def test_a_phone_sets_a_field_on_two_selected_patients_and_sees_the_refused_one(
             assert "Female" in page.inner_text("main")  # the refused record kept its value
             page.goto(f"{server}/records/patient?q=Liu%20Yang")
             page.click("table.records tbody a")
-            assert "Male" in page.inner_text("main")
+            assert "Male" in page.inner_text("main") and "WeChat" in page.inner_text("main")
             assert not problems, "\n".join(problems)
         finally:
             browser.close()

@@ -78,7 +78,7 @@ def test_a_therapist_changes_their_own_clients_and_the_others_are_not_found(serv
     assert admin.get(f"/api/client/{mine['id']}").json()["referral"] == "gp"
     [entry] = bulk_entries(served)
     assert json.loads(entry.detail) == {
-        "field": "referral",
+        "fields": ["referral"],
         "ids": [mine["id"]],
         "refused": [[theirs["id"], "not_found"]],
     }
@@ -114,3 +114,43 @@ def test_reception_assigns_selected_sessions_to_another_therapist_and_they_becom
     assert sorted(t["id"] for t in tasks["items"]) == sorted(s["id"] for s in made["sessions"])
     assert served.login("ther_a").get("/api/tasks").json()["total"] == 0
     assert len(bulk_entries(served)) == 1
+
+
+def test_reception_moves_sessions_to_another_therapist_and_room_in_one_change_each(served):
+    made = setup(served)
+    other = made["therapists"]["ther_b"]["id"]
+    selected = [{"id": s["id"], "version": s["version"]} for s in made["sessions"]]
+    answer = served.api("reception").post(
+        "/api/session/bulk-update", json={"values": {"therapist": other, "room": "pool"}, "records": selected}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["fields"] == ["therapist", "room"] and len(answer.json()["updated"]) == 2
+    admin = served.api("admin")
+    for session in made["sessions"]:
+        now = admin.get(f"/api/session/{session['id']}").json()
+        assert (now["therapist"], now["room"], now["version"]) == (other, "pool", session["version"] + 1)
+    [entry] = bulk_entries(served)
+    assert json.loads(entry.detail)["fields"] == ["therapist", "room"] and "pool" not in entry.detail
+    browser = served.login("reception")  # the page: assign, add the room, apply
+    page = browser.get("/records/session")
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', page.text).group(1)
+    form = {
+        "csrf_token": csrf,
+        "ids": [str(s["id"]) for s in made["sessions"]],
+        **{f"version.{s['id']}": str(s["version"] + 1) for s in made["sessions"]},
+        "assign": "1",
+    }
+    mine = str(made["therapists"]["ther_a"]["id"])
+    added = browser.post(
+        "/records/session/bulk-update", data={**form, "therapist": mine, "add": "1", "add_field": "room"}
+    )
+    assert 'id="f-room"' in added.text and f'<option value="{mine}" selected>' in added.text
+    done = browser.post(
+        "/records/session/bulk-update", data={**form, "field": "room", "therapist": mine, "room": "gym", "apply": "1"}
+    )
+    assert "Done for 2 of 2 selected." in done.text
+    assert {admin.get(f"/api/session/{s['id']}").json()["room"] for s in made["sessions"]} == {"gym"}
+    assert [json.loads(e.detail)["fields"] for e in bulk_entries(served)] == [
+        ["therapist", "room"],
+        ["therapist", "room"],
+    ]

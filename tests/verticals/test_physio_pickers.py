@@ -71,3 +71,37 @@ def test_a_surgeons_referral_needs_the_condition_from_those_who_see_it(served):
     # the Clinical section is hidden from reception: the condition is not theirs to give
     desk = served.api("reception").post("/api/client", json=body | {"mobile": "13900003333"})
     assert desk.status_code == 201, desk.text
+
+
+def test_a_therapist_quick_created_for_a_plan_starts_with_its_focus(served):
+    admin = served.api("admin")
+    therapists = _therapists(admin)
+    client = admin.post("/api/client", json={"full_name": "Chen", "mobile": "13900001111"}).json()
+    body = {"client": client["id"], "goal": "Balance", "focus": "neuro", "therapist": therapists["neuro"]}
+    plan = admin.post("/api/exercise_plan", json=body).json()
+    browser = served.login("admin")
+    browser.headers["Accept-Language"] = "en"
+    here = f"/records/exercise_plan/{plan['id']}/edit"
+    edit = browser.get(here).text.replace("&amp;", "&")
+    link = re.search(r'href="(/records/therapist/new\?[^"]*)" data-quick-for="f-therapist"', edit)
+    assert link and "record.focus=neuro" in link.group(1)
+    quick = browser.get(link.group(1)).text
+    assert '<option value="neuro" selected>Neurological</option>' in quick  # the plan's focus, filled in
+    csrf = re.search(r'name="csrf_token" value="([^"]*)"', quick).group(1)
+    form = {
+        "csrf_token": csrf,
+        "display_name": "Cai Neuro",
+        "specialty": "sports",  # changed: not a therapist this plan may take
+        "pick_for": "exercise_plan.therapist",
+        "return_to": here,
+        "record.focus": "neuro",
+    }
+    refused = browser.post("/records/therapist/new", data=form)
+    assert refused.status_code == 422 and "allowed choices for “Therapist”" in refused.text
+    assert 'value="Cai Neuro"' in refused.text  # nothing typed is lost
+    made = browser.post("/records/therapist/new", data=form | {"specialty": "neuro"})
+    assert made.status_code == 303 and made.headers["location"].startswith(here + "?therapist=")
+    new_id = int(made.headers["location"].rsplit("=", 1)[1])
+    assert admin.get(f"/api/therapist/{new_id}").json()["specialty"] == "neuro"
+    back = browser.get(made.headers["location"]).text
+    assert re.search(rf'<option value="{new_id}" selected>Cai Neuro', back)

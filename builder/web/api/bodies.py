@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 
+from builder.records.bulk_update import MAX_BULK_FIELDS
 from builder.records.manual import MAX_BULK_IDS
 
 from .errors import one
@@ -64,3 +65,19 @@ def selected_records(body: dict[str, Any]) -> list[tuple[int, int]]:
             raise one(422, "invalid", text, "records")
         pairs.append((item["id"], item["version"]))
     return pairs
+
+
+def bulk_values(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields a bulk update sets: `values` ({field: value}, 1 to MAX_BULK_FIELDS), or older `field` and `value`."""
+    if "values" in body:
+        values = body["values"]
+        if "field" in body or "value" in body:
+            raise one(422, "invalid", "send either `values` or `field` and `value`, not both", "values")
+        if not isinstance(values, dict) or not 1 <= len(values) <= MAX_BULK_FIELDS:
+            wanted = f"`values` is an object of 1 to {MAX_BULK_FIELDS} fields and their values"
+            raise one(422, "invalid", wanted, "values")
+        return values
+    field = body.get("field")
+    if not isinstance(field, str) or "value" not in body:
+        raise one(422, "required", "send `values`: the fields to set and their values", "values")
+    return {field: body["value"]}

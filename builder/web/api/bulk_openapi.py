@@ -1,30 +1,56 @@
-"""The OpenAPI of `POST /api/{entity}/bulk-update`: one field set on selected records, each judged alone."""
+"""The OpenAPI of `POST /api/{entity}/bulk-update`: fields set on selected records, each record judged alone."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from builder.records.bulk_update import MAX_BULK_FIELDS
 from builder.records.manual import MAX_BULK_IDS
 
 REFUSAL_CODES = ["not_found", "conflict", "invalid", "failed"]
 
 
-def bulk_update_body(fields: list[str], records: dict[str, Any]) -> dict[str, Any]:
-    """The body: the field (one that may be set on many records), its value and the records with their versions."""
+def bulk_update_body(fields: dict[str, Any], records: dict[str, Any]) -> dict[str, Any]:
+    """The body: `values` (fields that may be set on many records, each typed as in a PATCH) and the records.
+
+    The older one-field shape (`field` and `value`) is still accepted and described as a second choice.
+    """
+    writable = (
+        "Fields your role may write that are not a workflow's state, computed, a table or unique (403 for one "
+        "you may read but not write)."
+    )
     return {
-        "type": "object",
-        "required": ["field", "value", "records"],
-        "additionalProperties": False,
-        "properties": {
-            "field": {
-                "type": "string",
-                "enum": fields,
-                "description": "A field your role may write that is not a workflow's state, computed, a table or "
-                "unique (403 for one you may read but not write).",
+        "oneOf": [
+            {
+                "type": "object",
+                "title": "Several fields",
+                "required": ["values", "records"],
+                "additionalProperties": False,
+                "properties": {
+                    "values": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "maxProperties": MAX_BULK_FIELDS,
+                        "additionalProperties": False,
+                        "properties": fields,
+                        "description": f"{writable} Each value as in a PATCH of that field (null clears it); "
+                        "all are set in one write per record.",
+                    },
+                    "records": records,
+                },
             },
-            "value": {"description": "The value, as in a PATCH of this field (null clears it)."},
-            "records": records,
-        },
+            {
+                "type": "object",
+                "title": "One field (the older shape)",
+                "required": ["field", "value", "records"],
+                "additionalProperties": False,
+                "properties": {
+                    "field": {"type": "string", "enum": list(fields), "description": writable},
+                    "value": {"description": "The value, as in a PATCH of this field (null clears it)."},
+                    "records": records,
+                },
+            },
+        ]
     }
 
 
@@ -48,10 +74,11 @@ def bulk_update_path(ref: str, tags: list[str], operation: str, errors: dict[str
     }
     result = {
         "type": "object",
-        "required": ["field", "updated", "refused"],
+        "required": ["fields", "updated", "refused"],
         "additionalProperties": False,
         "properties": {
-            "field": {"type": "string"},
+            "fields": {"type": "array", "items": {"type": "string"}, "description": "The fields set."},
+            "field": {"type": "string", "description": "The field, when the request used the one-field shape."},
             "updated": {"type": "array", "items": {"type": "integer"}, "description": "The records changed."},
             "refused": {"type": "array", "items": refusal},
         },
@@ -60,12 +87,13 @@ def bulk_update_path(ref: str, tags: list[str], operation: str, errors: dict[str
         "post": {
             "operationId": operation,
             "tags": tags,
-            "summary": f"Set one field on up to {MAX_BULK_IDS} selected records (send each `version` you read)",
-            "description": "Each record is written alone, through every rule, permission and validation a PATCH "
+            "summary": f"Set fields on up to {MAX_BULK_IDS} selected records (send each `version` you read)",
+            "description": "Each record is written alone (all the fields in one write), through every rule, "
+            "permission and validation a PATCH "
             "has: one you cannot see (`not_found`), changed since you read it (`conflict`), whose rules refuse the "
             "value (`invalid`, with `errors`) or whose automations fail (`failed`) is reported in `refused` and "
-            "left unchanged; the others change. One `bulk_update` audit entry per request, besides each "
-            "record's own change entry.",
+            "left unchanged; the others change. One `bulk_update` audit entry per request naming the "
+            "fields (never the values), besides each record's own change entry.",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": ref}}}},
             "responses": {
                 "200": {

@@ -499,7 +499,10 @@ def entity_paths(
         paths[f"/api/{name}/{{id}}/automations/{{automation}}"] = manual_path(entity, manual, tags)
         paths[f"/api/{name}/automations/{{automation}}"] = manual_many_path(entity, manual, tags)
     if settable:
-        components[f"{camel}BulkUpdate"] = bulk_update_body(settable, bulk_moves_body()["properties"]["records"])
+        patchable = components[f"{camel}Patch"]["properties"]
+        settable_schemas = {n: patchable.get(n, {}) for n in settable}
+        records = bulk_moves_body()["properties"]["records"]
+        components[f"{camel}BulkUpdate"] = bulk_update_body(settable_schemas, records)
         errors = _errors("400", "401", "403", "404", "413", "422")
         ref_body = f"#/components/schemas/{camel}BulkUpdate"
         paths[f"/api/{name}/bulk-update"] = bulk_update_path(ref_body, tags, f"update_many_{name}", errors)

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, FieldError, RecordService, ValidationFailed
-from builder.records.bulk_update import check_bulk_field
+from builder.records.bulk_update import check_bulk_values
 from builder.records.compiled import CompiledEntity
 from builder.records.manual import BulkRun
 from engines.forms import message
@@ -23,7 +23,7 @@ from engines.forms import message
 from ..context import require_actor
 from ..inputs import coercion_crashes, unstorable_errors
 from ..writes import run_write
-from .bodies import json_object, selected_ids, selected_records
+from .bodies import bulk_values, json_object, selected_ids, selected_records
 from .errors import ApiError, one
 from .export import export_csv, export_xlsx
 from .params import BadParameters, parse_list_params
@@ -193,19 +193,21 @@ class RecordsApi:
         return JSONResponse({"transition": done.automation, "moved": done.ran, "refused": _refused(done)})
 
     async def update_many(self, request: Request) -> Response:
-        """Set one field on selected records: `{"field": "assignee", "value": 3, "records": [{"id", "version"}]}`."""
+        """Set fields on selected records: `{"values": {"assignee": 3, "due_on": "2026-05-01"}, "records": [...]}`.
+
+        The older one-field body (`"field": "assignee", "value": 3`) still works, and its answer keeps `field`.
+        """
         actor = require_actor(request)
         entity = self._entity(request)
         self.service.policy.require(actor, entity.name, "write")
-        body = await json_object(request, ("field", "value", "records"))
-        field = body.get("field")
-        if not isinstance(field, str) or "value" not in body:
-            raise one(422, "required", "send the `field` to set (its name) and its `value`", "field")
-        check_bulk_field(self.service, actor, entity.name, field)  # before the value: a hidden field stays unknown
+        body = await json_object(request, ("values", "field", "value", "records"))
+        values = bulk_values(body)
+        check_bulk_values(self.service, actor, entity.name, values)  # before the values: a hidden field stays unknown
         pairs = selected_records(body)
-        self._check_values(entity, {field: body["value"], "version": 1}, actor, patching=True)
-        done = await run_write(self.service, self.service.update_many, actor, entity.name, pairs, field, body["value"])
-        return JSONResponse({"field": field, "updated": done.ran, "refused": _refused(done)})
+        self._check_values(entity, {**values, "version": 1}, actor, patching=True)
+        done = await run_write(self.service, self.service.update_many, actor, entity.name, pairs, values)
+        answer = {"fields": list(values), "updated": done.ran, "refused": _refused(done)}
+        return JSONResponse({"field": body["field"], **answer} if "field" in body else answer)
 
     async def export(self, request: Request) -> Response:
         actor = require_actor(request)

@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, NotFound, PermissionDenied, RecordService, ValidationFailed
-from builder.records.bulk_update import assignee_field, bulk_fields
+from builder.records.bulk_update import MAX_BULK_FIELDS, assignee_field, bulk_fields
 from builder.records.compiled import CompiledEntity
 from builder.records.policy import Grant
 from builder.runtime import Runtime
@@ -44,10 +45,13 @@ register_texts(
         "bulk.assign": {"en": "Assign…", "zh-CN": "分配…"},
         "bulk.update_title": {"en": "Set “{field}”", "zh-CN": "设置“{field}”"},
         "bulk.update_hint": {
-            "en": "The value is set on each of the {count} selected records; a record whose rules refuse it is "
-            "left as it was and listed.",
-            "zh-CN": "将为所选的 {count} 条记录逐条设置此值;规则不允许的记录保持不变并列出。",
+            "en": "The values are set on each of the {count} selected records, all in one change per record; a "
+            "record whose rules refuse them is left as it was and listed.",
+            "zh-CN": "将为所选的 {count} 条记录逐条设置这些值(每条记录一次修改);规则不允许的记录保持不变并列出。",
         },
+        "bulk.add_field": {"en": "Also change", "zh-CN": "同时修改"},
+        "bulk.add": {"en": "Add this field", "zh-CN": "添加此字段"},
+        "bulk.remove_field": {"en": "Do not change “{field}”", "zh-CN": "不修改“{field}”"},
         "bulk.apply": {"en": "Apply to {count} selected", "zh-CN": "应用到所选 {count} 条"},
         "bulk.invalid": {"en": "Refused: {reason}", "zh-CN": "被拒绝:{reason}"},
         "bulk.field_refused": {
@@ -73,6 +77,20 @@ def bulk_bar(service: RecordService, actor: Actor, entity: CompiledEntity, grant
     }
 
 
+def chosen_fields(form: FormData, assignee: str | None) -> list[str]:
+    """The fields the page sets, in the order chosen: `field` (repeated), the assignee first when assigning,
+    plus `add_field` when "Add" was pressed, less `remove` when a field's "Remove" was."""
+    names = [n for n in form.getlist("field") if isinstance(n, str) and n]
+    if assignee is not None:
+        names.insert(0, assignee)
+    added = form.get("add_field")
+    if form.get("add") and isinstance(added, str) and added:
+        names.append(added)
+    removed = form.get("remove")
+    kept = [n for n in dict.fromkeys(names) if n != removed]
+    return kept[:MAX_BULK_FIELDS]
+
+
 def routes(runtime: Runtime) -> list[BaseRoute]:
     service = runtime.records
     forms = runtime.blueprint.forms
@@ -82,24 +100,37 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         entity = entity_of(service, request)
         form = await submitted_form(request)
         pairs = selected_pairs(form)
-        name = assignee_field(service, entity.name) if form.get("assign") else str(form.get("field", ""))
-        heading = translate("bulk.assign", actor.locale).rstrip("…") if form.get("assign") else None
+        assign = bool(form.get("assign"))
+        names = chosen_fields(form, assignee_field(service, entity.name) if assign else None)
+        heading = translate("bulk.assign", actor.locale).rstrip("…") if assign else None
         context = result_context(entity, actor, heading or translate("bulk.update", actor.locale))
         if refused_count(context, len(pairs), actor.locale):
             return render(request, "bulk.html", context, status_code=422)
-        if name is None or name not in bulk_fields(service, actor, entity.name):
+        allowed = bulk_fields(service, actor, entity.name)
+        if not names or any(n not in allowed for n in names):
             context["errors"] = [translate("bulk.field_refused", actor.locale)]  # hidden or missing look alike
             return render(request, "bulk.html", context, status_code=403)
-        field = await run_in_threadpool(FormBuilder(service, forms, actor, entity).single, name)
-        if field is None:
+        one = FormBuilder(service, forms, actor, entity).single
+        fields = [await run_in_threadpool(one, n) for n in names]
+        if any(f is None for f in fields):
             raise HTTPException(403)
-        context["label"] = heading or translate("bulk.update_title", actor.locale, field=field.label)
-        context.update(field=field, pairs=pairs, assign=bool(form.get("assign")))
+        shown = [f for f in fields if f is not None]
+        view = FormView("", [FormSection("", 1, shown)])
+        typed = raw_submission(form, view, entity)
+        labels = [f.label for f in shown]
+        title = translate("bulk.update_title", actor.locale, field="”, “".join(labels))
+        context["label"] = heading if heading and len(shown) == 1 else title
+        context.update(fields=shown, pairs=pairs, assign=assign)
+        context["more_fields"] = [(n, field_label(entity.fields[n], actor.locale)) for n in allowed if n not in names]
+        context["fixed"] = names[0] if assign else None  # assigning: the assignee stays
+        if form.get("add") or form.get("remove"):  # the page re-posted itself: keep what was typed
+            for f in shown:
+                f.value = typed[f.name]
+            return render(request, "bulk_update.html", context)
         if not form.get("apply"):
             return render(request, "bulk_update.html", context)
-        value = raw_submission(form, FormView("", [FormSection("", 1, [field])]), entity)[name]
         try:
-            done = await run_write(service, service.update_many, actor, entity.name, pairs, name, value)
+            done = await run_write(service, service.update_many, actor, entity.name, pairs, typed)
         except NotFound:
             raise HTTPException(404) from None
         except PermissionDenied:
@@ -107,6 +138,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
             return render(request, "bulk.html", context, status_code=403)
         except ValidationFailed as exc:
             context["errors"] = [e.message for e in exc.errors]
+            for f in shown:
+                f.value = typed[f.name]
             return render(request, "bulk_update.html", context, status_code=422)
         selected = len(dict.fromkeys(pairs))
         context.update(done=done, selected=selected, refused=refusals(done, actor.locale, entity))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -139,6 +139,7 @@ class FormBuilder:
         *,
         return_to: str | None = None,
         quick: bool = False,
+        quick_also: Sequence[str] = (),
     ):
         self.service, self.actor, self.entity = service, actor, entity
         grant = service.policy.grant(actor, entity.name)
@@ -148,11 +149,12 @@ class FormBuilder:
         self.locale = actor.locale
         self.return_to = return_to  # this form's address: a link's "New …" comes back here with the record picked
         self.quick = quick  # the minimal form of a quick-create: the fields a new record cannot do without
+        self.quick_also = list(quick_also)  # and those the link's filter pins (prefilled), so the record passes
         self._typed: dict[str, Any] = {}
 
     def quick_fields(self) -> list[str]:
-        """What a quick-create asks for: required fields without a default, and the title."""
-        return [
+        """What a quick-create asks for: required fields without a default, the title, and what the filter pins."""
+        needed = [
             name
             for name, f in self.entity.fields.items()
             if name in self.grant.writable
@@ -161,6 +163,8 @@ class FormBuilder:
             and f.default is None
             and f.default_value is None
         ]
+        pinned = [n for n in self.quick_also if n in self.grant.writable and n not in needed]
+        return needed + pinned
 
     def _layout(self) -> list[tuple[str, int, list[str], str | None]]:
         if self.quick:
@@ -313,7 +317,9 @@ class FormBuilder:
                 choices.search_url = choices.pick_url if choices.search_url else None
         may_create = self.service.policy.grant(self.actor, target).create
         if may_create and self.return_to is not None and not self.quick and choices.readable:
-            query = urlencode({"pick_for": f"{self.entity.name}.{field.name}", "return_to": self.return_to})
+            params = {"pick_for": f"{self.entity.name}.{field.name}", "return_to": self.return_to}
+            params.update(self._filter_inputs(choices.depends))  # forms.js sets them afresh when clicked
+            query = urlencode(params)
             choices.create_url = f"/records/{target}/new?{query}"
             choices.create_label = translate(
                 "form.quick_new",
@@ -321,6 +327,20 @@ class FormBuilder:
                 entity=localized(self.service.entity(target).spec.title, self.locale, target),
             )
         return choices
+
+    def _filter_inputs(self, names: Sequence[str]) -> dict[str, str]:
+        """`record.<name>`: this form's values a link's filter reads, as inputs, for a quick-create's prefill."""
+        out: dict[str, str] = {}
+        for name in names:
+            typed = self._typed.get(name)
+            value = input_value(self.entity.fields[name], getattr(typed, "id", typed))
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            else:
+                text = ",".join(value) if isinstance(value, list) else str(value)
+            if text:
+                out[f"record.{name}"] = text
+        return out
 
     def _columns(self, field: CompiledField) -> list[FormField]:
         return [

@@ -6,6 +6,8 @@ its field; a stale version (someone else saved first) says so plainly.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from builder.records import Actor, Conflict, FieldError, ValidationFailed
 from builder.records.compiled import CompiledEntity
+from builder.records.link_filters import LinkChoice, pinned_values, record_names
 from builder.runtime import Runtime
 
 from ..api.schemas import MAX_ID
@@ -30,7 +33,7 @@ from ..writes import run_write
 from .common import entity_of, record_id_of, submitted_form
 from .form_input import raw_submission, values_to_save
 from .form_layout import FormBuilder
-from .pickers import option_label
+from .pickers import MAX_QUERY, option_label, typed_values
 
 register_texts(
     {
@@ -71,11 +74,21 @@ RETURN_TO = re.compile(r"^/records/[a-z][a-z0-9_]{0,62}/(new|[1-9][0-9]{0,18}/ed
 
 @dataclass(frozen=True)
 class QuickCreate:
-    """A new record made from a link's picker (`pick_for` = entity.field), then picked on `return_to`."""
+    """A new record made from a link's picker (`pick_for` = entity.field), then picked on `return_to`.
+
+    `values`: the form's values the link's filter reads (`record.department=dental` in the
+    address, as typed), so the new record starts from what the filter pins and is checked
+    against it before it is kept.
+    """
 
     entity: str
     field: str
     return_to: str
+    values: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def choice(self, service: Any) -> LinkChoice:
+        """The link choice the new record must pass: the filter read with the form's values."""
+        return LinkChoice(self.entity, self.field, typed_values(service.entity(self.entity), self.values))
 
     @property
     def back_url(self) -> str:
@@ -95,7 +108,10 @@ def quick_create_of(service: Any, target: str, params: Any) -> QuickCreate | Non
         return None
     if return_to.split("/")[2] != entity:
         return None
-    return QuickCreate(entity, field, return_to)
+    source = service.entity(entity).fields[field].spec.filter
+    names = sorted(n for n in record_names(source) if n in service.entity(entity).fields) if source else []
+    values = {n: raw[:MAX_QUERY] for n in names if isinstance(raw := params.get(f"record.{n}"), str) and raw}
+    return QuickCreate(entity, field, return_to, values)
 
 
 def _errors_by_field(errors: list[FieldError]) -> dict[str, list[str]]:
@@ -128,6 +144,12 @@ def link_prefill(service: Any, actor: Actor, entity: CompiledEntity, query: Any)
     return filled
 
 
+def quick_prefill(service: Any, actor: Actor, entity: CompiledEntity, choice: LinkChoice) -> dict[str, Any]:
+    """What the link's filter pins on the new record, for the fields the actor may write (the others stay out)."""
+    writable = service.policy.grant(actor, entity.name).writable
+    return {n: v for n, v in pinned_values(service, actor, choice).items() if n in writable}
+
+
 def _created(
     request: Request, entity: CompiledEntity, record: dict, quick: QuickCreate | None, actor: Actor
 ) -> Response:
@@ -144,8 +166,10 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
     service = runtime.records
     forms = runtime.blueprint.forms
 
-    def builder(actor: Actor, entity: CompiledEntity, here: str, quick: bool = False) -> FormBuilder:
-        return FormBuilder(service, forms, actor, entity, return_to=here, quick=quick)
+    def builder(
+        actor: Actor, entity: CompiledEntity, here: str, quick: bool = False, also: list[str] | None = None
+    ) -> FormBuilder:
+        return FormBuilder(service, forms, actor, entity, return_to=here, quick=quick, quick_also=also or [])
 
     def page(
         request: Request,
@@ -187,9 +211,12 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         defaults = {n: f.default_value for n, f in entity.fields.items() if f.default_value is not None}
         form = await submitted_form(request) if request.method == "POST" else None
         quick = quick_create_of(service, entity.name, form if form is not None else request.query_params)
+        choice = quick.choice(service) if quick is not None else None
+        pinned = await run_in_threadpool(quick_prefill, service, actor, entity, choice) if choice else {}
+        defaults.update(pinned)
         if request.method == "GET":
             defaults.update(await run_in_threadpool(link_prefill, service, actor, entity, request.query_params))
-        form_builder = builder(actor, entity, f"/records/{entity.name}/new", quick is not None)
+        form_builder = builder(actor, entity, f"/records/{entity.name}/new", quick is not None, list(pinned))
         view = await run_in_threadpool(form_builder.build, defaults, None, True)
         if form is None:
             return page(request, actor, entity, view, record=None, quick=quick)
@@ -198,7 +225,8 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         if not errors:
             values = _without_blanks(values_to_save(raw, entity, actor, {}))
             try:
-                record = await run_write(service, service.create, actor, entity.name, values)
+                make = functools.partial(service.create, for_link=choice)
+                record = await run_write(service, make, actor, entity.name, values)
                 return _created(request, entity, record, quick, actor)
             except ValidationFailed as exc:
                 errors = exc.errors

@@ -154,13 +154,29 @@
     });
   }
 
+  // A quick-create's address with the form's current values its link's filter reads (`record.department=…`),
+  // so the new record starts from what the filter pins; fields not on the form keep the server's values.
+  function quickAddress(form, select, href) {
+    var url = new URL(href, window.location.href);
+    ((select && select.dataset.depends) || "").split(" ").forEach(function (name) {
+      if (!name) return;
+      var value = fieldValue(form, name);
+      if (value === null) return;
+      var text = Array.isArray(value) ? value.join(",") : value;
+      if (text) url.searchParams.set("record." + name, text); else url.searchParams.delete("record." + name);
+    });
+    return url.pathname + url.search;
+  }
+
   // "New …" beside a link: the target's minimal form in a dialog; without a dialog the link itself works.
   function enableQuickCreate(form) {
-    if (typeof HTMLDialogElement === "undefined") return;
+    var dialogs = typeof HTMLDialogElement !== "undefined";
     form.querySelectorAll("a.quick-new").forEach(function (link) {
       link.addEventListener("click", function (event) {
-        event.preventDefault();
         var select = document.getElementById(link.dataset.quickFor);
+        link.href = quickAddress(form, select, link.href);
+        if (!dialogs) return;  // the link itself is followed, with the values as they are now
+        event.preventDefault();
         var dialog = document.createElement("dialog");
         dialog.className = "quick-dialog";
         document.body.appendChild(dialog);

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,3 +224,24 @@ class ServedClinic:
     def close(self) -> None:
         for client in self.clients:
             client.close()
+
+
+@contextmanager
+def clinic_copy(tmp_path: Path, url: str, change: Callable[[Path], None] | None = None) -> Iterator[ServedClinic]:
+    """A served, seeded clinic whose blueprint is a copy in tmp, changed first by `change` (a test's variant)."""
+    from builder.web.app import create_app
+    from builder.web.security import SecuritySettings
+
+    blueprint = tmp_path / "blueprint"
+    shutil.copytree(CLINIC, blueprint)
+    if change is not None:
+        change(blueprint)
+    runtime = build_runtime(tmp_path / "project", url, source=blueprint)
+    actors = create_users(runtime)
+    app = create_app(runtime, SecuritySettings(secret_key=SECRET))
+    made = ServedClinic(runtime, app, actors, create_tokens(runtime), seed_clinic(runtime, actors))
+    try:
+        yield made
+    finally:
+        made.close()
+        runtime.close()

@@ -14,19 +14,9 @@ import datetime as dt
 import html
 import json
 import re
-import shutil
 
 import pytest
-from clinic_fixtures import (
-    CLINIC,
-    SECRET,
-    ServedClinic,
-    build_runtime,
-    create_tokens,
-    create_users,
-    csrf_of,
-    seed_clinic,
-)
+from clinic_fixtures import clinic_copy, csrf_of
 
 from builder.records import Actor
 from builder.report_saving import SaveRefused, save_report
@@ -207,25 +197,8 @@ def test_the_designer_speaks_chinese_with_labels_not_codes(clinic):
 @pytest.fixture
 def own_clinic(tmp_path, database_url):
     """A clinic whose blueprint is a copy in tmp: the admin may save into it."""
-    blueprint = tmp_path / "blueprint"
-    shutil.copytree(CLINIC, blueprint)
-    runtime = build_runtime(tmp_path / "project", database_url, source=blueprint)
-    actors = create_users(runtime)
-    from builder.web.app import create_app
-    from builder.web.security import SecuritySettings
-
-    made = ServedClinic(
-        runtime,
-        create_app(runtime, SecuritySettings(secret_key=SECRET)),
-        actors,
-        create_tokens(runtime),
-        seed_clinic(runtime, actors),
-    )
-    try:
+    with clinic_copy(tmp_path, database_url) as made:
         yield made
-    finally:
-        made.close()
-        made.runtime.close()
 
 
 def test_only_the_admin_saves_and_a_saved_report_passes_validate(own_clinic):

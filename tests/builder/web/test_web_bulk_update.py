@@ -9,6 +9,7 @@ import json
 from clinic_fixtures import csrf_of
 from openpyxl import load_workbook
 
+from builder.records.bulk_update import MAX_BULK_FIELDS
 from builder.records.manual import MAX_BULK_IDS
 
 URL = "/api/{entity}/bulk-update"
@@ -51,7 +52,11 @@ def test_assigning_selected_rows_writes_each_alone_and_audits_the_request_once(c
     answer = doctor.post(URL.format(entity="follow_up"), json=body)
     assert answer.status_code == 200, answer.text
     result = answer.json()
-    assert result["field"] == "assignee" and result["updated"] == [first["id"], second["id"]]
+    assert (
+        result["field"] == "assignee"
+        and result["fields"] == ["assignee"]
+        and result["updated"] == [first["id"], second["id"]]
+    )
     assert [(r["id"], r["code"]) for r in result["refused"]] == [(third["id"], "conflict"), (999_999, "not_found")]
     admin = clinic.api("admin")
     assert [admin.get(f"/api/follow_up/{r['id']}").json()["assignee"] for r in (first, second, third)] == [
@@ -64,10 +69,67 @@ def test_assigning_selected_rows_writes_each_alone_and_audits_the_request_once(c
     [entry] = clinic.audit("bulk_update")[before["bulk_update"] :]
     assert entry.entity == "follow_up" and entry.record_id is None
     assert json.loads(entry.detail) == {
-        "field": "assignee",
+        "fields": ["assignee"],
         "ids": [first["id"], second["id"]],
         "refused": [[third["id"], "conflict"], [999_999, "not_found"]],
     }
+
+
+def test_several_fields_are_set_in_one_write_per_record_and_audited_by_name(clinic):
+    first, second, third = follow_ups(clinic)
+    staff = clinic.data["staff"][1]["id"]
+    before = {action: len(clinic.audit(action)) for action in ("update", "bulk_update")}
+    body = {
+        "values": {"assignee": staff, "due_on": "2026-05-04", "reason": "Call back about the results"},
+        "records": [*records(first, second), {"id": third["id"], "version": third["version"] + 1}],
+    }
+    answer = english(clinic, "doctor").post(URL.format(entity="follow_up"), json=body)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result == {
+        "fields": ["assignee", "due_on", "reason"],
+        "updated": [first["id"], second["id"]],
+        "refused": [{"id": third["id"], "code": "conflict", "message": result["refused"][0]["message"]}],
+    }
+    admin = clinic.api("admin")
+    for row in (first, second):
+        now = admin.get(f"/api/follow_up/{row['id']}").json()
+        assert (now["assignee"], now["due_on"], now["reason"]) == (staff, "2026-05-04", "Call back about the results")
+        assert now["version"] == row["version"] + 1  # all three fields in one write
+    untouched = admin.get(f"/api/follow_up/{third['id']}").json()
+    assert untouched["version"] == third["version"] and untouched["assignee"] is None
+    updates = clinic.audit("update")[before["update"] :]
+    assert sorted(e.record_id for e in updates) == [first["id"], second["id"]]
+    [entry] = clinic.audit("bulk_update")[before["bulk_update"] :]
+    detail = json.loads(entry.detail)
+    assert detail["fields"] == ["assignee", "due_on", "reason"] and detail["ids"] == [first["id"], second["id"]]
+    assert "2026-05-04" not in entry.detail and "Call back" not in entry.detail  # names, never values
+
+
+def test_one_refused_field_leaves_the_whole_row_as_it_was(clinic):
+    female, male = clinic.data["patients"][0], clinic.data["patients"][1]
+    body = {"values": {"pregnancy": True, "channel": "referral"}, "records": records(female, male)}
+    answer = english(clinic, "doctor").post(URL.format(entity="patient"), json=body)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["updated"] == [female["id"]] and [r["id"] for r in result["refused"]] == [male["id"]]
+    assert result["refused"][0]["errors"][0]["message"] == "Only female patients can be marked pregnant"
+    admin = clinic.api("admin")
+    assert admin.get(f"/api/patient/{female['id']}").json()["channel"] == "referral"
+    unchanged = admin.get(f"/api/patient/{male['id']}").json()
+    assert unchanged["channel"] == male.get("channel") and unchanged["version"] == male["version"]  # neither field set
+
+
+def test_a_field_the_role_may_not_set_refuses_the_whole_several_field_request(clinic):
+    rows = follow_ups(clinic, 1)
+    url = URL.format(entity="follow_up")
+    nurse = clinic.api("nurse")  # may set call attempts, not the assignee
+    refused = nurse.post(url, json={"values": {"attempts": 2, "assignee": 1}, "records": records(*rows)})
+    assert refused.status_code == 403
+    state = clinic.api("admin").post(url, json={"values": {"reason": "x", "status": "done"}, "records": records(*rows)})
+    assert state.status_code == 422 and state.json()["errors"][0]["code"] == "not_bulk"
+    assert clinic.api("admin").get(f"/api/follow_up/{rows[0]['id']}").json()["version"] == rows[0]["version"]
+    assert clinic.audit("bulk_update") == []
 
 
 def test_a_row_its_rules_refuse_is_left_as_it_was_and_the_others_change(clinic):
@@ -137,6 +199,11 @@ def test_bad_bodies_are_clear_errors(clinic):
         {"field": "name", "value": "X", "records": patient, "all": True},
         {"field": "name", "value": ["not", "text"], "records": patient},
         {"field": "minutes", "value": 5, "records": patient},
+        {"values": {}, "records": patient},
+        {"values": ["name"], "records": patient},
+        {"values": {"name": "X"}, "field": "name", "value": "X", "records": patient},
+        {"values": {"name": "X", "notes": 5}, "records": patient},
+        {"values": {f"f{i}": 1 for i in range(MAX_BULK_FIELDS + 1)}, "records": patient},
     ):
         assert api.post(url, json=body).status_code == 422, body
     too_many = [{"id": i, "version": 1} for i in range(1, MAX_BULK_IDS + 2)]
@@ -151,11 +218,16 @@ def test_openapi_documents_the_bulk_update(clinic):
     post = document["paths"]["/api/follow_up/bulk-update"]["post"]
     assert set(post["responses"]) >= {"200", "403", "404", "422"}
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/FollowUpBulkUpdate")
-    body = document["components"]["schemas"]["FollowUpBulkUpdate"]
-    assert set(body["required"]) == {"field", "value", "records"}
-    assert body["properties"]["records"]["maxItems"] == MAX_BULK_IDS
-    assert "assignee" in body["properties"]["field"]["enum"] and "status" not in body["properties"]["field"]["enum"]
-    assert "age" not in document["components"]["schemas"]["PatientBulkUpdate"]["properties"]["field"]["enum"]
+    several, one = document["components"]["schemas"]["FollowUpBulkUpdate"]["oneOf"]
+    assert set(several["required"]) == {"values", "records"} and set(one["required"]) == {"field", "value", "records"}
+    assert several["properties"]["records"]["maxItems"] == MAX_BULK_IDS
+    values = several["properties"]["values"]
+    assert values["minProperties"] == 1 and values["maxProperties"] == MAX_BULK_FIELDS
+    assert values["properties"]["due_on"]["format"] == "date"  # each field typed as in a PATCH
+    assert "assignee" in values["properties"] and "status" not in values["properties"]
+    assert "assignee" in one["properties"]["field"]["enum"] and "status" not in one["properties"]["field"]["enum"]
+    patients = document["components"]["schemas"]["PatientBulkUpdate"]["oneOf"][0]["properties"]["values"]
+    assert "age" not in patients["properties"]
     assert clinic.api("admin").get("/api/docs").status_code == 200
 
 
@@ -232,6 +304,52 @@ def test_a_refused_row_is_explained_with_labels_in_both_languages(clinic):
         },
     )
     assert "被拒绝:怀孕:仅女性患者可标记为怀孕" in again.text and "列表读取后此记录已被修改" in again.text
+
+
+def test_the_page_adds_and_removes_fields_keeping_what_was_typed_then_sets_them_all(clinic):
+    first, second = clinic.data["patients"][2], clinic.data["patients"][3]
+    browser = clinic.login("doctor")
+    page = browser.get("/records/patient")
+    form = {
+        "csrf_token": csrf_of(page.text),
+        "ids": [str(first["id"]), str(second["id"])],
+        f"version.{first['id']}": str(first["version"]),
+        f"version.{second['id']}": str(second["version"]),
+    }
+    asked = browser.post("/records/patient/bulk-update", data={**form, "field": "channel"})
+    assert '<select id="bulk-add-field" name="add_field">' in asked.text
+    assert '<option value="stage">Stage</option>' in asked.text and '<option value="channel">' not in asked.text
+    assert 'data-bulk="remove"' not in asked.text  # one field: nothing to take away
+    added = browser.post(
+        "/records/patient/bulk-update",
+        data={**form, "field": "channel", "channel": "wechat", "apply": "1", "add": "1", "add_field": "stage"},
+    )
+    assert added.status_code == 200 and clinic.audit("bulk_update") == []  # adding applies nothing
+    assert '<option value="wechat" selected>WeChat</option>' in added.text and 'id="f-stage"' in added.text
+    assert "Set “Came through”, “Stage”" in added.text
+    assert 'name="field" value="channel"' in added.text and 'name="field" value="stage"' in added.text
+    removed = browser.post(
+        "/records/patient/bulk-update",
+        data={**form, "field": ["channel", "stage"], "channel": "wechat", "stage": "active", "remove": "stage"},
+    )
+    assert 'id="f-stage"' not in removed.text and '<option value="wechat" selected>' in removed.text
+    done = browser.post(
+        "/records/patient/bulk-update",
+        data={**form, "field": ["channel", "stage"], "channel": "wechat", "stage": "active", "apply": "1"},
+    )
+    assert done.status_code == 200 and "Done for 2 of 2 selected." in done.text
+    admin = clinic.api("admin")
+    for patient in (first, second):
+        now = admin.get(f"/api/patient/{patient['id']}").json()
+        assert (now["channel"], now["stage"], now["version"]) == ("wechat", "active", patient["version"] + 1)
+    [entry] = clinic.audit("bulk_update")
+    assert json.loads(entry.detail)["fields"] == ["channel", "stage"]
+    browser.post("/locale", data={"csrf_token": csrf_of(done.text), "locale": "zh-CN", "next": "/records/patient"})
+    page = browser.get("/records/patient")
+    chinese = browser.post(
+        "/records/patient/bulk-update", data={**form, "csrf_token": csrf_of(page.text), "field": "channel"}
+    )
+    assert "同时修改" in chinese.text and "添加此字段" in chinese.text
 
 
 def test_page_posts_for_fields_the_role_may_not_set_and_forged_forms_are_refused(clinic):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 
 import pytest
-from clinic_fixtures import CLINIC, SECRET, ServedClinic, build_runtime, create_tokens, create_users, seed_clinic
+from clinic_fixtures import clinic_copy
 
 from builder.records import SYSTEM, Actor, ValidationFailed
 
@@ -30,26 +29,11 @@ follow_up_form:
 
 @pytest.fixture
 def clinic_with_sections(tmp_path, database_url):
-    blueprint = tmp_path / "blueprint"
-    shutil.copytree(CLINIC, blueprint)
-    (blueprint / "forms" / "follow_up_form.yaml").write_text(FORM, encoding="utf-8")
-    runtime = build_runtime(tmp_path / "project", database_url, source=blueprint)
-    actors = create_users(runtime)
-    from builder.web.app import create_app
-    from builder.web.security import SecuritySettings
+    def with_form(blueprint):
+        (blueprint / "forms" / "follow_up_form.yaml").write_text(FORM, encoding="utf-8")
 
-    made = ServedClinic(
-        runtime,
-        create_app(runtime, SecuritySettings(secret_key=SECRET)),
-        actors,
-        create_tokens(runtime),
-        seed_clinic(runtime, actors),
-    )
-    try:
+    with clinic_copy(tmp_path, database_url, with_form) as made:
         yield made
-    finally:
-        made.close()
-        made.runtime.close()
 
 
 def _box(page: str, name: str) -> str:
