@@ -18,6 +18,7 @@ from ..records import RecordService
 from ..records.codec import decode
 from ..records.links import LinkLoader
 from ..storage.database import is_sqlite
+from ..storage.id_lists import among
 from ..system_tables import users
 
 PREFETCH_CHUNK = 500
@@ -55,7 +56,8 @@ class Reader:
         table = self.records.schema.table(entity)
         fields = self.records.entities[entity].stored_fields
         for start in range(0, len(wanted), PREFETCH_CHUNK):
-            rows = self._conn.execute(sa.select(table).where(table.c.id.in_(wanted[start : start + PREFETCH_CHUNK])))
+            chunk = wanted[start : start + PREFETCH_CHUNK]
+            rows = self._conn.execute(sa.select(table).where(among(self._conn, table.c.id, chunk)))
             for row in rows:
                 values = decode(fields, row, entity, self.records.cipher)
                 self._primed[(entity, row.id)] = {"id": row.id, **values}

@@ -34,8 +34,8 @@ class Unresolved(Exception):
 
 
 def _first_of_type(records: RecordService, entity: str, kind: str, values: Mapping[str, Any]) -> Any:
-    for name, compiled in records.entity(entity).fields.items():
-        if compiled.spec.type == kind and values.get(name):
+    for name in records.entity(entity).fields_of_type(kind):
+        if values.get(name):
             return values[name]
     return None
 
@@ -60,7 +60,7 @@ def resolve(
                 raise Unresolved(f"{link} not found")
             current, current_entity = found, target
     user_id = _first_of_type(records, current_entity, "user", current)
-    has_account_field = any(f.spec.type == "user" for f in records.entity(current_entity).fields.values())
+    has_account_field = bool(records.entity(current_entity).fields_of_type("user"))
     email = _first_of_type(records, current_entity, "email", current)
     name = str(current.get("name") or "") or None
     if has_account_field:

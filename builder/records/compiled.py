@@ -73,6 +73,13 @@ class CompiledEntity:
     spec: EntitySpec
     fields: dict[str, CompiledField]
     validations: list[CompiledValidation]
+    _of_type: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def fields_of_type(self, kind: str) -> tuple[str, ...]:
+        """The names of the fields of type `kind`, in blueprint order (asked per message by delivery)."""
+        if kind not in self._of_type:
+            self._of_type[kind] = tuple(name for name, f in self.fields.items() if f.spec.type == kind)
+        return self._of_type[kind]
 
     @property
     def stored_fields(self) -> list[CompiledField]:

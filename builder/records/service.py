@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from builder.storage.database import inserted_id, write_transaction
+from builder.storage.id_lists import among
 from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
@@ -143,7 +144,7 @@ class RecordService:
         if wanted:
             table = self.schema.table(entity)
             fields = self.entities[entity].stored_fields
-            for row in conn.execute(sa.select(table).where(table.c.id.in_(wanted))):
+            for row in conn.execute(sa.select(table).where(among(conn, table.c.id, wanted))):
                 found[row.id] = {"id": row.id, **decode(fields, row, entity, self.cipher)}
         return found
 
