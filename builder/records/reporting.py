@@ -81,11 +81,37 @@ def prepare_report_as(
     params: Mapping[str, Any] | None = None,
     *,
     today: dt.date | None = None,
+    reuse: bool = True,
 ) -> PreparedReport:
-    """Compile report `name` for `actor`; NotFound, PermissionDenied or the engine's ReportError."""
+    """Compile report `name` for `actor`; NotFound, PermissionDenied or the engine's ReportError.
+
+    With `reuse`, a report compiled before for the same viewer, parameters and day
+    is taken from `service.compiled_reports` (records/compiled_reports.py).
+    """
     spec = reports.get(name)
     if spec is None:
         raise NotFound(f"there is no report `{name}`")
+    day = today or dt.datetime.now(ZoneInfo(service.timezone or "UTC")).date()
+    if not reuse:
+        return _prepare(service, spec, actor, name, params, day)
+    context = json.dumps(actor.as_context(), sort_keys=True, default=str)
+    frozen = tuple(sorted((k, repr(v)) for k, v in (params or {}).items()))
+    key = (name, id(spec), frozen, day, actor.role, actor.system, context)
+    prepared = service.compiled_reports.get(key, spec)
+    if prepared is None:
+        prepared = _prepare(service, spec, actor, name, params, day)
+        service.compiled_reports.put(key, spec, prepared)
+    return prepared
+
+
+def _prepare(
+    service: RecordService,
+    spec: ReportSpec,
+    actor: Actor,
+    name: str,
+    params: Mapping[str, Any] | None,
+    day: dt.date,
+) -> PreparedReport:
     grants = {entity: service.policy.grant(actor, entity) for entity in service.entities}
     if not _may_see(grants[spec.source]):
         raise PermissionDenied(f"role `{actor.role}` may not run reports on {spec.source} records")
@@ -106,7 +132,6 @@ def prepare_report_as(
         return title is not None and _readable(grants[entity], title)
 
     entities = {entity: compiled.spec for entity, compiled in service.entities.items()}
-    day = today or dt.datetime.now(ZoneInfo(service.timezone or "UTC")).date()
     compiled = compile_report(
         name,
         spec,
@@ -262,7 +287,7 @@ def run_draft_as(
     pages them (a draft grouped by patient never sits whole in memory). The caller
     has checked `spec` (engine checks) first.
     """
-    prepared = prepare_report_as(service, {name: spec}, actor, name, params, today=today)
+    prepared = prepare_report_as(service, {name: spec}, actor, name, params, today=today, reuse=False)
     with reports_engine(service).connect() as connection:
         if limit is not None:
             result = run_report_page(connection, prepared.compiled, max(0, offset), max(0, limit))
