@@ -344,7 +344,7 @@ def _aggregate(measure: MeasureSpec, joins: Joins, dialect: str) -> Any:
     if measure.agg == "count":
         if column is None and condition is None:
             return sa.func.count()
-        value = sa.literal(1) if column is None else column
+        value = sa.literal(1, literal_execute=True) if column is None else column  # in the text: see where_sql
         return sa.func.count(value if condition is None else sa.case((condition, value)))
     assert column is not None  # checked: every aggregate but count has a field
     target: Any = column if condition is None else sa.case((condition, column))
