@@ -32,14 +32,7 @@ import sqlalchemy as sa
 from builder.storage.table_versions import read_versions
 from engines.reports import CompiledReport, ReportResult, ReportSpec, ResultColumn, compile_report, run_report
 from engines.reports.paths import SYSTEM_FIELDS
-from engines.reports.runner import _columns
-from engines.reports.streaming import (
-    check_fill_size,
-    iter_report_rows,
-    needs_all_groups,
-    report_totals,
-    run_report_page,
-)
+from engines.reports.streaming import check_fill_size, run_report_page, stream_report
 
 from .actor import Actor
 from .errors import NotFound, PermissionDenied
@@ -88,11 +81,37 @@ def prepare_report_as(
     params: Mapping[str, Any] | None = None,
     *,
     today: dt.date | None = None,
+    reuse: bool = True,
 ) -> PreparedReport:
-    """Compile report `name` for `actor`; NotFound, PermissionDenied or the engine's ReportError."""
+    """Compile report `name` for `actor`; NotFound, PermissionDenied or the engine's ReportError.
+
+    With `reuse`, a report compiled before for the same viewer, parameters and day
+    is taken from `service.compiled_reports` (records/compiled_reports.py).
+    """
     spec = reports.get(name)
     if spec is None:
         raise NotFound(f"there is no report `{name}`")
+    day = today or dt.datetime.now(ZoneInfo(service.timezone or "UTC")).date()
+    if not reuse:
+        return _prepare(service, spec, actor, name, params, day)
+    context = json.dumps(actor.as_context(), sort_keys=True, default=str)
+    frozen = tuple(sorted((k, repr(v)) for k, v in (params or {}).items()))
+    key = (name, id(spec), frozen, day, actor.role, actor.system, context)
+    prepared = service.compiled_reports.get(key, spec)
+    if prepared is None:
+        prepared = _prepare(service, spec, actor, name, params, day)
+        service.compiled_reports.put(key, spec, prepared)
+    return prepared
+
+
+def _prepare(
+    service: RecordService,
+    spec: ReportSpec,
+    actor: Actor,
+    name: str,
+    params: Mapping[str, Any] | None,
+    day: dt.date,
+) -> PreparedReport:
     grants = {entity: service.policy.grant(actor, entity) for entity in service.entities}
     if not _may_see(grants[spec.source]):
         raise PermissionDenied(f"role `{actor.role}` may not run reports on {spec.source} records")
@@ -113,7 +132,6 @@ def prepare_report_as(
         return title is not None and _readable(grants[entity], title)
 
     entities = {entity: compiled.spec for entity, compiled in service.entities.items()}
-    day = today or dt.datetime.now(ZoneInfo(service.timezone or "UTC")).date()
     compiled = compile_report(
         name,
         spec,
@@ -215,31 +233,26 @@ def stream_report_as(
 ) -> ReportStream:
     """Report `name` for `actor` with its rows read lazily, for exports: a million rows never sit in memory.
 
-    Refusals and bad parameters are raised here, before anything is sent; the run is
-    audited here too (`audit` adds to the entry, e.g. the export's format). The rows
-    are read from a server-side cursor on a connection held until they are consumed
-    or the iterator is closed. A report that fills buckets or hides small cells is
-    run whole first (its size is bounded by its groups).
+    Refusals and bad parameters are raised here, before anything is sent; then the
+    one statement (totals first, then the groups: engines/reports/streaming.py) is
+    sent and the run audited (`audit` adds to the entry, e.g. the export's format).
+    The rows are read from its server-side cursor on a connection held until they
+    are consumed or the iterator is closed. A report that fills buckets or hides
+    small cells is run whole first (its size is bounded by its groups).
     """
     prepared = prepare_report_as(service, reports, actor, name, params, today=today)
-    engine = reports_engine(service)
-    compiled = prepared.compiled
-    if needs_all_groups(compiled):
-        with engine.connect() as connection:
-            whole = run_report(connection, compiled)
-        rows: Iterator[dict[str, Any]] = iter(whole.rows)
-        totals, columns = whole.totals, whole.columns
-    else:
-        with engine.connect() as connection:
-            totals = report_totals(connection, compiled)
-        rows, columns = _streamed(engine, compiled), _columns(compiled)
+    rows = _streamed(reports_engine(service), prepared.compiled)
+    columns, totals = next(rows)  # the one statement is sent here (its first row: the totals)
     audit_run(service, actor, prepared, via, **(audit or {}))
     return ReportStream(prepared, columns, totals, rows)
 
 
-def _streamed(engine: sa.Engine, compiled: CompiledReport) -> Iterator[dict[str, Any]]:
+def _streamed(engine: sa.Engine, compiled: CompiledReport) -> Iterator[Any]:
+    """The columns and totals row (or None), then every row, on a connection held until the rows are consumed."""
     with engine.connect() as connection:
-        yield from iter_report_rows(connection, compiled)
+        stream = stream_report(connection, compiled)
+        yield stream.columns, stream.totals
+        yield from stream.rows
 
 
 def audit_run(service: RecordService, actor: Actor, prepared: PreparedReport, via: str, **extra: Any) -> None:
@@ -274,7 +287,7 @@ def run_draft_as(
     pages them (a draft grouped by patient never sits whole in memory). The caller
     has checked `spec` (engine checks) first.
     """
-    prepared = prepare_report_as(service, {name: spec}, actor, name, params, today=today)
+    prepared = prepare_report_as(service, {name: spec}, actor, name, params, today=today, reuse=False)
     with reports_engine(service).connect() as connection:
         if limit is not None:
             result = run_report_page(connection, prepared.compiled, max(0, offset), max(0, limit))

@@ -35,6 +35,7 @@ from .automations import Change, Run, Written, react
 from .batch import KNOWN_LINKS, Batch, open_batch, starting_to_write
 from .codec import Cipher, decode, encode, search_value, with_previous_names
 from .compiled import CompiledEntity, compile_entity
+from .compiled_reports import CompiledReports
 from .counting import count_matches
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
@@ -98,6 +99,7 @@ class RecordService:
         self.flows = flows  # the compiled workflows and automations; None: the blueprint has none
         self.reports_engine: sa.Engine | None = None  # `[database] reports_url`: reports run there when set
         self.report_cache: Any = None  # a records.report_cache.ReportCache, set by the runtime
+        self.compiled_reports = CompiledReports()  # reports compiled per viewer (records/compiled_reports.py)
         self.entities: dict[str, CompiledEntity] = {
             n: compile_entity(n, entities, self.decision_tables, forms) for n in entities
         }

@@ -86,11 +86,13 @@ def combine(
     names: Sequence[str],
     order: Sequence[tuple[str, bool]],
     dimensions: Sequence[str],
+    sorted_part: int = 0,
 ) -> tuple[Any, Tags]:
     """The one statement over `parts` (`names`: every result column) and the tag of each (part, set).
 
-    The first part's rows are ordered by `order` (the report's `sort`), then every
-    part's by the dimensions, as each part's own query ordered them.
+    The rows come part after part; part `sorted_part`'s rows (the groups: the first
+    part, unless a stream puts its totals first) are ordered by `order` (the report's
+    `sort`), then every part's by the dimensions, as each part's own query ordered them.
     """
     tags: Tags = {}
     for number, part in enumerate(parts):
@@ -110,7 +112,7 @@ def combine(
             columns.append(inner.c[name] if name in inner.c else _null_of(template.get(name)).label(name))
         branches.append(sa.select(*columns))
     union = (sa.union_all(*branches) if len(branches) > 1 else branches[0]).subquery("parts")
-    first_rows = sa.and_(union.c[PART] == 0, union.c[SET] == 0)
+    first_rows = sa.and_(union.c[PART] == sorted_part, union.c[SET] == 0)
     ordering: list[Any] = [union.c[PART].asc(), union.c[SET].asc()]
     for key, descending in order:
         value = sa.case((first_rows, union.c[key]))

@@ -76,6 +76,7 @@ class CompiledReport:
     cohort: Any = None  # a compiled cohort report (engines/reports/cohort.py)
     statement: Any = None  # the one statement `run_report` sends: every part above (combined.py)
     tags: Tags = field(default_factory=dict)  # (part, grouping set) of the statement's rows -> their tag
+    order: tuple[tuple[str, bool], ...] = ()  # the groups' order: (result column, descending), `sort` first
 
     @property
     def runs_whole(self) -> bool:
@@ -208,6 +209,7 @@ def compile_report(
     )
     again = {"entities": entities, "schema": schema, "dialect": dialect, "today": today, "row_filter": row_filter}
     _comparisons(compiled, ranges, dict(params or {}), {**again, "private": private, "show_title": show_title})
+    compiled.order = tuple(order)
     _combine(compiled, group, order, dialect)
     return compiled
 
@@ -342,7 +344,7 @@ def _aggregate(measure: MeasureSpec, joins: Joins, dialect: str) -> Any:
     if measure.agg == "count":
         if column is None and condition is None:
             return sa.func.count()
-        value = sa.literal(1) if column is None else column
+        value = sa.literal(1, literal_execute=True) if column is None else column  # in the text: see where_sql
         return sa.func.count(value if condition is None else sa.case((condition, value)))
     assert column is not None  # checked: every aggregate but count has a field
     target: Any = column if condition is None else sa.case((condition, column))

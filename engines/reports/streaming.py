@@ -3,11 +3,11 @@
 A report grouped by something with many values (a patient, a day over years)
 can have a million groups. Those never sit in memory at once:
 
-- `run_report_page` asks the database for one page (`OFFSET`/`LIMIT` on the
-  report's own order) and counts the groups in SQL;
-- `iter_report_rows` reads the groups in batches from a server-side cursor
-  (`stream_results`, a named cursor on PostgreSQL) and yields them one by one, so
-  an export holds one batch at a time.
+- `run_report_page` asks the database for one page (the groups numbered in the
+  report's own order) and their count, with the totals, in one statement;
+- `stream_report` reads the totals and then the groups from one statement, in
+  batches from a server-side cursor (`stream_results`, a named cursor on
+  PostgreSQL), and yields the groups one by one, so an export holds one batch at a time.
 
 Both apply only when the rows need no work across groups. Filling empty time
 buckets needs every bucket found, and small-cell suppression needs every group
@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
 from .buckets import as_date, bucket_label
+from .combined import MAIN, TOTALS, Part, Tags, combine, split_parts
 from .compiler import CompiledReport, ReportError
-from .runner import ReportResult, _columns, _number, run_report
+from .runner import ReportResult, ResultColumn, _columns, _number, run_report
 
 STREAM_BATCH = 1000  # groups fetched per round trip while streaming
+ROW, ROWS = "__row", "__rows"  # a paged group's position in the report's order, and the groups in all
 MAX_FILLED_BUCKETS = 20_000  # time buckets a filled report may span (55 years of days)
 BUCKET_DAYS = {"day": 1, "week": 7, "month": 28, "quarter": 89, "year": 365}  # at least this many days each
 
@@ -76,47 +78,96 @@ def _row(compiled: CompiledReport, record: Any) -> dict[str, Any]:
     return row
 
 
-def report_totals(connection: sa.Connection, compiled: CompiledReport) -> dict[str, Any] | None:
-    """The totals row of a report that needs no suppression (None when it has no totals)."""
-    if compiled.totals_query is None:
-        return None
-    record = connection.execute(compiled.totals_query).mappings().one()
+def _totals(compiled: CompiledReport, record: Any) -> dict[str, Any]:
     return {m: _number(record[m]) for m in compiled.spec.measures}
 
 
+def page_statement(compiled: CompiledReport, offset: int, limit: int) -> tuple[Any, Tags]:
+    """One statement for rows `offset` to `offset + limit`, the number of rows in all, and the totals.
+
+    The groups are numbered in the report's order (`row_number() OVER`) and counted
+    (`count(*) OVER ()`) in the same pass; the page keeps its rows and the first
+    one, so the count comes back even when the page is past the end. The totals
+    row (over the records, not the page) is a second branch of a `UNION ALL`.
+    """
+    groups = compiled.query.order_by(None).limit(None).subquery("groups")
+    ordering = [sa.nulls_last(groups.c[k].desc() if desc else groups.c[k].asc()) for k, desc in compiled.order]
+    numbered = sa.func.row_number().over(order_by=ordering or None).label(ROW)
+    ranked = sa.select(*groups.c, numbered, sa.func.count().over().label(ROWS)).subquery("ranked")
+    last = offset + limit if compiled.spec.limit is None else min(offset + limit, compiled.spec.limit)
+    position = ranked.c[ROW]
+    page = sa.select(*ranked.c).where(sa.or_(sa.and_(position > offset, position <= last), position == 1))
+    parts = [Part(MAIN, page.order_by(position), limited=True)]
+    if compiled.totals_query is not None:
+        parts.append(Part(TOTALS, compiled.totals_query))
+    names = [*(c.name for c in compiled.query.selected_columns), ROW, ROWS]
+    return combine(parts, names=names, order=[(ROW, False)], dimensions=[])
+
+
 def run_report_page(connection: sa.Connection, compiled: CompiledReport, offset: int, limit: int) -> ReportResult:
-    """Rows `offset` to `offset + limit` of the result, and `total_rows`; in SQL when nothing spans groups."""
+    """Rows `offset` to `offset + limit` of the result, and `total_rows`: one statement either way.
+
+    Paged in SQL (`page_statement`) when nothing spans groups; otherwise the report
+    runs whole (its one statement) and is sliced here.
+    """
     if needs_all_groups(compiled):
         whole = run_report(connection, compiled)
         whole.total_rows = len(whole.rows)
         whole.rows = whole.rows[offset : offset + limit]
         return whole
-    query = compiled.query
-    cap = compiled.spec.limit
-    page_limit = limit if cap is None else max(0, min(limit, cap - offset))
-    counted = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-    total = int(connection.execute(counted).scalar_one())
-    rows = []
-    if page_limit > 0 and offset < total:
-        paged = query.limit(page_limit).offset(offset)
-        rows = [_row(compiled, record) for record in connection.execute(paged).mappings()]
-    return ReportResult(_columns(compiled), rows, report_totals(connection, compiled), 0, total_rows=total)
+    statement, tags = page_statement(compiled, offset, limit)
+    parts = split_parts(connection.execute(statement).mappings().all(), tags)
+    found = parts[MAIN]
+    total = int(found[0][ROWS]) if found else 0
+    if compiled.spec.limit is not None:
+        total = min(total, compiled.spec.limit)
+    last = offset + limit
+    rows = [_row(compiled, record) for record in found if offset < record[ROW] <= last]
+    totals = _totals(compiled, parts[TOTALS][0]) if compiled.totals_query is not None else None
+    return ReportResult(_columns(compiled), rows, totals, 0, total_rows=total)
 
 
-def iter_report_rows(
-    connection: sa.Connection, compiled: CompiledReport, batch: int = STREAM_BATCH
-) -> Iterator[dict[str, Any]]:
-    """Every row of the result, read lazily from a server-side cursor (whole first if it needs all groups).
+def stream_statement(compiled: CompiledReport) -> tuple[Any, Tags]:
+    """One statement for an export: the totals row first (when the report has totals), then every group in order."""
+    parts = [] if compiled.totals_query is None else [Part(TOTALS, compiled.totals_query)]
+    parts.append(Part(MAIN, compiled.query, limited=compiled.spec.limit is not None))
+    names = [c.name for c in compiled.query.selected_columns]
+    order = list(compiled.order[: len(compiled.spec.sort)])
+    keys = [d.key for d in compiled.dimensions]
+    return combine(parts, names=names, order=order, dimensions=keys, sorted_part=len(parts) - 1)
 
-    The connection must stay open while the rows are consumed.
+
+class Streamed(NamedTuple):
+    """A result read lazily: its columns, its totals row (None without totals) and its rows."""
+
+    columns: list[ResultColumn]
+    totals: dict[str, Any] | None
+    rows: Iterator[dict[str, Any]]
+
+
+def stream_report(connection: sa.Connection, compiled: CompiledReport, batch: int = STREAM_BATCH) -> Streamed:
+    """The columns, the totals row and every row of the result, read lazily from a server-side cursor: one statement.
+
+    The statement is sent here and its first row (the totals) read; the rows follow
+    from the same cursor, a batch at a time. A report that needs all its groups runs
+    whole first. The connection must stay open while the rows are consumed.
     """
     if needs_all_groups(compiled):
-        yield from run_report(connection, compiled).rows
-        return
-    options = {"stream_results": True, "yield_per": batch}
-    result = connection.execute(compiled.query, execution_options=options)
+        whole = run_report(connection, compiled)
+        return Streamed(whole.columns, whole.totals, iter(whole.rows))
+    statement, _ = stream_statement(compiled)
+    result = connection.execute(statement, execution_options={"stream_results": True, "yield_per": batch})
+    records = result.mappings()
+    totals = None
+    if compiled.totals_query is not None:
+        first = next(records, None)
+        totals = None if first is None else _totals(compiled, first)
+    return Streamed(_columns(compiled), totals, _rows(compiled, result, records))
+
+
+def _rows(compiled: CompiledReport, result: sa.CursorResult, records: Iterator[Any]) -> Iterator[dict[str, Any]]:
     try:
-        for record in result.mappings():
+        for record in records:
             yield _row(compiled, record)
     finally:
         result.close()

@@ -73,12 +73,12 @@ def compile_where(source: str, resolve: Resolve) -> sa.ColumnElement[bool]:
 
     def literal(node: ast.AST, against: Any) -> Any:
         if isinstance(node, ast.Constant):
-            return _typed(node.value, against)
+            return _constant(_typed(node.value, against))
         if isinstance(node, (ast.List, ast.Tuple)):
             return [literal(item, against) for item in node.elts]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
             number = node.operand.value
-            return -number if isinstance(number, (int, float)) and not isinstance(number, bool) else None
+            return _constant(-number) if isinstance(number, (int, float)) and not isinstance(number, bool) else None
         return None
 
     def operand(node: ast.AST, against: Any = None) -> tuple[Any, bool]:
@@ -141,6 +141,20 @@ def compile_where(source: str, resolve: Resolve) -> sa.ColumnElement[bool]:
 
 _HINT = "use comparisons of fields with values, `in [...]`, is_empty(field), and/or/not"
 _MIRROR: dict[type, ast.cmpop] = {ast.Lt: ast.Gt(), ast.Gt: ast.Lt(), ast.LtE: ast.GtE(), ast.GtE: ast.LtE()}
+
+
+def _constant(value: Any) -> Any:
+    """A value written in the blueprint, put in the SQL text rather than sent as a parameter.
+
+    Then two measures with the same condition (`due`, and `no_show_rate` over it)
+    read as the same aggregate, which SQLite and PostgreSQL compute once per row;
+    as parameters (`?1`, `?5`) they differ and each is computed again. The value
+    is rendered by SQLAlchemy's literal renderer for its type (quotes escaped);
+    the viewer's parameters (dates, a doctor) stay parameters.
+    """
+    if value is None or isinstance(value, bool):
+        return value  # compared with IS / rendered by the column's own boolean
+    return sa.bindparam(None, value, literal_execute=True)
 
 
 def _typed(value: Any, against: Any) -> Any:

@@ -3,7 +3,9 @@
 Totals that do not add up, subtotals, the period before (`compare`) and the
 buckets before (`change`) are parts of the one query (GROUPING SETS on
 PostgreSQL, UNION ALL on SQLite and for other date ranges); each part's rows
-must be exactly those its own query gives.
+must be exactly those its own query gives. A paged run (the page, the number of
+rows in all, the totals) and a streamed one (the totals, then every row from one
+cursor) are one statement too, and give the whole run's cells.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from reports_helpers import CLINIC_ROWS, TODAY, VISITS, T, cells, clinic, clinic
 
 from engines.reports import ReportSpec, compile_report, run_report
 from engines.reports.combined import MAIN, split_parts
+from engines.reports.streaming import run_report_page, stream_report
 
 Q1 = {"period": "2026-01-01..2026-03-31"}
 BY_MONTH = {"field": "visited_at", "by": "month", "name": "month"}
@@ -112,6 +115,40 @@ def test_a_report_run_sends_one_statement(engine, kind, private):
         result = run_report(connection, compiled)
     assert len(sent) == 1, sent
     assert result.rows
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("private", [False, True], ids=["reader", "aggregates only"])
+def test_a_paged_run_sends_one_statement_and_gives_the_whole_runs_cells(engine, kind, private):
+    """The page, the number of rows in all and the totals; a report that needs every group is run whole."""
+    schema = clinic_database(engine)
+    report, params = KINDS[kind]
+    compiled = compiled_for(engine, schema, report, params, private)
+    with engine.connect() as connection:
+        whole = run_report(connection, compiled)
+        for offset, limit in [(0, 2), (1, 2), (len(whole.rows), 3), (100, 5)]:
+            with statements(engine) as sent:
+                page = run_report_page(connection, compiled, offset, limit)
+            assert len(sent) == 1, sent
+            assert [str(r) for r in page.rows] == [str(r) for r in whole.rows[offset : offset + limit]]
+            assert page.total_rows == len(whole.rows) and str(page.totals) == str(whole.totals)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("private", [False, True], ids=["reader", "aggregates only"])
+def test_a_streamed_run_sends_one_statement_and_gives_the_whole_runs_cells(engine, kind, private):
+    """An export's totals and rows, read from one statement's cursor (the totals first)."""
+    schema = clinic_database(engine)
+    report, params = KINDS[kind]
+    compiled = compiled_for(engine, schema, report, params, private)
+    with engine.connect() as connection:
+        whole = run_report(connection, compiled)
+        with statements(engine) as sent:
+            stream = stream_report(connection, compiled, batch=2)
+            rows = list(stream.rows)
+        assert len(sent) == 1, sent
+    assert [str(r) for r in rows] == [str(r) for r in whole.rows] and rows
+    assert str(stream.totals) == str(whole.totals) and stream.columns == whole.columns
 
 
 def test_the_parts_come_back_as_their_own_queries_give_them(engine):

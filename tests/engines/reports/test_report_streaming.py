@@ -84,6 +84,7 @@ def test_streaming_keeps_memory_bounded_whatever_the_number_of_rows(engine):
 
 
 def test_the_stream_reads_lazily_from_a_server_side_cursor(engine):
+    """One statement, sent when the stream is made (its first row: the totals); the rows follow from its cursor."""
     service = many_visits(engine, 3000)
     cursors: list[str] = []
 
@@ -91,16 +92,17 @@ def test_the_stream_reads_lazily_from_a_server_side_cursor(engine):
         if "GROUP BY" in statement.upper():
             cursors.append(type(cursor).__name__)
 
-    stream = stream_report_as(service, REPORTS, SYSTEM, "by_visit", today=TODAY)
-    assert stream.totals == {"visits": 3007, "satisfaction": 4.5}  # the seed's 7 visits have none
     sa.event.listen(engine, "before_cursor_execute", record)
     try:
+        stream = stream_report_as(service, REPORTS, SYSTEM, "by_visit", today=TODAY)
+        assert stream.totals == {"visits": 3007, "satisfaction": 4.5}  # the seed's 7 visits have none
+        assert len(cursors) == 1
         first = next(stream.rows)
         assert first["visit"] == 1 and first["doctor__title"] == "Dr Li"
-        assert len(cursors) == 1
         if engine.dialect.name == "postgresql":
             assert cursors == ["ServerCursor"]  # a named cursor: PostgreSQL keeps the rest
         rest = list(stream.rows)
+        assert len(cursors) == 1
     finally:
         sa.event.remove(engine, "before_cursor_execute", record)
     assert len(rest) == 3006 and rest[-1]["visit"] == 3099
