@@ -14,18 +14,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_support import REPO, drop_database, recreate_database, time_processes, worker_command, worker_project
+
 sys.path.insert(0, str(REPO))
 
-SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "bench_delivery"
 PATIENTS = 200
 BATCH = 100
@@ -54,49 +50,15 @@ while True:
 """.replace("BATCH", str(BATCH))
 
 
-def admin_url(database: str) -> str:
-    return SERVER.rsplit("/", 1)[0] + "/" + database
-
-
-def recreate_database() -> str:
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    return admin_url(DATABASE)
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
 def setup(directory: Path, url: str, rows: int) -> None:
     """The clinic template on `url`, migrated; patients, staff and appointments; `rows` due reminders."""
     import sqlalchemy as sa
-    from click.testing import CliRunner
 
-    from builder.cli import main
-    from builder.project import init_project
     from builder.records import SYSTEM
     from builder.runtime import open_runtime
-    from builder.storage.crypto import Keyring
     from builder.system_tables import outbox
 
-    init_project(directory, "clinic")
-    Keyring.generate(directory / "keys.json")
-    (directory / "crm.toml").write_text(
-        f'[project]\nblueprint = "blueprint"\n[database]\nurl = "{url}"\n[security]\nkey_file = "keys.json"\n'
-        '[channels.sms]\ntype = "console"\nstream = "/dev/null"\nconsent = "consent_sms"\n'
-        '[channels.inbox]\ntype = "inbox"\n'
-        f'[delivery]\nquiet_hours = ""\ndaily_cap = 0\nbatch = {BATCH}\n',
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(main, ["migrate", "-p", str(directory), "--yes"])
-    assert result.exit_code == 0, result.output
+    worker_project(directory, url, BATCH)
     runtime = open_runtime(directory)
     try:
         doctor = runtime.records.create(SYSTEM, "staff", {"name": "Dr. Li"})
@@ -170,24 +132,12 @@ def sent(url: str) -> int:
 
 def run(commands: list[list[str]], url: str, rows: int) -> float:
     """Seconds from the first row sent until every row is sent (process start-up is not counted)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("CRM_DATABASE_URL", None)
-    processes = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL) for c in commands]
-    started: float | None = None
-    try:
-        while (done := sent(url)) < rows:
-            if done and started is None:
-                started = time.perf_counter()
-            if all(p.poll() is not None for p in processes):
-                raise SystemExit(f"the processes ended with {sent(url)} of {rows} rows sent")
-            time.sleep(0.02)
-        return time.perf_counter() - (started or time.perf_counter())
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait()
+
+    def state() -> tuple[bool, bool]:
+        done = sent(url)
+        return done > 0, done >= rows
+
+    return time_processes(commands, state, gate=(url, "crm_outbox"))
 
 
 def main() -> None:
@@ -195,16 +145,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     args = parser.parse_args()
-    url = recreate_database()
+    url = recreate_database(DATABASE)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp) / "clinic"
             setup(directory, url, args.rows)
-            worker = [sys.executable, "-c", "from builder.cli import main; main()", "worker", "-p", str(directory)]
+            worker = worker_command(directory)
             bare = [sys.executable, "-c", BARE_LOOP, url]
             for count in args.workers:
                 reset(url)
-                ours = run([[*worker, "--poll", "0.05"]] * count, url, args.rows)
+                ours = run([worker] * count, url, args.rows)
                 reset(url)
                 baseline = run([bare] * count, url, args.rows)
                 print(
@@ -212,7 +162,7 @@ def main() -> None:
                     f"{args.rows / baseline:6.0f} rows/s; delivery runs at {baseline / ours:.0%} of the bare rate"
                 )
     finally:
-        drop_database()
+        drop_database(DATABASE)
 
 
 if __name__ == "__main__":

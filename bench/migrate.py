@@ -27,7 +27,6 @@ PostgreSQL the column's type changes after the last batch).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
 import subprocess
@@ -35,14 +34,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
+from bench_support import own_database  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
 
 from builder.cli import main  # noqa: E402
@@ -52,7 +50,6 @@ from builder.records import SYSTEM  # noqa: E402
 from builder.runtime import open_runtime  # noqa: E402
 from builder.storage.database import make_engine  # noqa: E402
 
-SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BATCH = 1000
 MIGRATE = f"""
 import sys, time
@@ -68,28 +65,6 @@ plan = plan_migration(engine, loaded.blueprint.entities, loaded.blueprint.app.ti
 apply_migration(engine, plan, keyring=Keyring.load(keys), batch_size={BATCH}, allow_data_loss=allow == "yes")
 print(time.perf_counter() - started)
 """
-
-
-@contextlib.contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    """A temp SQLite file, or a PostgreSQL database of its own dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'migrate.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"crm_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield SERVER.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def cli(*args: str) -> None:
@@ -231,7 +206,7 @@ def migrate_under_load(root: Path, url: str, rows: int, rewrite: str) -> tuple[f
 
 
 def run(kind: str, rows: int, rewrite: str = "encrypt") -> None:
-    with tempfile.TemporaryDirectory() as tmp_name, database(kind, Path(tmp_name)) as url:
+    with tempfile.TemporaryDirectory() as tmp_name, own_database(kind, Path(tmp_name), "migrate.sqlite3") as url:
         tmp = Path(tmp_name)
         root = make_project(tmp, url, rows)
         baseline = raw_batched_update(url)

@@ -34,15 +34,12 @@ less. The query plans (EXPLAIN QUERY PLAN / EXPLAIN) are printed with `--plans`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -50,8 +47,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import sqlalchemy as sa  # noqa: E402
+from bench_support import own_database  # noqa: E402
 
-SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = dt.datetime(2026, 11, 30, 12, 0)
 DOCTORS = 20
 RUNS = 7
@@ -125,28 +122,6 @@ PERIODS = {
     "revisit_rate": (dt.datetime(2025, 12, 1), dt.datetime(2026, 12, 1)),
     "no_show_rate": (dt.datetime(2026, 9, 1), dt.datetime(2026, 12, 1)),
 }
-
-
-@contextlib.contextmanager
-def database(kind: str, tmp: Path) -> Iterator[str]:
-    """A temp SQLite file, or a PostgreSQL database of its own dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp / 'reports.sqlite3'}"
-        return
-    import psycopg
-
-    name = f"crm_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield SERVER.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
 
 
 def moment(rng: random.Random) -> dt.datetime:
@@ -278,7 +253,7 @@ def bench(kind: str, patients: int, visits: int, appointments: int, show_plans: 
     loaded = load_checked(REPO / "blueprints" / "clinic")
     blueprint = loaded.blueprint
     admin = Actor(id=1, name="admin", role="admin")
-    with tempfile.TemporaryDirectory() as tmp, database(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, own_database(kind, Path(tmp), "reports.sqlite3") as url:
         engine = make_engine(url)
         records = RecordService(
             blueprint.entities,

@@ -23,18 +23,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_support import REPO, drop_database, recreate_database, time_processes, worker_command, worker_project
+
 sys.path.insert(0, str(REPO))
 
-SERVER = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "bench_workflows"
 PATIENTS = 200
 BATCH = 100
@@ -95,43 +91,12 @@ def engine_for(url: str):
     return sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
 
 
-def recreate_database() -> str:
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-    return SERVER.rsplit("/", 1)[0] + "/" + DATABASE
-
-
-def drop_database() -> None:
-    import psycopg
-
-    with psycopg.connect(SERVER, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-
-
 def setup(directory: Path, url: str, count: int) -> None:
     """The clinic template on `url`, migrated; patients and a doctor; `count` confirmed appointments in bulk."""
-    from click.testing import CliRunner
-
-    from builder.cli import main
-    from builder.project import init_project
     from builder.records import SYSTEM
     from builder.runtime import open_runtime
-    from builder.storage.crypto import Keyring
 
-    init_project(directory, "clinic")
-    Keyring.generate(directory / "keys.json")
-    (directory / "crm.toml").write_text(
-        f'[project]\nblueprint = "blueprint"\n[database]\nurl = "{url}"\n[security]\nkey_file = "keys.json"\n'
-        '[channels.sms]\ntype = "console"\nstream = "/dev/null"\nconsent = "consent_sms"\n'
-        '[channels.inbox]\ntype = "inbox"\n'
-        f'[delivery]\nquiet_hours = ""\ndaily_cap = 0\nbatch = {BATCH}\n',
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(main, ["migrate", "-p", str(directory), "--yes"])
-    assert result.exit_code == 0, result.output
+    worker_project(directory, url, BATCH)
     runtime = open_runtime(directory)
     try:
         doctor = runtime.records.create(SYSTEM, "staff", {"name": "Dr. Li"})["id"]
@@ -208,27 +173,12 @@ def progress(url: str) -> tuple[int, int]:
 
 def run(commands: list[list[str]], url: str, count: int) -> float:
     """Seconds from the first timer fired until every reminder is sent (process start-up is not counted)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("CRM_DATABASE_URL", None)
-    processes = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL) for c in commands]
-    started: float | None = None
-    try:
-        while True:
-            fired, sent = progress(url)
-            if fired and started is None:
-                started = time.perf_counter()
-            if sent >= count:
-                break
-            if all(p.poll() is not None for p in processes):
-                raise SystemExit(f"the processes ended with {fired} fired and {sent} of {count} sent")
-            time.sleep(0.05)
-        return time.perf_counter() - (started or time.perf_counter())
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            process.wait()
+
+    def state() -> tuple[bool, bool]:
+        fired, sent = progress(url)
+        return fired > 0, sent >= count
+
+    return time_processes(commands, state, gate=(url, "crm_timer"))
 
 
 def main() -> None:
@@ -238,17 +188,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     args = parser.parse_args()
     count = args.timers or (10_000 if args.quick else 100_000)
-    url = recreate_database()
+    url = recreate_database(DATABASE)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             directory = Path(tmp) / "clinic"
             setup(directory, url, count)
-            worker = [sys.executable, "-c", "from builder.cli import main; main()", "worker", "-p", str(directory)]
+            worker = worker_command(directory)
             bare = [sys.executable, "-c", BARE_LOOP, url]
             print(f"{count} due reminders, fired and delivered to the console channel (PostgreSQL)")
             for workers in args.workers:
                 reset(url)
-                ours = run([[*worker, "--poll", "0.05"]] * workers, url, count)
+                ours = run([worker] * workers, url, count)
                 reset(url)
                 baseline = run([bare] * workers, url, count)
                 print(
@@ -256,7 +206,7 @@ def main() -> None:
                     f"{count / baseline:6.0f} timers/s; the workers run at {baseline / ours:.0%} of the bare rate"
                 )
     finally:
-        drop_database()
+        drop_database(DATABASE)
 
 
 if __name__ == "__main__":
