@@ -263,7 +263,7 @@ def pages_of(page, base: str, pins: dict[str, str] | None = None, bulk_done: set
         record = [h for h in links if re.fullmatch(rf"/records/{entity}/\d+", h or "")]
         extra = [f"/records/{entity}/{v}" for v in ("new", "calendar", "kanban") if f"/records/{entity}/{v}" in links]
         seen += [h for h in record[:1] + extra if h not in seen]
-        if bulk_done is not None and page.locator("#bulk-field option").count() >= 2:
+        if bulk_done is not None and page.locator(".bulk-fields input").count() >= 2:
             bulk.append(entity)
     if bulk and bulk_done is not None:
         entity = next((e for e in bulk if e not in bulk_done), bulk[0])
@@ -282,14 +282,15 @@ def pages_of(page, base: str, pins: dict[str, str] | None = None, bulk_done: set
 
 
 def open_path(page, base: str, path: str):
-    """Go to one of pages_of's paths, the bulk change by ticking the list's first row, choosing the bar's first
-    field and adding the next page's first other field (each a form post); the last response."""
+    """Go to one of pages_of's paths, the bulk change by ticking the list's first row and the bar's first
+    field, then adding the next page's first other field (each a form post); the last response."""
     match = BULK_PAGE.fullmatch(path)
     if match is None:
         return page.goto(base + path)
     page.goto(f"{base}/records/{match.group(1)}")
     page.locator("input[name=ids]").first.check()
     page.click("details.bulk-update > summary")
+    page.locator(".bulk-fields input").first.check()
     with page.expect_navigation():
         page.click('button[data-bulk="update"]')
     with page.expect_navigation() as added:

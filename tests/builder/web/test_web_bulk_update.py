@@ -269,16 +269,23 @@ def test_openapi_documents_the_bulk_update(clinic):
 # -- pages ---------------------------------------------------------------------------
 
 
+def tick(name: str, label: str) -> str:
+    """The bar's checkbox for one field, as the list page renders it."""
+    box = f'<input type="checkbox" id="bulk-field-{name}" name="field" value="{name}">'
+    return f'<label for="bulk-field-{name}">{box} {label}</label>'
+
+
 def test_the_bar_offers_the_fields_the_role_may_set_with_their_labels(clinic):
     follow_ups(clinic, 1)
     doctor = clinic.login("doctor").get("/records/follow_up").text
-    assert 'data-bulk="assign"' in doctor and "Assign…" in doctor and "Change a field" in doctor
-    assert '<option value="assignee">Assignee</option>' in doctor and 'value="status">' not in doctor
+    assert 'data-bulk="assign"' in doctor and "Assign…" in doctor and "Change fields" in doctor
+    assert "<legend>Fields to change (one or more)</legend>" in doctor  # ticked in the bar, no script needed
+    assert tick("assignee", "Assignee") in doctor and 'value="status">' not in doctor
     nurse = clinic.login("nurse").get("/records/follow_up").text
-    assert 'data-bulk="assign"' not in nurse and '<option value="attempts">Call attempts</option>' in nurse
+    assert 'data-bulk="assign"' not in nurse and tick("attempts", "Call attempts") in nurse
     assert 'value="assignee">' not in nurse
     desk = clinic.login("front_desk").get("/records/patient").text
-    assert '<option value="gender">Gender</option>' in desk and 'value="stage">' not in desk
+    assert tick("gender", "Gender") in desk and 'value="stage">' not in desk
     assert 'value="phone">' not in desk and 'data-bulk="export-csv"' not in desk  # unique; no export right
     assert 'data-bulk="export-xlsx"' in clinic.login("admin").get("/records/patient").text
 
@@ -399,6 +406,10 @@ def test_page_posts_for_fields_the_role_may_not_set_and_forged_forms_are_refused
     empty = browser.post("/records/patient/bulk-update", data={"csrf_token": form["csrf_token"], "field": "name"})
     assert empty.status_code == 422 and "Select at least one row first." in empty.text
     assert browser.post("/records/patient/bulk-update", data={**form, "field": "name"}).status_code == 200
+    none = browser.post("/records/patient/bulk-update", data=form)  # no field ticked in the bar
+    assert none.status_code == 422 and "Tick at least one field to change." in none.text
+    both = browser.post("/records/patient/bulk-update", data={**form, "field": ["gender", "channel"]})
+    assert both.status_code == 200 and 'id="f-gender"' in both.text and 'id="f-channel"' in both.text  # two ticked
     no_csrf = {k: v for k, v in form.items() if k != "csrf_token"}
     assert (
         browser.post("/records/patient/bulk-update", data={**no_csrf, "field": "name", "apply": "1"}).status_code == 403
