@@ -66,25 +66,26 @@ def assignee_field(service: RecordService, entity_name: str) -> str | None:
     return people[0] if len(people) == 1 else None
 
 
-def check_bulk_field(service: RecordService, actor: Actor, entity_name: str, field: str) -> None:
-    """Refuse the whole request for a field the role cannot see (422, like a missing one) or not set (403)."""
-    grant = service.policy.grant(actor, entity_name)
-    if field not in grant.readable:
-        raise ValidationFailed([FieldError("field", "unknown_field", message("unknown_field", actor.locale))])
-    if field not in grant.writable:
-        raise PermissionDenied(f"role `{actor.role}` may not change `{field}`")
-    if field not in settable_fields(service, entity_name):
-        reason = "this field is set by a workflow, computed, a table or unique: change it record by record"
-        raise ValidationFailed([FieldError("field", "not_bulk", reason)])
-
-
 def check_bulk_values(service: RecordService, actor: Actor, entity_name: str, values: Mapping[str, Any]) -> None:
-    """Refuse the whole request for no field at all, too many, or any field `check_bulk_field` refuses."""
+    """Refuse the whole request, naming each offending field: none or too many (422), ones the role cannot see
+    (422 `unknown_field`, exactly as for a field that does not exist), may not write (403), or that may not be
+    set on many records at once (422 `not_bulk`)."""
     if not values or len(values) > MAX_BULK_FIELDS:
         reason = f"set 1 to {MAX_BULK_FIELDS} fields"
         raise ValidationFailed([FieldError("values", "invalid", reason)])
-    for field in values:
-        check_bulk_field(service, actor, entity_name, field)
+    grant = service.policy.grant(actor, entity_name)
+    unknown = message("unknown_field", actor.locale)
+    hidden = [FieldError(str(name), "unknown_field", unknown) for name in values if name not in grant.readable]
+    if hidden:
+        raise ValidationFailed(hidden)
+    for name in values:
+        if name not in grant.writable:
+            raise PermissionDenied(f"role `{actor.role}` may not change `{name}`", field=name)
+    settable = settable_fields(service, entity_name)
+    reason = "this field is set by a workflow, computed, a table or unique: change it record by record"
+    refused = [FieldError(name, "not_bulk", reason) for name in values if name not in settable]
+    if refused:
+        raise ValidationFailed(refused)
 
 
 def update_many(

@@ -19,9 +19,13 @@ class NotFound(RecordError):
 
 
 class PermissionDenied(RecordError):
-    """The actor's role has no grant for this action on this entity."""
+    """The actor's role has no grant for this action on this entity (or, `field`, on that field)."""
 
     status = 403
+
+    def __init__(self, message: str = "", field: str = "__all__") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Conflict(RecordError):

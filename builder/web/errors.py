@@ -135,7 +135,8 @@ async def record_error(request: Request, exc: Exception) -> Response:
         errors, status = [FieldError("version", "conflict", message("conflict", locale))], 409
     elif isinstance(exc, (NotFound, PermissionDenied)):
         status = exc.status
-        errors = [FieldError("__all__", CODES[status], translate(f"error.{status}", locale))]
+        where = exc.field if isinstance(exc, PermissionDenied) else "__all__"
+        errors = [FieldError(where, CODES[status], translate(f"error.{status}", locale))]
     else:
         status = exc.status if isinstance(exc, RecordError) else 400
         errors = [FieldError("__all__", CODES.get(status, "error"), str(exc))]

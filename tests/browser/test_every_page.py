@@ -1,6 +1,11 @@
 """Every page, as every role of a vertical, in zh-CN: no raw code, no axe-core violation, no sideways
 scrolling.
 
+Besides the pages a role reaches by links it visits two reached by doing something: a list's
+bulk change of several fields (ticks a row, chooses a field in the bar, adds another on the
+next page) and a quick-create form prefilled from a link's `filter:` (the picker's "new" link
+with the form's value the filter reads, as forms.js sends it).
+
 One test body runs over (vertical, roles, viewport): the clinic template and the physio vertical on a
 375x667 phone (every role), and the clinic's admin and doctor on a 1280x800 desktop.
 
@@ -17,6 +22,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 import yaml
@@ -98,6 +104,22 @@ def blueprint_codes(folder: Path) -> dict[str, str]:
     for word in ("None", "True", "False", "null", "undefined", "NaN"):
         codes[word] = "a raw value"
     return codes
+
+
+def quick_pins(folder: Path) -> dict[str, str]:
+    """{"entity.link": "record.field=option"} for each link whose `filter:` reads a select field of the
+    record being edited: the query forms.js adds to the picker's quick-create link, with the field's first
+    option, so the quick-create form opens prefilled."""
+    pins: dict[str, str] = {}
+    for path in sorted((folder / "entities").glob("*.yaml")):
+        for name, entity in yaml.safe_load(path.read_text(encoding="utf-8")).items():
+            fields = entity.get("fields") or {}
+            for link, spec in fields.items():
+                for read in re.findall(r"record\.([a-z_]+)", str(spec.get("filter") or "")):
+                    options = (fields.get(read) or {}).get("options")
+                    if options:
+                        pins[f"{name}.{link}"] = urlencode({f"record.{read}": options[0]})
+    return pins
 
 
 def raw_codes_in(text: str, codes: dict[str, str]) -> list[str]:
@@ -210,8 +232,16 @@ WIDEST = """() => [...document.querySelectorAll('body *')]
   .slice(-3).map(e => `${e.tagName.toLowerCase()}.${e.className}`).join(', ')"""
 
 
-def pages_of(page, base: str) -> list[str]:
-    """The role's pages: its menu, then from each list its first record, new form and views; a report."""
+BULK_PAGE = re.compile(r"/records/([a-z_]+)/bulk-update")  # a list's bulk change of several fields
+
+
+def pages_of(page, base: str, pins: dict[str, str] | None = None, bulk_done: set[str] | None = None) -> list[str]:
+    """The role's pages: its menu, then from each list its first record, new form and views; a report.
+
+    With `pins` (quick_pins) also each prefilled quick-create a new form offers; with `bulk_done` (the
+    entities earlier roles changed in bulk, added to) the bulk change of one list whose bar offers two
+    fields or more, preferring an entity not yet seen.
+    """
     seen: list[str] = ["/", "/tasks", "/inbox", "/reports", "/search?q=王"]
     menu = [h for h in page.evaluate(LINKS) if h and h.startswith("/") and not h.startswith("/static")]
     for href in menu:
@@ -222,6 +252,7 @@ def pages_of(page, base: str) -> list[str]:
             and re.fullmatch(r"/(records/[a-z_]+|dashboards/[a-z_]+|audit|outbox|import)", href)
         ):
             seen.append(href)
+    bulk: list[str] = []
     for href in list(seen):
         match = re.fullmatch(r"/records/([a-z_]+)", href)
         if match is None:
@@ -232,10 +263,39 @@ def pages_of(page, base: str) -> list[str]:
         record = [h for h in links if re.fullmatch(rf"/records/{entity}/\d+", h or "")]
         extra = [f"/records/{entity}/{v}" for v in ("new", "calendar", "kanban") if f"/records/{entity}/{v}" in links]
         seen += [h for h in record[:1] + extra if h not in seen]
+        if bulk_done is not None and page.locator(".bulk-fields input").count() >= 2:
+            bulk.append(entity)
+    if bulk and bulk_done is not None:
+        entity = next((e for e in bulk if e not in bulk_done), bulk[0])
+        bulk_done.add(entity)
+        seen.append(f"/records/{entity}/bulk-update")
+    for key, pin in (pins or {}).items():
+        form = f"/records/{key.split('.')[0]}/new"
+        if form in seen:
+            page.goto(base + form)
+            quick = [h for h in page.evaluate(LINKS) if h and f"pick_for={key}&" in h]  # the picker's "new" link
+            seen += [f"{h}&{pin}" for h in quick[:1]]
     page.goto(base + "/reports")
     reports = [h for h in page.evaluate(LINKS) if re.fullmatch(r"/reports/[a-z_]+", h or "")]
     seen += [h for h in reports if h == "/reports/designer"] + [h for h in reports if h != "/reports/designer"][:1]
     return seen
+
+
+def open_path(page, base: str, path: str):
+    """Go to one of pages_of's paths, the bulk change by ticking the list's first row and the bar's first
+    field, then adding the next page's first other field (each a form post); the last response."""
+    match = BULK_PAGE.fullmatch(path)
+    if match is None:
+        return page.goto(base + path)
+    page.goto(f"{base}/records/{match.group(1)}")
+    page.locator("input[name=ids]").first.check()
+    page.click("details.bulk-update > summary")
+    page.locator(".bulk-fields input").first.check()
+    with page.expect_navigation():
+        page.click('button[data-bulk="update"]')
+    with page.expect_navigation() as added:
+        page.click('button[data-bulk="add"]')
+    return added.value
 
 
 def visible_text(page, path: str) -> str:
@@ -264,14 +324,14 @@ def _sign_in(browser, base: str, role: str, viewport: dict[str, int] = PHONE, **
     return context, page
 
 
-def _large_text_on_a_phone(browser, base: str) -> list[str]:
+def _large_text_on_a_phone(browser, base: str, pins: dict[str, str]) -> list[str]:
     """The admin (who reaches the most pages) in large-text mode: still no sideways scrolling."""
     context, page = _sign_in(browser, base, "admin")
     page.click("button[name=large_text]")
     page.wait_for_selector("body.large-text")
     problems = []
-    for path in pages_of(page, base):
-        page.goto(base + path)
+    for path in pages_of(page, base, pins, set()):
+        open_path(page, base, path)
         wide = page.evaluate(WIDE)
         if wide > 1 and not _known("fits", path):
             problems.append(f"admin {path} in large text: scrolls sideways by {wide}px ({page.evaluate(WIDEST)})")
@@ -286,18 +346,25 @@ def test_every_page_as_every_role_shows_labels_passes_axe_and_fits_the_screen(ca
     assert AXE.exists(), f"{AXE} is missing: `make assets` (npm ci) installs axe-core from package.json"
     server = request.getfixturevalue(case.server)
     codes = blueprint_codes(case.blueprint)
+    pins, bulk_done = quick_pins(case.blueprint), set()
     screen = "on a phone" if case.phone else f"at {case.viewport['width']}x{case.viewport['height']}"
     problems: list[str] = []
     visited = 0
+    visited_paths: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         try:
             for role in case.roles:
                 context, page = _sign_in(browser, server, role, case.viewport, bypass_csp=True)  # bypass: inject axe
-                paths = pages_of(page, server)
+                paths = pages_of(page, server, pins, bulk_done)
                 for path in paths:
-                    response = page.goto(server + path)
+                    response = open_path(page, server, path)
                     visited += 1
+                    visited_paths.append(path)
+                    if BULK_PAGE.fullmatch(path) and page.locator("[data-bulk-field]").count() < 2:
+                        problems.append(f"{role} {path}: the bulk change did not reach two fields")
+                    if "pick_for=" in path and page.locator('form input[name^="record."]').count() == 0:
+                        problems.append(f"{role} {path}: the quick-create form does not carry what its filter pins")
                     where = f"{role} {path}"
                     if response is None or response.status >= 400:
                         problems.append(f"{where}: status {response.status if response else 'none'}")
@@ -315,8 +382,10 @@ def test_every_page_as_every_role_shows_labels_passes_axe_and_fits_the_screen(ca
                         problems += [f"{where}: axe {v}" for v in page.evaluate(AXE_RUN)]
                 context.close()
             if case.phone:
-                problems += _large_text_on_a_phone(browser, server)
+                problems += _large_text_on_a_phone(browser, server, pins)
         finally:
             browser.close()
     assert visited >= case.min_pages, visited  # each role with its lists, records, forms, views and reports
+    assert bulk_done, "no role changed several fields of a list in bulk"
+    assert any("pick_for=" in p for p in visited_paths), "no prefilled quick-create form was visited"
     assert not problems, "\n".join(problems)

@@ -93,7 +93,9 @@ def bulk_update_path(ref: str, tags: list[str], operation: str, errors: dict[str
             "has: one you cannot see (`not_found`), changed since you read it (`conflict`), whose rules refuse the "
             "value (`invalid`, with `errors`) or whose automations fail (`failed`) is reported in `refused` and "
             "left unchanged; the others change. One `bulk_update` audit entry per request naming the "
-            "fields (never the values), besides each record's own change entry.",
+            "fields (never the values), besides each record's own change entry. A field the whole request "
+            "may not set is named in the error's `field`: `unknown_field` (422) alike for one that does not "
+            "exist and one your role may not read, 403 for one it reads but may not write, `not_bulk` (422).",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": ref}}}},
             "responses": {
                 "200": {

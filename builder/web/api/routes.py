@@ -29,7 +29,7 @@ from .export import export_csv, export_xlsx
 from .params import BadParameters, parse_list_params
 from .schemas import MAX_COMMENT, MAX_ID, MAX_VERSION
 from .serializing import jsonable, record_json
-from .validating import BodyValidator
+from .validating import BodyValidator, unknown_first
 
 
 class RecordsApi:
@@ -62,10 +62,18 @@ class RecordsApi:
         return body
 
     def _check_values(self, entity: CompiledEntity, values: dict[str, Any], actor: Actor, patching: bool) -> None:
-        """422 for values the entity's schema or field types refuse (`version` is part of a patch's body)."""
+        """422 for values the entity's schema or field types refuse (`version` is part of a patch's body).
+
+        A field the role may not read is answered exactly as one that does not exist (its value is never
+        looked at), so a request cannot learn which hidden fields an entity has.
+        """
+        readable = self.service.policy.grant(actor, entity.name).readable
+        hidden = [k for k in values if k in entity.fields and k not in readable]
+        shown = {k: v for k, v in values.items() if k not in hidden}
         errors = unstorable_errors(values, actor.locale)
-        errors = errors or self.validators[entity.name].errors(values, patching, actor.locale)
-        errors = errors or coercion_crashes(entity.fields, values, actor.locale)
+        checked = self.validators[entity.name].errors(shown, patching, actor.locale)
+        errors = errors or unknown_first(values, hidden, checked, actor.locale)
+        errors = errors or coercion_crashes(entity.fields, shown, actor.locale)
         if errors:
             raise ApiError(422, errors)
 

@@ -31,6 +31,14 @@ TYPE_CODES = {
 MAX_ERRORS = 50
 
 
+def unknown_first(body: dict[str, Any], hidden: list[str], errors: list[FieldError], locale: str) -> list[FieldError]:
+    """`errors` with one `unknown_field` per top-level key that is not a field or is `hidden`, first and in
+    the body's order: the same answer whether a key is missing from the entity or hidden from the role."""
+    names = set(hidden) | {e.field for e in errors if e.code == "unknown_field" and e.field in body}
+    unknown = [FieldError(k, "unknown_field", message("unknown_field", locale)) for k in body if k in names]
+    return unknown + [e for e in errors if not (e.code == "unknown_field" and e.field in body)]
+
+
 class BodyValidator:
     """The create and patch validators of one entity."""
 

@@ -1,8 +1,9 @@
-"""Change a field on selected rows of a list, assign them to someone, or export just them.
+"""Change fields on selected rows of a list, assign them to someone, or export just them.
 
-The list's bar posts the checked ids (and each row's version) here. Changing a field
-takes two steps: the bar names the field (or "Assign…", the entity's assignee field),
-this page then shows that field's input exactly as the record form does (option
+The list's bar posts the checked ids (and each row's version) here. Changing fields
+takes two steps: the bar's checkboxes name one or more fields (or "Assign…", the
+entity's assignee field; no script needed, so the same on a phone),
+this page then shows their inputs exactly as the record form does (option
 labels, link picker), and applying it sets the value on each record through the
 record service (`update_many`): every rule and permission per row, each refused row
 listed with its reason in words. Export hands the ids to the list's own audited
@@ -39,8 +40,9 @@ from .form_layout import FormBuilder, FormSection, FormView
 
 register_texts(
     {
-        "bulk.update": {"en": "Change a field", "zh-CN": "修改字段"},
-        "bulk.update_field": {"en": "Field to change", "zh-CN": "要修改的字段"},
+        "bulk.update": {"en": "Change fields", "zh-CN": "修改字段"},
+        "bulk.update_fields": {"en": "Fields to change (one or more)", "zh-CN": "要修改的字段(可多选)"},
+        "bulk.choose_field": {"en": "Tick at least one field to change.", "zh-CN": "请至少勾选一个要修改的字段。"},
         "bulk.next": {"en": "Next", "zh-CN": "下一步"},
         "bulk.assign": {"en": "Assign…", "zh-CN": "分配…"},
         "bulk.update_title": {"en": "Set “{field}”", "zh-CN": "设置“{field}”"},
@@ -106,8 +108,11 @@ def routes(runtime: Runtime) -> list[BaseRoute]:
         context = result_context(entity, actor, heading or translate("bulk.update", actor.locale))
         if refused_count(context, len(pairs), actor.locale):
             return render(request, "bulk.html", context, status_code=422)
+        if not names:
+            context["errors"] = [translate("bulk.choose_field", actor.locale)]
+            return render(request, "bulk.html", context, status_code=422)
         allowed = bulk_fields(service, actor, entity.name)
-        if not names or any(n not in allowed for n in names):
+        if any(n not in allowed for n in names):
             context["errors"] = [translate("bulk.field_refused", actor.locale)]  # hidden or missing look alike
             return render(request, "bulk.html", context, status_code=403)
         one = FormBuilder(service, forms, actor, entity).single

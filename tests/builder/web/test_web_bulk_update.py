@@ -170,7 +170,7 @@ def test_fields_a_role_may_not_set_on_selected_rows_are_refused_for_the_whole_re
     hidden = desk.post(patients, json={"field": "allergies", "value": 5, "records": patient})
     missing = desk.post(patients, json={"field": "nothing", "value": 5, "records": patient})
     assert hidden.status_code == missing.status_code == 422
-    assert hidden.json() == missing.json()  # a field it cannot read looks like one that does not exist
+    assert hidden.json()["errors"] == [{**e, "field": "allergies"} for e in missing.json()["errors"]]  # look alike
     for field in ("age", "phone"):  # computed; unique (the same value on many records cannot hold)
         refused = admin.post(patients, json={"field": field, "value": "13900001111", "records": patient})
         assert refused.status_code == 422 and refused.json()["errors"][0]["code"] == "not_bulk"
@@ -182,6 +182,41 @@ def test_fields_a_role_may_not_set_on_selected_rows_are_refused_for_the_whole_re
         403,
         404,
     )
+    assert clinic.audit("bulk_update") == []
+
+
+def test_each_refused_field_is_named_and_a_hidden_one_is_answered_as_a_missing_one(clinic):
+    desk, admin = english(clinic, "front_desk"), english(clinic, "admin")
+    url, patient = URL.format(entity="patient"), records(clinic.data["patients"][0])
+
+    def errors(client, values: dict) -> tuple[int, list[tuple[str, str]]]:
+        answer = client.post(url, json={"values": values, "records": patient})
+        return answer.status_code, [(e["field"], e["code"]) for e in answer.json()["errors"]]
+
+    hidden = desk.post(url, json={"values": {"name": "X", "allergies": 5}, "records": patient})
+    missing = desk.post(url, json={"values": {"name": "X", "nothing": 5}, "records": patient})
+    assert hidden.status_code == missing.status_code == 422
+    unknown = {"code": "unknown_field", "message": "There is no such field."}
+    assert hidden.json() == {"errors": [{"field": "allergies", **unknown}]}
+    assert missing.json() == {"errors": [{"field": "nothing", **unknown}]}
+    assert errors(desk, {"allergies": "x", "nothing": "x", "name": "X"}) == (
+        422,
+        [("allergies", "unknown_field"), ("nothing", "unknown_field")],
+    )  # every unknown one, in the body's order
+    one = f"/api/patient/{patient[0]['id']}"
+    for value in (5, "x"):  # a single-record PATCH answers the same way, whatever the value
+        patched = desk.patch(one, json={"allergies": value, "version": patient[0]["version"]})
+        nothing = desk.patch(one, json={"nothing": value, "version": patient[0]["version"]})
+        assert patched.status_code == nothing.status_code == 422
+        assert patched.json()["errors"] == [{**e, "field": "allergies"} for e in nothing.json()["errors"]]
+    forbidden = desk.post(url, json={"values": {"name": "X", "stage": "new"}, "records": patient})
+    assert forbidden.status_code == 403 and [e["field"] for e in forbidden.json()["errors"]] == ["stage"]
+    assert errors(admin, {"name": "X", "age": 3, "phone": "13900001111"}) == (
+        422,
+        [("age", "not_bulk"), ("phone", "not_bulk")],
+    )
+    old_body = desk.post(url, json={"field": "allergies", "value": 5, "records": patient})
+    assert old_body.status_code == 422 and old_body.json()["errors"][0]["field"] == "allergies"
     assert clinic.audit("bulk_update") == []
 
 
@@ -234,16 +269,23 @@ def test_openapi_documents_the_bulk_update(clinic):
 # -- pages ---------------------------------------------------------------------------
 
 
+def tick(name: str, label: str) -> str:
+    """The bar's checkbox for one field, as the list page renders it."""
+    box = f'<input type="checkbox" id="bulk-field-{name}" name="field" value="{name}">'
+    return f'<label for="bulk-field-{name}">{box} {label}</label>'
+
+
 def test_the_bar_offers_the_fields_the_role_may_set_with_their_labels(clinic):
     follow_ups(clinic, 1)
     doctor = clinic.login("doctor").get("/records/follow_up").text
-    assert 'data-bulk="assign"' in doctor and "Assign…" in doctor and "Change a field" in doctor
-    assert '<option value="assignee">Assignee</option>' in doctor and 'value="status">' not in doctor
+    assert 'data-bulk="assign"' in doctor and "Assign…" in doctor and "Change fields" in doctor
+    assert "<legend>Fields to change (one or more)</legend>" in doctor  # ticked in the bar, no script needed
+    assert tick("assignee", "Assignee") in doctor and 'value="status">' not in doctor
     nurse = clinic.login("nurse").get("/records/follow_up").text
-    assert 'data-bulk="assign"' not in nurse and '<option value="attempts">Call attempts</option>' in nurse
+    assert 'data-bulk="assign"' not in nurse and tick("attempts", "Call attempts") in nurse
     assert 'value="assignee">' not in nurse
     desk = clinic.login("front_desk").get("/records/patient").text
-    assert '<option value="gender">Gender</option>' in desk and 'value="stage">' not in desk
+    assert tick("gender", "Gender") in desk and 'value="stage">' not in desk
     assert 'value="phone">' not in desk and 'data-bulk="export-csv"' not in desk  # unique; no export right
     assert 'data-bulk="export-xlsx"' in clinic.login("admin").get("/records/patient").text
 
@@ -364,6 +406,10 @@ def test_page_posts_for_fields_the_role_may_not_set_and_forged_forms_are_refused
     empty = browser.post("/records/patient/bulk-update", data={"csrf_token": form["csrf_token"], "field": "name"})
     assert empty.status_code == 422 and "Select at least one row first." in empty.text
     assert browser.post("/records/patient/bulk-update", data={**form, "field": "name"}).status_code == 200
+    none = browser.post("/records/patient/bulk-update", data=form)  # no field ticked in the bar
+    assert none.status_code == 422 and "Tick at least one field to change." in none.text
+    both = browser.post("/records/patient/bulk-update", data={**form, "field": ["gender", "channel"]})
+    assert both.status_code == 200 and 'id="f-gender"' in both.text and 'id="f-channel"' in both.text  # two ticked
     no_csrf = {k: v for k, v in form.items() if k != "csrf_token"}
     assert (
         browser.post("/records/patient/bulk-update", data={**no_csrf, "field": "name", "apply": "1"}).status_code == 403
