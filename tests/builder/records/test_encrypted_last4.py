@@ -24,6 +24,8 @@ from builder.storage.database import make_engine
 from builder.storage.last4 import last4_hash
 from builder.storage.migrations import apply_migration, plan_migration
 from builder.storage.migrations.rewrites import pending_rewrites, run_pending_rewrites
+from builder.storage.rotation import rotate_keys
+from builder.storage.tables import build_schema
 from builder.system_tables import create_system_tables
 from engines.forms import EntitySpec
 
@@ -52,8 +54,13 @@ def migrate(engine: sa.Engine, entities: dict[str, EntitySpec], keyring: Keyring
 
 
 @pytest.fixture
-def keyring(tmp_path) -> Keyring:
-    return Keyring.generate(tmp_path / "keys.json")
+def key_path(tmp_path) -> Path:
+    return tmp_path / "keys.json"
+
+
+@pytest.fixture
+def keyring(key_path) -> Keyring:
+    return Keyring.generate(key_path)
 
 
 @pytest.fixture
@@ -194,6 +201,29 @@ def test_removing_the_option_drops_the_column_without_losing_data(migrated, engi
     assert "phone__last4" not in {c["name"] for c in sa.inspect(engine).get_columns("patient")}
     records = service(engine, clinic(last4=False), keyring)
     assert found(records, DOCTOR, "5678") == [] and found(records, DOCTOR, "13912345678") == ["王芳"]
+
+
+def test_key_rotation_keeps_the_hashes_and_the_search(migrated, engine, keyring, key_path):
+    before = stored_last4(engine)
+    entities = clinic()
+    assert rotate_keys(engine, build_schema(entities), entities, keyring, key_path) >= len(PHONES)
+    assert stored_last4(engine) == before  # keyed by the index key, which rotation never changes
+    rotated = service(engine, entities, Keyring.load(key_path))
+    assert found(rotated, DOCTOR, "5678") == ["李娜", "王芳"]
+
+
+def test_a_renamed_phone_keeps_its_last_4_digits(migrated, engine, keyring):
+    patient = clinic()["patient"]
+    phone = patient.fields["phone"].model_copy(update={"renamed_from": "phone"})
+    fields = {("mobile" if name == "phone" else name): spec for name, spec in patient.fields.items()}
+    fields["mobile"] = phone
+    renamed = {**clinic(), "patient": patient.model_copy(update={"fields": fields})}
+    plan = plan_migration(engine, renamed)
+    assert plan.data_losing == [], plan.describe()
+    apply_migration(engine, plan, keyring=keyring)
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("patient")}
+    assert {"mobile", "mobile__hash", "mobile__last4"} <= columns and "phone__last4" not in columns
+    assert found(service(engine, renamed, keyring), DOCTOR, "5678") == ["李娜", "王芳"]  # re-encrypted, same hashes
 
 
 HEAD = "app: {name: demo}\nroles:\n  doctor: {}\nentities:\n  patient:\n    fields:\n      name: {type: text}\n"
