@@ -1,8 +1,9 @@
 """Python values <-> database rows, including encrypted fields.
 
-Encrypted values are stored as ciphertext with a keyed hash beside them; the table
-and field name are the ciphertext's associated data, so a value copied into another
-column does not decrypt.
+Encrypted values are stored as ciphertext with a keyed hash beside them (and, for a
+phone with `last4_search`, a keyed hash of its last 4 digits); the table and field
+name are the ciphertext's associated data, so a value copied into another column
+does not decrypt.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from builder.storage.crypto import TOKEN_VERSION, DecryptionError
+from builder.storage.last4 import has_last4, last4_column, last4_hash
 from builder.storage.tables import child_table_name, hash_column
 from engines.forms import EntitySpec, FieldSpec
 
@@ -45,13 +47,18 @@ def encode(fields: list[CompiledField], values: dict[str, Any], table: str, ciph
             continue
         value = field.kind.to_storage(values[field.name], field.spec)
         if field.spec.encrypted:
+            last4 = has_last4(field.spec)
             if value is None:
                 row[field.name] = row[hash_column(field.name)] = None
+                if last4:
+                    row[last4_column(field.name)] = None
                 continue
             if cipher is None:
                 raise MissingKeys()
             row[field.name] = cipher.encrypt(str(value), _context(table, field))
             row[hash_column(field.name)] = cipher.blind_index(str(value))
+            if last4:
+                row[last4_column(field.name)] = last4_hash(cipher.blind_index, str(value))
         else:
             row[field.name] = value
     return row

@@ -8,6 +8,7 @@ contributes only the comparison that fits what was typed:
 |---|---|---|---|
 | phone | a whole number (parses in its region) | `col = E.164` (or its blind index) | unique / `ix_` / `__hash` |
 | phone | exactly 4 digits, role with full access | `substr(col, length(col) - 3) = q` | `sx_<t>_<f>_last4` |
+| phone, encrypted, `last4_search` | exactly 4 digits, full access | `<f>__last4 = keyed hash` | `ix_<t>_<f>__last4` |
 | phone | 5+ digits, role with full access | `col LIKE '%digits%'` | trigram (PostgreSQL) |
 | resident ID | a whole, valid ID | `col = value` (blind index when encrypted) | unique / `__hash` |
 | text, long text, e-mail | a number (digits, spaces, `+-()`) | prefix, as below | `sx_…_prefix` |
@@ -17,7 +18,9 @@ contributes only the comparison that fits what was typed:
 
 A field the actor sees masked (or an encrypted one) is matched only by its whole
 value, exactly, and that look-up is counted (masked_lookups.py): never a prefix, a
-substring or the last 4 digits. Short text is a prefix because a trigram index cannot
+substring or the last 4 digits. The one exception is opt-in: an encrypted phone with
+`last4_search` is found by its last 4 digits through their keyed hash, by roles that
+see it unmasked only (storage/last4.py). Short text is a prefix because a trigram index cannot
 serve 1–2 characters, and a Chinese name is looked up by its family name, which comes
 first (`王` finds 王芳, not 李王). A number is matched by prefix on text fields too:
 it is an identifier being typed (a phone, an ID, a code), and a substring there would
@@ -32,10 +35,11 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from builder.storage.last4 import has_last4, last4_column, last4_hash
 from builder.storage.search_indexes import ID_TYPES, NAME_TYPES, PHONE_TYPES, last4_of, searched_fields
 from engines.forms import FieldValueError
 
-from .codec import search_value
+from .codec import MissingKeys, search_value
 from .compiled import CompiledEntity, CompiledField
 from .policy import Grant
 
@@ -68,6 +72,13 @@ def _whole(service: RecordService, field: CompiledField, table: sa.Table, q: str
     return table.c[column] == stored
 
 
+def _last4(service: RecordService, field: CompiledField, table: sa.Table, q: str) -> sa.ColumnElement:
+    """`<f>__last4 = keyed hash of q` (4 digits are never a whole phone, so nothing else could match)."""
+    if service.cipher is None:
+        raise MissingKeys()
+    return table.c[last4_column(field.name)] == last4_hash(service.cipher.blind_index, q)
+
+
 def _text(dialect: str, column: sa.ColumnElement, q: str) -> sa.ColumnElement:
     if len(q) < PREFIX_BELOW or _NUMBER.match(q):
         if dialect == "sqlite":  # SQLite's LIKE folds ASCII case itself; the NOCASE index serves `col LIKE 'q%'`
@@ -83,6 +94,8 @@ def field_clause(
     column = table.c[field.name]
     dialect = service.engine.dialect.name
     kind = field.spec.type
+    if field.spec.encrypted and has_last4(field.spec) and not _masked(field, grant) and _FOUR_DIGITS.match(q):
+        return _last4(service, field, table, q)  # opted in: the keyed hash of the last 4 digits
     if field.spec.encrypted or _masked(field, grant) or kind in ID_TYPES:
         return _whole(service, field, table, q)  # whole values only: never probe hidden digits
     if kind in PHONE_TYPES:

@@ -4,7 +4,8 @@ Every entity gets one table with the same system columns (id, who and when, a
 version for optimistic locking); ids and every column holding one (links, a
 child row's parent) are 64-bit; a `table` field gets a child table with a foreign
 key to its parent; an encrypted field gets a keyed-hash column beside its
-ciphertext so exact-match search and `unique` keep working.
+ciphertext so exact-match search and `unique` keep working, and an encrypted phone with
+`last4_search: true` a keyed hash of its last 4 digits (`<field>__last4`, last4.py).
 
 Indexes follow the blueprint: links, searched fields, list views' quick filters and
 calendars' start fields, and fields with `index: true`, which the blueprint sets itself
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 
 from engines.forms import EntitySpec, FieldSpec, field_type, id_column_type
 
+from .last4 import has_last4, last4_column
 from .search_indexes import view_fields
 
 SYSTEM_COLUMNS = ("id", "created_at", "created_by", "updated_at", "updated_by", "version")
@@ -70,6 +72,8 @@ def _value_columns(fields: dict[str, FieldSpec], table_name: str, searchable: se
                     hash_column(name), sa.String(64), nullable=True, index=not spec.unique, unique=spec.unique or None
                 )
             )
+            if has_last4(spec):
+                columns.append(sa.Column(last4_column(name), sa.String(64), nullable=True, index=True))
             continue
         column_type = kind.column_type(spec)
         args: list = []

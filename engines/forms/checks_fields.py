@@ -77,6 +77,7 @@ def check_field(
     yield from (p.at(*loc) for p in kind.check(spec))
     yield from _check_type_specific(ctx, entity, name, spec, loc, scopes, in_table)
     yield from _check_flags(spec, loc)
+    yield from _check_last4_search(spec, loc, in_table)
     yield from _check_default(ctx, spec, loc, scopes)
     yield from _check_limits(ctx, spec, loc, scopes)
     if spec.compute is not None:
@@ -218,6 +219,34 @@ def _check_flags(spec: FieldSpec, loc: Loc) -> Iterator[Problem]:
                 f"`{key}` does not apply to a `{spec.type}` field",
                 "it applies to: date, datetime, decimal, integer",
             )
+
+
+def _check_last4_search(spec: FieldSpec, loc: Loc, in_table: bool) -> Iterator[Problem]:
+    """`last4_search` only on an encrypted phone of an entity: a plain phone has its last 4 digits indexed anyway."""
+    if not spec.last4_search:
+        return
+    where = loc + ("last4_search",)
+    if spec.type != "phone":
+        yield Problem(
+            where,
+            "field.last4_search_type",
+            f"`last4_search` does not apply to a `{spec.type}` field",
+            "it applies to encrypted phone fields",
+        )
+    elif not spec.encrypted:
+        yield Problem(
+            where,
+            "field.last4_search_plain",
+            "`last4_search` is for encrypted phones",
+            "a phone that is not encrypted is searched by its last 4 digits already; remove `last4_search`",
+        )
+    elif in_table:
+        yield Problem(
+            where,
+            "field.last4_search_table",
+            "`last4_search` does not apply to a field of a child table",
+            "search looks at the entity's own fields; remove `last4_search`",
+        )
 
 
 def _check_result(expression: Any, spec: FieldSpec, loc: Loc, verb: str) -> Iterator[Problem]:

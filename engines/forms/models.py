@@ -60,6 +60,7 @@ class FieldSpec(Spec):
     phi: bool = False
     encrypted: bool = False
     searchable: bool = False
+    last4_search: bool = False  # encrypted phone: keyed hash of its last 4 digits for q (opt-in, docs/security.md)
     index: bool = False  # a database index on the column (set too for reports' time fields, see builder/blueprint.py)
     renamed_from: str | None = None
     # type-specific options

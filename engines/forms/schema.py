@@ -62,6 +62,9 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "phi": "Protected health information: reads are audited, values kept out of the audit trail.",
         "encrypted": "Stored encrypted, with a keyed hash for exact matches (text-like types only).",
         "searchable": "Include the field in the quick search (same as listing it under the entity's search).",
+        "last4_search": (
+            "An encrypted phone: keep a keyed hash of its last 4 digits, so roles with full access find it by them."
+        ),
         "index": "Create a database index on the column (report time fields and date ranges get one anyway).",
         "renamed_from": "The field's previous name, so the migration renames its column instead of dropping it.",
         "options": "The allowed values (select, multi_select, state), at most 64 characters each.",

@@ -16,6 +16,7 @@ from alembic.operations import Operations
 from alembic.operations.base import BatchOperations
 from sqlalchemy.dialects import postgresql
 
+from ..last4 import LAST4_SUFFIX
 from .naming import sql_type
 from .operations import Phase, Step, quote
 from .rewrites import PlannedRewrite
@@ -196,6 +197,9 @@ class DropColumn(Alteration):
         return f"drop field {self.names.column(self.table, self.column, self.column_type)}"
 
     def examine(self, connection: sa.Connection) -> None:
+        if self.column.endswith(LAST4_SUFFIX) and self.column[: -len(LAST4_SUFFIX)] in self.names.fields_of(self.table):
+            self.facts = "hashes of the phone's last 4 digits, nothing else is lost"  # `last4_search` removed
+            return
         stored = _count(connection, self.table, sa.column(self.column).is_not(None))
         self.loses_data = True
         self.facts = f"{stored} values would be lost" if stored else "no values stored"

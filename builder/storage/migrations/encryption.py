@@ -5,6 +5,8 @@
 - a field that becomes `encrypted` has its existing plaintext encrypted and its
   search hash filled in, once its column is TEXT;
   both in committed batches after the migration's transaction (rewrites.py);
+- an encrypted phone given `last4_search` has the keyed hash of its last 4 digits
+  filled in for the rows already stored, in batches too (after any encryption);
 - switching encryption off for a field holding values is refused: it would need the
   values decrypted into a narrower column, which `crm migrate` does not do.
 """
@@ -19,6 +21,7 @@ from alembic.operations import Operations
 
 from engines.forms import EntitySpec, FieldSpec, field_type
 
+from ..last4 import has_last4, last4_column
 from ..tables import child_table_name, hash_column
 from .errors import MigrationError
 from .naming import BlueprintNames
@@ -92,6 +95,27 @@ class EncryptValues(KeyringStep):
 
 
 @dataclass
+class FillLast4(KeyringStep):
+    """An encrypted phone given `last4_search`: the keyed hash of each stored value's last 4 digits."""
+
+    phase: ClassVar[Phase] = Phase.ENCRYPT
+    order: ClassVar[int] = 1  # after EncryptValues of the same field: it reads what that wrote
+
+    def describe(self) -> str:
+        return f"fill the last 4 digits search index of {self.table.replace('__', '.')}.{self.column}"
+
+    def examine(self, connection: sa.Connection) -> None:
+        self.facts = f"{_stored_count(connection, self.table, self.column)} values"
+
+    def deferred(self, dialect: str) -> PlannedRewrite:
+        return PlannedRewrite("last4", self.table, self.column)
+
+    def apply(self, ops: Operations) -> None:
+        """Only shown by --dry-run: the hashes are filled in batches after the commit."""
+        ops.execute(f"-- hash the last 4 digits of {self.table}.{self.column} row by row with the keyring")
+
+
+@dataclass
 class StopEncrypting(Step):
     """A field no longer marked `encrypted`: refused while it holds values."""
 
@@ -143,4 +167,6 @@ def plan_encryption_changes(
                 steps.append(EncryptValues(table, names, column=name))
             elif not spec.encrypted and encrypted_now:
                 steps.append(StopEncrypting(table, names, column=name))
+            if has_last4(spec) and last4_column(name) not in columns:
+                steps.append(FillLast4(table, names, column=name))
     return steps

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from engines.forms import EntitySpec, FieldSpec
 
+from ..last4 import LAST4_SUFFIX
 from ..tables import HASH_SUFFIX, SYSTEM_COLUMNS, child_table_name
 
 
@@ -32,6 +33,9 @@ class BlueprintNames:
         """`entity patient`, `child table visit.prescriptions`, or `table x` if unknown."""
         return self._titles.get(table, f"table {table}")
 
+    def fields_of(self, table: str) -> dict[str, FieldSpec]:
+        return self._fields.get(table, {})
+
     def field(self, table: str, column: str) -> FieldSpec | None:
         return self._fields.get(table, {}).get(column)
 
@@ -40,6 +44,8 @@ class BlueprintNames:
         owner = table.replace("__", ".")
         if column.endswith(HASH_SUFFIX) and column not in SYSTEM_COLUMNS:
             return f"search index of {owner}.{column[: -len(HASH_SUFFIX)]}"
+        if column.endswith(LAST4_SUFFIX) and column not in SYSTEM_COLUMNS:
+            return f"last 4 digits search index of {owner}.{column[: -len(LAST4_SUFFIX)]}"
         spec = self.field(table, column)
         if spec is not None:
             kind = spec.type + (", encrypted" if spec.encrypted else "")

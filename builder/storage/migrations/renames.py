@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from engines.forms import EntitySpec, FieldSpec
 
+from ..last4 import has_last4, last4_column
 from ..tables import child_table_name, hash_column
 from .encryption import Reencrypt
 from .naming import BlueprintNames
@@ -50,6 +51,8 @@ class _RenamePlanner:
                 self.steps.append(RenameColumn(table, self.names, old=old, new=name))
                 if spec.encrypted and hash_column(old) in columns and hash_column(name) not in columns:
                     self.steps.append(RenameColumn(table, self.names, old=hash_column(old), new=hash_column(name)))
+                if has_last4(spec) and last4_column(old) in columns and last4_column(name) not in columns:
+                    self.steps.append(RenameColumn(table, self.names, old=last4_column(old), new=last4_column(name)))
             was_encrypted = hash_column(old) in columns and old in columns
             if spec.encrypted and was_encrypted and (current, old) != (table, name):
                 self.steps.append(

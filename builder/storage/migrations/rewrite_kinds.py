@@ -8,6 +8,9 @@ work, so a batch that committed but whose marker was lost is never done twice:
   that already decrypts under the field's context is left alone.
 - `reencrypt`: ciphertext of a renamed encrypted field, from the old "table.field"
   context to the new one; a value that decrypts under the new context is left alone.
+- `last4`: the keyed hash of an encrypted phone's last 4 digits (`last4_search`), for
+  rows whose hash is still empty; reads ciphertext, or plaintext an `encrypt` planned
+  before it has not reached yet.
 - `fill`: empty rows of a required field get its default (only rows still empty).
 - `cut`: text longer than a narrowed `max_length` is cut to it (only rows still longer);
   on PostgreSQL the column's type changes once every value fits.
@@ -27,6 +30,7 @@ import sqlalchemy as sa
 from engines.forms import FieldSpec, field_type
 
 from ..crypto import TOKEN_VERSION, DecryptionError, field_context
+from ..last4 import has_last4, last4_column, last4_hash
 from ..tables import hash_column
 from .errors import MigrationError
 from .rewrites import Rewrite
@@ -136,6 +140,36 @@ class Reencrypt(RewriteKind):
         return Work(table, [table.c[job.column]], table.c[job.column].is_not(None), rewrite)
 
 
+class Last4(RewriteKind):
+    name = "last4"
+
+    def describe(self, job: Rewrite) -> str:
+        return f"hashing the last 4 digits of {label(job)}"
+
+    def prepare(self, connection: sa.Connection, job: Rewrite, keyring: Any) -> Work:
+        index = last4_column(job.column)
+        table = sa.table(job.table, sa.column("id"), sa.column(job.column), sa.column(index))
+        context = field_context(job.table, job.column)
+
+        def plain(row_id: Any, stored: str) -> str:
+            if not stored.startswith(f"{TOKEN_VERSION}:"):
+                return stored  # not encrypted yet (an `encrypt` of the same field is under way)
+            try:
+                return keyring.decrypt(stored, context)
+            except DecryptionError as exc:
+                raise MigrationError(f"{self.describe(job)}: row {row_id}: {exc}") from None
+
+        def rewrite(connection: sa.Connection, rows: Sequence[sa.Row]) -> int:
+            updates = [
+                {"row_id": row_id, "old": stored, index: last4_hash(keyring.blind_index, plain(row_id, str(stored)))}
+                for row_id, stored in rows
+            ]
+            return _replace_each(connection, table, job.column, updates)
+
+        missing = sa.and_(table.c[job.column].is_not(None), table.c[index].is_(None))
+        return Work(table, [table.c[job.column]], missing, rewrite)
+
+
 def _typed_table(connection: sa.Connection, job: Rewrite, columns: list[str]) -> sa.Table:
     """The columns with their real types, so dates and decimals bind the way each database wants."""
     with warnings.catch_warnings():  # SQLite cannot reflect the search indexes (expressions)
@@ -157,6 +191,7 @@ class Fill(RewriteKind):
         spec = FieldSpec.model_validate(job.detail["spec"])
         fill = FillValue(job.column, spec, field_type(spec.type).coerce(job.detail["value"], spec), 0)
         columns = [job.column, hash_column(job.column)] if spec.encrypted else [job.column]
+        columns += [last4_column(job.column)] if has_last4(spec) else []
         table = _typed_table(connection, job, columns)
         empty = table.c[job.column].is_(None)
 
@@ -213,7 +248,7 @@ class Cut(RewriteKind):
         return Work(table, [], longer, rewrite, finish)
 
 
-KINDS: dict[str, RewriteKind] = {kind.name: kind for kind in (Encrypt(), Reencrypt(), Fill(), Cut())}
+KINDS: dict[str, RewriteKind] = {kind.name: kind for kind in (Encrypt(), Reencrypt(), Last4(), Fill(), Cut())}
 
 
 def kind_of_rewrite(step: str) -> RewriteKind:
