@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from builder.storage.database import inserted_id, write_transaction
+from builder.storage.database import inserted_id, reading, write_transaction
 from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
@@ -372,7 +372,7 @@ class RecordService:
     def _run_page(self, entity: CompiledEntity, shown: Grant, spec: ListQuery, queries: ListQueries) -> Page:
         """Run the page and its count; only the columns `shown` needs are read (and decrypted)."""
         table = self.schema.table(entity.name)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             count = count_matches(conn, queries.matches, spec.count, may_estimate=not shown.where)
             page = queries.page.with_only_columns(*_columns_for(table, entity, shown, queries.order))
             rows = conn.execute(page).all() if spec.limit else []

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from builder.records import Actor, RecordService
 from builder.records.codec import decode
 from builder.records.compiled import CompiledEntity, CompiledField
+from builder.storage.database import reading
 from builder.storage.row_batches import any_of
 from engines.forms import localized
 
@@ -86,7 +87,7 @@ def titles_for(service: RecordService, actor: Actor, target: str, ids: set[int])
     condition = service.row_filter(actor, target, grant)
     if condition is not None:
         query = query.where(condition)
-    with service.engine.connect() as conn:
+    with reading(service.engine) as conn:
         rows = conn.execute(query).all()
     titles = {}
     for row in rows:
