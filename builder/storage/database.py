@@ -3,15 +3,12 @@
 SQLite needs care to behave like a real database: foreign keys are off unless every
 connection turns them on, readers block writers unless the journal is WAL, and the
 Python driver does not open transactions before DDL (so a failed migration would
-be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL names, and a
-pooled connection is pinged before use only when it has been idle a while (see
-`_ping_when_idle`).
+be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL names.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +24,6 @@ from .private_files import create_private_file
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_SECONDS = 5
-PING_AFTER_IDLE_SECONDS = 5.0
 
 
 def safe_url(url: str | sa.URL) -> str:
@@ -187,8 +183,8 @@ def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.En
     parsed = normalise_url(url)
     # Never SQL parameters in errors or logs: they are patient data (a phone, a resident ID).
     options: dict[str, Any] = {**engine_options, "hide_parameters": True}
-    ping_when_idle = parsed.get_backend_name() == "postgresql" and "pool_pre_ping" not in options
     if parsed.get_backend_name() == "postgresql":
+        options.setdefault("pool_pre_ping", True)
         options.setdefault("connect_args", {}).setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
     if parsed.get_backend_name() == "sqlite":
         create_private_sqlite_file(parsed.database)
@@ -198,37 +194,9 @@ def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.En
         raise ProjectError(f"cannot use the database `{safe_url(parsed)}`: {exc}") from None
     if is_sqlite(engine):
         _configure_sqlite(engine)
-    if ping_when_idle:
-        _ping_when_idle(engine)
     if check:
         check_reachable(engine)
     return engine
-
-
-def _ping_when_idle(engine: sa.Engine) -> None:
-    """Ping a pooled connection before use only if it has been idle PING_AFTER_IDLE_SECONDS or more.
-
-    `pool_pre_ping` pings at every checkout: a page checks out about ten connections in a
-    few milliseconds, and the pings were a third of its round trips (docs/performance.md,
-    workspace pages). A connection returned moments ago is alive unless the server went
-    away just then; that request fails and the pool is renewed (SQLAlchemy invalidates it on
-    a disconnect error). A dead connection found by the ping is replaced before use.
-    """
-
-    @event.listens_for(engine, "checkin")
-    def _idle_from(dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        since = record.info.get("idle_since")
-        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-            dbapi_connection.rollback()  # out of the ping's transaction: a reader may switch to autocommit
-        except engine.dialect.loaded_dbapi.Error as exc:
-            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 @contextlib.contextmanager

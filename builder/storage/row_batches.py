@@ -6,8 +6,7 @@ on its own). Here it is one, `UPDATE … FROM unnest(:ids, :statuses, …)`: an 
 column, so the statement's text is the same whatever the batch size, compiled once and
 prepared by the driver (a `VALUES` list would be a new statement, 600 parameters long, for
 every batch). Inserts go the same way: `INSERT … SELECT * FROM unnest(…)`. SQLite runs
-in-process, where an executemany is already the cheap way. Reads by many ids likewise:
-`id = ANY(:ids)`, one array, not an `IN` list of 1,200 parameters (a calendar week's patients).
+in-process, where an executemany is already the cheap way.
 """
 
 from __future__ import annotations
@@ -22,16 +21,6 @@ from .database import is_sqlite
 
 # `build(value)` makes the UPDATE; `value(name)` stands for that row's value of `name` in it.
 Build = Callable[[Callable[[str], sa.ColumnElement[Any]]], sa.Update]
-
-
-def any_of(
-    engine: sa.Engine | sa.Connection, column: sa.ColumnElement[Any], values: list[Any]
-) -> sa.ColumnElement[bool]:
-    """`column` is one of `values`: one array parameter on PostgreSQL (the same statement for any
-    number of values, so planned and prepared once), an `IN` list on SQLite."""
-    if is_sqlite(engine):
-        return column.in_(values)
-    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
 
 
 def update_rows(
