@@ -52,13 +52,14 @@ lint: install
 test: install assets browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs
 
-# bench/workflows.py needs the local PostgreSQL server (BENCH_PG); it makes and drops its own database.
+# bench/workflows.py and bench/api.py --workspace need the local PostgreSQL server (BENCH_PG); each makes and drops its own database.
 bench: install
 	$(BIN)/python bench/rules.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/seed.py
 	$(BIN)/python bench/reports.py
 	PYTHONPATH=. $(BIN)/python bench/workflows.py
+	$(BIN)/python bench/api.py --workspace
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) *.egg-info node_modules

@@ -14,6 +14,9 @@ server's resident memory.
     python bench/api.py              # 10,000 patients, 1,000 list + 300 create requests
     python bench/api.py --smoke      # small and quick (used by the tests)
     python bench/api.py --planning   # only what planning timers adds to a create and an update
+    python bench/api.py --workspace  # the patient page, the calendar week and global search at
+                                     # 100,000 patients and 1,000,000 appointments on PostgreSQL
+                                     # (bench/workspace.py; --patients, --appointments, --rounds)
 
 It also measures, in-process on SQLite and PostgreSQL (`BENCH_PG`), what the workflows add
 to creating and to moving a confirmed appointment: each plans or moves its two timers.
@@ -425,8 +428,22 @@ def main() -> int:
     parser.add_argument("--project", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--planning", action="store_true", help="only the planning overhead (SQLite, PostgreSQL)")
+    parser.add_argument("--workspace", action="store_true", help="only the workspace pages at scale (PostgreSQL)")
+    parser.add_argument("--appointments", type=int, default=None, help="with --workspace (default 1,000,000)")
+    parser.add_argument("--rounds", type=int, default=None, help="with --workspace: requests per page (default 30)")
     args = parser.parse_args()
     postgres = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    if args.workspace:
+        from workspace import run_workspace  # bench/workspace.py: this script's folder is on sys.path
+
+        os.environ.setdefault("CRM_SECRET_KEY", SECRET)
+        return run_workspace(
+            postgres,
+            args.patients or (1_000 if args.smoke else 100_000),
+            args.appointments or (10_000 if args.smoke else 1_000_000),
+            args.rounds or (3 if args.smoke else 30),
+            start,
+        )
     if args.planning:
         planning_overhead(100 if args.smoke else 300, postgres)
         return 0

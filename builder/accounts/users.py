@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from builder.storage.database import write_transaction
+from builder.storage.database import reading, write_transaction
 from builder.system_tables import users as users_table
 
 from .errors import AccountError
@@ -103,7 +103,7 @@ def list_users(engine: sa.Engine) -> list[User]:
 
 def get_user(engine: sa.Engine, user_id: int) -> User | None:
     """The account with this id, or None (the middleware asks on every request)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(sa.select(users_table).where(users_table.c.id == user_id)).first()
     return User.from_row(row) if row is not None else None
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..storage.database import write_transaction
+from ..storage.database import reading, write_transaction
 from ..system_tables import inbox, outbox
 
 STATUSES = ("pending", "sending", "sent", "failed", "dead", "skipped")
@@ -48,7 +48,7 @@ def outbox_page(engine: sa.Engine, status: str | None, page: int = 1) -> OutboxP
 
 
 def unread_count(engine: sa.Engine, user_id: int) -> int:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         query = sa.select(sa.func.count()).where(inbox.c.user_id == user_id, inbox.c.read_at.is_(None))
         return int(conn.execute(query).scalar_one())
 

@@ -12,14 +12,14 @@ import builtins
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from builder.storage.database import inserted_id, write_transaction
+from builder.storage.database import inserted_id, reading, write_transaction
 from builder.storage.id_lists import among
 from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema
@@ -213,24 +213,34 @@ class RecordService:
 
     def present_row(self, entity: CompiledEntity, row: Any, grant: Grant, children: dict) -> dict[str, Any]:
         """What the actor may see of a stored row: readable fields only (only those decrypted), sensitive masked."""
+        return self.present_rows(entity, [row], grant, children)[0]
+
+    def present_rows(
+        self, entity: CompiledEntity, rows: Sequence[Any], grant: Grant, children: dict
+    ) -> builtins.list[dict[str, Any]]:
+        """`present_row` of each row; which fields to decode and mask is worked out once (a week holds 1,260)."""
         readable = [f for f in entity.stored_fields if f.name in grant.readable]
-        values = decode(readable, row, entity.name, self.cipher)
-        out: dict[str, Any] = {"id": row.id}
-        for name, field in entity.fields.items():
-            if name not in grant.readable:
-                continue
-            value = children.get((name, row.id), []) if field.children else values.get(name)
-            if field.spec.sensitive and not grant.full_access:
-                value = field.kind.mask(value, field.spec)
-            out[name] = value
-        out.update(
-            version=row.version,
-            created_at=row.created_at,
-            created_by=row.created_by,
-            updated_at=row.updated_at,
-            updated_by=row.updated_by,
-        )
-        return out
+        shown = [
+            (name, bool(field.children), field if field.spec.sensitive and not grant.full_access else None)
+            for name, field in entity.fields.items()
+            if name in grant.readable
+        ]
+        presented = []
+        for row in rows:
+            values = decode(readable, row, entity.name, self.cipher)
+            out: dict[str, Any] = {"id": row.id}
+            for name, child, masked in shown:
+                value = children.get((name, row.id), []) if child else values.get(name)
+                out[name] = value if masked is None else masked.kind.mask(value, masked.spec)
+            out.update(
+                version=row.version,
+                created_at=row.created_at,
+                created_by=row.created_by,
+                updated_at=row.updated_at,
+                updated_by=row.updated_by,
+            )
+            presented.append(out)
+        return presented
 
     def get(self, actor: Actor, entity_name: str, record_id: int, purpose: str | None = None) -> dict[str, Any]:
         """One record as the actor may see it (NotFound outside its rows); views of PHI are audited.
@@ -365,14 +375,14 @@ class RecordService:
     def _run_page(self, entity: CompiledEntity, shown: Grant, spec: ListQuery, queries: ListQueries) -> Page:
         """Run the page and its count; only the columns `shown` needs are read (and decrypted)."""
         table = self.schema.table(entity.name)
-        with self.engine.connect() as conn:
+        with reading(self.engine) as conn:
             count = count_matches(conn, queries.matches, spec.count, may_estimate=not shown.where)
             page = queries.page.with_only_columns(*_columns_for(table, entity, shown, queries.order))
             rows = conn.execute(page).all() if spec.limit else []
             more = len(rows) > spec.limit
             rows = rows[: spec.limit]
             children = self.child_rows(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}
-        items = [self.present_row(entity, r, shown, children) for r in rows]
+        items = self.present_rows(entity, rows, shown, children)
         cursor = encode_cursor(queries.order, rows[-1]) if more else None
         return Page(items, count.total, spec.limit, spec.offset, count.kind, cursor)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from builder.storage.database import reading
 from engines.workflows import Decision
 from engines.workflows.tasks import TaskSource
 
@@ -112,7 +113,7 @@ def _due_column(source: TaskSource, entity: CompiledEntity, grant: Grant) -> str
 def count_tasks(service: RecordService, actor: Actor) -> int:
     """How many tasks wait for the actor (the header badge): a count, no record leaves the database."""
     total = 0
-    with service.engine.connect() as conn:
+    with reading(service.engine) as conn:
         for source in task_sources(service, actor):
             condition = _condition(service, source, actor)
             if condition is None:

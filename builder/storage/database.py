@@ -204,6 +204,21 @@ def make_engine(url: str, *, check: bool = True, **engine_options: Any) -> sa.En
     return engine
 
 
+@contextlib.contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection for reads only; on PostgreSQL in autocommit, so that a read is one round trip.
+
+    In a transaction psycopg sends `BEGIN` before the first statement and the pool a
+    `ROLLBACK` at its return: three round trips for the one query of a title lookup or a
+    badge's count. Each statement of a READ COMMITTED transaction sees its own snapshot
+    anyway, so reads lose nothing. Never for writes or locks (`write_transaction`).
+    """
+    with engine.connect() as connection:
+        if not is_sqlite(connection):
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
 def check_reachable(engine: sa.Engine) -> None:
     """Open and close one connection; ProjectError naming the URL (no password) if that fails."""
     try:

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from builder.records import Actor, RecordService
 from builder.records.codec import decode
 from builder.records.compiled import CompiledEntity, CompiledField
+from builder.storage.database import reading
+from builder.storage.id_lists import among
 from engines.forms import localized
 
 SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
@@ -77,13 +79,14 @@ def titles_for(service: RecordService, actor: Actor, target: str, ids: set[int])
     if not grant.readable or not ids:
         return {}
     table = service.schema.table(target)
-    query = sa.select(table).where(table.c.id.in_(sorted(ids)))
-    condition = service.row_filter(actor, target, grant)
-    if condition is not None:
-        query = query.where(condition)
     shown = title_field if title_field in grant.readable else None
     fields = [entity.fields[shown]] if shown and entity.fields[shown].kind.stored else []
-    with service.engine.connect() as conn:
+    condition = service.row_filter(actor, target, grant)
+    with reading(service.engine) as conn:
+        # only the id and the title are read, matched by one array of ids (a week's calendar names 1,200 patients)
+        query = sa.select(table.c.id, *(table.c[f.name] for f in fields)).where(among(conn, table.c.id, ids))
+        if condition is not None:
+            query = query.where(condition)
         rows = conn.execute(query).all()
     titles = {}
     for row in rows:

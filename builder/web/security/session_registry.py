@@ -13,6 +13,7 @@ import hashlib
 
 import sqlalchemy as sa
 
+from builder.storage.database import reading
 from builder.system_tables import sessions
 
 
@@ -38,7 +39,7 @@ def end_session(engine: sa.Engine, sid: str, now: dt.datetime) -> None:
 
 def session_is_live(engine: sa.Engine, sid: str, user_id: int, now: dt.datetime, max_age: dt.timedelta) -> bool:
     """True while the sign-in exists for this user, has not ended and is younger than `max_age`."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = conn.execute(
             sa.select(sessions.c.user_id, sessions.c.created_at, sessions.c.ended_at).where(
                 sessions.c.sid_hash == _hash(sid)
