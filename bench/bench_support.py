@@ -129,8 +129,7 @@ def _locked_until_all_wait(url: str, table: str, count: int, timeout: float = 30
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:  # pg_stat_activity: a fresh snapshot per statement outside a transaction
             waiting = watch.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock'"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
             ).fetchone()
             if waiting is not None and waiting[0] >= count:
                 break
