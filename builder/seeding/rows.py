@@ -140,7 +140,9 @@ class RowBuilder:
             made_at = self._joined.pop() if self._joined else self.timeline.past_moment()
         elif not _required_links(fields):
             made_at = self.timeline.reference()
-        self._before = made_at
+        # Links point at records made before this one happened, not only before it was typed in: a visit
+        # recorded at 11:05 for 10:45 must not pick a patient registered at 11:00.
+        self._before = made_at if moment is None or made_at is None else min(made_at, moment)
         values = self._values(fields, row)
         if made_at is None:  # made after the records it needs
             made_at = self.timeline.between(max(self._picked, default=self.timeline.start))
