@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from builder.storage.database import inserted_id, reading, write_transaction
+from builder.storage.database import inserted_id, write_transaction
 from builder.storage.id_lists import among
 from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema

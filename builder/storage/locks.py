@@ -81,3 +81,17 @@ def hold_off_writers(conn: sa.Connection) -> None:
     """
     if takes_locks(conn):
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+
+
+SCHEMA_SETUP_LOCK = scope_key("crm.schema_setup")
+
+
+def hold_schema_setup(conn: sa.Connection) -> None:
+    """For a transaction creating missing tables: one process at a time.
+
+    Two servers started together both find a table missing and both CREATE it; the second
+    fails on PostgreSQL's catalogue ("duplicate key … pg_type"). Under this lock the second
+    waits, then finds the table there. A no-op on SQLite (its write lock does it).
+    """
+    if takes_locks(conn):
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_SETUP_LOCK)))

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..database import inserted_id
+from ..locks import hold_schema_setup
 
 HISTORY_TABLE = "crm_blueprint_history"
 HISTORY_METADATA = sa.MetaData()
@@ -47,6 +48,7 @@ class HistoryEntry:
 
 
 def ensure_history_table(connection: sa.Connection) -> None:
+    hold_schema_setup(connection)
     HISTORY_METADATA.create_all(connection, checkfirst=True)
 
 
