@@ -19,12 +19,6 @@ TUESDAY_9 = "2027-03-02T09:00:00"
 SUNDAY_9 = "2027-03-07T09:00:00"
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def project(tmp_path, database_url):
     directory = init_physio_project(tmp_path / "physio", database_url)

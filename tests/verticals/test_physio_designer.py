@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from physio import SECRET, PhysioApp, crm, init_physio_project, serve_physio
+from physio import SECRET, PhysioApp, crm
 from test_physio_reports import _sessions
 
 DRAFT = {
@@ -20,24 +19,6 @@ DRAFT = {
     "totals": True,
     "chart": {"type": "bar", "x": "room", "y": "sessions", "series": "therapist"},
 }
-
-
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def served(tmp_path, database_url):
-    directory = init_physio_project(tmp_path / "physio", database_url)
-    migrated = crm("migrate", "-p", directory, "--yes")
-    assert migrated.exit_code == 0, migrated.output
-    app = serve_physio(directory)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def test_the_designer_on_the_physio_vertical(served):

@@ -16,12 +16,6 @@ from builder.system_tables import audit
 PERIOD = {"period": "all"}
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def served(tmp_path, database_url):
     directory = init_physio_project(tmp_path / "physio", database_url)

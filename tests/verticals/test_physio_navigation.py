@@ -10,27 +10,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from physio import crm, init_physio_project, serve_physio
-
-
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def served(tmp_path, database_url):
-    directory = init_physio_project(tmp_path / "physio", database_url)
-    migrated = crm("migrate", "-p", directory, "--yes")
-    assert migrated.exit_code == 0, migrated.output
-    app = serve_physio(directory)
-    try:
-        yield app
-    finally:
-        app.close()
-
 
 def _section(html: str, entity: str) -> str:
     match = re.search(rf'<section class="panel related" id="related-{entity}-[a-z_]+".*?</section>', html, re.S)

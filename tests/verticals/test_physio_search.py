@@ -9,12 +9,6 @@ from builder.records import SYSTEM
 from builder.storage.search_indexes import live_indexes
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def served(tmp_path, database_url):
     directory = init_physio_project(tmp_path / "physio", database_url)

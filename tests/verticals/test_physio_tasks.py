@@ -8,33 +8,13 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 import sqlalchemy as sa
-from physio import crm, init_physio_project, serve_physio
 
 from builder.system_tables import audit
 
 PAST = "2020-03-03T09:00:00"  # a Tuesday, long gone: overdue
 SOON = "2099-03-03T09:00:00"  # Tuesdays to come
 LATER = "2099-03-10T09:00:00"
-
-
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def served(tmp_path, database_url):
-    directory = init_physio_project(tmp_path / "physio", database_url)
-    migrated = crm("migrate", "-p", directory, "--yes")
-    assert migrated.exit_code == 0, migrated.output
-    app = serve_physio(directory)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def book(served) -> dict[str, int]:

@@ -4,29 +4,8 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from physio import crm, init_physio_project, serve_physio
-
 JSON = {"Accept": "application/json"}
 TUESDAY = "2099-03-03"
-
-
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def served(tmp_path, database_url):
-    directory = init_physio_project(tmp_path / "physio", database_url)
-    migrated = crm("migrate", "-p", directory, "--yes")
-    assert migrated.exit_code == 0, migrated.output
-    app = serve_physio(directory)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def book(served) -> tuple[dict[str, int], dict[str, dict]]:

@@ -7,31 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
-from physio import crm, init_physio_project, serve_physio
 
 from builder.system_tables import timers, workflow_history
 
 TUESDAY_9 = "2027-03-02T09:00:00"
-
-
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS", "CRM_KEY_FILE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def served(tmp_path, database_url):
-    directory = init_physio_project(tmp_path / "physio", database_url)
-    migrated = crm("migrate", "-p", directory, "--yes")
-    assert migrated.exit_code == 0, migrated.output
-    app = serve_physio(directory)
-    try:
-        yield app
-    finally:
-        app.close()
 
 
 def rows(served, table: sa.Table) -> list:
