@@ -375,9 +375,9 @@ class RecordService:
     def _run_page(self, entity: CompiledEntity, shown: Grant, spec: ListQuery, queries: ListQueries) -> Page:
         """Run the page and its count; only the columns `shown` needs are read (and decrypted)."""
         table = self.schema.table(entity.name)
-        # In a transaction, not `reading()`: a page and its count in autocommit let a migration's column
-        # type change land between statements, and PostgreSQL then refuses the prepared page statement
-        # ("cached plan must not change result type"; tests/security/test_batched_rewrites.py, cut).
+        # In a transaction, not `reading()`: in autocommit a reader during a migration's column type change
+        # had PostgreSQL refuse its prepared page statement ("cached plan must not change result type";
+        # tests/security/test_batched_rewrites.py, cut); in a transaction it does not (why, not pinned down).
         with self.engine.connect() as conn:
             count = count_matches(conn, queries.matches, spec.count, may_estimate=not shown.where)
             page = queries.page.with_only_columns(*_columns_for(table, entity, shown, queries.order))
