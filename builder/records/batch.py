@@ -16,6 +16,11 @@ The audit entries of a batch are kept on the connection and inserted with one
 executemany just before the commit (a row rolled back drops its own): the same
 entries, in the same order, one statement instead of one per row.
 
+Judgements that hold within the transaction are made once per batch: a link's
+`filter:` passed by a target for the same values (forgotten when the batch writes the
+target's entity, or when automations act), and, for the system actor, the existence of
+a linked record, the batch's own new records included (forgotten if the batch rolls back).
+
 A refusal is returned, not counted: a caller whose actor sees a field masked counts
 its rows' "already used" answers as masked look-ups (`count_unique_probe`), as the
 importer does once its batch is over.
@@ -38,6 +43,7 @@ from .actor import Actor
 from .auditing import PENDING_AUDIT
 from .automations import Written, react
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, RecordError, ValidationFailed
+from .link_filters import PASSED_LINK_FILTERS
 from .scope_locks import BATCH_HELD
 
 if TYPE_CHECKING:
@@ -135,6 +141,8 @@ class Batch:
         self.audit: list[dict[str, Any]] = []
         self._grants: dict[tuple[str, str], Grant] = {}
         self.savepoints = RowSavepoints(conn)
+        self.passed_filters: dict[str, set[Any]] = {}  # link filters judged in this batch (link_filters.py)
+        self.made: set[tuple[str, Any]] = set()  # records this batch created: links to them need no look-up
 
     def create(self, entity_name: str, values: Mapping[str, Any], *, made_at: dt.datetime | None = None) -> RowResult:
         """Create one record (as `RecordService.create`); `made_at` only when seeding (see `write_in`)."""
@@ -184,6 +192,13 @@ class Batch:
         written = service.write_in(self.conn, self.actor, entity, grant, record_id, values, version, made_at=made_at)
         change = written.change("created" if record_id is None else "updated")
         acted = react(service, run, change, events=self.actor.sets_off)
+        if acted:  # automations may have changed any record: every filter is judged afresh
+            self.passed_filters.clear()
+        else:  # what a link's filter reads of this entity may have changed
+            self.passed_filters.pop(entity_name, None)
+        if record_id is None and self.actor.system:  # it exists in this transaction (system links, `_check_links`)
+            self.made.add((entity_name, written.record_id))
+            self.info[KNOWN_LINKS].add((entity_name, written.record_id))
         record = service.reread(self.conn, self.actor, entity, grant, written) if acted else written.presented
         return written, record
 
@@ -220,24 +235,36 @@ def open_batch(
     """A batch committed when the block ends (rolled back instead with `dry_run`); rolled back whole if it raises.
 
     Work the caller does on `batch.conn` inside the block (an import marks its rows done) is part of it.
-    The system's links found to exist are not looked up again within the batch (it deletes nothing),
-    nor in later batches given the same `known_links` (the seeder's batches share one): a record
+    The system's links found to exist (or made by the batch) are not looked up again within the batch (it
+    deletes nothing), nor in later batches given the same `known_links` (the seeder's batches share one): a record
     another writer deleted in between is still refused by the link's foreign key, as a conflict.
     """
+    made: set[tuple[str, Any]] = set()
     try:
         with write_transaction(service.engine) as conn:
             batch = Batch(service, conn, actor)
+            batch.made = made
             batch.info[KNOWN_LINKS] = known_links if known_links is not None else set()
             batch.info[PENDING_AUDIT] = batch.audit
             batch.info[BATCH_HELD] = set()
             batch.info[ROW] = batch.savepoints
+            batch.info[PASSED_LINK_FILTERS] = batch.passed_filters
             try:
                 yield batch
                 if dry_run:
                     raise _DryRun
                 batch.flush()
             finally:
-                for key in (KNOWN_LINKS, PENDING_AUDIT, BATCH_HELD, ROW):
+                for key in (KNOWN_LINKS, PENDING_AUDIT, BATCH_HELD, ROW, PASSED_LINK_FILTERS):
                     batch.info.pop(key, None)
     except _DryRun:
-        pass
+        _forget_made(made, known_links)
+    except BaseException:
+        _forget_made(made, known_links)
+        raise
+
+
+def _forget_made(made: set[tuple[str, Any]], known_links: set[tuple[str, Any]] | None) -> None:
+    """The records a batch made were rolled back with it: later batches sharing `known_links` look again."""
+    if known_links is not None:
+        known_links.difference_update(made)

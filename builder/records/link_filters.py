@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,8 @@ from .rowfilter import compile_row_filter, pinned_columns
 
 if TYPE_CHECKING:
     from .service import RecordService
+
+PASSED_LINK_FILTERS = "crm_batch_link_filters"  # conn.info key: target entity -> judgements that passed (batch.py)
 
 
 @dataclass(frozen=True)
@@ -95,13 +97,48 @@ def check_link_filters(
             continue
         if not creating and name not in changed and not (record_names(source) & changed):
             continue
+        passed = _passed(conn, field.spec.to, (entity.name, name, value, source, record))
+        if passed is not None and passed.known:
+            continue
         clause = filter_clause(service, actor, entity.name, name, record)
         target = service.schema.table(field.spec.to)
         query = sa.select(target.c.id).where(target.c.id == value)
         if conn.execute(query.where(clause) if clause is not None else query).first() is None:
             label = localized(field.spec.label, locale, name)
             errors.append(FieldError(name, "link_filter", message("link_filter", locale, label=label)))
+        elif passed is not None:
+            passed.remember()
     return errors
+
+
+class _Passed:
+    """One link-filter judgement a batch may already have made: same link, target and the values it reads."""
+
+    def __init__(self, seen: set[Hashable], key: Hashable):
+        self.seen, self.key = seen, key
+
+    @property
+    def known(self) -> bool:
+        return self.key in self.seen
+
+    def remember(self) -> None:
+        self.seen.add(self.key)
+
+
+def _passed(conn: sa.Connection, target: str, link: tuple[str, str, Any, str, Mapping[str, Any]]) -> _Passed | None:
+    """Within a batch (one actor, one transaction), a target that passed a link's filter for the same values
+    passes again until the batch writes the target's entity (batch.py forgets them then); None outside one."""
+    memo: dict[str, set[Hashable]] | None = conn.info.get(PASSED_LINK_FILTERS)
+    if memo is None:
+        return None
+    entity, name, value, source, record = link
+    read = tuple(sorted((n, _constants({n: record.get(n)})[n]) for n in record_names(source)))
+    key = (entity, name, value, read)
+    try:
+        hash(key)
+    except TypeError:  # a list value the filter reads: judged every time
+        return None
+    return _Passed(memo.setdefault(target, set()), key)
 
 
 def pinned_values(service: RecordService, actor: Actor, choice: LinkChoice) -> dict[str, Any]:

@@ -9,7 +9,7 @@ blueprint could not.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -41,17 +41,17 @@ class SqlRelated:
             raise RuleError(f"there is no entity `{entity}`")
         return self.service.schema.table(entity)
 
-    def _conditions(self, entity: str, where: Mapping[str, Any]) -> list:
+    def _equalities(self, entity: str, where: Mapping[str, Any]) -> dict[str, list[Any]]:
+        """Column -> stored values the rows must hold (`where` checked against the entity); locks that scope."""
         compiled = self.service.entities[entity]
         table = self._table(entity)
         where = dict(where)
         if not where and self.current:  # `last('visit', 'visited_at')` on a patient: that patient's visits
             where = self._implicit_parent(entity)
-        conditions, equalities = [], {}
+        equalities: dict[str, list[Any]] = {}
         for name, wanted in where.items():
             value = getattr(wanted, "id", wanted)  # a linked record compares by its id
             if name == "id":
-                conditions.append(table.c.id.in_(value) if isinstance(value, (list, tuple)) else table.c.id == value)
                 equalities["id"] = list(value) if isinstance(value, (list, tuple)) else [value]
                 continue
             field = compiled.fields.get(name)
@@ -60,10 +60,18 @@ class SqlRelated:
             values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
             pairs = [search_value(field, getattr(v, "id", v), self.service.cipher) for v in values]
             column = table.c[pairs[0][0]] if pairs else table.c[name]
-            conditions.append(column.in_([v for _, v in pairs]) if pairs else sa.false())
             equalities[column.name] = [v for _, v in pairs]
         self.scopes.hold(entity, equalities)
-        return conditions
+        return equalities
+
+    @staticmethod
+    def _matching(table: sa.Table, columns: Sequence[str]) -> list[sa.ColumnElement[bool]]:
+        """`column IN (:eq0)`, ... for each equality column, values bound when run (`_bound`)."""
+        return [table.c[name].in_(sa.bindparam(f"eq{i}", expanding=True)) for i, name in enumerate(columns)]
+
+    @staticmethod
+    def _bound(equalities: Mapping[str, list[Any]]) -> dict[str, Any]:
+        return {f"eq{i}": values for i, values in enumerate(equalities.values())}
 
     def _implicit_parent(self, entity: str) -> dict[str, Any]:
         current_entity, current_id = self.current or (None, None)
@@ -80,13 +88,23 @@ class SqlRelated:
 
     def count(self, entity: str, where: Mapping[str, Any]) -> int:
         table = self._table(entity)
-        query = sa.select(sa.func.count()).select_from(table).where(*self._conditions(entity, where))
-        return int(self.conn.execute(query).scalar_one())
+        equalities = self._equalities(entity, where)
+        columns = tuple(equalities)
+        query = self.service.built(
+            ("related-count", entity, columns),
+            lambda: sa.select(sa.func.count()).select_from(table).where(*self._matching(table, columns)),
+        )
+        return int(self.conn.execute(query, self._bound(equalities)).scalar_one())
 
     def exists(self, entity: str, where: Mapping[str, Any]) -> bool:
         table = self._table(entity)
-        query = sa.select(table.c.id).where(*self._conditions(entity, where)).limit(1)
-        return self.conn.execute(query).first() is not None
+        equalities = self._equalities(entity, where)
+        columns = tuple(equalities)
+        query = self.service.built(
+            ("related-exists", entity, columns),
+            lambda: sa.select(table.c.id).where(*self._matching(table, columns)).limit(1),
+        )
+        return self.conn.execute(query, self._bound(equalities)).first() is not None
 
     def last(self, entity: str, field: str, where: Mapping[str, Any]) -> Any:
         compiled = self.service.entities.get(entity)
@@ -94,13 +112,18 @@ class SqlRelated:
         target = compiled.fields.get(field) if compiled else None
         if target is None or not target.kind.stored or target.spec.encrypted:
             raise RuleError(f"`{entity}` has no field `{field}` that last() can read")
-        query = (
-            sa.select(table.c[field])
-            .where(*self._conditions(entity, where))
-            .order_by(*self._newest_first(entity))
-            .limit(1)
+        equalities = self._equalities(entity, where)
+        columns = tuple(equalities)
+        query = self.service.built(
+            ("related-last", entity, field, columns),
+            lambda: (
+                sa.select(table.c[field])
+                .where(*self._matching(table, columns))
+                .order_by(*self._newest_first(entity))
+                .limit(1)
+            ),
         )
-        value = self.conn.execute(query).scalar()
+        value = self.conn.execute(query, self._bound(equalities)).scalar()
         return target.kind.from_storage(value, target.spec)
 
     def overlaps(
@@ -124,22 +147,38 @@ class SqlRelated:
             else DEFAULT_LONGEST_MINUTES
         )
         start = start.replace(tzinfo=None)
-        end = start + dt.timedelta(minutes=float(minutes))
-        conditions = self._conditions(entity, where) + [
-            table.c[start_field] < end,
-            table.c[start_field] > start - dt.timedelta(minutes=longest),
-        ]
+        equalities = self._equalities(entity, where)
         status = next((n for n, f in spec.fields.items() if f.type == "state"), None)
-        if exclude_status and status:
-            conditions.append(sa.or_(table.c[status].is_(None), table.c[status].not_in(list(exclude_status))))
+        excluding = bool(exclude_status and status)
         current_id = (
             exclude_id
             if exclude_id is not None
             else (self.current[1] if self.current and self.current[0] == entity else None)
         )
-        if current_id is not None:
-            conditions.append(table.c.id != current_id)
-        rows = self.conn.execute(sa.select(table.c[start_field], table.c.minutes).where(*conditions)).all()
+        columns = tuple(equalities)
+
+        def build() -> sa.Select:
+            conditions = [
+                *self._matching(table, columns),
+                table.c[start_field] < sa.bindparam("slot_end"),
+                table.c[start_field] > sa.bindparam("earliest"),
+            ]
+            if excluding:
+                column = table.c[status]  # type: ignore[index]
+                conditions.append(sa.or_(column.is_(None), column.not_in(sa.bindparam("skipped", expanding=True))))
+            if current_id is not None:
+                conditions.append(table.c.id != sa.bindparam("current_id"))
+            return sa.select(table.c[start_field], table.c.minutes).where(*conditions)
+
+        query = self.service.built(("related-overlaps", entity, columns, excluding, current_id is not None), build)
+        values = {
+            **self._bound(equalities),
+            "slot_end": start + dt.timedelta(minutes=float(minutes)),
+            "earliest": start - dt.timedelta(minutes=longest),
+            "skipped": list(exclude_status),
+            "current_id": current_id,
+        }
+        rows = self.conn.execute(query, values).all()
         for other_start, other_minutes in rows:
             length = other_minutes if other_minutes is not None else 0
             if other_start + dt.timedelta(minutes=float(length)) > start:

@@ -12,7 +12,7 @@ import builtins
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -105,7 +105,7 @@ class RecordService:
         }
         self.policy = Policy.from_entities(entities)
         self._unique_queries: dict[tuple[str, str, bool], sa.Select] = {}
-        self._statements: dict[tuple[str, str], Any] = {}  # statements built once, by kind and table
+        self._statements: dict[tuple[Any, ...], Any] = {}  # statements built once, by kind and table (and shape)
         self.clock = clock
         self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
         self._links.update(
@@ -692,12 +692,41 @@ class RecordService:
             if not creating:
                 conn.execute(table.delete().where(table.c.parent_id == record_id))
             fields = list(field.children.values())
-            rows = written[(field.name, record_id)] = []
-            for position, row in enumerate(record.get(field.name) or []):
-                data = {"parent_id": record_id, "position": position, **encode(fields, row, table.name, self.cipher)}
-                child_id = inserted_id(conn.execute(self._insert(table), data))
-                rows.append({"id": child_id, **decode(fields, data, table.name, self.cipher)})
+            data = [
+                {"parent_id": record_id, "position": position, **encode(fields, row, table.name, self.cipher)}
+                for position, row in enumerate(record.get(field.name) or [])
+            ]
+            ids = self._insert_many(conn, table, data)
+            written[(field.name, record_id)] = [
+                {"id": child_id, **decode(fields, row, table.name, self.cipher)} for child_id, row in zip(ids, data)
+            ]
         return written
+
+    def built(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """A statement of one kind and shape, built once: its values are bound, so SQLAlchemy's cache serves it."""
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = build()
+        return statement
+
+    def _insert_many(
+        self, conn: sa.Connection, table: sa.Table, rows: builtins.list[dict[str, Any]]
+    ) -> builtins.list[int]:
+        """Insert `rows` and return their ids in order: rows with the same columns go in one statement."""
+        if len(rows) == 1:
+            return [inserted_id(conn.execute(self._insert(table), rows[0]))]
+        ids: dict[int, int] = {}
+        shapes: dict[tuple[str, ...], builtins.list[int]] = {}
+        for position, row in enumerate(rows):
+            shapes.setdefault(tuple(row), []).append(position)
+        returning = self.built(
+            ("insert-returning", table.name),
+            lambda: table.insert().returning(table.c.id, sort_by_parameter_order=True),
+        )
+        for positions in shapes.values():
+            made = conn.execute(returning, [rows[p] for p in positions]).scalars().all()
+            ids.update(zip(positions, made))
+        return [ids[p] for p in range(len(rows))]
 
     def _check_links(
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, record: dict, given: set[str], locale: str

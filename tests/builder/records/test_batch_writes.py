@@ -78,3 +78,77 @@ def test_links_known_from_an_earlier_batch_still_meet_the_foreign_key(service):
         kept = batch.create("patient", {"name": "赵敏", "phone": "13900000003"})
     assert [e.code for e in orphan.errors] == ["conflict"] and kept.ok  # undone alone, by the database
     assert [row[0] for row in audit_entries(service, "patient")[-1:]] == [kept.written.record_id]
+
+
+def statements_about(service, table: str):
+    """The SELECTs on `table` run while the block runs (a list filled by an engine event)."""
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
+            seen.append(statement)
+
+    sa.event.listen(service.engine, "before_cursor_execute", count)
+    return seen, lambda: sa.event.remove(service.engine, "before_cursor_execute", count)
+
+
+def test_a_link_filter_passed_in_a_batch_is_judged_again_once_the_batch_writes_its_target(service, doctor_id):
+    patient = service.create(SYSTEM, "patient", {"name": "王芳", "phone": "13900000001"})
+    doctor = service.get(SYSTEM, "staff", doctor_id)
+    visit = {"patient": patient["id"], "department": "internal_medicine", "doctor": doctor_id}
+    seen, stop = statements_about(service, "staff")
+    try:
+        with service.batch(SYSTEM) as batch:
+            first = batch.create("visit", visit)
+            checked = len(seen)  # the doctor exists, and passes the visit's filter
+            second = batch.create("visit", visit)
+            checked_again = len(seen) - checked
+            moved = batch.update("staff", doctor_id, {"department": "dental"}, doctor["version"])
+            third = batch.create("visit", visit)  # the doctor no longer passes the filter
+    finally:
+        stop()
+    assert first.ok and second.ok and moved.ok
+    assert checked == 2 and checked_again == 0  # the same doctor, the same filter, the same values
+    assert [(e.field, e.code) for e in third.errors] == [("doctor", "link_filter")]
+
+
+def test_records_a_batch_makes_are_known_links_until_it_rolls_back(service):
+    known: set = set()
+    seen, stop = statements_about(service, "patient")
+    try:
+        with service.batch(SYSTEM, known_links=known) as batch:
+            patient = batch.create("patient", {"name": "王芳", "phone": "13900000001"})
+            lookups = len(seen)
+            reading = batch.create("vital_reading", {"patient": patient.written.record_id, "systolic": 120})
+    finally:
+        stop()
+    assert reading.ok and len(seen) == lookups  # no look-up of the patient just made
+    made = ("patient", patient.written.record_id)
+    assert made in known  # committed: later batches may trust it too
+    with service.batch(SYSTEM, dry_run=True, known_links=known) as batch:
+        rehearsed = batch.create("patient", {"name": "李娜", "phone": "13900000002"})
+    assert rehearsed.ok and ("patient", rehearsed.written.record_id) not in known and made in known
+    try:
+        with service.batch(SYSTEM, known_links=known) as batch:
+            ghost = batch.create("patient", {"name": "赵敏", "phone": "13900000003"}).written.record_id
+            raise RuntimeError("the database failed")  # the whole batch rolls back
+    except RuntimeError:
+        pass
+    assert ("patient", ghost) not in known
+    with service.batch(SYSTEM, known_links=known) as batch:
+        orphan = batch.create("vital_reading", {"patient": ghost, "systolic": 120})
+    assert [(e.field, e.code) for e in orphan.errors] == [("patient", "invalid_link")]
+
+
+def test_child_rows_of_mixed_columns_keep_their_order_and_ids(service):
+    patient = service.create(SYSTEM, "patient", {"name": "王芳", "phone": "13900000001"})
+    given = [{"drug": "阿司匹林", "dose": "100mg"}, {"drug": "二甲双胍"}, {"drug": "胰岛素", "dose": "8u", "days": 30}]
+    with service.batch(SYSTEM) as batch:
+        visit = batch.create("visit", {"patient": patient["id"], "prescriptions": given}).record
+    table = service.schema.child("visit", "prescriptions")
+    with service.engine.connect() as conn:
+        stored = conn.execute(sa.select(table.c.id, table.c.position, table.c.drug).order_by(table.c.position)).all()
+    shown = visit["prescriptions"]
+    assert [row["drug"] for row in shown] == [row["drug"] for row in given]
+    assert [(row["id"], i, row["drug"]) for i, row in enumerate(shown)] == [tuple(row) for row in stored]
+    assert service.get(SYSTEM, "visit", visit["id"])["prescriptions"] == shown
