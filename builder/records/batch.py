@@ -196,7 +196,8 @@ class Batch:
             self.passed_filters.clear()
         else:  # what a link's filter reads of this entity may have changed
             self.passed_filters.pop(entity_name, None)
-        if record_id is None and self.actor.system:  # it exists in this transaction (system links, `_check_links`)
+        if record_id is None and self.actor.system and entity_name in service.linked_to:
+            # It exists in this transaction: a system link to it needs no look-up (`_check_links`).
             self.made.add((entity_name, written.record_id))
             self.info[KNOWN_LINKS].add((entity_name, written.record_id))
         record = service.reread(self.conn, self.actor, entity, grant, written) if acted else written.presented

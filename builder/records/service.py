@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -125,6 +126,11 @@ class RecordService:
 
     def link_targets(self, entity: str) -> dict[str, str]:
         return self._links[entity]
+
+    @functools.cached_property
+    def linked_to(self) -> frozenset[str]:
+        """The entities some link (of a record or a child row) points at."""
+        return frozenset(target for links in self._links.values() for target in links.values())
 
     def link_loader(self, conn: sa.Connection) -> LinkLoader:
         """Linked records as stored (unfiltered), for evaluating expressions within `conn`'s transaction."""
