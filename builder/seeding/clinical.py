@@ -11,6 +11,8 @@ import random
 
 from engines.forms import FieldSpec
 
+from .meaning import per_field
+
 # kind -> (name fragments, Chinese label fragments, English label words)
 _KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "allergy": (("allerg",), ("过敏",), ("allerg",)),
@@ -104,6 +106,7 @@ _PHRASES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+@per_field
 def clinical_kind(name: str, spec: FieldSpec) -> str | None:
     """Which kind of clinical text the field holds, from its name or labels (None: not clinical)."""
     label = spec.label

@@ -8,8 +8,11 @@ so both are read, in both languages: `full_name`, `display_name`, `姓名` and
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from enum import Enum
+from typing import TypeVar
 
 from engines.forms import FieldSpec
 
@@ -114,22 +117,33 @@ def _label_means(labels: list[str], meaning: Meaning) -> bool:
     return False
 
 
-_KNOWN: dict[tuple[str, int], tuple[FieldSpec, Meaning]] = {}
+T = TypeVar("T")
 
 
+def per_field(compute: Callable[[str, FieldSpec], T]) -> Callable[[str, FieldSpec], T]:
+    """`compute(name, spec)` worked out once per field: the seeder asks it for every value of every record.
+
+    Kept by the field's name and spec object (held, so its id is not reused); cleared when many blueprints
+    pass through one process (the tests)."""
+    known: dict[tuple[str, int], tuple[FieldSpec, T]] = {}
+
+    def kept(name: str, spec: FieldSpec) -> T:
+        found = known.get((name, id(spec)))
+        if found is not None and found[0] is spec:
+            return found[1]
+        if len(known) > 10_000:
+            known.clear()
+        answer = compute(name, spec)
+        known[(name, id(spec))] = (spec, answer)
+        return answer
+
+    return functools.wraps(compute)(kept)
+
+
+@per_field
 def meaning_of(name: str, spec: FieldSpec) -> Meaning:
-    """The most specific meaning the field's name or labels give it (OTHER when none).
-
-    Asked for every field of every seeded record: the answer is kept per field spec.
-    """
-    known = _KNOWN.get((name, id(spec)))
-    if known is not None and known[0] is spec:
-        return known[1]
-    meaning = _meaning_of(name, spec)
-    if len(_KNOWN) > 10_000:
-        _KNOWN.clear()
-    _KNOWN[(name, id(spec))] = (spec, meaning)
-    return meaning
+    """The most specific meaning the field's name or labels give it (OTHER when none)."""
+    return _meaning_of(name, spec)
 
 
 def _meaning_of(name: str, spec: FieldSpec) -> Meaning:

@@ -112,6 +112,7 @@ class RowBuilder:
         self._before: dt.datetime | None = None
         self._entity = ""
         self._picked: list[dt.datetime] = []
+        self._layouts: dict[int, tuple[Mapping[str, FieldSpec], frozenset[str], list[str]]] = {}
 
     def prepare(self, name: str, count: int) -> None:
         """Before making `count` rows of `name`: the main entity's registrations are drawn in order."""
@@ -170,8 +171,8 @@ class RowBuilder:
         return None if again is None else (again, dict(links))
 
     def _values(self, fields: Mapping[str, FieldSpec], row: dict[str, Any]) -> dict[str, Any]:
-        compared = _compared_by_filters(fields)
-        for name in sorted(fields, key=lambda n: _making_order(fields[n])):  # stable: declared order kept
+        compared, order = self._layout(fields)
+        for name in order:
             spec = fields[name]
             if name in compared and not spec.required:
                 continue  # left empty, a link's `filter:` comparing with it admits the link picked at random
@@ -181,6 +182,14 @@ class RowBuilder:
             if value is not None:
                 row[name] = value
         return row
+
+    def _layout(self, fields: Mapping[str, FieldSpec]) -> tuple[frozenset[str], list[str]]:
+        """The fields links' filters compare with, and the order fields are made in: worked out once per entity."""
+        known = self._layouts.get(id(fields))
+        if known is None or known[0] is not fields:
+            order = sorted(fields, key=lambda n: _making_order(fields[n]))  # stable: declared order kept
+            known = self._layouts[id(fields)] = (fields, _compared_by_filters(fields), order)
+        return known[1], known[2]
 
     def _wanted(self, name: str, spec: FieldSpec) -> bool:
         if spec.readonly_if:
