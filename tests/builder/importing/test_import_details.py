@@ -200,3 +200,61 @@ def test_unique_refusals_on_masked_fields_count_as_look_ups_and_the_limit_stops_
             sa.select(sa.func.count()).where(audit.c.action == "masked_lookup", audit.c.actor == "front_desk")
         ).scalar()
     assert probes == 3  # the fourth was over the limit: refused, and the import stopped there
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+def test_a_batch_matches_duplicates_as_each_row_alone_would(clinic, tmp_path, batch_size):
+    """A batch looks its rows up together, yet each row finds what its own query would have found then:
+    a record written earlier in the batch as it now is (changed values, new version), the second rule."""
+    from builder.records import SYSTEM
+
+    runtime, admin = clinic["runtime"], clinic["actors"]["admin"]
+    records = runtime.records
+    a = records.create(SYSTEM, "patient", {"name": "张三", "birth_date": "1960-01-02", "phone": "13900000001"})
+    b = records.create(SYSTEM, "patient", {"name": "李四", "birth_date": "1970-03-04", "phone": "13900000002"})
+    path = tmp_path / "batch.csv"
+    path.write_text(
+        "姓名,出生日期,手机\n"
+        "张三,1960/1/2,13900000101\n"  # row 2: a, by name and birth date; its phone becomes ...101
+        "王五,1980/5/6,13900000101\n"  # row 3: a again, by the phone row 2 gave it; a is now 王五
+        "李四,1970/3/4,\n"  # row 4: b by name and birth date
+        "赵六,1990/7/8,13900000002\n"  # row 5: b by phone, after row 4 wrote it
+        "钱七,1991/1/1,13900000200\n"  # row 6: new
+        "孙八,1992/2/2,13900000200\n"  # row 7: the record row 6 created
+        "张三,1960/1/2,13900000300\n",  # row 8: nobody is 张三 of 1960-01-02 any more: new
+        encoding="utf-8",
+    )
+    mapping = parse_mapping(
+        "entity: patient\nfields: {name: 姓名, birth_date: 出生日期, phone: 手机}\n"
+        "match: [[name, birth_date], [phone]]\non_duplicate: update\n"
+    )
+    report = run_import(records, admin, path, mapping, ImportOptions(batch_size=batch_size))
+    assert (report.created, report.updated, report.rejected) == (2, 5, 0), report.problems
+    created = {row: record_id for row, (record_id, _values) in report_written(report, runtime).items()}
+    by_rule = ("name", "birth_date")
+    assert [(d.row, d.fields, d.record_id, d.earlier_row) for d in report.duplicates] == [
+        (2, by_rule, a["id"], None),
+        (3, ("phone",), a["id"], None),
+        (4, by_rule, b["id"], None),
+        (5, ("phone",), b["id"], None),
+        (7, ("phone",), created[6], 6),
+    ]
+    stored = {r.id: (r.name, r.phone, r.version) for r in rows_of(runtime, "patient")}
+    assert stored[a["id"]] == ("王五", "+8613900000101", 3)
+    assert stored[b["id"]] == ("赵六", "+8613900000002", 3)
+    assert stored[created[6]] == ("孙八", "+8613900000200", 2)
+    assert stored[created[8]] == ("张三", "+8613900000300", 1)
+    assert report.integrity is not None and report.integrity.matches
+
+
+def report_written(report, runtime) -> dict[int, tuple[int, str]]:
+    """{source row: (record id, outcome)} as the import remembered its rows."""
+    from builder.system_tables import import_rows
+
+    with runtime.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(import_rows.c.source_row, import_rows.c.record_id, import_rows.c.outcome).where(
+                import_rows.c.import_id == report.import_id
+            )
+        ).all()
+    return {r.source_row: (r.record_id, r.outcome) for r in found}
