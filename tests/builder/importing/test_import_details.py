@@ -258,3 +258,27 @@ def report_written(report, runtime) -> dict[int, tuple[int, str]]:
             )
         ).all()
     return {r.source_row: (r.record_id, r.outcome) for r in found}
+
+
+def test_a_cell_text_repeated_down_a_column_converts_the_same_each_time(clinic, tmp_path):
+    """Conversions are remembered by the cell's text: each row still gets its own list of options, and a
+    text that does not convert is refused in every row that has it."""
+    runtime, admin = clinic["runtime"], clinic["actors"]["admin"]
+    path = tmp_path / "repeated.csv"
+    path.write_text(
+        "姓名,手机,性别,生日,标签,同意短信\n"
+        + "".join(f"患者{i},1390000010{i},女,1980/3/5,糖尿病、会员,{'也许' if i % 2 else '是'}\n" for i in range(6)),
+        encoding="utf-8",
+    )
+    mapping = parse_mapping(
+        "entity: patient\nfields: {name: 姓名, phone: 手机, gender: 性别, birth_date: 生日,"
+        " tags: {column: 标签, values: {会员: vip}}, consent_sms: 同意短信}\n"
+    )
+    report = run_import(runtime.records, admin, path, mapping)
+    assert (report.created, report.rejected) == (3, 3)
+    assert [(p.row, p.column) for p in report.problems] == [(3, "同意短信"), (5, "同意短信"), (7, "同意短信")]
+    stored = [
+        (r.gender, r.birth_date, r.tags, r.consent_sms) for r in rows_of(runtime, "patient") if r.name != "老患者"
+    ]
+    assert stored == [("female", dt.date(1980, 3, 5), '["diabetes", "vip"]', True)] * 3
+    assert report.integrity is not None and report.integrity.matches
