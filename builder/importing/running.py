@@ -346,6 +346,7 @@ class _Importer:
         A row that links to the imported entity is converted only when its turn comes (its link may
         name a record an earlier row of the batch writes), and then each row's keys are asked alone."""
         if self.links_itself:
+            self.matcher.prefetch(conn, ())  # nothing asked ahead: each row's keys are asked alone
             return (self._convert(conn, row) for row in rows)
         converted = [self._convert(conn, row) for row in rows]
         if self.matcher.rules:

@@ -282,3 +282,43 @@ def test_a_cell_text_repeated_down_a_column_converts_the_same_each_time(clinic, 
     ]
     assert stored == [("female", dt.date(1980, 3, 5), '["diabetes", "vip"]', True)] * 3
     assert report.integrity is not None and report.integrity.matches
+
+
+CLUB = """
+app: {name: club, title: Club}
+roles:
+  admin: {title: Administrator}
+entities:
+  member:
+    title: Member
+    title_field: name
+    fields:
+      name: {type: text, required: true}
+      phone: {type: phone}
+      referrer: {type: link, to: member}
+"""
+
+
+def test_a_row_may_link_to_a_record_an_earlier_row_of_its_batch_wrote(tmp_path, database_url):
+    """A link to the imported entity itself is converted when the row's turn comes, not with its batch."""
+    from clinic_fixtures import build_runtime
+
+    from builder.records import SYSTEM
+
+    blueprint = tmp_path / "club.yaml"
+    blueprint.write_text(CLUB, encoding="utf-8")
+    runtime = build_runtime(tmp_path / "club", database_url, blueprint)
+    try:
+        path = tmp_path / "members.csv"
+        path.write_text("姓名,手机,推荐人\n甲,13900000001,\n乙,13900000002,甲\n丙,13900000001,乙\n", encoding="utf-8")
+        mapping = parse_mapping(
+            "entity: member\nfields: {name: 姓名, phone: 手机, referrer: {column: 推荐人, by: name}}\nmatch: [phone]\n"
+        )
+        report = run_import(runtime.records, SYSTEM, path, mapping)
+        assert (report.created, report.skipped, report.rejected) == (2, 1, 0), report.problems
+        assert [(d.row, d.earlier_row) for d in report.duplicates] == [(4, 2)]
+        members = {r.name: r for r in rows_of(runtime, "member")}
+        assert members["乙"].referrer == members["甲"].id
+        assert report.integrity is not None and report.integrity.matches
+    finally:
+        runtime.close()
