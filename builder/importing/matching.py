@@ -93,14 +93,16 @@ class Matcher:
         return found
 
     def prefetch(self, conn: sa.Connection, keys: Iterable[Key], chunk: int = 500) -> None:
-        """Start a batch: look up all its rows' keys, one query per rule and `chunk` values."""
+        """Start a batch: look up all its rows' keys, one query per rule and `chunk` bound values (SQLite
+        before 3.32 takes at most 999 in a statement)."""
         self._asked, self._found, self._local, self._touched = set(keys), {}, {}, set()
         by_rule: dict[tuple[str, ...], list[Key]] = {}
         for key in self._asked:
             by_rule.setdefault(tuple(column for column, _value in key[1]), []).append(key)
         for columns, wanted in by_rule.items():
-            for start in range(0, len(wanted), chunk):
-                part = wanted[start : start + chunk]
+            step = max(1, chunk // len(columns))
+            for start in range(0, len(wanted), step):
+                part = wanted[start : start + step]
                 # Each column IN its values (a superset for rules of several fields), kept only when the whole
                 # key matches; lowest id first, as the one-row query orders them.
                 values = {tuple(value for _column, value in key[1]): key for key in part}

@@ -322,3 +322,32 @@ def test_a_row_may_link_to_a_record_an_earlier_row_of_its_batch_wrote(tmp_path, 
         assert report.integrity is not None and report.integrity.matches
     finally:
         runtime.close()
+
+
+def test_the_batch_look_up_finds_every_key_across_its_chunks(clinic):
+    """Keys looked up a few values a query (the statement's limit on bound values) are all found,
+    a rule of two fields only when both match, the lowest id first."""
+    from builder.importing.matching import Matcher
+    from builder.records import SYSTEM
+
+    records = clinic["runtime"].records
+    made = [
+        records.create(
+            SYSTEM, "patient", {"name": f"患者{i}", "birth_date": f"196{i}-01-02", "phone": f"1390000000{i}"}
+        )
+        for i in range(5)
+    ]
+    twin = records.create(SYSTEM, "patient", {"name": "患者1", "birth_date": "1961-01-02", "phone": "13900000011"})
+    matcher = Matcher(records, SYSTEM, "patient", [["name", "birth_date"], ["phone"]])
+    rows = [{"name": f"患者{i}", "birth_date": dt.date(1960 + i, 1, 2)} for i in range(5)]
+    rows += [{"name": "患者0", "birth_date": dt.date(1961, 1, 2)}, {"phone": "139 0000 0003"}, {"phone": "13900000099"}]
+    keys = [matcher.keys(values) for values in rows]
+    with records.engine.connect() as conn:
+        matcher.prefetch(conn, (key for row_keys in keys for key in row_keys), chunk=3)
+        found = [matcher.find(conn, row_keys) for row_keys in keys]
+    assert [m.record_id if m else None for m in found] == [made[i]["id"] for i in range(5)] + [
+        None,
+        made[3]["id"],
+        None,
+    ]
+    assert twin["id"] > made[1]["id"]
