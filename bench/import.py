@@ -15,18 +15,29 @@ Writes a CSV of N patients as a clinic would export it (GBK, Chinese headers, ç”
 
 Prints both times (wall clock and this process's CPU time: on a shared machine the wall
 clock also counts other processes), rows per second and the ratio (import / raw).
+
+    PYTHONPATH=. python bench/import.py --rows 10000 --phases
+
+also says where the import's CPU time went: each part's own time (its callees in another
+part not counted), measured by wrapping the parts' functions with a CPU-time counter,
+which adds a little to every call (so the phases run's total is a little higher).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import csv
 import datetime as dt
+import functools
 import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -127,10 +138,66 @@ def raw_insert(runtime, path: Path) -> int:
     return count
 
 
+def phase_parts() -> list[tuple[Any, str, str]]:
+    """(owner, function name, label): the parts of an import the phases say apart."""
+    from builder.importing import converting, matching, running
+    from builder.records import batch, service
+
+    return [
+        (running._Importer, "run", "reading the file, setting up"),
+        (converting.RowConverter, "convert", "cells to values (normalising, value maps, dates)"),
+        (matching.Matcher, "keys", "duplicate keys (the phone parsed by phonenumbers)"),
+        (matching.Matcher, "prefetch", "duplicate look-up, one query per batch and rule"),
+        (matching.Matcher, "find", "duplicate match per row"),
+        (running._Importer, "_batch", "a batch's transaction: open, audit executemany, commit"),
+        (running._Importer, "_row", "the importer's own work per row (dispatch, outcome)"),
+        (running._Importer, "_apply", "a committed batch's counts in the report"),
+        (batch.Batch, "write", "record service: a row's lifecycle (batch.write)"),
+        (service.RecordService, "_check_unique", "record service: unique check (a query a row)"),
+        (running, "imported_values", "values kept for the integrity report"),
+        (running, "remember_rows", "crm_import_row (one executemany a batch)"),
+        (running._Importer, "_finish", "finishing: run status, audit entry"),
+        (running, "check_integrity", "integrity report (reading back, comparing)"),
+    ]
+
+
+@contextlib.contextmanager
+def phases() -> Iterator[collections.Counter]:
+    """CPU seconds spent in each part's own code while the block runs (see phase_parts)."""
+    spent: collections.Counter = collections.Counter()
+    inner: list[float] = []  # per open call: time its nested parts took
+    originals = []
+
+    def counted(function: Any, label: str) -> Any:
+        @functools.wraps(function)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.process_time()
+            inner.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                took = time.process_time() - started
+                spent[label] += took - inner.pop()
+                if inner:
+                    inner[-1] += took
+
+        return call
+
+    for owner, name, label in phase_parts():
+        originals.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, counted(getattr(owner, name), label))
+    try:
+        yield spent
+    finally:
+        for owner, name, function in originals:
+            setattr(owner, name, function)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--phases", action="store_true", help="also say where the import's CPU time went")
     args = parser.parse_args()
 
     from dataclasses import replace
@@ -146,16 +213,17 @@ def main() -> None:
         print(f"{args.rows} patients, {source.stat().st_size / 1e6:.1f} MB of GBK CSV")
 
         imported = project(folder / "imported")
-        started, cpu = time.perf_counter(), time.process_time()
-        report = run_import(
-            imported.records,
-            replace(SYSTEM, locale="zh-CN"),
-            source,
-            parse_mapping(MAPPING),
-            ImportOptions(batch_size=args.batch_size),
-        )
-        import_seconds = time.perf_counter() - started
-        import_cpu = time.process_time() - cpu
+        with phases() if args.phases else contextlib.nullcontext(collections.Counter()) as spent:
+            started, cpu = time.perf_counter(), time.process_time()
+            report = run_import(
+                imported.records,
+                replace(SYSTEM, locale="zh-CN"),
+                source,
+                parse_mapping(MAPPING),
+                ImportOptions(batch_size=args.batch_size),
+            )
+            import_seconds = time.perf_counter() - started
+            import_cpu = time.process_time() - cpu
         imported.close()
         assert report.created == args.rows, report.as_dict(problems=5)
         assert report.integrity is not None and report.integrity.matches
@@ -173,6 +241,11 @@ def main() -> None:
     print(f"raw executemany:             {raw_seconds:7.2f} s  {args.rows / raw_seconds:9.0f} rows/s", end="")
     print(f"  (CPU {raw_cpu:.2f} s)")
     print(f"ratio import / raw: {import_seconds / raw_seconds:.1f}x (CPU: {import_cpu / raw_cpu:.1f}x)")
+    if spent:
+        print(f"where the import's CPU went (Âµs a row; the raw executemany: {raw_cpu / args.rows * 1e6:.0f}):")
+        spent["other"] = import_cpu - sum(spent.values())
+        for label, seconds in spent.most_common():
+            print(f"  {seconds / args.rows * 1e6:7.1f}  {seconds / import_cpu:6.1%}  {label}")
 
 
 if __name__ == "__main__":

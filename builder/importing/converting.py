@@ -55,6 +55,7 @@ class RowConverter:
         self.entities = entities
         self._options = {name: _option_words(spec) for name, spec in self.fields.items() if spec.options}
         self._links: dict[tuple[str, str, str], int | str] = {}
+        self._known: dict[tuple[str, str], Any] = {}  # (field, cell text) -> value, for the kinds in _BY_TEXT
 
     def convert(self, row: SourceRow, conn: sa.Connection) -> tuple[dict[str, Any], list[RowProblem]]:
         values: dict[str, Any] = {}
@@ -73,14 +74,28 @@ class RowConverter:
         return values, problems
 
     def value(self, name: str, rule: ColumnRule, cell: Any, conn: sa.Connection) -> Any:
-        """The input value for field `name` from one cell; ValueError with a message for a person."""
-        spec = self.fields[name]
-        locale = self.actor.locale
+        """The input value for field `name` from one cell; ValueError with a message for a person.
+
+        A text cell of a kind whose value follows from the text alone is converted once per distinct
+        text (a column of 男/女, 是/否, a few channels or dates repeats them thousands of times)."""
         text = text_of(cell)
         if text is None:
             return None
         if text in rule.values:
             return rule.values[text]
+        if type(cell) is not str or self.fields[name].type not in _BY_TEXT:
+            return self._value(name, rule, cell, text, conn)
+        key = (name, text)
+        known = self._known.get(key, _UNKNOWN)
+        if known is _UNKNOWN:
+            if len(self._known) >= _KNOWN_LIMIT:
+                self._known.clear()
+            known = self._known[key] = self._value(name, rule, cell, text, conn)
+        return list(known) if type(known) is list else known  # a list of options is the row's own
+
+    def _value(self, name: str, rule: ColumnRule, cell: Any, text: str, conn: sa.Connection) -> Any:
+        spec = self.fields[name]
+        locale = self.actor.locale
         kind = spec.type
         try:
             if kind == "date":
@@ -148,6 +163,13 @@ class RowConverter:
         if len(ids) > 1:
             return say("link_ambiguous", locale, entity=target, value=text, field=by)
         return int(ids[0])
+
+
+# Kinds whose value is a function of the cell's text (and the mapping), costly enough to remember and
+# with few distinct texts; numbers and plain text are cheap to convert and mostly differ row by row.
+_BY_TEXT = frozenset({"date", "datetime", "boolean", "select", "multi_select"})
+_KNOWN_LIMIT = 50_000  # distinct texts remembered, then forgotten all at once (memory stays bounded)
+_UNKNOWN = object()
 
 
 def _option_words(spec: FieldSpec) -> dict[str, str]:

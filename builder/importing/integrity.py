@@ -163,38 +163,50 @@ def check_integrity(
         last[written[row][0]] = row
     superseded = len(written) - len(last)
     written = {row: written[row] for row in last.values()}
-    stored: dict[int, dict[str, Any]] = {}
-    ids = sorted({record_id for record_id, _ in written.values()})
+    ids = sorted(last)
+    # Only the mapped fields are read and decoded, `chunk` records a query in the file's row order,
+    # so the hashes are fed as they come and the records are not all held at once.
+    fields = [f for f in entity.stored_fields if f.name in mapping.fields]
+    query = sa.select(table.c.id, *(table.c[f.name] for f in fields))
+    names = list(mapping.fields)
+    checks = {name: ColumnCheck(rule.column, name) for name, rule in mapping.fields.items()}
+    hashes = {name: (hashlib.sha256(), hashlib.sha256()) for name in names}
+    empty = {name: entity.fields[name].kind.is_empty for name in names}
+    rows = sorted(written)
     with records.engine.connect() as conn:
-        for start in range(0, len(ids), chunk):
-            part = ids[start : start + chunk]
-            for found in conn.execute(sa.select(table).where(table.c.id.in_(part))):
-                stored[found.id] = decode(entity.stored_fields, found, mapping.entity, records.cipher)
-    checks = []
-    for name, rule in mapping.fields.items():
-        check = ColumnCheck(rule.column, name)
-        source_hash, database_hash = hashlib.sha256(), hashlib.sha256()
-        field = entity.fields[name]
-        for row in sorted(written):
-            record_id, source = written[row]
-            if name not in source:
-                continue
-            check.source_values += 1
-            source_hash.update(f"{row}\t{source[name]}\n".encode())
-            value = stored.get(record_id, {}).get(name)
-            if not field.kind.is_empty(value):
-                check.database_values += 1
-                database_hash.update(f"{row}\t{canonical(value)}\n".encode())
-                if canonical(value) != source[name]:
-                    check.differing_rows.append(row)
-            else:
-                check.differing_rows.append(row)
-        check.source_checksum = source_hash.hexdigest()[:16]
-        check.database_checksum = database_hash.hexdigest()[:16]
-        checks.append(check)
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            stored = {
+                found.id: decode(fields, found, mapping.entity, records.cipher)
+                for found in conn.execute(query.where(table.c.id.in_([written[row][0] for row in part])))
+            }
+            for row in part:
+                record_id, source = written[row]
+                values = stored.get(record_id, {})
+                for name in names:
+                    mine = source.get(name)
+                    if mine is None:
+                        continue
+                    check = checks[name]
+                    source_hash, database_hash = hashes[name]
+                    check.source_values += 1
+                    source_hash.update(f"{row}\t{mine}\n".encode())
+                    value = values.get(name)
+                    if empty[name](value):
+                        check.differing_rows.append(row)
+                        continue
+                    theirs = canonical(value)
+                    check.database_values += 1
+                    database_hash.update(f"{row}\t{theirs}\n".encode())
+                    if theirs != mine:
+                        check.differing_rows.append(row)
+    for name, check in checks.items():
+        check.source_checksum = hashes[name][0].hexdigest()[:16]
+        check.database_checksum = hashes[name][1].hexdigest()[:16]
+    result = list(checks.values())
     for name, child in mapping.children.items():
-        checks += _child_checks(records, mapping.entity, name, child, written, ids, chunk)
-    return Integrity(checks, len(written), superseded)
+        result += _child_checks(records, mapping.entity, name, child, written, ids, chunk)
+    return Integrity(result, len(written), superseded)
 
 
 def _child_checks(

@@ -7,10 +7,16 @@ decrypting. Only records the importing actor may see are matched, and only on fi
 it may read unmasked: a match on a field it sees masked would answer "does this phone
 exist?" for every row, the look-up the record service limits. A row also
 duplicates an earlier row of the same file, so a dry run reports what the real run does.
+
+A batch's rows are looked up together (`prefetch`): one query per rule for all their
+values, instead of one query per row. What a row then finds is what its own query would
+have found at that moment: the batch's own writes are remembered, and a record written
+earlier in the batch (its values may have changed) is asked for again, alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +25,8 @@ import sqlalchemy as sa
 from ..records import Actor, RecordService
 from ..records.codec import search_value
 from .errors import ImportFailed
+
+Key = tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]  # (rule, ((column, stored value), ...))
 
 
 @dataclass(frozen=True)
@@ -56,10 +64,16 @@ class Matcher:
                 )
         self.visible = records.row_filter(actor, entity, grant)
         self.table = records.schema.table(entity)
-        self._queries: dict[tuple[str, ...], sa.Select] = {}  # built once: one query per row is the hot path
+        self._queries: dict[tuple[str, ...], sa.Select] = {}  # built once
         self.seen: dict[tuple, int] = {}  # (rule, values) -> the first row of the file that had them
+        # The batch being written (see prefetch): the keys asked, the records that had them when it began,
+        # the records it wrote under each key, and the ids it wrote.
+        self._asked: set[Key] = set()
+        self._found: dict[Key, tuple[int, int]] = {}
+        self._local: dict[Key, int] = {}
+        self._touched: set[int] = set()
 
-    def keys(self, values: dict[str, Any]) -> list[tuple[tuple[str, ...], tuple]]:
+    def keys(self, values: dict[str, Any]) -> list[Key]:
         """(rule, stored values) for each rule the row fills, in order (values that do not coerce: no key)."""
         found = []
         compiled = self.records.entity(self.entity)
@@ -78,16 +92,53 @@ class Matcher:
                 found.append((rule, tuple(stored)))
         return found
 
-    def find(self, conn: sa.Connection, keys: list[tuple[tuple[str, ...], tuple]]) -> Match | None:
+    def prefetch(self, conn: sa.Connection, keys: Iterable[Key], chunk: int = 500) -> None:
+        """Start a batch: look up all its rows' keys, one query per rule and `chunk` bound values (SQLite
+        before 3.32 takes at most 999 in a statement)."""
+        self._asked, self._found, self._local, self._touched = set(keys), {}, {}, set()
+        by_rule: dict[tuple[str, ...], list[Key]] = {}
+        for key in self._asked:
+            by_rule.setdefault(tuple(column for column, _value in key[1]), []).append(key)
+        for columns, wanted in by_rule.items():
+            step = max(1, chunk // len(columns))
+            for start in range(0, len(wanted), step):
+                part = wanted[start : start + step]
+                # Each column IN its values (a superset for rules of several fields), kept only when the whole
+                # key matches; lowest id first, as the one-row query orders them.
+                values = {tuple(value for _column, value in key[1]): key for key in part}
+                query = sa.select(self.table.c.id, self.table.c.version, *(self.table.c[c] for c in columns))
+                for i, column in enumerate(columns):
+                    query = query.where(self.table.c[column].in_({v[i] for v in values}))
+                if self.visible is not None:
+                    query = query.where(self.visible)
+                for hit in conn.execute(query.order_by(self.table.c.id)):
+                    matched = values.get(tuple(hit)[2:])
+                    if matched is not None:
+                        self._found.setdefault(matched, (int(hit.id), int(hit.version)))
+
+    def find(self, conn: sa.Connection, keys: list[Key]) -> Match | None:
         """The first rule's match among the actor's records, or else among the rows written before in this file."""
-        for rule, stored in keys:
-            query = self._query(tuple(column for column, _value in stored))
-            hit = conn.execute(query, {f"v{i}": value for i, (_column, value) in enumerate(stored)}).first()
+        for key in keys:
+            hit = self._hit(conn, key)
             if hit is not None:
-                return Match(rule, int(hit.id), int(hit.version), self.seen.get((rule, stored)))
-            if (rule, stored) in self.seen:
-                return Match(rule, None, None, self.seen[(rule, stored)])
+                return Match(key[0], hit[0], hit[1], self.seen.get(key))
+            if key in self.seen:
+                return Match(key[0], None, None, self.seen[key])
         return None
+
+    def _hit(self, conn: sa.Connection, key: Key) -> tuple[int, int] | None:
+        """(id, version) of the record with `key` now: from the batch's look-up unless this batch wrote it."""
+        if key in self._asked:
+            found = self._found.get(key)
+            record_id = found[0] if found is not None else self._local.get(key)
+            if record_id is None:
+                return None
+            if record_id not in self._touched:
+                return found
+        _rule, stored = key
+        query = self._query(tuple(column for column, _value in stored))
+        hit = conn.execute(query, {f"v{i}": value for i, (_column, value) in enumerate(stored)}).first()
+        return None if hit is None else (int(hit.id), int(hit.version))
 
     def _query(self, columns: tuple[str, ...]) -> sa.Select:
         query = self._queries.get(columns)
@@ -100,7 +151,14 @@ class Matcher:
             query = self._queries[columns] = query.order_by(self.table.c.id).limit(1)
         return query
 
-    def remember(self, keys: list[tuple[tuple[str, ...], tuple]], row: int) -> None:
+    def remember(self, keys: list[Key], row: int) -> None:
         """A row was written (or would be, in a dry run): later rows with its keys duplicate it."""
         for key in keys:
             self.seen.setdefault(key, row)
+
+    def wrote(self, keys: list[Key], record_id: int) -> None:
+        """This batch wrote `record_id` (created or updated) with a row's keys: until the batch ends, a row
+        finding that record asks the database again (its values and version may have changed)."""
+        self._touched.add(record_id)
+        for key in keys:
+            self._local.setdefault(key, record_id)

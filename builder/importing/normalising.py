@@ -25,6 +25,8 @@ _TIME = re.compile(r"^(\d{1,2})\s*[:时點点]\s*(\d{1,2})(?:\s*[:分]\s*(\d{1,2
 
 def text_of(cell: Any) -> str | None:
     """The cell as trimmed half-width text (None when empty); numbers without a needless `.0`."""
+    if type(cell) is str:  # most cells: straight to the end
+        return cell.translate(FULL_WIDTH).strip() or None
     if cell is None:
         return None
     if isinstance(cell, bool):

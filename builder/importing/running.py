@@ -15,7 +15,7 @@ set off no event automations (a migration must not send 10,000 welcome messages)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,13 @@ from .converting import RowConverter, RowProblem
 from .errors import ImportFailed
 from .integrity import Integrity, check_integrity, coerced_source, imported_values
 from .mapping import ImportMapping, parse_mapping
-from .matching import Match, Matcher
+from .matching import Key, Match, Matcher
 from .messages import say
 from .reading import Source, SourceRow, open_source
 from .rejects import RejectsFile, rejects_path_for
 from .store import file_digest, finished_rows, load_run, new_import_id, remember_rows, set_status, start_run
 
+_Converted = tuple[SourceRow, dict[str, Any], list[RowProblem], list[Key]]
 Progress = Callable[[int, int | None], None]  # rows done so far (all passes), rows in the file (estimate)
 
 
@@ -195,6 +196,11 @@ class _Importer:
         self.converter = RowConverter(records, self.actor, mapping, entities)
         self.matcher = Matcher(records, self.actor, self.entity, mapping.match)
         self.compiled = records.entity(self.entity)
+        self.links_itself = any(
+            spec.type == "link" and spec.to == self.entity
+            for name, spec in entities[self.entity].fields.items()
+            if name in mapping.fields
+        )
         # Unique fields the actor sees masked: a refusal there answers "does it exist?". One row per batch,
         # so each answer is counted before the next row is tried.
         self.probing = any(
@@ -298,9 +304,9 @@ class _Importer:
         results = _Batch()
         stop: _Stop | None = None
         with self.records.batch(self.actor, dry_run=self.options.dry_run) as batch:
-            for row in rows:
+            for row, values, problems, keys in self._converted(batch.conn, rows):
                 try:
-                    self._row(batch, row, results)
+                    self._row(batch, row, values, problems, keys, results)
                 except _Stop as exc:
                     stop = exc
                     break
@@ -334,21 +340,47 @@ class _Importer:
         for sheet in self.children:
             sheet.attached += results.attached.get(sheet.table, 0)
 
-    def _row(self, batch: Batch, row: SourceRow, results: _Batch) -> None:
-        conn = batch.conn
+    def _converted(self, conn: sa.Connection, rows: list[SourceRow]) -> Iterable[_Converted]:
+        """The batch's rows converted, with their duplicate-match keys looked up in one go.
+
+        A row that links to the imported entity is converted only when its turn comes (its link may
+        name a record an earlier row of the batch writes), and then each row's keys are asked alone."""
+        if self.links_itself:
+            self.matcher.prefetch(conn, ())  # nothing asked ahead: each row's keys are asked alone
+            return (self._convert(conn, row) for row in rows)
+        converted = [self._convert(conn, row) for row in rows]
+        if self.matcher.rules:
+            self.matcher.prefetch(conn, (key for _row, _values, _problems, keys in converted for key in keys))
+        return converted
+
+    def _convert(self, conn: sa.Connection, row: SourceRow) -> _Converted:
+        """A row's values, its problems, and its duplicate-match keys (none for a row with problems)."""
         values, problems = self.converter.convert(row, conn)
+        keys = self.matcher.keys(values) if self.matcher.rules and not problems else []
+        return row, values, problems, keys
+
+    def _row(
+        self,
+        batch: Batch,
+        row: SourceRow,
+        values: dict[str, Any],
+        problems: list[RowProblem],
+        keys: list[Key],
+        results: _Batch,
+    ) -> None:
+        conn = batch.conn
         problems += self._children_of(conn, row, values)
         if problems:
             results.rejected.append((row, problems))
             return
-        keys = self.matcher.keys(values) if self.matcher.rules else []
         match = self.matcher.find(conn, keys) if keys else None
         if match is not None:
-            self._duplicate(batch, row, values, match, results)
+            self._duplicate(batch, row, values, keys, match, results)
             return
         written = self._write(batch, row, values, None, None, results)
         if written is not None:
             self.matcher.remember(keys, row.row)
+            self.matcher.wrote(keys, written.record_id)
             results.finished.append((row.row, "created", written.record_id))
             results.written[row.row] = (written.record_id, imported_values(self.compiled, values, written.after))
             self._count_children(values, results)
@@ -378,7 +410,9 @@ class _Importer:
             if sheet.table in values:
                 results.attached[sheet.table] = results.attached.get(sheet.table, 0) + len(values[sheet.table])
 
-    def _duplicate(self, batch: Batch, row: SourceRow, values: dict, match: Match, results: _Batch) -> None:
+    def _duplicate(
+        self, batch: Batch, row: SourceRow, values: dict, keys: list[Key], match: Match, results: _Batch
+    ) -> None:
         rule = self.on_duplicate
         outcome = {"skip": "skipped", "update": "updated", "stop": "stopped"}[rule]
         duplicate = Duplicate(row.row, match.fields, match.record_id, match.earlier_row, outcome)
@@ -400,6 +434,7 @@ class _Importer:
             return
         written = self._write(batch, row, values, match.record_id, match.version, results)
         if written is not None:
+            self.matcher.wrote(keys, written.record_id)
             results.duplicates.append(duplicate)
             results.finished.append((row.row, "updated", written.record_id))
             results.written[row.row] = (written.record_id, imported_values(self.compiled, values, written.after))

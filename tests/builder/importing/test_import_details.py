@@ -200,3 +200,154 @@ def test_unique_refusals_on_masked_fields_count_as_look_ups_and_the_limit_stops_
             sa.select(sa.func.count()).where(audit.c.action == "masked_lookup", audit.c.actor == "front_desk")
         ).scalar()
     assert probes == 3  # the fourth was over the limit: refused, and the import stopped there
+
+
+@pytest.mark.parametrize("batch_size", [1, 500])
+def test_a_batch_matches_duplicates_as_each_row_alone_would(clinic, tmp_path, batch_size):
+    """A batch looks its rows up together, yet each row finds what its own query would have found then:
+    a record written earlier in the batch as it now is (changed values, new version), the second rule."""
+    from builder.records import SYSTEM
+
+    runtime, admin = clinic["runtime"], clinic["actors"]["admin"]
+    records = runtime.records
+    a = records.create(SYSTEM, "patient", {"name": "张三", "birth_date": "1960-01-02", "phone": "13900000001"})
+    b = records.create(SYSTEM, "patient", {"name": "李四", "birth_date": "1970-03-04", "phone": "13900000002"})
+    path = tmp_path / "batch.csv"
+    path.write_text(
+        "姓名,出生日期,手机\n"
+        "张三,1960/1/2,13900000101\n"  # row 2: a, by name and birth date; its phone becomes ...101
+        "王五,1980/5/6,13900000101\n"  # row 3: a again, by the phone row 2 gave it; a is now 王五
+        "李四,1970/3/4,\n"  # row 4: b by name and birth date
+        "赵六,1990/7/8,13900000002\n"  # row 5: b by phone, after row 4 wrote it
+        "钱七,1991/1/1,13900000200\n"  # row 6: new
+        "孙八,1992/2/2,13900000200\n"  # row 7: the record row 6 created
+        "张三,1960/1/2,13900000300\n",  # row 8: nobody is 张三 of 1960-01-02 any more: new
+        encoding="utf-8",
+    )
+    mapping = parse_mapping(
+        "entity: patient\nfields: {name: 姓名, birth_date: 出生日期, phone: 手机}\n"
+        "match: [[name, birth_date], [phone]]\non_duplicate: update\n"
+    )
+    report = run_import(records, admin, path, mapping, ImportOptions(batch_size=batch_size))
+    assert (report.created, report.updated, report.rejected) == (2, 5, 0), report.problems
+    created = {row: record_id for row, (record_id, _values) in report_written(report, runtime).items()}
+    by_rule = ("name", "birth_date")
+    assert [(d.row, d.fields, d.record_id, d.earlier_row) for d in report.duplicates] == [
+        (2, by_rule, a["id"], None),
+        (3, ("phone",), a["id"], None),
+        (4, by_rule, b["id"], None),
+        (5, ("phone",), b["id"], None),
+        (7, ("phone",), created[6], 6),
+    ]
+    stored = {r.id: (r.name, r.phone, r.version) for r in rows_of(runtime, "patient")}
+    assert stored[a["id"]] == ("王五", "+8613900000101", 3)
+    assert stored[b["id"]] == ("赵六", "+8613900000002", 3)
+    assert stored[created[6]] == ("孙八", "+8613900000200", 2)
+    assert stored[created[8]] == ("张三", "+8613900000300", 1)
+    assert report.integrity is not None and report.integrity.matches
+
+
+def report_written(report, runtime) -> dict[int, tuple[int, str]]:
+    """{source row: (record id, outcome)} as the import remembered its rows."""
+    from builder.system_tables import import_rows
+
+    with runtime.engine.connect() as conn:
+        found = conn.execute(
+            sa.select(import_rows.c.source_row, import_rows.c.record_id, import_rows.c.outcome).where(
+                import_rows.c.import_id == report.import_id
+            )
+        ).all()
+    return {r.source_row: (r.record_id, r.outcome) for r in found}
+
+
+def test_a_cell_text_repeated_down_a_column_converts_the_same_each_time(clinic, tmp_path):
+    """Conversions are remembered by the cell's text: each row still gets its own list of options, and a
+    text that does not convert is refused in every row that has it."""
+    runtime, admin = clinic["runtime"], clinic["actors"]["admin"]
+    path = tmp_path / "repeated.csv"
+    path.write_text(
+        "姓名,手机,性别,生日,标签,同意短信\n"
+        + "".join(f"患者{i},1390000010{i},女,1980/3/5,糖尿病、会员,{'也许' if i % 2 else '是'}\n" for i in range(6)),
+        encoding="utf-8",
+    )
+    mapping = parse_mapping(
+        "entity: patient\nfields: {name: 姓名, phone: 手机, gender: 性别, birth_date: 生日,"
+        " tags: {column: 标签, values: {会员: vip}}, consent_sms: 同意短信}\n"
+    )
+    report = run_import(runtime.records, admin, path, mapping)
+    assert (report.created, report.rejected) == (3, 3)
+    assert [(p.row, p.column) for p in report.problems] == [(3, "同意短信"), (5, "同意短信"), (7, "同意短信")]
+    stored = [
+        (r.gender, r.birth_date, r.tags, r.consent_sms) for r in rows_of(runtime, "patient") if r.name != "老患者"
+    ]
+    assert stored == [("female", dt.date(1980, 3, 5), '["diabetes", "vip"]', True)] * 3
+    assert report.integrity is not None and report.integrity.matches
+
+
+CLUB = """
+app: {name: club, title: Club}
+roles:
+  admin: {title: Administrator}
+entities:
+  member:
+    title: Member
+    title_field: name
+    fields:
+      name: {type: text, required: true}
+      phone: {type: phone}
+      referrer: {type: link, to: member}
+"""
+
+
+def test_a_row_may_link_to_a_record_an_earlier_row_of_its_batch_wrote(tmp_path, database_url):
+    """A link to the imported entity itself is converted when the row's turn comes, not with its batch."""
+    from clinic_fixtures import build_runtime
+
+    from builder.records import SYSTEM
+
+    blueprint = tmp_path / "club.yaml"
+    blueprint.write_text(CLUB, encoding="utf-8")
+    runtime = build_runtime(tmp_path / "club", database_url, blueprint)
+    try:
+        path = tmp_path / "members.csv"
+        path.write_text("姓名,手机,推荐人\n甲,13900000001,\n乙,13900000002,甲\n丙,13900000001,乙\n", encoding="utf-8")
+        mapping = parse_mapping(
+            "entity: member\nfields: {name: 姓名, phone: 手机, referrer: {column: 推荐人, by: name}}\nmatch: [phone]\n"
+        )
+        report = run_import(runtime.records, SYSTEM, path, mapping)
+        assert (report.created, report.skipped, report.rejected) == (2, 1, 0), report.problems
+        assert [(d.row, d.earlier_row) for d in report.duplicates] == [(4, 2)]
+        members = {r.name: r for r in rows_of(runtime, "member")}
+        assert members["乙"].referrer == members["甲"].id
+        assert report.integrity is not None and report.integrity.matches
+    finally:
+        runtime.close()
+
+
+def test_the_batch_look_up_finds_every_key_across_its_chunks(clinic):
+    """Keys looked up a few values a query (the statement's limit on bound values) are all found,
+    a rule of two fields only when both match, the lowest id first."""
+    from builder.importing.matching import Matcher
+    from builder.records import SYSTEM
+
+    records = clinic["runtime"].records
+    made = [
+        records.create(
+            SYSTEM, "patient", {"name": f"患者{i}", "birth_date": f"196{i}-01-02", "phone": f"1390000000{i}"}
+        )
+        for i in range(5)
+    ]
+    twin = records.create(SYSTEM, "patient", {"name": "患者1", "birth_date": "1961-01-02", "phone": "13900000011"})
+    matcher = Matcher(records, SYSTEM, "patient", [["name", "birth_date"], ["phone"]])
+    rows = [{"name": f"患者{i}", "birth_date": dt.date(1960 + i, 1, 2)} for i in range(5)]
+    rows += [{"name": "患者0", "birth_date": dt.date(1961, 1, 2)}, {"phone": "139 0000 0003"}, {"phone": "13900000099"}]
+    keys = [matcher.keys(values) for values in rows]
+    with records.engine.connect() as conn:
+        matcher.prefetch(conn, (key for row_keys in keys for key in row_keys), chunk=3)
+        found = [matcher.find(conn, row_keys) for row_keys in keys]
+    assert [m.record_id if m else None for m in found] == [made[i]["id"] for i in range(5)] + [
+        None,
+        made[3]["id"],
+        None,
+    ]
+    assert twin["id"] > made[1]["id"]
