@@ -21,6 +21,11 @@ Judgements that hold within the transaction are made once per batch: a link's
 target's entity, or when automations act), and, for the system actor, the existence of
 a linked record, the batch's own new records included (forgotten if the batch rolls back).
 
+Unique values are left to the database's unique constraints, which each row meets
+behind its savepoint: a taken value refuses the row with the same `unique` error as
+a single write's look-up, without a query per row (a row with other errors as well
+is refused for those first; then for the taken value alone, when it comes back).
+
 A refusal is returned, not counted: a caller whose actor sees a field masked counts
 its rows' "already used" answers as masked look-ups (`count_unique_probe`), as the
 importer does once its batch is over.
@@ -122,6 +127,11 @@ class RowSavepoints:
         else:
             for statement in statements:
                 self.cursor.execute(statement)
+
+
+def in_batch(conn: sa.Connection) -> bool:
+    """Is `conn` a batch's, whose rows each write behind their own savepoint?"""
+    return conn.info.get(ROW) is not None
 
 
 def starting_to_write(conn: sa.Connection) -> None:

@@ -33,7 +33,7 @@ from . import preparing
 from .actor import Actor
 from .auditing import add_audit, audit_changes, audit_row
 from .automations import Change, Run, Written, react
-from .batch import KNOWN_LINKS, Batch, open_batch, starting_to_write
+from .batch import KNOWN_LINKS, Batch, in_batch, open_batch, starting_to_write
 from .codec import Cipher, decode, encode, search_value, with_previous_names
 from .compiled import CompiledEntity, compile_entity
 from .compiled_reports import CompiledReports
@@ -565,7 +565,8 @@ class RecordService:
         errors += self._check_links(conn, actor, entity, record, set(typed), locale)
         bad = {e.field for e in errors}
         errors += check_link_filters(self, conn, actor, entity, record, typed, stored, bad, locale)
-        errors += self._check_unique(conn, entity, record, record_id, locale)
+        if not in_batch(conn):  # a batch row is undone alone: its unique values are the constraints' to check
+            errors += self._check_unique(conn, entity, record, record_id, locale)
         if not errors:
             errors += preparing.check_rules(entity, record, evaluate, locale)
         if errors:

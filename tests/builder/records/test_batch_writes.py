@@ -152,3 +152,15 @@ def test_child_rows_of_mixed_columns_keep_their_order_and_ids(service):
     assert [row["drug"] for row in shown] == [row["drug"] for row in given]
     assert [(row["id"], i, row["drug"]) for i, row in enumerate(shown)] == [tuple(row) for row in stored]
     assert service.get(SYSTEM, "visit", visit["id"])["prescriptions"] == shown
+
+
+def test_a_taken_value_in_a_batch_is_refused_by_its_constraint_with_the_unique_error(service):
+    resident = "11010519491231002X"
+    service.create(SYSTEM, "patient", {"name": "王芳", "phone": "13900000001", "id_number": resident})
+    with service.batch(SYSTEM) as batch:
+        phone = batch.create("patient", {"name": "李娜", "phone": "13900000001"})
+        encrypted = batch.create("patient", {"name": "赵敏", "phone": "13900000002", "id_number": resident})
+        kept = batch.create("patient", {"name": "钱军", "phone": "13900000003"})
+    assert [(e.field, e.code) for e in phone.errors] == [("phone", "unique")]
+    assert [(e.field, e.code) for e in encrypted.errors] == [("id_number", "unique")]  # by its keyed hash
+    assert kept.ok and len(audit_entries(service, "patient")) == 2
