@@ -49,6 +49,7 @@ from builder.project import init_project  # noqa: E402
 from builder.records import SYSTEM  # noqa: E402
 from builder.runtime import open_runtime  # noqa: E402
 from builder.storage.database import make_engine  # noqa: E402
+from builder.storage.locks import MIGRATION_LOCK  # noqa: E402
 
 BATCH = 1000
 MIGRATE = f"""
@@ -143,6 +144,34 @@ def change_blueprint(root: Path, rewrite: str) -> None:
     path.write_text(text.replace(EMAIL, REWRITES[rewrite]), encoding="utf-8")
 
 
+LOCKS = sa.text(
+    """SELECT l.mode FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+    WHERE l.granted AND l.pid <> pg_backend_pid() AND (
+      (l.locktype = 'relation' AND c.relname = 'patient' AND l.mode = 'AccessExclusiveLock')
+      OR (l.locktype = 'advisory' AND l.mode = 'ExclusiveLock' AND l.objsubid = 1
+          AND l.classid::bigint = :high AND l.objid::bigint = :low))"""
+).bindparams(high=(MIGRATION_LOCK >> 32) & 0xFFFFFFFF, low=MIGRATION_LOCK & 0xFFFFFFFF)
+
+
+def watch_locks(url: str, stop: threading.Event, longest: dict[str, float]) -> None:
+    """PostgreSQL: the longest time the table was locked against reads (ACCESS EXCLUSIVE) and writers were held off
+    (the migration's advisory lock, taken exclusively), polled every 5 ms."""
+    engine = make_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            since: dict[str, float] = {}
+            while not stop.is_set():
+                now = time.perf_counter()
+                held = {mode for (mode,) in connection.execute(LOCKS)}
+                for mode in held:
+                    since.setdefault(mode, now)
+                for mode in [m for m in since if m not in held]:
+                    longest[mode] = max(longest.get(mode, 0.0), now - since.pop(mode))
+                time.sleep(0.005)
+    finally:
+        engine.dispose()
+
+
 def migrate_under_load(
     root: Path, url: str, rows: int, rewrite: str
 ) -> tuple[float, float, float, float, int, int, list[str]]:
@@ -153,6 +182,7 @@ def migrate_under_load(
     stop = threading.Event()
     waits = {"read": 0.0, "write": 0.0}
     slowest = {"read": 0.0, "write": 0.0}  # when the longest wait began, in seconds after the migration started
+    outcome = {"read": "", "write": ""}  # and how it ended
     began = [0.0]
     reloads = {"read": 0.0, "write": 0.0}
     answered = [0]
@@ -169,8 +199,10 @@ def migrate_under_load(
                 before = runtime
                 reloads[kind] = max(reloads[kind], time.perf_counter() - started)
                 continue
+            ended = "no runtime (503)"
             if runtime is not None:
                 row_id = rng.randint(2, rows)
+                ended = "answered"
                 try:
                     if kind == "read":
                         email = runtime.records.get(SYSTEM, "patient", row_id).get("email")
@@ -181,16 +213,21 @@ def migrate_under_load(
                             SYSTEM, "patient", row_id, {"name": f"Edited {row_id}"}, current["version"]
                         )
                 except Exception as exc:  # refused as stale (503), a conflict (409), invalid (422): answers too
+                    ended = type(exc).__name__
                     if type(exc).__name__ not in ("StaleBlueprint", "Conflict", "ValidationFailed"):
                         failed.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")  # a 500
                         time.sleep(0.005)
                         continue
             if time.perf_counter() - started > waits[kind]:
                 waits[kind], slowest[kind] = time.perf_counter() - started, started - began[0]
+                outcome[kind] = ended
             answered[0] += 1
             time.sleep(0.005)
 
     threads = [threading.Thread(target=serve, args=(kind,), daemon=True) for kind in ("read", "write")]
+    locks: dict[str, float] = {}
+    if url.startswith("postgresql"):
+        threads.append(threading.Thread(target=watch_locks, args=(url, stop, locks), daemon=True))
     for thread in threads:
         thread.start()
     time.sleep(0.3)
@@ -224,8 +261,14 @@ def migrate_under_load(
         follower.runtime.close()
     print(
         f"  (schema committed {committed:.2f} s, batches done {batched:.2f} s after the migration began; "
-        f"longest read began at {slowest['read']:.2f} s, longest write at {slowest['write']:.2f} s)"
+        f"longest read began at {slowest['read']:.2f} s ({outcome['read']}), "
+        f"longest write at {slowest['write']:.2f} s ({outcome['write']}))"
     )
+    if locks or url.startswith("postgresql"):
+        print(
+            f"  (longest ACCESS EXCLUSIVE lock on patient: {locks.get('AccessExclusiveLock', 0) * 1000:.0f} ms; "
+            f"writers held off by the migration's transaction: {locks.get('ExclusiveLock', 0) * 1000:.0f} ms)"
+        )
     return took, waits["read"], waits["write"], max(reloads.values()), answered[0], ciphertexts[0], failed
 
 
