@@ -10,6 +10,7 @@ checked with `PRAGMA foreign_key_check` before committing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from ..table_versions import bump_all
 from . import history
 from .alterations import Alteration
 from .backup import backup_folder, write_backup
+from .drop_backup import DropBackup, has_ids
 from .encryption import KeyringStep
 from .errors import MigrationError
 from .operations import AddColumn, Step
@@ -137,13 +139,16 @@ def apply_migration(
     backup = write_backup(engine, None, losing_tables, sqlite_copy) if losing_tables and sqlite else None
     try:
         with engine.connect() as connection:
+            drops = _drop_backup(connection, losing_tables, folder) if losing_tables and not sqlite else None
             if sqlite:
                 _sqlite_foreign_keys(connection, False)
             connection.execution_options(writes=True)  # SQLite: BEGIN IMMEDIATE, waits for writers in flight
             try:
                 with connection.begin():
                     hold_off_writers(connection)
-                    if losing_tables and not sqlite:  # dropped values: backed up while writers wait (see docs)
+                    if drops is not None:  # only the rows changed since the copy, while writers wait
+                        backup = drops.catch_up(connection)
+                    elif losing_tables and not sqlite:
                         backup = write_backup(engine, connection, losing_tables, folder)
                     run_steps(Operations(MigrationContext.configure(connection)), now)
                     if sqlite:
@@ -159,6 +164,11 @@ def apply_migration(
                     for _step, planned in rewrites:
                         schedule(connection, history_id, planned)
                     bump_all(connection)  # cached reports read the old tables: stale in every process
+            except BaseException:
+                if drops is not None and not connection.invalidated:
+                    with contextlib.suppress(sa.exc.DBAPIError):
+                        drops.discard(connection)
+                raise
             finally:
                 if sqlite:
                     _sqlite_foreign_keys(connection, True)
@@ -170,6 +180,22 @@ def apply_migration(
         extra = {"batch_size": batch_size} if batch_size else {}
         run_pending_rewrites(engine, keyring, on_progress=on_progress, **extra)
     return MigrationResult(True, summary, backup or folder, history_id)
+
+
+def _drop_backup(connection: sa.Connection, tables: list[str], folder: Path | None) -> DropBackup | None:
+    """PostgreSQL: back up the tables losing data before writers are held off (drop_backup.py), if it can."""
+    if folder is None:
+        return None
+    with connection.begin():
+        if not has_ids(connection, tables):
+            return None  # then the whole dump runs under the lock, as it always did
+    drops = DropBackup(tables, folder)
+    try:
+        drops.snapshot(connection)
+    except OSError as exc:
+        drops.discard(connection)
+        raise MigrationError(f"could not write the backup into {folder}: {exc}; nothing was changed") from None
+    return drops
 
 
 def _backed_up(planned: PlannedRewrite, folder: Path | None) -> PlannedRewrite:

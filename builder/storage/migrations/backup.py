@@ -60,7 +60,8 @@ def backup_sqlite(engine: sa.Engine, backup_dir: Path) -> Path:
     return target
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value as JSON can hold it: dates ISO, decimals as strings, bytes as hex."""
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -86,7 +87,7 @@ def backup_tables(connection: sa.Connection, tables: list[str], folder: Path) ->
         order = list(table.primary_key.columns) or list(table.columns)[:1]
         with open_private(folder / f"{name}.jsonl") as out:
             for row in connection.execute(sa.select(table).order_by(*order)):
-                out.write(json.dumps({k: _jsonable(v) for k, v in row._mapping.items()}, ensure_ascii=False))
+                out.write(json.dumps({k: jsonable(v) for k, v in row._mapping.items()}, ensure_ascii=False))
                 out.write("\n")
     return folder
 
@@ -131,7 +132,7 @@ class LineBackup:
 
     def append(self, lines: list[dict[str, Any]]) -> int:
         """Write `lines` and make them durable (before the batch commits); returns the file's new length."""
-        rendered = (json.dumps({k: _jsonable(v) for k, v in line.items()}, ensure_ascii=False) for line in lines)
+        rendered = (json.dumps({k: jsonable(v) for k, v in line.items()}, ensure_ascii=False) for line in lines)
         text = "".join(f"{line}\n" for line in rendered)
         with open(self.path, "a", encoding="utf-8") as out:
             out.write(text)
