@@ -2,7 +2,8 @@
 
 SQLite: a consistent copy of the whole database file (sqlite3's online backup API).
 PostgreSQL: the rows of each affected table as JSON lines, one file per table, which
-is enough to restore dropped values by hand; a full `pg_dump` stays the operator's job.
+is enough to restore dropped values by hand; a full `pg_dump` stays the operator's job
+(written mostly before writers are held off: drop_backup.py).
 Text cut to a shorter `max_length` (both databases): the original of every value cut,
 `{"id": ..., "<field>": ...}` per line, appended by the batch that cuts it (LineBackup),
 so this backup is written outside the migration's transaction and holds exactly the
