@@ -16,7 +16,7 @@ from alembic.operations import Operations
 from alembic.operations.base import BatchOperations
 
 from ..last4 import LAST4_SUFFIX
-from .length_checks import LengthCheck, check_name
+from .length_checks import LengthCheck, add_statement, check_name, drop_statement
 from .naming import sql_type
 from .operations import Phase, Step, quote
 from .rewrites import PlannedRewrite
@@ -174,12 +174,23 @@ class ChangeType(Alteration):
         detail: dict[str, Any] = {"length": length, "check": check_name(self.table, self.column)}
         if self.check is not None:
             detail["replaces"] = self.check.name
-        if cut is None:
+        if cut is None:  # the check is replaced in the transaction (prepare); only its validation waits
             detail["widen"] = True
+            return PlannedRewrite("cut", self.table, self.column, detail, in_transaction=True)
         return PlannedRewrite("cut", self.table, self.column, detail)
 
     def prepare(self, ops: Operations) -> None:
         self._widen_sequence(ops)
+        length = self._checked_length()
+        if length is not None and self.verdict.cut_length is None:
+            # PostgreSQL, longer but still within the column's type: the new check at once (every value
+            # fits the old, shorter one), NOT VALID so nothing is scanned under this transaction's locks.
+            quote = ops.impl.dialect.identifier_preparer.quote
+            name = check_name(self.table, self.column)
+            for old in dict.fromkeys([self.check.name if self.check else None, name]):
+                if old:
+                    ops.execute(drop_statement(quote, self.table, old))
+            ops.execute(add_statement(quote, self.table, self.column, name, length))
 
     def _widen_sequence(self, ops: Operations) -> None:
         """A PostgreSQL serial column keeps an INTEGER sequence when widened: widen it too."""
@@ -198,6 +209,8 @@ class ChangeType(Alteration):
             ops.execute(f"ALTER SEQUENCE {sequence} AS {self.new_type.compile(dialect=bind.dialect)}")
 
     def apply_batch(self, batch: BatchOperations) -> None:
+        if self._checked_length() is not None:
+            return  # PostgreSQL: the length is a check (prepare, or the cut's batches); the type stays
         if self.check is not None:  # the type changes (or the check goes): a check on the old length must go first
             batch.drop_constraint(self.check.name, type_="check")
         declared = sql_type(self.declared)

@@ -122,6 +122,12 @@ def test_a_checked_length_widens_and_narrows_again_without_rewriting_the_table(w
     if postgresql:
         assert _checks(wide) == {("patient", "name"): (10, True)}
     # Wider, still within VARCHAR(100): the check is replaced (nothing is longer, nothing cut).
+    if postgresql:  # in the migration's transaction, NOT VALID; validated after the commit
+        sql = migration_sql(wide, plan_migration(wide, name_length(50)))
+        transaction, data = sql.split("-- then the data, in committed batches by id (resumable after a kill):\n")
+        assert "DROP CONSTRAINT IF EXISTS ck_len_patient_name" in transaction
+        assert "CHECK (char_length(name) <= 50) NOT VALID" in transaction and "ALTER COLUMN" not in sql
+        assert data.rstrip().endswith("\nALTER TABLE patient VALIDATE CONSTRAINT ck_len_patient_name;")
     plan = _migrate(wide, tmp_path, name_length(50))
     if postgresql:
         assert plan == [
