@@ -14,9 +14,11 @@ request waited (aim: under 1 s; a 503 "updating" while the server reloads counts
 request that was answered).
 
 `--rewrite` picks the rewrite (the same batched machinery, rewrite_kinds.py): `encrypt`
-(above), `fill` (a new required field `referral` with a default: every row filled), or
+(above), `fill` (a new required field `referral` with a default: every row filled),
 `cut` (`email` gets `max_length: 10`, with data loss allowed: every value cut; on
-PostgreSQL the column's type changes after the last batch).
+PostgreSQL a length check after the last batch, no type change), or `drop` (`email`
+removed, with data loss allowed: no batches, only the backup of `patient` and the
+schema change).
 
     python bench/migrate.py                     # SQLite, 100,000 rows
     python bench/migrate.py --db postgresql     # BENCH_PG (default postgresql://postgres@127.0.0.1:5432/postgres)
@@ -49,6 +51,7 @@ from builder.project import init_project  # noqa: E402
 from builder.records import SYSTEM  # noqa: E402
 from builder.runtime import open_runtime  # noqa: E402
 from builder.storage.database import make_engine  # noqa: E402
+from builder.storage.locks import MIGRATION_LOCK  # noqa: E402
 
 BATCH = 1000
 MIGRATE = f"""
@@ -60,10 +63,18 @@ from builder.storage.migrations import apply_migration, plan_migration
 root, url, keys, allow = sys.argv[1:]
 loaded = load_checked(root + "/blueprint")
 engine = make_engine(url)
-started = time.perf_counter()
+started, wall = time.perf_counter(), time.time()
+marks = []
+def progress(description, done, total):
+    marks.append(time.perf_counter() - started)
 plan = plan_migration(engine, loaded.blueprint.entities, loaded.blueprint.app.timezone)
-apply_migration(engine, plan, keyring=Keyring.load(keys), batch_size={BATCH}, allow_data_loss=allow == "yes")
-print(time.perf_counter() - started)
+apply_migration(
+    engine, plan, keyring=Keyring.load(keys), batch_size={BATCH}, allow_data_loss=allow == "yes",
+    backup_dir=root + "/../backups", on_progress=progress,
+)
+took = time.perf_counter() - started
+print(wall, marks[0] if marks else took, marks[-1] if marks else took)
+print(took)
 """
 
 
@@ -126,24 +137,63 @@ REWRITES = {  # the blueprint edit behind each kind of rewrite
     "encrypt": "email:       {type: email, encrypted: true, label:",
     "fill": "referral: {type: text, required: true, default: none, label: {en: Referral, zh-CN: 推荐}}\n    " + EMAIL,
     "cut": "email:       {type: email, max_length: 10, label:",
+    "drop": EMAIL,  # the line is removed (change_blueprint)
 }
 
 
 def change_blueprint(root: Path, rewrite: str) -> None:
     path = root / "blueprint/entities/patient.yaml"
     text = path.read_text(encoding="utf-8")
+    if rewrite == "drop":  # the whole field goes, and the intake form's use of it
+        text = "".join(line for line in text.splitlines(keepends=True) if EMAIL not in line)
+        form = root / "blueprint/forms/patient_intake.yaml"
+        form.write_text(form.read_text(encoding="utf-8").replace(", email]", "]"), encoding="utf-8")
     path.write_text(text.replace(EMAIL, REWRITES[rewrite]), encoding="utf-8")
 
 
-def migrate_under_load(root: Path, url: str, rows: int, rewrite: str) -> tuple[float, float, float, float, int, int]:
-    """(migration s, longest read wait, longest write wait, blueprint reload, requests answered, ciphertexts seen)."""
+LOCKS = sa.text(
+    """SELECT l.mode FROM pg_locks l LEFT JOIN pg_class c ON c.oid = l.relation
+    WHERE l.granted AND l.pid <> pg_backend_pid() AND (
+      (l.locktype = 'relation' AND c.relname = 'patient' AND l.mode = 'AccessExclusiveLock')
+      OR (l.locktype = 'advisory' AND l.mode = 'ExclusiveLock' AND l.objsubid = 1
+          AND l.classid::bigint = :high AND l.objid::bigint = :low))"""
+).bindparams(high=(MIGRATION_LOCK >> 32) & 0xFFFFFFFF, low=MIGRATION_LOCK & 0xFFFFFFFF)
+
+
+def watch_locks(url: str, stop: threading.Event, longest: dict[str, float]) -> None:
+    """PostgreSQL: the longest time the table was locked against reads (ACCESS EXCLUSIVE) and writers were held off
+    (the migration's advisory lock, taken exclusively), polled every 5 ms."""
+    engine = make_engine(url)
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            since: dict[str, float] = {}
+            while not stop.is_set():
+                now = time.perf_counter()
+                held = {mode for (mode,) in connection.execute(LOCKS)}
+                for mode in held:
+                    since.setdefault(mode, now)
+                for mode in [m for m in since if m not in held]:
+                    longest[mode] = max(longest.get(mode, 0.0), now - since.pop(mode))
+                time.sleep(0.005)
+    finally:
+        engine.dispose()
+
+
+def migrate_under_load(
+    root: Path, url: str, rows: int, rewrite: str
+) -> tuple[float, float, float, float, int, int, list[str]]:
+    """(migration s, longest read wait, longest write wait, blueprint reload, requests answered, ciphertexts seen,
+    requests that failed: what a server would answer with a 500)."""
     follower = BlueprintFollower(open_runtime(root), lambda: open_runtime(root))
     change_blueprint(root, rewrite)  # on disk; the servers keep the old blueprint until the migration lands
     stop = threading.Event()
     waits = {"read": 0.0, "write": 0.0}
+    slowest = {"read": 0.0, "write": 0.0}  # when the longest wait began (wall clock, as the migration's process)
+    outcome = {"read": "", "write": ""}  # and how it ended
     reloads = {"read": 0.0, "write": 0.0}
     answered = [0]
     ciphertexts = [0]
+    failed: list[str] = []
 
     def serve(kind: str) -> None:
         rng = random.Random(kind)
@@ -155,8 +205,10 @@ def migrate_under_load(root: Path, url: str, rows: int, rewrite: str) -> tuple[f
                 before = runtime
                 reloads[kind] = max(reloads[kind], time.perf_counter() - started)
                 continue
+            ended = "no runtime (503)"
             if runtime is not None:
                 row_id = rng.randint(2, rows)
+                ended = "answered"
                 try:
                     if kind == "read":
                         email = runtime.records.get(SYSTEM, "patient", row_id).get("email")
@@ -166,14 +218,23 @@ def migrate_under_load(root: Path, url: str, rows: int, rewrite: str) -> tuple[f
                         runtime.records.update(
                             SYSTEM, "patient", row_id, {"name": f"Edited {row_id}"}, current["version"]
                         )
-                except Exception as exc:  # a write refused as stale (503) is an answer too
-                    if "StaleBlueprint" not in type(exc).__name__ and "Conflict" not in type(exc).__name__:
-                        raise
-            waits[kind] = max(waits[kind], time.perf_counter() - started)
+                except Exception as exc:  # refused as stale (503), a conflict (409), invalid (422): answers too
+                    ended = type(exc).__name__
+                    if type(exc).__name__ not in ("StaleBlueprint", "Conflict", "ValidationFailed"):
+                        failed.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")  # a 500
+                        time.sleep(0.005)
+                        continue
+            took = time.perf_counter() - started
+            if took > waits[kind]:
+                waits[kind], slowest[kind] = took, time.time() - took
+                outcome[kind] = ended
             answered[0] += 1
             time.sleep(0.005)
 
     threads = [threading.Thread(target=serve, args=(kind,), daemon=True) for kind in ("read", "write")]
+    locks: dict[str, float] = {}
+    if url.startswith("postgresql"):
+        threads.append(threading.Thread(target=watch_locks, args=(url, stop, locks), daemon=True))
     for thread in threads:
         thread.start()
     time.sleep(0.3)
@@ -187,7 +248,7 @@ def migrate_under_load(root: Path, url: str, rows: int, rewrite: str) -> tuple[f
                 str(root),
                 url,
                 str(root.parent / "keys.json"),
-                "yes" if rewrite == "cut" else "no",
+                "yes" if rewrite in ("cut", "drop") else "no",
             ],
             capture_output=True,
             text=True,
@@ -195,14 +256,27 @@ def migrate_under_load(root: Path, url: str, rows: int, rewrite: str) -> tuple[f
         )
         if finished.returncode:
             raise SystemExit(f"the migration failed:\n{finished.stderr}")
-        took = float(finished.stdout.strip().splitlines()[-1])
+        *_, phases, total = finished.stdout.strip().splitlines()
+        took = float(total)
+        wall, committed, batched = (float(t) for t in phases.split())
     finally:
         time.sleep(0.3)
         stop.set()
         for thread in threads:
             thread.join(timeout=30)
         follower.runtime.close()
-    return took, waits["read"], waits["write"], max(reloads.values()), answered[0], ciphertexts[0]
+    print(
+        f"  (schema committed {committed:.2f} s, batches done {batched:.2f} s after the migration began "
+        "(its process started, imports done); "
+        f"longest read began at {slowest['read'] - wall:.2f} s ({outcome['read']}), "
+        f"longest write at {slowest['write'] - wall:.2f} s ({outcome['write']}))"
+    )
+    if locks or url.startswith("postgresql"):
+        print(
+            f"  (longest ACCESS EXCLUSIVE lock on patient: {locks.get('AccessExclusiveLock', 0) * 1000:.0f} ms; "
+            f"writers held off by the migration's transaction: {locks.get('ExclusiveLock', 0) * 1000:.0f} ms)"
+        )
+    return took, waits["read"], waits["write"], max(reloads.values()), answered[0], ciphertexts[0], failed
 
 
 def run(kind: str, rows: int, rewrite: str = "encrypt") -> None:
@@ -210,7 +284,9 @@ def run(kind: str, rows: int, rewrite: str = "encrypt") -> None:
         tmp = Path(tmp_name)
         root = make_project(tmp, url, rows)
         baseline = raw_batched_update(url)
-        took, read_wait, write_wait, reload, answered, ciphertexts = migrate_under_load(root, url, rows, rewrite)
+        took, read_wait, write_wait, reload, answered, ciphertexts, failed = migrate_under_load(
+            root, url, rows, rewrite
+        )
         print(f"{kind}, {rows:,} patients, batches of {BATCH:,}")
         print(f"  raw batched UPDATE:            {baseline:8.2f} s")
         print(f"  {'crm migrate (' + rewrite + '):':31}{took:8.2f} s   ratio {took / baseline:5.2f}x (aim < 3x)")
@@ -218,6 +294,7 @@ def run(kind: str, rows: int, rewrite: str = "encrypt") -> None:
         print(f"  longest concurrent write wait: {write_wait * 1000:8.0f} ms   (aim < 1 s)")
         print(f"  one-off blueprint reload:      {reload * 1000:8.0f} ms   (each server, once, when the schema lands)")
         print(f"  requests answered meanwhile:   {answered:8d}   ciphertexts returned: {ciphertexts}")
+        print(f"  requests failed (a 500):       {len(failed):8d}   {failed[0] if failed else ''}")
 
 
 def main_() -> None:

@@ -10,6 +10,8 @@ reset changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,10 +203,22 @@ def _assert_rewritten_once(project: ClinicProject, kind: Kind) -> None:
             assert keyring.decrypt(token, "patient.memo") == "n/a" and index == keyring.blind_index("n/a")
 
 
+def _assert_backed_up_once(project: ClinicProject, backups: Path) -> None:
+    """The --allow-data-loss backup of the cut: every value cut, as it was, exactly once (kill and resume included)."""
+    [path] = backups.glob("migration-*/patient.nickname.jsonl")
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    numbers = {row_id: _number(name) for row_id, name in _stored(project, "id", "name")}
+    assert sorted(line["id"] for line in lines) == sorted(row_id for row_id, n in numbers.items() if n >= 0)
+    assert all(line["nickname"] == _nickname(numbers[line["id"]]) for line in lines)
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])
 def test_a_rewrite_killed_mid_batch_resumes_and_readers_never_see_a_wrong_value(tmp_path, database_url, kind):
     project = _project(tmp_path, database_url)
     _edit_patient(project.root, FIRST, kind.second)
+    backups = tmp_path / "backups"
+    if "--allow-data-loss" in kind.flags:
+        kind = dataclasses.replace(kind, flags=(*kind.flags, "--backup-dir", str(backups)))
 
     killed_at = _kill_mid_rewrite(project, kind)
     assert 0 < killed_at[0] < ROWS + 1 and not killed_at[1], killed_at
@@ -241,6 +255,8 @@ def test_a_rewrite_killed_mid_batch_resumes_and_readers_never_see_a_wrong_value(
     assert rewrite_progress(project) == (ROWS + 1 if kind.name.startswith("fill") else ROWS, True)
     assert not _wrong(kind, _read_all(project, kind.field), kind.after)
     _assert_rewritten_once(project, kind)
+    if kind.name == "cut":
+        _assert_backed_up_once(project, backups)
 
     # Even with its done marker lost, a rerun recognises finished rows and changes nothing.
     stored = _stored(project, "*")
@@ -254,3 +270,5 @@ def test_a_rewrite_killed_mid_batch_resumes_and_readers_never_see_a_wrong_value(
         engine.dispose()
     run_cli("migrate", "-p", str(project.root), "--yes")
     assert _stored(project, "*") == stored
+    if kind.name == "cut":
+        _assert_backed_up_once(project, backups)

@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.operations.base import BatchOperations
-from sqlalchemy.dialects import postgresql
 
 from ..last4 import LAST4_SUFFIX
+from .length_checks import LengthCheck, add_statement, check_name, drop_statement
 from .naming import sql_type
 from .operations import Phase, Step, quote
 from .rewrites import PlannedRewrite
@@ -86,20 +86,54 @@ class DropIndex(Alteration):
 
 @dataclass
 class ChangeType(Alteration):
-    """A column's type changes; narrowing loses data, some widenings still check the values."""
+    """A column's type changes; narrowing loses data, some widenings still check the values.
+
+    `old_type` is what the column behaves as; on PostgreSQL a length check may make it
+    shorter than `declared_type`, the type in the catalogue (length_checks.py).
+    """
 
     column: str = ""
     old_type: Any = field(default=None, repr=False)
     new_type: Any = field(default=None, repr=False)
     verdict: TypeVerdict = field(kw_only=True)
+    declared_type: Any = field(default=None, repr=False, kw_only=True)
+    check: LengthCheck | None = field(default=None, kw_only=True)
+    dialect: str = field(default="", kw_only=True)
     order: ClassVar[int] = 3
+
+    @property
+    def declared(self) -> Any:
+        return self.old_type if self.declared_type is None else self.declared_type
 
     def describe(self) -> str:
         change = "widen" if self.verdict.safe else "narrow"
         return (
             f"{change} field {self.names.column(self.table, self.column)}: "
-            f"{sql_type(self.old_type)} -> {sql_type(self.new_type)} ({self.verdict.reason})"
+            f"{sql_type(self.old_type)} -> {sql_type(self.new_type)} ({self.verdict.reason}{self._how()})"
         )
+
+    def _how(self) -> str:
+        """On PostgreSQL, what is kept and what checks the length (the plan says what really happens)."""
+        if self.dialect != "postgresql" or not self._texts():
+            return ""
+        if self._checked_length() is not None:
+            return f"; the column stays {sql_type(self.declared)}, a check holds it to {self._checked_length()}"
+        if self.check is not None:
+            return "; its length check is dropped"
+        return ""
+
+    def _texts(self) -> bool:
+        return kind_of(self.old_type) in ("text", "long_text") and kind_of(self.new_type) in ("text", "long_text")
+
+    def _checked_length(self) -> int | None:
+        """PostgreSQL: the length a check must hold the column to, when its type cannot without a rewrite."""
+        if self.dialect != "postgresql" or not self._texts() or isinstance(self.new_type, sa.Enum):
+            return None
+        wanted = getattr(self.new_type, "length", None)
+        room = getattr(self.declared, "length", None) if kind_of(self.declared) == "text" else None
+        if wanted is None or (room is not None and wanted >= room):
+            return None  # the type itself holds it (after a widening that needs no rewrite)
+        return int(wanted)
 
     def examine(self, connection: sa.Connection) -> None:
         column: sa.ColumnClause[Any] = sa.column(self.column)
@@ -123,20 +157,40 @@ class ChangeType(Alteration):
     def deferred(self, dialect: str) -> PlannedRewrite | None:
         """Shorter text: longer values are cut in batches after the commit (rewrite_kinds.Cut).
 
-        PostgreSQL refuses the shorter type while a value is longer, so there the type
-        changes once the batches are done; SQLite does not enforce lengths, so its table
-        copy stays in the migration and the batches cut the values afterwards.
+        SQLite does not enforce lengths, so its table copy stays in the migration and the
+        batches cut the values afterwards. PostgreSQL keeps the column's type (changing it
+        would rewrite the table) and, once the batches are done, holds the column to its
+        length with a check constraint (length_checks.py); a widening that the type cannot
+        hold without a rewrite replaces the check the same way (nothing is longer, nothing is cut).
         """
         cut = self.verdict.cut_length
-        if cut is None or kind_of(self.old_type) not in ("text", "long_text"):
-            return None
         if dialect == "sqlite":
+            if cut is None or kind_of(self.old_type) not in ("text", "long_text"):
+                return None
             return PlannedRewrite("cut", self.table, self.column, {"length": cut}, in_transaction=True)
-        alter = str(self.new_type.compile(dialect=postgresql.dialect()))
-        return PlannedRewrite("cut", self.table, self.column, {"length": cut, "alter": alter})
+        length = self._checked_length()
+        if length is None:
+            return None
+        detail: dict[str, Any] = {"length": length, "check": check_name(self.table, self.column)}
+        if self.check is not None:
+            detail["replaces"] = self.check.name
+        if cut is None:  # the check is replaced in the transaction (prepare); only its validation waits
+            detail["widen"] = True
+            return PlannedRewrite("cut", self.table, self.column, detail, in_transaction=True)
+        return PlannedRewrite("cut", self.table, self.column, detail)
 
     def prepare(self, ops: Operations) -> None:
         self._widen_sequence(ops)
+        length = self._checked_length()
+        if length is not None and self.verdict.cut_length is None:
+            # PostgreSQL, longer but still within the column's type: the new check at once (every value
+            # fits the old, shorter one), NOT VALID so nothing is scanned under this transaction's locks.
+            quote = ops.impl.dialect.identifier_preparer.quote
+            name = check_name(self.table, self.column)
+            for old in dict.fromkeys([self.check.name if self.check else None, name]):
+                if old:
+                    ops.execute(drop_statement(quote, self.table, old))
+            ops.execute(add_statement(quote, self.table, self.column, name, length))
 
     def _widen_sequence(self, ops: Operations) -> None:
         """A PostgreSQL serial column keeps an INTEGER sequence when widened: widen it too."""
@@ -155,12 +209,19 @@ class ChangeType(Alteration):
             ops.execute(f"ALTER SEQUENCE {sequence} AS {self.new_type.compile(dialect=bind.dialect)}")
 
     def apply_batch(self, batch: BatchOperations) -> None:
+        if self._checked_length() is not None:
+            return  # PostgreSQL: the length is a check (prepare, or the cut's batches); the type stays
+        if self.check is not None:  # the type changes (or the check goes): a check on the old length must go first
+            batch.drop_constraint(self.check.name, type_="check")
+        declared = sql_type(self.declared)
+        if self._texts() and self.check is not None and declared == sql_type(self.new_type):
+            return  # widened back to the column's own type: dropping the check was all
         extra: dict[str, Any] = {}
-        if kind_of(self.old_type) != kind_of(self.new_type):
+        if kind_of(self.declared) != kind_of(self.new_type):
             compiled = self.new_type.compile(dialect=batch.impl.dialect)
             extra["postgresql_using"] = f"{quote(batch, self.column)}::{compiled}"
         batch.alter_column(
-            self.column, type_=self.new_type, existing_type=self.old_type, existing_nullable=True, **extra
+            self.column, type_=self.new_type, existing_type=self.declared, existing_nullable=True, **extra
         )
 
 

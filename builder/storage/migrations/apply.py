@@ -10,9 +10,10 @@ checked with `PRAGMA foreign_key_check` before committing.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,15 @@ from ..locks import hold_off_writers
 from ..table_versions import bump_all
 from . import history
 from .alterations import Alteration
-from .backup import write_backup
+from .backup import backup_folder, write_backup
+from .drop_backup import DropBackup, has_ids
 from .encryption import KeyringStep
 from .errors import MigrationError
 from .operations import AddColumn, Step
 from .planner import MigrationPlan
 from .planner import blueprint_hash as hash_of
 from .planner import blueprint_json as json_of
-from .rewrite_kinds import kind_of_rewrite
+from .rewrite_kinds import Cut, kind_of_rewrite
 from .rewrites import PlannedRewrite, ProgressCallback, Rewrite, run_pending_rewrites, schedule
 
 
@@ -104,8 +106,9 @@ def apply_migration(
     """Apply `plan` in one transaction and record it in the history.
 
     Refuses (MigrationRefused) steps that lose data unless `allow_data_loss`, and then
-    writes a backup first (SQLite: whole file into `backup_dir`, default `backups/`
-    beside it; PostgreSQL: affected tables as JSON lines). A no-op plan records nothing.
+    writes a backup (SQLite: whole file into `backup_dir`, default `backups/` beside it;
+    PostgreSQL: affected tables as JSON lines; text cut shorter, both: the values cut, as
+    JSON lines appended by each batch, backup.py). A no-op plan records nothing.
     `keyring` is needed only when encrypted values must change (renames, newly encrypted fields).
     Data rewrites (encrypting, re-encrypting, filling, cutting) run after the commit in
     batches (rewrites.py), each reported to `on_progress`; a kill leaves them for the next
@@ -123,23 +126,30 @@ def apply_migration(
                 )
             step.keyring = keyring
     summary = [line.strip() for line in plan.describe()]
-    losing_tables = sorted({s.table for s in plan.data_losing})
     sqlite = is_sqlite(engine)
     later = [] if sqlite else [step for step in plan.steps if step.concurrently()]
     rewrites = _rewrites(plan)
     after = {id(step) for step, planned in rewrites if not planned.in_transaction}
     now = [step for step in plan.steps if step not in later and id(step) not in after]
-    backup = write_backup(engine, None, losing_tables, backup_dir) if losing_tables and sqlite else None
+    cuts = {id(step) for step, planned in rewrites if planned.step == "cut" and step.loses_data}
+    losing_tables = sorted({s.table for s in plan.data_losing if id(s) not in cuts})
+    folder = backup_folder(backup_dir, engine) if cuts or (losing_tables and not sqlite) else None
+    rewrites = [(step, _backed_up(planned, folder) if id(step) in cuts else planned) for step, planned in rewrites]
+    sqlite_copy = folder if folder is not None and cuts else backup_dir  # the cut values beside the copy
+    backup = write_backup(engine, None, losing_tables, sqlite_copy) if losing_tables and sqlite else None
     try:
         with engine.connect() as connection:
+            drops = _drop_backup(connection, losing_tables, folder) if losing_tables and not sqlite else None
             if sqlite:
                 _sqlite_foreign_keys(connection, False)
             connection.execution_options(writes=True)  # SQLite: BEGIN IMMEDIATE, waits for writers in flight
             try:
                 with connection.begin():
                     hold_off_writers(connection)
-                    if losing_tables and not sqlite:
-                        backup = write_backup(engine, connection, losing_tables, backup_dir)
+                    if drops is not None:  # only the rows changed since the copy, while writers wait
+                        backup = drops.catch_up(connection)
+                    elif losing_tables and not sqlite:
+                        backup = write_backup(engine, connection, losing_tables, folder)
                     run_steps(Operations(MigrationContext.configure(connection)), now)
                     if sqlite:
                         _check_sqlite_foreign_keys(connection)
@@ -154,6 +164,11 @@ def apply_migration(
                     for _step, planned in rewrites:
                         schedule(connection, history_id, planned)
                     bump_all(connection)  # cached reports read the old tables: stale in every process
+            except BaseException:
+                if drops is not None and not connection.invalidated:
+                    with contextlib.suppress(sa.exc.DBAPIError):
+                        drops.discard(connection)
+                raise
             finally:
                 if sqlite:
                     _sqlite_foreign_keys(connection, True)
@@ -164,7 +179,30 @@ def apply_migration(
     if rewrites:
         extra = {"batch_size": batch_size} if batch_size else {}
         run_pending_rewrites(engine, keyring, on_progress=on_progress, **extra)
-    return MigrationResult(True, summary, backup, history_id)
+    return MigrationResult(True, summary, backup or folder, history_id)
+
+
+def _drop_backup(connection: sa.Connection, tables: list[str], folder: Path | None) -> DropBackup | None:
+    """PostgreSQL: back up the tables losing data before writers are held off (drop_backup.py), if it can."""
+    if folder is None:
+        return None
+    with connection.begin():
+        if not has_ids(connection, tables):
+            return None  # then the whole dump runs under the lock, as it always did
+    drops = DropBackup(tables, folder)
+    try:
+        drops.snapshot(connection)
+    except OSError as exc:
+        drops.discard(connection)
+        raise MigrationError(f"could not write the backup into {folder}: {exc}; nothing was changed") from None
+    return drops
+
+
+def _backed_up(planned: PlannedRewrite, folder: Path | None) -> PlannedRewrite:
+    """A cut that appends the values it cuts to `<table>.<column>.jsonl` in this migration's backup folder."""
+    assert folder is not None
+    path = folder / f"{planned.table}.{planned.column}.jsonl"
+    return replace(planned, detail={**planned.detail, "backup": str(path)})
 
 
 def _rewrites(plan: MigrationPlan) -> list[tuple[Step, PlannedRewrite]]:
@@ -235,7 +273,12 @@ def migration_sql(engine: sa.Engine, plan: MigrationPlan) -> str:
         buffer.write("\n-- then the data, in committed batches by id (resumable after a kill):\n")
         for step, planned in rewrites:
             job = Rewrite(0, 0, planned.step, planned.table, planned.column, 0, 0, planned.detail)
-            buffer.write(f"-- {kind_of_rewrite(planned.step).describe(job)}\n")
-            if id(step) in after:
+            kind = kind_of_rewrite(planned.step)
+            buffer.write(f"-- {kind.describe(job)}\n")
+            checks = kind.statements(job, engine.dialect.identifier_preparer.quote) if isinstance(kind, Cut) else []
+            if checks:  # PostgreSQL (length_checks.py)
+                buffer.write("-- then a length check instead of a type change (no table rewrite), after a last pass:\n")
+                buffer.writelines(f"{statement};\n" for statement in checks)
+            elif id(step) in after:
                 run_steps(Operations(context), [step])
     return buffer.getvalue()

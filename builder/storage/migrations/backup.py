@@ -1,9 +1,14 @@
-"""Backups written before a migration that loses data.
+"""Backups written by a migration that loses data.
 
 SQLite: a consistent copy of the whole database file (sqlite3's online backup API).
 PostgreSQL: the rows of each affected table as JSON lines, one file per table, which
-is enough to restore dropped values by hand; a full `pg_dump` stays the operator's job.
-Both hold encrypted fields as their ciphertext, never decrypted, and are readable by
+is enough to restore dropped values by hand; a full `pg_dump` stays the operator's job
+(written mostly before writers are held off: drop_backup.py).
+Text cut to a shorter `max_length` (both databases): the original of every value cut,
+`{"id": ..., "<field>": ...}` per line, appended by the batch that cuts it (LineBackup),
+so this backup is written outside the migration's transaction and holds exactly the
+values cut, also those written while the batches ran.
+All hold encrypted fields as their ciphertext, never decrypted, and are readable by
 their owner only (files 0600, folders 0700).
 """
 
@@ -12,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -55,7 +61,8 @@ def backup_sqlite(engine: sa.Engine, backup_dir: Path) -> Path:
     return target
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A value as JSON can hold it: dates ISO, decimals as strings, bytes as hex."""
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
@@ -65,15 +72,23 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def backup_tables(connection: sa.Connection, tables: list[str], backup_dir: Path) -> Path:
-    """Dump every row of `tables`, values as stored, as JSON lines into a fresh folder in `backup_dir`."""
-    folder = private_folder(backup_dir / f"migration-{_stamp()}")
+def backup_folder(backup_dir: Path | str | None, engine: sa.Engine) -> Path:
+    """A fresh folder for this migration's JSON lines; MigrationError (nothing changed) if it cannot be made."""
+    directory = Path(backup_dir) if backup_dir is not None else default_backup_dir(engine)
+    try:
+        return private_folder(directory.resolve() / f"migration-{_stamp()}")
+    except OSError as exc:
+        raise MigrationError(f"could not write the backup into {directory}: {exc}; nothing was changed") from None
+
+
+def backup_tables(connection: sa.Connection, tables: list[str], folder: Path) -> Path:
+    """Dump every row of `tables`, values as stored, as JSON lines into `folder`."""
     for name in sorted(set(tables)):
         table = sa.Table(name, sa.MetaData(), autoload_with=connection)
         order = list(table.primary_key.columns) or list(table.columns)[:1]
         with open_private(folder / f"{name}.jsonl") as out:
             for row in connection.execute(sa.select(table).order_by(*order)):
-                out.write(json.dumps({k: _jsonable(v) for k, v in row._mapping.items()}, ensure_ascii=False))
+                out.write(json.dumps({k: jsonable(v) for k, v in row._mapping.items()}, ensure_ascii=False))
                 out.write("\n")
     return folder
 
@@ -81,7 +96,10 @@ def backup_tables(connection: sa.Connection, tables: list[str], backup_dir: Path
 def write_backup(
     engine: sa.Engine, connection: sa.Connection | None, tables: list[str], backup_dir: Path | str | None
 ) -> Path:
-    """Back up before losing data; MigrationError (nothing changed) if the backup fails."""
+    """Back up before losing data; MigrationError (nothing changed) if the backup fails.
+
+    `backup_dir` is the folder for SQLite's copy, or this migration's folder (backup_folder) on PostgreSQL.
+    """
     directory = Path(backup_dir) if backup_dir is not None else default_backup_dir(engine)
     try:
         if engine.dialect.name == "sqlite":
@@ -90,3 +108,35 @@ def write_backup(
         return backup_tables(connection, tables, directory)
     except OSError as exc:
         raise MigrationError(f"could not write the backup into {directory}: {exc}; nothing was changed") from None
+
+
+class LineBackup:
+    """A JSON-lines file that batches append to, cut back to what the committed batches wrote.
+
+    `committed` is the length the last committed batch recorded beside its done marker.
+    Lines past it come from a batch that never committed (killed between its append and
+    its commit): that batch runs again, so they are cut off here rather than kept twice.
+    """
+
+    def __init__(self, path: Path, committed: int):
+        self.path = path
+        try:
+            if create_private_file(path) and committed:
+                raise MigrationError(f"the backup {path} of the values cut so far is missing; restore it first")
+            size = path.stat().st_size
+            if size < committed:
+                raise MigrationError(f"the backup {path} is shorter than its batches wrote; restore it first")
+            if size > committed:
+                os.truncate(path, committed)
+        except OSError as exc:
+            raise MigrationError(f"could not open the backup {path}: {exc}") from None
+
+    def append(self, lines: list[dict[str, Any]]) -> int:
+        """Write `lines` and make them durable (before the batch commits); returns the file's new length."""
+        rendered = (json.dumps({k: jsonable(v) for k, v in line.items()}, ensure_ascii=False) for line in lines)
+        text = "".join(f"{line}\n" for line in rendered)
+        with open(self.path, "a", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+            return os.fstat(out.fileno()).st_size

@@ -24,6 +24,7 @@ from .alterations import (
     DropUnique,
     Unsupported,
 )
+from .length_checks import LengthCheck, effective_type
 from .naming import BlueprintNames
 from .operations import AddColumn, CreateTable, DropTable, Step
 from .types import classify, resolve
@@ -67,20 +68,39 @@ def _constraint_step(kind: str, item: Any, names: BlueprintNames) -> Step:
     return Unsupported(table, names, detail=f"{kind.replace('_', ' ')} {item.name}")
 
 
-def _modify_step(diff: tuple, names: BlueprintNames, dialect: str) -> Step:
+def _modify_step(diff: tuple, names: BlueprintNames, dialect: str, checks: dict[tuple[str, str], LengthCheck]) -> Step:
     kind, _schema, table, column, existing, old, new = diff
     if kind == "modify_type":
         new = resolve(new, dialect)
-        return ChangeType(table, names, column=column, old_type=old, new_type=new, verdict=classify(old, new))
+        check = checks.get((table, column))
+        behaves = effective_type(old, check)  # PostgreSQL: a length check makes the column shorter than its type
+        return ChangeType(
+            table,
+            names,
+            column=column,
+            old_type=behaves,
+            new_type=new,
+            verdict=classify(behaves, new),
+            declared_type=old,
+            check=check,
+            dialect=dialect,
+        )
     if kind == "modify_nullable":
         return ChangeNullable(table, names, column=column, nullable=new, existing_type=existing.get("existing_type"))
     return Unsupported(table, names, detail=f"{kind.replace('_', ' ')} of {column}")
 
 
-def steps_from_diffs(diffs: list[Any], target: sa.MetaData, names: BlueprintNames, dialect: str) -> list[Step]:
+def steps_from_diffs(
+    diffs: list[Any],
+    target: sa.MetaData,
+    names: BlueprintNames,
+    dialect: str,
+    checks: dict[tuple[str, str], LengthCheck] | None = None,
+) -> list[Step]:
     """Our steps for Alembic's diffs (unsorted; the planner orders them).
 
     A new table is taken from `target` itself: Alembic's copy lacks the indexes.
+    `checks`: the live columns' length checks (PostgreSQL, length_checks.py).
     """
     flat = _flatten(diffs)
     created = {d[1].name for d in flat if d[0] == "add_table"}
@@ -97,7 +117,7 @@ def steps_from_diffs(diffs: list[Any], target: sa.MetaData, names: BlueprintName
         elif kind == "remove_column":
             steps.append(DropColumn(diff[2], names, column=diff[3].name, column_type=diff[3].type))
         elif kind.startswith("modify_"):
-            steps.append(_modify_step(diff, names, dialect))
+            steps.append(_modify_step(diff, names, dialect, checks or {}))
         elif kind in ("add_index", "remove_index", "add_constraint", "remove_constraint", "add_fk", "remove_fk"):
             table = diff[1].table.name
             if table in created or table in dropped:

@@ -29,6 +29,7 @@ from .errors import MigrationError, MigrationRefused
 from .fills import plan_fills
 from .history import recorded_tables
 from .indexes import plan_indexes
+from .length_checks import read_length_checks, type_comparer
 from .naming import BlueprintNames
 from .operations import DropTable, Phase, Step
 from .renames import plan_renames
@@ -143,14 +144,16 @@ def _plan_in_transaction(
     def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
         return name in owned if type_ == "table" else True
 
+    checks = read_length_checks(connection)  # PostgreSQL: shortened text keeps its type (length_checks.py)
     context = MigrationContext.configure(
-        connection, opts={"compare_type": True, "include_name": include_name, "target_metadata": target}
+        connection,
+        opts={"compare_type": type_comparer(checks), "include_name": include_name, "target_metadata": target},
     )
     with warnings.catch_warnings():  # SQLite cannot reflect the search indexes (expressions); indexes.py reads them
         warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
         diffs = compare_metadata(context, target)
     steps = renames + plan_encryption_changes(entities, connection, names)
-    steps += steps_from_diffs(diffs, target, names, connection.dialect.name)
+    steps += steps_from_diffs(diffs, target, names, connection.dialect.name, checks)
     for step in steps:  # new tables and columns too, so every step examines the data it will meet
         if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
             step.apply(operations)

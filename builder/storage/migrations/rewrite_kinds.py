@@ -12,8 +12,9 @@ work, so a batch that committed but whose marker was lost is never done twice:
   rows whose hash is still empty; reads ciphertext, or plaintext an `encrypt` planned
   before it has not reached yet.
 - `fill`: empty rows of a required field get its default (only rows still empty).
-- `cut`: text longer than a narrowed `max_length` is cut to it (only rows still longer);
-  on PostgreSQL the column's type changes once every value fits.
+- `cut`: text longer than a narrowed `max_length` is cut to it (only rows still longer),
+  each batch appending the values it cuts to the backup; on PostgreSQL a length check
+  then holds the column to it, without a type change (length_checks.py).
 
 Every UPDATE replaces only the value it read, so a server's edit made meanwhile stands.
 """
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from engines.forms import FieldSpec, field_type
 
@@ -33,6 +35,13 @@ from ..crypto import TOKEN_VERSION, DecryptionError, field_context
 from ..last4 import has_last4, last4_column, last4_hash
 from ..tables import hash_column
 from .errors import MigrationError
+from .length_checks import (
+    add_statement,
+    drop_statement,
+    read_length_checks,
+    validate_statement,
+    with_brief_lock,
+)
 from .rewrites import Rewrite
 
 
@@ -44,7 +53,10 @@ class Work:
     read: list[Any]
     condition: sa.ColumnElement[bool]
     rewrite: Callable[[sa.Connection, Sequence[sa.Row]], int]  # returns the rows changed
-    finish: Callable[[sa.Connection], None] = lambda connection: None
+    # values the rewrite loses, as backup lines, from the rows read (which the batch then locks)
+    backup: Callable[[Sequence[sa.Row]], list[dict[str, Any]]] | None = None
+    seal: Callable[[sa.Engine], None] | None = None  # after the last batch: the database refuses what needs rewriting
+    finish: Callable[[sa.Engine], None] | None = None  # then (after a catch-up pass), before the marker says done
 
 
 def label(job: Rewrite) -> str:
@@ -216,36 +228,66 @@ class Fill(RewriteKind):
 
 
 class Cut(RewriteKind):
-    """`detail`: the new length, and on PostgreSQL the column type to change to once every value fits."""
+    """`detail`: the new `length`; `backup`, the file for the values cut; PostgreSQL: the `check` to add, the one
+    it `replaces`, and `widen` when nothing can be longer (a widening that only replaces the check)."""
 
     name = "cut"
 
     def describe(self, job: Rewrite) -> str:
+        if job.detail.get("widen"):
+            return f"checking {label(job)} against its new length of {job.detail['length']} characters"
         return f"cutting {label(job)} to {job.detail['length']} characters"
 
+    def statements(self, job: Rewrite, quote: Callable[[str], str]) -> list[str]:
+        """PostgreSQL, once the batches are done: the length check that replaces a type change (length_checks.py)."""
+        check = job.detail.get("check")
+        if not check:
+            return []
+        if job.detail.get("widen"):  # replaced in the migration's transaction already
+            return [validate_statement(quote, job.table, check)]
+        replaced = job.detail.get("replaces")
+        drops = [drop_statement(quote, job.table, name) for name in dict.fromkeys([replaced, check]) if name]
+        add = add_statement(quote, job.table, job.column, check, int(job.detail["length"]))
+        return [*drops, add, validate_statement(quote, job.table, check)]
+
     def prepare(self, connection: sa.Connection, job: Rewrite, keyring: Any) -> Work:
-        length, new_type = int(job.detail["length"]), job.detail.get("alter")
+        length = int(job.detail["length"])
         table = sa.table(job.table, sa.column("id"), sa.column(job.column, sa.Text))
         value = table.c[job.column]
         longer = sa.func.length(value) > length
 
-        def cut(connection: sa.Connection, where: sa.ColumnElement[bool]) -> int:
-            statement = sa.update(table).where(where, longer).values({job.column: sa.func.substr(value, 1, length)})
-            return connection.execute(statement).rowcount
-
         def rewrite(connection: sa.Connection, rows: Sequence[sa.Row]) -> int:
-            return cut(connection, table.c.id.between(rows[0][0], rows[-1][0]))
+            ids = [row[0] for row in rows]  # locked by the batch's read: these values are the ones cut
+            if connection.dialect.name == "postgresql":  # one array parameter, not a thousand placeholders to parse
+                chosen = table.c.id == sa.any_(sa.bindparam("crm_ids", ids, type_=postgresql.ARRAY(sa.BigInteger)))
+            else:
+                chosen = table.c.id.in_(ids)
+            cut = sa.update(table).where(chosen).values({job.column: sa.func.substr(value, 1, length)})
+            return connection.execute(cut).rowcount
 
-        def finish(connection: sa.Connection) -> None:
-            if new_type is None:
-                return  # SQLite: its schema change ran in the migration (it does not enforce lengths)
-            cut(connection, sa.true())  # anything an older server wrote since its batch
+        def backup(rows: Sequence[sa.Row]) -> list[dict[str, Any]]:
+            return [{"id": row_id, job.column: original} for row_id, original in rows]
+
+        work = Work(table, [value], longer, rewrite, backup=backup)
+        check = job.detail.get("check")
+        if check:
             quote = connection.dialect.identifier_preparer.quote
-            connection.exec_driver_sql(
-                f"ALTER TABLE {quote(job.table)} ALTER COLUMN {quote(job.column)} TYPE {new_type}"
-            )
+            *seal, validate = self.statements(job, quote)
 
-        return Work(table, [], longer, rewrite, finish)
+            def sealed(engine: sa.Engine) -> None:
+                """A NOT VALID check first (a brief lock, no scan): from now on nothing longer is written."""
+                with engine.connect() as connection:
+                    current = read_length_checks(connection).get((job.table, job.column))
+                if seal and (current is None or current.name != check or current.length != length):
+                    with_brief_lock(engine, seal)
+
+            def validated(engine: sa.Engine) -> None:
+                """VALIDATE scans under SHARE UPDATE EXCLUSIVE: reads and writes go on meanwhile."""
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                    connection.exec_driver_sql(validate)
+
+            work.seal, work.finish = sealed, validated
+        return work
 
 
 KINDS: dict[str, RewriteKind] = {kind.name: kind for kind in (Encrypt(), Reencrypt(), Last4(), Fill(), Cut())}

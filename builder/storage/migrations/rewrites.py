@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from ...system_tables import table_versions
 from ..database import is_sqlite, write_transaction
 from ..table_versions import note_change
+from .backup import LineBackup
 from .errors import MigrationError
 
 PROGRESS_TABLE = "crm_migration_progress"
@@ -46,6 +48,7 @@ progress = sa.Table(
     sa.Column("rows_done", sa.BigInteger, nullable=False, default=0),
     sa.Column("done", sa.Boolean, nullable=False, default=False),
     sa.Column("detail", sa.Text, nullable=True),  # JSON the kind needs to resume (old context, fill value...)
+    sa.Column("backup_bytes", sa.BigInteger, nullable=True),  # how much of the backup file these batches wrote
 )
 
 # on_progress(description, rows done so far, rows in all)
@@ -64,6 +67,7 @@ class Rewrite:
     last_id: int
     rows_done: int
     detail: dict[str, Any] = field(default_factory=dict)
+    backup_bytes: int = 0
 
     def describe(self) -> str:
         from .rewrite_kinds import kind_of_rewrite
@@ -83,11 +87,13 @@ class PlannedRewrite:
 
 
 def ensure_progress_table(connection: sa.Connection) -> None:
-    """Create the table, or add `detail` to one made before re-encryption, fills and cuts were batched."""
+    """Create the table, or add the columns an older one lacks (`detail`, `backup_bytes`)."""
     _metadata.create_all(connection, tables=[progress], checkfirst=True)
     columns = {c["name"] for c in sa.inspect(connection).get_columns(PROGRESS_TABLE)}
     if "detail" not in columns:
         connection.exec_driver_sql(f"ALTER TABLE {PROGRESS_TABLE} ADD COLUMN detail TEXT")
+    if "backup_bytes" not in columns:
+        connection.exec_driver_sql(f"ALTER TABLE {PROGRESS_TABLE} ADD COLUMN backup_bytes BIGINT")
 
 
 def schedule(connection: sa.Connection, history_id: int, planned: PlannedRewrite) -> None:
@@ -125,6 +131,7 @@ def pending_rewrites(engine: sa.Engine) -> list[Rewrite]:
                 r.last_id,
                 r.rows_done,
                 json.loads(r.detail) if getattr(r, "detail", None) else {},
+                int(getattr(r, "backup_bytes", None) or 0),
             )
             for r in found
         ]
@@ -144,33 +151,47 @@ def _entity_of(table: str) -> str:
 
 
 def _batch(
-    engine: sa.Engine, job: Rewrite, work: Any, last: int, done: int, size: int, counters: bool
+    engine: sa.Engine,
+    job: Rewrite,
+    work: Any,
+    lines: LineBackup | None,
+    after: int,
+    done: int,
+    size: int | None,
+    counters: bool,
+    resume_at: int | None = None,
 ) -> tuple[Sequence[sa.Row], int]:
-    """One committed batch after id `last`, with its done marker: (rows looked at, rows changed).
+    """One committed batch after id `after`, with its done marker: (rows looked at, rows changed).
 
     Only this batch's locks are held: reads never wait, a write at most one batch. (On
     SQLite this takes the write lock up front, BEGIN IMMEDIATE: a read-then-write
     transaction that a concurrent writer overtook could not upgrade its lock and would fail.)
-    No rows left: the kind's `finish` runs and the marker says done, in the same transaction.
+    A kind that loses values locks the rows it reads (FOR UPDATE on PostgreSQL), appends
+    them to its backup file before the commit, and the marker records the file's length:
+    a kill before the commit leaves lines the next run cuts off (LineBackup), so every
+    lost value is in the backup once.
     """
     with write_transaction(engine) as connection:
-        rows = connection.execute(
-            sa.select(work.table.c.id, *work.read)
-            .where(work.table.c.id > last, work.condition)
-            .order_by(work.table.c.id)
-            .limit(size)
-        ).all()
+        query = sa.select(work.table.c.id, *work.read).where(work.table.c.id > after, work.condition)
+        query = query.order_by(work.table.c.id).limit(size)
+        rows = connection.execute(query.with_for_update() if work.backup else query).all()
         count = work.rewrite(connection, rows) if rows else 0
-        if not rows:
-            work.finish(connection)
         if count and counters:
             note_change(connection, _entity_of(job.table))  # cached reports over it are stale
-        connection.execute(
-            sa.update(progress)
-            .where(progress.c.id == job.id)
-            .values(last_id=int(rows[-1][0]) if rows else last, rows_done=done + len(rows), done=not rows)
-        )
+        marker: dict[str, Any] = {"rows_done": done + len(rows)}
+        marker["last_id"] = resume_at if resume_at is not None else int(rows[-1][0]) if rows else after
+        if lines is not None and work.backup and rows:
+            marker["backup_bytes"] = lines.append(work.backup(rows))
+        connection.execute(sa.update(progress).where(progress.c.id == job.id).values(marker))
     return rows, count
+
+
+def _stopped(job: Rewrite, done: int, exc: sa.exc.DBAPIError) -> MigrationError:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    return MigrationError(
+        f"{job.describe()} stopped after {done} rows: {reason}; the batches done so far stand, "
+        "fix the cause and run crm migrate again to finish"
+    )
 
 
 def run_rewrite(
@@ -181,32 +202,43 @@ def run_rewrite(
     batch_size: int = BATCH_SIZE,
     on_progress: ProgressCallback | None = None,
 ) -> int:
-    """Run one rewrite to the end, a committed batch at a time; returns the rows rewritten by this run."""
+    """Run one rewrite to the end, a committed batch at a time; returns the rows rewritten by this run.
+
+    After the last batch a kind may `seal` the column (from then on the database refuses
+    values that would need the rewrite), then one more pass catches up rows written
+    since their batch, then its `finish` runs; only then does the marker say done, so a
+    kill anywhere repeats what is left (each of these is safe to repeat).
+    """
     from .rewrite_kinds import kind_of_rewrite
 
     kind = kind_of_rewrite(job.step)
     with engine.connect() as connection:
         work = kind.prepare(connection, job, keyring)
         counters = sa.inspect(connection).has_table(table_versions.name)  # not before the first `crm migrate` ends
+    lines = LineBackup(Path(job.detail["backup"]), job.backup_bytes) if job.detail.get("backup") else None
     total = job.rows_done + _remaining(engine, job, work)
     last, done, rewritten = job.last_id, job.rows_done, 0
     if on_progress:
         on_progress(job.describe(), done, total)
-    while True:
-        try:
-            rows, count = _batch(engine, job, work, last, done, batch_size, counters)
-        except sa.exc.DBAPIError as exc:
-            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-            raise MigrationError(
-                f"{job.describe()} stopped after {done} rows: {reason}; the batches done so far stand, "
-                "fix the cause and run crm migrate again to finish"
-            ) from None
-        if not rows:
-            break
-        last, done, rewritten = int(rows[-1][0]), done + len(rows), rewritten + count
-        if on_progress:
-            on_progress(job.describe(), done, max(total, done))
-    if not is_sqlite(engine):
+    try:
+        while True:
+            rows, count = _batch(engine, job, work, lines, last, done, batch_size, counters)
+            if not rows:
+                break
+            last, done, rewritten = int(rows[-1][0]), done + len(rows), rewritten + count
+            if on_progress:
+                on_progress(job.describe(), done, max(total, done))
+        if work.seal is not None:
+            work.seal(engine)
+            rows, count = _batch(engine, job, work, lines, 0, done, None, counters, resume_at=last)
+            done, rewritten = done + len(rows), rewritten + count
+        if work.finish is not None:
+            work.finish(engine)
+        with engine.begin() as connection:
+            connection.execute(sa.update(progress).where(progress.c.id == job.id).values(done=True))
+    except sa.exc.DBAPIError as exc:
+        raise _stopped(job, done, exc) from None
+    if done and not is_sqlite(engine):
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql(f"VACUUM ANALYZE {engine.dialect.identifier_preparer.quote(job.table)}")
     return rewritten
