@@ -109,61 +109,97 @@ def generated_app(directory: Path):
     return create_app(runtime, SecuritySettings(secret_key=SECRET))
 
 
+# what a created patient's answer holds (every field of the entity, `age` computed: empty here)
+ANSWERED = [
+    "name",
+    "gender",
+    "birth_date",
+    "age",
+    "phone",
+    "id_number",
+    "email",
+    "allergies",
+    "pregnancy",
+    "primary_doctor",
+    "channel",
+]
+
+
 def baseline_app(directory: Path):
-    """The same two endpoints written by hand with Starlette and SQLAlchemy Core."""
+    """The same two endpoints written by hand with Starlette and SQLAlchemy Core.
+
+    Each does the work the generated endpoint does, no less: the token looked up (and its
+    account's state), the same columns and masking, the list's read audit entry (ids and
+    field names) in its own transaction; the create validates the name and the phone (a
+    real number of the region, stored E.164), refuses a duplicate phone, and writes the
+    same audit entry (old and new values, `changed` for the sensitive phone).
+    """
+    import phonenumbers
     import sqlalchemy as sa
     from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     from builder.project import Project
     from builder.storage.database import make_engine
-    from builder.system_tables import audit, tokens
+    from builder.system_tables import audit, tokens, users
 
     engine = make_engine(Project.load(directory).database_url)
     meta = sa.MetaData()
     patient = sa.Table("patient", meta, autoload_with=engine)
+    token_query = (
+        sa.select(tokens.c.name, tokens.c.role, users.c.disabled)
+        .select_from(tokens.outerjoin(users, users.c.id == tokens.c.user_id))
+        .where(tokens.c.token_hash == sa.bindparam("digest"), tokens.c.revoked_at.is_(None))
+    )
+    listed = ("id", "name", "stage", "tags", "phone", "version", "created_at", "created_by", "updated_at")
+    list_query = (
+        sa.select(*(patient.c[name] for name in listed), patient.c.updated_by)
+        .where(patient.c.consent_marketing == sa.true(), patient.c.stage == sa.bindparam("stage"))
+        .order_by(patient.c.name, patient.c.id.desc())
+        .limit(sa.bindparam("limit"))
+    )
+    count_query = sa.select(sa.func.count()).select_from(
+        sa.select(patient.c.id)
+        .where(patient.c.consent_marketing == sa.true(), patient.c.stage == sa.bindparam("stage"))
+        .subquery()
+    )
 
-    def role_of(request: Request) -> str | None:
+    def actor_of(request: Request) -> tuple[str, str] | None:
+        """(audit name, role) of the bearer token, None if unknown, revoked or its account disabled."""
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         digest = hashlib.sha256(token.encode()).hexdigest()
         with engine.connect() as conn:
-            row = conn.execute(
-                sa.select(tokens.c.role).where(tokens.c.token_hash == digest, tokens.c.revoked_at.is_(None))
-            ).first()
-        return row.role if row else None
+            row = conn.execute(token_query, {"digest": digest}).first()
+        return (f"token:{row.name}", row.role) if row and row.disabled is not True else None
+
+    def audit_values(request: Request, actor: tuple[str, str], action: str, **values) -> dict:
+        at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+        client = request.client.host if request.client else None
+        return dict(at=at, actor=actor[0], role=actor[1], address=client, action=action, entity="patient", **values)
 
     def mask(phone: str | None) -> str | None:
         return None if phone is None else phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
     def listing(request: Request):
-        if role_of(request) != "marketing":
+        actor = actor_of(request)
+        if actor is None or actor[1] != "marketing":
             return JSONResponse({"errors": []}, status_code=403)
         stage = request.query_params.get("stage")
         limit = int(request.query_params.get("limit", "50"))
-        query = sa.select(
-            patient.c.id,
-            patient.c.name,
-            patient.c.stage,
-            patient.c.tags,
-            patient.c.phone,
-            patient.c.version,
-            patient.c.created_at,
-            patient.c.created_by,
-            patient.c.updated_at,
-            patient.c.updated_by,
-        ).where(patient.c.consent_marketing == sa.true(), patient.c.stage == stage)
         with engine.connect() as conn:
-            total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
-            rows = conn.execute(query.order_by(patient.c.name, patient.c.id.desc()).limit(limit)).all()
+            total = conn.execute(count_query, {"stage": stage}).scalar_one()
+            rows = conn.execute(list_query, {"stage": stage, "limit": limit + 1}).all()
+        more, rows = len(rows) > limit, rows[:limit]
         items = [
             {
                 "id": r.id,
                 "name": r.name,
+                "phone": mask(r.phone),
                 "stage": r.stage,
                 "tags": json.loads(r.tags or "[]"),
-                "phone": mask(r.phone),
                 "version": r.version,
                 "created_at": r.created_at.isoformat(),
                 "created_by": r.created_by,
@@ -172,52 +208,84 @@ def baseline_app(directory: Path):
             }
             for r in rows
         ]
-        return JSONResponse({"items": items, "total": total, "limit": limit, "offset": 0})
+        detail = {
+            "rows": len(items),
+            "ids": [item["id"] for item in items],
+            "fields": ["name", "phone", "stage", "tags"],
+            "filters": ["stage"],
+            "search": False,
+            "sort": request.query_params.get("sort"),
+        }
+        with engine.begin() as conn:  # the read of a sensitive field is audited, as the generated API does
+            conn.execute(
+                audit.insert().values(
+                    **audit_values(request, actor, "list", detail=json.dumps(detail, ensure_ascii=False))
+                )
+            )
+        cursor = str(rows[-1].id) if more else None
+        return JSONResponse(
+            {"items": items, "total": total, "total_kind": "exact", "limit": limit, "offset": 0, "next_after": cursor}
+        )
 
     async def create(request: Request):
         body = await request.json()
-        return await _create(request, body)
-
-    async def _create(request, body):
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(_insert, request, body)
 
+    def e164(text: object) -> str | None:
+        """A valid mobile or landline number of China in E.164, else None."""
+        try:
+            number = phonenumbers.parse(str(text), "CN")
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number_for_region(number, "CN"):
+            return None
+        kinds = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+        if phonenumbers.number_type(number) not in (*kinds, phonenumbers.PhoneNumberType.FIXED_LINE):
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
     def _insert(request: Request, body: dict):
-        if role_of(request) != "admin":
+        actor = actor_of(request)
+        if actor is None or actor[1] != "admin":
             return JSONResponse({"errors": []}, status_code=403)
+        name, phone = body.get("name"), e164(body.get("phone"))
+        if not isinstance(name, str) or not name.strip() or len(name) > 50 or phone is None:
+            return JSONResponse({"errors": []}, status_code=422)
         now = dt.datetime.now().replace(microsecond=0)
         values = {
-            "name": str(body["name"]),
-            "phone": str(body["phone"]),
+            "name": name.strip(),
+            "phone": phone,
             "stage": "lead",
             "tags": "[]",
             "consent_sms": False,
             "consent_marketing": False,
             "created_at": now,
             "updated_at": now,
-            "created_by": "admin",
-            "updated_by": "admin",
+            "created_by": actor[0],
+            "updated_by": actor[0],
             "version": 1,
         }
+        changes = {
+            "name": [None, values["name"]],
+            "phone": "changed",
+            "stage": [None, "lead"],
+            "consent_sms": [None, False],
+            "consent_marketing": [None, False],
+        }
         with engine.begin() as conn:
-            if conn.execute(sa.select(patient.c.id).where(patient.c.phone == values["phone"])).first():
+            if conn.execute(sa.select(patient.c.id).where(patient.c.phone == phone)).first():
                 return JSONResponse({"errors": []}, status_code=422)
             new_id = conn.execute(patient.insert().values(**values)).inserted_primary_key[0]
             conn.execute(
                 audit.insert().values(
-                    at=now,
-                    actor="admin",
-                    role="admin",
-                    action="create",
-                    entity="patient",
-                    record_id=new_id,
-                    changes=json.dumps({"name": [None, values["name"]]}),
+                    **audit_values(
+                        request, actor, "create", record_id=new_id, changes=json.dumps(changes, ensure_ascii=False)
+                    )
                 )
             )
-        return JSONResponse(
-            {"id": new_id, **{k: v for k, v in values.items() if not isinstance(v, dt.datetime)}}, status_code=201
-        )
+        shown = dict.fromkeys(ANSWERED, None) | values | {"id": new_id, "tags": []}
+        shown.update(created_at=now.isoformat(), updated_at=now.isoformat())
+        return JSONResponse(shown, status_code=201)
 
     return Starlette(
         routes=[Route("/api/patient", listing, methods=["GET"]), Route("/api/patient", create, methods=["POST"])]
