@@ -32,8 +32,9 @@ _TYPED = re.compile(r"^\+?[0-9\s().\-]{3,30}$")  # what people type, after NFKC 
 # The OpenAPI pattern: loose on purpose (the server decides), full-width forms and a
 # masked value sent back unchanged (`139****5678`) included.
 API_PATTERN = r"^[0-9０-９+＋ ()（）.\-*]{5,20}$"
-# Stored numbers whose national form is remembered: a list of 50 masked phones cost ~4 ms in
-# `phonenumbers` (parse, validate, format: ~85 µs each), more than the rest of the list's work.
+# Numbers whose national form (and typed numbers whose E.164) are remembered: a list of 50 masked
+# phones cost ~4 ms in `phonenumbers` (parse, validate, format: ~85 µs each), more than the rest
+# of the list's work.
 NATIONAL_FORMS_KEPT = 4096
 
 
@@ -52,8 +53,12 @@ def parse_phone(text: str, region: str) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+@functools.lru_cache(maxsize=NATIONAL_FORMS_KEPT)
 def normalise_phone(text: str, region: str) -> str | None:
-    """E.164 for a valid mobile or landline number of `region`, else None."""
+    """E.164 for a valid mobile or landline number of `region`, else None.
+
+    Remembered like national forms: a write coerces its input twice (the API's check, the service).
+    """
     number = parse_phone(text, region)
     if number is None or not phonenumbers.is_valid_number_for_region(number, region):
         return None
