@@ -22,13 +22,14 @@ from .actor import Actor
 from .compiled import CompiledEntity
 
 PENDING_AUDIT = "crm_pending_audit"  # conn.info key: a batch's entries, inserted together before it commits
+_INSERT = audit_table.insert()  # built once: every write runs it
 
 
 def add_audit(conn: sa.Connection, entry: dict[str, Any]) -> None:
     """Write one audit entry in `conn`'s transaction, or keep it for the batch's one insert (batch.py)."""
     pending: list[dict[str, Any]] | None = conn.info.get(PENDING_AUDIT)
     if pending is None:
-        conn.execute(audit_table.insert(), entry)
+        conn.execute(_INSERT, entry)
     else:
         pending.append(entry)
 

@@ -74,7 +74,10 @@ def decode(fields: list[CompiledField], row: Any, table: str, cipher: Cipher | N
     mapping = row._mapping if hasattr(row, "_mapping") else row
     values: dict[str, Any] = {}
     for field in fields:
-        raw = mapping.get(field.name)
+        try:  # not `mapping.get`: a RowMapping's is the slow generic one (a list reads 50 rows of these)
+            raw = mapping[field.name]
+        except KeyError:  # a column the query did not read (SQLAlchemy's NoSuchColumnError is one too)
+            raw = None
         if field.spec.encrypted and raw is not None and _is_token(raw):
             if cipher is None:
                 raise MissingKeys()

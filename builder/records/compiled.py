@@ -74,6 +74,8 @@ class CompiledEntity:
     fields: dict[str, CompiledField]
     validations: list[CompiledValidation]
     _of_type: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # what the layers above work out from the entity once, on first use (the filter keys its list accepts)
+    derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def fields_of_type(self, kind: str) -> tuple[str, ...]:
         """The names of the fields of type `kind`, in blueprint order (asked per message by delivery)."""

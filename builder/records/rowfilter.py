@@ -125,6 +125,32 @@ def compile_row_filter(
     return clause(tree)
 
 
+class RowFilters:
+    """The row filters of one schema compiled, kept by (source, entity, user values).
+
+    Every list and read asks for its actor's filter; compiling it again each time cost
+    more than the SQL it adds. A clause is immutable, so one serves every query of the
+    same user. At most `size` are kept (then all are dropped and kept afresh).
+    """
+
+    def __init__(self, tables: TableLookup, link_target: LinkTarget, size: int = 4096) -> None:
+        self.tables, self.link_target, self.size = tables, link_target, size
+        self._kept: dict[tuple[str, str, frozenset], sa.ColumnElement[bool]] = {}
+
+    def clause(self, source: str, entity: str, user: dict[str, Any]) -> sa.ColumnElement[bool]:
+        try:
+            key = (source, entity, frozenset(user.items()))
+            found = self._kept.get(key)
+        except TypeError:  # a user value that cannot be a key (a list): compiled each time
+            return compile_row_filter(source, entity, self.tables, self.link_target, user)
+        if found is None:
+            found = compile_row_filter(source, entity, self.tables, self.link_target, user)
+            if len(self._kept) >= self.size:
+                self._kept.clear()
+            self._kept[key] = found
+        return found
+
+
 def _is_sql(value: Any) -> bool:
     return isinstance(value, sa.ColumnElement) or hasattr(value, "is_not")
 

@@ -44,15 +44,28 @@ def flush_changes(conn: sa.Connection) -> None:
         bump(conn, noted)
 
 
+_BUMPS: dict[str, sa.Insert] = {}  # by dialect: built once, it is part of every write (building it cost more)
+
+
+def _bump_statement(dialect: str) -> sa.Insert:
+    statement = _BUMPS.get(dialect)
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = _BUMPS[dialect] = (
+            insert(table_versions)
+            .values(entity=sa.bindparam("entity"), version=1)
+            .on_conflict_do_update(
+                index_elements=[table_versions.c.entity], set_={"version": table_versions.c.version + 1}
+            )
+        )
+    return statement
+
+
 def bump(conn: sa.Connection, entities: Iterable[str]) -> None:
     """Add one to each entity's counter (creating it at 1), in a fixed order."""
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    statement = _bump_statement(conn.dialect.name)
     for entity in sorted(set(entities)):
-        statement = insert(table_versions).values(entity=entity, version=1)
-        statement = statement.on_conflict_do_update(
-            index_elements=[table_versions.c.entity], set_={"version": table_versions.c.version + 1}
-        )
-        conn.execute(statement)
+        conn.execute(statement, {"entity": entity})
 
 
 def bump_all(conn: sa.Connection) -> None:

@@ -103,8 +103,12 @@ def filter_keys(entity: CompiledEntity) -> list[FilterKey]:
     return keys
 
 
-def accepted_keys(entity: CompiledEntity) -> dict[str, FilterKey]:
-    return {k.key: k for k in filter_keys(entity)}
+def accepted_keys(entity: CompiledEntity) -> frozenset[str]:
+    """The filter parameters `entity`'s list takes; worked out once per entity, not per request."""
+    known = entity.derived.get("filter_keys")
+    if known is None:
+        known = entity.derived["filter_keys"] = frozenset(k.key for k in filter_keys(entity))
+    return known
 
 
 ID_MAX = 2**63 - 1  # ids are 64-bit on every database

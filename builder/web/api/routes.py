@@ -108,7 +108,8 @@ class RecordsApi:
         self.service.policy.require(actor, entity.name, "create")
         body = await self._body(request, entity, actor, patching=False)
         record = await run_write(self.service, self.service.create, actor, entity.name, body)
-        location = str(request.url_for("api_record", entity=entity.name, record_id=record["id"]))
+        # the `api_record` route of the new record, without url_for's search of every route of the app
+        location = str(request.url.replace(path=f"{request.url.path.rstrip('/')}/{record['id']}", query=""))
         return JSONResponse(record_json(entity, record), status_code=201, headers={"Location": location})
 
     async def get(self, request: Request) -> Response:

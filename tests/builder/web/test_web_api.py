@@ -29,6 +29,15 @@ def test_list_filters_sorts_and_pages(clinic):
     assert [p["name"] for p in searched["items"]] == ["Wang Fang"]
 
 
+def test_the_location_of_a_created_record_names_it_whatever_the_query(clinic):
+    api = clinic.api("admin")
+    created = api.post("/api/patient?stage=lead", json={"name": "Zhao Lei", "phone": "139 1234 0001"})
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    assert location == f"http://testserver/api/patient/{created.json()['id']}"
+    assert api.get(location).json()["phone"] == "+8613912340001"
+
+
 def test_create_read_update_delete_with_child_rows(clinic):
     api = clinic.api("admin")
     patient = clinic.data["patients"][0]["id"]
@@ -43,6 +52,7 @@ def test_create_read_update_delete_with_child_rows(clinic):
     assert created.status_code == 201, created.text
     visit = created.json()
     assert created.headers["location"].endswith(f"/api/visit/{visit['id']}")
+    assert api.get(created.headers["location"]).json()["id"] == visit["id"]  # where the new record is
     assert visit["prescriptions"][0]["drug"] == "Metformin" and visit["version"] == 1
     fetched = api.get(f"/api/visit/{visit['id']}").json()
     assert fetched["prescriptions"] == visit["prescriptions"]

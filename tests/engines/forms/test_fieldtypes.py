@@ -127,6 +127,18 @@ def test_phone_masking():
     assert kind.mask(None, spec("phone")) is None
 
 
+def test_phone_national_forms_are_kept_per_region():
+    """National forms are remembered (a list masks the same numbers again): by number and region both."""
+    kind, china, hong_kong = field_type("phone"), spec("phone"), spec("phone", region="HK")
+    for _ in range(2):
+        assert kind.display("+85291234567", china, "en") == "+852 9123 4567"
+        assert kind.display("+85291234567", hong_kong, "en") == "9123 4567"
+        assert kind.mask("+85291234567", china) == "+852 912*4567"
+        assert kind.mask("+85291234567", hong_kong) == "912*4567"
+        assert kind.mask("+8613812345678", china) == "138****5678"
+        assert kind.mask("+8613912345678", china) == "139****5678"
+
+
 def test_phone_value_schema_has_a_loose_pattern():
     import jsonschema
 
