@@ -80,7 +80,9 @@ def count_matches(
         guess = _planner_estimate(conn, query)
         if mode == "estimate" or guess > COUNT_CAP:
             return Count(max(guess, floor), "estimate")
-    capped = conn.execute(sa.select(sa.func.count()).select_from(query.limit(COUNT_CAP + 1).subquery())).scalar_one()
+    capped = conn.execute(
+        sa.select(sa.func.count()).select_from(_rows(query).limit(COUNT_CAP + 1).subquery())
+    ).scalar_one()
     if capped <= COUNT_CAP:
         return Count(int(capped))
     if postgres:
@@ -88,8 +90,13 @@ def count_matches(
     return Count(COUNT_CAP, "at_least")
 
 
+def _rows(query: sa.Select) -> sa.Select:
+    """`query` reading no column: only its conditions' columns are needed, so an index may answer alone."""
+    return query.with_only_columns(sa.literal_column("1"), maintain_column_froms=True)
+
+
 def _exact(conn: sa.Connection, query: sa.Select) -> int:
-    return int(conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one())
+    return int(conn.execute(sa.select(sa.func.count()).select_from(_rows(query).subquery())).scalar_one())
 
 
 def _planner_estimate(conn: sa.Connection, query: sa.Select) -> int:

@@ -120,3 +120,26 @@ def test_a_page_holding_every_match_is_not_counted_again(service):
         after = service.list(SYSTEM, "patient", limit=2, after=cursor)  # rows before the cursor are unknown
     assert (only.total, only.total_kind, after.total, len(after.items)) == (3, "exact", 3, 1)
     assert counted(ran)
+
+
+@pytest.mark.postgres
+def test_a_name_prefix_is_paged_and_counted_from_the_covering_index_alone(many):
+    """The prefix index carries the name and id: the page's ids and the count need no table page."""
+    with many.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO patient (name, phone, gender, created_at, updated_at, version) "
+            "SELECT 'Qx' || i, '+86138' || lpad(i::text, 8, '0'), 'male', now(), now(), 1 "
+            "FROM generate_series(1, 60) AS i"
+        )
+    with many.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) patient")  # all visible: what an index-only scan needs
+    statement = many.list_statement(SYSTEM, "patient", q="qx")
+    sql = str(statement.compile(dialect=many.engine.dialect, compile_kwargs={"literal_binds": True}))
+    with many.engine.connect() as conn:
+        plan = "\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql))
+    assert "Index Only Scan using sx_patient_name_prefix" in plan
+    with sent_statements(many.engine) as ran:
+        page = many.list(SYSTEM, "patient", q="qx")
+    assert (page.total, page.total_kind, page.items[0]["name"]) == (60, "exact", "Qx60")
+    count = next(s for s in ran if "count(*)" in s.lower())
+    assert "(SELECT 1 FROM patient WHERE" in " ".join(count.split())  # no column read: the index answers it
