@@ -153,14 +153,17 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         with engine.connect() as conn:
             return conn.execute(sa.text(text), params).all()
 
-    def listed(where: str, order: str = "id DESC", **params):
+    def listed(where: str, order: str = "id DESC", ids_first: bool = False, **params):
         """A page and its total worked out like the service's `count=auto` (counting.py): the same work.
 
         The page's own rows when it holds the last match; else the planner's estimate
-        when it expects more than 10,000; else a count capped at 10,001.
+        when it expects more than 10,000; else a count capped at 10,001. `ids_first`: the
+        page's ids chosen first, then their rows, as the service pages a search (querying.py).
         """
         with engine.connect() as conn:
-            page = conn.execute(sa.text(f"SELECT {shown} FROM patient WHERE {where} ORDER BY {order} LIMIT 51"), params)
+            chosen = f"SELECT id FROM patient WHERE {where} ORDER BY {order} LIMIT 51"
+            select = f"SELECT {shown} FROM patient WHERE " + (f"id IN ({chosen})" if ids_first else where)
+            page = conn.execute(sa.text(f"{select} ORDER BY {order}" + ("" if ids_first else " LIMIT 51")), params)
             rows = page.all()
             return rows, len(rows) if len(rows) <= 50 else counted(conn, where, **params)
 
@@ -193,27 +196,27 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         (
             "q=<whole phone>",
             lambda n: service.list(doctor, "patient", q=local(phones[n % 64])),
-            lambda n: listed("phone = :p", p=phones[n % 64]),
+            lambda n: listed("phone = :p", ids_first=True, p=phones[n % 64]),
         ),
         (
             "q=<last 4 digits>",
             lambda n: service.list(doctor, "patient", q=phones[n % 64][-4:]),
-            lambda n: listed("substr(phone, length(phone) - 3) = :p", p=phones[n % 64][-4:]),
+            lambda n: listed("substr(phone, length(phone) - 3) = :p", ids_first=True, p=phones[n % 64][-4:]),
         ),
         (
             "q=<name prefix, 2 chars>",
             lambda n: service.list(doctor, "patient", q=prefixes[n % len(prefixes)]),
-            lambda n: listed("lower(name) LIKE :p", p=prefixes[n % len(prefixes)] + "%"),
+            lambda n: listed("lower(name) LIKE :p", ids_first=True, p=prefixes[n % len(prefixes)] + "%"),
         ),
         (
             "q=王",
             lambda n: service.list(doctor, "patient", q="王"),
-            lambda n: listed("lower(name) LIKE '王%'"),
+            lambda n: listed("lower(name) LIKE '王%'", ids_first=True),
         ),
         (
             "q=<3 chars: substring, trigram>",
             lambda n: service.list(doctor, "patient", q=threes[n % len(threes)]),
-            lambda n: listed("lower(name) LIKE :p", p="%" + threes[n % len(threes)] + "%"),
+            lambda n: listed("lower(name) LIKE :p", ids_first=True, p="%" + threes[n % len(threes)] + "%"),
         ),
         (
             "global search q=王 (no counts)",
