@@ -51,7 +51,7 @@ def test_a_role_with_a_row_filter_never_gets_the_planners_estimate(service, monk
     for mode in ("auto", "estimate"):
         shown = service.list(marketing, "patient", count=mode)
         assert (shown.items, shown.total, shown.total_kind) == ([], 0, "exact")
-    everyone = service.list(SYSTEM, "patient", count="estimate")
+    everyone = service.list(SYSTEM, "patient", count="estimate", limit=2)  # a page short of the end
     assert everyone.total_kind == ("estimate" if database_url.startswith("postgresql") else "at_least")
 
 

@@ -10,7 +10,6 @@ primary none.
 from __future__ import annotations
 
 import sqlite3
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 from clinic_fixtures import CLINIC, _project, create_users, seed_clinic
@@ -20,6 +19,7 @@ from builder.records import SYSTEM
 from builder.records.reporting import run_report_as
 from builder.runtime import open_runtime
 from builder.system_tables import create_system_tables
+from tests.sent_sql import sent_statements
 
 MARCH = {"period": "2026-03-01..2026-03-31"}
 
@@ -33,19 +33,8 @@ def opened(tmp_path, url: str, reports_url: str | None = None):
     return runtime
 
 
-@contextmanager
 def grouped_statements(engine: sa.Engine):
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if "GROUP BY" in statement.upper():
-            sent.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    return sent_statements(engine, keep=lambda statement: "GROUP BY" in statement.upper())
 
 
 def visits(runtime) -> int:

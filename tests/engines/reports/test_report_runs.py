@@ -7,7 +7,6 @@ Statements are counted with a SQLAlchemy event on the engine reports run on, so
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +19,7 @@ from builder.records.reporting import run_report_as
 from builder.records.service import RecordService
 from builder.system_tables import audit
 from engines.reports import ReportError, ReportSpec, Suppressed
+from tests.sent_sql import sent_statements
 
 Q1 = {"period": "2026-01-01..2026-03-31"}
 
@@ -43,19 +43,9 @@ def run(service, role, name, params=None, user_id=None, reports=None, **options)
     return run_report_as(service, reports or clinic().blueprint.reports, actor, name, params, today=TODAY, **options)
 
 
-@contextmanager
 def statements(engine: sa.Engine):
     """The SQL sent to `engine` inside the block."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    return sent_statements(engine)
 
 
 def report_queries(sent: list[str]) -> list[str]:

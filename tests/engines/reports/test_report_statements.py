@@ -10,8 +10,6 @@ cursor) are one statement too, and give the whole run's cells.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
 import sqlalchemy as sa
 from reports_helpers import CLINIC_ROWS, TODAY, VISITS, T, cells, clinic, clinic_database
@@ -19,6 +17,7 @@ from reports_helpers import CLINIC_ROWS, TODAY, VISITS, T, cells, clinic, clinic
 from engines.reports import ReportSpec, compile_report, run_report
 from engines.reports.combined import MAIN, split_parts
 from engines.reports.streaming import run_report_page, stream_report
+from tests.sent_sql import sent_statements
 
 Q1 = {"period": "2026-01-01..2026-03-31"}
 BY_MONTH = {"field": "visited_at", "by": "month", "name": "month"}
@@ -28,20 +27,9 @@ PERIOD = {"period": {"type": "date_range", "field": "visited_at"}}
 TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK")
 
 
-@contextmanager
 def statements(engine: sa.Engine):
     """Every statement sent to `engine` inside the block (SQLite's explicit BEGIN left out)."""
-    sent: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if statement.split()[0].upper() not in TRANSACTION:
-            sent.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield sent
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+    return sent_statements(engine, keep=lambda statement: statement.split()[0].upper() not in TRANSACTION)
 
 
 def compiled_for(engine, schema, report, params=None, private=False):
