@@ -2,16 +2,19 @@
 
 One process is bound by its own Python CPU per record while the database server
 idles; several processes writing at once use the server's core(s) too. Entities are
-still seeded in order, each after the entities it links to. An entity's rows are
-split into shards, one per job; each worker process opens its own runtime, draws from
-its own random source (from the run's state, the entity and the shard number) and is
-given the records of the entities linked to (ids and when each was made), so every
-link still points at a record made before the record's moment. It returns what it
-made, which the parent adds to its pool before the next entity.
+still seeded after the entities they link to; a run of entities none of which needs
+another of the run (a wave: appointments, visits, readings) is seeded at once. Each
+entity's rows are split into shards, one per job; each worker process opens its own
+runtime, draws from its own random source (from the run's state, the entity and the
+shard number) and is given the records of the entities linked to (ids and when each
+was made), so every link still points at a record made before the record's moment.
+It returns what it made, which the parent adds to its pool before the next wave.
 
 An entity whose rules read other rows (`count`, `exists`, `last`, `overlaps`) is made
-by one worker: such rules lock their scope (records/scope_locks.py) until the commit,
-and two batches each holding doctors the other wants would wait on each other.
+by one worker (the others make its wave's other entities): such rules lock their
+scope (records/scope_locks.py) until the commit, and two batches each holding doctors
+the other wants would wait on each other. Nor is it seeded at once with an entity
+whose rows its rules read.
 
 Ids interleave between shards and the run is not repeatable record for record (the
 totals per entity are, within refusals). A failing shard keeps its earlier batches, as
@@ -44,6 +47,7 @@ MAX_DEFAULT_JOBS = 4
 TICK = 25  # records a worker makes between two progress messages (and looks whether to stop)
 STOP_GRACE_SECONDS = 30.0
 READS_ROWS = re.compile(r"\b(count|exists|last|overlaps)\s*\(")
+READS_ROWS_OF = re.compile(r"\b(?:count|exists|last|overlaps)\s*\(\s*(?:\\?['\"](\w+)\\?['\"])?")
 
 
 class Stopped(Exception):
@@ -77,7 +81,6 @@ class ShardResult:
     made: list[tuple[int, int, dt.datetime]]  # id, version, made_at
     skipped: int
     reasons: dict[str, str]
-    reported: int  # records counted in progress messages (the rest is counted from `made` and `skipped`)
     lost: str | None = None
 
 
@@ -105,7 +108,7 @@ def seed_in_shards(
     made_versions: dict[str, dict[int, int]],
     progress: Progress | None,
 ) -> None:
-    """Every entity's rows made by `shards.jobs` workers at once, entity after entity, merged into `pool`."""
+    """Every entity's rows made by `shards.jobs` workers at once, wave after wave, merged into `pool`."""
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
     stop = context.Event()
@@ -113,28 +116,31 @@ def seed_in_shards(
     workers = context.Pool(
         shards.jobs, initializer=_start_worker, initargs=(shards.project, shards.url, messages, stop)
     )
-    pending: list[AsyncResult] = []
+    pending: list[tuple[str, AsyncResult]] = []
     try:
-        for name, count in counts.items():
-            made_versions[name] = {}
-            report.made[name] = report.skipped[name] = 0
-            parts = split(count, 1 if reads_rows(entities[name]) else shards.jobs)
-            targets = pool.share(link_targets(entities[name].fields) | {name})
-            pending = [
-                workers.apply_async(
-                    _run_shard, (ShardTask(name, shard, rows, state, locale, now, shards.batch_size, targets),)
-                )
-                for shard, rows in enumerate(parts)
-            ]
-            results = _wait(pending, messages, name, progress)
-            lost = _merge(name, results, pool, report, made_versions[name])
+        for wave in waves(entities, list(counts)):
+            tasks: list[ShardTask] = []
+            for name in wave:
+                made_versions[name] = {}
+                report.made[name] = report.skipped[name] = 0
+                alone = reads_rows(entities[name])
+                targets = pool.share(link_targets(entities[name].fields) | {name})
+                parts = split(counts[name], 1 if alone else shards.jobs)
+                made = [
+                    ShardTask(name, n, rows, state, locale, now, shards.batch_size, targets)
+                    for n, rows in enumerate(parts)
+                ]
+                tasks = made + tasks if alone else tasks + made  # the one long shard starts first
+            pending = [(task.entity, workers.apply_async(_run_shard, (task,))) for task in tasks]
+            results = _wait(pending, messages, progress)
+            lost = [lost for name in wave for lost in _merge(name, results[name], pool, report, made_versions[name])]
             if lost:
                 raise SeedFailed(f"{'; '.join(lost)}; {report.total} records seeded are kept")
         workers.close()
     except KeyboardInterrupt:
         stop.set()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while any(not p.ready() for p in pending) and time.monotonic() < deadline:
+        while any(not p.ready() for _, p in pending) and time.monotonic() < deadline:
             time.sleep(0.1)
         workers.terminate()
         raise
@@ -143,6 +149,28 @@ def seed_in_shards(
         raise
     finally:
         workers.join()
+
+
+def waves(entities: Mapping[str, EntitySpec], order: list[str]) -> list[list[str]]:
+    """`order` cut into runs of entities seeded at once: none links to another of its run, and none's
+    rules read rows of another of its run (an `overlaps` reading its own rows is fine)."""
+    found: list[list[str]] = []
+    for name in order:
+        wave = found[-1] if found else None
+        needs = (link_targets(entities[name].fields) | read_entities(entities[name])) - {name}
+        if wave is None or needs & set(wave) or any(name in read_entities(entities[other]) for other in wave):
+            found.append([name])
+        else:
+            wave.append(name)
+    return found
+
+
+def read_entities(entity: EntitySpec) -> set[str]:
+    """The entities whose rows `entity`'s rules read (`overlaps('appointment', …)`); `*` when one is not a name."""
+    text = entity.model_dump_json()
+    return (
+        {(named or "*") for named in (m[1] for m in READS_ROWS_OF.finditer(text))} if READS_ROWS.search(text) else set()
+    )
 
 
 def split(count: int, jobs: int) -> list[range]:
@@ -168,29 +196,31 @@ def link_targets(fields: Mapping[str, FieldSpec]) -> set[str]:
     return found
 
 
-def _wait(pending: list[AsyncResult], messages: Any, name: str, progress: Progress | None) -> list[ShardResult]:
-    """The shards' results, passing their progress messages on while they run."""
-    reported = 0
+def _wait(
+    pending: list[tuple[str, AsyncResult]], messages: Any, progress: Progress | None
+) -> dict[str, list[ShardResult]]:
+    """The shards' results by entity, passing their progress messages on while they run."""
+    received: dict[str, int] = {}
     while True:
-        done = all(p.ready() for p in pending)
+        done = all(p.ready() for _, p in pending)
         try:
             entity, count = messages.get(timeout=0.2)
         except queues.Empty:
             if done:
                 break
             continue
-        if entity == name:
-            reported += count
+        if entity in {name for name, _ in pending}:
+            received[entity] = received.get(entity, 0) + count
             if progress:
-                progress(name, count)
-    results = [p.get() for p in pending]
-    late = sum(r.reported for r in results) - reported
-    if progress and late > 0:
-        progress(name, late)  # messages still in the workers' pipes
-    if progress:
-        unreported = sum(len(r.made) + r.skipped for r in results) - sum(r.reported for r in results)
-        if unreported > 0:
-            progress(name, unreported)
+                progress(entity, count)
+    results: dict[str, list[ShardResult]] = {}
+    for name, result in pending:
+        results.setdefault(name, []).append(result.get())
+    for name, done_shards in results.items():
+        # Messages still in the workers' pipes, and the records made since a shard's last message.
+        rest = sum(len(r.made) + r.skipped for r in done_shards) - received.get(name, 0)
+        if progress and rest > 0:
+            progress(name, rest)
     return results
 
 
@@ -261,7 +291,7 @@ def _run_shard(task: ShardTask) -> ShardResult:
     except BatchLost as exc:
         lost = str(exc)
     made = [(record_id, version, builder.links.made_at(name, record_id)) for record_id, version in versions.items()]
-    return ShardResult(made, report.skipped[name], report.reasons, ticker.sent, lost)
+    return ShardResult(made, report.skipped[name], report.reasons, lost)
 
 
 class _Ticker:
@@ -269,13 +299,12 @@ class _Ticker:
 
     def __init__(self, messages: Any, stop: Any) -> None:
         self.messages, self.stop = messages, stop
-        self.count = self.sent = 0
+        self.count = 0
 
     def __call__(self, entity: str, count: int) -> None:
         self.count += count
         if self.count >= TICK:
             self.messages.put((entity, self.count))
-            self.sent += self.count
             self.count = 0
             if self.stop.is_set():
                 raise Stopped("stopped by Ctrl-C")

@@ -16,12 +16,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from builder.loading import load_blueprint
 from builder.records import SYSTEM
 from builder.runtime import open_runtime
-from builder.seeding import RowRequest, plan_rows
+from builder.seeding import RowRequest, plan_rows, seeding_order
 from builder.seeding.rows import moment_field
-from builder.seeding.sharding import default_jobs, reads_rows, split
+from builder.seeding.sharding import default_jobs, read_entities, reads_rows, split, waves
+from engines.forms import EntitySpec
 
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "verticals"))
 physio_project = importlib.import_module("physio")
 ENTITIES, crm, init_physio_project = physio_project.ENTITIES, physio_project.crm, physio_project.init_physio_project
@@ -204,3 +207,22 @@ def test_sqlite_seeds_with_one_job_whatever_is_asked(tmp_path):
 def test_rows_split_into_nearly_equal_shards():
     assert split(10, 3) == [range(0, 4), range(4, 7), range(7, 10)]
     assert split(2, 4) == [range(0, 1), range(1, 2)] and split(0, 2) == [] and split(5, 1) == [range(0, 5)]
+
+
+def test_entities_that_need_no_other_of_their_wave_are_seeded_at_once():
+    clinic = load_blueprint(ROOT / "blueprints" / "clinic").blueprint.entities
+    assert waves(clinic, seeding_order(clinic)) == [
+        ["staff"],
+        ["patient"],
+        ["appointment", "follow_up", "visit", "vital_reading"],  # each links to patients and staff only
+        ["satisfaction"],  # links to visits
+    ]
+    assert read_entities(clinic["appointment"]) == {"appointment"}  # its overlaps rule: made by one job
+    counted = EntitySpec(
+        fields={"n": {"type": "integer"}},
+        validations=[{"rule": "count('note') < 5", "message": "too many"}],
+    )
+    note = EntitySpec(fields={"text": {"type": "text"}})
+    assert read_entities(counted) == {"note"}
+    assert waves({"note": note, "counted": counted}, ["note", "counted"]) == [["note"], ["counted"]]
+    assert waves({"counted": counted, "note": note}, ["counted", "note"]) == [["counted"], ["note"]]
