@@ -24,14 +24,16 @@ parent asks them to stop (each rolls back its open batch) and then ends them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing
 import os
 import queue as queues
 import re
 import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.pool import AsyncResult
 from typing import Any
@@ -113,9 +115,10 @@ def seed_in_shards(
     messages = context.Queue()
     stop = context.Event()
     now = records.clock()
-    workers = context.Pool(
-        shards.jobs, initializer=_start_worker, initargs=(shards.project, shards.url, messages, stop)
-    )
+    with _ctrl_c_ignored():  # by the workers from their start (they inherit it); the parent's to handle
+        workers = context.Pool(
+            shards.jobs, initializer=_start_worker, initargs=(shards.project, shards.url, messages, stop)
+        )
     pending: list[tuple[str, AsyncResult]] = []
     try:
         for wave in waves(entities, list(counts)):
@@ -149,6 +152,18 @@ def seed_in_shards(
         raise
     finally:
         workers.join()
+
+
+@contextlib.contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def waves(entities: Mapping[str, EntitySpec], order: list[str]) -> list[list[str]]:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import os
 import re
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -226,3 +230,55 @@ def test_entities_that_need_no_other_of_their_wave_are_seeded_at_once():
     assert read_entities(counted) == {"note"}
     assert waves({"note": note, "counted": counted}, ["note", "counted"]) == [["note"], ["counted"]]
     assert waves({"counted": counted, "note": note}, ["counted", "note"]) == [["counted"], ["note"]]
+
+
+def running_in_group(group: int) -> list[int]:
+    """Processes of process group `group` still running (not zombies), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.postgres
+def test_ctrl_c_stops_the_workers_and_keeps_the_committed_batches(tmp_path, postgres_url):
+    project = clinic_on(tmp_path, postgres_url)
+    env = {k: v for k, v in os.environ.items() if k != "CRM_DATABASE_URL"}
+    run = subprocess.Popen(
+        [sys.executable, "-c", "from builder.cli import main; main()", "seed", "-p", str(project)]
+        + ["--patients", "2000", "--jobs", "2", "--batch", "20"],
+        cwd=ROOT,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+    )
+    engine = sa.create_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            while not conn.execute(sa.text("SELECT count(*) FROM visit")).scalar() and run.poll() is None:
+                conn.rollback()
+                time.sleep(0.5)
+        assert run.poll() is None, run.stdout.read() if run.stdout else ""  # still seeding: the visits' wave
+        os.killpg(run.pid, signal.SIGINT)
+        output, _ = run.communicate(timeout=120)
+        assert run.returncode == 1 and "Aborted" in output and "Traceback" not in output, output
+        assert running_in_group(run.pid) == []  # no worker left behind
+        with engine.connect() as conn:
+            for name in ("patient", "appointment", "visit", "satisfaction"):
+                made = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
+                audited = conn.execute(
+                    sa.text("SELECT count(*) FROM crm_audit WHERE entity = :e AND action = 'create'"), {"e": name}
+                ).scalar()
+                assert made == audited, (name, made, audited)  # each committed record with its audit entry
+            assert conn.execute(sa.text("SELECT count(*) FROM satisfaction")).scalar() == 0  # never started
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        engine.dispose()
