@@ -289,6 +289,10 @@ def _run_shard(task: ShardTask) -> ShardResult:
     report = SeedReport(made={name: 0}, skipped={name: 0})
     versions: dict[int, int] = {}
     ticker = _Ticker(_WORKER["messages"], _WORKER["stop"])
+    known: set[tuple[str, int]] = _WORKER["known_links"]
+    # The records it is given exist (committed by earlier waves, or found at the start): not looked up again,
+    # as the run's later batches trust a link found once (a record deleted meanwhile meets the foreign key).
+    known.update((target, record_id) for target, (ids, _) in task.targets.items() for record_id in ids)
     lost = None
     try:
         seed_rows(
@@ -301,7 +305,7 @@ def _run_shard(task: ShardTask) -> ShardResult:
             task.rows,
             task.batch_size,
             ticker,
-            _WORKER["known_links"],
+            known,
         )
     except BatchLost as exc:
         lost = str(exc)
