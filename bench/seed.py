@@ -13,11 +13,14 @@ dropped after), in the same run:
 Prints records per second, by the wall clock and by the process's own CPU time (on a
 machine shared with other work the wall clock mostly counts waiting for a core; an idle
 machine's wall clock approaches the CPU time on SQLite), and the ratios batched/per record
-and raw/batched. `--patients-only` skips (a) and (c): the batched run alone, for big runs.
+and raw/batched. `--patients-only` skips (a) and (c): the batched run alone, for big runs;
+with `--jobs 1,2` once per number of seeding processes (`crm seed --jobs`, PostgreSQL), each
+on a fresh database, the CPU time then counting the worker processes' too.
 
     python bench/seed.py                 # 2,000 patients (about 18,000 records)
     python bench/seed.py --patients 500  # smaller
     python bench/seed.py --quick         # 200 patients, SQLite and PostgreSQL
+    python bench/seed.py --patients 5000 --databases postgresql --patients-only --jobs 1,2
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -82,17 +86,31 @@ def project_on(directory: Path, url: str) -> Path:
     return directory / "p"
 
 
-def seeded(project: Path, url: str, patients: int, batch_size: int) -> tuple[int, float, float]:
-    """Records made, seconds and CPU seconds taken by the seeder (the blueprint's load not counted)."""
+def children_cpu() -> float:
+    """CPU seconds of this process's ended (and waited for) children: the seeding workers."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def seeded(project: Path, url: str, patients: int, batch_size: int, jobs: int = 1) -> tuple[int, float, float]:
+    """Records made, seconds and CPU seconds (workers' included) taken by the seeder (blueprint load not counted)."""
     from builder.runtime import open_runtime
     from builder.seeding import RowRequest, plan_rows, seed
 
     runtime = open_runtime(project, url)
     try:
         counts = plan_rows(runtime.blueprint.entities, RowRequest(main=patients))
-        started, cpu = time.perf_counter(), time.process_time()
-        report = seed(runtime.records, runtime.blueprint.entities, counts, batch_size=batch_size)
-        return report.total, time.perf_counter() - started, time.process_time() - cpu
+        started, cpu, workers = time.perf_counter(), time.process_time(), children_cpu()
+        report = seed(
+            runtime.records,
+            runtime.blueprint.entities,
+            counts,
+            batch_size=batch_size,
+            jobs=jobs,
+            project=runtime.project,
+        )
+        cpu_used = time.process_time() - cpu + children_cpu() - workers
+        return report.total, time.perf_counter() - started, cpu_used
     finally:
         runtime.close()
 
@@ -125,15 +143,38 @@ def line(label: str, made: int, wall: float, cpu: float, unit: str = "records") 
     )
 
 
-def bench(kind: str, patients: int, alone: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp, databases(kind, Path(tmp), 1 if alone else 3) as urls:
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
+
+
+def batched_alone(kind: str, patients: int, jobs: list[int]) -> None:
+    """The batched run alone, once per number of jobs, each on a fresh database; ratios against the first."""
+    from builder.seeding.sharding import default_jobs
+
+    with tempfile.TemporaryDirectory() as tmp, databases(kind, Path(tmp), len(jobs)) as urls:
+        projects = [project_on(Path(tmp) / f"p{i}", url) for i, url in enumerate(urls)]
+        print(f"{kind}: {patients} patients")
+        runs = []
+        for project, url, asked in zip(projects, urls, jobs):
+            used = default_jobs(kind, asked)
+            runs.append(seeded(project, url, patients, 500, used))
+            print(line(f"batched (500), {used} job{'s' if used > 1 else ''}", *runs[-1]), f"  load {load()}")
+    for asked, (made, wall, cpu) in list(zip(jobs, runs))[1:]:
+        base_made, base_wall, base_cpu = runs[0]
+        print(
+            f"  {asked} jobs / {jobs[0]}           {made / wall / (base_made / base_wall):.2f}x wall rate, "
+            f"{made / cpu / (base_made / base_cpu):.2f}x cpu rate (workers' CPU counted)"
+        )
+
+
+def bench(kind: str, patients: int, alone: bool, jobs: list[int]) -> None:
+    if alone:
+        batched_alone(kind, patients, jobs)
+        return
+    with tempfile.TemporaryDirectory() as tmp, databases(kind, Path(tmp), 3) as urls:
         root = Path(tmp)
         projects = [project_on(root / f"p{i}", url) for i, url in enumerate(urls)]
         print(f"{kind}: {patients} patients")
-        if alone:
-            made, wall, cpu = seeded(projects[0], urls[0], patients, 500)
-            print(line("batched (500)", made, wall, cpu))
-            return
         one, many, raw = urls
         single = seeded(projects[0], one, max(patients // 10, 10), 1)
         batched = seeded(projects[0], many, patients, 500)
@@ -153,12 +194,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 patients")
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--patients-only", action="store_true", help="the batched run alone")
+    parser.add_argument(
+        "--jobs",
+        default="1",
+        help="with --patients-only: seeding processes, or a list (1,2) run one after the other (PostgreSQL only)",
+    )
     args = parser.parse_args()
     os.environ.pop("CRM_DATABASE_URL", None)
     with tempfile.TemporaryDirectory() as keys:
         os.environ["CRM_KEY_FILE"] = str(Path(keys) / "keys.json")
         for kind in args.databases.split(","):
-            bench(kind.strip(), 200 if args.quick else args.patients, args.patients_only)
+            jobs = [int(n) for n in args.jobs.split(",")]
+            bench(kind.strip(), 200 if args.quick else args.patients, args.patients_only, jobs)
 
 
 if __name__ == "__main__":

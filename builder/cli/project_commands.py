@@ -172,8 +172,22 @@ def schema() -> None:
     type=click.IntRange(1, 100_000),
     help="Records per transaction; a failing batch is rolled back alone.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    "jobs",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Processes writing at once, on PostgreSQL (default: the CPUs, at most 4). "
+    "With more than one, ids interleave and the run is not repeatable record for record. SQLite: always 1.",
+)
 def seed(
-    project_dir: Path, rows: tuple[str, ...], patients: int | None, seed_value: int, batch_size: int = 500
+    project_dir: Path,
+    rows: tuple[str, ...],
+    patients: int | None,
+    seed_value: int,
+    batch_size: int = 500,
+    jobs: int | None = None,
 ) -> None:
     """Fill the database with realistic demo data for any blueprint, through the record service.
 
@@ -185,12 +199,16 @@ def seed(
     from ..runtime import open_runtime
     from ..seeding import parse_rows, plan_rows
     from ..seeding import seed as run_seed
+    from ..seeding.sharding import default_jobs
 
     request = parse_rows(rows, main=patients)
     runtime = open_runtime(project_dir)
     try:
         entities = runtime.blueprint.entities
         counts = plan_rows(entities, request)
+        workers = default_jobs(runtime.engine.dialect.name, jobs)
+        if jobs and jobs > workers:
+            out.print(f"[dim]{runtime.engine.dialect.name} has one writer at a time: seeding with one job.[/dim]")
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -212,6 +230,8 @@ def seed(
                 seed_value=seed_value,
                 progress=advance,
                 batch_size=batch_size,
+                jobs=workers,
+                project=runtime.project,
             )
     finally:
         runtime.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,21 @@ class LinkPool:
 
     def made_at(self, entity: str, record_id: int) -> dt.datetime:
         return self.when.get(entity, {}).get(record_id, EARLIEST)
+
+    def share(self, entities: Iterable[str]) -> dict[str, tuple[list[int], list[dt.datetime]]]:
+        """The ids of `entities` and when each was made, oldest first: for a worker's own pool (`take`)."""
+        shared = {}
+        for entity in entities:
+            pairs = sorted(zip(self.times.get(entity, []), self.ids.get(entity, [])))
+            shared[entity] = ([i for _, i in pairs], [t for t, _ in pairs])
+        return shared
+
+    def take(self, shared: Mapping[str, tuple[list[int], list[dt.datetime]]]) -> None:
+        """Know the records another pool `share`d (sorted by when they were made)."""
+        for entity, (ids, times) in shared.items():
+            self.ids[entity], self.times[entity] = list(ids), list(times)
+            self.when[entity] = dict(zip(ids, times))
+            self._unordered.discard(entity)
 
 
 @dataclass

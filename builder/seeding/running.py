@@ -18,6 +18,7 @@ stay, and SeedFailed says which rows were lost and why.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from faker import Faker
 from engines.forms import EntitySpec
 
 from ..errors import ProjectError
+from ..project import Project
 from ..records import SEEDING, RecordService
 from ..records.batch import Batch
 from .planning import main_entity
@@ -42,6 +44,10 @@ Progress = Callable[[str, int], None]
 
 class SeedFailed(ProjectError):
     """A batch failed for a reason other than a refused row; it was rolled back, earlier batches kept."""
+
+
+class BatchLost(Exception):
+    """One batch was rolled back; says which rows and why (the caller adds what was kept)."""
 
 
 @dataclass
@@ -75,48 +81,93 @@ def seed(
     seed_value: int = 2026,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    jobs: int = 1,
+    project: Project | None = None,
 ) -> SeedReport:
     """Make `counts[entity]` rows of each entity, in the order given; return what was made and skipped.
 
-    The same `seed_value` on the same data makes the same records.
+    The same `seed_value` on the same data makes the same records, with one job. With
+    `jobs` > 1 on PostgreSQL (`project` given: each worker opens its own runtime), each
+    entity's rows are made by several processes at once (sharding.py): same rules, not
+    repeatable record for record.
     """
     existing = {name: _existing_ids(records, name) for name in entities}
     # A second run on the same data must not repeat the first one's unique values (phones...).
     state = seed_value if not any(existing.values()) else f"{seed_value}+{sum(map(len, existing.values()))}"
-    rng = random.Random(state)
-    fake = Faker(faker_locale(locale))
-    fake.seed_instance(state)
-    maker = ValueMaker(rng, fake, records.clock(), state_weights(records))
-    pool = LinkPool(rng, existing)
-    builder = RowBuilder(maker, pool, main_entity(entities) if entities else None)
     report = SeedReport()
-    known_links: set[tuple[str, int]] = set()  # links found to exist, not looked up again by later batches
     made_versions: dict[str, dict[int, int]] = {}
+    if jobs > 1 and project is not None and records.engine.dialect.name == "postgresql":
+        from .sharding import Shards, seed_in_shards
+
+        shards = Shards(project, records.engine.url.render_as_string(hide_password=False), jobs, batch_size)
+        pool = LinkPool(random.Random(state), existing)
+        seed_in_shards(shards, records, entities, counts, str(state), locale, pool, report, made_versions, progress)
+        _link_afterwards(records, entities, list(counts), made_versions, pool, report, batch_size)
+        return report
+    builder = row_builder(records, entities, state, locale, existing)
+    known_links: set[tuple[str, int]] = set()  # links found to exist, not looked up again by later batches
     for name, count in counts.items():
         made_versions[name] = {}
         report.made[name] = report.skipped[name] = 0
         builder.prepare(name, count)
-        for first in range(0, count, max(batch_size, 1)):
-            size = min(max(batch_size, 1), count - first)
-            _seed_batch(
+        try:
+            seed_rows(
                 records,
                 name,
                 entities[name],
                 builder,
                 report,
                 made_versions[name],
-                range(first, first + size),
+                range(count),
+                batch_size,
                 progress,
                 known_links,
             )
-    _link_afterwards(records, entities, list(counts), made_versions, pool, report, batch_size, known_links)
+        except BatchLost as lost:
+            raise SeedFailed(f"{lost}; {report.total} records seeded before them are kept") from None
+    _link_afterwards(records, entities, list(counts), made_versions, builder.links, report, batch_size, known_links)
     return report
+
+
+def row_builder(
+    records: RecordService,
+    entities: Mapping[str, EntitySpec],
+    state: int | str,
+    locale: str,
+    existing: Mapping[str, list[int]],
+    now: dt.datetime | None = None,
+) -> RowBuilder:
+    """The row builder of a run (or of one shard of it) whose random draws all follow from `state`."""
+    rng = random.Random(state)
+    fake = Faker(faker_locale(locale))
+    fake.seed_instance(state)
+    maker = ValueMaker(rng, fake, now or records.clock(), state_weights(records))
+    return RowBuilder(maker, LinkPool(rng, existing), main_entity(entities) if entities else None)
 
 
 def state_weights(records: RecordService) -> dict[str, StateWeights]:
     """The weights of each workflow's states (states.py), by workflow name."""
     machines = records.flows.machines if records.flows is not None else {}
     return {name: workflow_weights(machine.spec) for name, machine in machines.items()}
+
+
+def seed_rows(
+    records: RecordService,
+    name: str,
+    entity: EntitySpec,
+    builder: RowBuilder,
+    report: SeedReport,
+    versions: dict[int, int],
+    rows: range,
+    batch_size: int,
+    progress: Progress | None,
+    known_links: set[tuple[str, int]],
+) -> None:
+    """Rows `rows` (numbered for messages) of entity `name`, `batch_size` per transaction; BatchLost stops them."""
+    step = max(batch_size, 1)
+    for first in range(rows.start, rows.stop, step):
+        batch = range(first, min(first + step, rows.stop))
+        _seed_batch(records, name, entity, builder, report, versions, batch, progress, known_links)
 
 
 def _seed_batch(
@@ -147,9 +198,8 @@ def _seed_batch(
         known_links.clear()  # some were found in the batch rolled back
         builder.links.drop(name, set(made))
         builder.forget(name, len(made))
-        raise SeedFailed(
-            f"seeding {name} rows {rows.start + 1}-{rows.stop} failed and was rolled back ({_reason(exc)}); "
-            f"{report.total} records seeded before them are kept"
+        raise BatchLost(
+            f"seeding {name} rows {rows.start + 1}-{rows.stop} failed and was rolled back ({_reason(exc)})"
         ) from None
     versions.update(made)
     report.made[name] += len(made)
