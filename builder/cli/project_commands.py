@@ -178,7 +178,8 @@ def schema() -> None:
     "jobs",
     default=None,
     type=click.IntRange(1, 64),
-    help="Processes writing at once, on PostgreSQL (default: the CPUs, at most 4). "
+    help="Processes writing at once, on PostgreSQL (default: the CPUs, at most 4, for 20,000 records or more; "
+    "else 1). "
     "With more than one, ids interleave and the run is not repeatable record for record. SQLite: always 1.",
 )
 def seed(
@@ -206,7 +207,7 @@ def seed(
     try:
         entities = runtime.blueprint.entities
         counts = plan_rows(entities, request)
-        workers = default_jobs(runtime.engine.dialect.name, jobs)
+        workers = default_jobs(runtime.engine.dialect.name, jobs, sum(counts.values()))
         if jobs and jobs > workers:
             out.print(f"[dim]{runtime.engine.dialect.name} has one writer at a time: seeding with one job.[/dim]")
         with Progress(

@@ -45,6 +45,7 @@ from ..records import RecordService
 from .rows import LinkPool
 from .running import BatchLost, Progress, SeedFailed, SeedReport, row_builder, seed_rows
 
+SEVERAL_JOBS_FROM = 20_000  # records: below, a run is quick anyway and stays repeatable record for record
 MAX_DEFAULT_JOBS = 4
 TICK = 25  # records a worker makes between two progress messages (and looks whether to stop)
 STOP_GRACE_SECONDS = 30.0
@@ -86,11 +87,14 @@ class ShardResult:
     lost: str | None = None
 
 
-def default_jobs(dialect: str, asked: int | None) -> int:
-    """Jobs for a run: one on SQLite (one writer at a time), else as asked or the CPUs up to MAX_DEFAULT_JOBS."""
+def default_jobs(dialect: str, asked: int | None, records: int = 0) -> int:
+    """Jobs for a run: one on SQLite (one writer at a time), else as asked; unasked, the CPUs up to
+    MAX_DEFAULT_JOBS for a run of SEVERAL_JOBS_FROM records or more, and one (repeatable) below that."""
     if dialect != "postgresql":
         return 1
-    return asked if asked else min(os.cpu_count() or 1, MAX_DEFAULT_JOBS)
+    if asked:
+        return asked
+    return min(os.cpu_count() or 1, MAX_DEFAULT_JOBS) if records >= SEVERAL_JOBS_FROM else 1
 
 
 def reads_rows(entity: EntitySpec) -> bool:
