@@ -192,3 +192,14 @@ def test_a_selective_search_is_counted_with_its_page_on_either_database(service)
         short = service.list(SYSTEM, "patient", q="an", limit=2)  # a 2-character prefix: counted on its own
     assert (short.total, short.total_kind) == (4, "exact")
     assert not with_page(ran) and counted(ran)
+
+
+def test_a_count_reads_no_column_on_either_database(service):
+    """Counting the matches needs only their conditions' columns: `SELECT 1`, never the whole row."""
+    service.create(SYSTEM, "patient", {"name": "Anna", "phone": "13800000001", "gender": "female"})
+    with sent_statements(service.engine) as ran:
+        page = service.list(SYSTEM, "patient", limit=0)
+        found = service.list(SYSTEM, "patient", q="nna", limit=0)
+    assert (page.total, found.total) == (1, 1)
+    counts = [" ".join(s.split()) for s in ran if s.lower().startswith("select count(*)")]
+    assert len(counts) == 2 and all("(SELECT 1 FROM patient" in s for s in counts)
