@@ -153,19 +153,24 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         with engine.connect() as conn:
             return conn.execute(sa.text(text), params).all()
 
-    def listed(where: str, order: str = "id DESC", ids_first: bool = False, **params):
+    def listed(where: str, order: str = "id DESC", ids_first: bool = False, together: bool = False, **params):
         """A page and its total worked out like the service's `count=auto` (counting.py): the same work.
 
         The page's own rows when it holds the last match; else the planner's estimate
         when it expects more than 10,000; else a count capped at 10,001. `ids_first`: the
         page's ids chosen first, then their rows, as the service pages a search (querying.py).
+        `together`: a selective search (search.selective), its capped count a column of the page.
         """
         with engine.connect() as conn:
             chosen = f"SELECT id FROM patient WHERE {where} ORDER BY {order} LIMIT 51"
-            select = f"SELECT {shown} FROM patient WHERE " + (f"id IN ({chosen})" if ids_first else where)
+            capped = f"(SELECT count(*) FROM (SELECT 1 FROM patient WHERE {where} LIMIT 10001) AS c)"
+            columns = f"{shown}, {capped} AS capped" if together else shown
+            select = f"SELECT {columns} FROM patient WHERE " + (f"id IN ({chosen})" if ids_first else where)
             page = conn.execute(sa.text(f"{select} ORDER BY {order}" + ("" if ids_first else " LIMIT 51")), params)
             rows = page.all()
-            return rows, len(rows) if len(rows) <= 50 else counted(conn, where, **params)
+            if len(rows) <= 50:
+                return rows, len(rows)
+            return rows, rows[0].capped if together else counted(conn, where, **params)
 
     def counted(conn: sa.Connection, where: str, **params) -> int:
         plan = conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM patient WHERE {where}"), params)
@@ -201,7 +206,9 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         (
             "q=<last 4 digits>",
             lambda n: service.list(doctor, "patient", q=phones[n % 64][-4:]),
-            lambda n: listed("substr(phone, length(phone) - 3) = :p", ids_first=True, p=phones[n % 64][-4:]),
+            lambda n: listed(
+                "substr(phone, length(phone) - 3) = :p", ids_first=True, together=True, p=phones[n % 64][-4:]
+            ),
         ),
         (
             "q=<name prefix, 2 chars>",
@@ -216,7 +223,9 @@ def requests(service, engine: sa.Engine, size: int, rng: random.Random):
         (
             "q=<3 chars: substring, trigram>",
             lambda n: service.list(doctor, "patient", q=threes[n % len(threes)]),
-            lambda n: listed("lower(name) LIKE :p", ids_first=True, p="%" + threes[n % len(threes)] + "%"),
+            lambda n: listed(
+                "lower(name) LIKE :p", ids_first=True, together=True, p="%" + threes[n % len(threes)] + "%"
+            ),
         ),
         (
             "global search q=王 (no counts)",

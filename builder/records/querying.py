@@ -20,7 +20,7 @@ from .counting import COUNT_MODES
 from .errors import FieldError, ValidationFailed
 from .keyset import BadCursor, SortKey, after_condition, decode_cursor
 from .policy import Grant
-from .search import search_clause
+from .search import search_clause, selective
 
 if TYPE_CHECKING:
     from .service import RecordService
@@ -53,11 +53,16 @@ class ListQuery:
 
 @dataclass
 class ListQueries:
-    """A list request compiled: the page (one row more than asked, to know if more follow), the matches, the order."""
+    """A list request compiled: the page (one row more than asked, to know if more follow), the matches, the order.
+
+    `selective`: a search whose strategy makes its matches few (search.selective), so its
+    first page takes its capped count along, in the same statement (counting.with_count).
+    """
 
     page: sa.Select
     matches: sa.Select
     order: list[SortKey]
+    selective: bool = False
 
 
 def _bad(name: str, code: str, locale: str, **params: Any) -> ValidationFailed:
@@ -180,7 +185,7 @@ def build_list_query(
     page = page.order_by(*(key.clause() for key in order)).limit(limit + 1).offset(offset)
     if spec.q and spec.q.strip() and service.engine.dialect.name == "postgresql":
         page = _ids_first(table, page, order)
-    return ListQueries(page, query, order)
+    return ListQueries(page, query, order, bool(spec.q and selective(spec.q.strip())))
 
 
 def _ids_first(table: sa.Table, page: sa.Select, order: list[SortKey]) -> sa.Select:

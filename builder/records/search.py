@@ -113,6 +113,18 @@ def field_clause(
     return column == q  # select and state: an option's code
 
 
+def selective(q: str) -> bool:
+    """Whether `q`'s strategy alone makes its matches few: exactly 4 digits, or 3+ characters of text.
+
+    4 digits are a phone's last 4 (one phone in 10,000) or a whole value; 3+ characters
+    that are not a number are a substring through the trigram index. Such a search is
+    counted (up to the cap) with its first page, without asking the planner first
+    (counting.py). A 1-2 character prefix or a longer number may match a large share
+    of the table, so those ask the planner as any list does.
+    """
+    return bool(_FOUR_DIGITS.match(q)) or (len(q) >= PREFIX_BELOW and not _NUMBER.match(q))
+
+
 def search_clause(
     service: RecordService, entity: CompiledEntity, grant: Grant, table: sa.Table, q: str
 ) -> sa.ColumnElement:

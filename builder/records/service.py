@@ -37,7 +37,7 @@ from .batch import KNOWN_LINKS, Batch, in_batch, open_batch, starting_to_write
 from .codec import Cipher, decode, encode, search_value, with_previous_names
 from .compiled import CompiledEntity, compile_entity
 from .compiled_reports import CompiledReports
-from .counting import Seen, count_matches
+from .counting import CAPPED_COUNT, Seen, count_matches, with_count
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .keyset import SortKey, encode_cursor
@@ -381,9 +381,15 @@ class RecordService:
         # tests/security/test_batched_rewrites.py, cut); in a transaction it does not (why, not pinned down).
         with self.engine.connect() as conn:
             page = queries.page.with_only_columns(*_columns_for(table, entity, shown, queries.order))
+            together = queries.selective and spec.count == "auto" and spec.limit and not spec.offset and not spec.after
+            if together:  # a few matches: counted (up to the cap) by the page's own statement
+                page = with_count(page, queries.matches)
             rows = conn.execute(page).all() if spec.limit else []
             seen = Seen.of(spec.limit, spec.offset, spec.after, len(rows))  # a page with the last match: no count
-            count = count_matches(conn, queries.matches, spec.count, may_estimate=not shown.where, seen=seen)
+            capped = rows[0]._mapping[CAPPED_COUNT] if together and rows else None
+            count = count_matches(
+                conn, queries.matches, spec.count, may_estimate=not shown.where, seen=seen, capped=capped
+            )
             more = len(rows) > spec.limit
             rows = rows[: spec.limit]
             children = self.child_rows(conn, entity, [r.id for r in rows]) if rows and entity.child_fields else {}

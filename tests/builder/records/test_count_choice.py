@@ -27,7 +27,13 @@ MARKETING = Actor(9, "mk", "marketing", locale="en")  # row filter: consent_mark
 
 
 def counted(ran: list[str]) -> bool:
-    return any("count(*)" in s.lower() for s in ran)
+    """A count of its own ran (not one taken with a page: with_page)."""
+    return any(s.lower().startswith("select count(*)") for s in ran)
+
+
+def with_page(ran: list[str]) -> bool:
+    """A page took its capped count along (a selective search's first page)."""
+    return any(counting.CAPPED_COUNT in s for s in ran)
 
 
 def estimated(ran: list[str]) -> bool:
@@ -143,3 +149,57 @@ def test_a_name_prefix_is_paged_and_counted_from_the_covering_index_alone(many):
     assert (page.total, page.total_kind, page.items[0]["name"]) == (60, "exact", "Qx60")
     count = next(s for s in ran if "count(*)" in s.lower())
     assert "(SELECT 1 FROM patient WHERE" in " ".join(count.split())  # no column read: the index answers it
+
+
+def selects(ran: list[str]) -> list[str]:
+    return [s for s in ran if s.lstrip().upper().startswith(("SELECT", "EXPLAIN"))]
+
+
+@pytest.mark.postgres
+def test_a_selective_search_takes_its_page_and_capped_count_in_one_statement(many):
+    """The last 4 digits and a 3+ character substring: no planner, no second statement for the count."""
+    for q, total in (("0007", 3), ("李123", 100)):  # +86139…0007: i = 7, 10,007, 20,007; 李123, 李1231-9, 李12301-99
+        with sent_statements(many.engine) as ran:
+            page = many.list(SYSTEM, "patient", q=q, limit=2)
+        assert (page.total, page.total_kind, len(page.items)) == (total, "exact", 2)
+        assert len(selects(ran)) == 1 and with_page(ran) and not counted(ran) and not estimated(ran)
+    with sent_statements(many.engine) as ran:
+        second = many.list(SYSTEM, "patient", q="0007", limit=1, offset=1)  # not a first page: counted apart
+    assert (second.total, second.total_kind) == (3, "exact")
+    assert not with_page(ran) and counted(ran)
+    with sent_statements(many.engine) as ran:
+        short = many.list(SYSTEM, "patient", q="王1", limit=2)  # a prefix of 2 characters may match many: planner
+    assert (short.total, short.total_kind) == (1_111, "exact")  # 王1, 王10-19, 王100-199, 王1000-1999 (ids ×10)
+    assert not with_page(ran) and estimated(ran)
+
+
+@pytest.mark.postgres
+def test_a_row_filter_limits_the_count_taken_with_the_page(many):
+    with sent_statements(many.engine) as ran:
+        page = many.list(MARKETING, "patient", q="李123", limit=2)  # only the even ids consent to marketing
+    assert (page.total, page.total_kind) == (44, "exact")  # the even ids of 李1231-9 and 李12301-99
+    assert len(selects(ran)) == 1 and with_page(ran) and not estimated(ran)
+
+
+def test_a_selective_search_is_counted_with_its_page_on_either_database(service):
+    for i in range(4):
+        service.create(SYSTEM, "patient", {"name": f"Anna{i}", "phone": f"1380000{i:04d}", "gender": "female"})
+    with sent_statements(service.engine) as ran:
+        page = service.list(SYSTEM, "patient", q="nna", limit=2)  # a substring of 3 characters: few matches
+    assert (page.total, page.total_kind, len(page.items)) == (4, "exact", 2)
+    assert len(selects(ran)) == 1 and with_page(ran) and not counted(ran)
+    with sent_statements(service.engine) as ran:
+        short = service.list(SYSTEM, "patient", q="an", limit=2)  # a 2-character prefix: counted on its own
+    assert (short.total, short.total_kind) == (4, "exact")
+    assert not with_page(ran) and counted(ran)
+
+
+def test_a_count_reads_no_column_on_either_database(service):
+    """Counting the matches needs only their conditions' columns: `SELECT 1`, never the whole row."""
+    service.create(SYSTEM, "patient", {"name": "Anna", "phone": "13800000001", "gender": "female"})
+    with sent_statements(service.engine) as ran:
+        page = service.list(SYSTEM, "patient", limit=0)
+        found = service.list(SYSTEM, "patient", q="nna", limit=0)
+    assert (page.total, found.total) == (1, 1)
+    counts = [" ".join(s.split()) for s in ran if s.lower().startswith("select count(*)")]
+    assert len(counts) == 2 and all("(SELECT 1 FROM patient" in s for s in counts)
