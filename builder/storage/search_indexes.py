@@ -22,6 +22,9 @@ by the migration plan (CONCURRENTLY on PostgreSQL, see migrations/apply.py) or b
   (an index-only scan), instead of visiting 2,000 scattered table pages twice (the
   page reads the ids first, querying.py). An index made before keeps its definition
   until dropped (`crm migrate` then makes it anew).
+- `slots`: `(field, start)` for a rule `overlaps('appointment', doctor=doctor, start=...)`:
+  the one check every booking runs reads one doctor's appointments around one moment,
+  not every appointment the doctor ever had (at 1M appointments, 100,000 each).
 - `trigram`: PostgreSQL only, `gin (lower(col) gin_trgm_ops)` for `LIKE '%q%'`; needs
   the `pg_trgm` extension. Where it is unavailable substring search scans (the plan says so).
 
@@ -31,6 +34,7 @@ through the blind index column.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 from dataclasses import dataclass
 
@@ -39,7 +43,7 @@ import sqlalchemy as sa
 from engines.forms import EntitySpec, FieldSpec, field_type
 
 PREFIX = "sx_"
-KINDS = ("last4", "prefix", "trigram", "sort_desc", "sort_asc")
+KINDS = ("last4", "prefix", "trigram", "sort_desc", "sort_asc", "slots")
 PHONE_TYPES = ("phone",)
 ID_TYPES = ("cn_resident_id",)
 NAME_TYPES = ("text", "long_text", "email")  # searched by prefix and substring
@@ -92,6 +96,47 @@ def view_fields(spec: EntitySpec) -> tuple[set[str], list[tuple[str, bool]]]:
     return {f for f in filters if f in spec.fields}, [(f, d) for f, d in sorts if f in spec.fields]
 
 
+SLOT_OPTIONS = frozenset({"start", "minutes", "exclude_status", "exclude_id"})
+
+
+def slot_fields(entity: str, entities: dict[str, EntitySpec]) -> list[tuple[str, str]]:
+    """(equality field, start field) of each `overlaps('<entity>', field=..., ...)` a validation rule calls.
+
+    The rule's query (records/related.py) is an equality on its first other option and a
+    range on the entity's first datetime field: an index in that order serves it. Only
+    plain stored fields (an encrypted one compares by its hash column, indexed already).
+    """
+    spec = entities.get(entity)
+    start = next((n for n, f in spec.fields.items() if f.type == "datetime"), None) if spec else None
+    if spec is None or start is None:
+        return []
+    found: list[tuple[str, str]] = []
+    for other in entities.values():
+        for validation in other.validations:
+            for call in _calls(validation.rule, "overlaps"):
+                if not call.args or not isinstance(call.args[0], ast.Constant) or call.args[0].value != entity:
+                    continue
+                name = next((k.arg for k in call.keywords if k.arg and k.arg not in SLOT_OPTIONS), None)
+                field = spec.fields.get(name or "")
+                if field is None or field.encrypted or not field_type(field.type).stored:
+                    continue
+                if (name, start) not in found and name != start:
+                    found.append((name, start))  # type: ignore[arg-type]
+    return found
+
+
+def _calls(source: str, function: str) -> list[ast.Call]:
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError:  # the blueprint check reports it; no index is planned from it
+        return []
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == function
+    ]
+
+
 @dataclass(frozen=True)
 class SearchIndex:
     """One expression index for `q` on `table.field`."""
@@ -100,6 +145,7 @@ class SearchIndex:
     field: str
     kind: str
     covering: bool = False  # PostgreSQL prefix: INCLUDE (field, id), for index-only scans (not in the name)
+    then: str = ""  # slots: the start column after `field`
 
     @property
     def name(self) -> str:
@@ -121,6 +167,8 @@ class SearchIndex:
                 if self.covering
                 else f"(lower({col}) text_pattern_ops)"
             )
+        if self.kind == "slots":
+            return f'({col}, "{self.then}")'
         if self.kind.startswith("sort_"):
             # the list's own order (querying.py): the field, empty values last either way, then newest id
             way = "DESC" if self.kind == "sort_desc" else "ASC"
@@ -132,6 +180,8 @@ class SearchIndex:
         return f'CREATE INDEX{how} IF NOT EXISTS "{self.name}" ON "{self.table}" {self.expression(dialect)}'
 
     def describe(self) -> str:
+        if self.kind == "slots":
+            return f"add overlaps() rule index on {self.table} ({self.field}, {self.then})"
         if self.kind.startswith("sort_"):
             way = "descending" if self.kind == "sort_desc" else "ascending"
             return f"add list view sort index on {self.table}.{self.field} ({way}, empty last)"
@@ -167,6 +217,8 @@ def planned_search_indexes(entities: dict[str, EntitySpec], dialect: str, *, tri
                     found.append(SearchIndex(entity, name, "prefix", covering))
                 if dialect == "postgresql" and trigram:
                     found.append(SearchIndex(entity, name, "trigram"))
+        for name, start in slot_fields(entity, entities):
+            found.append(SearchIndex(entity, name, "slots", then=start))
         for name, descending in view_fields(spec)[1]:
             field = spec.fields[name]
             if field_type(field.type).stored and not field.encrypted and not field.sensitive:
