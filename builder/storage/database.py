@@ -23,6 +23,7 @@ from builder.errors import ProjectError
 from .liveness import ping_after_idle
 from .private_files import create_private_file
 
+SQLITE_CACHE_KB = 64_000
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_SECONDS = 5
 
@@ -53,7 +54,7 @@ def is_sqlite(engine: sa.Engine | sa.Connection) -> bool:
 
 
 def _configure_sqlite(engine: sa.Engine) -> None:
-    """Foreign keys, WAL and a busy timeout on every connection; real BEGIN for DDL."""
+    """Foreign keys, WAL, a busy timeout and a bigger page cache on every connection; real BEGIN for DDL."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -64,6 +65,9 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Up to 64 MB of pages per connection (SQLite's default is 2 MB), filled only as pages are read:
+        # a table's indexes stay in memory while rows go in (at 1M records a write touched evicted pages).
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
