@@ -50,7 +50,7 @@ lint: install
 	$(BIN)/mypy
 
 test: install assets browser lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 -rs --durations=15
 
 # bench/workflows.py and bench/api.py --workspace need the local PostgreSQL server (BENCH_PG); each makes and drops its own database.
 bench: install
