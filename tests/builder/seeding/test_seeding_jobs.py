@@ -246,6 +246,15 @@ def running_in_group(group: int) -> list[int]:
     return found
 
 
+def gone_within(seconds: float, group: int) -> list[int]:
+    """The processes of `group` still running after up to `seconds`: multiprocessing's resource tracker ends
+    once it sees its parent gone, a moment after it (longer on a busy machine)."""
+    deadline = time.monotonic() + seconds
+    while (left := running_in_group(group)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
 @pytest.mark.postgres
 def test_ctrl_c_stops_the_workers_and_keeps_the_committed_batches(tmp_path, postgres_url):
     project = clinic_on(tmp_path, postgres_url)
@@ -270,7 +279,7 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_committed_batches(tmp_path, post
         os.killpg(run.pid, signal.SIGINT)
         output, _ = run.communicate(timeout=120)
         assert run.returncode == 1 and "Aborted" in output and "Traceback" not in output, output
-        assert running_in_group(run.pid) == []  # no worker left behind
+        assert gone_within(10.0, run.pid) == []  # no worker left behind (the helpers end as the parent is gone)
         with engine.connect() as conn:
             for name in ("patient", "appointment", "visit", "satisfaction"):
                 made = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
