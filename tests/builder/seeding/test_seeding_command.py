@@ -28,13 +28,6 @@ CHINESE_NAME = re.compile(r"[\u4e00-\u9fff]{2,4}")
 ENGLISH_NAME = re.compile(r"[A-Z][a-z'-]+ [A-Z][a-zA-Z'-]+")
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch, tmp_path):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CRM_KEY_FILE", str(tmp_path / "keys" / "crm-keys.json"))
-
-
 def ok(*args):
     result = crm(*args)
     assert result.exit_code == 0, result.output

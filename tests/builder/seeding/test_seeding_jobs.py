@@ -34,13 +34,6 @@ physio_project = importlib.import_module("physio")
 ENTITIES, crm, init_physio_project = physio_project.ENTITIES, physio_project.crm, physio_project.init_physio_project
 
 
-@pytest.fixture(autouse=True)
-def _no_outside_project(monkeypatch, tmp_path):
-    for name in ("CRM_DATABASE_URL", "CRM_ENCRYPTION_KEYS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("CRM_KEY_FILE", str(tmp_path / "keys" / "crm-keys.json"))
-
-
 def ok(*args):
     result = crm(*args)
     assert result.exit_code == 0, result.output
