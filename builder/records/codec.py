@@ -8,6 +8,7 @@ does not decrypt.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from builder.storage.crypto import TOKEN_VERSION, DecryptionError
@@ -71,7 +72,8 @@ def _is_token(raw: Any) -> bool:
 
 def decode(fields: list[CompiledField], row: Any, table: str, cipher: Cipher | None) -> dict[str, Any]:
     """Python values of every stored field in a database row."""
-    mapping = row._mapping if hasattr(row, "_mapping") else row
+    # Not `hasattr(row, "_mapping")`: asked of a RowMapping it raises and catches NoSuchColumnError (a list's rows).
+    mapping = row if isinstance(row, Mapping) else getattr(row, "_mapping", row)
     values: dict[str, Any] = {}
     for field in fields:
         try:  # not `mapping.get`: a RowMapping's is the slow generic one (a list reads 50 rows of these)

@@ -70,6 +70,7 @@ def count_matches(
     may_estimate: bool = True,
     seen: Seen | None = None,
     capped: int | None = None,
+    counting: sa.Select | None = None,
 ) -> Count:
     """The count of `query`'s rows (no order, no paging) as `mode` asks.
 
@@ -78,6 +79,7 @@ def count_matches(
     actor may not see. Such counts are counted (up to the cap), never estimated.
     `seen`: what the page has shown, so a page holding the last match is not counted again.
     `capped`: the matches already counted up to the cap with the page (`with_count`).
+    `counting`: `capped_count(query)` built before (list_statements.py keeps it), else built here.
     """
     if mode == "none":
         return Count(None, "none")
@@ -93,7 +95,7 @@ def count_matches(
             guess = _planner_estimate(conn, query)
             if mode == "estimate" or guess > COUNT_CAP:
                 return Count(max(guess, floor), "estimate")
-        capped = int(conn.execute(_capped(query)).scalar_one())
+        capped = int(conn.execute(counting if counting is not None else capped_count(query)).scalar_one())
     elif capped > COUNT_CAP and postgres:
         guess = _planner_estimate(conn, query)  # counted with the page, above the cap: the estimate says how many
     if capped <= COUNT_CAP:
@@ -105,10 +107,11 @@ def count_matches(
 
 def with_count(page: sa.Select, query: sa.Select) -> sa.Select:
     """`page` with one more column, CAPPED_COUNT: `query`'s matches counted up to the cap (evaluated once)."""
-    return page.add_columns(_capped(query).scalar_subquery().label(CAPPED_COUNT))
+    return page.add_columns(capped_count(query).scalar_subquery().label(CAPPED_COUNT))
 
 
-def _capped(query: sa.Select) -> sa.Select:
+def capped_count(query: sa.Select) -> sa.Select:
+    """`query`'s matches counted up to COUNT_CAP + 1 (one more says "more than the cap")."""
     return sa.select(sa.func.count()).select_from(_rows(query).limit(COUNT_CAP + 1).subquery())
 
 

@@ -37,12 +37,13 @@ from .batch import KNOWN_LINKS, Batch, in_batch, open_batch, starting_to_write
 from .codec import Cipher, decode, encode, search_value, with_previous_names
 from .compiled import CompiledEntity, compile_entity
 from .compiled_reports import CompiledReports
-from .counting import CAPPED_COUNT, Seen, count_matches, with_count
+from .counting import CAPPED_COUNT, Seen, capped_count, count_matches, with_count
 from .errors import Conflict, FieldError, NotFound, PermissionDenied, ValidationFailed
 from .evaluating import RecordEvaluator, child_key
 from .keyset import SortKey, encode_cursor
 from .link_filters import LinkChoice, check_admitted, check_link_filters, filter_clause
 from .links import LinkLoader
+from .list_statements import KeptList, ListStatements
 from .manual import BulkRun, run_manual, run_manual_many
 from .masked_lookups import MaskedLookupGuard, find_masked_lookup, unique_probe
 from .policy import Grant, Policy
@@ -107,6 +108,7 @@ class RecordService:
         self.policy = Policy.from_entities(entities)
         self._unique_queries: dict[tuple[str, str, bool], sa.Select] = {}
         self._statements: dict[tuple[Any, ...], Any] = {}  # statements built once, by kind and table (and shape)
+        self._list_statements = ListStatements()  # list requests' statements, kept (list_statements.py)
         self._row_filters = RowFilters(lambda name: self.schema.table(name), lambda e, f: self._links[e].get(f))
         self.clock = clock
         self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
@@ -359,36 +361,63 @@ class RecordService:
     ) -> tuple[Page, dict[str, Any] | None]:
         """The first page, after refusing probes of masked fields and counting a masked look-up."""
         lookup = find_masked_lookup(entity, grant, spec.q, spec.filters, spec.sort, actor.locale)
-        base = self.select_visible(actor, entity.name, grant)
-        queries = build_list_query(
-            self, entity, grant, base.where(narrow) if narrow is not None else base, spec, actor.locale
-        )
+        kept = self._list_queries(actor, entity, grant, spec, narrow)
         masked = None
         if lookup is not None:  # counted only once the whole query is known to be valid
             self.masked_lookups.admit(self.engine, actor, lookup, self.clock())
             masked = {"fields": list(lookup.fields), "hash": self.masked_lookups.keyed_hash(lookup, self.cipher)}
-        return self._run_page(entity, shown or grant, spec, queries), masked
+        return self._run_page(entity, shown or grant, spec, kept), masked
 
     def _page(self, actor: Actor, entity: CompiledEntity, grant: Grant, spec: ListQuery) -> Page:
-        base = self.select_visible(actor, entity.name, grant)
-        return self._run_page(entity, grant, spec, build_list_query(self, entity, grant, base, spec, actor.locale))
+        return self._run_page(entity, grant, spec, self._list_queries(actor, entity, grant, spec))
 
-    def _run_page(self, entity: CompiledEntity, shown: Grant, spec: ListQuery, queries: ListQueries) -> Page:
+    def _list_queries(
+        self,
+        actor: Actor,
+        entity: CompiledEntity,
+        grant: Grant,
+        spec: ListQuery,
+        narrow: sa.ColumnElement[bool] | None = None,
+    ) -> KeptList:
+        """The request's statements: kept from an earlier same request (list_statements.py) or built now."""
+        condition = self.row_filter(actor, entity.name, grant)
+
+        def build() -> ListQueries:
+            base = self.select_visible(actor, entity.name, grant)  # `condition`, kept by RowFilters
+            return build_list_query(
+                self, entity, grant, base.where(narrow) if narrow is not None else base, spec, actor.locale
+            )
+
+        if narrow is not None:  # a link picker's filter for one record's values: built each time
+            return KeptList(build(), spec.limit, spec.offset, condition)
+        kept = self._list_statements.get(entity.name, grant, condition, spec, build)
+        spec.limit, spec.offset = kept.limit, kept.offset  # as building normalises them
+        return kept
+
+    def _run_page(self, entity: CompiledEntity, shown: Grant, spec: ListQuery, kept: KeptList) -> Page:
         """Run the page and its count; only the columns `shown` needs are read (and decrypted)."""
         table = self.schema.table(entity.name)
+        queries = kept.queries
+        together = queries.selective and spec.count == "auto" and spec.limit and not spec.offset and not spec.after
+        page = kept.derive(
+            ("page", shown.readable, bool(together)),
+            lambda: _page_statement(table, entity, shown, queries, bool(together)),
+        )
         # In a transaction, not `reading()`: in autocommit a reader during a migration's column type change
         # had PostgreSQL refuse its prepared page statement ("cached plan must not change result type";
         # tests/security/test_batched_rewrites.py, cut); in a transaction it does not (why, not pinned down).
         with self.engine.connect() as conn:
-            page = queries.page.with_only_columns(*_columns_for(table, entity, shown, queries.order))
-            together = queries.selective and spec.count == "auto" and spec.limit and not spec.offset and not spec.after
-            if together:  # a few matches: counted (up to the cap) by the page's own statement
-                page = with_count(page, queries.matches)
             rows = conn.execute(page).all() if spec.limit else []
             seen = Seen.of(spec.limit, spec.offset, spec.after, len(rows))  # a page with the last match: no count
             capped = rows[0]._mapping[CAPPED_COUNT] if together and rows else None
             count = count_matches(
-                conn, queries.matches, spec.count, may_estimate=not shown.where, seen=seen, capped=capped
+                conn,
+                queries.matches,
+                spec.count,
+                may_estimate=not shown.where,
+                seen=seen,
+                capped=capped,
+                counting=kept.derive("count", lambda: capped_count(queries.matches)),
             )
             more = len(rows) > spec.limit
             rows = rows[: spec.limit]
@@ -851,6 +880,14 @@ def _integrity_errors(entity: CompiledEntity, exc: sa.exc.IntegrityError, locale
 
 
 SYSTEM_COLUMNS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by")
+
+
+def _page_statement(
+    table: sa.Table, entity: CompiledEntity, shown: Grant, queries: ListQueries, together: bool
+) -> sa.Select:
+    """The page reading only the columns `shown` needs; `together`: with its capped count (counting.with_count)."""
+    page = queries.page.with_only_columns(*_columns_for(table, entity, shown, queries.order))
+    return with_count(page, queries.matches) if together else page
 
 
 def _columns_for(table: sa.Table, entity: CompiledEntity, shown: Grant, order: list[SortKey]) -> list[sa.Column]:

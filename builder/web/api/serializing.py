@@ -9,8 +9,12 @@ from typing import Any
 
 from builder.records.compiled import CompiledEntity, CompiledField
 
+_AS_IS = frozenset({int, str, bool, float})
+
 
 def system_json(value: Any) -> Any:
+    if value is None or type(value) in _AS_IS:  # ids, versions, names: the common case first
+        return value
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):

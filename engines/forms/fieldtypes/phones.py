@@ -36,6 +36,7 @@ API_PATTERN = r"^[0-9０-９+＋ ()（）.\-*]{5,20}$"
 # phones cost ~4 ms in `phonenumbers` (parse, validate, format: ~85 µs each), more than the rest
 # of the list's work.
 NATIONAL_FORMS_KEPT = 4096
+NOT_DIGITS = re.compile(r"\D")
 
 
 def region_of(spec: FieldSpec) -> str:
@@ -128,11 +129,17 @@ class Phone(Text):
         """`139****5678`: the national digits with all but the first three and last four hidden."""
         if value is None:
             return None
-        shown = self._national(value, spec)
-        prefix, text = ("", str(value)) if shown is None else (shown[0], re.sub(r"\D", "", shown[1]))
-        if len(text) <= 7:
-            return prefix + text[:1] + "*" * (len(text) - 1)
-        return prefix + text[:3] + "*" * (len(text) - 7) + text[-4:]
+        return masked_form(str(value), region_of(spec))
+
+
+@functools.lru_cache(maxsize=NATIONAL_FORMS_KEPT)
+def masked_form(stored: str, region: str) -> str:
+    """A stored number masked (see `Phone.mask`); remembered as `national_form` is (a list masks 50 a page)."""
+    shown = national_form(stored, region)
+    prefix, text = ("", stored) if shown is None else (shown[0], NOT_DIGITS.sub("", shown[1]))
+    if len(text) <= 7:
+        return prefix + text[:1] + "*" * (len(text) - 1)
+    return prefix + text[:3] + "*" * (len(text) - 7) + text[-4:]
 
 
 @functools.lru_cache(maxsize=NATIONAL_FORMS_KEPT)
