@@ -21,7 +21,7 @@ pass appends every row with a newer `xmin` that is not among them. The test is n
 subtransaction's id, which the snapshot's list of running transactions leaves out.
 `xmin` is 32 bits, so it is compared by `age()` in a window ending at the scan's own
 snapshot: a frozen row keeps its old `xmin`, and one wrapped around into the window only
-adds a harmless duplicate line.
+adds a harmless duplicate line. (`pg_current_snapshot`: PostgreSQL 13 or later.)
 """
 
 from __future__ import annotations
