@@ -43,7 +43,8 @@ Progress = Callable[[str, int], None]
 
 
 class SeedFailed(ProjectError):
-    """A batch failed for a reason other than a refused row; it was rolled back, earlier batches kept."""
+    """A batch failed for a reason other than a refused row (or a worker process died): it was rolled back,
+    earlier batches kept."""
 
 
 class BatchLost(Exception):

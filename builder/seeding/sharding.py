@@ -18,8 +18,11 @@ whose rows its rules read.
 
 Ids interleave between shards and the run is not repeatable record for record (the
 totals per entity are, within refusals). A failing shard keeps its earlier batches, as
-the other shards keep theirs; SeedFailed says what was lost. Workers ignore Ctrl-C: the
-parent asks them to stop (each rolls back its open batch) and then ends them.
+the other shards keep theirs; SeedFailed says what was lost. A worker that dies (the OOM
+killer, SIGKILL, a crash) breaks the pool: concurrent.futures fails every unfinished shard
+at once and ends the other workers (a multiprocessing.Pool would replace it silently and
+wait for its shard for ever), and the run stops with SeedFailed naming them. Workers ignore
+Ctrl-C: the parent asks them to stop (each rolls back its open batch) and then ends them.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from multiprocessing.pool import AsyncResult
 from typing import Any
 
 from engines.forms import EntitySpec, FieldSpec
@@ -119,11 +123,14 @@ def seed_in_shards(
     messages = context.Queue()
     stop = context.Event()
     now = records.clock()
-    with _ctrl_c_ignored():  # by the workers from their start (they inherit it); the parent's to handle
-        workers = context.Pool(
-            shards.jobs, initializer=_start_worker, initargs=(shards.project, shards.url, messages, stop)
-        )
-    pending: list[tuple[str, AsyncResult]] = []
+    before = set(multiprocessing.active_children())
+    workers = ProcessPoolExecutor(
+        shards.jobs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(shards.project, shards.url, messages, stop),
+    )
+    pending: list[tuple[ShardTask, Future[ShardResult]]] = []
     try:
         for wave in waves(entities, list(counts)):
             tasks: list[ShardTask] = []
@@ -138,24 +145,58 @@ def seed_in_shards(
                     for n, rows in enumerate(parts)
                 ]
                 tasks = made + tasks if alone else tasks + made  # the one long shard starts first
-            pending = [(task.entity, workers.apply_async(_run_shard, (task,))) for task in tasks]
-            results = _wait(pending, messages, progress)
-            lost = [lost for name in wave for lost in _merge(name, results[name], pool, report, made_versions[name])]
+            with _ctrl_c_ignored():  # a submit may start a worker: it ignores Ctrl-C from its start (inherited)
+                pending = [(task, _submit(workers, task)) for task in tasks]
+            results, died = _wait(pending, messages, progress)
+            lost = [
+                lost for name in wave for lost in _merge(name, results.get(name, []), pool, report, made_versions[name])
+            ]
+            if died:
+                lost.append(f"a seeding worker process died (killed, perhaps out of memory): {_died(died)}")
             if lost:
                 raise SeedFailed(f"{'; '.join(lost)}; {report.total} records seeded are kept")
-        workers.close()
+        workers.shutdown()
     except KeyboardInterrupt:
         stop.set()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while any(not p.ready() for _, p in pending) and time.monotonic() < deadline:
+        while any(not f.done() for _, f in pending) and time.monotonic() < deadline:
             time.sleep(0.1)
-        workers.terminate()
+        _end(workers, before)
         raise
     except BaseException:
-        workers.terminate()
+        _end(workers, before)
         raise
-    finally:
-        workers.join()
+
+
+def _submit(workers: ProcessPoolExecutor, task: ShardTask) -> Future[ShardResult]:
+    """The shard's future; failed at once when a worker died since the last wave (the pool is broken)."""
+    try:
+        return workers.submit(_run_shard, task)
+    except BrokenProcessPool as exc:
+        lost: Future[ShardResult] = Future()
+        lost.set_exception(exc)
+        return lost
+
+
+def _died(shards: list[ShardTask]) -> str:
+    """What a dead worker cost: every unfinished shard of its wave (the pool ends the other workers too),
+    a shard's rows joined to the next one's of its entity (`visit rows 1-4000`)."""
+    spans: dict[str, list[list[int]]] = {}
+    for task in sorted(shards, key=lambda t: (t.entity, t.rows.start)):
+        runs = spans.setdefault(task.entity, [])
+        if runs and runs[-1][1] == task.rows.start:
+            runs[-1][1] = task.rows.stop
+        else:
+            runs.append([task.rows.start, task.rows.stop])
+    rows = ", ".join(f"{name} rows {first + 1}-{last}" for name, runs in spans.items() for first, last in runs)
+    return f"seeding {rows} stopped, their open batches rolled back (the batches they committed are kept too)"
+
+
+def _end(workers: ProcessPoolExecutor, before: set[Any]) -> None:
+    """End the workers still running: the children started since `before` (the executor has no terminate)."""
+    for process in set(multiprocessing.active_children()) - before:
+        process.terminate()
+    workers.shutdown(cancel_futures=True)
 
 
 @contextlib.contextmanager
@@ -216,31 +257,37 @@ def link_targets(fields: Mapping[str, FieldSpec]) -> set[str]:
 
 
 def _wait(
-    pending: list[tuple[str, AsyncResult]], messages: Any, progress: Progress | None
-) -> dict[str, list[ShardResult]]:
-    """The shards' results by entity, passing their progress messages on while they run."""
+    pending: list[tuple[ShardTask, Future[ShardResult]]], messages: Any, progress: Progress | None
+) -> tuple[dict[str, list[ShardResult]], list[ShardTask]]:
+    """The shards' results by entity, passing their progress messages on while they run; and the shards a
+    dead worker lost."""
     received: dict[str, int] = {}
+    names = {task.entity for task, _ in pending}
     while True:
-        done = all(p.ready() for _, p in pending)
+        done = all(f.done() for _, f in pending)
         try:
             entity, count = messages.get(timeout=0.2)
         except queues.Empty:
             if done:
                 break
             continue
-        if entity in {name for name, _ in pending}:
+        if entity in names:
             received[entity] = received.get(entity, 0) + count
             if progress:
                 progress(entity, count)
     results: dict[str, list[ShardResult]] = {}
-    for name, result in pending:
-        results.setdefault(name, []).append(result.get())
+    died: list[ShardTask] = []
+    for task, future in pending:
+        if isinstance(future.exception(), BrokenProcessPool):
+            died.append(task)
+        else:
+            results.setdefault(task.entity, []).append(future.result())
     for name, done_shards in results.items():
         # Messages still in the workers' pipes, and the records made since a shard's last message.
         rest = sum(len(r.made) + r.skipped for r in done_shards) - received.get(name, 0)
         if progress and rest > 0:
             progress(name, rest)
-    return results
+    return results, died
 
 
 def _merge(

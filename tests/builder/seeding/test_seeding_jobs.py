@@ -2,11 +2,13 @@
 
 Same totals per entity as planned (within refusals), links to records made before the
 record's moment, an audit entry per record, unique values unique, and a failing shard
-reported with what was kept; on SQLite one job whatever is asked.
+reported with what was kept, as is a worker process killed mid-run; on SQLite one job
+whatever is asked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import os
@@ -15,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -248,8 +251,10 @@ def gone_within(seconds: float, group: int) -> list[int]:
     return left
 
 
-@pytest.mark.postgres
-def test_ctrl_c_stops_the_workers_and_keeps_the_committed_batches(tmp_path, postgres_url):
+@contextlib.contextmanager
+def seeding_in_visits(tmp_path: Path, postgres_url: str) -> Iterator[tuple[subprocess.Popen, sa.Engine, int]]:
+    """`crm seed` of 2000 patients by two jobs, in its own process group (as a terminal's Ctrl-C reaches it), once
+    it is in the visits' wave (its longest); with an engine on its database and the visits committed by then."""
     project = clinic_on(tmp_path, postgres_url)
     env = {k: v for k, v in os.environ.items() if k != "CRM_DATABASE_URL"}
     run = subprocess.Popen(
@@ -260,28 +265,75 @@ def test_ctrl_c_stops_the_workers_and_keeps_the_committed_batches(tmp_path, post
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
+        start_new_session=True,
     )
     engine = sa.create_engine(postgres_url)
     try:
         with engine.connect() as conn:
-            while not conn.execute(sa.text("SELECT count(*) FROM visit")).scalar() and run.poll() is None:
+            while not (visits := conn.execute(sa.text("SELECT count(*) FROM visit")).scalar()) and run.poll() is None:
                 conn.rollback()
                 time.sleep(0.5)
-        assert run.poll() is None, run.stdout.read() if run.stdout else ""  # still seeding: the visits' wave
-        os.killpg(run.pid, signal.SIGINT)
-        output, _ = run.communicate(timeout=120)
-        assert run.returncode == 1 and "Aborted" in output and "Traceback" not in output, output
-        assert gone_within(10.0, run.pid) == []  # no worker left behind (the helpers end as the parent is gone)
-        with engine.connect() as conn:
-            for name in ("patient", "appointment", "visit", "satisfaction"):
-                made = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
-                audited = conn.execute(
-                    sa.text("SELECT count(*) FROM crm_audit WHERE entity = :e AND action = 'create'"), {"e": name}
-                ).scalar()
-                assert made == audited, (name, made, audited)  # each committed record with its audit entry
-            assert conn.execute(sa.text("SELECT count(*) FROM satisfaction")).scalar() == 0  # never started
+        assert run.poll() is None, run.stdout.read() if run.stdout else ""  # still seeding
+        yield run, engine, visits or 0
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
         engine.dispose()
+
+
+def assert_committed_with_audit(engine: sa.Engine) -> None:
+    """Each committed record has its audit entry, and the surveys (the last wave) never started."""
+    with engine.connect() as conn:
+        for name in ("patient", "appointment", "visit", "satisfaction"):
+            made = conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar()
+            audited = conn.execute(
+                sa.text("SELECT count(*) FROM crm_audit WHERE entity = :e AND action = 'create'"), {"e": name}
+            ).scalar()
+            assert made == audited, (name, made, audited)
+        assert conn.execute(sa.text("SELECT count(*) FROM satisfaction")).scalar() == 0
+
+
+@pytest.mark.postgres
+def test_ctrl_c_stops_the_workers_and_keeps_the_committed_batches(tmp_path, postgres_url):
+    with seeding_in_visits(tmp_path, postgres_url) as (run, engine, _):
+        os.killpg(run.pid, signal.SIGINT)
+        output, _ = run.communicate(timeout=120)
+        assert run.returncode == 1 and "Aborted" in output and "Traceback" not in output, output
+        assert gone_within(10.0, run.pid) == []  # no worker left behind (the helpers end as the parent is gone)
+        assert_committed_with_audit(engine)
+
+
+def seeding_workers(parent: int) -> list[int]:
+    """The worker processes of the seeding process `parent` (its spawned children, not the resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and b"--multiprocessing-fork" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.postgres
+def test_a_killed_worker_stops_the_run_and_keeps_the_committed_batches(tmp_path, postgres_url):
+    """A worker killed (the OOM killer, SIGKILL) ends the run with what was lost, not a run waiting for ever."""
+    with seeding_in_visits(tmp_path, postgres_url) as (run, engine, visits):
+        workers = seeding_workers(run.pid)
+        assert len(workers) == 2, workers
+        os.kill(workers[0], signal.SIGKILL)
+        output, _ = run.communicate(timeout=60)  # a multiprocessing.Pool waited for ever
+        assert run.returncode == 1 and "Traceback" not in output, output
+        assert "a seeding worker process died (killed, perhaps out of memory)" in output, output
+        assert re.search(
+            r"seeding \w+ rows \d+-\d+(, \w+ rows \d+-\d+)* stopped, their open batches rolled back", output
+        ), output
+        kept = re.search(r"(\d+) records seeded are kept", output)
+        assert kept and int(kept[1]) > 0, output
+        assert gone_within(10.0, run.pid) == []  # the other worker ended too
+        assert_committed_with_audit(engine)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM visit")).scalar() >= visits > 0
+            assert conn.execute(sa.text("SELECT count(*) FROM patient")).scalar() == 2000  # the waves before
