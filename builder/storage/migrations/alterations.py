@@ -2,7 +2,9 @@
 
 SQLite can change most of these only by copying the table (Alembic's batch mode), so
 all the alterations of one table run inside one `batch_alter_table` block, in the
-`order` below: constraints are dropped before columns change and added after.
+`order` below: constraints are dropped before columns change and added after. A type
+change within one SQLite affinity (text of any length) is made before the block, in
+the schema alone (sqlite_retype.py), and adds nothing to it: no copy.
 PostgreSQL runs the same block as plain ALTER statements.
 """
 

@@ -2,7 +2,8 @@
 
 Both databases run the whole plan in one transaction: PostgreSQL has transactional
 DDL, and our SQLite engine emits a real BEGIN (see database.py). SQLite copies a
-table to change a column (Alembic batch mode), which with foreign keys on would
+table to change a column (Alembic batch mode; not for a type change within one affinity,
+sqlite_retype.py), which with foreign keys on would
 cascade-delete child rows when the old copy is dropped; so, as SQLite's own
 documentation prescribes, foreign keys are switched off for the migration and
 checked with `PRAGMA foreign_key_check` before committing.
