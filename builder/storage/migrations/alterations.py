@@ -2,7 +2,9 @@
 
 SQLite can change most of these only by copying the table (Alembic's batch mode), so
 all the alterations of one table run inside one `batch_alter_table` block, in the
-`order` below: constraints are dropped before columns change and added after.
+`order` below: constraints are dropped before columns change and added after. A type
+change within one SQLite affinity (text of any length) is made before the block, in
+the schema alone (sqlite_retype.py), and adds nothing to it: no copy.
 PostgreSQL runs the same block as plain ALTER statements.
 """
 
@@ -20,6 +22,7 @@ from .length_checks import LengthCheck, add_statement, check_name, drop_statemen
 from .naming import sql_type
 from .operations import Phase, Step, quote
 from .rewrites import PlannedRewrite
+from .sqlite_retype import retype, retypes_in_place
 from .types import TypeVerdict, kind_of
 
 
@@ -35,6 +38,10 @@ class Alteration(Step):
 
     def apply_batch(self, batch: BatchOperations) -> None:
         raise NotImplementedError
+
+    def copies_table(self, dialect: str) -> bool:
+        """Whether SQLite must copy the table for this change (its search indexes are then made again)."""
+        return dialect == "sqlite"
 
     def apply(self, ops: Operations) -> None:
         with ops.batch_alter_table(self.table) as batch:
@@ -112,8 +119,18 @@ class ChangeType(Alteration):
             f"{sql_type(self.old_type)} -> {sql_type(self.new_type)} ({self.verdict.reason}{self._how()})"
         )
 
+    @property
+    def in_place(self) -> bool:
+        """SQLite, same affinity (text of any length...): only the declared type changes, no copy (sqlite_retype.py)."""
+        return self.dialect == "sqlite" and retypes_in_place(self.declared, self.new_type)
+
+    def copies_table(self, dialect: str) -> bool:
+        return dialect == "sqlite" and not self.in_place
+
     def _how(self) -> str:
-        """On PostgreSQL, what is kept and what checks the length (the plan says what really happens)."""
+        """What is kept, what checks the length, what is copied (the plan says what really happens)."""
+        if self.in_place:
+            return "; only the declared type changes, the table is not copied"
         if self.dialect != "postgresql" or not self._texts():
             return ""
         if self._checked_length() is not None:
@@ -157,11 +174,13 @@ class ChangeType(Alteration):
     def deferred(self, dialect: str) -> PlannedRewrite | None:
         """Shorter text: longer values are cut in batches after the commit (rewrite_kinds.Cut).
 
-        SQLite does not enforce lengths, so its table copy stays in the migration and the
-        batches cut the values afterwards. PostgreSQL keeps the column's type (changing it
-        would rewrite the table) and, once the batches are done, holds the column to its
-        length with a check constraint (length_checks.py); a widening that the type cannot
-        hold without a rewrite replaces the check the same way (nothing is longer, nothing is cut).
+        SQLite does not enforce lengths: the migration only changes the column's declared
+        type (no table copy, sqlite_retype.py) and the batches cut the values afterwards;
+        the record service holds new values to `max_length`. PostgreSQL keeps the column's
+        type (changing it would rewrite the table) and, once the batches are done, holds the
+        column to its length with a check constraint (length_checks.py); a widening that the
+        type cannot hold without a rewrite replaces the check the same way (nothing is longer,
+        nothing is cut).
         """
         cut = self.verdict.cut_length
         if dialect == "sqlite":
@@ -180,6 +199,9 @@ class ChangeType(Alteration):
         return PlannedRewrite("cut", self.table, self.column, detail)
 
     def prepare(self, ops: Operations) -> None:
+        if self.in_place:
+            retype(ops, self.table, self.column, self.new_type)
+            return
         self._widen_sequence(ops)
         length = self._checked_length()
         if length is not None and self.verdict.cut_length is None:
@@ -209,6 +231,8 @@ class ChangeType(Alteration):
             ops.execute(f"ALTER SEQUENCE {sequence} AS {self.new_type.compile(dialect=bind.dialect)}")
 
     def apply_batch(self, batch: BatchOperations) -> None:
+        if self.in_place:
+            return  # SQLite: done in prepare, without the batch's table copy
         if self._checked_length() is not None:
             return  # PostgreSQL: the length is a check (prepare, or the cut's batches); the type stays
         if self.check is not None:  # the type changes (or the check goes): a check on the old length must go first

@@ -2,7 +2,8 @@
 
 Both databases run the whole plan in one transaction: PostgreSQL has transactional
 DDL, and our SQLite engine emits a real BEGIN (see database.py). SQLite copies a
-table to change a column (Alembic batch mode), which with foreign keys on would
+table to change a column (Alembic batch mode; not for a type change within one affinity,
+sqlite_retype.py), which with foreign keys on would
 cascade-delete child rows when the old copy is dropped; so, as SQLite's own
 documentation prescribes, foreign keys are switched off for the migration and
 checked with `PRAGMA foreign_key_check` before committing.
@@ -25,7 +26,7 @@ from ..database import is_sqlite
 from ..locks import hold_off_writers
 from ..table_versions import bump_all
 from . import history
-from .alterations import Alteration
+from .alterations import Alteration, ChangeType
 from .backup import backup_folder, write_backup
 from .drop_backup import DropBackup, has_ids
 from .encryption import KeyringStep
@@ -242,6 +243,8 @@ def _copy_source(plan: MigrationPlan) -> Callable[[str], sa.Table | None]:
         for step in plan.steps:
             if isinstance(step, AddColumn) and step.table == table and step.column.name not in copy.c:
                 copy.append_column(step.plain_column())
+            if isinstance(step, ChangeType) and step.table == table and step.in_place:
+                copy.c[step.column].type = step.new_type  # changed in place before any copy
         return copy
 
     return source

@@ -158,7 +158,8 @@ def _plan_in_transaction(
         if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
             step.apply(operations)
     steps += plan_fills(entities, connection, names, target, timezone)
-    copied = {s.table for s in steps if isinstance(s, Alteration)} if connection.dialect.name == "sqlite" else set()
+    dialect = connection.dialect.name
+    copied = {s.table for s in steps if isinstance(s, Alteration) and s.copies_table(dialect)}
     index_steps, notes = plan_indexes(entities, connection, names, owned, copied)
     steps += index_steps
     for step in steps:

@@ -295,3 +295,51 @@ def test_a_field_becoming_encrypted_has_its_values_encrypted(base, entities_from
     plain_again = plan_migration(base, entities_from(BASE))
     with pytest.raises(MigrationRefused, match="1 encrypted values would have to be decrypted"):
         apply_migration(base, plain_again, allow_data_loss=True)
+
+
+def _rootpage(engine: sa.Engine, table: str) -> int:
+    """SQLite: the first page of the table's b-tree; a table copy (batch mode) gives it another."""
+    with engine.connect() as connection:
+        query = sa.text("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = :name")
+        return int(connection.execute(query, {"name": table}).scalar_one())
+
+
+def test_encrypting_a_text_field_on_sqlite_changes_its_declared_type_without_copying_the_table(
+    base, entities_from, keyring
+):
+    """VARCHAR(40) -> TEXT for the ciphertext: same affinity, so only the schema's text changes."""
+    encrypted = entities_from(BASE.replace("name: {type: text, max_length: 40}", "name: {type: text, encrypted: true}"))
+    plan = plan_migration(base, encrypted)
+    sqlite = base.dialect.name == "sqlite"
+    copy_note = "; only the declared type changes, the table is not copied" if sqlite else ""
+    assert f"widen field patient.name (text, encrypted): VARCHAR(40) -> TEXT (longer text{copy_note})" in [
+        line.strip() for line in plan.describe()
+    ]
+    statements: list[str] = []
+    if sqlite:
+        sql = migration_sql(base, plan)
+        assert "_alembic_tmp" not in sql and "UPDATE sqlite_master SET sql" in sql
+        sa.event.listen(base, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        before = _rootpage(base, "patient")
+    apply_migration(base, plan, keyring=keyring)
+    [(ann, ann_index), (bob, _)] = rows(base, "patient", "name", "name__hash")
+    assert keyring.decrypt(ann, "patient.name") == "Ann Lee" and ann_index == keyring.blind_index("Ann Lee")
+    assert keyring.decrypt(bob, "patient.name") == "Bob Wu"
+    if not sqlite:  # PostgreSQL widens VARCHAR to TEXT without a rewrite anyway
+        assert plan_migration(base, encrypted).is_empty
+        return
+    assert _rootpage(base, "patient") == before, "the table was copied"
+    assert statements and not [s for s in statements if "_alembic_tmp" in s or "INSERT INTO patient" in s]
+    with base.connect() as connection:
+        declared = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'patient'").scalar_one()
+        assert "name TEXT," in declared and connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert plan_migration(base, encrypted).is_empty
+    # A real change of kind still copies the table: integer -> text.
+    spelled_age = entities_from(
+        BASE.replace("name: {type: text, max_length: 40}", "name: {type: text, encrypted: true}").replace(
+            "age: {type: integer}", "age: {type: text, max_length: 5}"
+        )
+    )
+    migrate(base, spelled_age, allow_data_loss=True, keyring=keyring)
+    assert rows(base, "patient", "age") == [("34",), ("51",)]
+    assert _rootpage(base, "patient") != before
