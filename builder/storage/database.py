@@ -9,6 +9,7 @@ be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL name
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .private_files import create_private_file
 
 SQLITE_CACHE_KB = 64_000
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_WRITE_LOCK_POLL_SECONDS = 0.001  # how often a writer waiting for SQLite's write lock tries again
 CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -76,8 +78,42 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         # `write_transaction`) and takes the write lock up front: two deferred ones
         # would deadlock and one fail at once. Others stay deferred, and readers
         # never wait for writers under WAL.
-        writes = connection.get_execution_options().get("writes", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        if connection.get_execution_options().get("writes", False):
+            _begin_immediate(connection)
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def _begin_immediate(connection: sa.Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock by trying again every millisecond, up to the busy timeout.
+
+    SQLite's own busy handler sleeps longer and longer between tries (100 ms each after
+    the first 0.2 s). A writer waiting behind back-to-back transactions (a migration's
+    batches, an import's) got in only when a try happened to fall in the few milliseconds
+    between two of them: at a million rows, requests during `crm migrate` waited 1.1–1.4 s
+    (docs/performance.md). Trying every millisecond finds the first such gap. Only for
+    BEGIN IMMEDIATE (the busy timeout is off while it tries): other waits keep SQLite's handler.
+    """
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                return
+            except sa.exc.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(SQLITE_WRITE_LOCK_POLL_SECONDS)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _is_busy(exc: sa.exc.OperationalError) -> bool:
+    """SQLITE_BUSY: another connection holds the write lock ("database is locked")."""
+    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
 
 
 @dataclass(frozen=True)
