@@ -12,8 +12,9 @@ transaction rolls the whole write back: nothing is ever half-done.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -54,7 +55,12 @@ class Written:
     version: int
     before: dict[str, Any] | None
     after: dict[str, Any]
-    presented: dict[str, Any]
+    present: Callable[[], dict[str, Any]] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def presented(self) -> dict[str, Any]:
+        """What the writer sees of it, worked out when first asked: a batch's rows (an import's) mostly never are."""
+        return self.present()
 
     def change(self, kind: str, transition: str | None = None, workflow: str | None = None) -> Change:
         return Change(self.entity, kind, self.record_id, self.version, self.before, self.after, transition, workflow)

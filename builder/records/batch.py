@@ -66,8 +66,15 @@ class RowResult:
 
     outcome: str
     written: Written | None = None
-    record: dict[str, Any] | None = None  # the record as the actor now sees it
+    reread: dict[str, Any] | None = None  # the record read again, when automations may have changed it
     refused: RecordError | None = None
+
+    @property
+    def record(self) -> dict[str, Any] | None:
+        """The record as the actor now sees it (presented when first asked: an import never asks)."""
+        if self.reread is not None:
+            return self.reread
+        return self.written.presented if self.written is not None else None
 
     @property
     def ok(self) -> bool:
@@ -175,7 +182,7 @@ class Batch:
         audited = len(self.audit)
         self.savepoints.begin_row()
         try:
-            written, record = self._write_in(entity_name, record_id, values, version, made_at)
+            written, reread = self._write_in(entity_name, record_id, values, version, made_at)
         except REFUSALS as refused:
             self._undo(audited)
             return RowResult("refused", refused=refused)
@@ -185,7 +192,7 @@ class Batch:
             self._undo(audited)
             raise
         self.written += 1
-        return RowResult("created" if creating else "updated", written, record)
+        return RowResult("created" if creating else "updated", written, reread)
 
     def _write_in(
         self,
@@ -194,7 +201,7 @@ class Batch:
         values: Mapping[str, Any],
         version: int | None,
         made_at: dt.datetime | None,
-    ) -> tuple[Written, dict[str, Any]]:
+    ) -> tuple[Written, dict[str, Any] | None]:
         service = self.service
         entity = service.entity(entity_name)
         grant = self._grant(entity_name, "create" if record_id is None else "write")
@@ -210,8 +217,8 @@ class Batch:
             # It exists in this transaction: a system link to it needs no look-up (`_check_links`).
             self.made.add((entity_name, written.record_id))
             self.info[KNOWN_LINKS].add((entity_name, written.record_id))
-        record = service.reread(self.conn, self.actor, entity, grant, written) if acted else written.presented
-        return written, record
+        # Read again within the batch's transaction if automations acted; else presented only if asked for.
+        return written, service.reread(self.conn, self.actor, entity, grant, written) if acted else None
 
     def _grant(self, entity_name: str, action: str) -> Grant:
         key = (entity_name, action)

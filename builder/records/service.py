@@ -630,8 +630,14 @@ class RecordService:
         written = _WrittenRow({**(dict(row._mapping) if not creating else {}), **row_values, "id": record_id})
         if not creating and entity.child_fields:  # the table fields this update left as they were
             children = self.child_rows(conn, entity, [record_id])
-        presented = self.present_row(entity, written, grant, children)
-        return Written(entity_name, record_id, row_values["version"], None if creating else stored, record, presented)
+        return Written(
+            entity_name,
+            record_id,
+            row_values["version"],
+            None if creating else stored,
+            record,
+            lambda: self.present_row(entity, written, grant, children),  # from what is in hand: no statement
+        )
 
     def reread(
         self, conn: sa.Connection, actor: Actor, entity: CompiledEntity, grant: Grant, written: Written

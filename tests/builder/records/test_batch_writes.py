@@ -164,3 +164,13 @@ def test_a_taken_value_in_a_batch_is_refused_by_its_constraint_with_the_unique_e
     assert [(e.field, e.code) for e in phone.errors] == [("phone", "unique")]
     assert [(e.field, e.code) for e in encrypted.errors] == [("id_number", "unique")]  # by its keyed hash
     assert kept.ok and len(audit_entries(service, "patient")) == 2
+
+
+def test_a_batch_row_is_presented_only_when_asked_and_then_as_the_actor_sees_it(service):
+    """An import never looks at its rows as presented: none is worked out unless asked for, even after the commit."""
+    desk = Actor(id=8, name="desk", role="front_desk")
+    with service.batch(desk) as batch:
+        made = batch.create("patient", {"name": "王芳", "phone": "13900000001", "gender": "female"})
+        assert made.written is not None and "presented" not in vars(made.written)  # nothing decoded or masked yet
+    assert made.record == service.get(desk, "patient", made.written.record_id)  # readable fields only, masked
+    assert made.record is not None and "*" in made.record["phone"] and "allergies" not in made.record
