@@ -34,7 +34,12 @@ def add_audit(conn: sa.Connection, entry: dict[str, Any]) -> None:
         pending.append(entry)
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})  # most values: no isinstance chain (16 a created patient)
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _AS_IS:
+        return value
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
