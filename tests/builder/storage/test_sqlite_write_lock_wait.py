@@ -57,8 +57,9 @@ def test_a_writer_gets_in_between_back_to_back_transactions(tmp_path):
     finally:
         worker.join(timeout=CYCLES * (HOLD_SECONDS + GAP_SECONDS) + 10)
         engine.dispose()
-    # SQLite's own handler got in within 20 cycles (about a second) in about a third of runs.
-    assert waited_cycles < 20, f"the writer waited {waited_cycles} of the other's transactions"
+    # Trying every millisecond it got in after 1 or 2 (a load of 3 here); SQLite's own handler, within 10
+    # (half a second) in about one run of four.
+    assert waited_cycles < 10, f"the writer waited {waited_cycles} of the other's transactions"
 
 
 def test_a_writer_still_gives_up_at_the_busy_timeout(tmp_path, monkeypatch):
