@@ -325,9 +325,12 @@ LATER_INDEXES = [*(i for i in audit.indexes if i.name == "ix_crm_audit_record"),
 
 def create_system_tables(engine: sa.Engine) -> None:
     """Create the `crm_*` tables that do not exist yet, and widen old 32-bit id columns (safe on every start)."""
+    from builder.storage.database import write_transaction
     from builder.storage.locks import hold_schema_setup
 
-    with engine.begin() as conn:
+    # The write lock up front on SQLite (BEGIN IMMEDIATE): a deferred transaction that read the
+    # catalogue could not upgrade once another starting server had written ("database is locked").
+    with write_transaction(engine, checks=False) as conn:
         hold_schema_setup(conn)  # two servers starting together would both create a missing table
         SYSTEM_METADATA.create_all(conn, checkfirst=True)
         for index in LATER_INDEXES:  # added after their table existed: create_all leaves old tables as they are

@@ -91,7 +91,8 @@ def hold_schema_setup(conn: sa.Connection) -> None:
 
     Two servers started together both find a table missing and both CREATE it; the second
     fails on PostgreSQL's catalogue ("duplicate key … pg_type"). Under this lock the second
-    waits, then finds the table there. A no-op on SQLite (its write lock does it).
+    waits, then finds the table there. A no-op on SQLite: its write lock, taken at BEGIN
+    (`write_transaction`), does it.
     """
     if takes_locks(conn):
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_SETUP_LOCK)))
