@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .database import WritePreamble, add_write_preamble, is_sqlite, literal_sql
+from .database import WritePreamble, add_write_preamble, is_sqlite, literal_sql, write_transaction
 from .locks import MIGRATION_LOCK
 from .migrations.history import ensure_history_table, history
 
@@ -56,8 +56,12 @@ def read_applied_version(engine: sa.Engine) -> AppliedVersion:
 
 
 def prepare_version_tracking(engine: sa.Engine) -> AppliedVersion:
-    """Make sure the history table exists (an empty database has none yet) and read where it stands."""
-    with engine.begin() as connection:
+    """Make sure the history table exists (an empty database has none yet) and read where it stands.
+
+    Under the write lock from BEGIN on SQLite: servers starting together on a new database would
+    otherwise read the catalogue, and all but one fail to upgrade to write ("database is locked").
+    """
+    with write_transaction(engine, checks=False) as connection:
         ensure_history_table(connection)
     return read_applied_version(engine)
 
