@@ -1,10 +1,16 @@
-"""Servers started together on an empty database create the missing tables once, without an error."""
+"""Servers started together on an empty database create the missing tables once, without an error.
+
+On PostgreSQL an advisory lock serialises them (storage/locks.py, hold_schema_setup). On SQLite
+each takes the write lock at BEGIN (`write_transaction`): a deferred transaction read the
+catalogue, found a table missing, and could not upgrade to write once another starting server
+had created it ("database is locked": two `crm serve` processes started at once failed so in
+tests/security/test_races_postgres.py).
+"""
 
 from __future__ import annotations
 
 import threading
 
-import pytest
 import sqlalchemy as sa
 
 from builder.storage.blueprint_version import prepare_version_tracking
@@ -12,9 +18,8 @@ from builder.storage.database import make_engine
 from builder.system_tables import create_system_tables
 
 
-@pytest.mark.postgres
-def test_six_processes_starting_at_once_create_every_table_once(postgres_url):
-    engines = [make_engine(postgres_url) for _ in range(6)]
+def test_six_processes_starting_at_once_create_every_table_once(database_url):
+    engines = [make_engine(database_url) for _ in range(6)]
     start = threading.Barrier(len(engines))
     errors: list[BaseException] = []
 
