@@ -15,26 +15,18 @@ import pytest
 import sqlalchemy as sa
 
 from builder.loading import load_blueprint
-from builder.records import SYSTEM, RecordService
-from builder.storage.crypto import Keyring
-from builder.storage.database import make_engine
-from builder.storage.migrations import apply_migration, plan_migration
+from builder.records import SYSTEM
 from builder.storage.search_indexes import planned_search_indexes
-from builder.system_tables import create_system_tables
 
 LOADED = load_blueprint("blueprints/clinic")
 CLINIC = LOADED.blueprint
 
 
 @pytest.fixture
-def booked(database_url, tmp_path):
+def booked(migrated_clinic):
     """A migrated clinic with one appointment; the overlaps() statement and parameters of a second booking."""
-    engine = make_engine(database_url)
-    keyring = Keyring.generate(tmp_path / "keys.json")
-    plan = plan_migration(engine, CLINIC.entities)
-    apply_migration(engine, plan, keyring=keyring)
-    create_system_tables(engine)
-    records = RecordService(CLINIC.entities, engine, keyring, decision_tables=LOADED.decision_tables)
+    records, plan = migrated_clinic
+    engine = records.engine
     doctor = records.create(SYSTEM, "staff", {"name": "李医生", "department": "internal_medicine"})
     patient = records.create(SYSTEM, "patient", {"name": "王芳", "phone": "13912340000"})
     start = dt.datetime(2026, 12, 1, 9, 0)
@@ -50,8 +42,7 @@ def booked(database_url, tmp_path):
     later = records.create(SYSTEM, "appointment", {**booking, "starts_at": (start + dt.timedelta(hours=1)).isoformat()})
     sa.event.remove(engine, "before_cursor_execute", capture)
     assert later["id"] and len(seen) == 1  # the rule's one query
-    yield engine, plan, seen[0]
-    engine.dispose()
+    return engine, plan, seen[0]
 
 
 def test_the_plan_adds_the_overlaps_index(booked):

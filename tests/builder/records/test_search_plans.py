@@ -16,7 +16,7 @@ from builder.loading import load_blueprint
 from builder.records import SYSTEM, Actor, RecordService
 from builder.storage.crypto import Keyring
 from builder.storage.database import make_engine
-from builder.storage.migrations import apply_migration, plan_migration
+from builder.storage.migrations import plan_migration
 from builder.system_tables import create_system_tables
 
 LOADED = load_blueprint("blueprints/clinic")
@@ -26,18 +26,12 @@ FRONT_DESK = Actor(7, "desk", "front_desk", locale="en")  # sees the phone maske
 
 
 @pytest.fixture
-def migrated(database_url, tmp_path):
-    engine = make_engine(database_url)
-    keyring = Keyring.generate(tmp_path / "keys.json")
-    plan = plan_migration(engine, CLINIC.entities)
-    apply_migration(engine, plan, keyring=keyring)
-    create_system_tables(engine)
-    records = RecordService(CLINIC.entities, engine, keyring, decision_tables=LOADED.decision_tables)
+def migrated(migrated_clinic):
+    records, plan = migrated_clinic
     names = ["王芳", "王伟", "李王", "张三", "Wang Li", "wanda"]
     for i, name in enumerate(names):
         records.create(SYSTEM, "patient", {"name": name, "phone": f"1391234{i:04d}", "gender": "female"})
-    yield records, plan
-    engine.dispose()
+    return records, plan
 
 
 def plan_of(records: RecordService, actor: Actor, q: str) -> str:
