@@ -8,7 +8,7 @@ does not decrypt.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from builder.storage.crypto import TOKEN_VERSION, DecryptionError
@@ -40,7 +40,9 @@ def _context(table: str, field: CompiledField) -> str:
     return f"{table}.{field.name}"
 
 
-def encode(fields: list[CompiledField], values: dict[str, Any], table: str, cipher: Cipher | None) -> dict[str, Any]:
+def encode(
+    fields: Sequence[CompiledField], values: dict[str, Any], table: str, cipher: Cipher | None
+) -> dict[str, Any]:
     """The column values for `values` (only the fields present)."""
     row: dict[str, Any] = {}
     for field in fields:
@@ -70,7 +72,7 @@ def _is_token(raw: Any) -> bool:
     return not isinstance(raw, str) or raw.startswith(f"{TOKEN_VERSION}:")
 
 
-def decode(fields: list[CompiledField], row: Any, table: str, cipher: Cipher | None) -> dict[str, Any]:
+def decode(fields: Sequence[CompiledField], row: Any, table: str, cipher: Cipher | None) -> dict[str, Any]:
     """Python values of every stored field in a database row."""
     # Not `hasattr(row, "_mapping")`: asked of a RowMapping it raises and catches NoSuchColumnError (a list's rows).
     mapping = row if isinstance(row, Mapping) else getattr(row, "_mapping", row)

@@ -6,6 +6,7 @@ checked here, so each record operation only evaluates.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,13 +84,14 @@ class CompiledEntity:
             self._of_type[kind] = tuple(name for name, f in self.fields.items() if f.spec.type == kind)
         return self._of_type[kind]
 
-    @property
-    def stored_fields(self) -> list[CompiledField]:
-        return [f for f in self.fields.values() if f.kind.stored]
+    # Worked out once (the fields are fixed once compiled): every write and read asks for them.
+    @functools.cached_property
+    def stored_fields(self) -> tuple[CompiledField, ...]:
+        return tuple(f for f in self.fields.values() if f.kind.stored)
 
-    @property
-    def child_fields(self) -> list[CompiledField]:
-        return [f for f in self.fields.values() if not f.kind.stored]
+    @functools.cached_property
+    def child_fields(self) -> tuple[CompiledField, ...]:
+        return tuple(f for f in self.fields.values() if not f.kind.stored)
 
     @property
     def has_phi(self) -> bool:

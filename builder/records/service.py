@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from builder.storage.database import inserted_id, write_transaction
+from builder.storage.database import write_transaction
 from builder.storage.id_lists import among
+from builder.storage.row_insert import RowInserts
 from builder.storage.table_versions import note_change
 from builder.storage.tables import Schema, build_schema
 from builder.system_tables import audit as audit_table
@@ -109,6 +110,7 @@ class RecordService:
         self._unique_queries: dict[tuple[str, str, bool], sa.Select] = {}
         self._statements: dict[tuple[Any, ...], Any] = {}  # statements built once, by kind and table (and shape)
         self._list_statements = ListStatements()  # list requests' statements, kept (list_statements.py)
+        self._row_inserts = RowInserts()  # one row's INSERT per table and columns, as the driver's SQL
         self._row_filters = RowFilters(lambda name: self.schema.table(name), lambda e, f: self._links[e].get(f))
         self.clock = clock
         self._links = {n: _link_fields(e.fields) for n, e in entities.items()}
@@ -611,8 +613,8 @@ class RecordService:
                 row_values.update(
                     created_at=made, created_by=actor.name, updated_at=made, updated_by=actor.name, version=1
                 )
-                # Parameters, not .values(): one compiled INSERT per set of columns, reused by every row.
-                record_id = inserted_id(conn.execute(self._insert(table), row_values))
+                # Compiled once per set of columns to the driver's SQL (row_insert.py).
+                record_id = self._row_inserts.insert(conn, table, row_values)
             else:
                 row_values.update(updated_at=now, updated_by=actor.name, version=row.version + 1)
                 result = conn.execute(
@@ -758,7 +760,7 @@ class RecordService:
     ) -> builtins.list[int]:
         """Insert `rows` and return their ids in order: rows with the same columns go in one statement."""
         if len(rows) == 1:
-            return [inserted_id(conn.execute(self._insert(table), rows[0]))]
+            return [self._row_inserts.insert(conn, table, rows[0])]
         ids: dict[int, int] = {}
         shapes: dict[tuple[str, ...], builtins.list[int]] = {}
         for position, row in enumerate(rows):
@@ -815,13 +817,6 @@ class RecordService:
             table = self.schema.table(entity)
             query = self._statements[("exists", entity)] = sa.select(table.c.id).where(table.c.id == sa.bindparam("id"))
         return conn.execute(query, {"id": record_id}).first() is not None
-
-    def _insert(self, table: sa.Table) -> sa.Insert:
-        """The INSERT of `table`, built once (its parameters choose the columns; the compiled form is cached)."""
-        statement = self._statements.get(("insert", table.name))
-        if statement is None:
-            statement = self._statements[("insert", table.name)] = table.insert()
-        return statement
 
     def _unique_query(self, entity: str, column: str, other_than: bool) -> sa.Select:
         """Is `value` taken (by another record)? Built once per column: bound values keep it cached."""

@@ -404,3 +404,45 @@ def test_messages_in_english_and_chinese():
 def test_every_error_code_a_type_raises_has_both_languages():
     for code, texts in MESSAGES.items():
         assert set(texts) >= {"en", "zh-CN"}, code
+
+
+@pytest.mark.parametrize("region", ["CN", "HK", "US", "CA", "GB", "IM", "DE", "SG"])
+def test_phone_type_in_region_answers_as_phonenumbers_two_calls(region):
+    """One look at the patterns where the region owns its country code, both calls where it shares it."""
+    import phonenumbers
+
+    from engines.forms.fieldtypes.phones import parse_phone, type_in_region
+
+    typed = [
+        "13812345678",
+        "010 1234 5678",
+        "400 810 8888",
+        "9123 4567",
+        "2123 4567",
+        "(212) 555-0100",
+        "+1 416 555 0100",
+        "+1 684 733 1234",
+        "800 555 0100",
+        "020 7946 0958",
+        "07700 900123",
+        "01624 812345",
+        "+44 1624 812345",
+        "030 123456",
+        "0151 12345678",
+        "6123 4567",
+        "8123 4567",
+        "+86 10 1234 5678",
+        "+852 9123 4567",
+        "12345",
+        "+999 1234567",
+    ]
+    seen = set()
+    for text in typed:
+        number = parse_phone(text, region)
+        if number is None:
+            continue
+        valid = phonenumbers.is_valid_number_for_region(number, region)
+        expected = phonenumbers.number_type(number) if valid else None
+        assert type_in_region(number, region) == expected, text
+        seen.add(expected is not None)
+    assert seen == {True, False}  # each region both accepts and refuses something here
