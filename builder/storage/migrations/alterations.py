@@ -4,7 +4,8 @@ SQLite can change most of these only by copying the table (Alembic's batch mode)
 all the alterations of one table run inside one `batch_alter_table` block, in the
 `order` below: constraints are dropped before columns change and added after. A type
 change within one SQLite affinity (text of any length) is made before the block, in
-the schema alone (sqlite_retype.py), and adds nothing to it: no copy.
+the schema alone (sqlite_retype.py), and adds nothing to it: no copy. If SQLite refuses
+to write its schema (defensive mode), that change joins the block and the table is copied.
 PostgreSQL runs the same block as plain ALTER statements.
 """
 
@@ -106,6 +107,7 @@ class ChangeType(Alteration):
     declared_type: Any = field(default=None, repr=False, kw_only=True)
     check: LengthCheck | None = field(default=None, kw_only=True)
     dialect: str = field(default="", kw_only=True)
+    refused: bool = field(default=False, init=False, repr=False, compare=False)  # SQLite would not edit its schema
     order: ClassVar[int] = 3
 
     @property
@@ -199,8 +201,10 @@ class ChangeType(Alteration):
         return PlannedRewrite("cut", self.table, self.column, detail)
 
     def prepare(self, ops: Operations) -> None:
+        self.refused = False
         if self.in_place:
-            retype(ops, self.table, self.column, self.new_type)
+            # SQLite in defensive mode will not edit its schema: then the batch below copies the table.
+            self.refused = not retype(ops, self.table, self.column, self.new_type)
             return
         self._widen_sequence(ops)
         length = self._checked_length()
@@ -231,7 +235,7 @@ class ChangeType(Alteration):
             ops.execute(f"ALTER SEQUENCE {sequence} AS {self.new_type.compile(dialect=bind.dialect)}")
 
     def apply_batch(self, batch: BatchOperations) -> None:
-        if self.in_place:
+        if self.in_place and not self.refused:
             return  # SQLite: done in prepare, without the batch's table copy
         if self._checked_length() is not None:
             return  # PostgreSQL: the length is a check (prepare, or the cut's batches); the type stays

@@ -3,7 +3,7 @@
 Both databases run the whole plan in one transaction: PostgreSQL has transactional
 DDL, and our SQLite engine emits a real BEGIN (see database.py). SQLite copies a
 table to change a column (Alembic batch mode; not for a type change within one affinity,
-sqlite_retype.py), which with foreign keys on would
+sqlite_retype.py, unless SQLite refuses to edit its schema), which with foreign keys on would
 cascade-delete child rows when the old copy is dropped; so, as SQLite's own
 documentation prescribes, foreign keys are switched off for the migration and
 checked with `PRAGMA foreign_key_check` before committing.
@@ -31,12 +31,13 @@ from .backup import backup_folder, write_backup
 from .drop_backup import DropBackup, has_ids
 from .encryption import KeyringStep
 from .errors import MigrationError
-from .operations import AddColumn, Step
+from .operations import AddColumn, Step, quote
 from .planner import MigrationPlan
 from .planner import blueprint_hash as hash_of
 from .planner import blueprint_json as json_of
 from .rewrite_kinds import Cut, kind_of_rewrite
 from .rewrites import PlannedRewrite, ProgressCallback, Rewrite, run_pending_rewrites, schedule
+from .sqlite_retype import index_definitions
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,39 @@ def run_steps(
             group.append(following)
         for alteration in group:
             alteration.prepare(operations)
+        kept = _indexes_to_keep(operations, group)
         with operations.batch_alter_table(step.table, copy_from=copy_from(step.table) if copy_from else None) as batch:
             for alteration in group:
                 alteration.apply_batch(batch)
+        if kept:
+            _restore_indexes(operations, step.table, kept)
         index += len(group)
+
+
+def _indexes_to_keep(operations: Operations, group: list[Alteration]) -> dict[str, str]:
+    """SQLite copying a table the plan said it would not (it refused an in-place type change): its indexes.
+
+    Nothing else in the group changes the table (any other alteration would have planned
+    the copy), so it must keep exactly these indexes. Batch mode keeps only those
+    SQLAlchemy can read back, and those without their collation (a search index's
+    `COLLATE NOCASE`); a planned copy has the plan make its search indexes again, this
+    one does not.
+    """
+    dialect = operations.impl.dialect.name
+    if not any(isinstance(a, ChangeType) and a.refused for a in group) or any(a.copies_table(dialect) for a in group):
+        return {}
+    return index_definitions(operations.get_bind(), group[0].table)
+
+
+def _restore_indexes(operations: Operations, table: str, kept: dict[str, str]) -> None:
+    """Make again each index in `kept` that the copy lost or changed, from its own definition."""
+    now = index_definitions(operations.get_bind(), table)
+    for name, sql in kept.items():
+        if now.get(name) == sql:
+            continue
+        if name in now:
+            operations.execute(f"DROP INDEX {quote(operations, name)}")
+        operations.execute(sql)
 
 
 def _sqlite_foreign_keys(connection: sa.Connection, on: bool) -> None:
@@ -152,6 +182,11 @@ def apply_migration(
                     elif losing_tables and not sqlite:
                         backup = write_backup(engine, connection, losing_tables, folder)
                     run_steps(Operations(MigrationContext.configure(connection)), now)
+                    summary += [
+                        f"{s.table}: copied to change the type of {s.column} (SQLite does not allow editing its schema)"
+                        for s in now
+                        if isinstance(s, ChangeType) and s.refused
+                    ]
                     if sqlite:
                         _check_sqlite_foreign_keys(connection)
                     history_id = history.record(

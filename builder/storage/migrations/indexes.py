@@ -54,9 +54,20 @@ class CreateSearchIndex(Step):
         return self.index.describe() + again
 
     def apply(self, ops: Operations) -> None:
-        if self.rebuild:
+        if self.rebuild or (self.copied and self._changed_by_copy(ops)):
             ops.execute(f'DROP INDEX IF EXISTS "{self.index.name}"')
         ops.execute(self.index.create_sql(self.dialect))
+
+    def _changed_by_copy(self, ops: Operations) -> bool:
+        """SQLite: the table copy kept this index (SQLAlchemy reads it back) but not all of it (`COLLATE NOCASE`)."""
+        if self.dialect != "sqlite" or ops.migration_context.as_sql:
+            return False
+        found = (
+            ops.get_bind()
+            .exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (self.index.name,))
+            .scalar()
+        )
+        return found is not None and found != self.index.create_sql("sqlite").replace(" IF NOT EXISTS", "", 1)
 
     def concurrently(self) -> list[str]:
         drop = [f'DROP INDEX CONCURRENTLY IF EXISTS "{self.index.name}"'] if self.rebuild else []

@@ -12,6 +12,10 @@ and `schema_version` raised so every other connection reads the schema again. Al
 the migration's transaction; the new text is first checked in a scratch database to
 define the same columns, keys and indexes with only that one type changed.
 
+A SQLite in defensive mode (SQLITE_DBCONFIG_DEFENSIVE, or an authorizer) refuses to
+write its schema: the edit, in a savepoint, is rolled back and `retype` says so; the
+caller then copies the table the ordinary way, in the same transaction (alterations.py).
+
 Integers never go this way: `INTEGER PRIMARY KEY` is the rowid and `BIGINT PRIMARY KEY`
 is not, so the declared type can change how rows are stored.
 """
@@ -187,8 +191,28 @@ def _check_same_but_type(old_sql: str, new_sql: str, table: str, column: str, de
         raise MigrationError(f"changing the declared type of {table}.{column} would change more than its type")
 
 
-def retype(ops: Operations, table: str, column: str, new_type: Any) -> None:
-    """Declare `table.column` as `new_type` in the schema only (the caller checked `retypes_in_place`)."""
+# What SQLite says when it will not let the schema be written: defensive mode, an authorizer.
+_REFUSALS = ("may not be modified", "not authorized")
+
+
+def _refused(exc: sa.exc.DBAPIError) -> bool:
+    return isinstance(exc.orig, sqlite3.DatabaseError) and any(words in str(exc.orig) for words in _REFUSALS)
+
+
+def index_definitions(connection: sa.Connection, table: str) -> dict[str, str]:
+    """Name -> CREATE INDEX of each of `table`'s indexes made by a statement (not a constraint's own)."""
+    found = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (table,)
+    )
+    return dict(found.all())
+
+
+def retype(ops: Operations, table: str, column: str, new_type: Any) -> bool:
+    """Declare `table.column` as `new_type` in the schema only (the caller checked `retypes_in_place`).
+
+    False, with nothing changed, when SQLite refuses to write its schema (defensive mode):
+    the table must then be copied.
+    """
     declared = sqlite_sql(new_type)
     if ops.migration_context.as_sql:  # --dry-run: the statements, with the definition as it will be
         ops.execute(f"-- SQLite: only the declared type of {table}.{column} changes, to {declared} (no table copy):")
@@ -199,21 +223,28 @@ def retype(ops: Operations, table: str, column: str, new_type: Any) -> None:
         )
         ops.execute("PRAGMA schema_version = <schema_version + 1>")
         ops.execute("PRAGMA writable_schema = OFF")
-        return
+        return True
     connection = ops.get_bind()
     found = connection.exec_driver_sql(
         "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).scalar_one()
     new_sql = with_column_type(found, column, declared)
     if new_sql == found:
-        return
+        return True
     _check_same_but_type(found, new_sql, table, column, declared)
     version = connection.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    connection.exec_driver_sql("PRAGMA writable_schema = ON")
     try:
-        connection.exec_driver_sql(
-            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (new_sql, table)
-        )
-        connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-    finally:
-        connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+        with connection.begin_nested():
+            connection.exec_driver_sql("PRAGMA writable_schema = ON")
+            try:
+                connection.exec_driver_sql(
+                    "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (new_sql, table)
+                )
+                connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+            finally:
+                connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+    except sa.exc.DBAPIError as exc:
+        if not _refused(exc):
+            raise
+        return False
+    return True

@@ -175,8 +175,9 @@ def test_sqlite_makes_the_search_indexes_again_after_copying_a_table(tmp_path):
         assert "add prefix search index on guest.name (again: the table is copied)" in "\n".join(plan.describe())
         apply_migration(engine, plan, allow_data_loss=True)
         with engine.connect() as conn:
-            names = {row[0] for row in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"sx_guest_name_prefix", "sx_guest_phone_last4", "ix_guest_room"} <= names
+            found = dict(conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'index'").all())
+        assert {"sx_guest_name_prefix", "sx_guest_phone_last4", "ix_guest_room"} <= set(found)
+        assert found["sx_guest_name_prefix"].endswith('("name" COLLATE NOCASE)')  # the copy kept it, not its collation
         assert plan_migration(engine, entities(tmp_path, number, "number")).is_empty
     finally:
         engine.dispose()

@@ -1,13 +1,22 @@
-"""SQLite: a column's declared type rewritten in its CREATE TABLE text, nothing else (migrations/sqlite_retype.py)."""
+"""SQLite: a column's declared type rewritten in its CREATE TABLE text, nothing else (migrations/sqlite_retype.py).
+
+When SQLite refuses to write its schema (defensive mode), the migration copies the table instead.
+"""
 
 from __future__ import annotations
 
+import _sqlite3
+import ctypes
 import sqlite3
+import struct
+import sys
 
 import pytest
 import sqlalchemy as sa
+from storage_helpers import insert, rows
 
-from builder.storage.migrations import MigrationError
+from builder.storage.database import make_engine
+from builder.storage.migrations import MigrationError, apply_migration, migration_sql, plan_migration
 from builder.storage.migrations.sqlite_retype import affinity, retypes_in_place, with_column_type
 
 
@@ -89,3 +98,143 @@ def test_only_changes_within_one_affinity_and_never_integers_go_in_place():
     assert not retypes_in_place(sa.String(20), sa.Integer())  # a real conversion: the table is copied
     assert not retypes_in_place(sa.Integer(), sa.BigInteger())  # INTEGER PRIMARY KEY is the rowid, BIGINT's is not
     assert not retypes_in_place(sa.Date(), sa.DateTime())
+
+
+def _deny_writable_schema(dbapi_connection, _record) -> None:
+    """An authorizer refusing `PRAGMA writable_schema = ON` (SQLite's own schema writes stay allowed)."""
+
+    def authorize(action, name, value, _database, _source):
+        switched_on = value is not None and value.upper() not in ("OFF", "0", "FALSE", "NO")
+        if action == sqlite3.SQLITE_PRAGMA and name.lower() == "writable_schema" and switched_on:
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+    dbapi_connection.set_authorizer(authorize)
+
+
+SQLITE_DBCONFIG_DEFENSIVE = 1010
+
+
+def _defensive(dbapi_connection, _record) -> None:
+    """SQLITE_DBCONFIG_DEFENSIVE on, through the connection's `sqlite3 *` (first field after CPython's object head)."""
+    library = ctypes.CDLL(_sqlite3.__file__)
+    handle = ctypes.c_void_p.from_address(id(dbapi_connection) + object.__basicsize__).value
+    library.sqlite3_db_filename.restype = ctypes.c_char_p
+    file = library.sqlite3_db_filename(ctypes.c_void_p(handle), b"main").decode()
+    assert file == dbapi_connection.execute("PRAGMA database_list").fetchone()[2], "not the connection's handle"
+    state = ctypes.c_int(-1)
+    assert library.sqlite3_db_config(ctypes.c_void_p(handle), SQLITE_DBCONFIG_DEFENSIVE, 1, ctypes.byref(state)) == 0
+    assert state.value == 1
+
+
+def _defensive_available() -> bool:
+    if sys.implementation.name != "cpython" or hasattr(sys, "gettotalrefcount") or struct.calcsize("P") != 8:
+        return False  # the handle's place in the connection object is known for release CPython only
+    try:
+        return hasattr(ctypes.CDLL(_sqlite3.__file__), "sqlite3_db_config")
+    except OSError:
+        return False
+
+
+def _rootpage(engine: sa.Engine) -> int:
+    with engine.connect() as connection:
+        query = "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'patient'"
+        return int(connection.exec_driver_sql(query).scalar_one())
+
+
+def _indexes(engine: sa.Engine) -> dict[str, str]:
+    """Each index of patient by name, with its definition (the copy must keep the search indexes as they were)."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'patient' AND sql IS NOT NULL"
+        )
+        return dict(found.all())
+
+
+BEFORE = """
+patient:
+  search: [city, phone]
+  fields:
+    name: {type: text, max_length: 40}
+    city: {type: text, max_length: 30}
+    phone: {type: phone, region: CN}
+"""
+
+
+@pytest.mark.parametrize(
+    "refuse",
+    [
+        pytest.param(_deny_writable_schema, id="authorizer"),
+        pytest.param(
+            _defensive,
+            id="defensive",
+            marks=pytest.mark.skipif(not _defensive_available(), reason="no sqlite3_db_config through ctypes"),
+        ),
+    ],
+)
+def test_a_sqlite_that_will_not_edit_its_schema_gets_the_table_copied(tmp_path, entities_from, keyring, refuse):
+    """Encrypting a field (VARCHAR(40) -> TEXT): the in-place edit is refused, the same migration copies the table."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}", check=False)  # no connection before `refuse`
+    sa.event.listen(engine, "connect", refuse)
+    try:
+        apply_migration(engine, plan_migration(engine, entities_from(BEFORE)))
+        insert(engine, "patient", {"name": "Ann Lee", "city": "Lyon"}, {"name": None, "city": "Oslo"})
+        with engine.connect() as connection:  # the refusal is real
+            with pytest.raises(sa.exc.DatabaseError, match=r"not authorized|may not be modified"):
+                connection.exec_driver_sql("PRAGMA writable_schema = ON")
+                connection.exec_driver_sql("UPDATE sqlite_master SET sql = sql WHERE name = 'patient'")
+            connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+        before, indexes = _rootpage(engine), _indexes(engine)
+        assert {"sx_patient_city_prefix", "sx_patient_phone_last4"} <= set(indexes)
+        encrypted = entities_from(BEFORE.replace("max_length: 40", "encrypted: true"))
+        plan = plan_migration(engine, encrypted)
+        assert "only the declared type changes" in "\n".join(plan.describe())  # the plan cannot know
+        assert "UPDATE sqlite_master" in migration_sql(engine, plan)
+
+        result = apply_migration(engine, plan, keyring=keyring)
+
+        assert "patient: copied to change the type of name (SQLite does not allow editing its schema)" in result.summary
+        assert _rootpage(engine) != before, "the table was not copied"
+        [(ann, ann_index, lyon), (none, no_index, oslo)] = rows(engine, "patient", "name", "name__hash", "city")
+        assert keyring.decrypt(ann, "patient.name") == "Ann Lee" and ann_index == keyring.blind_index("Ann Lee")
+        assert (none, no_index, lyon, oslo) == (None, None, "Lyon", "Oslo")
+        with engine.connect() as connection:
+            declared = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'patient'").scalar_one()
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert "name TEXT" in declared and "VARCHAR(40)" not in declared
+        assert _indexes(engine) == {**indexes, "ix_patient_name__hash": _indexes(engine)["ix_patient_name__hash"]}
+        assert plan_migration(engine, encrypted).is_empty
+    finally:
+        engine.dispose()
+
+
+def test_a_refused_lengthening_copies_the_table_and_keeps_its_indexes_as_they_were(tmp_path, entities_from):
+    """Only the type changes, so the plan makes no index again: the copy itself must keep them, collation and all."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}", check=False)
+    sa.event.listen(engine, "connect", _deny_writable_schema)
+    try:
+        apply_migration(engine, plan_migration(engine, entities_from(BEFORE)))
+        insert(engine, "patient", {"name": "Ann Lee", "city": "Lyon", "phone": "+8613912345678"})
+        before, indexes = _rootpage(engine), _indexes(engine)
+        longer = entities_from(BEFORE.replace("max_length: 30", "max_length: 60"))
+        plan = plan_migration(engine, longer)
+        assert [line.strip() for line in plan.describe()] == [
+            "widen field patient.city (text): VARCHAR(30) -> VARCHAR(60) (longer text; only the declared type changes, "
+            "the table is not copied)"
+        ]
+
+        result = apply_migration(engine, plan)
+
+        assert (
+            result.summary[-1]
+            == "patient: copied to change the type of city (SQLite does not allow editing its schema)"
+        )
+        assert _rootpage(engine) != before
+        assert rows(engine, "patient", "name", "city", "phone") == [("Ann Lee", "Lyon", "+8613912345678")]
+        assert _indexes(engine) == indexes
+        with engine.connect() as connection:
+            declared = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'patient'").scalar_one()
+        assert "city VARCHAR(60)" in declared
+        assert plan_migration(engine, longer).is_empty
+    finally:
+        engine.dispose()
