@@ -47,7 +47,7 @@ from engines.forms import EntitySpec, FieldSpec
 from ..project import Project
 from ..records import RecordService
 from .rows import LinkPool
-from .running import BatchLost, Progress, SeedFailed, SeedReport, row_builder, seed_rows
+from .running import BatchContext, BatchLost, Progress, SeedFailed, SeedReport, row_builder, seed_rows
 
 SEVERAL_JOBS_FROM = 20_000  # records: below, a run is quick anyway and stays repeatable record for record
 MAX_DEFAULT_JOBS = 4
@@ -347,16 +347,9 @@ def _run_shard(task: ShardTask) -> ShardResult:
     lost = None
     try:
         seed_rows(
-            records,
-            name,
-            entities[name],
-            builder,
-            report,
-            versions,
+            BatchContext(records, name, entities[name], builder, report, versions, ticker, known),
             task.rows,
             task.batch_size,
-            ticker,
-            known,
         )
     except BatchLost as exc:
         lost = str(exc)
