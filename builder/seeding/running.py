@@ -65,6 +65,26 @@ class SeedReport:
         return sum(self.made.values())
 
 
+@dataclass(frozen=True)
+class BatchContext:
+    """What every batch of one entity's rows is made with, and where it puts what it made.
+
+    One value handed from `seed` (or a shard worker) through `seed_rows` to each batch, so that the eight
+    things a batch needs are named once instead of passed along, in the same order, at every call. Frozen:
+    they stay the same for all the entity's batches (the report, versions and known links are filled on
+    purpose: each committed batch adds to them).
+    """
+
+    records: RecordService
+    name: str  # the entity
+    entity: EntitySpec
+    builder: RowBuilder
+    report: SeedReport  # made, skipped and refusal reasons are added here, per committed batch
+    versions: dict[int, int]  # id -> version of each record committed
+    progress: Progress | None
+    known_links: set[tuple[str, int]]  # linked records found to exist, not looked up again
+
+
 def faker_locale(locale: str) -> str:
     """The Faker locale for an app locale: `zh-CN` is `zh_CN`, a bare `en` is `en_US`."""
     parts = locale.replace("-", "_").split("_")
@@ -111,19 +131,11 @@ def seed(
         made_versions[name] = {}
         report.made[name] = report.skipped[name] = 0
         builder.prepare(name, count)
+        context = BatchContext(
+            records, name, entities[name], builder, report, made_versions[name], progress, known_links
+        )
         try:
-            seed_rows(
-                records,
-                name,
-                entities[name],
-                builder,
-                report,
-                made_versions[name],
-                range(count),
-                batch_size,
-                progress,
-                known_links,
-            )
+            seed_rows(context, range(count), batch_size)
         except BatchLost as lost:
             raise SeedFailed(f"{lost}; {report.total} records seeded before them are kept") from None
     _link_afterwards(records, entities, list(counts), made_versions, builder.links, report, batch_size, known_links)
@@ -152,49 +164,28 @@ def state_weights(records: RecordService) -> dict[str, StateWeights]:
     return {name: workflow_weights(machine.spec) for name, machine in machines.items()}
 
 
-def seed_rows(
-    records: RecordService,
-    name: str,
-    entity: EntitySpec,
-    builder: RowBuilder,
-    report: SeedReport,
-    versions: dict[int, int],
-    rows: range,
-    batch_size: int,
-    progress: Progress | None,
-    known_links: set[tuple[str, int]],
-) -> None:
-    """Rows `rows` (numbered for messages) of entity `name`, `batch_size` per transaction; BatchLost stops them."""
+def seed_rows(context: BatchContext, rows: range, batch_size: int) -> None:
+    """Rows `rows` (numbered for messages) of the entity, `batch_size` per transaction; BatchLost stops them."""
     step = max(batch_size, 1)
     for first in range(rows.start, rows.stop, step):
-        batch = range(first, min(first + step, rows.stop))
-        _seed_batch(records, name, entity, builder, report, versions, batch, progress, known_links)
+        _seed_batch(context, range(first, min(first + step, rows.stop)))
 
 
-def _seed_batch(
-    records: RecordService,
-    name: str,
-    entity: EntitySpec,
-    builder: RowBuilder,
-    report: SeedReport,
-    versions: dict[int, int],
-    rows: range,
-    progress: Progress | None,
-    known_links: set[tuple[str, int]],
-) -> None:
-    """Rows `rows` of entity `name` in one transaction; on failure, forget them and raise SeedFailed."""
+def _seed_batch(context: BatchContext, rows: range) -> None:
+    """Rows `rows` of the entity in one transaction; on failure, forget them and raise BatchLost."""
+    name, builder, known_links = context.name, context.builder, context.known_links
     made: dict[int, int] = {}
     skipped = 0
     try:
-        with records.batch(SEEDING, known_links=known_links) as batch:
+        with context.records.batch(SEEDING, known_links=known_links) as batch:
             for _ in rows:
-                record = _create(batch, name, entity, builder, report)
+                record = _create(batch, context)
                 if record is None:
                     skipped += 1
                 else:
                     made[record["id"]] = record["version"]
-                if progress:
-                    progress(name, 1)
+                if context.progress:
+                    context.progress(name, 1)
     except Exception as exc:
         known_links.clear()  # some were found in the batch rolled back
         builder.links.drop(name, set(made))
@@ -202,20 +193,20 @@ def _seed_batch(
         raise BatchLost(
             f"seeding {name} rows {rows.start + 1}-{rows.stop} failed and was rolled back ({_reason(exc)})"
         ) from None
-    versions.update(made)
-    report.made[name] += len(made)
-    report.skipped[name] += skipped
+    context.versions.update(made)
+    context.report.made[name] += len(made)
+    context.report.skipped[name] += skipped
 
 
-def _create(batch: Batch, name: str, entity: EntitySpec, builder: RowBuilder, report: SeedReport) -> dict | None:
+def _create(batch: Batch, context: BatchContext) -> dict | None:
     for _attempt in range(ATTEMPTS):
-        made = builder.make(name, entity)
-        result = batch.create(name, made.values, made_at=made.made_at)
+        made = context.builder.make(context.name, context.entity)
+        result = batch.create(context.name, made.values, made_at=made.made_at)
         if result.record is None:
-            report.reasons[name] = str(result.refused)
+            context.report.reasons[context.name] = str(result.refused)
             continue
-        builder.links.add(name, result.record["id"], made.made_at)
-        builder.remember(name, made)
+        context.builder.links.add(context.name, result.record["id"], made.made_at)
+        context.builder.remember(context.name, made)
         return result.record
     return None
 

@@ -18,7 +18,8 @@ whose rows its rules read.
 
 Ids interleave between shards and the run is not repeatable record for record (the
 totals per entity are, within refusals). A failing shard keeps its earlier batches, as
-the other shards keep theirs; SeedFailed says what was lost. A worker that dies (the OOM
+the other shards keep theirs; SeedFailed says what was lost and how many records the database keeps
+from the run (counted in it: a stopped shard reports nothing). A worker that dies (the OOM
 killer, SIGKILL, a crash) breaks the pool: concurrent.futures fails every unfinished shard
 at once and ends the other workers (a multiprocessing.Pool would replace it silently and
 wait for its shard for ever), and the run stops with SeedFailed naming them. Workers ignore
@@ -42,12 +43,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from engines.forms import EntitySpec, FieldSpec
 
 from ..project import Project
 from ..records import RecordService
 from .rows import LinkPool
-from .running import BatchLost, Progress, SeedFailed, SeedReport, row_builder, seed_rows
+from .running import BatchContext, BatchLost, Progress, SeedFailed, SeedReport, row_builder, seed_rows
 
 SEVERAL_JOBS_FROM = 20_000  # records: below, a run is quick anyway and stays repeatable record for record
 MAX_DEFAULT_JOBS = 4
@@ -145,6 +148,7 @@ def seed_in_shards(
                     for n, rows in enumerate(parts)
                 ]
                 tasks = made + tasks if alone else tasks + made  # the one long shard starts first
+            earlier, rows_before = report.total, _rows(records, wave)  # what the waves before made, all reported
             with _ctrl_c_ignored():  # a submit may start a worker: it ignores Ctrl-C from its start (inherited)
                 pending = [(task, _submit(workers, task)) for task in tasks]
             results, died = _wait(pending, messages, progress)
@@ -154,7 +158,12 @@ def seed_in_shards(
             if died:
                 lost.append(f"a seeding worker process died (killed, perhaps out of memory): {_died(died)}")
             if lost:
-                raise SeedFailed(f"{'; '.join(lost)}; {report.total} records seeded are kept")
+                # A shard that was stopped returns nothing, but the batches it committed are kept: count them in the
+                # database (a worker killed between a commit and its report would be missed by any report).
+                kept = earlier + sum(
+                    now - rows_before[name] for name, now in _rows(records, wave, settled=True).items()
+                )
+                raise SeedFailed(f"{'; '.join(lost)}; {kept} records seeded are kept")
         workers.shutdown()
     except KeyboardInterrupt:
         stop.set()
@@ -166,6 +175,24 @@ def seed_in_shards(
     except BaseException:
         _end(workers, before)
         raise
+
+
+def _rows(records: RecordService, names: list[str], settled: bool = False) -> dict[str, int]:
+    """The rows in each of the tables of `names`; `settled`, once every transaction still writing them has ended.
+
+    A dead worker's open batch rolls back when the server sees its connection gone, and a COMMIT it sent just
+    before may still be under way: a SHARE lock waits for both. (A run shares its tables with no other writer.)
+    """
+    counted: dict[str, int] = {}
+    with records.engine.begin() as conn:
+        for name in names:
+            table = records.schema.table(name)
+            if settled:
+                conn.execute(
+                    sa.text(f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(table)} IN SHARE MODE")
+                )
+            counted[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    return counted
 
 
 def _submit(workers: ProcessPoolExecutor, task: ShardTask) -> Future[ShardResult]:
@@ -347,16 +374,9 @@ def _run_shard(task: ShardTask) -> ShardResult:
     lost = None
     try:
         seed_rows(
-            records,
-            name,
-            entities[name],
-            builder,
-            report,
-            versions,
+            BatchContext(records, name, entities[name], builder, report, versions, ticker, known),
             task.rows,
             task.batch_size,
-            ticker,
-            known,
         )
     except BatchLost as exc:
         lost = str(exc)
