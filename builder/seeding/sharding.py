@@ -56,6 +56,7 @@ SEVERAL_JOBS_FROM = 20_000  # records: below, a run is quick anyway and stays re
 MAX_DEFAULT_JOBS = 4
 TICK = 25  # records a worker makes between two progress messages (and looks whether to stop)
 STOP_GRACE_SECONDS = 30.0
+SETTLE_SECONDS = 10  # the longest a failed run's count waits for a table's writers to end
 READS_ROWS = re.compile(r"\b(count|exists|last|overlaps)\s*\(")
 READS_ROWS_OF = re.compile(r"\b(?:count|exists|last|overlaps)\s*\(\s*(?:\\?['\"](\w+)\\?['\"])?")
 
@@ -181,16 +182,22 @@ def _rows(records: RecordService, names: list[str], settled: bool = False) -> di
     """The rows in each of the tables of `names`; `settled`, once every transaction still writing them has ended.
 
     A dead worker's open batch rolls back when the server sees its connection gone, and a COMMIT it sent just
-    before may still be under way: a SHARE lock waits for both. (A run shares its tables with no other writer.)
+    before may still be under way: a SHARE lock waits for both. (A run shares its tables with no other writer;
+    should one hold a table longer than SETTLE_SECONDS, the table is counted as it stands.)
     """
     counted: dict[str, int] = {}
     with records.engine.begin() as conn:
+        if settled:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{SETTLE_SECONDS}s'")
         for name in names:
             table = records.schema.table(name)
             if settled:
-                conn.execute(
-                    sa.text(f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(table)} IN SHARE MODE")
-                )
+                lock = f"LOCK TABLE {conn.dialect.identifier_preparer.format_table(table)} IN SHARE MODE"
+                try:
+                    with conn.begin_nested():
+                        conn.exec_driver_sql(lock)
+                except sa.exc.OperationalError:
+                    pass  # another writer holds it: counted as it stands
             counted[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
     return counted
 

@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -352,3 +353,30 @@ def test_a_killed_worker_run_says_how_many_records_the_database_keeps(tmp_path, 
             stored = {name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar() for name in entities}
         assert stored["visit"] >= visits > 0  # the visits' wave had committed batches when it stopped
         assert int(kept[1]) == sum(stored.values()), (output, stored)
+
+
+@pytest.mark.postgres
+def test_a_failed_runs_count_waits_for_writers_only_so_long(tmp_path, postgres_url, monkeypatch):
+    """The count after a failure waits for the tables' writers to end, but a writer that stays does not hang it."""
+    from builder.seeding import sharding
+
+    project = clinic_on(tmp_path, postgres_url)
+    ok("seed", "-p", project, "--rows", "5", "--rows", "staff=2")
+    monkeypatch.setattr(sharding, "SETTLE_SECONDS", 1)
+    runtime = open_runtime(project)
+    try:
+        before = sharding._rows(runtime.records, ["patient"])
+        with runtime.engine.connect() as holder:
+            holder.execute(sa.text("UPDATE patient SET name = name WHERE id = (SELECT min(id) FROM patient)"))
+            release = threading.Timer(8, holder.rollback)  # so a count that waits for ever ends the test anyway
+            release.start()
+            started = time.monotonic()
+            try:
+                assert sharding._rows(runtime.records, ["patient"], settled=True) == before
+            finally:
+                waited = time.monotonic() - started
+                release.cancel()
+            holder.rollback()
+        assert 0.9 <= waited < 5  # it waited for the lock (about SETTLE_SECONDS), then counted
+    finally:
+        runtime.close()
