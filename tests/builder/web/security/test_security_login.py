@@ -167,3 +167,18 @@ def test_control_characters_in_the_name_are_a_plain_failure(client, runtime, use
 
 def test_overlong_fields_are_a_plain_failure(client, users):
     assert login(client, "a" * 5000, "p" * 5000).status_code == 400
+
+
+def test_a_sign_in_resets_the_accounts_count_but_not_the_addresss(client, settings, users):
+    """docs/security.md: "A successful sign-in resets the account's count (not the address's)"."""
+    assert (settings.login_max_failures, settings.login_max_failures_per_address) == (3, 6)
+    for _ in range(2):
+        assert login(client, "alice", "wrong password!!").status_code == 400
+    assert login(client, "alice").status_code == 303  # the address has made 3 attempts
+    client.cookies.clear()
+    for _ in range(2):  # the account's count started again: 2 more guesses are checked, not refused
+        assert login(client, "alice", "wrong password!!").status_code == 400
+    assert login(client, "guess1", "wrong password!!").status_code == 400  # the address's 6th attempt
+    assert login(client, "guess2", "wrong password!!").status_code == 429  # all 6 still count for it
+    assert login(client, "alice").status_code == 429
+
