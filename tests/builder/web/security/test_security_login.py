@@ -182,3 +182,15 @@ def test_a_sign_in_resets_the_accounts_count_but_not_the_addresss(client, settin
     assert login(client, "guess2", "wrong password!!").status_code == 429  # all 6 still count for it
     assert login(client, "alice").status_code == 429
 
+
+def test_signing_out_keeps_only_the_language_and_text_size(client, users):
+    """docs/security.md: "Signing out clears the cookie; only the language and text-size choices are kept"."""
+    login(client, "alice")
+    token = session_csrf(client)
+    client.post("/locale", data={"locale": "zh-CN", "csrf_token": token})
+    client.post("/large-text", data={"csrf_token": token})
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    page = client.get("/login", headers={"Accept-Language": "en"})
+    assert "用户名" in page.text and '<body class="large-text">' in page.text
+    assert client.get("/").status_code == 303  # signed out
+    assert client.post("/large-text", data={"csrf_token": token}).status_code == 403  # the old token went too
