@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from security_helpers import ROLES, SESSION_COOKIE, login
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from builder.accounts import create_token, disable_user, enable_user, revoke_token, set_password
 
@@ -91,6 +94,22 @@ def test_authenticated_responses_are_not_cached(client, users):
     login(client, "alice")
     assert client.get("/").headers["cache-control"] == "no-store"
     assert client.get("/api/ping").headers["cache-control"] == "no-store"
+
+
+def test_only_static_files_may_be_cached(app, client, users):
+    """docs/security.md: "Only `/static/` files may be cached", for anonymous visitors too."""
+
+    async def cacheable(request: Request) -> PlainTextResponse:  # a route that asks to be cached
+        return PlainTextResponse("x", headers={"Cache-Control": "public, max-age=86400"})
+
+    app.router.routes.insert(0, Route("/cacheable", cacheable))
+    for path in ("/login", "/cacheable", "/nowhere"):  # anonymous: a page with a CSRF token, a route, a 404
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    assert "no-store" not in client.get("/static/app.css").headers.get("cache-control", "")
+    login(client, "alice")
+    assert client.get("/cacheable").headers["cache-control"] == "no-store"
+    static = client.get("/static/app.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
 
 
 def test_bearer_token_acts_with_its_role(runtime, client):
