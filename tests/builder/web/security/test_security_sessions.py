@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import sqlalchemy as sa
+from itsdangerous import URLSafeSerializer
 from security_helpers import ROLES, SESSION_COOKIE, login
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from builder.accounts import create_token, disable_user, enable_user, revoke_token, set_password
+from builder.system_tables import sessions
 
 
 def test_session_expires_after_idle_minutes(client, clock, settings, users):
@@ -164,3 +169,19 @@ def test_a_session_ends_after_its_maximum_age_however_active(client, clock, sett
         assert client.get("/").status_code == 200
     clock.advance(minutes=step)
     assert client.get("/").status_code == 303
+
+
+def test_the_server_keeps_only_a_hash_of_each_sign_ins_session_id(client, runtime, settings, users):
+    """docs/security.md: every sign-in is remembered in `crm_session`, "holding only a hash of the session id"."""
+    login(client, "alice")
+    signer = URLSafeSerializer(settings.secret_key, salt="crm.session")
+    cookie = signer.loads(client.cookies[SESSION_COOKIE])
+    with runtime.engine.connect() as conn:
+        [row] = conn.execute(sa.select(sessions)).all()
+    assert row.sid_hash == hashlib.sha256(cookie["sid"].encode()).hexdigest()
+    assert not any(cookie["sid"] in str(value) for value in row)
+    # A copy of the table opens no session, even to someone who also holds the secret key.
+    client.cookies.set(SESSION_COOKIE, signer.dumps({**cookie, "sid": row.sid_hash}))
+    assert client.get("/").status_code == 303
+    client.cookies.set(SESSION_COOKIE, signer.dumps(cookie))
+    assert client.get("/").status_code == 200
