@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import statistics
+import time
+
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -55,6 +58,28 @@ def test_outdated_hash_is_replaced_on_sign_in(db):
     assert new != old and "m=8," not in new
     assert authenticate(db, "bob", PASSWORD) is not None
     assert stored_hash(db, "bob") == new  # no needless rehash
+
+
+def _median_seconds(attempt, times: int = 3) -> float:
+    spent = []
+    for _ in range(times):
+        started = time.perf_counter()
+        assert attempt() is None
+        spent.append(time.perf_counter() - started)
+    return statistics.median(spent)
+
+
+def test_an_unknown_name_takes_as_long_as_a_wrong_password(db):
+    """docs/security.md: "A sign-in with an unknown name takes as long as one with a wrong password"."""
+    add_user(db, "alice", "admin", PASSWORD, roles=ROLES)
+    add_user(db, "gone", "nurse", PASSWORD, roles=ROLES)
+    disable_user(db, "gone")
+    authenticate(db, "nobody", PASSWORD)  # the first unknown name makes the stand-in hash once
+    wrong = _median_seconds(lambda: authenticate(db, "alice", "wrong password!!"))
+    assert wrong > 0.005  # an argon2 check: what the others must match
+    for name, password in (("nobody", PASSWORD), ("no such; name", PASSWORD), ("gone", PASSWORD)):
+        spent = _median_seconds(lambda: authenticate(db, name, password))  # noqa: B023 (called at once)
+        assert spent > wrong / 2, (name, spent, wrong)
 
 
 def test_roles_must_be_the_blueprints(db):

@@ -92,3 +92,18 @@ def test_an_export_is_one_entry_with_the_ids_and_no_filter_values(clinic):
     active = sorted(p["id"] for p in clinic.data["patients"] if p["stage"] == "active")
     assert sorted(detail["ids"]) == active and detail["rows"] == 2 and detail["filters"] == ["stage"]
     assert "id_number" in detail["fields"] and "active" not in rows[0].detail
+
+
+def test_every_export_is_audited_even_without_protected_fields(clinic):
+    """docs/security.md: `export` is written for "a CSV or XLSX export of a list (always)"."""
+    admin = clinic.api("admin")
+    assert admin.get("/api/staff/export.csv").status_code == 200  # staff has no PHI, sensitive or encrypted field
+    assert admin.get("/api/staff/export.xlsx").status_code == 200
+    assert admin.get("/api/staff/export.csv", params={"name": "nobody"}).status_code == 200  # no rows at all
+    assert clinic.audit("list") == []
+    rows = clinic.audit("export")
+    assert [(r.entity, r.actor) for r in rows] == [("staff", "token:test-admin")] * 3  # API tokens as token:<name>
+    staff = sorted(s["id"] for s in clinic.data["staff"])
+    details = [detail_of(r) for r in rows]
+    assert [(sorted(d["ids"]), d["rows"]) for d in details] == [(staff, 2), (staff, 2), ([], 0)]
+    assert details[2]["filters"] == ["name"] and "nobody" not in rows[2].detail

@@ -26,10 +26,10 @@ HSTS = "max-age=31536000"
 
 
 class SecurityHeadersMiddleware:
-    """Add the headers; authenticated responses always get `Cache-Control: no-store`.
+    """Add the headers; every response gets `Cache-Control: no-store` but static files.
 
-    Anonymous responses without their own caching rule get `no-store` too (the login
-    form carries a CSRF token); paths under `cacheable_prefixes` keep theirs.
+    Signed-in or not (the login form carries a CSRF token, a public form a patient's
+    link), whatever caching rule a route set; paths under `cacheable_prefixes` keep theirs.
     """
 
     def __init__(
@@ -62,6 +62,4 @@ class SecurityHeadersMiddleware:
     def _set_cache_rule(self, scope: Scope, headers: MutableHeaders) -> None:
         if scope.get("path", "").startswith(self.cacheable_prefixes):
             return
-        authenticated = scope.get("state", {}).get("actor") is not None
-        if authenticated or "cache-control" not in headers:
-            headers["Cache-Control"] = "no-store"
+        headers["Cache-Control"] = "no-store"

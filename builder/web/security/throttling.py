@@ -5,7 +5,8 @@ PostgreSQL database counts the same. An attempt is counted *before* its password
 checked, in one step with the check of the count (`reserve`): the scope locks of the
 account and the address (PostgreSQL) or the write lock (SQLite) make a burst of
 parallel sign-ins take turns, so at most the limit of them is ever checked. A sign-in
-that succeeds removes the account's rows; a failed one leaves its row as the failure.
+that succeeds takes the account's rows off its count (they still count for their
+addresses); a failed one leaves its row as the failure.
 While throttled even the right password is refused (otherwise an attacker would
 learn when a guess was right).
 """
@@ -20,6 +21,8 @@ import sqlalchemy as sa
 from builder.storage.database import write_transaction
 from builder.storage.locks import lock_scopes, scope_key
 from builder.system_tables import login_attempts
+
+CLEARED = ""  # the account of attempts a successful sign-in took off its account's count
 
 
 def account_key(name: str) -> str:
@@ -73,8 +76,12 @@ class LoginThrottle:
         return True
 
     def clear_account(self, name: str) -> None:
-        """After a successful sign-in the account's count starts again (the address's does not)."""
+        """After a successful sign-in the account's count starts again (the address's does not).
+
+        The account's rows stay, counted for their addresses, under `CLEARED`: a name no
+        sign-in has (names are stripped and never empty), so they count for no account.
+        """
         account = account_key(name)
         with write_transaction(self.engine) as conn:
             lock_scopes(conn, [_account_lock(account)])
-            conn.execute(login_attempts.delete().where(login_attempts.c.account == account))
+            conn.execute(login_attempts.update().where(login_attempts.c.account == account).values(account=CLEARED))

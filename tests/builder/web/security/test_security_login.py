@@ -167,3 +167,30 @@ def test_control_characters_in_the_name_are_a_plain_failure(client, runtime, use
 
 def test_overlong_fields_are_a_plain_failure(client, users):
     assert login(client, "a" * 5000, "p" * 5000).status_code == 400
+
+
+def test_a_sign_in_resets_the_accounts_count_but_not_the_addresss(client, settings, users):
+    """docs/security.md: "A successful sign-in resets the account's count (not the address's)"."""
+    assert (settings.login_max_failures, settings.login_max_failures_per_address) == (3, 6)
+    for _ in range(2):
+        assert login(client, "alice", "wrong password!!").status_code == 400
+    assert login(client, "alice").status_code == 303  # the address has made 3 attempts
+    client.cookies.clear()
+    for _ in range(2):  # the account's count started again: 2 more guesses are checked, not refused
+        assert login(client, "alice", "wrong password!!").status_code == 400
+    assert login(client, "guess1", "wrong password!!").status_code == 400  # the address's 6th attempt
+    assert login(client, "guess2", "wrong password!!").status_code == 429  # all 6 still count for it
+    assert login(client, "alice").status_code == 429
+
+
+def test_signing_out_keeps_only_the_language_and_text_size(client, users):
+    """docs/security.md: "Signing out clears the cookie; only the language and text-size choices are kept"."""
+    login(client, "alice")
+    token = session_csrf(client)
+    client.post("/locale", data={"locale": "zh-CN", "csrf_token": token})
+    client.post("/large-text", data={"csrf_token": token})
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    page = client.get("/login", headers={"Accept-Language": "en"})
+    assert "用户名" in page.text and '<body class="large-text">' in page.text
+    assert client.get("/").status_code == 303  # signed out
+    assert client.post("/large-text", data={"csrf_token": token}).status_code == 403  # the old token went too

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+
+import sqlalchemy as sa
+from itsdangerous import URLSafeSerializer
 from security_helpers import ROLES, SESSION_COOKIE, login
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from builder.accounts import create_token, disable_user, enable_user, revoke_token, set_password
+from builder.system_tables import sessions
 
 
 def test_session_expires_after_idle_minutes(client, clock, settings, users):
@@ -93,6 +101,22 @@ def test_authenticated_responses_are_not_cached(client, users):
     assert client.get("/api/ping").headers["cache-control"] == "no-store"
 
 
+def test_only_static_files_may_be_cached(app, client, users):
+    """docs/security.md: "Only `/static/` files may be cached", for anonymous visitors too."""
+
+    async def cacheable(request: Request) -> PlainTextResponse:  # a route that asks to be cached
+        return PlainTextResponse("x", headers={"Cache-Control": "public, max-age=86400"})
+
+    app.router.routes.insert(0, Route("/cacheable", cacheable))
+    for path in ("/login", "/cacheable", "/nowhere"):  # anonymous: a page with a CSRF token, a route, a 404
+        assert client.get(path).headers["cache-control"] == "no-store", path
+    assert "no-store" not in client.get("/static/app.css").headers.get("cache-control", "")
+    login(client, "alice")
+    assert client.get("/cacheable").headers["cache-control"] == "no-store"
+    static = client.get("/static/app.css")
+    assert static.status_code == 200 and "no-store" not in static.headers.get("cache-control", "")
+
+
 def test_bearer_token_acts_with_its_role(runtime, client):
     token = create_token(runtime.engine, "reports", "analyst", roles=ROLES)
     response = client.get("/api/ping", headers={"Authorization": f"Bearer {token}"})
@@ -145,3 +169,19 @@ def test_a_session_ends_after_its_maximum_age_however_active(client, clock, sett
         assert client.get("/").status_code == 200
     clock.advance(minutes=step)
     assert client.get("/").status_code == 303
+
+
+def test_the_server_keeps_only_a_hash_of_each_sign_ins_session_id(client, runtime, settings, users):
+    """docs/security.md: every sign-in is remembered in `crm_session`, "holding only a hash of the session id"."""
+    login(client, "alice")
+    signer = URLSafeSerializer(settings.secret_key, salt="crm.session")
+    cookie = signer.loads(client.cookies[SESSION_COOKIE])
+    with runtime.engine.connect() as conn:
+        [row] = conn.execute(sa.select(sessions)).all()
+    assert row.sid_hash == hashlib.sha256(cookie["sid"].encode()).hexdigest()
+    assert not any(cookie["sid"] in str(value) for value in row)
+    # A copy of the table opens no session, even to someone who also holds the secret key.
+    client.cookies.set(SESSION_COOKIE, signer.dumps({**cookie, "sid": row.sid_hash}))
+    assert client.get("/").status_code == 303
+    client.cookies.set(SESSION_COOKIE, signer.dumps(cookie))
+    assert client.get("/").status_code == 200

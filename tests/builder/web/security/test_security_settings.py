@@ -39,6 +39,25 @@ def test_environment_and_crm_toml_settings(tmp_path):
     assert SecuritySettings.from_project(project, environ={"CRM_SECRET_KEY": "e" * 40}).secret_key == "e" * 40
 
 
+@pytest.mark.parametrize("source", ["environment", "crm.toml", "secret file"])
+def test_the_secret_key_has_at_least_32_characters_wherever_it_comes_from(tmp_path, source):
+    """docs/security.md: "The key must have at least 32 characters"; 32 are enough."""
+
+    def settings_with(key: str) -> SecuritySettings:
+        root = tmp_path / f"clinic{len(key)}"
+        root.mkdir()
+        project = Project(root, {"security": {"secret_key": key}} if source == "crm.toml" else {})
+        if source == "secret file":
+            secret_file(project).write_text(key + "\n", encoding="utf-8")
+        return SecuritySettings.from_project(
+            project, environ={"CRM_SECRET_KEY": key} if source == "environment" else {}
+        )
+
+    with pytest.raises(ProjectError, match=r"short|32"):
+        settings_with("k" * 31)
+    assert settings_with("k" * 32).secret_key == "k" * 32
+
+
 @pytest.mark.parametrize(
     "section",
     [
