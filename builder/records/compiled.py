@@ -51,6 +51,11 @@ class CompiledField:
         """`readonly_if` of the field and of every form section holding it: any true locks it."""
         return ([self.readonly_if] if self.readonly_if is not None else []) + self.section_readonly_if
 
+    @functools.cached_property
+    def has_limits(self) -> bool:
+        """A `min` or `max`, literal or expression: most fields have neither, and skip working them out."""
+        return not (self.minimum is None and self.maximum is None and self.spec.min is None and self.spec.max is None)
+
     def limit(self, which: str, record: dict[str, Any], evaluate: Callable[[Expression, dict], Any]) -> Any:
         """The field's min or max: a literal, or an expression (`today()`) evaluated for `record`."""
         expression = self.minimum if which == "min" else self.maximum
@@ -92,6 +97,11 @@ class CompiledEntity:
     @functools.cached_property
     def child_fields(self) -> tuple[CompiledField, ...]:
         return tuple(f for f in self.fields.values() if not f.kind.stored)
+
+    @functools.cached_property
+    def filtered_links(self) -> tuple[CompiledField, ...]:
+        """Links with a `filter:` (link_filters.py): most entities have none, and their writes skip the pass."""
+        return tuple(f for f in self.fields.values() if f.spec.filter and f.spec.to)
 
     @property
     def has_phi(self) -> bool:

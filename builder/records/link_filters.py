@@ -87,12 +87,13 @@ def check_link_filters(
     A link left as it was is not judged again when nothing it depends on changed (a
     doctor who later moved department stays on last year's visits).
     """
+    if not entity.filtered_links:
+        return []
     creating = not stored  # a new record: every link it holds is judged, a default one too
     changed = {name for name, value in typed.items() if value != stored.get(name)}
     errors: list[FieldError] = []
-    for name, field in entity.fields.items():
-        source = field.spec.filter
-        value = record.get(name)
+    for field in entity.filtered_links:
+        name, source, value = field.name, field.spec.filter, record.get(field.name)
         if not source or not field.spec.to or value is None or name in skip:
             continue
         if not creating and name not in changed and not (record_names(source) & changed):

@@ -139,24 +139,26 @@ def check_fields(
     errors: list[FieldError] = []
     for name, field in entity_fields.items():
         value: Any = record.get(name)
-        path = f"{prefix}{name}"
         if field.kind.is_empty(value):
             if _required(field, record, evaluate) and field.compute is None and _visible(field, record, evaluate):
-                errors.append(_error(path, "required", locale))
+                errors.append(_error(f"{prefix}{name}", "required", locale))
             continue
         if field.children:
             rows_evaluate = evaluate.for_rows(name, record)
             for i, row in enumerate(value):
-                errors.extend(check_fields(field.children, row, rows_evaluate, locale, prefix=f"{path}.{i}."))
+                errors.extend(check_fields(field.children, row, rows_evaluate, locale, prefix=f"{prefix}{name}.{i}."))
             continue
         try:
-            field.kind.validate(
-                value, field.spec, field.limit("min", record, evaluate), field.limit("max", record, evaluate)
-            )
+            if field.has_limits:
+                field.kind.validate(
+                    value, field.spec, field.limit("min", record, evaluate), field.limit("max", record, evaluate)
+                )
+            else:
+                field.kind.validate(value, field.spec)
         except FieldValueError as exc:
-            errors.append(_error(path, exc.code, locale, **exc.params))
+            errors.append(_error(f"{prefix}{name}", exc.code, locale, **exc.params))
         except RuleError as exc:
-            errors.append(_rule_failed(path, field, locale, exc))
+            errors.append(_rule_failed(f"{prefix}{name}", field, locale, exc))
     return errors
 
 
