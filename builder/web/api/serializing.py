@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import json
 from typing import Any
 
 from builder.records.compiled import CompiledEntity, CompiledField
+from engines.forms import FieldType
 
 _AS_IS = frozenset({int, str, bool, float})
 
@@ -45,8 +47,39 @@ def rows_json(fields: dict[str, CompiledField], row: dict[str, Any]) -> dict[str
 
 
 def record_json(entity: CompiledEntity, record: dict[str, Any]) -> dict[str, Any]:
-    """A record from the record service (readable fields only) as a JSON object."""
-    return rows_json(entity.fields, record)
+    """A record from the record service (readable fields only) as a JSON object.
+
+    Each key's conversion is worked out once per entity (`_json_plan`): a list of 50 records asks
+    the same question of every key 50 times, and most answers are "as it is"."""
+    plan = entity.derived.get(_PLAN)
+    if plan is None:
+        plan = entity.derived[_PLAN] = _json_plan(entity)
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        convert = plan.get(key, system_json)
+        out[key] = value if convert is None or value is None else convert(value)
+    return out
+
+
+_PLAN = "api_json_plan"
+# the system columns' types are the schema's own: ids and names as they are, the stamps as ISO text
+_SYSTEM_PLAN = {
+    "id": None,
+    "version": None,
+    "created_by": None,
+    "updated_by": None,
+    "created_at": system_json,
+    "updated_at": system_json,
+}
+
+
+def _json_plan(entity: CompiledEntity) -> dict[str, Any]:
+    """Per field: None when its value is already JSON (the type's `to_json` is the identity), else how to convert."""
+    plan: dict[str, Any] = dict(_SYSTEM_PLAN)
+    for name, field in entity.fields.items():
+        as_is = not field.children and type(field.kind).to_json is FieldType.to_json
+        plan[name] = None if as_is else functools.partial(field_json, field)
+    return plan
 
 
 def jsonable(value: Any) -> Any:
