@@ -9,6 +9,7 @@ be half applied). PostgreSQL goes through psycopg 3 whatever driver the URL name
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from .private_files import create_private_file
 SQLITE_CACHE_KB = 64_000
 SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_WRITE_LOCK_POLL_SECONDS = 0.001  # how often a writer waiting for SQLite's write lock tries again
+SQLITE_QUICK_WAIT_MS = 50  # how long SQLite's own busy handler waits for the write lock first (see _begin_immediate)
 CONNECT_TIMEOUT_SECONDS = 5
 
 
@@ -85,35 +87,45 @@ def _configure_sqlite(engine: sa.Engine) -> None:
 
 
 def _begin_immediate(connection: sa.Connection) -> None:
-    """BEGIN IMMEDIATE, waiting for the write lock by trying again every millisecond, up to the busy timeout.
+    """BEGIN IMMEDIATE: SQLite's own wait first, then a try every millisecond, up to the busy timeout.
 
-    SQLite's own busy handler sleeps longer and longer between tries (100 ms each after
-    the first 0.2 s). A writer waiting behind back-to-back transactions (a migration's
+    SQLite's busy handler sleeps longer and longer between tries (1, 2, 5, 10 ms ..., 100 ms each
+    after the first 0.2 s). A writer waiting behind back-to-back transactions (a migration's
     batches, an import's) got in only when a try happened to fall in the few milliseconds
     between two of them: at a million rows, requests during `crm migrate` waited 1.1–1.4 s
-    (docs/performance.md). Trying every millisecond finds the first such gap. Only for
-    BEGIN IMMEDIATE (the busy timeout is off while it tries): other waits keep SQLite's handler.
+    (docs/performance.md). Trying every millisecond finds the first such gap. The first
+    SQLITE_QUICK_WAIT_MS are still SQLite's: its handler waits in C without holding Python's
+    GIL, so the requests of one server queued for each other's short writes (a list's read
+    audit) do not take turns with the writer they wait for, as pollers in Python would
+    (bench/api.py's list fell from 0.85 to 0.75 of the baseline). Only for BEGIN IMMEDIATE:
+    other waits keep SQLite's handler.
     """
     raw = connection.connection.driver_connection
     assert raw is not None
-    raw.execute("PRAGMA busy_timeout=0")
+    raw.execute(f"PRAGMA busy_timeout={SQLITE_QUICK_WAIT_MS}")
     try:
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000  # the quick wait included
+        with contextlib.suppress(sqlite3.OperationalError):  # busy or not, the loop below says
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        raw.execute("PRAGMA busy_timeout=0")
+        while time.monotonic() < deadline:
+            try:  # straight to the driver: a refusal through SQLAlchemy costs a wrapped exception (0.1 ms)
+                raw.execute("BEGIN IMMEDIATE")
                 return
-            except sa.exc.OperationalError as exc:
-                if not _is_busy(exc) or time.monotonic() >= deadline:
-                    raise
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    break
             time.sleep(SQLITE_WRITE_LOCK_POLL_SECONDS)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")  # once more, through SQLAlchemy: its error if refused
     finally:
         raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
-def _is_busy(exc: sa.exc.OperationalError) -> bool:
+def _is_busy(exc: Exception) -> bool:
     """SQLITE_BUSY: another connection holds the write lock ("database is locked")."""
-    return "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 @dataclass(frozen=True)
