@@ -1,4 +1,5 @@
-"""docs/api.md promises checked through the ASGI client: created/updated ranges as filters (line 111)."""
+"""docs/api.md promises checked through the ASGI client: created/updated ranges as filters (line 111) and
+error messages in the caller's language (lines 245-246)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,16 @@ def test_created_and_updated_ranges_filter_for_any_lister_and_only_as_ranges(cli
             assert refused.status_code == 400, (role, name, refused.text)
             assert [(e["field"], e["code"]) for e in refused.json()["errors"]] == [(name, "unknown_field")]
 
+
+def test_errors_speak_the_accept_language(clinic):
+    api = clinic.api("admin")
+    body = {"name": "王芳", "phone": "12345"}
+    english = api.post("/api/patient", json=body, headers={"Accept-Language": "en"})
+    chinese = api.post("/api/patient", json=body, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert english.status_code == chinese.status_code == 422
+    (said_en,) = [e["message"] for e in english.json()["errors"] if e["field"] == "phone"]
+    (said_zh,) = [e["message"] for e in chinese.json()["errors"] if e["field"] == "phone"]
+    assert said_en == "Enter a valid phone number."
+    assert said_zh != said_en and any("\u4e00" <= c <= "\u9fff" for c in said_zh)
+    unknown = api.get("/api/patient", params={"nope": "1"}, headers={"Accept-Language": "zh-CN"})
+    assert unknown.status_code == 400 and any("\u4e00" <= c <= "\u9fff" for c in unknown.json()["errors"][0]["message"])
