@@ -105,8 +105,8 @@ def _begin_immediate(connection: sa.Connection) -> None:
     raw.execute(f"PRAGMA busy_timeout={SQLITE_QUICK_WAIT_MS}")
     try:
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000  # the quick wait included
-        with contextlib.suppress(sqlite3.OperationalError):  # busy or not, the loop below says
-            raw.execute("BEGIN IMMEDIATE")
+        with contextlib.suppress(sa.exc.OperationalError):  # busy or not, the loop below says
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # through SQLAlchemy, seen by its events
             return
         raw.execute("PRAGMA busy_timeout=0")
         while time.monotonic() < deadline:
