@@ -2,10 +2,13 @@
 
 SQLite can change most of these only by copying the table (Alembic's batch mode), so
 all the alterations of one table run inside one `batch_alter_table` block, in the
-`order` below: constraints are dropped before columns change and added after. A type
-change within one SQLite affinity (text of any length) is made before the block, in
-the schema alone (sqlite_retype.py), and adds nothing to it: no copy. If SQLite refuses
-to write its schema (defensive mode), that change joins the block and the table is copied.
+`order` below: constraints are dropped before columns change and added after. Adding or
+dropping an index needs no copy (Alembic runs CREATE/DROP INDEX); anything else does. A
+type change within one SQLite affinity (text of any length) is made before the block, in
+the schema alone (sqlite_retype.py), and adds nothing to it: no copy. The plan makes it
+part of the copy instead when the table is copied for another change anyway, or when this
+SQLite refuses to write its schema (defensive mode, found when planning; should it refuse
+only at apply, the change joins the block there and the table is copied).
 PostgreSQL runs the same block as plain ALTER statements.
 """
 
@@ -41,7 +44,11 @@ class Alteration(Step):
         raise NotImplementedError
 
     def copies_table(self, dialect: str) -> bool:
-        """Whether SQLite must copy the table for this change (its search indexes are then made again)."""
+        """Whether SQLite must copy the table for this change (its search indexes are then made again).
+
+        Alembic's batch mode copies the table for every change but CREATE/DROP INDEX
+        (`SQLiteImpl.requires_recreate_in_batch`).
+        """
         return dialect == "sqlite"
 
     def apply(self, ops: Operations) -> None:
@@ -88,6 +95,9 @@ class DropIndex(Alteration):
     def describe(self) -> str:
         return f"drop index {self.name} on {self.table}"
 
+    def copies_table(self, dialect: str) -> bool:
+        return False  # DROP INDEX, also in SQLite's batch mode
+
     def apply_batch(self, batch: BatchOperations) -> None:
         batch.drop_index(self.name)
 
@@ -108,6 +118,7 @@ class ChangeType(Alteration):
     check: LengthCheck | None = field(default=None, kw_only=True)
     dialect: str = field(default="", kw_only=True)
     refused: bool = field(default=False, init=False, repr=False, compare=False)  # SQLite would not edit its schema
+    copied: str = field(default="", init=False, compare=False)  # why SQLite copies the table though it need not
     order: ClassVar[int] = 3
 
     @property
@@ -122,9 +133,14 @@ class ChangeType(Alteration):
         )
 
     @property
-    def in_place(self) -> bool:
-        """SQLite, same affinity (text of any length...): only the declared type changes, no copy (sqlite_retype.py)."""
+    def retypable(self) -> bool:
+        """SQLite, same affinity (text of any length...): the declared type alone could change (sqlite_retype.py)."""
         return self.dialect == "sqlite" and retypes_in_place(self.declared, self.new_type)
+
+    @property
+    def in_place(self) -> bool:
+        """Only the declared type changes, no copy: unless the plan has the table copied (`copied` says why)."""
+        return self.retypable and not self.copied
 
     def copies_table(self, dialect: str) -> bool:
         return dialect == "sqlite" and not self.in_place
@@ -133,6 +149,8 @@ class ChangeType(Alteration):
         """What is kept, what checks the length, what is copied (the plan says what really happens)."""
         if self.in_place:
             return "; only the declared type changes, the table is not copied"
+        if self.copied:
+            return f"; {self.copied}"
         if self.dialect != "postgresql" or not self._texts():
             return ""
         if self._checked_length() is not None:
@@ -335,6 +353,9 @@ class AddIndex(Alteration):
 
     def describe(self) -> str:
         return f"add {'unique ' if self.unique else ''}index on {self.table}.{', '.join(self.columns)}"
+
+    def copies_table(self, dialect: str) -> bool:
+        return False  # CREATE INDEX, also in SQLite's batch mode
 
     def examine(self, connection: sa.Connection) -> None:
         if self.unique:

@@ -22,7 +22,7 @@ from alembic.operations import Operations
 from engines.forms import EntitySpec
 
 from ..tables import build_schema
-from .alterations import Alteration
+from .alterations import Alteration, ChangeType
 from .diffs import steps_from_diffs
 from .encryption import plan_encryption_changes
 from .errors import MigrationError, MigrationRefused
@@ -33,6 +33,7 @@ from .length_checks import read_length_checks, type_comparer
 from .naming import BlueprintNames
 from .operations import DropTable, Phase, Step
 from .renames import plan_renames
+from .sqlite_retype import accepts_schema_edits
 
 SYSTEM_PREFIX = "crm_"
 
@@ -158,13 +159,31 @@ def _plan_in_transaction(
         if step.phase in (Phase.CREATE_TABLE, Phase.ADD_COLUMN):
             step.apply(operations)
     steps += plan_fills(entities, connection, names, target, timezone)
-    dialect = connection.dialect.name
-    copied = {s.table for s in steps if isinstance(s, Alteration) and s.copies_table(dialect)}
+    copied = _plan_sqlite_copies(connection, steps)
     index_steps, notes = plan_indexes(entities, connection, names, owned, copied)
     steps += index_steps
     for step in steps:
         step.examine(connection)
     return sorted(steps, key=lambda s: _order(s, steps)), notes
+
+
+REFUSED_COPY = "this SQLite does not allow editing its schema, so the table is copied"
+OTHER_COPY = "the table is copied for its other changes"
+
+
+def _plan_sqlite_copies(connection: sa.Connection, steps: list[Step]) -> set[str]:
+    """The tables SQLite will copy to alter them; a type change it could make in place joins the copy then.
+
+    Whether this SQLite writes its schema at all (not in defensive mode) is asked once, if needed.
+    """
+    dialect = connection.dialect.name
+    alterations = [s for s in steps if isinstance(s, Alteration)]
+    retypes = [s for s in alterations if isinstance(s, ChangeType) and s.retypable]
+    copied = {s.table for s in alterations if s.copies_table(dialect) and not any(s is r for r in retypes)}
+    refused = bool(retypes) and not accepts_schema_edits(connection)
+    for step in retypes:
+        step.copied = REFUSED_COPY if refused else OTHER_COPY if step.table in copied else ""
+    return copied | {s.table for s in retypes if s.copied}
 
 
 def _order(step: Step, steps: list[Step]) -> tuple[int, int, str, int]:

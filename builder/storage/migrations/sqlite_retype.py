@@ -13,8 +13,10 @@ the migration's transaction; the new text is first checked in a scratch database
 define the same columns, keys and indexes with only that one type changed.
 
 A SQLite in defensive mode (SQLITE_DBCONFIG_DEFENSIVE, or an authorizer) refuses to
-write its schema: the edit, in a savepoint, is rolled back and `retype` says so; the
-caller then copies the table the ordinary way, in the same transaction (alterations.py).
+write its schema: the plan asks it first (`accepts_schema_edits`) and plans a table copy
+instead. Should it refuse at apply all the same, the edit, in a savepoint, is rolled back
+and `retype` says so; the caller then copies the table the ordinary way, in the same
+transaction (alterations.py).
 
 Integers never go this way: `INTEGER PRIMARY KEY` is the rowid and `BIGINT PRIMARY KEY`
 is not, so the declared type can change how rows are stored.
@@ -23,6 +25,7 @@ is not, so the declared type can change how rows are stored.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -199,6 +202,38 @@ def _refused(exc: sa.exc.DBAPIError) -> bool:
     return isinstance(exc.orig, sqlite3.DatabaseError) and any(words in str(exc.orig) for words in _REFUSALS)
 
 
+def accepts_schema_edits(connection: sa.Connection) -> bool:
+    """Whether this SQLite lets `retype` write its schema: the statements it runs, changing nothing.
+
+    In defensive mode `PRAGMA writable_schema = ON` is ignored (it reads back 0) and
+    sqlite_master stays read-only; an authorizer may refuse the pragma or the UPDATE.
+    In a savepoint of the caller's transaction, `writable_schema` off again at once.
+    """
+
+    def edit() -> bool:
+        if not connection.exec_driver_sql("PRAGMA writable_schema").scalar():
+            return False
+        connection.exec_driver_sql("UPDATE sqlite_master SET sql = sql WHERE 0")
+        return True
+
+    return _with_writable_schema(connection, edit)
+
+
+def _with_writable_schema(connection: sa.Connection, edit: Callable[[], bool]) -> bool:
+    """`edit()` in a savepoint with `PRAGMA writable_schema` on; False, rolled back, when SQLite refuses it."""
+    try:
+        with connection.begin_nested():
+            connection.exec_driver_sql("PRAGMA writable_schema = ON")
+            try:
+                return edit()
+            finally:
+                connection.exec_driver_sql("PRAGMA writable_schema = OFF")
+    except sa.exc.DBAPIError as exc:
+        if not _refused(exc):
+            raise
+        return False
+
+
 def index_definitions(connection: sa.Connection, table: str) -> dict[str, str]:
     """Name -> CREATE INDEX of each of `table`'s indexes made by a statement (not a constraint's own)."""
     found = connection.exec_driver_sql(
@@ -233,18 +268,12 @@ def retype(ops: Operations, table: str, column: str, new_type: Any) -> bool:
         return True
     _check_same_but_type(found, new_sql, table, column, declared)
     version = connection.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    try:
-        with connection.begin_nested():
-            connection.exec_driver_sql("PRAGMA writable_schema = ON")
-            try:
-                connection.exec_driver_sql(
-                    "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (new_sql, table)
-                )
-                connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
-            finally:
-                connection.exec_driver_sql("PRAGMA writable_schema = OFF")
-    except sa.exc.DBAPIError as exc:
-        if not _refused(exc):
-            raise
-        return False
-    return True
+
+    def edit() -> bool:
+        connection.exec_driver_sql(
+            "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?", (new_sql, table)
+        )
+        connection.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")
+        return True
+
+    return _with_writable_schema(connection, edit)

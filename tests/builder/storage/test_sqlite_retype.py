@@ -173,7 +173,7 @@ patient:
     ],
 )
 def test_a_sqlite_that_will_not_edit_its_schema_gets_the_table_copied(tmp_path, entities_from, keyring, refuse):
-    """Encrypting a field (VARCHAR(40) -> TEXT): the in-place edit is refused, the same migration copies the table."""
+    """Encrypting a field (VARCHAR(40) -> TEXT): the plan finds the schema edit refused and copies the table."""
     engine = make_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}", check=False)  # no connection before `refuse`
     sa.event.listen(engine, "connect", refuse)
     try:
@@ -188,12 +188,21 @@ def test_a_sqlite_that_will_not_edit_its_schema_gets_the_table_copied(tmp_path, 
         assert {"sx_patient_city_prefix", "sx_patient_phone_last4"} <= set(indexes)
         encrypted = entities_from(BEFORE.replace("max_length: 40", "encrypted: true"))
         plan = plan_migration(engine, encrypted)
-        assert "only the declared type changes" in "\n".join(plan.describe())  # the plan cannot know
-        assert "UPDATE sqlite_master" in migration_sql(engine, plan)
+        assert [line.strip() for line in plan.describe()] == [
+            "add field search index of patient.name",
+            "widen field patient.name (text, encrypted): VARCHAR(40) -> TEXT (longer text; this SQLite does not "
+            "allow editing its schema, so the table is copied)",
+            "add index on patient.name__hash",
+            "encrypt the existing values of patient.name (text, encrypted) (1 values)",
+            "add prefix search index on patient.city (again: the table is copied)",
+            "add last 4 digits search index on patient.phone (again: the table is copied)",
+        ]
+        sql = migration_sql(engine, plan)
+        assert "UPDATE sqlite_master" not in sql and "_alembic_tmp_patient" in sql
 
-        result = apply_migration(engine, plan, keyring=keyring)
+        result = _apply_as_planned(engine, plan, keyring=keyring)
 
-        assert "patient: copied to change the type of name (SQLite does not allow editing its schema)" in result.summary
+        assert result.summary == [line.strip() for line in plan.describe()]  # nothing the plan did not say
         assert _rootpage(engine) != before, "the table was not copied"
         [(ann, ann_index, lyon), (none, no_index, oslo)] = rows(engine, "patient", "name", "name__hash", "city")
         assert keyring.decrypt(ann, "patient.name") == "Ann Lee" and ann_index == keyring.blind_index("Ann Lee")
@@ -208,16 +217,23 @@ def test_a_sqlite_that_will_not_edit_its_schema_gets_the_table_copied(tmp_path, 
         engine.dispose()
 
 
-def test_a_refused_lengthening_copies_the_table_and_keeps_its_indexes_as_they_were(tmp_path, entities_from):
-    """Only the type changes, so the plan makes no index again: the copy itself must keep them, collation and all."""
-    engine = make_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}", check=False)
+def test_a_schema_edit_refused_only_at_apply_copies_the_table_and_keeps_its_indexes_as_they_were(
+    tmp_path, entities_from
+):
+    """Planned where SQLite writes its schema, applied where it does not (the apply step falls back to a copy).
+
+    Only the type changes, so the plan makes no index again: the copy itself must keep them, collation and all,
+    and the summary says the table was copied after all.
+    """
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    planner, engine = make_engine(url, check=False), make_engine(url, check=False)
     sa.event.listen(engine, "connect", _deny_writable_schema)
     try:
         apply_migration(engine, plan_migration(engine, entities_from(BEFORE)))
         insert(engine, "patient", {"name": "Ann Lee", "city": "Lyon", "phone": "+8613912345678"})
         before, indexes = _rootpage(engine), _indexes(engine)
         longer = entities_from(BEFORE.replace("max_length: 30", "max_length: 60"))
-        plan = plan_migration(engine, longer)
+        plan = plan_migration(planner, longer)
         assert [line.strip() for line in plan.describe()] == [
             "widen field patient.city (text): VARCHAR(30) -> VARCHAR(60) (longer text; only the declared type changes, "
             "the table is not copied)"
@@ -236,5 +252,85 @@ def test_a_refused_lengthening_copies_the_table_and_keeps_its_indexes_as_they_we
             declared = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'patient'").scalar_one()
         assert "city VARCHAR(60)" in declared
         assert plan_migration(engine, longer).is_empty
+    finally:
+        planner.dispose()
+        engine.dispose()
+
+
+def _says_copied(lines: list[str]) -> bool:
+    """Whether the plan's lines say patient's table is copied (and none says it is not, at the same time)."""
+    text = "\n".join(lines)
+    copied, kept = "the table is copied" in text, "the table is not copied" in text
+    assert not (copied and kept), text
+    return copied
+
+
+def _apply_as_planned(engine: sa.Engine, plan, **options):
+    """Apply `plan`; the table must have been copied (another rootpage) exactly when the plan and summary said so."""
+    before = _rootpage(engine)
+    result = apply_migration(engine, plan, **options)
+    copied = _rootpage(engine) != before
+    assert _says_copied(plan.describe()) == copied, (copied, plan.describe())
+    assert _says_copied(result.summary) == copied, (copied, result.summary)
+    return result
+
+
+PLANS = {
+    # encrypting: the declared type in place, the hash column added, its index made: nothing copies
+    "encrypt": (
+        {"max_length: 40": "encrypted: true"},
+        [
+            "add field search index of patient.name",
+            "widen field patient.name (text, encrypted): VARCHAR(40) -> TEXT (longer text; only the declared type "
+            "changes, the table is not copied)",
+            "add index on patient.name__hash",
+            "encrypt the existing values of patient.name (text, encrypted) (1 values)",
+        ],
+    ),
+    # a new index alone: CREATE INDEX, no copy, so no search index is made again
+    "index": (
+        {"max_length: 40}": "max_length: 40, index: true}"},
+        ["add index on patient.name"],
+    ),
+    # a unique constraint copies the table: the longer text goes with the copy, the search indexes are made again
+    "unique": (
+        {"max_length: 30}": "max_length: 60, unique: true}"},
+        [
+            "drop index ix_patient_city on patient",
+            "widen field patient.city (text): VARCHAR(30) -> VARCHAR(60) (longer text; the table is copied for its "
+            "other changes)",
+            "make patient.city (text) unique",
+            "add prefix search index on patient.city (again: the table is copied)",
+            "add last 4 digits search index on patient.phone (again: the table is copied)",
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("change", list(PLANS))
+def test_the_plan_says_which_changes_copy_the_table(tmp_path, entities_from, keyring, change):
+    """Plan, --dry-run and summary say "copied" exactly when the rootpage changes (a SQLite that edits its schema)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'crm.sqlite3'}", check=False)
+    try:
+        apply_migration(engine, plan_migration(engine, entities_from(BEFORE)))
+        insert(engine, "patient", {"name": "Ann Lee", "city": "Lyon", "phone": "+8613912345678"})
+        indexes = _indexes(engine)
+        replacements, expected = PLANS[change]
+        blueprint = BEFORE
+        for old, new in replacements.items():
+            blueprint = blueprint.replace(old, new)
+        after = entities_from(blueprint)
+        plan = plan_migration(engine, after)
+        assert [line.strip() for line in plan.describe()] == expected
+        sql = migration_sql(engine, plan)
+        assert ("_alembic_tmp_patient" in sql) == _says_copied(plan.describe())
+        assert ("UPDATE sqlite_master" in sql) == ("only the declared type changes" in "\n".join(plan.describe()))
+
+        result = _apply_as_planned(engine, plan, keyring=keyring)
+
+        assert result.summary == expected
+        search = {name: sql for name, sql in _indexes(engine).items() if name.startswith("sx_")}
+        assert search == {name: sql for name, sql in indexes.items() if name.startswith("sx_")}  # copied or not
+        assert plan_migration(engine, after).is_empty
     finally:
         engine.dispose()
