@@ -29,6 +29,8 @@ NUMBERS = ("integer", "decimal")
 ORDERED = NUMBERS + ("date", "datetime")
 DATES = ("date", "datetime")
 NOT_GROUPABLE = ("table", "multi_select")
+# Names the app's own report pages take: `POST /api/reports/preview` and `/reports/designer`.
+RESERVED_NAMES = frozenset({"designer", "preview"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ def unknown_name(kind: str, name: str, candidates: object, loc: Loc, code: str) 
 def check_report(ctx: ReportContext, name: str, spec: ReportSpec) -> Iterator[Problem]:
     """Every problem of report `name`, located from the blueprint root."""
     loc: Loc = ("reports", name)
+    if name in RESERVED_NAMES:
+        message = f"a report cannot be called `{name}`: /reports/{name} and /api/reports/{name} are the app's own"
+        yield Problem(loc, "report.reserved_name", message, "choose another name")
     if spec.source not in ctx.entities:
         yield unknown_name("entity", spec.source, ctx.entities, loc + ("source",), "report.unknown_entity")
         return

@@ -36,7 +36,7 @@ SCHEDULE = (
 )
 
 
-def blueprint_with_schedule(tmp_path):
+def blueprint_with_schedule(tmp_path, schedule: str = SCHEDULE):
     copy = tmp_path / "clinic"
     shutil.copytree(CLINIC, copy)
     staff = copy / "entities" / "staff.yaml"
@@ -49,7 +49,7 @@ def blueprint_with_schedule(tmp_path):
     text = visits.read_text(encoding="utf-8")
     anchor = "  chart: {type: line, x: month, y: revisit_rate, series: doctor}\n"
     assert anchor in text
-    visits.write_text(text.replace(anchor, anchor + SCHEDULE, 1), encoding="utf-8")
+    visits.write_text(text.replace(anchor, anchor + schedule, 1), encoding="utf-8")
     return copy
 
 
@@ -141,3 +141,35 @@ def test_a_role_without_addresses_is_skipped_and_a_missed_monday_is_not_sent_lat
 def test_a_report_mailed_through_a_channel_crm_toml_lacks_is_named(world):
     with pytest.raises(ProjectError, match=r"no \[channels.NAME\] table for `email` \(report revisit_rate\)"):
         check_report_channels(world.runtime.blueprint.reports, {}, "crm.toml")
+
+
+def test_a_report_the_role_may_not_run_is_dead_with_the_reason_and_sends_nothing(tmp_path, database_url):
+    # Marketing has no right on visits; the mail to it cannot be built, the doctors' still goes.
+    to_marketing = SCHEDULE.replace("to_roles: [doctor, analyst]", "to_roles: [marketing, doctor]")
+    runtime = build_runtime(tmp_path / "project", database_url, blueprint_with_schedule(tmp_path, to_marketing))
+    try:
+        actors = create_users(runtime)
+        data = seed_clinic(runtime, actors)
+        marketing = {"name": "Marketing", "email": "growth@clinic.example", "user": actors["marketing"].id}
+        runtime.records.create(SYSTEM, "staff", marketing)
+        li = data["staff"][0]
+        runtime.records.update(SYSTEM, "staff", li["id"], {"email": "li@clinic.example"}, li["version"])
+        world = World(runtime, data, actors)
+        with SmtpStandIn() as server:
+            run = jobs(world, server)
+            run(SUNDAY_NOON)
+            run(MONDAY_SEVEN + dt.timedelta(minutes=5))
+            run(MONDAY_SEVEN + dt.timedelta(hours=2))  # a dead row is never tried again
+        assert [mail["to"] for mail in server.mails] == ["li@clinic.example"]
+        with world.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(outbox.c.recipient, outbox.c.status, outbox.c.reason, outbox.c.attempts).order_by(outbox.c.id)
+            ).all()
+            roles = conn.execute(sa.select(audit.c.role).where(audit.c.action == "report")).scalars().all()
+        (_, status, reason, attempts), doctors = rows
+        assert (status, attempts) == ("dead", 1)
+        assert reason == "report revisit_rate failed: role `marketing` may not run reports on visit records"
+        assert (doctors.recipient, doctors.status) == ("role:doctor", "sent")
+        assert roles == ["doctor"]  # a refused run is not audited
+    finally:
+        runtime.close()

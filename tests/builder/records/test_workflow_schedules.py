@@ -6,12 +6,12 @@ import datetime as dt
 import threading
 
 import pytest
-from workflow_helpers import LOADED, Clinic, clinic_fixture
+from workflow_helpers import LOADED, Clinic, clinic_fixture, clinic_variant
 
 from builder.records import SYSTEM, RecordService
 from builder.records.schedule_jobs import run_due_schedules
 from builder.storage.database import make_engine
-from builder.system_tables import outbox, schedules
+from builder.system_tables import audit, outbox, schedules
 
 UTC = dt.UTC
 FIRST_OF_JANUARY_0905 = dt.datetime(2027, 1, 1, 1, 5, tzinfo=UTC)  # 09:05 in Shanghai
@@ -137,3 +137,46 @@ def test_a_round_with_nothing_due_gives_the_earliest_next_run(clinic):
     run_due_schedules(clinic.service, dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC))
     handled, earliest = _run_due(clinic.service, dt.datetime(2026, 12, 2, 2, 0, tzinfo=UTC))
     assert (handled, earliest) == (0, dt.datetime(2027, 1, 1, 1, 0))
+
+
+NUDGE = """\
+automations:
+  nudge:                            # daily: a message to the assignee, then five more attempts (at most 20)
+    entity: follow_up
+    schedule: "0 9 * * *"
+    for_each: "status == 'open'"
+    do:
+      - notify: {to: assignee, channel: inbox, template: follow_up_overdue}
+      - update: {values: {attempts: "attempts + 5"}}
+"""
+
+
+def test_one_record_that_fails_is_counted_and_named_and_the_others_still_get_theirs(tmp_path, database_url):
+    """Each selected record runs in its own savepoint: the refused one leaves no trace but its name in last_result."""
+    clinic_gen = clinic_fixture(database_url, clinic_variant(tmp_path / "clinic", NUDGE))
+    clinic = next(clinic_gen)
+    try:
+        made = {}
+        for name, attempts in [("first", 0), ("full", 18), ("last", 1)]:  # 18 + 5 is past the field's max of 20
+            values = {
+                "patient": clinic.patient,
+                "assignee": clinic.doctor,
+                "due_on": "2027-01-15",
+                "attempts": attempts,
+            }
+            made[name] = clinic.service.create(SYSTEM, "follow_up", values)["id"]
+        assert run_due_schedules(clinic.service, dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC)) == 0  # planned
+        clinic.clock.now = dt.datetime(2026, 12, 2, 9, 5)
+        assert run_due_schedules(clinic.service, dt.datetime(2026, 12, 2, 1, 5, tzinfo=UTC)) == 1
+        attempts = {name: clinic.service.get(SYSTEM, "follow_up", i)["attempts"] for name, i in made.items()}
+        assert attempts == {"first": 5, "full": 18, "last": 6}
+        messages = clinic.rows(outbox, automation="nudge")
+        assert sorted(r.record_id for r in messages) == [made["first"], made["last"]]  # not the failed one's
+        updates = [r.record_id for r in clinic.rows(audit, entity="follow_up", action="update")]
+        assert sorted(updates) == [made["first"], made["last"]]
+        [row] = clinic.rows(schedules, automation="nudge")
+        assert row.last_result.startswith(f"2 records, 1 failed: follow_up {made['full']}: ")
+        assert "attempts" in row.last_result
+        assert row.next_run == dt.datetime(2026, 12, 3, 1, 0)  # moved on all the same
+    finally:
+        next(clinic_gen, None)
