@@ -148,6 +148,19 @@ def test_split_blueprint_error_in_an_entity_file_written_bare(write):
     ]
 
 
+def test_hidden_files_and_folders_of_a_blueprint_directory_are_not_read(write):
+    """blueprints.md: every .yaml/.yml/.json file is read, in name order; hidden files and folders are skipped."""
+    write("app: {name: demo}\n", "bp/app.yaml")
+    write("patient:\n  fields:\n    name: {type: text}\n", "bp/entities/patient.yaml")
+    write("visit:\n  fields:\n    patient: {type: link, to: patient}\n", "bp/entities/visit.yml")
+    write("patient: {fields: {name: {type: phone}}}\n", "bp/entities/.patient.yaml")  # an editor's copy
+    write("app: {name: [broken\n", "bp/.drafts/app.yaml")  # a hidden folder, not even parsed
+    write('{"entities": {"patient": {"fields": {}}}}', "bp/.git/old.json")
+    loaded = load_blueprint("bp")
+    assert sorted(loaded.blueprint.entities) == ["patient", "visit"]
+    assert loaded.blueprint.entities["patient"].fields["name"].type == "text"
+
+
 def test_unknown_key(write):
     path = write(HEAD + "entities:\n  patient:\n    fields:\n      name:\n        type: text\n        requird: true\n")
     assert problems_of(path) == [

@@ -220,3 +220,14 @@ entities:
 def test_bad_rows_are_a_clear_error(clinic, rows, message):
     result = crm("seed", "-p", clinic, "--rows", rows)
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_an_unknown_entity_in_rows_names_the_known_ones_and_seeds_nothing(clinic):
+    """seeding.md: `--rows ENTITY=N` with an unknown entity is an error naming the known ones."""
+    result = crm("seed", "-p", clinic, "--rows", "visit=2", "--rows", "vitals=3", "--rows", "nope=1")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "no entity called `nope`, `vitals`" in result.output
+    known = re.search(r"\(entities: ([^)]*)\)", result.output)
+    assert known, result.output
+    assert {"patient", "staff", "appointment", "visit", "vital_reading", "follow_up"} <= set(known[1].split(", "))
+    assert counts(f"sqlite:///{clinic / 'crm.sqlite3'}", ["patient", "visit"]) == {"patient": 0, "visit": 0}

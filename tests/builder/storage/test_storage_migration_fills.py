@@ -210,3 +210,18 @@ def test_a_unique_required_field_is_not_filled_with_one_value(project):
     project.write("      code: {type: text, required: true, unique: true, default: none}\n")
     output = project.migrate(ok=False)
     assert "patient.code is required but 78 rows are empty: it is unique, so one default cannot fill them" in output
+
+
+def test_a_required_field_hidden_by_visible_if_is_not_counted(project):
+    """migrations.md: fields with `visible_if` may be empty, so their empty rows neither block nor get filled."""
+    project.write(
+        "      pregnant: {type: boolean}\n"
+        "      due_date: {type: date, required: true, visible_if: pregnant}\n"
+        "      trimester: {type: select, options: [first, second, third], required: true,"
+        " default: first, visible_if: pregnant}\n"
+    )
+    output = project.migrate()
+    assert "add field patient.due_date (date)" in output
+    assert "is required but" not in output and "fill " not in output
+    assert _values(project, "patient", "due_date", "trimester") == [(None, None)] * 78
+    assert "already matches" in project.migrate()

@@ -343,3 +343,32 @@ def test_encrypting_a_text_field_on_sqlite_changes_its_declared_type_without_cop
     migrate(base, spelled_age, allow_data_loss=True, keyring=keyring)
     assert rows(base, "patient", "age") == [("34",), ("51",)]
     assert _rootpage(base, "patient") != before
+
+
+def test_a_rename_applies_only_while_the_old_name_exists_and_the_new_one_does_not(base, entities_from):
+    """migrations.md: `renamed_from` may stay in the blueprint afterwards, and never renames over a column."""
+    renamed = BASE.replace(
+        "name: {type: text, max_length: 40}", "full_name: {type: text, max_length: 40, renamed_from: name}"
+    )
+    migrate(base, entities_from(renamed))
+    for blueprint in (renamed, renamed.replace(", renamed_from: name", "")):  # kept, then removed
+        assert plan_migration(base, entities_from(blueprint)).is_empty
+    assert rows(base, "patient", "full_name") == [("Ann Lee",), ("Bob Wu",)]
+    # Both names exist (`name` added back by an earlier blueprint): no rename over `full_name`.
+    plain = renamed.replace(", renamed_from: name", "")
+    migrate(base, entities_from(plain.replace("    age:", "    name: {type: text}\n    age:", 1)))
+    with base.begin() as connection:
+        connection.execute(sa.text("UPDATE patient SET name = 'old ' || full_name"))
+    plan = plan_migration(base, entities_from(renamed))
+    described = [line.strip() for line in plan.describe()]
+    assert not any(line.startswith("rename") for line in described), described
+    assert any(line.startswith("LOSES DATA drop field patient.name") for line in described), described
+    with pytest.raises(MigrationRefused):
+        apply_migration(base, plan)
+    assert rows(base, "patient", "full_name", "name") == [("Ann Lee", "old Ann Lee"), ("Bob Wu", "old Bob Wu")]
+    # The old name never existed: the field is simply new.
+    added = "    name: {type: text}\n    blood_type: {type: text, renamed_from: ghost}\n    age:"
+    ghost = plain.replace("    age:", added, 1)
+    assert [line.strip() for line in plan_migration(base, entities_from(ghost)).describe()] == [
+        "add field patient.blood_type (text)"
+    ]

@@ -307,3 +307,12 @@ def test_explain_agrees_with_evaluate():
     for s, d in itertools.product([None, 139, 140, 185], [None, 89, 95, 120]):
         context = {"systolic": s, "diastolic": d}
         assert table.explain(context)["output"] == table.evaluate(context)
+
+
+def test_default_null_is_no_default_and_collect_has_no_gaps():
+    """rules.md: `default: null` is no default (the gap is still reported); `hit: collect` is not checked for gaps."""
+    spec = {"hit": "first", "inputs": ["pain"], "rows": [{"when": ["[0..4)"], "then": "mild"}]}
+    [gap] = check_decision_tables({"pain_level": {**spec, "default": None}})
+    assert gap.code == "decision_table.gap" and gap.message.startswith("no row of pain_level matches pain=")
+    assert check_decision_tables({"pain_level": {**spec, "default": "unknown"}}) == []
+    assert check_decision_tables({"pain_level": {**spec, "hit": "collect"}}) == []
