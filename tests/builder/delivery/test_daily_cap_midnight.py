@@ -9,23 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from delivery_helpers import make_world, sms
+from delivery_helpers import sms
 from standins import HttpStandIn
 
 EARLY = dt.datetime(2026, 3, 1, 23, 30)  # 07:30 on 2 March in Shanghai
 LATER_THAT_DAY = dt.datetime(2026, 3, 2, 2, 0)  # 10:00 on 2 March: the same local day, the next UTC day
 LAST_MINUTE = dt.datetime(2026, 3, 2, 15, 59)  # 23:59 on 2 March
 NEXT_DAY = dt.datetime(2026, 3, 2, 16, 0)  # 00:00 on 3 March
-
-
-@pytest.fixture
-def world(tmp_path, database_url):
-    made = make_world(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        made.runtime.close()
 
 
 def test_the_daily_cap_resets_at_the_clinics_midnight_not_at_utc_midnight(world):

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
-from delivery_helpers import MORNING, Clock, make_world, sms
+from delivery_helpers import MORNING, Clock, sms
 from standins import HttpStandIn, SmtpStandIn
 
 from builder.delivery import retry
 from builder.records import SYSTEM
 from builder.system_tables import inbox
-
-
-@pytest.fixture
-def world(tmp_path, database_url):
-    made = make_world(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        made.runtime.close()
 
 
 def test_sms_delivered_once_with_its_key(world):

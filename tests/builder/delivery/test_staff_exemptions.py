@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import sqlalchemy as sa
-from delivery_helpers import make_world
 from standins import HttpStandIn
 
 from builder.system_tables import inbox
 
 NIGHT = dt.datetime(2026, 3, 2, 14, 30)  # 22:30 in Shanghai: inside the default quiet hours 21:00-08:00
-
-
-@pytest.fixture
-def world(tmp_path, database_url):
-    made = make_world(tmp_path, database_url)
-    try:
-        yield made
-    finally:
-        made.runtime.close()
 
 
 def test_staff_messages_go_out_at_night_past_the_cap_without_consent(world):
